@@ -1,0 +1,215 @@
+"""Query parameters, sorting and cursors shared by the JSON API, the pages and the CLI.
+
+Parsing turns untrusted request parameters into frozen query objects, so a
+store never sees a raw string it has to validate. Cursors are opaque to
+clients: a base64url JSON pair of (sort value, id) for keyset pagination.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from lamina.errors import BadRequest, InvalidCursor
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+# API sort name -> the store column it sorts by.
+SESSION_SORTS = (
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "active_duration_ms",
+    "trace_count",
+    "span_count",
+    "total_tokens",
+    "cost",
+    "error_count",
+)
+TRACE_SORTS = (
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "span_count",
+    "total_tokens",
+    "cost",
+    "name",
+)
+TRACE_STATUSES = ("ok", "error")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    value: Any
+    key: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.value, self.key])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            value, key = orjson.loads(raw)
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise InvalidCursor(
+                "The cursor parameter is not one this server issued. Use the next_cursor "
+                "value from the previous page, unchanged, or leave it out for the first page."
+            ) from exc
+        if not isinstance(key, str) or not isinstance(value, int | float | str | None):
+            raise InvalidCursor("The cursor parameter is malformed; leave it out to start over.")
+        return cls(value, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    limit: int = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+    sort: str = "start_time"
+    descending: bool = True
+    user_id: str | None = None
+    q: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    min_traces: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    limit: int = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+    sort: str = "start_time"
+    descending: bool = True
+    session_id: str | None = None
+    user_id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    q: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    metadata: tuple[tuple[str, str], ...] = field(default=())
+
+
+def parse_session_query(params: Mapping[str, str]) -> SessionQuery:
+    return SessionQuery(
+        limit=_limit(params),
+        cursor=_cursor(params),
+        sort=_choice(params, "sort", SESSION_SORTS, "start_time"),
+        descending=_order(params),
+        user_id=_text(params, "user_id"),
+        q=_text(params, "q"),
+        since_ns=_time(params, "since"),
+        until_ns=_time(params, "until"),
+        min_traces=_int(params, "min_traces"),
+    )
+
+
+def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = None) -> TraceQuery:
+    status = _text(params, "status")
+    if status is not None and status not in TRACE_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(TRACE_STATUSES)}; got {status!r}.")
+    pairs: list[tuple[str, str]] = []
+    for item in metadata or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"metadata filters look like key=value; got {item!r}.")
+        pairs.append((key, value))
+    return TraceQuery(
+        limit=_limit(params),
+        cursor=_cursor(params),
+        sort=_choice(params, "sort", TRACE_SORTS, "start_time"),
+        descending=_order(params),
+        session_id=_text(params, "session_id"),
+        user_id=_text(params, "user_id"),
+        name=_text(params, "name"),
+        status=status,
+        tag=_text(params, "tag"),
+        q=_text(params, "q"),
+        since_ns=_time(params, "since"),
+        until_ns=_time(params, "until"),
+        metadata=tuple(pairs),
+    )
+
+
+def _text(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > 1000:
+        raise BadRequest(f"{name} is too long (at most 1000 characters).")
+    return value or None
+
+
+def _int(params: Mapping[str, str], name: str) -> int | None:
+    value = _text(params, name)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number; got {value!r}.") from None
+    if number < 0 or number > 2**62:
+        raise BadRequest(f"{name} is out of range; got {value!r}.")
+    return number
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    limit = _int(params, "limit")
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    return limit
+
+
+def _cursor(params: Mapping[str, str]) -> Cursor | None:
+    value = _text(params, "cursor")
+    return Cursor.decode(value) if value else None
+
+
+def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _text(params, name) or default
+    if value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return value
+
+
+def _order(params: Mapping[str, str]) -> bool:
+    value = (_text(params, "order") or "desc").lower()
+    if value not in ("asc", "desc"):
+        raise BadRequest(f"order must be asc or desc; got {value!r}.")
+    return value == "desc"
+
+
+def _time(params: Mapping[str, str], name: str) -> int | None:
+    """An ISO-8601 time (UTC when no zone is given) as nanoseconds since the epoch."""
+    value = _text(params, name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be an ISO-8601 time such as 2026-11-24T13:58:03Z; got {value!r}."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000) * 1000

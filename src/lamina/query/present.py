@@ -1,0 +1,79 @@
+"""Rows from a store as the JSON API shows them; shared by the API, the pages and the CLI.
+
+The API, the pages and the CLI call these functions, so a page and its JSON
+twin can never disagree. Times become ISO-8601 UTC strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lamina.errors import NotFound
+from lamina.query.params import parse_session_query, parse_trace_query
+from lamina.store.base import Row, Store
+
+
+def iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
+    micros = (ns // 1000) % 1_000_000
+    return moment.replace(microsecond=micros).isoformat().replace("+00:00", "Z")
+
+
+def _times(row: Row) -> Row:
+    out = dict(row)
+    out["start_time"] = iso(out.pop("start_ns"))
+    out["end_time"] = iso(out.pop("end_ns"))
+    return out
+
+
+def session(row: Row) -> Row:
+    out = _times(row)
+    if "traces" in out:
+        out["traces"] = [trace(item) for item in out["traces"]]
+    return out
+
+
+def trace(row: Row) -> Row:
+    out = _times(row)
+    out.pop("error_count", None)
+    if "spans" in out:
+        out["spans"] = [span(item) for item in out["spans"]]
+    return out
+
+
+def span(row: Row) -> Row:
+    out = _times(row)
+    for event in out.get("events") or []:
+        if isinstance(event, dict) and "time_ns" in event:
+            event["time"] = iso(event.pop("time_ns"))
+    return out
+
+
+def list_sessions(store: Store, project_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+    page = store.list_sessions(project_id, parse_session_query(params))
+    return {"items": [session(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+def get_session(store: Store, project_id: str, session_id: str) -> Row:
+    row = store.get_session(project_id, session_id)
+    if row is None:
+        raise NotFound(f'No session "{session_id}" in this project.')
+    return session(row)
+
+
+def list_traces(
+    store: Store, project_id: str, params: Mapping[str, str], metadata: list[str] | None = None
+) -> dict[str, Any]:
+    page = store.list_traces(project_id, parse_trace_query(params, metadata))
+    return {"items": [trace(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+def get_trace(store: Store, project_id: str, trace_id: str) -> Row:
+    row = store.get_trace(project_id, trace_id.lower())
+    if row is None:
+        raise NotFound(f'No trace "{trace_id}" in this project.')
+    return trace(row)

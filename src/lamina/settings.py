@@ -1,0 +1,131 @@
+"""The one settings object, built from command-line flags and LAMINA_* variables.
+
+Each field carries its flag, its environment variable and its help text;
+the ``lamina serve`` options and docs/configuration.md are made from, and
+tested against, this list. A flag beats the environment, which beats the
+default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import ConfigError
+
+MiB = 1024 * 1024
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "LAMINA_HOST", "Address to listen on for HTTP and gRPC.")
+    port: int = _setting(
+        5667, "LAMINA_PORT", "HTTP port: web pages, JSON API and OTLP/HTTP (0 picks a free port)."
+    )
+    grpc_port: int = _setting(
+        4317, "LAMINA_GRPC_PORT", "OTLP/gRPC port (0 picks a free port; -1 turns gRPC off)."
+    )
+    data_dir: Path = _setting(
+        Path(".lamina"), "LAMINA_DATA_DIR", "Directory holding the DuckDB file and server state."
+    )
+    max_body_bytes: int = _setting(
+        16 * MiB,
+        "LAMINA_MAX_BODY_BYTES",
+        "Largest OTLP request accepted, measured after decompression (413 above it).",
+    )
+    max_queue_spans: int = _setting(
+        100_000,
+        "LAMINA_MAX_QUEUE_SPANS",
+        "Spans waiting to be written before new requests get 429/RESOURCE_EXHAUSTED.",
+    )
+    max_batch_spans: int = _setting(
+        20_000, "LAMINA_MAX_BATCH_SPANS", "Most spans written in one transaction (group commit)."
+    )
+    price_file: Path | None = _setting(
+        None,
+        "LAMINA_PRICE_FILE",
+        "JSON file of model prices that overrides or extends the built-in table.",
+    )
+    demo: bool = _setting(
+        False, "LAMINA_DEMO", "Load the demo sessions through OTLP after start (once per data dir)."
+    )
+    log_level: str = _setting("info", "LAMINA_LOG_LEVEL", "debug, info, warning or error.")
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None,
+             environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, then LAMINA_* variables, then explicit overrides (flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(spec.metadata["env"])
+            if raw is not None and raw != "":
+                values[spec.name] = _convert(spec.name, spec.metadata["env"], raw, spec.default)
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        settings = replace(cls(), **values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("port", "grpc_port"):
+            port = getattr(self, name)
+            if not -1 <= port <= 65535 or (name == "port" and port < 0):
+                raise ConfigError(f"{name} must be a port number (0-65535); got {port}.")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024.")
+        if self.max_queue_spans < 1 or self.max_batch_spans < 1:
+            raise ConfigError("max_queue_spans and max_batch_spans must be positive.")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError(
+                f"log_level must be debug, info, warning or error; got {self.log_level!r}."
+            )
+        if self.price_file is not None and not Path(self.price_file).is_file():
+            raise ConfigError(f"The price file {self.price_file} does not exist.")
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def describe() -> list[dict[str, str]]:
+    """Every setting with its flag, variable, default and help: for docs and --help."""
+    rows = []
+    for spec in fields(Settings):
+        default = spec.default
+        rows.append(
+            {
+                "name": spec.name,
+                "flag": "--" + spec.name.replace("_", "-"),
+                "env": spec.metadata["env"],
+                "default": "" if default is None else str(default),
+                "help": spec.metadata["help"],
+            }
+        )
+    return rows
+
+
+def _convert(name: str, env: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{env} must be true or false; got {raw!r}.")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a whole number; got {raw!r}.") from None
+    if name in ("data_dir", "price_file"):
+        return Path(raw)
+    return raw

@@ -1,0 +1,95 @@
+"""The Store protocol: what every store (DuckDB now, ClickHouse later) provides.
+
+Rows come back as plain dicts keyed by the JSON API's field names (see
+ARCHITECTURE.md), with two differences the query layer smooths over: times
+are integer nanoseconds (``start_ns``, ``end_ns``) and tags/metadata are
+Python lists and dicts. No store-specific type crosses this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lamina.query.params import Page, SessionQuery, TraceQuery
+from lamina.spans import SpanRecord
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    name: str
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    project_id: str
+    name: str
+    prefix: str  # the first characters of the key, to recognise it in lists
+    created_ns: int
+    revoked_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+    is_admin: bool
+    created_ns: int
+
+
+class Store(Protocol):
+    # -- spans ---------------------------------------------------------------
+    def write_spans(self, records: Sequence[SpanRecord]) -> None:
+        """Store the records and update their traces' summaries, in one transaction.
+
+        When this returns, the spans are durable and visible to every query.
+        """
+
+    def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]: ...
+
+    def get_session(self, project_id: str, session_id: str) -> Row | None:
+        """The session's fields plus ``traces``: all its traces in time order."""
+
+    def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]: ...
+
+    def get_trace(self, project_id: str, trace_id: str) -> Row | None:
+        """The trace's fields plus ``spans``: all its spans in start order."""
+
+    def count_spans(self, project_id: str | None = None) -> int: ...
+
+    # -- projects and keys ---------------------------------------------------
+    def create_project(self, name: str) -> Project: ...
+
+    def list_projects(self) -> list[Project]: ...
+
+    def find_project(self, name_or_id: str) -> Project | None: ...
+
+    def create_key(self, project_id: str, name: str, key_hash: str, prefix: str) -> ApiKey: ...
+
+    def list_keys(self, project_id: str | None = None) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str) -> ApiKey | None: ...
+
+    def project_for_key(self, key_hash: str) -> str | None:
+        """The project id a live (not revoked) key hash belongs to."""
+
+    # -- users ---------------------------------------------------------------
+    def create_user(self, email: str, password_hash: str, is_admin: bool) -> User: ...
+
+    def find_user(self, email_or_id: str) -> User | None: ...
+
+    def list_users(self) -> list[User]: ...
+
+    # -- settings kept in the store (secrets, first-run markers) --------------
+    def get_setting(self, name: str) -> str | None: ...
+
+    def set_setting(self, name: str, value: str) -> None: ...
+
+    def close(self) -> None: ...

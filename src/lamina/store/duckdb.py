@@ -1,0 +1,490 @@
+"""The embedded store: one DuckDB file in the data directory.
+
+Writes are column-wise Arrow appends in one transaction per batch (never
+row-by-row), and each batch also merges its per-trace summaries into
+``traces``, so listing sessions or traces never scans spans. A trace keeps the
+range of span sequence numbers it covers; reading one trace then touches only
+the row groups in that range (DuckDB's zone maps on ``seq``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from lamina.errors import ConfigError, Conflict, StoreUnavailable
+from lamina.query.params import Cursor, Page, SessionQuery, TraceQuery
+from lamina.store import sessions_sql
+from lamina.store.base import ApiKey, Project, Row, User
+from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
+from lamina.store.summaries import TRACE_COLUMNS, TRACE_SCHEMA, trace_deltas
+from lamina.spans import SpanRecord
+
+DB_FILE = "lamina.duckdb"
+
+SPAN_COLUMNS = (
+    "seq",
+    "project_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "span_type",
+    "start_ns",
+    "end_ns",
+    "status",
+    "status_message",
+    "session_id",
+    "user_id",
+    "input",
+    "output",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "tags",
+    "metadata",
+    "attributes",
+    "events",
+    "resource",
+    "service_name",
+)
+_SPAN_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        *[(name, pa.string()) for name in SPAN_COLUMNS[1:7]],
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        *[(name, pa.string()) for name in SPAN_COLUMNS[9:17]],
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cost", pa.float64()),
+        ("tags", pa.list_(pa.string())),
+        *[(name, pa.string()) for name in SPAN_COLUMNS[21:]],
+    ]
+)
+
+
+def _sum(column: str) -> str:
+    """Add the incoming value to the stored one, keeping NULL only when both are."""
+    return (
+        f"{column} = CASE WHEN {column} IS NULL THEN EXCLUDED.{column} "
+        f"WHEN EXCLUDED.{column} IS NULL THEN {column} "
+        f"ELSE {column} + EXCLUDED.{column} END"
+    )
+
+
+def _ranked(value: str, rank: str) -> str:
+    """Keep the value whose rank is lower (earlier, or from the root span)."""
+    return (
+        f"{value} = CASE WHEN EXCLUDED.{rank} IS NOT NULL AND ({rank} IS NULL "
+        f"OR EXCLUDED.{rank} < {rank}) THEN EXCLUDED.{value} ELSE {value} END, "
+        f"{rank} = CASE WHEN {rank} IS NULL THEN EXCLUDED.{rank} "
+        f"WHEN EXCLUDED.{rank} IS NULL THEN {rank} ELSE least({rank}, EXCLUDED.{rank}) END"
+    )
+
+
+_MERGE_TRACES = f"""
+INSERT INTO traces SELECT {", ".join(TRACE_COLUMNS)} FROM trace_batch
+ON CONFLICT (project_id, trace_id) DO UPDATE SET
+    {_ranked("session_id", "session_rank")},
+    {_ranked("user_id", "user_rank")},
+    {_ranked("name", "name_rank")},
+    {_ranked("input_preview", "input_rank")},
+    {_ranked("output_preview", "output_rank")},
+    start_ns = least(start_ns, EXCLUDED.start_ns),
+    end_ns = greatest(end_ns, EXCLUDED.end_ns),
+    span_count = span_count + EXCLUDED.span_count,
+    error_count = error_count + EXCLUDED.error_count,
+    {_sum("input_tokens")},
+    {_sum("output_tokens")},
+    {_sum("cost")},
+    tags = list_sort(list_distinct(list_concat(tags, EXCLUDED.tags))),
+    metadata = json_merge_patch(EXCLUDED.metadata, metadata)::VARCHAR,
+    min_seq = least(min_seq, EXCLUDED.min_seq),
+    max_seq = greatest(max_seq, EXCLUDED.max_seq)
+"""
+
+
+class DuckDBStore:
+    """The Store protocol on a DuckDB file. Safe to share between threads."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / DB_FILE
+        self._db = _connect(self.path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._migrate()
+        row = self._db.execute("SELECT coalesce(max(seq), 0) FROM spans").fetchone()
+        self._next_seq = int(row[0]) + 1 if row else 1
+
+    # -- connections ----------------------------------------------------------
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._db.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._cursor().execute(sql, list(params))
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _migrate(self) -> None:
+        con = self._db
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise ConfigError(
+                f"The data directory {self.path.parent} was written by a newer Lamina "
+                f"(schema version {current}; this release knows up to {SCHEMA_VERSION}). "
+                "Upgrade Lamina, or point --data-dir at another directory."
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            con.execute("BEGIN TRANSACTION")
+            con.execute(MIGRATIONS[version - 1])
+            con.execute("INSERT INTO schema_version VALUES (?)", [version])
+            con.execute("COMMIT")
+
+    # -- spans ------------------------------------------------------------------
+    def write_spans(self, records: Sequence[SpanRecord]) -> None:
+        if not records:
+            return
+        with self._write_lock:
+            first_seq = self._next_seq
+            span_batch = _span_table(records, first_seq)
+            trace_batch = pa.Table.from_pylist(
+                trace_deltas(records, first_seq), schema=TRACE_SCHEMA
+            )
+            con = self._cursor()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.register("span_batch", span_batch)
+                con.register("trace_batch", trace_batch)
+                con.execute(f"INSERT INTO spans SELECT {', '.join(SPAN_COLUMNS)} FROM span_batch")
+                con.execute(_MERGE_TRACES)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise StoreUnavailable(
+                    f"The store could not save spans ({_first_line(exc)}). Free disk space "
+                    "or fix the data directory; senders should retry."
+                ) from exc
+            finally:
+                con.unregister("span_batch")
+                con.unregister("trace_batch")
+            self._next_seq = first_seq + len(records)
+
+    def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
+        sql, params = sessions_sql.list_sessions(project_id, query)
+        rows = [_session_row(row) for row in self._query(sql, params)]
+        return _page(rows, query.limit, "session_id")
+
+    def get_session(self, project_id: str, session_id: str) -> Row | None:
+        sql, params = sessions_sql.one_session(project_id, session_id)
+        rows = self._query(sql, params)
+        if not rows:
+            return None
+        session = _session_row(rows[0])
+        traces = self._query(
+            f"SELECT {sessions_sql.TRACE_FIELDS} FROM traces "
+            "WHERE project_id = ? AND session_id = ? ORDER BY start_ns, trace_id",
+            [project_id, session_id],
+        )
+        session["traces"] = [_trace_row(row) for row in traces]
+        return session
+
+    def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
+        sql, params = sessions_sql.list_traces(project_id, query)
+        rows = [_trace_row(row) for row in self._query(sql, params)]
+        return _page(rows, query.limit, "trace_id")
+
+    def get_trace(self, project_id: str, trace_id: str) -> Row | None:
+        rows = self._query(
+            f"SELECT {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM traces "
+            "WHERE project_id = ? AND trace_id = ?",
+            [project_id, trace_id],
+        )
+        if not rows:
+            return None
+        trace = _trace_row(rows[0])
+        spans = self._query(
+            f"SELECT {sessions_sql.SPAN_FIELDS} FROM spans WHERE seq BETWEEN ? AND ? "
+            "AND project_id = ? AND trace_id = ? ORDER BY start_ns, seq",
+            [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id],
+        )
+        trace["spans"] = [_span_row(row) for row in spans]
+        return trace
+
+    def count_spans(self, project_id: str | None = None) -> int:
+        if project_id is None:
+            row = self._cursor().execute("SELECT count(*) FROM spans").fetchone()
+        else:
+            row = (
+                self._cursor()
+                .execute("SELECT count(*) FROM spans WHERE project_id = ?", [project_id])
+                .fetchone()
+            )
+        return int(row[0]) if row else 0
+
+    # -- projects and keys ----------------------------------------------------------
+    def create_project(self, name: str) -> Project:
+        project = Project(id=_new_id("prj"), name=name, created_ns=time.time_ns())
+        try:
+            self._cursor().execute(
+                "INSERT INTO projects VALUES (?, ?, ?)",
+                [project.id, project.name, project.created_ns],
+            )
+        except duckdb.ConstraintException:
+            raise Conflict(f'A project named "{name}" already exists.') from None
+        return project
+
+    def list_projects(self) -> list[Project]:
+        rows = self._query("SELECT id, name, created_ns FROM projects ORDER BY created_ns, id")
+        return [Project(**row) for row in rows]
+
+    def find_project(self, name_or_id: str) -> Project | None:
+        rows = self._query(
+            "SELECT id, name, created_ns FROM projects WHERE id = ? OR name = ? "
+            "ORDER BY id = ? DESC LIMIT 1",
+            [name_or_id, name_or_id, name_or_id],
+        )
+        return Project(**rows[0]) if rows else None
+
+    def create_key(self, project_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
+        key = ApiKey(
+            id=_new_id("key"),
+            project_id=project_id,
+            name=name,
+            prefix=prefix,
+            created_ns=time.time_ns(),
+            revoked_ns=None,
+        )
+        self._cursor().execute(
+            "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            [key.id, key.project_id, key.name, key_hash, key.prefix, key.created_ns],
+        )
+        return key
+
+    def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
+        sql = "SELECT id, project_id, name, prefix, created_ns, revoked_ns FROM api_keys"
+        params: list[Any] = []
+        if project_id is not None:
+            sql += " WHERE project_id = ?"
+            params.append(project_id)
+        return [ApiKey(**row) for row in self._query(sql + " ORDER BY created_ns, id", params)]
+
+    def revoke_key(self, key_id: str) -> ApiKey | None:
+        cursor = self._cursor()
+        cursor.execute(
+            "UPDATE api_keys SET revoked_ns = ? WHERE id = ? AND revoked_ns IS NULL",
+            [time.time_ns(), key_id],
+        )
+        rows = self._query(
+            "SELECT id, project_id, name, prefix, created_ns, revoked_ns FROM api_keys "
+            "WHERE id = ?",
+            [key_id],
+        )
+        return ApiKey(**rows[0]) if rows else None
+
+    def project_for_key(self, key_hash: str) -> str | None:
+        row = (
+            self._cursor()
+            .execute(
+                "SELECT project_id FROM api_keys WHERE key_hash = ? AND revoked_ns IS NULL",
+                [key_hash],
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    # -- users -------------------------------------------------------------------------
+    def create_user(self, email: str, password_hash: str, is_admin: bool) -> User:
+        user = User(
+            id=_new_id("usr"),
+            email=email,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            created_ns=time.time_ns(),
+        )
+        try:
+            self._cursor().execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+                [user.id, user.email, user.password_hash, user.is_admin, user.created_ns],
+            )
+        except duckdb.ConstraintException:
+            raise Conflict(f"A user with the email {email} already exists.") from None
+        return user
+
+    def find_user(self, email_or_id: str) -> User | None:
+        rows = self._query(
+            "SELECT id, email, password_hash, is_admin, created_ns FROM users "
+            "WHERE id = ? OR lower(email) = lower(?) LIMIT 1",
+            [email_or_id, email_or_id],
+        )
+        return User(**rows[0]) if rows else None
+
+    def list_users(self) -> list[User]:
+        rows = self._query(
+            "SELECT id, email, password_hash, is_admin, created_ns FROM users ORDER BY created_ns"
+        )
+        return [User(**row) for row in rows]
+
+    # -- settings ------------------------------------------------------------------------
+    def get_setting(self, name: str) -> str | None:
+        row = self._cursor().execute("SELECT value FROM settings WHERE name = ?", [name]).fetchone()
+        return str(row[0]) if row else None
+
+    def set_setting(self, name: str, value: str) -> None:
+        self._cursor().execute(
+            "INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
+            [name, value, value],
+        )
+
+    def close(self) -> None:
+        with self._write_lock:
+            try:
+                self._db.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass  # the WAL still holds everything committed
+            self._db.close()
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            raise ConfigError(
+                f"Another process has the data directory {path.parent} open (usually a running "
+                "`lamina serve`). Stop it, or run this command while the server is running so "
+                "it can go through the server."
+            ) from None
+        raise ConfigError(f"Cannot open the store at {path}: {_first_line(exc)}") from None
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"{path} is not a Lamina data file, or it is damaged ({_first_line(exc)}). "
+            "Point --data-dir at another directory, or restore it from a backup."
+        ) from None
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def _span_table(records: Sequence[SpanRecord], first_seq: int) -> pa.Table:
+    columns: dict[str, list[Any]] = {
+        "seq": list(range(first_seq, first_seq + len(records))),
+        "project_id": [r.project_id for r in records],
+        "trace_id": [r.trace_id for r in records],
+        "span_id": [r.span_id for r in records],
+        "parent_span_id": [r.parent_span_id for r in records],
+        "name": [r.name for r in records],
+        "span_type": [r.span_type for r in records],
+        "start_ns": [r.start_ns for r in records],
+        "end_ns": [r.end_ns for r in records],
+        "status": [r.status for r in records],
+        "status_message": [r.status_message for r in records],
+        "session_id": [r.session_id for r in records],
+        "user_id": [r.user_id for r in records],
+        "input": [r.input for r in records],
+        "output": [r.output for r in records],
+        "model": [r.model for r in records],
+        "provider": [r.provider for r in records],
+        "input_tokens": [r.input_tokens for r in records],
+        "output_tokens": [r.output_tokens for r in records],
+        "cost": [r.cost for r in records],
+        "tags": [list(r.tags) for r in records],
+        "metadata": [orjson.dumps(r.metadata).decode() for r in records],
+        "attributes": [r.attributes for r in records],
+        "events": [r.events for r in records],
+        "resource": [r.resource for r in records],
+        "service_name": [r.service_name for r in records],
+    }
+    return pa.Table.from_pydict(columns, schema=_SPAN_SCHEMA)
+
+
+def _page(rows: list[Row], limit: int, key: str) -> Page[Row]:
+    cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        cursor = Cursor(rows[-1]["_sort"], rows[-1][key]).encode()
+    for row in rows:
+        del row["_sort"]
+    return Page(rows, cursor)
+
+
+def _json(text: Any, default: Any) -> Any:
+    if text is None:
+        return default
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return default
+
+
+def _duration_ms(row: dict[str, Any]) -> float:
+    return round(max(0, row["end_ns"] - row["start_ns"]) / 1e6, 3)
+
+
+def _total(row: dict[str, Any]) -> int | None:
+    if row["input_tokens"] is None and row["output_tokens"] is None:
+        return None
+    return int(row["input_tokens"] or 0) + int(row["output_tokens"] or 0)
+
+
+def _session_row(row: dict[str, Any]) -> Row:
+    out = dict(row)
+    out["duration_ms"] = _duration_ms(row)
+    out["active_duration_ms"] = round(float(row["active_ns"] or 0) / 1e6, 3)
+    del out["active_ns"]
+    out["total_tokens"] = _total(row)
+    out["user_ids"] = sorted(row["user_ids"] or [])
+    return out
+
+
+def _trace_row(row: dict[str, Any]) -> Row:
+    out = dict(row)
+    out.pop("min_seq", None)
+    out.pop("max_seq", None)
+    out["duration_ms"] = _duration_ms(row)
+    out["status"] = "error" if row["error_count"] else "ok"
+    out["total_tokens"] = _total(row)
+    out["tags"] = list(row["tags"] or [])
+    out["metadata"] = _json(row["metadata"], {})
+    return out
+
+
+def _span_row(row: dict[str, Any]) -> Row:
+    out = dict(row)
+    out["duration_ms"] = _duration_ms(row)
+    out["tags"] = list(row["tags"] or [])
+    out["metadata"] = _json(row["metadata"], {})
+    out["attributes"] = _json(row["attributes"], {})
+    out["events"] = _json(row["events"], [])
+    out["resource"] = _json(row["resource"], {})
+    return out

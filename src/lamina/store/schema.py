@@ -1,0 +1,92 @@
+"""The DuckDB schema, as numbered migrations.
+
+A data directory records the version it was written with; opening it runs
+each later migration in order, in one transaction each, so a data dir made by
+an earlier release keeps working. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: projects, keys, users, spans and per-trace summaries.
+    """
+    CREATE TABLE settings (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    CREATE TABLE projects (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE,
+        created_ns BIGINT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id VARCHAR PRIMARY KEY,
+        project_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        key_hash VARCHAR NOT NULL UNIQUE,
+        prefix VARCHAR NOT NULL,
+        created_ns BIGINT NOT NULL,
+        revoked_ns BIGINT
+    );
+    CREATE TABLE users (
+        id VARCHAR PRIMARY KEY,
+        email VARCHAR NOT NULL UNIQUE,
+        password_hash VARCHAR NOT NULL,
+        is_admin BOOLEAN NOT NULL,
+        created_ns BIGINT NOT NULL
+    );
+    CREATE TABLE spans (
+        seq BIGINT NOT NULL,
+        project_id VARCHAR NOT NULL,
+        trace_id VARCHAR NOT NULL,
+        span_id VARCHAR NOT NULL,
+        parent_span_id VARCHAR,
+        name VARCHAR NOT NULL,
+        span_type VARCHAR NOT NULL,
+        start_ns BIGINT NOT NULL,
+        end_ns BIGINT NOT NULL,
+        status VARCHAR NOT NULL,
+        status_message VARCHAR NOT NULL,
+        session_id VARCHAR,
+        user_id VARCHAR,
+        input VARCHAR,
+        output VARCHAR,
+        model VARCHAR,
+        provider VARCHAR,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        cost DOUBLE,
+        tags VARCHAR[] NOT NULL,
+        metadata VARCHAR NOT NULL,
+        attributes VARCHAR NOT NULL,
+        events VARCHAR NOT NULL,
+        resource VARCHAR NOT NULL,
+        service_name VARCHAR
+    );
+    CREATE TABLE traces (
+        project_id VARCHAR NOT NULL,
+        trace_id VARCHAR NOT NULL,
+        session_id VARCHAR,
+        session_rank BIGINT,
+        user_id VARCHAR,
+        user_rank BIGINT,
+        name VARCHAR NOT NULL,
+        name_rank BIGINT NOT NULL,
+        start_ns BIGINT NOT NULL,
+        end_ns BIGINT NOT NULL,
+        span_count BIGINT NOT NULL,
+        error_count BIGINT NOT NULL,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        cost DOUBLE,
+        tags VARCHAR[] NOT NULL,
+        metadata VARCHAR NOT NULL,
+        input_preview VARCHAR,
+        input_rank BIGINT,
+        output_preview VARCHAR,
+        output_rank BIGINT,
+        min_seq BIGINT NOT NULL,
+        max_seq BIGINT NOT NULL,
+        PRIMARY KEY (project_id, trace_id)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

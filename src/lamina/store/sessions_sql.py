@@ -1,0 +1,186 @@
+"""SQL for the read side: sessions and traces lists, one session, one trace.
+
+Sessions are derived from the per-trace summaries (``traces``), never from
+spans, so a sessions page costs one aggregation over traces. Every list uses
+keyset pagination on ``(sort value, id)``. Built as text plus parameters; no
+user value is ever formatted into the SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.query.params import SessionQuery, TraceQuery
+
+TRACE_FIELDS = (
+    "trace_id, session_id, user_id, name, start_ns, end_ns, span_count, error_count, "
+    "input_tokens, output_tokens, cost, tags, metadata, input_preview, output_preview"
+)
+SPAN_FIELDS = (
+    "span_id, parent_span_id, name, span_type, start_ns, end_ns, status, status_message, "
+    "session_id, user_id, input, output, model, provider, input_tokens, output_tokens, cost, "
+    "tags, metadata, attributes, events, resource, service_name"
+)
+
+_SESSION_AGGREGATE = """
+SELECT session_id,
+    count(*) AS trace_count,
+    sum(span_count)::BIGINT AS span_count,
+    min(start_ns) AS start_ns,
+    max(end_ns) AS end_ns,
+    sum(end_ns - start_ns)::BIGINT AS active_ns,
+    sum(input_tokens)::BIGINT AS input_tokens,
+    sum(output_tokens)::BIGINT AS output_tokens,
+    sum(cost) AS cost,
+    list(DISTINCT user_id) FILTER (WHERE user_id IS NOT NULL) AS user_ids,
+    count(*) FILTER (WHERE error_count > 0) AS error_count,
+    arg_min(input_preview, start_ns) FILTER (WHERE input_preview IS NOT NULL) AS first_input,
+    arg_max(output_preview, end_ns) FILTER (WHERE output_preview IS NOT NULL) AS last_output
+FROM traces
+WHERE project_id = ? AND session_id IS NOT NULL {where}
+GROUP BY session_id
+"""
+
+_SESSION_SORT = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "duration_ms": "(end_ns - start_ns)",
+    "active_duration_ms": "active_ns",
+    "trace_count": "trace_count",
+    "span_count": "span_count",
+    "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
+    "cost": "coalesce(cost, 0)",
+    "error_count": "error_count",
+}
+_TRACE_SORT = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "duration_ms": "(end_ns - start_ns)",
+    "span_count": "span_count",
+    "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
+    "cost": "coalesce(cost, 0)",
+    "name": "name",
+}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search(project_id: str, q: str) -> tuple[str, list[Any]]:
+    """Traces whose spans' inputs or outputs contain q (case-insensitive)."""
+    pattern = _like(q)
+    sql = (
+        "SELECT DISTINCT trace_id FROM spans WHERE project_id = ? AND "
+        "(input ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')"
+    )
+    return sql, [project_id, pattern, pattern]
+
+
+def _keyset(descending: bool, key: str, cursor_value: Any, cursor_key: str) -> tuple[str, list[Any]]:
+    op = "<" if descending else ">"
+    return f"(_sort {op} ? OR (_sort = ? AND {key} {op} ?))", [
+        cursor_value,
+        cursor_value,
+        cursor_key,
+    ]
+
+
+def _order(descending: bool, key: str) -> str:
+    direction = "DESC" if descending else "ASC"
+    return f"ORDER BY _sort {direction}, {key} {direction}"
+
+
+def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = [project_id]
+    if query.user_id is not None:
+        where.append(
+            "session_id IN (SELECT session_id FROM traces WHERE project_id = ? AND user_id = ?)"
+        )
+        params += [project_id, query.user_id]
+    if query.q is not None:
+        search, search_params = _search(project_id, query.q)
+        where.append(
+            "session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
+            f"AND trace_id IN ({search}))"
+        )
+        params += [project_id, *search_params]
+    aggregate = _SESSION_AGGREGATE.format(where="".join(f" AND {w}" for w in where))
+
+    outer: list[str] = []
+    if query.since_ns is not None:
+        outer.append("end_ns >= ?")
+        params.append(query.since_ns)
+    if query.until_ns is not None:
+        outer.append("start_ns < ?")
+        params.append(query.until_ns)
+    if query.min_traces is not None:
+        outer.append("trace_count >= ?")
+        params.append(query.min_traces)
+    if query.cursor is not None:
+        clause, cursor_params = _keyset(
+            query.descending, "session_id", query.cursor.value, query.cursor.key
+        )
+        outer.append(clause)
+        params += cursor_params
+    sql = (
+        f"SELECT * FROM (SELECT *, {_SESSION_SORT[query.sort]} AS _sort FROM ({aggregate})) "
+        f"{'WHERE ' + ' AND '.join(outer) if outer else ''} "
+        f"{_order(query.descending, 'session_id')} LIMIT ?"
+    )
+    params.append(query.limit + 1)
+    return sql, params
+
+
+def one_session(project_id: str, session_id: str) -> tuple[str, list[Any]]:
+    aggregate = _SESSION_AGGREGATE.format(where=" AND session_id = ?")
+    return aggregate, [project_id, session_id]
+
+
+def list_traces(project_id: str, query: TraceQuery) -> tuple[str, list[Any]]:
+    where = ["project_id = ?"]
+    params: list[Any] = [project_id]
+    for column, value in (
+        ("session_id", query.session_id),
+        ("user_id", query.user_id),
+        ("name", query.name),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.status == "error":
+        where.append("error_count > 0")
+    elif query.status == "ok":
+        where.append("error_count = 0")
+    if query.tag is not None:
+        where.append("list_contains(tags, ?)")
+        params.append(query.tag)
+    for key, value in query.metadata:
+        where.append("json_extract_string(metadata, ?) = ?")
+        params += ['$."' + key.replace('"', '\\"') + '"', value]
+    if query.since_ns is not None:
+        where.append("end_ns >= ?")
+        params.append(query.since_ns)
+    if query.until_ns is not None:
+        where.append("start_ns < ?")
+        params.append(query.until_ns)
+    if query.q is not None:
+        search, search_params = _search(project_id, query.q)
+        where.append(f"trace_id IN ({search})")
+        params += search_params
+    inner = (
+        f"SELECT {TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort FROM traces "
+        f"WHERE {' AND '.join(where)}"
+    )
+    outer = ""
+    if query.cursor is not None:
+        clause, cursor_params = _keyset(
+            query.descending, "trace_id", query.cursor.value, query.cursor.key
+        )
+        outer = f"WHERE {clause}"
+        params += cursor_params
+    sql = f"SELECT * FROM ({inner}) {outer} {_order(query.descending, 'trace_id')} LIMIT ?"
+    params.append(query.limit + 1)
+    return sql, params
