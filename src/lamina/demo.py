@@ -1,0 +1,316 @@
+"""Demo data: a support chatbot, a checkout workflow and a coding agent.
+
+The spans are built as OTLP protobuf and sent over HTTP to a real server, the
+same path every client's data takes. Times are spread over the last hours so
+the pages look like a working day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+log = logging.getLogger("lamina.demo")
+DEMO_SETTING = "demo_loaded"
+MS = 1_000_000
+
+
+def any_value(value: Any) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, list | tuple):
+        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    return AnyValue(string_value=orjson.dumps(value).decode())
+
+
+def attributes(values: dict[str, Any]) -> list[KeyValue]:
+    return [KeyValue(key=k, value=any_value(v)) for k, v in values.items() if v is not None]
+
+
+@dataclass
+class TraceBuilder:
+    """Spans of one trace, laid out in time as a real run would be."""
+
+    rng: random.Random
+    start_ns: int
+    trace_id: bytes = b""
+    spans: list[Span] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.trace_id = self.rng.randbytes(16)
+
+    def span(self, name: str, start_ns: int, duration_ms: float, attrs: dict[str, Any],
+             parent: Span | None = None, error: str | None = None) -> Span:
+        span = Span(
+            trace_id=self.trace_id,
+            span_id=self.rng.randbytes(8),
+            parent_span_id=parent.span_id if parent is not None else b"",
+            name=name,
+            kind=Span.SPAN_KIND_INTERNAL,
+            start_time_unix_nano=start_ns,
+            end_time_unix_nano=start_ns + int(duration_ms * MS),
+            attributes=attributes(attrs),
+            status=Status(code=Status.STATUS_CODE_ERROR if error else Status.STATUS_CODE_OK,
+                          message=error or ""),
+        )
+        if error:
+            event = span.events.add()
+            event.name = "exception"
+            event.time_unix_nano = span.end_time_unix_nano
+            event.attributes.extend(attributes({
+                "exception.type": "PaymentDeclined",
+                "exception.message": error,
+                "exception.stacktrace": (
+                    "Traceback (most recent call last):\n"
+                    '  File "shop/payments.py", line 88, in process_payment\n'
+                    "    charge = gateway.charge(card, amount)\n"
+                    f"PaymentDeclined: {error}"
+                ),
+            }))
+        self.spans.append(span)
+        return span
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _llm(builder: TraceBuilder, parent: Span, start: int, model: str, provider: str,
+         messages: list[dict[str, str]], reply: str, in_tok: int, out_tok: int,
+         duration_ms: float) -> Span:
+    attrs: dict[str, Any] = {
+        "gen_ai.system": provider,
+        "gen_ai.request.model": model,
+        "gen_ai.response.model": model,
+        "gen_ai.usage.input_tokens": in_tok,
+        "gen_ai.usage.output_tokens": out_tok,
+        "llm.request.type": "chat",
+    }
+    for index, message in enumerate(messages):
+        attrs[f"gen_ai.prompt.{index}.role"] = message["role"]
+        attrs[f"gen_ai.prompt.{index}.content"] = message["content"]
+    attrs["gen_ai.completion.0.role"] = "assistant"
+    attrs["gen_ai.completion.0.content"] = reply
+    name = "openai.chat" if provider == "openai" else "anthropic.messages"
+    return builder.span(name, start, duration_ms, attrs, parent)
+
+
+SUPPORT_SYSTEM = "You are a friendly support agent for Acme Shop. Be brief and concrete."
+CONVERSATIONS = [
+    ("u-1842", [
+        ("I was charged twice for order 991.",
+         "I can see two charges for order 991. I've started a refund for the duplicate."),
+        ("When will the refund arrive?",
+         "Refunds take 3–5 business days to reach your card."),
+        ("Can I get an email confirmation?",
+         "Done — a confirmation is on its way to the address on your account."),
+        ("Thanks!", "You're welcome. Anything else I can help with?"),
+    ]),
+    ("u-77", [
+        ("Do you ship to Norway?", "Yes, we ship to Norway. Delivery takes 4–7 days."),
+        ("How much is shipping for a 2 kg parcel?",
+         "Shipping a 2 kg parcel to Norway costs €14.90."),
+    ]),
+    ("u-3051", [
+        ("My discount code SUMMER24 doesn't work.",
+         "SUMMER24 expired on 31 August. I can offer WELCOME10 for 10% off instead."),
+        ("ok apply it to my cart", "WELCOME10 is applied: your cart total is now €53.10."),
+        ("and change the size of the jacket to L",
+         "Your jacket is now size L. The total is unchanged."),
+        ("checkout please", "Your order 1204 is placed. You'll get a confirmation email shortly."),
+        ("where is my order?", "Order 1204 is packed and leaves our warehouse today."),
+    ]),
+]
+
+
+def chatbot_session(rng: random.Random, conversation: int, start_ns: int) -> Iterator[list[Span]]:
+    user, turns = CONVERSATIONS[conversation]
+    session = f"conv-{rng.randbytes(2).hex()}"
+    history = [{"role": "system", "content": SUPPORT_SYSTEM}]
+    at = start_ns
+    for question, answer in turns:
+        builder = TraceBuilder(rng, at)
+        in_tok = 180 + 40 * len(history) + rng.randint(0, 60)
+        out_tok = len(answer.split()) * 2 + rng.randint(5, 25)
+        llm_ms = 600 + out_tok * 12 + rng.randint(0, 400)
+        total_ms = 200 + llm_ms + 120
+        root = builder.span("handle_turn", at, total_ms, {
+            "session.id": session, "user.id": user, "lamina.span.type": "DEFAULT",
+            "input.value": _json({"user_message": question}),
+            "output.value": _json(answer),
+            "metadata": _json({"channel": "web", "locale": "en"}),
+            "tag.tags": ["support"],
+        })
+        builder.span("retrieve_docs", at + 5 * MS, 180 + rng.randint(0, 40), {
+            "lamina.span.type": "TOOL",
+            "input.value": _json({"query": question, "k": 3}),
+            "output.value": _json([{"doc": "refund-policy.md", "score": 0.82},
+                                   {"doc": "shipping.md", "score": 0.61}]),
+        }, root)
+        history.append({"role": "user", "content": question})
+        _llm(builder, root, at + 200 * MS, "gpt-4o-mini", "openai", list(history), answer,
+             in_tok, out_tok, llm_ms)
+        history.append({"role": "assistant", "content": answer})
+        builder.span("send_reply", at + int((200 + llm_ms) * MS), 90, {
+            "input.value": _json({"text": answer}), "output.value": _json({"delivered": True}),
+        }, root)
+        yield builder.spans
+        at += int((total_ms + rng.randint(20_000, 240_000)) * MS)
+
+
+def checkout_session(rng: random.Random, start_ns: int, user: str, fail: bool) -> Iterator[list[Span]]:
+    session = f"checkout-{rng.randint(10, 999)}"
+    steps: list[tuple[str, float, dict[str, Any], Any, str | None]] = [
+        ("validateCart", 120, {"items": 3}, {"ok": True}, None),
+        ("processPayment", 2600, {"amount": 42, "currency": "EUR"},
+         None if fail else {"charged": 42}, "Card declined by issuer (code 51)" if fail else None),
+    ]
+    if not fail:
+        steps.append(("createOrder", 180, {}, {"order": rng.randint(900, 1999)}, None))
+    at = start_ns
+    for name, duration_ms, given, result, error in steps:
+        builder = TraceBuilder(rng, at)
+        root = builder.span(name, at, duration_ms, {
+            "session.id": session, "user.id": user,
+            "input.value": _json(given),
+            "output.value": _json(result) if result is not None else None,
+            "tag.tags": ["checkout"],
+        }, error=error)
+        if name == "processPayment":
+            _llm(builder, root, at + 100 * MS, "gpt-4o-mini", "openai",
+                 [{"role": "system", "content": "Rate the fraud risk of this payment, 0-1."},
+                  {"role": "user", "content": _json(given)}],
+                 '{"risk": 0.04}', 820, 12, 700)
+        yield builder.spans
+        at += int((duration_ms + 20) * MS)
+
+
+AGENT_STEPS = [
+    ("read_file", {"path": "src/app.py"}, "def main():\n    ..."),
+    ("run_tests", {"command": "pytest -q"}, "2 failed, 41 passed"),
+    ("edit_file", {"path": "src/app.py", "patch": "@@ -10 +10 @@"}, "applied"),
+    ("run_tests", {"command": "pytest -q"}, "43 passed"),
+]
+
+
+def agent_session(rng: random.Random, start_ns: int) -> Iterator[list[Span]]:
+    session = f"agent-run-{rng.randint(10, 99)}"
+    builder = TraceBuilder(rng, start_ns)
+    task = "Fix the failing tests in the checkout service."
+    at = start_ns
+    steps_ms = 0.0
+    children: list[tuple[str, int, float, dict[str, Any], str]] = []
+    for tool, args, result in AGENT_STEPS:
+        llm_ms = 1500 + rng.randint(0, 2500)
+        children.append(("llm", at + int(steps_ms * MS), llm_ms, args, tool))
+        steps_ms += llm_ms
+        tool_ms = 300 + rng.randint(0, 4000)
+        children.append(("tool", at + int(steps_ms * MS), tool_ms, args, result))
+        steps_ms += tool_ms
+    root = builder.span("agent.run", at, steps_ms + 50, {
+        "session.id": session, "user.id": "u-9", "lamina.span.type": "DEFAULT",
+        "input.value": _json({"task": task}),
+        "output.value": _json("Done: 1 file changed, all 43 tests pass."),
+        "tag.tags": ["agent", "coding"],
+    })
+    messages = [{"role": "user", "content": task}]
+    for kind, begin, duration_ms, args, detail in children:
+        if kind == "llm":
+            reply = _json({"tool": detail, "arguments": args})
+            _llm(builder, root, begin, "claude-sonnet-4-5", "anthropic", list(messages), reply,
+                 2400 + 900 * len(messages), 120 + rng.randint(0, 200), duration_ms)
+            messages.append({"role": "assistant", "content": reply})
+        else:
+            builder.span(str(messages[-1]["content"]).split('"')[3], begin, duration_ms, {
+                "lamina.span.type": "TOOL", "input.value": _json(args),
+                "output.value": _json(detail),
+            }, root)
+            messages.append({"role": "user", "content": f"Tool result: {detail}"})
+    yield builder.spans
+
+
+def demo_traces(seed: int = 7, now_ns: int | None = None) -> list[list[Span]]:
+    rng = random.Random(seed)
+    now = now_ns or time.time_ns()
+    hour = 3600 * 1_000_000_000
+    traces: list[list[Span]] = []
+    for index in range(len(CONVERSATIONS)):
+        traces += chatbot_session(rng, index, now - (3 - index) * hour)
+    traces += checkout_session(rng, now - 2 * hour + 17 * MS * 1000, "u-7", fail=False)
+    traces += checkout_session(rng, now - 70 * 60 * 1_000_000_000, "u-1842", fail=True)
+    traces += agent_session(rng, now - 40 * 60 * 1_000_000_000)
+    return traces
+
+
+def export_request(traces: list[list[Span]], service: str = "acme-shop") -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(attributes({
+        "service.name": service, "telemetry.sdk.name": "lamina-demo",
+    }))
+    scope = resource_spans.scope_spans.add()
+    scope.scope.name = "lamina.demo"
+    for spans in traces:
+        scope.spans.extend(spans)
+    return request
+
+
+def send(url: str, key: str, progress: bool = False) -> int:
+    """Send the demo data to the server at ``url``; returns the number of spans sent."""
+    traces = demo_traces()
+    body = gzip.compress(export_request(traces).SerializeToString())
+    response = httpx.post(
+        f"{url.rstrip('/')}/v1/traces",
+        content=body,
+        headers={
+            "Content-Type": "application/x-protobuf",
+            "Content-Encoding": "gzip",
+            "Authorization": f"Bearer {key}",
+        },
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"The server refused the demo data: {response.status_code} "
+                           f"{response.text[:200]}")
+    return sum(len(spans) for spans in traces)
+
+
+async def load_on_start(runtime: Any, info: dict[str, Any]) -> None:
+    """Send the demo data to this server once per data dir (``lamina serve --demo``)."""
+    from lamina import auth
+    from lamina.operations import DEFAULT_PROJECT
+
+    store = runtime.store
+    if store.get_setting(DEMO_SETTING):
+        return
+    project = store.find_project(DEFAULT_PROJECT)
+    if project is None:
+        return
+    key, record = auth.create_key(store, project.id, "demo-loader")
+    try:
+        count = await asyncio.to_thread(send, info["url"], key)
+        store.set_setting(DEMO_SETTING, str(time.time_ns()))
+        log.warning("Loaded %d demo spans into project %s.", count, project.name)
+    except Exception as exc:  # the server runs on without demo data
+        log.error("Could not load the demo data: %s", exc)
+    finally:
+        store.revoke_key(record.id)
+        runtime.keys.forget()

@@ -1,0 +1,154 @@
+"""``lamina serve``: HTTP and gRPC in one process, on one asyncio loop.
+
+Start-up opens the store (creating project "default" and its first key on a
+new data dir), binds both ports, and records the running server in the data
+dir so the CLI can reach it. SIGINT/SIGTERM stop accepting, write everything
+already acknowledged or queued, checkpoint the store and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import uvicorn
+
+from lamina import operations
+from lamina.errors import ConfigError
+from lamina.otlp.grpc_server import start_grpc
+from lamina.runtime import Runtime
+from lamina.settings import Settings
+from lamina.store.duckdb import DuckDBStore
+from lamina.web.app import create_app
+
+log = logging.getLogger("lamina.server")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}). Is another server running? "
+            "Choose another port with --port."
+        ) from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def serve(settings: Settings, out: TextIO = sys.stdout,
+          after_start: Callable[[Runtime, dict[str, Any]], Any] | None = None) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    store = DuckDBStore(settings.data_dir)
+    try:
+        _serve(settings, store, out, after_start)
+    finally:
+        store.close()
+
+
+def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
+           after_start: Callable[[Runtime, dict[str, Any]], Any] | None) -> None:
+    project, first_key = operations.ensure_default_project(store)
+    try:
+        runtime = Runtime.build(settings, store)
+    except ValueError as exc:  # a bad price file
+        raise ConfigError(str(exc)) from None
+    runtime.extras["admin_token"] = operations.admin_token(settings.data_dir)
+    http_socket = bind(settings.host, settings.port)
+    http_port = http_socket.getsockname()[1]
+    info: dict[str, Any] = {"url": f"http://{_url_host(settings.host)}:{http_port}",
+                            "http_port": http_port, "host": settings.host}
+
+    async def main() -> None:
+        grpc_server = None
+        if settings.grpc_port >= 0:
+            try:
+                grpc_server, info["grpc_port"] = await start_grpc(
+                    runtime, settings.host, settings.grpc_port
+                )
+            except (OSError, RuntimeError) as exc:
+                raise ConfigError(
+                    f"Cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port} "
+                    f"({exc}). Choose another port with --grpc-port, or -1 to turn gRPC off."
+                ) from None
+
+        async def started() -> None:
+            operations.write_server_file(settings.data_dir, info)
+            _banner(out, settings, info, project.name, first_key)
+            if after_start is not None:
+                result = after_start(runtime, info)
+                if asyncio.iscoroutine(result):
+                    asyncio.get_running_loop().create_task(result)
+
+        async def stopping() -> None:
+            operations.remove_server_file(settings.data_dir)
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5)
+
+        pages = _pages()
+        app = create_app(
+            runtime,
+            on_start=[started],
+            on_stop=[stopping],
+            page_routes=pages[0] if pages else None,
+            error_page=pages[1] if pages else None,
+        )
+        debug = settings.log_level.lower() == "debug"
+        config = uvicorn.Config(
+            app,
+            log_level="debug" if debug else "warning",
+            access_log=debug,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+            limit_concurrency=1000,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        try:
+            await server.serve(sockets=[http_socket])
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=None)
+        if not server.started:
+            raise ConfigError("The server did not start; see the messages above.")
+
+    asyncio.run(main())
+
+
+def _banner(out: TextIO, settings: Settings, info: dict[str, Any], project: str,
+            first_key: str | None) -> None:
+    url = info["url"]
+    grpc_text = f"{settings.host}:{info['grpc_port']}" if "grpc_port" in info else "off"
+    lines = [
+        f"Lamina is running: {url}   OTLP/HTTP: {url}/v1/traces   OTLP/gRPC: {grpc_text}",
+        f"Data directory: {settings.data_dir.resolve()}",
+    ]
+    if first_key is not None:
+        lines.append(f'Project "{project}" API key: {first_key}   (shown once)')
+    print("\n".join(lines), file=out, flush=True)
+
+
+def _pages() -> tuple[Any, Any] | None:
+    """The web pages, when this build has them."""
+    try:
+        from lamina.web import pages
+    except ImportError:
+        return None
+    return pages.routes(), pages.error_page
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,95 @@
+"""The HTTP application: OTLP/HTTP, the JSON API, the admin endpoint and the pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from lamina.errors import LaminaError, Overloaded
+from lamina.runtime import Runtime
+from lamina.web import admin, api, otlp
+from lamina.web.api import JSONResponse
+
+log = logging.getLogger("lamina.web")
+
+Hook = Callable[[], Awaitable[None]]
+
+
+async def health(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return JSONResponse(
+        {"status": "ok", "queued_spans": runtime.batcher.queued_spans,
+         "spans_written": runtime.batcher.stats.spans_written}
+    )
+
+
+def error_response(request: Request, error: LaminaError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Overloaded) else None
+    renderer = request.app.state.error_page
+    if renderer is not None and not request.url.path.startswith(("/api/", "/v1/")):
+        page: Response = renderer(request, error)
+        return page
+    return JSONResponse(error.to_json(), error.status, headers)
+
+
+async def _lamina_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LaminaError)
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = LaminaError(exc.detail if exc.status_code != 404 else "There is nothing at this address.")
+    error.status = exc.status_code  # type: ignore[misc]
+    error.code = "not_found" if exc.status_code == 404 else "http_error"  # type: ignore[misc]
+    return error_response(request, error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(request, LaminaError("Something went wrong on the server; see its log."))
+
+
+def create_app(
+    runtime: Runtime,
+    on_start: list[Hook] | None = None,
+    on_stop: list[Hook] | None = None,
+    page_routes: list[BaseRoute] | None = None,
+    error_page: Callable[[Request, LaminaError], Response] | None = None,
+) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime.batcher.start()
+        for hook in on_start or []:
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in on_stop or []:
+                await hook()
+            runtime.batcher.stop()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", health),
+        *otlp.routes,
+        *api.routes,
+        *admin.routes,
+        *(page_routes or []),
+    ]
+    handlers: dict[Any, Any] = {
+        LaminaError: _lamina_error,
+        HTTPException: _http_error,
+        Exception: _unexpected,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.error_page = error_page
+    return app

@@ -1,0 +1,151 @@
+"""OTLP/HTTP receiver: POST /v1/traces (protobuf or JSON, gzip or not) and /v1/logs.
+
+Answers as the OTLP specification says: 200 with an ExportTraceServiceResponse
+in the request's encoding (``partial_success`` when spans were rejected),
+400/401/413/415 for requests that can never succeed, 429/503 with
+Retry-After when the server cannot take them now. Error bodies are a
+``google.rpc.Status`` in the request's encoding.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lamina.errors import (
+    BadRequest,
+    LaminaError,
+    Overloaded,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from lamina.otlp.decode import parse_json, parse_protobuf
+from lamina.runtime import Runtime
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_GRPC_STATUS = {400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 503: 14}
+
+
+def _content_type(request: Request) -> str:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type in (PROTOBUF, "application/protobuf"):
+        return PROTOBUF
+    if content_type == JSON:
+        return JSON
+    raise UnsupportedMediaType(
+        f"Content-Type {content_type or '(none)'} is not supported. OTLP/HTTP bodies are "
+        f"{PROTOBUF} or {JSON}."
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed, refusing more than ``limit`` bytes either way."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "", "gzip", "deflate"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding} is not supported; use gzip or no encoding."
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(_too_large(limit))
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_too_large(limit))
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if encoding in ("gzip", "deflate"):
+        return _decompress(body, limit, gzip=encoding == "gzip")
+    return body
+
+
+def _decompress(body: bytes, limit: int, gzip: bool) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"The body is not valid {'gzip' if gzip else 'deflate'} data: {exc}.")
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(_too_large(limit, decompressed=True))
+    if not inflater.eof:
+        raise BadRequest("The compressed body ends early; send the whole body.")
+    return out
+
+
+def _too_large(limit: int, decompressed: bool = False) -> str:
+    where = "after decompression " if decompressed else ""
+    return (
+        f"The request body is larger than {limit} bytes {where}(LAMINA_MAX_BODY_BYTES). "
+        "Send smaller batches."
+    )
+
+
+def error_response(error: LaminaError, content_type: str) -> Response:
+    status = status_pb2.Status(code=_GRPC_STATUS.get(error.status, 13), message=error.message)
+    headers = {}
+    if isinstance(error, Overloaded):
+        headers["Retry-After"] = str(error.retry_after)
+    if content_type == PROTOBUF:
+        return Response(status.SerializeToString(), error.status, headers, media_type=PROTOBUF)
+    body = json_format.MessageToJson(status, indent=None)
+    return Response(body, error.status, headers, media_type=JSON)
+
+
+async def export_traces(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    content_type = PROTOBUF
+    try:
+        content_type = _content_type(request)
+        project_id = runtime.keys.project_for(request.headers.get("authorization"))
+        body = await read_body(request, runtime.settings.max_body_bytes)
+        export = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
+        batch = await runtime.ingest(project_id, export)
+    except LaminaError as error:
+        return error_response(error, content_type)
+    response = ExportTraceServiceResponse()
+    if batch.rejected:
+        response.partial_success.rejected_spans = batch.rejected
+        response.partial_success.error_message = batch.error_message
+    return _encode(response, content_type)
+
+
+async def export_logs(request: Request) -> Response:
+    """Logs are accepted and discarded: Lamina stores traces. Never an error to retry."""
+    runtime: Runtime = request.app.state.runtime
+    content_type = PROTOBUF
+    try:
+        content_type = _content_type(request)
+        runtime.keys.project_for(request.headers.get("authorization"))
+        body = await read_body(request, runtime.settings.max_body_bytes)
+        if content_type == PROTOBUF:
+            ExportLogsServiceRequest().ParseFromString(body)
+    except LaminaError as error:
+        return error_response(error, content_type)
+    except Exception:  # an unreadable log body is still not worth a retry loop
+        pass
+    return _encode(ExportLogsServiceResponse(), content_type)
+
+
+def _encode(message: ExportTraceServiceResponse | ExportLogsServiceResponse, content_type: str) -> Response:
+    if content_type == PROTOBUF:
+        return Response(message.SerializeToString(), 200, media_type=PROTOBUF)
+    return Response(json_format.MessageToJson(message, indent=None), 200, media_type=JSON)
+
+
+routes = [
+    Route("/v1/traces", export_traces, methods=["POST"]),
+    Route("/v1/logs", export_logs, methods=["POST"]),
+]
