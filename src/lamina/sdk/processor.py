@@ -1,0 +1,238 @@
+"""The SDK's two span processors.
+
+:class:`AssociationProcessor` writes the session, user, metadata and tags of the
+current :class:`~lamina.sdk.context.Association` on every span as it starts.
+
+:class:`ExportProcessor` hands finished spans to a background thread that
+exports them in batches. It is built so that tracing never hurts the
+application:
+
+- the caller's thread only appends to a bounded queue; when the queue is full
+  the span is dropped and counted, never waited for;
+- a failed export (server down, slow or answering errors) drops its batch and
+  counts it; the first drop is logged once, with the reason, and a recovery is
+  logged when exports succeed again;
+- :meth:`force_flush` and :meth:`shutdown` wait at most their timeout, whatever
+  the exporter is doing (OpenTelemetry's ``BatchSpanProcessor`` exports in the
+  caller's thread on flush and can block for the exporter's whole retry
+  schedule).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+import time
+
+from opentelemetry.context import (
+    _SUPPRESS_INSTRUMENTATION_KEY,
+    Context,
+    attach,
+    detach,
+    set_value,
+)
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from lamina.sdk import context as assoc
+
+log = logging.getLogger("lamina.sdk")
+
+#: The loggers of OpenTelemetry's OTLP/HTTP exporter, which log every retry and
+#: failure. Their records from our export thread are folded into our own
+#: once-only message (see :class:`_ExportLogFilter`).
+EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+)
+
+
+class AssociationProcessor(SpanProcessor):
+    """Stamps the current association's attributes on each span at its start."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        association = assoc.current(parent_context)
+        if association is not None and association.attributes:
+            span.set_attributes(association.attributes)
+
+
+class ExportProcessor(SpanProcessor):
+    """A bounded queue drained by one daemon thread into ``exporter``, in batches."""
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        max_queue_size: int,
+        max_batch_size: int = 512,
+        schedule_delay_seconds: float = 1.0,
+        endpoint: str = "",
+    ) -> None:
+        self._exporter = exporter
+        self._endpoint = endpoint
+        self._max_queue_size = max_queue_size
+        self._max_batch_size = max_batch_size
+        self._delay = schedule_delay_seconds
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._wake = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._flush_waiters: list[threading.Event] = []
+        self._shutdown = False
+        self._stats_lock = threading.Lock()
+        self.exported = 0
+        self.dropped_queue_full = 0
+        self.dropped_export_failed = 0
+        self._failing = False
+        self._last_failure = ""
+        self._worker = threading.Thread(target=self._run, name="lamina-export", daemon=True)
+        self._log_filter = _ExportLogFilter(self)
+        for name in EXPORTER_LOGGERS:
+            logging.getLogger(name).addFilter(self._log_filter)
+        self._worker.start()
+
+    # -- caller's thread ----------------------------------------------------------
+
+    def on_end(self, span: ReadableSpan) -> None:
+        queue = self._queue
+        if len(queue) >= self._max_queue_size or self._shutdown:
+            self._drop_queue_full()
+            return
+        queue.append(span)
+        if len(queue) >= self._max_batch_size:
+            self._wake.set()
+
+    def _drop_queue_full(self) -> None:
+        with self._stats_lock:
+            self.dropped_queue_full += 1
+            first = self.dropped_queue_full == 1
+        if first:
+            log.warning(
+                "Lamina: the span queue is full (%d spans; the server at %s is not keeping "
+                "up or is unreachable), so new spans are being dropped. This is logged once; "
+                "the count is logged at shutdown.",
+                self._max_queue_size,
+                self._endpoint,
+            )
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Wait until every span queued before this call has been exported (or
+        dropped), at most ``timeout_millis``. True if that happened in time."""
+        if self._shutdown or not self._worker.is_alive():
+            return not self._queue
+        done = threading.Event()
+        with self._flush_lock:
+            self._flush_waiters.append(done)
+        self._wake.set()
+        return done.wait(max(timeout_millis, 0) / 1000)
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Export what is queued within ``timeout_millis``, then stop for good."""
+        if self._shutdown:
+            return
+        deadline = time.monotonic() + timeout_millis / 1000
+        flushed = self.force_flush(timeout_millis)
+        self._shutdown = True
+        self._wake.set()
+        self._exporter.shutdown()  # interrupts an export that is retrying
+        self._worker.join(max(0.0, deadline - time.monotonic()))
+        for name in EXPORTER_LOGGERS:
+            logging.getLogger(name).removeFilter(self._log_filter)
+        left = len(self._queue)
+        if not flushed and left:
+            with self._stats_lock:
+                self.dropped_export_failed += left
+            self._queue.clear()
+        dropped = self.dropped_queue_full + self.dropped_export_failed
+        if dropped:
+            log.warning(
+                "Lamina: %d spans were not delivered to %s (%d because the queue was full, "
+                "%d because the export failed or timed out); %d were exported.",
+                dropped,
+                self._endpoint,
+                self.dropped_queue_full,
+                self.dropped_export_failed,
+                self.exported,
+            )
+
+    # -- export thread ------------------------------------------------------------
+
+    @property
+    def is_export_thread(self) -> bool:
+        return threading.current_thread() is self._worker
+
+    def _run(self) -> None:
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while not self._shutdown:
+                self._wake.wait(self._delay)
+                self._wake.clear()
+                with self._flush_lock:
+                    waiters, self._flush_waiters = self._flush_waiters, []
+                self._drain()
+                for waiter in waiters:
+                    waiter.set()
+        finally:
+            detach(token)
+
+    def _drain(self) -> None:
+        """Export what is queued now (not what arrives meanwhile, so a flush ends)."""
+        queue = self._queue
+        left = len(queue)
+        while left > 0 and not self._shutdown:
+            count = min(left, self._max_batch_size)
+            batch = [queue.popleft() for _ in range(count)]
+            left -= count
+            self._export(batch)
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        try:
+            result = self._exporter.export(batch)
+        except Exception as exc:  # an exporter must not raise, but never trust that
+            self._last_failure = f"{type(exc).__name__}: {exc}"
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            self.exported += len(batch)
+            if self._failing:
+                self._failing = False
+                log.warning("Lamina: exporting to %s works again.", self._endpoint)
+            return
+        with self._stats_lock:
+            self.dropped_export_failed += len(batch)
+        if not self._failing:
+            self._failing = True
+            log.warning(
+                "Lamina: could not export %d spans to %s (%s); they are dropped. The "
+                "application is not affected. Further failures are counted, not logged, "
+                "until an export succeeds.",
+                len(batch),
+                self._endpoint,
+                self._last_failure or "no reason given",
+            )
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last export failed."""
+        return self._failing
+
+    def note_failure(self, message: str) -> None:
+        self._last_failure = message
+
+
+class _ExportLogFilter(logging.Filter):
+    """Keeps the OTLP exporter's retry and failure records from our export thread
+    out of the application's logs, remembering the last one as the reason to
+    give in our own message. Records from other threads (an exporter the
+    application runs itself) pass untouched."""
+
+    def __init__(self, processor: ExportProcessor) -> None:
+        super().__init__()
+        self._processor = processor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._processor.is_export_thread:
+            return True
+        with contextlib.suppress(Exception):
+            self._processor.note_failure(record.getMessage())
+        return False
