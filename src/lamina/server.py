@@ -130,12 +130,10 @@ def _banner(out: TextIO, settings: Settings, info: dict[str, Any], project: str,
             first_key: str | None) -> None:
     url = info["url"]
     grpc_text = f"{settings.host}:{info['grpc_port']}" if "grpc_port" in info else "off"
-    lines = [
-        f"Lamina is running: {url}   OTLP/HTTP: {url}/v1/traces   OTLP/gRPC: {grpc_text}",
-        f"Data directory: {settings.data_dir.resolve()}",
-    ]
+    lines = [f"Lamina is running: {url}   OTLP/HTTP: {url}/v1/traces   OTLP/gRPC: {grpc_text}"]
     if first_key is not None:
         lines.append(f'Project "{project}" API key: {first_key}   (shown once)')
+    lines.append(f"Data directory: {settings.data_dir.resolve()}")
     print("\n".join(lines), file=out, flush=True)
 
 

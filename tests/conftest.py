@@ -1,0 +1,144 @@
+"""Real fixtures: a real `lamina serve` process on ephemeral ports with a real data dir.
+
+Fixtures
+--------
+``server``        session-scoped running server (shared; use unique session/trace ids).
+``new_server``    factory: ``new_server(*extra_args, data_dir=None)`` starts a fresh
+                  server (its own data dir unless given), stopped at the end of the test.
+``LaminaServer``  has ``.url``, ``.grpc_target`` ("127.0.0.1:PORT"), ``.api_key``,
+                  ``.data_dir``, ``.get(path, key=..., **params)`` -> httpx.Response,
+                  ``.api(path, **params)`` -> parsed JSON (asserts 200),
+                  ``.wait_for(path, predicate, **params)`` polls the API briefly,
+                  ``.cli(*args)`` runs the `lamina` command on the data dir,
+                  ``.stop()`` (SIGTERM, waits) and ``.kill()`` (SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+LAMINA = str(Path(sys.executable).parent / "lamina")
+_RUNNING = re.compile(r"Lamina is running: (\S+) .*OTLP/gRPC: (\S+)")
+_KEY = re.compile(r'API key: (lmn_\S+)')
+
+
+@dataclass
+class LaminaServer:
+    data_dir: Path
+    process: subprocess.Popen[str]
+    url: str = ""
+    grpc_target: str = ""
+    api_key: str = ""
+    output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def get(self, path: str, key: str | None = None, **params: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key or self.api_key}"} if key != "" else {}
+        return httpx.get(self.url + path, params=params, headers=headers, timeout=30)
+
+    def api(self, path: str, key: str | None = None, **params: Any) -> Any:
+        response = self.get(path, key=key, **params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for(self, path: str, predicate: Callable[[Any], bool], timeout: float = 10,
+                 **params: Any) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.api(path, **params)
+            if predicate(result) or time.monotonic() > deadline:
+                return result
+            time.sleep(0.05)
+
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, "--data-dir", str(self.data_dir), input=input)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._close()
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(30)
+        self._close()
+
+    def _close(self) -> None:
+        if self.reader is not None:
+            self.reader.join(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def run_cli(*args: str, input: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LAMINA, *args], capture_output=True, text=True, input=input, timeout=60,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def start_server(data_dir: Path, *extra: str, api_key: str | None = None,
+                 timeout: float = 30) -> LaminaServer:
+    process = subprocess.Popen(
+        [LAMINA, "serve", "--data-dir", str(data_dir), "--port", "0", "--grpc-port", "0", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    server = LaminaServer(data_dir=data_dir, process=process, api_key=api_key or "")
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            server.output.append(line)
+            if match := _RUNNING.search(line):
+                server.url, server.grpc_target = match.group(1), match.group(2)
+            elif match := _KEY.search(line):
+                server.api_key = server.api_key or match.group(1)
+            elif line.startswith("Data directory:"):  # the banner's last line
+                ready.set()
+
+    server.reader = threading.Thread(target=read, daemon=True)
+    server.reader.start()
+    if not ready.wait(timeout) or not server.url:
+        process.kill()
+        raise RuntimeError("lamina serve did not start:\n" + "".join(server.output))
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    running = start_server(tmp_path_factory.mktemp("lamina-data"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def new_server(tmp_path: Path) -> Iterator[Callable[..., LaminaServer]]:
+    started: list[LaminaServer] = []
+
+    def start(*extra: str, data_dir: Path | None = None, api_key: str | None = None) -> LaminaServer:
+        directory = data_dir or tmp_path / f"data-{len(started)}"
+        running = start_server(directory, *extra, api_key=api_key)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.kill()
