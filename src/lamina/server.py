@@ -23,7 +23,7 @@ from lamina.otlp.grpc_server import start_grpc
 from lamina.runtime import Runtime
 from lamina.settings import Settings
 from lamina.store.duckdb import DuckDBStore
-from lamina.web.app import create_app
+from lamina.web.app import Pages, create_app
 
 log = logging.getLogger("lamina.server")
 
@@ -65,6 +65,7 @@ def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
     except ValueError as exc:  # a bad price file
         raise ConfigError(str(exc)) from None
     runtime.extras["admin_token"] = operations.admin_token(settings.data_dir)
+    pages = _pages(runtime)
     http_socket = bind(settings.host, settings.port)
     http_port = http_socket.getsockname()[1]
     info: dict[str, Any] = {"url": f"http://{_url_host(settings.host)}:{http_port}",
@@ -85,7 +86,8 @@ def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
 
         async def started() -> None:
             operations.write_server_file(settings.data_dir, info)
-            _banner(out, settings, info, project.name, first_key)
+            extra = pages.banner_lines(info["url"]) if pages is not None else []
+            _banner(out, settings, info, project.name, first_key, extra)
             if after_start is not None:
                 result = after_start(runtime, info)
                 if asyncio.iscoroutine(result):
@@ -96,14 +98,7 @@ def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
             if grpc_server is not None:
                 await grpc_server.stop(grace=5)
 
-        pages = _pages()
-        app = create_app(
-            runtime,
-            on_start=[started],
-            on_stop=[stopping],
-            page_routes=pages[0] if pages else None,
-            error_page=pages[1] if pages else None,
-        )
+        app = create_app(runtime, on_start=[started], on_stop=[stopping], pages=pages)
         debug = settings.log_level.lower() == "debug"
         config = uvicorn.Config(
             app,
@@ -127,23 +122,26 @@ def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
 
 
 def _banner(out: TextIO, settings: Settings, info: dict[str, Any], project: str,
-            first_key: str | None) -> None:
+            first_key: str | None, extra: list[str]) -> None:
     url = info["url"]
     grpc_text = f"{settings.host}:{info['grpc_port']}" if "grpc_port" in info else "off"
     lines = [f"Lamina is running: {url}   OTLP/HTTP: {url}/v1/traces   OTLP/gRPC: {grpc_text}"]
     if first_key is not None:
         lines.append(f'Project "{project}" API key: {first_key}   (shown once)')
+    lines.extend(extra)
     lines.append(f"Data directory: {settings.data_dir.resolve()}")
     print("\n".join(lines), file=out, flush=True)
 
 
-def _pages() -> tuple[Any, Any] | None:
+def _pages(runtime: Runtime) -> Pages | None:
     """The web pages, when this build has them."""
-    try:
-        from lamina.web import pages
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("lamina.web.pages") is None:
         return None
-    return pages.routes(), pages.error_page
+    from lamina.web import pages  # type: ignore[attr-defined, unused-ignore]
+
+    return pages.install(runtime)  # type: ignore[no-any-return, unused-ignore]
 
 
 def _url_host(host: str) -> str:

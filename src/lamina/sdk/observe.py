@@ -68,18 +68,30 @@ def _input_capturer(
 class _SpanCall:
     """One observed call: its span and the context its code runs in."""
 
-    __slots__ = ("_items", "_observer", "_omitted", "context", "span")
+    __slots__ = ("_attributes", "_items", "_observer", "_omitted", "context", "span")
 
-    def __init__(self, observer: Observe, span: Span, context: Context) -> None:
+    def __init__(
+        self,
+        observer: Observe,
+        span: Span,
+        context: Context,
+        attributes: dict[str, AttributeValue],
+    ) -> None:
         self._observer = observer
         self.span = span
         self.context = context
+        #: Set on the span in one go when it ends (one lock, one validation pass).
+        self._attributes = attributes
         self._items: list[Any] | None = None
         self._omitted = 0
 
+    def _end(self) -> None:
+        self.span.set_attributes(self._attributes)
+        self.span.end()
+
     def returned(self, value: object) -> None:
         self._output(value)
-        self.span.end()
+        self._end()
 
     def yielded(self, item: object) -> None:
         items = self._items
@@ -95,7 +107,7 @@ class _SpanCall:
         if self._omitted:
             items = [*items, f"... [lamina: {self._omitted} more items not recorded]"]
         self._output(items)
-        self.span.end()
+        self._end()
 
     def raised(self, exc: BaseException) -> None:
         try:
@@ -105,7 +117,7 @@ class _SpanCall:
             self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         except Exception:
             log.debug("Lamina: recording an exception failed", exc_info=True)
-        self.span.end()
+        self._end()
 
     def _output(self, value: object) -> None:
         observer = self._observer
@@ -115,9 +127,9 @@ class _SpanCall:
             if observer.output_formatter is not None:
                 value = observer.output_formatter(value)
             if value is not None:
-                self.span.set_attribute(attr.OUTPUT, to_json(value, STATE.max_payload_chars))
+                self._attributes[attr.OUTPUT] = to_json(value, STATE.max_payload_chars)
         except Exception as exc:
-            self.span.set_attribute(attr.OUTPUT, to_json(_formatter_failed("output", exc), 1000))
+            self._attributes[attr.OUTPUT] = to_json(_formatter_failed("output", exc), 1000)
 
 
 def _formatter_failed(which: str, exc: Exception) -> str:
@@ -190,8 +202,8 @@ class Observe:
             parent = get_current()
             if own is not None:
                 parent = assoc.with_association(own, parent)
-            span = tracer.start_span(name, context=parent, attributes=attributes)
-            return _SpanCall(self, span, set_span_in_context(span, parent))
+            span = tracer.start_span(name, context=parent)
+            return _SpanCall(self, span, set_span_in_context(span, parent), attributes)
 
         return start
 

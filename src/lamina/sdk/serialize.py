@@ -59,6 +59,16 @@ def _default(value: Any) -> Any:
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
 
+# The C encoder ``_ENCODER.encode`` builds on every call, built once. Without a
+# markers dict it does not look for reference cycles: a cycle ends in
+# RecursionError, and the fallback path (:func:`_sanitise`) handles it.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE: Any = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(None, _default, _encode_str, None, ":", ",", False, False, True)
+)
+
 
 def _sanitise(value: Any, depth: int, seen: set[int]) -> Any:
     """A copy of ``value`` the encoder accepts: for what made it fail (keys that
@@ -117,6 +127,8 @@ def _encode(value: Any) -> str:
     if kind is bool:
         return "true" if value else "false"
     try:
+        if _C_ENCODE is not None:
+            return "".join(_C_ENCODE(value, 0))
         return _ENCODER.encode(value)
     except Exception:
         pass

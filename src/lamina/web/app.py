@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -58,12 +59,23 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, LaminaError("Something went wrong on the server; see its log."))
 
 
+class Pages(Protocol):
+    """What the web pages plug into the app (see lamina.web.pages.install)."""
+
+    routes: list[BaseRoute]
+    middleware: list[Middleware]
+
+    def error_page(self, request: Request, error: LaminaError) -> Response: ...
+
+    def banner_lines(self, url: str) -> list[str]:
+        """Lines `lamina serve` prints at start (a first sign-in link, say)."""
+
+
 def create_app(
     runtime: Runtime,
     on_start: list[Hook] | None = None,
     on_stop: list[Hook] | None = None,
-    page_routes: list[BaseRoute] | None = None,
-    error_page: Callable[[Request, LaminaError], Response] | None = None,
+    pages: Pages | None = None,
 ) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -82,14 +94,19 @@ def create_app(
         *otlp.routes,
         *api.routes,
         *admin.routes,
-        *(page_routes or []),
+        *(pages.routes if pages is not None else []),
     ]
     handlers: dict[Any, Any] = {
         LaminaError: _lamina_error,
         HTTPException: _http_error,
         Exception: _unexpected,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=pages.middleware if pages is not None else None,
+        exception_handlers=handlers,
+        lifespan=lifespan,
+    )
     app.state.runtime = runtime
-    app.state.error_page = error_page
+    app.state.error_page = pages.error_page if pages is not None else None
     return app
