@@ -88,8 +88,9 @@ def _settings_options(func: F) -> F:
         elif isinstance(spec.default, int):
             option = click.option(flag, spec.name, type=int, default=None, help=help_text)
         elif spec.name in ("data_dir", "price_file"):
-            option = click.option(flag, spec.name, type=click.Path(path_type=Path), default=None,
-                                  help=help_text)
+            option = click.option(
+                flag, spec.name, type=click.Path(path_type=Path), default=None, help=help_text
+            )
         else:
             option = click.option(flag, spec.name, default=None, help=help_text)
         func = option(func)
@@ -123,8 +124,10 @@ def demo_command(data_dir: Path, url: str | None, key: str | None) -> None:
     if url is None:
         running = operations.running_server(data_dir)
         if running is None:
-            _fail(f"No Lamina server is running on {data_dir}. Start one with `lamina serve`, "
-                  "or pass --url and --key.")
+            _fail(
+                f"No Lamina server is running on {data_dir}. Start one with `lamina serve`, "
+                "or pass --url and --key."
+            )
             return
         url = str(running["url"])
         with connect(data_dir) as ops:
@@ -248,12 +251,15 @@ def sessions() -> None:
 @click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
 @click.option("--limit", default=20, show_default=True)
 @click.option("--user", "user_id", default=None, help="Only sessions of this user id.")
-@click.option("--search", "q", default=None, help="Only sessions whose inputs or outputs contain this.")
+@click.option(
+    "--search", "q", default=None, help="Only sessions whose inputs or outputs contain this."
+)
 @click.option("--sort", default="start_time", show_default=True)
 @data_dir_option
 @handle_errors
-def sessions_list(project: str, limit: int, user_id: str | None, q: str | None, sort: str,
-                  data_dir: Path) -> None:
+def sessions_list(
+    project: str, limit: int, user_id: str | None, q: str | None, sort: str, data_dir: Path
+) -> None:
     """List the newest sessions."""
     params = {"limit": str(limit), "sort": sort}
     if user_id:

@@ -57,8 +57,15 @@ class TraceBuilder:
     def __post_init__(self) -> None:
         self.trace_id = self.rng.randbytes(16)
 
-    def span(self, name: str, start_ns: int, duration_ms: float, attrs: dict[str, Any],
-             parent: Span | None = None, error: str | None = None) -> Span:
+    def span(
+        self,
+        name: str,
+        start_ns: int,
+        duration_ms: float,
+        attrs: dict[str, Any],
+        parent: Span | None = None,
+        error: str | None = None,
+    ) -> Span:
         span = Span(
             trace_id=self.trace_id,
             span_id=self.rng.randbytes(8),
@@ -68,23 +75,29 @@ class TraceBuilder:
             start_time_unix_nano=start_ns,
             end_time_unix_nano=start_ns + int(duration_ms * MS),
             attributes=attributes(attrs),
-            status=Status(code=Status.STATUS_CODE_ERROR if error else Status.STATUS_CODE_OK,
-                          message=error or ""),
+            status=Status(
+                code=Status.STATUS_CODE_ERROR if error else Status.STATUS_CODE_OK,
+                message=error or "",
+            ),
         )
         if error:
             event = span.events.add()
             event.name = "exception"
             event.time_unix_nano = span.end_time_unix_nano
-            event.attributes.extend(attributes({
-                "exception.type": "PaymentDeclined",
-                "exception.message": error,
-                "exception.stacktrace": (
-                    "Traceback (most recent call last):\n"
-                    '  File "shop/payments.py", line 88, in process_payment\n'
-                    "    charge = gateway.charge(card, amount)\n"
-                    f"PaymentDeclined: {error}"
-                ),
-            }))
+            event.attributes.extend(
+                attributes(
+                    {
+                        "exception.type": "PaymentDeclined",
+                        "exception.message": error,
+                        "exception.stacktrace": (
+                            "Traceback (most recent call last):\n"
+                            '  File "shop/payments.py", line 88, in process_payment\n'
+                            "    charge = gateway.charge(card, amount)\n"
+                            f"PaymentDeclined: {error}"
+                        ),
+                    }
+                )
+            )
         self.spans.append(span)
         return span
 
@@ -93,9 +106,18 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _llm(builder: TraceBuilder, parent: Span, start: int, model: str, provider: str,
-         messages: list[dict[str, str]], reply: str, in_tok: int, out_tok: int,
-         duration_ms: float) -> Span:
+def _llm(
+    builder: TraceBuilder,
+    parent: Span,
+    start: int,
+    model: str,
+    provider: str,
+    messages: list[dict[str, str]],
+    reply: str,
+    in_tok: int,
+    out_tok: int,
+    duration_ms: float,
+) -> Span:
     attrs: dict[str, Any] = {
         "gen_ai.system": provider,
         "gen_ai.request.model": model,
@@ -115,29 +137,50 @@ def _llm(builder: TraceBuilder, parent: Span, start: int, model: str, provider: 
 
 SUPPORT_SYSTEM = "You are a friendly support agent for Acme Shop. Be brief and concrete."
 CONVERSATIONS = [
-    ("u-1842", [
-        ("I was charged twice for order 991.",
-         "I can see two charges for order 991. I've started a refund for the duplicate."),
-        ("When will the refund arrive?",
-         "Refunds take 3–5 business days to reach your card."),
-        ("Can I get an email confirmation?",
-         "Done — a confirmation is on its way to the address on your account."),
-        ("Thanks!", "You're welcome. Anything else I can help with?"),
-    ]),
-    ("u-77", [
-        ("Do you ship to Norway?", "Yes, we ship to Norway. Delivery takes 4–7 days."),
-        ("How much is shipping for a 2 kg parcel?",
-         "Shipping a 2 kg parcel to Norway costs €14.90."),
-    ]),
-    ("u-3051", [
-        ("My discount code SUMMER24 doesn't work.",
-         "SUMMER24 expired on 31 August. I can offer WELCOME10 for 10% off instead."),
-        ("ok apply it to my cart", "WELCOME10 is applied: your cart total is now €53.10."),
-        ("and change the size of the jacket to L",
-         "Your jacket is now size L. The total is unchanged."),
-        ("checkout please", "Your order 1204 is placed. You'll get a confirmation email shortly."),
-        ("where is my order?", "Order 1204 is packed and leaves our warehouse today."),
-    ]),
+    (
+        "u-1842",
+        [
+            (
+                "I was charged twice for order 991.",
+                "I can see two charges for order 991. I've started a refund for the duplicate.",
+            ),
+            ("When will the refund arrive?", "Refunds take 3–5 business days to reach your card."),
+            (
+                "Can I get an email confirmation?",
+                "Done — a confirmation is on its way to the address on your account.",
+            ),
+            ("Thanks!", "You're welcome. Anything else I can help with?"),
+        ],
+    ),
+    (
+        "u-77",
+        [
+            ("Do you ship to Norway?", "Yes, we ship to Norway. Delivery takes 4–7 days."),
+            (
+                "How much is shipping for a 2 kg parcel?",
+                "Shipping a 2 kg parcel to Norway costs €14.90.",
+            ),
+        ],
+    ),
+    (
+        "u-3051",
+        [
+            (
+                "My discount code SUMMER24 doesn't work.",
+                "SUMMER24 expired on 31 August. I can offer WELCOME10 for 10% off instead.",
+            ),
+            ("ok apply it to my cart", "WELCOME10 is applied: your cart total is now €53.10."),
+            (
+                "and change the size of the jacket to L",
+                "Your jacket is now size L. The total is unchanged.",
+            ),
+            (
+                "checkout please",
+                "Your order 1204 is placed. You'll get a confirmation email shortly.",
+            ),
+            ("where is my order?", "Order 1204 is packed and leaves our warehouse today."),
+        ],
+    ),
 ]
 
 
@@ -152,53 +195,112 @@ def chatbot_session(rng: random.Random, conversation: int, start_ns: int) -> Ite
         out_tok = len(answer.split()) * 2 + rng.randint(5, 25)
         llm_ms = 600 + out_tok * 12 + rng.randint(0, 400)
         total_ms = 200 + llm_ms + 120
-        root = builder.span("handle_turn", at, total_ms, {
-            "session.id": session, "user.id": user, "lamina.span.type": "DEFAULT",
-            "input.value": _json({"user_message": question}),
-            "output.value": _json(answer),
-            "metadata": _json({"channel": "web", "locale": "en"}),
-            "tag.tags": ["support"],
-        })
-        builder.span("retrieve_docs", at + 5 * MS, 180 + rng.randint(0, 40), {
-            "lamina.span.type": "TOOL",
-            "input.value": _json({"query": question, "k": 3}),
-            "output.value": _json([{"doc": "refund-policy.md", "score": 0.82},
-                                   {"doc": "shipping.md", "score": 0.61}]),
-        }, root)
+        root = builder.span(
+            "handle_turn",
+            at,
+            total_ms,
+            {
+                "session.id": session,
+                "user.id": user,
+                "lamina.span.type": "DEFAULT",
+                "input.value": _json({"user_message": question}),
+                "output.value": _json(answer),
+                "metadata": _json({"channel": "web", "locale": "en"}),
+                "tag.tags": ["support"],
+            },
+        )
+        builder.span(
+            "retrieve_docs",
+            at + 5 * MS,
+            180 + rng.randint(0, 40),
+            {
+                "lamina.span.type": "TOOL",
+                "input.value": _json({"query": question, "k": 3}),
+                "output.value": _json(
+                    [
+                        {"doc": "refund-policy.md", "score": 0.82},
+                        {"doc": "shipping.md", "score": 0.61},
+                    ]
+                ),
+            },
+            root,
+        )
         history.append({"role": "user", "content": question})
-        _llm(builder, root, at + 200 * MS, "gpt-4o-mini", "openai", list(history), answer,
-             in_tok, out_tok, llm_ms)
+        _llm(
+            builder,
+            root,
+            at + 200 * MS,
+            "gpt-4o-mini",
+            "openai",
+            list(history),
+            answer,
+            in_tok,
+            out_tok,
+            llm_ms,
+        )
         history.append({"role": "assistant", "content": answer})
-        builder.span("send_reply", at + int((200 + llm_ms) * MS), 90, {
-            "input.value": _json({"text": answer}), "output.value": _json({"delivered": True}),
-        }, root)
+        builder.span(
+            "send_reply",
+            at + int((200 + llm_ms) * MS),
+            90,
+            {
+                "input.value": _json({"text": answer}),
+                "output.value": _json({"delivered": True}),
+            },
+            root,
+        )
         yield builder.spans
         at += int((total_ms + rng.randint(20_000, 240_000)) * MS)
 
 
-def checkout_session(rng: random.Random, start_ns: int, user: str, fail: bool) -> Iterator[list[Span]]:
+def checkout_session(
+    rng: random.Random, start_ns: int, user: str, fail: bool
+) -> Iterator[list[Span]]:
     session = f"checkout-{rng.randint(10, 999)}"
     steps: list[tuple[str, float, dict[str, Any], Any, str | None]] = [
         ("validateCart", 120, {"items": 3}, {"ok": True}, None),
-        ("processPayment", 2600, {"amount": 42, "currency": "EUR"},
-         None if fail else {"charged": 42}, "Card declined by issuer (code 51)" if fail else None),
+        (
+            "processPayment",
+            2600,
+            {"amount": 42, "currency": "EUR"},
+            None if fail else {"charged": 42},
+            "Card declined by issuer (code 51)" if fail else None,
+        ),
     ]
     if not fail:
         steps.append(("createOrder", 180, {}, {"order": rng.randint(900, 1999)}, None))
     at = start_ns
     for name, duration_ms, given, result, error in steps:
         builder = TraceBuilder(rng, at)
-        root = builder.span(name, at, duration_ms, {
-            "session.id": session, "user.id": user,
-            "input.value": _json(given),
-            "output.value": _json(result) if result is not None else None,
-            "tag.tags": ["checkout"],
-        }, error=error)
+        root = builder.span(
+            name,
+            at,
+            duration_ms,
+            {
+                "session.id": session,
+                "user.id": user,
+                "input.value": _json(given),
+                "output.value": _json(result) if result is not None else None,
+                "tag.tags": ["checkout"],
+            },
+            error=error,
+        )
         if name == "processPayment":
-            _llm(builder, root, at + 100 * MS, "gpt-4o-mini", "openai",
-                 [{"role": "system", "content": "Rate the fraud risk of this payment, 0-1."},
-                  {"role": "user", "content": _json(given)}],
-                 '{"risk": 0.04}', 820, 12, 700)
+            _llm(
+                builder,
+                root,
+                at + 100 * MS,
+                "gpt-4o-mini",
+                "openai",
+                [
+                    {"role": "system", "content": "Rate the fraud risk of this payment, 0-1."},
+                    {"role": "user", "content": _json(given)},
+                ],
+                '{"risk": 0.04}',
+                820,
+                12,
+                700,
+            )
         yield builder.spans
         at += int((duration_ms + 20) * MS)
 
@@ -225,24 +327,48 @@ def agent_session(rng: random.Random, start_ns: int) -> Iterator[list[Span]]:
         tool_ms = 300 + rng.randint(0, 4000)
         children.append(("tool", at + int(steps_ms * MS), tool_ms, args, result))
         steps_ms += tool_ms
-    root = builder.span("agent.run", at, steps_ms + 50, {
-        "session.id": session, "user.id": "u-9", "lamina.span.type": "DEFAULT",
-        "input.value": _json({"task": task}),
-        "output.value": _json("Done: 1 file changed, all 43 tests pass."),
-        "tag.tags": ["agent", "coding"],
-    })
+    root = builder.span(
+        "agent.run",
+        at,
+        steps_ms + 50,
+        {
+            "session.id": session,
+            "user.id": "u-9",
+            "lamina.span.type": "DEFAULT",
+            "input.value": _json({"task": task}),
+            "output.value": _json("Done: 1 file changed, all 43 tests pass."),
+            "tag.tags": ["agent", "coding"],
+        },
+    )
     messages = [{"role": "user", "content": task}]
     for kind, begin, duration_ms, args, detail in children:
         if kind == "llm":
             reply = _json({"tool": detail, "arguments": args})
-            _llm(builder, root, begin, "claude-sonnet-4-5", "anthropic", list(messages), reply,
-                 2400 + 900 * len(messages), 120 + rng.randint(0, 200), duration_ms)
+            _llm(
+                builder,
+                root,
+                begin,
+                "claude-sonnet-4-5",
+                "anthropic",
+                list(messages),
+                reply,
+                2400 + 900 * len(messages),
+                120 + rng.randint(0, 200),
+                duration_ms,
+            )
             messages.append({"role": "assistant", "content": reply})
         else:
-            builder.span(str(messages[-1]["content"]).split('"')[3], begin, duration_ms, {
-                "lamina.span.type": "TOOL", "input.value": _json(args),
-                "output.value": _json(detail),
-            }, root)
+            builder.span(
+                str(messages[-1]["content"]).split('"')[3],
+                begin,
+                duration_ms,
+                {
+                    "lamina.span.type": "TOOL",
+                    "input.value": _json(args),
+                    "output.value": _json(detail),
+                },
+                root,
+            )
             messages.append({"role": "user", "content": f"Tool result: {detail}"})
     yield builder.spans
 
@@ -260,12 +386,19 @@ def demo_traces(seed: int = 7, now_ns: int | None = None) -> list[list[Span]]:
     return traces
 
 
-def export_request(traces: list[list[Span]], service: str = "acme-shop") -> ExportTraceServiceRequest:
+def export_request(
+    traces: list[list[Span]], service: str = "acme-shop"
+) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(attributes({
-        "service.name": service, "telemetry.sdk.name": "lamina-demo",
-    }))
+    resource_spans.resource.attributes.extend(
+        attributes(
+            {
+                "service.name": service,
+                "telemetry.sdk.name": "lamina-demo",
+            }
+        )
+    )
     scope = resource_spans.scope_spans.add()
     scope.scope.name = "lamina.demo"
     for spans in traces:
@@ -288,8 +421,9 @@ def send(url: str, key: str, progress: bool = False) -> int:
         timeout=30,
     )
     if response.status_code != 200:
-        raise RuntimeError(f"The server refused the demo data: {response.status_code} "
-                           f"{response.text[:200]}")
+        raise RuntimeError(
+            f"The server refused the demo data: {response.status_code} {response.text[:200]}"
+        )
     return sum(len(spans) for spans in traces)
 
 

@@ -3,7 +3,7 @@
 ::
 
     LaminaError                       500  INTERNAL
-    ├── BadRequest                    400  INVALID_ARGUMENT   a body or parameter that cannot be used
+    ├── BadRequest                    400  INVALID_ARGUMENT   a body or parameter we cannot use
     │   └── InvalidCursor             400  INVALID_ARGUMENT   a pagination cursor we did not issue
     ├── Unauthorized                  401  UNAUTHENTICATED    no key, or a key we do not know
     ├── Forbidden                     403  PERMISSION_DENIED  signed in, but not allowed here
@@ -12,8 +12,8 @@
     ├── PayloadTooLarge               413  INVALID_ARGUMENT   a request body over the size limit
     ├── UnsupportedMediaType          415  INVALID_ARGUMENT   a content type we do not read
     ├── Overloaded                    429  RESOURCE_EXHAUSTED ingest queue full: retry later
-    │   └── StoreUnavailable          503  UNAVAILABLE        the store cannot write (disk full...)
-    └── ConfigError                   —    —                  a setting that cannot work (CLI exits 2)
+    │   └── StoreUnavailable          503  UNAVAILABLE        the store cannot write (disk full)
+    └── ConfigError                   —    —                  a setting that cannot work (exit 2)
 
 Each error's message is written for a person who has never read the code: it
 says what was wrong and what to do.

@@ -45,8 +45,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings, out: TextIO = sys.stdout,
-          after_start: Callable[[Runtime, dict[str, Any]], Any] | None = None) -> None:
+def serve(
+    settings: Settings,
+    out: TextIO = sys.stdout,
+    after_start: Callable[[Runtime, dict[str, Any]], Any] | None = None,
+) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -57,8 +60,12 @@ def serve(settings: Settings, out: TextIO = sys.stdout,
         store.close()
 
 
-def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
-           after_start: Callable[[Runtime, dict[str, Any]], Any] | None) -> None:
+def _serve(
+    settings: Settings,
+    store: DuckDBStore,
+    out: TextIO,
+    after_start: Callable[[Runtime, dict[str, Any]], Any] | None,
+) -> None:
     project, first_key = operations.ensure_default_project(store)
     try:
         runtime = Runtime.build(settings, store)
@@ -68,8 +75,11 @@ def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
     pages = _pages(runtime)
     http_socket = bind(settings.host, settings.port)
     http_port = http_socket.getsockname()[1]
-    info: dict[str, Any] = {"url": f"http://{_url_host(settings.host)}:{http_port}",
-                            "http_port": http_port, "host": settings.host}
+    info: dict[str, Any] = {
+        "url": f"http://{_url_host(settings.host)}:{http_port}",
+        "http_port": http_port,
+        "host": settings.host,
+    }
 
     async def main() -> None:
         grpc_server = None
@@ -121,8 +131,14 @@ def _serve(settings: Settings, store: DuckDBStore, out: TextIO,
     asyncio.run(main())
 
 
-def _banner(out: TextIO, settings: Settings, info: dict[str, Any], project: str,
-            first_key: str | None, extra: list[str]) -> None:
+def _banner(
+    out: TextIO,
+    settings: Settings,
+    info: dict[str, Any],
+    project: str,
+    first_key: str | None,
+    extra: list[str],
+) -> None:
     url = info["url"]
     grpc_text = f"{settings.host}:{info['grpc_port']}" if "grpc_port" in info else "off"
     lines = [f"Lamina is running: {url}   OTLP/HTTP: {url}/v1/traces   OTLP/gRPC: {grpc_text}"]

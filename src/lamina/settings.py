@@ -59,8 +59,9 @@ class Settings:
     log_level: str = _setting("info", "LAMINA_LOG_LEVEL", "debug, info, warning or error.")
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None,
-             environ: Mapping[str, str] | None = None) -> Settings:
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
         """Defaults, then LAMINA_* variables, then explicit overrides (flags)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}

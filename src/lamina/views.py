@@ -28,12 +28,26 @@ def projects_table(projects: list[dict[str, Any]]) -> Table:
 
 
 def keys_table(keys: list[dict[str, Any]]) -> Table:
-    table = Table("Id", "Project", "Name", "Key starts", "Created", "Status", title="API keys",
-                  title_justify="left")
+    table = Table(
+        "Id",
+        "Project",
+        "Name",
+        "Key starts",
+        "Created",
+        "Status",
+        title="API keys",
+        title_justify="left",
+    )
     for key in keys:
         status = Text("revoked", style="red") if key["revoked_ns"] else Text("active", "green")
-        table.add_row(key["id"], key["project"], key["name"], key["prefix"] + "…",
-                      _date(key["created_ns"]), status)
+        table.add_row(
+            key["id"],
+            key["project"],
+            key["name"],
+            key["prefix"] + "…",
+            _date(key["created_ns"]),
+            status,
+        )
     return table
 
 
@@ -72,8 +86,9 @@ def print_session(console: Console, session: dict[str, Any]) -> None:
         f"users {', '.join(session['user_ids']) or '—'}",
         highlight=False,
     )
-    table = Table("Started", "Trace", "Name", "Duration", "Status", "Tokens", "Cost",
-                  "Input → output")
+    table = Table(
+        "Started", "Trace", "Name", "Duration", "Status", "Tokens", "Cost", "Input → output"
+    )
     for trace in session["traces"]:
         status = Text(trace["status"], style="red" if trace["status"] == "error" else "green")
         table.add_row(

@@ -12,6 +12,7 @@ later) rather than buffered: memory stays bounded under any load.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -112,7 +113,9 @@ class IngestBatcher:
                 return None
             taken: list[_Pending] = []
             count = 0
-            while self._queue and (not taken or count + len(self._queue[0].records) <= self._max_batch):
+            while self._queue and (
+                not taken or count + len(self._queue[0].records) <= self._max_batch
+            ):
                 item = self._queue.popleft()
                 taken.append(item)
                 count += len(item.records)
@@ -142,10 +145,9 @@ class IngestBatcher:
                 self._failed_until = time.monotonic() + 2.0
                 log.error("ingest write failed: %s", error.message)
             for item in taken:
-                try:
+                # RuntimeError: the request's event loop has closed, nobody is waiting.
+                with contextlib.suppress(RuntimeError):
                     item.loop.call_soon_threadsafe(_resolve, item.future, error)
-                except RuntimeError:
-                    pass  # the request's event loop has closed: nobody is waiting
 
 
 def _resolve(future: asyncio.Future[None], error: LaminaError | None) -> None:

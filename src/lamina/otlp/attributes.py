@@ -142,7 +142,7 @@ def metadata(attrs: Attributes, resource: Attributes) -> dict[str, str]:
                 parsed = None
             if isinstance(parsed, dict):
                 for key, value in parsed.items():
-                    found.setdefault(str(key), value if isinstance(value, str) else as_text(value))
+                    found.setdefault(str(key), _metadata_value(value))
         for key, value in source.items():
             for prefix in METADATA_PREFIXES:
                 if key.startswith(prefix):
@@ -152,9 +152,13 @@ def metadata(attrs: Attributes, resource: Attributes) -> dict[str, str]:
                     ):
                         continue
                     if name:
-                        found.setdefault(name, value if isinstance(value, str) else as_text(value))
+                        found.setdefault(name, _metadata_value(value))
                     break
-    return {key: value for key, value in found.items() if value is not None}
+    return found
+
+
+def _metadata_value(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
 
 
 def indexed_messages(prefix: str, attrs: Attributes) -> str | None:

@@ -20,7 +20,7 @@ def preview(text: str | None, limit: int = PREVIEW_CHARS) -> str | None:
         return None
     head = text[: limit * 8]  # never parse or scan more than a bounded prefix
     value: Any = head
-    if head[:1] in "[{\"" and len(text) <= 262_144:
+    if head[:1] in '[{"' and len(text) <= 262_144:
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:

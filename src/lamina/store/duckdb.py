@@ -9,6 +9,7 @@ the row groups in that range (DuckDB's zone maps on ``seq``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -22,11 +23,11 @@ import pyarrow as pa
 
 from lamina.errors import ConfigError, Conflict, StoreUnavailable
 from lamina.query.params import Cursor, Page, SessionQuery, TraceQuery
+from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Project, Row, User
 from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import TRACE_COLUMNS, TRACE_SCHEMA, trace_deltas
-from lamina.spans import SpanRecord
 
 DB_FILE = "lamina.duckdb"
 
@@ -355,10 +356,8 @@ class DuckDBStore:
 
     def close(self) -> None:
         with self._write_lock:
-            try:
+            with contextlib.suppress(duckdb.Error):  # the WAL still holds every commit
                 self._db.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass  # the WAL still holds everything committed
             self._db.close()
 
 
@@ -382,10 +381,8 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
 
 
 def _first_line(exc: BaseException) -> str:
@@ -448,7 +445,7 @@ def _json(text: Any, default: Any) -> Any:
 
 
 def _duration_ms(row: dict[str, Any]) -> float:
-    return round(max(0, row["end_ns"] - row["start_ns"]) / 1e6, 3)
+    return round(max(0, int(row["end_ns"]) - int(row["start_ns"])) / 1e6, 3)
 
 
 def _total(row: dict[str, Any]) -> int | None:

@@ -78,7 +78,9 @@ def _search(project_id: str, q: str) -> tuple[str, list[Any]]:
     return sql, [project_id, pattern, pattern]
 
 
-def _keyset(descending: bool, key: str, cursor_value: Any, cursor_key: str) -> tuple[str, list[Any]]:
+def _keyset(
+    descending: bool, key: str, cursor_value: Any, cursor_key: str
+) -> tuple[str, list[Any]]:
     op = "<" if descending else ">"
     return f"(_sort {op} ? OR (_sort = ? AND {key} {op} ?))", [
         cursor_value,

@@ -131,6 +131,8 @@ def _lower(candidate: int, current: int | None) -> bool:
     return current is None or candidate < current
 
 
-def _take_ranked(delta: dict[str, Any], field: str, rank_field: str, value: str | None, at: int) -> None:
+def _take_ranked(
+    delta: dict[str, Any], field: str, rank_field: str, value: str | None, at: int
+) -> None:
     if value and _lower(at, delta[rank_field]):
         delta[field], delta[rank_field] = value, at

@@ -27,8 +27,11 @@ Hook = Callable[[], Awaitable[None]]
 async def health(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     return JSONResponse(
-        {"status": "ok", "queued_spans": runtime.batcher.queued_spans,
-         "spans_written": runtime.batcher.stats.spans_written}
+        {
+            "status": "ok",
+            "queued_spans": runtime.batcher.queued_spans,
+            "spans_written": runtime.batcher.stats.spans_written,
+        }
     )
 
 
@@ -48,7 +51,9 @@ async def _lamina_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error = LaminaError(exc.detail if exc.status_code != 404 else "There is nothing at this address.")
+    error = LaminaError(
+        exc.detail if exc.status_code != 404 else "There is nothing at this address."
+    )
     error.status = exc.status_code  # type: ignore[misc]
     error.code = "not_found" if exc.status_code == 404 else "http_error"  # type: ignore[misc]
     return error_response(request, error)

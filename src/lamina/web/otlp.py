@@ -77,7 +77,8 @@ def _decompress(body: bytes, limit: int, gzip: bool) -> bytes:
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise BadRequest(f"The body is not valid {'gzip' if gzip else 'deflate'} data: {exc}.")
+        name = "gzip" if gzip else "deflate"
+        raise BadRequest(f"The body is not valid {name} data: {exc}.") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLarge(_too_large(limit, decompressed=True))
     if not inflater.eof:
@@ -139,7 +140,9 @@ async def export_logs(request: Request) -> Response:
     return _encode(ExportLogsServiceResponse(), content_type)
 
 
-def _encode(message: ExportTraceServiceResponse | ExportLogsServiceResponse, content_type: str) -> Response:
+def _encode(
+    message: ExportTraceServiceResponse | ExportLogsServiceResponse, content_type: str
+) -> Response:
     if content_type == PROTOBUF:
         return Response(message.SerializeToString(), 200, media_type=PROTOBUF)
     return Response(json_format.MessageToJson(message, indent=None), 200, media_type=JSON)
