@@ -32,7 +32,7 @@ import pytest
 
 LAMINA = str(Path(sys.executable).parent / "lamina")
 _RUNNING = re.compile(r"Lamina is running: (\S+) .*OTLP/gRPC: (\S+)")
-_KEY = re.compile(r'API key: (lmn_\S+)')
+_KEY = re.compile(r"API key: (lmn_\S+)")
 
 
 @dataclass
@@ -54,8 +54,9 @@ class LaminaServer:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_for(self, path: str, predicate: Callable[[Any], bool], timeout: float = 10,
-                 **params: Any) -> Any:
+    def wait_for(
+        self, path: str, predicate: Callable[[Any], bool], timeout: float = 10, **params: Any
+    ) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             result = self.api(path, **params)
@@ -86,19 +87,28 @@ class LaminaServer:
             self.process.stdout.close()
 
 
-def run_cli(*args: str, input: str | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [LAMINA, *args], capture_output=True, text=True, input=input, timeout=60,
+        [LAMINA, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=60,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
 
 
-def start_server(data_dir: Path, *extra: str, api_key: str | None = None,
-                 timeout: float = 30) -> LaminaServer:
+def start_server(
+    data_dir: Path, *extra: str, api_key: str | None = None, timeout: float = 30
+) -> LaminaServer:
     process = subprocess.Popen(
         [LAMINA, "serve", "--data-dir", str(data_dir), "--port", "0", "--grpc-port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
     server = LaminaServer(data_dir=data_dir, process=process, api_key=api_key or "")
     ready = threading.Event()
@@ -133,7 +143,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
 def new_server(tmp_path: Path) -> Iterator[Callable[..., LaminaServer]]:
     started: list[LaminaServer] = []
 
-    def start(*extra: str, data_dir: Path | None = None, api_key: str | None = None) -> LaminaServer:
+    def start(
+        *extra: str, data_dir: Path | None = None, api_key: str | None = None
+    ) -> LaminaServer:
         directory = data_dir or tmp_path / f"data-{len(started)}"
         running = start_server(directory, *extra, api_key=api_key)
         started.append(running)

@@ -1,0 +1,30 @@
+# Lamina: the two commands that matter are `make run` and `make test`.
+.PHONY: run test lint typecheck pytest bench setup setup-browser
+
+# Start the server with its embedded store and the demo data (http://127.0.0.1:5667).
+run:
+	@scripts/setup.sh
+	.venv/bin/lamina serve --demo
+
+# The whole test suite: lint, types, and every test (browser tests included).
+test: setup-browser lint typecheck pytest
+
+setup:
+	@scripts/setup.sh
+
+setup-browser:
+	@scripts/setup.sh --browser
+
+lint:
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+typecheck:
+	.venv/bin/mypy
+
+pytest:
+	.venv/bin/pytest -q
+
+# Benchmarks print their figures; they are not part of the test suite.
+bench: setup
+	.venv/bin/python -m bench

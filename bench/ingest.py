@@ -1,0 +1,139 @@
+"""Durable ingest rate and read latencies of one `lamina serve` process.
+
+    python -m bench.ingest [--spans N] [--senders 4] [--batch 512]
+
+Starts a server on a fresh data dir, sends N spans through OTLP/HTTP protobuf
+(gzip, ``--batch`` spans a request, ``--senders`` concurrent senders; a request
+counts only once the server answered 200, which it does after the commit),
+then times the sessions list, one session and one trace over HTTP. Prints a
+table and the command line that produced it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.server import BenchServer
+from bench.workload import Batch, batches
+
+
+def send_all(url: str, key: str, work: list[Batch], senders: int) -> tuple[int, float, int]:
+    """Send every batch; returns (spans acknowledged, seconds, retries after 429/503)."""
+    lock = threading.Lock()
+    queue = list(reversed(work))
+    retries = 0
+
+    def sender() -> int:
+        nonlocal retries
+        done = 0
+        headers = {
+            "Content-Type": "application/x-protobuf",
+            "Content-Encoding": "gzip",
+            "Authorization": f"Bearer {key}",
+        }
+        with httpx.Client(timeout=120) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return done
+                    batch = queue.pop()
+                while True:
+                    response = client.post(f"{url}/v1/traces", content=batch.body, headers=headers)
+                    if response.status_code == 200:
+                        done += batch.spans
+                        break
+                    if response.status_code in (429, 503):
+                        with lock:
+                            retries += 1
+                        time.sleep(float(response.headers.get("Retry-After", "1")) / 10)
+                        continue
+                    raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        acked = sum(pool.map(lambda _: sender(), range(senders)))
+    return acked, time.perf_counter() - started, retries
+
+
+def latency(client: httpx.Client, path: str, runs: int, **params: str) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path, params=params)
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--spans", type=int, default=200_000)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--runs", type=int, default=50, help="timed runs of each read")
+    args = parser.parse_args(argv)
+
+    print(f"building {args.spans:,} spans in batches of {args.batch}...", file=sys.stderr)
+    work = batches(args.spans, args.batch)
+    total = sum(batch.spans for batch in work)
+    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp)) as server:
+        acked, seconds, retries = send_all(server.url, server.key, work, args.senders)
+        rss = server.rss_mb()
+        headers = {"Authorization": f"Bearer {server.key}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+            sessions = client.get("/api/v1/sessions", params={"limit": "50"}).json()["items"]
+            one_session = sessions[len(sessions) // 2]["session_id"]
+            detail = client.get(f"/api/v1/sessions/{one_session}").json()
+            one_trace = detail["traces"][0]["trace_id"]
+            reads = {
+                "sessions list (50, newest first)": latency(
+                    client, "/api/v1/sessions", args.runs, limit="50"
+                ),
+                "sessions list sorted by cost": latency(
+                    client, "/api/v1/sessions", args.runs, limit="50", sort="cost"
+                ),
+                "one session with its traces": latency(
+                    client, f"/api/v1/sessions/{one_session}", args.runs
+                ),
+                "one trace with its spans": latency(
+                    client, f"/api/v1/traces/{one_trace}", args.runs
+                ),
+                "full-text search (q)": latency(
+                    client, "/api/v1/sessions", max(5, args.runs // 10), q="warehouse refund"
+                ),
+            }
+
+    print()
+    print(f"command: python -m bench.ingest {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(
+        f"machine: {os.cpu_count()} cores; spans: {total:,} in {len(work)} requests of {args.batch}, "
+        f"{args.senders} senders"
+    )
+    print()
+    print(f"{'measure':<40} {'value':>14}")
+    print("-" * 55)
+    print(f"{'durable ingest (acked after commit)':<40} {acked / seconds:>10,.0f} /s")
+    print(f"{'ingest wall time':<40} {seconds:>12.1f} s")
+    print(f"{'429/503 answers retried':<40} {retries:>14,}")
+    print(f"{'server RSS after ingest':<40} {rss:>11,.0f} MB")
+    for name, (p50, p95) in reads.items():
+        print(f"{name:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+    if acked != total:
+        raise SystemExit(f"only {acked} of {total} spans were acknowledged")
+
+
+if __name__ == "__main__":
+    main()
