@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -130,96 +131,207 @@ def as_tags(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
-def metadata(attrs: Attributes, resource: Attributes) -> dict[str, str]:
-    """Metadata from every known convention; earlier conventions win."""
-    found: dict[str, str] = {}
-    for source in (attrs, resource):
-        raw = source.get(METADATA_JSON)
-        if isinstance(raw, str) and raw.startswith("{"):
-            try:
-                parsed = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, dict):
-                for key, value in parsed.items():
-                    found.setdefault(str(key), _metadata_value(value))
-        for key, value in source.items():
-            for prefix in METADATA_PREFIXES:
-                if key.startswith(prefix):
-                    name = key[len(prefix) :]
-                    if prefix.startswith("traceloop") and (
-                        name in _TRACELOOP_FIELDS or name.startswith("metadata.")
-                    ):
-                        continue
-                    if name:
-                        found.setdefault(name, _metadata_value(value))
-                    break
+@dataclass(slots=True)
+class Scan:
+    """What one pass over an attribute map found, field by field."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # field -> winning value
+    ranks: dict[str, int] = field(default_factory=dict)  # field -> rank of that value
+    metadata: dict[str, str] = field(default_factory=dict)
+    prompt: dict[int, dict[str, Any]] = field(default_factory=dict)
+    completion: dict[int, dict[str, Any]] = field(default_factory=dict)
+    kept: dict[str, Any] = field(default_factory=dict)
+    llm_marker: bool = False
+
+
+# attribute name -> (field, rank); a lower rank wins. Built from the tuples above.
+_FIELD_NAMES: dict[str, tuple[str, ...]] = {
+    "session_id": SESSION_ID,
+    "user_id": USER_ID,
+    "tags": TAGS,
+    "span_type": SPAN_TYPE,
+    "input": INPUT,
+    "input_late": INPUT_LATE,
+    "output": OUTPUT,
+    "output_late": OUTPUT_LATE,
+    "model": MODEL,
+    "provider": PROVIDER,
+    "input_tokens": INPUT_TOKENS,
+    "output_tokens": OUTPUT_TOKENS,
+    "cost": COST,
+    "input_cost": COST_PARTS[:1],
+    "output_cost": COST_PARTS[1:],
+    "metadata_json": (METADATA_JSON,),
+}
+_LOOKUP: dict[str, tuple[str, int]] = {}
+for _field, _names in _FIELD_NAMES.items():
+    for _rank, _name in enumerate(_names):
+        assert _name not in _LOOKUP, f"{_name} names two fields"
+        _LOOKUP[_name] = (_field, _rank)
+# Fields that come only from span attributes, never from the resource.
+_SPAN_ONLY = frozenset({"input", "input_late", "output", "output_late"})
+_PREFIXES = (_PROMPT, _COMPLETION, *METADATA_PREFIXES)
+_METADATA_RANK = {prefix: rank for rank, prefix in enumerate(METADATA_PREFIXES)}
+
+
+def scan(attrs: Attributes) -> Scan:
+    """One pass over the attributes: every convention's field, metadata, and what to keep."""
+    found = Scan()
+    values, ranks, kept = found.values, found.ranks, found.kept
+    metadata_ranks: dict[str, int] = {}
+    for key, value in attrs.items():
+        hit = _LOOKUP.get(key)
+        if hit is not None:
+            name, rank = hit
+            if value is not None and value != "" and rank < ranks.get(name, 99):
+                values[name], ranks[name] = value, rank
+            if key not in _PAYLOAD_KEYS:
+                kept[key] = value
+            continue
+        if key.startswith(_PREFIXES):
+            if key.startswith((_PROMPT, _COMPLETION)):
+                match = _INDEXED.match(key)
+                if match:
+                    messages = found.prompt if key.startswith(_PROMPT) else found.completion
+                    messages.setdefault(int(match.group(1)), {})[match.group(2)] = value
+                    continue
+            else:
+                _metadata_attribute(key, value, found.metadata, metadata_ranks)
+        kept[key] = value
+    found.llm_marker = any(attrs.get(name) is not None for name in LLM_MARKERS)
+    raw = values.get("metadata_json")
+    if isinstance(raw, str) and raw.startswith("{"):
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):  # the JSON object wins over prefixed attributes
+            for key, value in parsed.items():
+                found.metadata[str(key)] = _metadata_value(value)
     return found
+
+
+def _metadata_attribute(key: str, value: Any, into: dict[str, str], ranks: dict[str, int]) -> None:
+    for prefix in METADATA_PREFIXES:
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        if prefix.startswith("traceloop") and (
+            name in _TRACELOOP_FIELDS or name.startswith("metadata.")
+        ):
+            return
+        rank = _METADATA_RANK[prefix]
+        if name and rank < ranks.get(name, 99):
+            into[name], ranks[name] = _metadata_value(value), rank
+        return
 
 
 def _metadata_value(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
 
 
-def indexed_messages(prefix: str, attrs: Attributes) -> str | None:
-    """``gen_ai.prompt.N.role`` / ``.content`` style attributes as a JSON message list."""
-    messages: dict[int, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        if not key.startswith(prefix):
-            continue
-        match = _INDEXED.match(key)
-        if match:
-            messages.setdefault(int(match.group(1)), {})[match.group(2)] = value
+def _messages(messages: dict[int, dict[str, Any]]) -> str | None:
     if not messages:
         return None
-    ordered = [messages[index] for index in sorted(messages)]
-    return orjson.dumps(ordered, default=str).decode()
+    return orjson.dumps([messages[index] for index in sorted(messages)], default=str).decode()
+
+
+@dataclass(slots=True)
+class Normalised:
+    """The fields of a span record that come from its attributes."""
+
+    session_id: str | None
+    user_id: str | None
+    tags: tuple[str, ...]
+    span_type: str
+    input: str | None
+    output: str | None
+    model: str | None
+    provider: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost: float | None
+    metadata: dict[str, str]
+    kept: dict[str, Any]
+
+
+def normalise(span: Scan, resource: Scan) -> Normalised:
+    """Apply the conventions table: span attributes first, then the resource's."""
+    values = span.values
+    for name, value in resource.values.items():
+        if name not in values and name not in _SPAN_ONLY:
+            values[name] = value
+    metadata = dict(resource.metadata)
+    metadata.update(span.metadata)
+
+    kind = values.get("span_type")
+    if isinstance(kind, str) and kind:
+        span_type = kind.upper()
+    elif span.llm_marker:
+        span_type = "LLM"
+    else:
+        span_type = "DEFAULT"
+
+    total = as_float(values.get("cost"))
+    if total is None:
+        parts = (as_float(values.get("input_cost")), as_float(values.get("output_cost")))
+        if parts != (None, None):
+            total = (parts[0] or 0.0) + (parts[1] or 0.0)
+
+    given_input = values.get("input")
+    given_output = values.get("output")
+    return Normalised(
+        session_id=_text_or_none(values.get("session_id")),
+        user_id=_text_or_none(values.get("user_id")),
+        tags=as_tags(values.get("tags")),
+        span_type=span_type,
+        input=as_text(given_input)
+        if given_input is not None
+        else _messages(span.prompt) or as_text(values.get("input_late")),
+        output=as_text(given_output)
+        if given_output is not None
+        else _messages(span.completion) or as_text(values.get("output_late")),
+        model=_text_or_none(values.get("model")),
+        provider=_text_or_none(values.get("provider")),
+        input_tokens=as_int(values.get("input_tokens")),
+        output_tokens=as_int(values.get("output_tokens")),
+        cost=total,
+        metadata=metadata,
+        kept=span.kept,
+    )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+# Single-field views of the same rules, for callers that want one field.
+
+
+def _one(attrs: Attributes, resource: Attributes) -> Normalised:
+    return normalise(scan(attrs), scan(resource))
+
+
+def metadata(attrs: Attributes, resource: Attributes) -> dict[str, str]:
+    return _one(attrs, resource).metadata
 
 
 def span_input(attrs: Attributes, resource: Attributes) -> str | None:
-    value = first(INPUT, attrs, {})
-    if value is None:
-        prompt = indexed_messages(_PROMPT, attrs)
-        if prompt is not None:
-            return prompt
-        value = first(INPUT_LATE, attrs, {})
-    return as_text(value)
+    return _one(attrs, resource).input
 
 
 def span_output(attrs: Attributes, resource: Attributes) -> str | None:
-    value = first(OUTPUT, attrs, {})
-    if value is None:
-        completion = indexed_messages(_COMPLETION, attrs)
-        if completion is not None:
-            return completion
-        value = first(OUTPUT_LATE, attrs, {})
-    return as_text(value)
+    return _one(attrs, resource).output
 
 
 def span_type(attrs: Attributes, resource: Attributes) -> str:
-    value = first(SPAN_TYPE, attrs, resource)
-    if isinstance(value, str) and value:
-        return value.upper()
-    if any(attrs.get(name) is not None for name in LLM_MARKERS):
-        return "LLM"
-    return "DEFAULT"
+    return _one(attrs, resource).span_type
 
 
 def cost(attrs: Attributes, resource: Attributes) -> float | None:
-    total = as_float(first(COST, attrs, resource))
-    if total is not None:
-        return total
-    parts = [as_float(attrs.get(name)) for name in COST_PARTS]
-    if any(part is not None for part in parts):
-        return sum(part or 0.0 for part in parts)
-    return None
+    return _one(attrs, resource).cost
 
 
 def kept_attributes(attrs: Attributes) -> dict[str, Any]:
     """The attributes stored beside the record: all but the payloads moved out."""
-    return {
-        key: value
-        for key, value in attrs.items()
-        if key not in _PAYLOAD_KEYS
-        and not (key.startswith(("gen_ai.prompt.", "gen_ai.completion.")) and _INDEXED.match(key))
-    }
+    return scan(attrs).kept

@@ -8,7 +8,6 @@ a parsed message in, records and a count of rejected spans out.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,8 +145,10 @@ def decode_request(
     batch = DecodedBatch()
     for resource_spans in request.resource_spans:
         resource = key_values(resource_spans.resource.attributes)
+        resource_scan = conv.scan(resource)
         resource_json = orjson.dumps(resource, default=str).decode()
-        service_name = resource.get("service.name")
+        service = resource.get("service.name")
+        service_name = str(service) if service is not None else None
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 problem = _invalid(span)
@@ -155,8 +156,9 @@ def decode_request(
                     batch.rejected += 1
                     batch.errors.append(problem)
                     continue
+                fields = conv.normalise(conv.scan(key_values(span.attributes)), resource_scan)
                 batch.records.append(
-                    _record(span, resource, resource_json, service_name, project_id, price)
+                    _record(span, fields, resource_json, service_name, project_id, price)
                 )
     return batch
 
@@ -173,26 +175,16 @@ def _invalid(span: Any) -> str | None:
 
 def _record(
     span: Any,
-    resource: dict[str, Any],
+    fields: conv.Normalised,
     resource_json: str,
-    service_name: Any,
+    service_name: str | None,
     project_id: str,
     price: CostFunction,
 ) -> SpanRecord:
-    attrs = key_values(span.attributes)
-    model = conv.first(conv.MODEL, attrs, resource)
-    provider = conv.first(conv.PROVIDER, attrs, resource)
-    model = str(model) if model is not None else None
-    provider = str(provider) if provider is not None else None
-    input_tokens = conv.as_int(conv.first(conv.INPUT_TOKENS, attrs, resource))
-    output_tokens = conv.as_int(conv.first(conv.OUTPUT_TOKENS, attrs, resource))
-    cost = conv.cost(attrs, resource)
-    if cost is None and model is not None and (input_tokens or output_tokens):
-        cost = price(model, provider, input_tokens, output_tokens)
-    session = conv.first(conv.SESSION_ID, attrs, resource)
-    user = conv.first(conv.USER_ID, attrs, resource)
+    cost = fields.cost
+    if cost is None and fields.model is not None and (fields.input_tokens or fields.output_tokens):
+        cost = price(fields.model, fields.provider, fields.input_tokens, fields.output_tokens)
     start_ns = span.start_time_unix_nano
-    end_ns = max(span.end_time_unix_nano, start_ns)
     parent = span.parent_span_id
     return SpanRecord(
         project_id=project_id,
@@ -200,26 +192,26 @@ def _record(
         span_id=span.span_id.hex(),
         parent_span_id=parent.hex() if parent and parent != _ZERO_SPAN else None,
         name=span.name,
-        span_type=conv.span_type(attrs, resource),
+        span_type=fields.span_type,
         start_ns=start_ns,
-        end_ns=end_ns,
+        end_ns=max(span.end_time_unix_nano, start_ns),
         status=_STATUS.get(span.status.code, "unset"),
         status_message=span.status.message,
-        session_id=str(session) if session is not None else None,
-        user_id=str(user) if user is not None else None,
-        input=conv.span_input(attrs, resource),
-        output=conv.span_output(attrs, resource),
-        model=model,
-        provider=provider,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+        session_id=fields.session_id,
+        user_id=fields.user_id,
+        input=fields.input,
+        output=fields.output,
+        model=fields.model,
+        provider=fields.provider,
+        input_tokens=fields.input_tokens,
+        output_tokens=fields.output_tokens,
         cost=cost,
-        tags=conv.as_tags(conv.first(conv.TAGS, attrs, resource)),
-        metadata=conv.metadata(attrs, resource),
-        attributes=orjson.dumps(conv.kept_attributes(attrs), default=str).decode(),
+        tags=fields.tags,
+        metadata=fields.metadata,
+        attributes=orjson.dumps(fields.kept, default=str).decode(),
         events=_events(span.events),
         resource=resource_json,
-        service_name=str(service_name) if service_name is not None else None,
+        service_name=service_name,
     )
 
 
@@ -233,10 +225,3 @@ def _events(events: Any) -> str:
         ],
         default=str,
     ).decode()
-
-
-def hex_or_none(raw: bytes) -> str | None:
-    try:
-        return raw.hex() if raw else None
-    except (binascii.Error, ValueError):
-        return None
