@@ -1,0 +1,92 @@
+"""Generate docs/cli.md and docs/configuration.md from the code itself.
+
+    python -m lamina.docgen          # rewrite both files
+    python -m lamina.docgen --check  # exit 1 if either is out of date (the tests do this)
+
+The CLI reference is every command's --help text; the configuration page is
+the Settings object's fields. Neither can drift from the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lamina.cli import main as cli
+from lamina.settings import describe
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def commands(group: click.Group, prefix: str = "lamina") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name in sorted(group.commands):
+        command = group.commands[name]
+        path = f"{prefix} {name}"
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            found.extend(commands(command, path))
+    return found
+
+
+def cli_reference() -> str:
+    parts = [
+        "# CLI reference\n",
+        "Generated from `lamina --help` by `python -m lamina.docgen`; do not edit by hand.\n",
+        "Commands that manage a data dir (`projects`, `keys`, `users`, `sessions`, `traces`,",
+        "`demo`) work whether or not `lamina serve` is running on it: while it runs they go",
+        "through the server, otherwise they open the data dir themselves.\n",
+    ]
+    for path, command in [("lamina", cli), *commands(cli)]:
+        with click.Context(command, info_name=path, terminal_width=100) as context:
+            text = command.get_help(context)
+        parts.append(f"## `{path}`\n\n```text\n{text}\n```\n")
+    return "\n".join(parts)
+
+
+def configuration_reference() -> str:
+    lines = [
+        "# Configuration\n",
+        "Generated from `lamina.settings.Settings` by `python -m lamina.docgen`; do not edit by",
+        "hand. Every setting of `lamina serve` can be given as a flag or as an environment",
+        "variable; a flag beats the variable, which beats the default.\n",
+        "| setting | flag | environment variable | default | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for row in describe():
+        default = f"`{row['default']}`" if row["default"] else "(none)"
+        lines.append(
+            f"| {row['name']} | `{row['flag']}` | `{row['env']}` | {default} | {row['help']} |"
+        )
+    lines += [
+        "",
+        "Clients use two more variables, read by the SDK (see [sdk.md](sdk.md)):",
+        "`LAMINA_PROJECT_API_KEY` and `LAMINA_BASE_URL`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+PAGES = {"cli.md": cli_reference, "configuration.md": configuration_reference}
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for name, render in PAGES.items():
+        path = DOCS / name
+        text = render()
+        if "--check" in argv:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run `python -m lamina.docgen`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
