@@ -109,7 +109,7 @@ class Laminar:
     @staticmethod
     def flush(timeout_seconds: float = DEFAULT_FLUSH_TIMEOUT_SECONDS) -> bool:
         """Send every span ended so far; wait at most ``timeout_seconds``.
-        True when they were all handled (exported, or dropped after a failure)."""
+        True when they were all delivered to the server in time. Never raises."""
         runtime = STATE.runtime
         return True if runtime is None else runtime.flush(timeout_seconds)
 

@@ -78,12 +78,13 @@ class ExportProcessor(SpanProcessor):
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
-        self._flush_waiters: list[threading.Event] = []
+        self._flush_waiters: list[_FlushRequest] = []
         self._shutdown = False
         self._stats_lock = threading.Lock()
         self.exported = 0
         self.dropped_queue_full = 0
         self.dropped_export_failed = 0
+        self._in_flight = 0
         self._failing = False
         self._last_failure = ""
         self._worker = threading.Thread(target=self._run, name="lamina-export", daemon=True)
@@ -117,43 +118,47 @@ class ExportProcessor(SpanProcessor):
             )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Wait until every span queued before this call has been exported (or
-        dropped), at most ``timeout_millis``. True if that happened in time."""
+        """Wait until every span queued before this call has been handed to the
+        exporter, at most ``timeout_millis``. True if they were all exported
+        successfully in time."""
         if self._shutdown or not self._worker.is_alive():
             return not self._queue
-        done = threading.Event()
+        request = _FlushRequest()
         with self._flush_lock:
-            self._flush_waiters.append(done)
+            self._flush_waiters.append(request)
         self._wake.set()
-        return done.wait(max(timeout_millis, 0) / 1000)
+        return request.done.wait(max(timeout_millis, 0) / 1000) and request.ok
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
         """Export what is queued within ``timeout_millis``, then stop for good."""
         if self._shutdown:
             return
         deadline = time.monotonic() + timeout_millis / 1000
-        flushed = self.force_flush(timeout_millis)
+        self.force_flush(timeout_millis)
         self._shutdown = True
         self._wake.set()
         self._exporter.shutdown()  # interrupts an export that is retrying
         self._worker.join(max(0.0, deadline - time.monotonic()))
-        for name in EXPORTER_LOGGERS:
-            logging.getLogger(name).removeFilter(self._log_filter)
-        left = len(self._queue)
-        if not flushed and left:
-            with self._stats_lock:
-                self.dropped_export_failed += left
+        with self._stats_lock:
+            # What the worker did not get to, or is still sending, is lost too.
+            unsent = len(self._queue) + self._in_flight
             self._queue.clear()
-        dropped = self.dropped_queue_full + self.dropped_export_failed
-        if dropped:
-            log.warning(
-                "Lamina: %d spans were not delivered to %s (%d because the queue was full, "
-                "%d because the export failed or timed out); %d were exported.",
-                dropped,
-                self._endpoint,
+            self._in_flight = 0
+            self.dropped_export_failed += unsent
+            full, failed, exported = (
                 self.dropped_queue_full,
                 self.dropped_export_failed,
                 self.exported,
+            )
+        if full or failed:
+            log.warning(
+                "Lamina: %d spans were not delivered to %s (%d because the queue was full, "
+                "%d because the export failed or did not finish in time); %d were exported.",
+                full + failed,
+                self._endpoint,
+                full,
+                failed,
+                exported,
             )
 
     # -- export thread ------------------------------------------------------------
@@ -170,36 +175,50 @@ class ExportProcessor(SpanProcessor):
                 self._wake.clear()
                 with self._flush_lock:
                     waiters, self._flush_waiters = self._flush_waiters, []
-                self._drain()
+                ok = self._drain()
                 for waiter in waiters:
-                    waiter.set()
+                    waiter.ok = ok
+                    waiter.done.set()
         finally:
             detach(token)
+            for name in EXPORTER_LOGGERS:
+                logging.getLogger(name).removeFilter(self._log_filter)
 
-    def _drain(self) -> None:
-        """Export what is queued now (not what arrives meanwhile, so a flush ends)."""
+    def _drain(self) -> bool:
+        """Export what is queued now (not what arrives meanwhile, so a flush
+        ends). True if every batch was exported."""
         queue = self._queue
         left = len(queue)
+        ok = True
         while left > 0 and not self._shutdown:
             count = min(left, self._max_batch_size)
             batch = [queue.popleft() for _ in range(count)]
             left -= count
-            self._export(batch)
+            ok = self._export(batch) and ok
+        return ok
 
-    def _export(self, batch: list[ReadableSpan]) -> None:
+    def _export(self, batch: list[ReadableSpan]) -> bool:
+        self._last_failure = ""
+        with self._stats_lock:
+            self._in_flight = len(batch)
         try:
             result = self._exporter.export(batch)
         except Exception as exc:  # an exporter must not raise, but never trust that
             self._last_failure = f"{type(exc).__name__}: {exc}"
             result = SpanExportResult.FAILURE
+        with self._stats_lock:
+            if self._in_flight == 0:  # shutdown already counted this batch as lost
+                return False
+            self._in_flight = 0
+            if result is SpanExportResult.SUCCESS:
+                self.exported += len(batch)
+            else:
+                self.dropped_export_failed += len(batch)
         if result is SpanExportResult.SUCCESS:
-            self.exported += len(batch)
             if self._failing:
                 self._failing = False
                 log.warning("Lamina: exporting to %s works again.", self._endpoint)
-            return
-        with self._stats_lock:
-            self.dropped_export_failed += len(batch)
+            return True
         if not self._failing:
             self._failing = True
             log.warning(
@@ -210,6 +229,7 @@ class ExportProcessor(SpanProcessor):
                 self._endpoint,
                 self._last_failure or "no reason given",
             )
+        return False
 
     @property
     def failing(self) -> bool:
@@ -217,7 +237,17 @@ class ExportProcessor(SpanProcessor):
         return self._failing
 
     def note_failure(self, message: str) -> None:
-        self._last_failure = message
+        """Keep the first thing the exporter logged about this batch: the cause."""
+        if not self._last_failure:
+            self._last_failure = message if len(message) <= 300 else message[:297] + "..."
+
+
+class _FlushRequest:
+    __slots__ = ("done", "ok")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
 
 
 class _ExportLogFilter(logging.Filter):
