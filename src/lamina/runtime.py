@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
+from lamina.ingest.budget import ByteBudget
 from lamina.otlp.decode import DecodedBatch, decode_request
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     batcher: IngestBatcher
     keys: KeyResolver
     prices: PriceTable
+    bodies: ByteBudget
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -36,6 +38,7 @@ class Runtime:
             batcher=IngestBatcher(store, settings.max_queue_spans, settings.max_batch_spans),
             keys=KeyResolver(store),
             prices=PriceTable.load(settings.price_file),
+            bodies=ByteBudget(settings.max_inflight_bytes),
         )
 
     async def ingest(self, project_id: str, request: ExportTraceServiceRequest) -> DecodedBatch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -127,6 +128,7 @@ def _serve(
             server_header=False,
         )
         server = uvicorn.Server(config)
+        stopper["server"] = server
         try:
             await server.serve(sockets=[http_socket])
         finally:
@@ -135,6 +137,19 @@ def _serve(
         if not server.started:
             raise ConfigError("The server did not start; see the messages above.")
 
+    # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal
+    # against the handlers it found. These handlers make that a no-op, so the
+    # process goes on to checkpoint the store and exit 0; a signal that arrives
+    # before uvicorn starts asks it to stop as soon as it runs.
+    stopper: dict[str, uvicorn.Server] = {}
+
+    def stop(signum: int, frame: Any) -> None:
+        server = stopper.get("server")
+        if server is not None:
+            server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
     asyncio.run(main())
 
 

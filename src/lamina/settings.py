@@ -40,6 +40,11 @@ class Settings:
         "LAMINA_MAX_BODY_BYTES",
         "Largest OTLP request accepted, measured after decompression (413 above it).",
     )
+    max_inflight_bytes: int = _setting(
+        256 * MiB,
+        "LAMINA_MAX_INFLIGHT_BYTES",
+        "Request bytes held at once while reading and decoding (429 above it).",
+    )
     max_queue_spans: int = _setting(
         100_000,
         "LAMINA_MAX_QUEUE_SPANS",
@@ -83,6 +88,8 @@ class Settings:
                 raise ConfigError(f"{name} must be a port number (0-65535); got {port}.")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024.")
+        if self.max_inflight_bytes < self.max_body_bytes:
+            raise ConfigError("max_inflight_bytes must be at least max_body_bytes.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:
             raise ConfigError("max_queue_spans and max_batch_spans must be positive.")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

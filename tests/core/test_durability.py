@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import grpc
 import httpx
-import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.conftest import LaminaServer, run_cli
@@ -167,12 +166,6 @@ def test_sigterm_keeps_everything(new_server: Callable[..., LaminaServer]) -> No
     _check_everything_acknowledged_is_there(second, acked)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: uvicorn (>=0.29) re-raises the captured SIGTERM after its graceful shutdown "
-    "(server.py serve -> uvicorn.Server.serve), so `lamina serve` dies by the signal (exit -15) "
-    "before store.close() checkpoints, instead of exiting 0",
-)
 def test_sigterm_exits_0(new_server: Callable[..., LaminaServer]) -> None:
     server = new_server()
     request = otlp.export(otlp.conversation_turn(otlp.uid("term"), 0, start_ns=time.time_ns()))

@@ -29,6 +29,7 @@ from lamina.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from lamina.ingest.budget import ByteBudget
 from lamina.otlp.decode import parse_json, parse_protobuf
 from lamina.runtime import Runtime
 
@@ -49,8 +50,12 @@ def _content_type(request: Request) -> str:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, decompressed, refusing more than ``limit`` bytes either way."""
+async def read_body(request: Request, limit: int, budget: ByteBudget) -> tuple[bytes, int]:
+    """The request body, decompressed, refusing more than ``limit`` bytes either way.
+
+    Returns the body and the bytes taken from ``budget``; the caller gives them
+    back once the body is decoded.
+    """
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip", "deflate"):
         raise UnsupportedMediaType(
@@ -61,15 +66,24 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(_too_large(limit))
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_too_large(limit))
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if encoding in ("gzip", "deflate"):
-        return _decompress(body, limit, gzip=encoding == "gzip")
-    return body
+    taken = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(_too_large(limit))
+            budget.take(len(chunk))
+            taken += len(chunk)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if encoding in ("gzip", "deflate"):
+            body = _decompress(body, limit, gzip=encoding == "gzip")
+            budget.take(len(body))
+            taken += len(body)
+    except BaseException:
+        budget.give_back(taken)
+        raise
+    return body, taken
 
 
 def _decompress(body: bytes, limit: int, gzip: bool) -> bytes:
@@ -111,8 +125,12 @@ async def export_traces(request: Request) -> Response:
     try:
         content_type = _content_type(request)
         project_id = runtime.keys.project_for(request.headers.get("authorization"))
-        body = await read_body(request, runtime.settings.max_body_bytes)
-        export = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
+        body, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
+        try:
+            export = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
+            del body
+        finally:
+            runtime.bodies.give_back(taken)
         batch = await runtime.ingest(project_id, export)
     except LaminaError as error:
         return error_response(error, content_type)
@@ -130,7 +148,8 @@ async def export_logs(request: Request) -> Response:
     try:
         content_type = _content_type(request)
         runtime.keys.project_for(request.headers.get("authorization"))
-        body = await read_body(request, runtime.settings.max_body_bytes)
+        body, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
+        runtime.bodies.give_back(taken)
         if content_type == PROTOBUF:
             ExportLogsServiceRequest().ParseFromString(body)
     except LaminaError as error:

@@ -1,0 +1,38 @@
+"""A bound on the request bytes the server holds at once.
+
+The ingest queue bounds decoded spans; this bounds the raw and decompressed
+bodies still being read or decoded, so many large concurrent requests cannot
+exhaust memory before they ever reach the queue. Requests over the budget
+are refused with 429 and Retry-After, like a full queue.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from lamina.errors import Overloaded
+
+
+class ByteBudget:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    def take(self, size: int) -> None:
+        with self._lock:
+            if self._used + size > self.limit and self._used > 0:
+                raise Overloaded(
+                    "The server is holding as many request bodies as it can; "
+                    "retry after a short wait.",
+                    retry_after=1,
+                )
+            self._used += size
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self._used = max(0, self._used - size)
