@@ -105,7 +105,7 @@ def _all_traces(server: LaminaServer) -> dict[str, int]:
     cursor = None
     while True:
         params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
-        page = server.api("/api/v1/traces", **params)
+        page = otlp.api(server, "/api/v1/traces", **params)
         for trace in page["items"]:
             found[trace["trace_id"]] = trace["span_count"]
         cursor = page["next_cursor"]
@@ -120,7 +120,7 @@ def _check_everything_acknowledged_is_there(server: LaminaServer, acked: list[st
     # a request is one transaction: no trace is ever half there
     assert all(count == SPANS_PER_TRACE for count in stored.values()), stored
     for trace_id in acked[:: max(1, len(acked) // 10)]:
-        trace = server.api(f"/api/v1/traces/{trace_id}")
+        trace = otlp.api(server, f"/api/v1/traces/{trace_id}")
         assert trace["name"] == "handle_turn"
         assert (trace["input_tokens"], trace["output_tokens"]) == (1000, 200)
 

@@ -38,7 +38,7 @@ def _auth(key: str) -> list[tuple[str, str]]:
 
 def _absent(server: LaminaServer, *trace_ids: bytes) -> None:
     for trace_id in trace_ids:
-        assert server.get(f"/api/v1/traces/{trace_id.hex()}").status_code == 404
+        assert otlp.get(server, f"/api/v1/traces/{trace_id.hex()}").status_code == 404
 
 
 def _finished_spans(session_id: str) -> list[object]:
@@ -63,7 +63,7 @@ def test_stub_export_is_stored(
         otlp.export(spans), metadata=_auth(server.api_key), compression=compression, timeout=10
     )
     assert not answer.HasField("partial_success")
-    session = server.api(f"/api/v1/sessions/{session_id}")
+    session = otlp.api(server, f"/api/v1/sessions/{session_id}")
     assert session["trace_count"] == 1 and session["span_count"] == 2
     assert session["input_tokens"] == 1000 and session["output_tokens"] == 200
 
@@ -98,7 +98,7 @@ def test_real_exporter_with_a_bad_key_fails_at_once_and_stores_nothing(
     exporter.shutdown()
     assert result == SpanExportResult.FAILURE
     assert time.monotonic() - started < 5
-    assert server.get(f"/api/v1/sessions/{session_id}").status_code == 404
+    assert otlp.get(server, f"/api/v1/sessions/{session_id}").status_code == 404
 
 
 def test_garbage_body_is_invalid_argument(server: LaminaServer, channel: grpc.Channel) -> None:
@@ -131,7 +131,7 @@ def test_mixed_batch_reports_partial_success(server: LaminaServer, channel: grpc
     )
     assert answer.partial_success.rejected_spans == 2
     assert "trace_id" in answer.partial_success.error_message
-    assert server.api(f"/api/v1/sessions/{session_id}")["span_count"] == 2
+    assert otlp.api(server, f"/api/v1/sessions/{session_id}")["span_count"] == 2
 
 
 def test_logs_export_is_accepted(server: LaminaServer, channel: grpc.Channel) -> None:
@@ -157,7 +157,7 @@ def test_message_over_the_size_limit_is_refused(new_server: object) -> None:
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         small = otlp.export([otlp.span(trace_id, "small")])
         stub.Export(small, metadata=_auth(server.api_key), timeout=10)
-    assert server.api(f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 1
+    assert otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 1
 
 
 def test_full_queue_is_resource_exhausted(new_server: object) -> None:
@@ -193,6 +193,6 @@ def test_full_queue_is_resource_exhausted(new_server: object) -> None:
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes and grpc.StatusCode.OK in codes
     for trace, code in results:
         if code == grpc.StatusCode.OK:
-            assert server.api(f"/api/v1/traces/{trace.hex()}")["span_count"] == 5
+            assert otlp.api(server, f"/api/v1/traces/{trace.hex()}")["span_count"] == 5
         else:
             _absent(server, trace)

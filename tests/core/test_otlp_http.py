@@ -28,7 +28,7 @@ from tests.core.otlp import JSON, MS, PROTOBUF
 
 def _absent(server: LaminaServer, *trace_ids: bytes) -> None:
     for trace_id in trace_ids:
-        response = server.get(f"/api/v1/traces/{trace_id.hex()}")
+        response = otlp.get(server, f"/api/v1/traces/{trace_id.hex()}")
         assert response.status_code == 404, (trace_id.hex(), response.text)
 
 
@@ -132,7 +132,7 @@ def test_otlp_json_hex_ids_and_string_int64s_are_stored(server: LaminaServer) ->
     assert orjson.loads(response.content) == {}  # an ExportTraceServiceResponse, all accepted
     assert not otlp.parse_response(response).HasField("partial_success")
 
-    trace = server.api(f"/api/v1/traces/{trace_id}")
+    trace = otlp.api(server, f"/api/v1/traces/{trace_id}")
     assert trace["name"] == "json-root"
     assert trace["session_id"] == session_id
     assert trace["user_id"] == "json-user"
@@ -172,7 +172,7 @@ def test_export_answers_an_export_response_in_the_request_encoding(
     answer = otlp.parse_response(response)
     assert answer.partial_success.rejected_spans == 0
     # visible at once: the answer comes only after the spans are committed
-    session = server.api(f"/api/v1/sessions/{session_id}")
+    session = otlp.api(server, f"/api/v1/sessions/{session_id}")
     assert session["trace_count"] == 1 and session["span_count"] == 2
     assert [t["trace_id"] for t in session["traces"]] == [trace_id.hex()]
 
@@ -185,7 +185,7 @@ def test_content_type_parameters_are_accepted(server: LaminaServer) -> None:
         server.url, server.api_key, body, content_type="application/json; charset=utf-8"
     )
     assert response.status_code == 200, response.text
-    assert server.api(f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 2
+    assert otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 2
 
 
 # -- bad requests: documented answer, nothing stored ----------------------------------------
@@ -291,7 +291,7 @@ def test_revoked_key_gets_401(server: LaminaServer) -> None:
     key = created.stdout.strip()
     first, request = _turn(otlp.uid("before-revoke"))
     assert otlp.post(server.url, key, request).status_code == 200
-    assert server.api(f"/api/v1/traces/{first.hex()}", key=key)["span_count"] == 2
+    assert otlp.api(server, f"/api/v1/traces/{first.hex()}", key=key)["span_count"] == 2
 
     listed = server.cli("keys", "list")
     key_id = next(line.split()[1] for line in listed.stdout.splitlines() if key[:10] in line)
@@ -302,7 +302,7 @@ def test_revoked_key_gets_401(server: LaminaServer) -> None:
     response = otlp.post(server.url, key, request)
     assert response.status_code == 401
     _absent(server, second)
-    assert server.get("/api/v1/sessions", key=key).status_code == 401
+    assert otlp.get(server, "/api/v1/sessions", key=key).status_code == 401
 
 
 @pytest.fixture
@@ -335,9 +335,9 @@ def test_body_over_the_limit_gets_413(small_server: LaminaServer) -> None:
         timeout=30,
     )
     assert response.status_code == 413
-    assert server.api("/healthz")["spans_written"] == 2
+    assert otlp.api(server, "/healthz")["spans_written"] == 2
     _absent(server, trace_id)
-    assert server.api(f"/api/v1/traces/{small_id.hex()}")["span_count"] == 2
+    assert otlp.api(server, f"/api/v1/traces/{small_id.hex()}")["span_count"] == 2
 
 
 def test_gzip_bomb_gets_413(small_server: LaminaServer) -> None:
@@ -352,7 +352,7 @@ def test_gzip_bomb_gets_413(small_server: LaminaServer) -> None:
     assert response.status_code == 413
     assert "decompression" in otlp.error_status(response).message
     _absent(server, trace_id)
-    assert server.api("/healthz")["spans_written"] == 0
+    assert otlp.api(server, "/healthz")["spans_written"] == 0
 
 
 def test_gzip_bomb_over_the_default_limit_gets_413(server: LaminaServer) -> None:
@@ -397,7 +397,7 @@ def test_mixed_batch_stores_good_spans_and_reports_rejected(
     assert "trace_id" in answer.partial_success.error_message
     if encoding == JSON:  # int64 as a string, per the OTLP JSON encoding
         assert orjson.loads(response.content)["partialSuccess"]["rejectedSpans"] == "4"
-    session = server.api(f"/api/v1/sessions/{session_id}")
+    session = otlp.api(server, f"/api/v1/sessions/{session_id}")
     assert session["trace_count"] == 2 and session["span_count"] == 4
     assert {t["trace_id"] for t in session["traces"]} == {good_a.hex(), good_b.hex()}
     _absent(server, bad)
@@ -418,7 +418,7 @@ def test_json_mixed_batch_with_malformed_hex_ids(server: LaminaServer) -> None:
     response = otlp.post(server.url, server.api_key, document, content_type=JSON)
     assert response.status_code == 200, response.text
     assert otlp.parse_response(response).partial_success.rejected_spans == 4
-    session = server.api(f"/api/v1/sessions/{session_id}")
+    session = otlp.api(server, f"/api/v1/sessions/{session_id}")
     assert session["trace_count"] == 1 and session["span_count"] == 2
 
 
@@ -492,7 +492,7 @@ def test_request_larger_than_the_queue_gets_413(new_server: object) -> None:
     _absent(server, trace_id)
     fits = otlp.export([otlp.span(trace_id, f"s{i}") for i in range(10)])
     assert otlp.post(server.url, server.api_key, fits).status_code == 200
-    assert server.api(f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 10
+    assert otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 10
 
 
 def test_full_queue_gets_429_with_retry_after_and_stores_nothing(new_server: object) -> None:
@@ -520,7 +520,7 @@ def test_full_queue_gets_429_with_retry_after_and_stores_nothing(new_server: obj
             assert otlp.error_status(response).code == 8  # RESOURCE_EXHAUSTED
             _absent(server, trace_id)
         else:
-            assert server.api(f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 5
-    health = server.api("/healthz")
+            assert otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 5
+    health = otlp.api(server, "/healthz")
     assert health["queued_spans"] == 0
     assert health["spans_written"] == 5 * statuses.count(200)

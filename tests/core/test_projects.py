@@ -71,17 +71,17 @@ def test_each_key_sees_only_its_own_project(
     server: LaminaServer, tenants: tuple[Tenant, Tenant], who: int
 ) -> None:
     me = tenants[who]
-    sessions = server.api("/api/v1/sessions", key=me.key, limit=500)["items"]
+    sessions = otlp.api(server, "/api/v1/sessions", key=me.key, limit=500)["items"]
     assert sorted(s["session_id"] for s in sessions) == sorted(
         [me.session_id, f"{me.project.split('-')[0]}-{me.session_id}"]
     )
-    session = server.api(f"/api/v1/sessions/{me.session_id}", key=me.key)
+    session = otlp.api(server, f"/api/v1/sessions/{me.session_id}", key=me.key)
     assert session["trace_count"] == 2  # not 4: the other project's same-named session
     assert session["user_ids"] == [f"{me.project.split('-')[0]}-user"]
     assert me.word in session["first_input"]
-    traces = server.api("/api/v1/traces", key=me.key, limit=500)["items"]
+    traces = otlp.api(server, "/api/v1/traces", key=me.key, limit=500)["items"]
     assert sorted(t["trace_id"] for t in traces) == sorted(me.trace_ids)
-    shared = server.api(f"/api/v1/traces/{me.trace_ids[2]}", key=me.key)
+    shared = otlp.api(server, f"/api/v1/traces/{me.trace_ids[2]}", key=me.key)
     assert shared["span_count"] == 1
     assert shared["name"] == f"{me.project.split('-')[0]}-root"
 
@@ -92,16 +92,16 @@ def test_other_projects_ids_are_404_not_403(
 ) -> None:
     me, other = tenants[who], tenants[1 - who]
     other_only = f"{other.project.split('-')[0]}-{other.session_id}"
-    response = server.get(f"/api/v1/sessions/{other_only}", key=me.key)
+    response = otlp.get(server, f"/api/v1/sessions/{other_only}", key=me.key)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     for trace_id in other.trace_ids[:2]:
-        response = server.get(f"/api/v1/traces/{trace_id}", key=me.key)
+        response = otlp.get(server, f"/api/v1/traces/{trace_id}", key=me.key)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
     # the default project's key sees neither
     for trace_id in me.trace_ids:
-        assert server.get(f"/api/v1/traces/{trace_id}").status_code == 404
+        assert otlp.get(server, f"/api/v1/traces/{trace_id}").status_code == 404
 
 
 @pytest.mark.parametrize("who", [0, 1])
@@ -120,11 +120,11 @@ def test_filters_never_reach_into_the_other_project(
         ("/api/v1/traces", {"name": f"{other_label}-root"}),
     ]
     for path, params in empty_queries:
-        assert server.api(path, key=me.key, **params)["items"] == [], (path, params)
+        assert otlp.api(server, path, key=me.key, **params)["items"] == [], (path, params)
     # the same filters on its own data do find it
-    mine = server.api("/api/v1/traces", key=me.key, q=me.word)["items"]
+    mine = otlp.api(server, "/api/v1/traces", key=me.key, q=me.word)["items"]
     assert sorted(t["trace_id"] for t in mine) == sorted(me.trace_ids)
-    mine = server.api("/api/v1/traces", key=me.key, session_id=me.session_id)["items"]
+    mine = otlp.api(server, "/api/v1/traces", key=me.key, session_id=me.session_id)["items"]
     assert len(mine) == 2
 
 
@@ -132,7 +132,7 @@ def test_writing_with_one_key_never_touches_the_other_project(
     server: LaminaServer, tenants: tuple[Tenant, Tenant]
 ) -> None:
     alpha, beta = tenants
-    before = server.api(f"/api/v1/traces/{alpha.trace_ids[0]}", key=alpha.key)
+    before = otlp.api(server, f"/api/v1/traces/{alpha.trace_ids[0]}", key=alpha.key)
     # beta sends spans carrying alpha's trace id and session id
     intruder = otlp.span(
         bytes.fromhex(alpha.trace_ids[0]),
@@ -145,12 +145,12 @@ def test_writing_with_one_key_never_touches_the_other_project(
         error="injected",
     )
     assert otlp.post(server.url, beta.key, otlp.export([intruder])).status_code == 200
-    after = server.api(f"/api/v1/traces/{alpha.trace_ids[0]}", key=alpha.key)
+    after = otlp.api(server, f"/api/v1/traces/{alpha.trace_ids[0]}", key=alpha.key)
     assert after == before
-    alpha_session = server.api(f"/api/v1/sessions/{alpha.session_id}", key=alpha.key)
+    alpha_session = otlp.api(server, f"/api/v1/sessions/{alpha.session_id}", key=alpha.key)
     assert alpha_session["trace_count"] == 2 and alpha_session["error_count"] == 0
     # it landed in beta's own project
-    beta_trace = server.api(f"/api/v1/traces/{alpha.trace_ids[0]}", key=beta.key)
+    beta_trace = otlp.api(server, f"/api/v1/traces/{alpha.trace_ids[0]}", key=beta.key)
     assert beta_trace["span_count"] == 1 and beta_trace["name"] == "intruder"
 
 
