@@ -1,0 +1,233 @@
+"""The `lamina` command: projects, keys, sessions, traces and demo, run as a user runs them.
+
+Each command runs both while `lamina serve` holds the data dir (the command goes through
+the server) and with the server stopped (the command opens the store itself).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import LaminaServer, run_cli
+from tests.core import otlp
+
+Result = subprocess.CompletedProcess[str]
+
+
+def _ok(result: Result) -> str:
+    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def _key_id(listing: str, key: str) -> str:
+    for line in listing.splitlines():
+        if key[:10] in line:
+            match = re.search(r"key_[0-9a-f]+", line)
+            assert match, line
+            return match.group(0)
+    raise AssertionError(f"{key[:10]} not in:\n{listing}")
+
+
+def _send_session(server: LaminaServer, key: str, session_id: str, turns: int) -> list[str]:
+    start = time.time_ns() - 60 * 1_000_000_000
+    spans = [
+        otlp.conversation_turn(session_id, turn, start_ns=start + turn * 1_000_000_000)
+        for turn in range(turns)
+    ]
+    response = otlp.post(server.url, key, otlp.export([s for turn in spans for s in turn]))
+    assert response.status_code == 200, response.text
+    return [turn[0].trace_id.hex() for turn in spans]
+
+
+def _check_views(session_id: str, trace_ids: list[str], outputs: dict[str, Result]) -> None:
+    """What the views show; only the commands in ``outputs`` (a subset when offline)."""
+    listing = _ok(outputs["list"])
+    row = next(line for line in listing.splitlines() if session_id in line)
+    assert "3.6k" in row  # 3 x 1200 tokens
+    assert "$0.0008" in row  # 3 x (1000 x $0.15 + 200 x $0.60) / 1e6 = $0.00081
+    assert "u-1" in row and "answer 2" in row
+
+    shown = _ok(outputs["show"])
+    assert session_id in shown and "3 traces" in shown
+    assert all(trace_id in shown for trace_id in trace_ids)
+    assert "question 0" in shown and "answer 2" in shown
+
+    tree = _ok(outputs["trace"])
+    assert "handle_turn" in tree and "openai.chat" in tree
+    assert "gpt-4o-mini" in tree and "1000 → 200 tok" in tree
+    assert f"session {session_id}" in tree
+    lines = tree.splitlines()  # the LLM span is drawn under, and indented from, the root
+    root = next(i for i, line in enumerate(lines) if "handle_turn" in line)
+    child = next(i for i, line in enumerate(lines) if "openai.chat" in line)
+    assert child > root
+    assert lines[child].index("openai.chat") > lines[root].index("handle_turn")
+
+    if "by-user" in outputs:
+        assert session_id in _ok(outputs["by-user"])
+        assert session_id not in _ok(outputs["other-user"])
+        assert session_id in _ok(outputs["search"])
+
+    for name, says in (
+        ("no-session", "no-such-session"),
+        ("no-trace", "0" * 32),
+        ("no-project", "no-such-project"),
+    ):
+        if name not in outputs:
+            continue
+        result = outputs[name]
+        assert result.returncode == 1, (name, result.stdout, result.stderr)
+        assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def _view_commands(session_id: str, trace_id: str) -> dict[str, tuple[str, ...]]:
+    return {
+        "list": ("sessions", "list"),
+        "show": ("sessions", "show", session_id),
+        "trace": ("traces", "show", trace_id),
+        "by-user": ("sessions", "list", "--user", "u-1"),
+        "other-user": ("sessions", "list", "--user", "someone-else"),
+        "search": ("sessions", "list", "--search", "ANSWER 2"),
+        "no-session": ("sessions", "show", "no-such-session"),
+        "no-trace": ("traces", "show", "0" * 32),
+        "no-project": ("sessions", "list", "--project", "no-such-project"),
+    }
+
+
+def test_cli_through_a_running_server(server: LaminaServer) -> None:
+    name = otlp.uid("shop")
+    assert name in _ok(server.cli("projects", "create", name))
+    made = server.cli("keys", "create", "--project", name, "--name", "ci")
+    key = _ok(made).strip()
+    assert re.fullmatch(r"lmn_[A-Za-z0-9_-]{40,}", key), made.stdout  # only the key
+    doomed = _ok(server.cli("keys", "create", "--project", name)).strip()
+
+    session_id = otlp.uid("cli-online")
+    trace_ids = _send_session(server, key, session_id, 3)
+    doomed_id = _key_id(_ok(server.cli("keys", "list")), doomed)
+    commands = {
+        name_: (*args, "--project", name)
+        if args[0] == "sessions" and "--project" not in args
+        else args
+        for name_, args in _view_commands(session_id, trace_ids[1]).items()
+    }
+    commands["trace"] = ("traces", "show", trace_ids[1], "--project", name)
+    commands["projects"] = (
+        "projects",
+        "list",
+    )
+    commands["revoke"] = ("keys", "revoke", doomed_id)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = {label: pool.submit(server.cli, *args) for label, args in commands.items()}
+        outputs = {label: future.result() for label, future in futures.items()}
+
+    projects = _ok(outputs["projects"])
+    assert name in projects and "default" in projects
+    _check_views(session_id, trace_ids, outputs)
+    assert doomed_id in _ok(outputs["revoke"])
+
+    listing = _ok(server.cli("keys", "list", "--project", name))
+    assert key[:10] in listing and doomed[:10] in listing
+    assert key not in listing and doomed not in listing  # never the secret again
+    line = next(line for line in listing.splitlines() if doomed[:10] in line)
+    assert "revoked" in line
+    assert key[:10] not in _ok(server.cli("keys", "list", "--project", "default"))
+    # the revoked key is refused at once; the other one still works
+    assert otlp.get(server, "/api/v1/sessions", key=doomed).status_code == 401
+    assert otlp.post(server.url, doomed, otlp.export([])).status_code == 401
+    assert otlp.api(server, f"/api/v1/sessions/{session_id}", key=key)["trace_count"] == 3
+    assert otlp.get(server, f"/api/v1/sessions/{session_id}").status_code == 404
+
+
+def test_cli_on_a_stopped_servers_data_dir(new_server: Callable[..., LaminaServer]) -> None:
+    first = new_server()
+    session_id = otlp.uid("cli-offline")
+    trace_ids = _send_session(first, first.api_key, session_id, 3)
+    assert first.stop() == 0
+    data_dir = first.data_dir
+
+    def cli(*args: str) -> Result:
+        return run_cli(*args, "--data-dir", str(data_dir))
+
+    offline_views = ("list", "show", "trace", "no-session")  # each one opens the store: slow
+    outputs = {
+        label: cli(*args)
+        for label, args in _view_commands(session_id, trace_ids[1]).items()
+        if label in offline_views
+    }
+    _check_views(session_id, trace_ids, outputs)
+
+    name = otlp.uid("offline")
+    assert name in _ok(cli("projects", "create", name))
+    assert name in _ok(cli("projects", "list"))
+    key = _ok(cli("keys", "create", "--project", name)).strip()
+    assert re.fullmatch(r"lmn_[A-Za-z0-9_-]{40,}", key)
+    old_id = _key_id(_ok(cli("keys", "list")), first.api_key)
+    assert old_id in _ok(cli("keys", "revoke", old_id))
+    unknown = cli("keys", "revoke", "key_doesnotexist")
+    assert unknown.returncode == 1 and "key_doesnotexist" in unknown.stderr
+
+    # what the CLI did offline is what the restarted server does
+    second = new_server(data_dir=data_dir, api_key=key)
+    assert otlp.get(second, "/api/v1/sessions", key=first.api_key).status_code == 401
+    new_session = otlp.uid("offline-key")
+    _send_session(second, key, new_session, 1)
+    assert otlp.api(second, f"/api/v1/sessions/{new_session}", key=key)["trace_count"] == 1
+    assert otlp.get(second, f"/api/v1/sessions/{session_id}", key=key).status_code == 404
+
+
+def test_cli_ignores_the_server_file_a_killed_server_left(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """SIGKILL leaves server.json behind; the CLI sees its process is gone and opens the
+    store itself instead of trying to reach a dead server."""
+    server = new_server()
+    server.kill()
+    assert (server.data_dir / "server.json").exists()
+    listed = run_cli("projects", "list", "--data-dir", str(server.data_dir))
+    assert "default" in _ok(listed)
+
+
+def test_demo_loads_realistic_sessions_through_otlp(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    server = new_server("--demo")  # what `make run` starts
+    loaded = server.wait_for("/api/v1/sessions", lambda page: len(page["items"]) >= 6, timeout=20)[
+        "items"
+    ]
+    spans = sum(s["span_count"] for s in loaded)
+    assert len(loaded) >= 6 and spans >= 30
+    # a multi-turn chatbot, a checkout workflow (one failed), an agent with tools and LLMs
+    assert any(s["trace_count"] >= 3 and s["user_ids"] for s in loaded)
+    assert any(s["error_count"] > 0 for s in loaded)
+    assert all(s["first_input"] and s["last_output"] for s in loaded)
+    assert all(s["cost"] and s["total_tokens"] for s in loaded)
+    agent = max(loaded, key=lambda s: s["span_count"] / s["trace_count"])
+    detail = otlp.api(server, f"/api/v1/sessions/{agent['session_id']}")
+    trace = otlp.api(server, f"/api/v1/traces/{detail['traces'][0]['trace_id']}")
+    assert {"LLM", "TOOL"} <= {span["span_type"] for span in trace["spans"]}
+
+    # `lamina demo` sends the same set again, through OTLP, to the running server
+    sent = _ok(server.cli("demo"))
+    count = int(re.search(r"Sent (\d+) demo spans", sent).group(1))  # type: ignore[union-attr]
+    assert count == spans
+    assert otlp.api(server, "/healthz")["spans_written"] == 2 * spans
+
+    # `serve --demo` loads it once per data dir, and revokes its loader key
+    assert server.stop() == 0
+    again = new_server("--demo", data_dir=server.data_dir, api_key=server.api_key)
+    time.sleep(1.0)  # the loader would have sent by now
+    assert otlp.api(again, "/healthz")["spans_written"] == 0
+    listing = _ok(again.cli("keys", "list"))
+    loader = [line for line in listing.splitlines() if "demo-loader" in line]
+    assert loader and all("revoked" in line for line in loader)
+
+
+def test_demo_without_a_running_server_says_what_to_do(tmp_path: Path) -> None:
+    result = run_cli("demo", "--data-dir", str(tmp_path / "nothing-here"))
+    assert result.returncode != 0
+    assert "lamina serve" in result.stderr and "Traceback" not in result.stderr
