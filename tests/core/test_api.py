@@ -616,12 +616,6 @@ def test_bad_cursor_is_400(server: LaminaServer, data: DataSet, path: str, curso
     assert response.json()["error"]["code"] == "invalid_cursor"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cursor whose value has the wrong type for the sort (a next_cursor from "
-    "sort=name reused with sort=start_time, or any hand-made one) reaches DuckDB and "
-    "answers 500 (query/params.py Cursor.decode checks only int|float|str|None)",
-)
 @pytest.mark.parametrize("path", ["/api/v1/sessions", "/api/v1/traces"])
 def test_cursor_from_another_sort_is_400_not_500(
     server: LaminaServer, data: DataSet, path: str

@@ -111,7 +111,7 @@ def _normalise(session: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trace_detail(server: LaminaServer, trace_id: str) -> dict[str, Any]:
-    trace = server.api(f"/api/v1/traces/{trace_id}")
+    trace = otlp.api(server, f"/api/v1/traces/{trace_id}")
     spans = sorted(
         (
             {k: v for k, v in span.items() if k not in ("span_id", "parent_span_id", "session_id")}
@@ -147,12 +147,12 @@ def test_shuffled_spans_give_the_same_summaries_as_in_order(
         _send(server, pieces[begin:end])
     # before the roots arrive, the traces exist already, named after their earliest span
     for trace in shuffled:
-        early = server.api(f"/api/v1/traces/{trace[0].trace_id.hex()}")
+        early = otlp.api(server, f"/api/v1/traces/{trace[0].trace_id.hex()}")
         assert (early["span_count"], early["name"]) == (4, "plan")
     _send(server, roots)
 
-    expected = server.api(f"/api/v1/sessions/{ordered_id}")
-    got = server.api(f"/api/v1/sessions/{shuffled_id}")
+    expected = otlp.api(server, f"/api/v1/sessions/{ordered_id}")
+    got = otlp.api(server, f"/api/v1/sessions/{shuffled_id}")
     assert _normalise(got) == _normalise(expected)
     # and what the sessions were built from is right, not merely equal
     assert [t["name"] for t in got["traces"]] == ["agent-turn-0", "agent-turn-1", "agent-turn-2"]
@@ -195,21 +195,15 @@ def test_session_set_only_on_a_late_child_span(server: LaminaServer) -> None:
         attributes={"session.id": session_id, "user.id": "late-user"},
     )
     _send(server, [root])
-    assert server.api(f"/api/v1/traces/{trace.hex()}")["session_id"] is None
+    assert otlp.api(server, f"/api/v1/traces/{trace.hex()}")["session_id"] is None
     _send(server, [child])
-    session = server.api(f"/api/v1/sessions/{session_id}")
+    session = otlp.api(server, f"/api/v1/sessions/{session_id}")
     assert [t["trace_id"] for t in session["traces"]] == [trace.hex()]
     assert session["user_ids"] == ["late-user"]
     assert session["first_input"] == "hi"
     assert session["traces"][0]["name"] == "root"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a trace's metadata depends on arrival order when spans disagree on a key "
-    "(store/summaries.py trace_deltas setdefault in record order; duckdb.py _MERGE_TRACES "
-    "json_merge_patch keeps the stored value)",
-)
 def test_conflicting_metadata_is_resolved_the_same_in_any_order(server: LaminaServer) -> None:
     """OpenInference (LangChain, LangGraph) write a per-span `metadata` whose values differ
     between spans of one trace, e.g. langgraph_step. The trace's value must not depend on
@@ -231,5 +225,5 @@ def test_conflicting_metadata_is_resolved_the_same_in_any_order(server: LaminaSe
         batches = [[root], [step]] if order == "root-first" else [[step], [root]]
         for batch in batches:
             _send(server, batch)
-        results.append(server.api(f"/api/v1/traces/{trace.hex()}")["metadata"])
+        results.append(otlp.api(server, f"/api/v1/traces/{trace.hex()}")["metadata"])
     assert results[0] == results[1]

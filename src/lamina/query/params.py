@@ -47,28 +47,43 @@ TRACE_STATUSES = ("ok", "error")
 T = TypeVar("T")
 
 
+# The type of each sort's value in a cursor; every other sort is an integer.
+_SORT_TYPES: dict[str, tuple[type, ...]] = {"name": (str,), "cost": (int, float)}
+_BAD_CURSOR = (
+    "The cursor parameter is not one this server issued for this sort. Use the next_cursor "
+    "value from the previous page, unchanged and with the same sort, or leave it out for "
+    "the first page."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
+    """Where a page ended: the sort it belongs to, the last sort value and id."""
+
+    sort: str
     value: Any
     key: str
 
     def encode(self) -> str:
-        raw = orjson.dumps([self.value, self.key])
+        raw = orjson.dumps([self.sort, self.value, self.key])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> Cursor:
+    def decode(cls, text: str, sort: str) -> Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            value, key = orjson.loads(raw)
+            cursor_sort, value, key = orjson.loads(raw)
         except (binascii.Error, ValueError, TypeError) as exc:
-            raise InvalidCursor(
-                "The cursor parameter is not one this server issued. Use the next_cursor "
-                "value from the previous page, unchanged, or leave it out for the first page."
-            ) from exc
-        if not isinstance(key, str) or not isinstance(value, int | float | str | None):
-            raise InvalidCursor("The cursor parameter is malformed; leave it out to start over.")
-        return cls(value, key)
+            raise InvalidCursor(_BAD_CURSOR) from exc
+        expected = _SORT_TYPES.get(sort, (int,))
+        if (
+            cursor_sort != sort
+            or not isinstance(key, str)
+            or isinstance(value, bool)
+            or not isinstance(value, expected)
+        ):
+            raise InvalidCursor(_BAD_CURSOR)
+        return cls(sort, value, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +123,11 @@ class TraceQuery:
 
 
 def parse_session_query(params: Mapping[str, str]) -> SessionQuery:
+    sort = _choice(params, "sort", SESSION_SORTS, "start_time")
     return SessionQuery(
         limit=_limit(params),
-        cursor=_cursor(params),
-        sort=_choice(params, "sort", SESSION_SORTS, "start_time"),
+        cursor=_cursor(params, sort),
+        sort=sort,
         descending=_order(params),
         user_id=_text(params, "user_id"),
         q=_text(params, "q"),
@@ -131,10 +147,11 @@ def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = No
         if not sep or not key:
             raise BadRequest(f"metadata filters look like key=value; got {item!r}.")
         pairs.append((key, value))
+    sort = _choice(params, "sort", TRACE_SORTS, "start_time")
     return TraceQuery(
         limit=_limit(params),
-        cursor=_cursor(params),
-        sort=_choice(params, "sort", TRACE_SORTS, "start_time"),
+        cursor=_cursor(params, sort),
+        sort=sort,
         descending=_order(params),
         session_id=_text(params, "session_id"),
         user_id=_text(params, "user_id"),
@@ -180,9 +197,9 @@ def _limit(params: Mapping[str, str]) -> int:
     return limit
 
 
-def _cursor(params: Mapping[str, str]) -> Cursor | None:
+def _cursor(params: Mapping[str, str], sort: str) -> Cursor | None:
     value = _text(params, "cursor")
-    return Cursor.decode(value) if value else None
+    return Cursor.decode(value, sort) if value else None
 
 
 def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

@@ -27,7 +27,13 @@ from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Project, Row, User
 from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
-from lamina.store.summaries import TRACE_COLUMNS, TRACE_SCHEMA, trace_deltas
+from lamina.store.summaries import (
+    TRACE_COLUMNS,
+    TRACE_SCHEMA,
+    merge_metadata,
+    plain_metadata,
+    trace_deltas,
+)
 
 DB_FILE = "lamina.duckdb"
 
@@ -110,7 +116,7 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     {_sum("output_tokens")},
     {_sum("cost")},
     tags = list_sort(list_distinct(list_concat(tags, EXCLUDED.tags))),
-    metadata = json_merge_patch(EXCLUDED.metadata, metadata)::VARCHAR,
+    metadata = CASE WHEN EXCLUDED.metadata = '{{}}' THEN metadata ELSE EXCLUDED.metadata END,
     min_seq = least(min_seq, EXCLUDED.min_seq),
     max_seq = greatest(max_seq, EXCLUDED.max_seq)
 """
@@ -166,12 +172,12 @@ class DuckDBStore:
         with self._write_lock:
             first_seq = self._next_seq
             span_batch = _span_table(records, first_seq)
-            trace_batch = pa.Table.from_pylist(
-                trace_deltas(records, first_seq), schema=TRACE_SCHEMA
-            )
+            deltas = trace_deltas(records, first_seq)
             con = self._cursor()
             try:
                 con.execute("BEGIN TRANSACTION")
+                self._merge_stored_metadata(con, deltas)
+                trace_batch = pa.Table.from_pylist(deltas, schema=TRACE_SCHEMA)
                 con.register("span_batch", span_batch)
                 con.register("trace_batch", trace_batch)
                 con.execute(f"INSERT INTO spans SELECT {', '.join(SPAN_COLUMNS)} FROM span_batch")
@@ -188,10 +194,42 @@ class DuckDBStore:
                 con.unregister("trace_batch")
             self._next_seq = first_seq + len(records)
 
+    @staticmethod
+    def _merge_stored_metadata(
+        con: duckdb.DuckDBPyConnection, deltas: list[dict[str, Any]]
+    ) -> None:
+        """Fold the stored metadata of traces this batch adds metadata to into the deltas.
+
+        The upsert then simply keeps the delta's metadata: per-key ranks decide,
+        so the result does not depend on the order spans arrive in.
+        """
+        with_metadata = {
+            (d["project_id"], d["trace_id"]): d for d in deltas if d["metadata"] != "{}"
+        }
+        if not with_metadata:
+            return
+        keys = pa.table(
+            {
+                "project_id": [key[0] for key in with_metadata],
+                "trace_id": [key[1] for key in with_metadata],
+            }
+        )
+        con.register("metadata_keys", keys)
+        try:
+            stored = con.execute(
+                "SELECT t.project_id, t.trace_id, t.metadata FROM traces t "
+                "JOIN metadata_keys k USING (project_id, trace_id) WHERE t.metadata != '{}'"
+            ).fetchall()
+        finally:
+            con.unregister("metadata_keys")
+        for project_id, trace_id, metadata in stored:
+            delta = with_metadata[(project_id, trace_id)]
+            delta["metadata"] = merge_metadata(metadata, delta["metadata"])
+
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
         sql, params = sessions_sql.list_sessions(project_id, query)
         rows = [_session_row(row) for row in self._query(sql, params)]
-        return _page(rows, query.limit, "session_id")
+        return _page(rows, query.limit, query.sort, "session_id")
 
     def get_session(self, project_id: str, session_id: str) -> Row | None:
         sql, params = sessions_sql.one_session(project_id, session_id)
@@ -210,7 +248,7 @@ class DuckDBStore:
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
         sql, params = sessions_sql.list_traces(project_id, query)
         rows = [_trace_row(row) for row in self._query(sql, params)]
-        return _page(rows, query.limit, "trace_id")
+        return _page(rows, query.limit, query.sort, "trace_id")
 
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         rows = self._query(
@@ -425,11 +463,11 @@ def _span_table(records: Sequence[SpanRecord], first_seq: int) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=_SPAN_SCHEMA)
 
 
-def _page(rows: list[Row], limit: int, key: str) -> Page[Row]:
+def _page(rows: list[Row], limit: int, sort: str, key: str) -> Page[Row]:
     cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        cursor = Cursor(rows[-1]["_sort"], rows[-1][key]).encode()
+        cursor = Cursor(sort, rows[-1]["_sort"], rows[-1][key]).encode()
     for row in rows:
         del row["_sort"]
     return Page(rows, cursor)
@@ -472,7 +510,7 @@ def _trace_row(row: dict[str, Any]) -> Row:
     out["status"] = "error" if row["error_count"] else "ok"
     out["total_tokens"] = _total(row)
     out["tags"] = list(row["tags"] or [])
-    out["metadata"] = _json(row["metadata"], {})
+    out["metadata"] = plain_metadata(_json(row["metadata"], {}))
     return out
 
 

@@ -64,7 +64,7 @@ def _add(total: Any, value: Any) -> Any:
 
 def trace_deltas(records: Sequence[SpanRecord], first_seq: int) -> list[dict[str, Any]]:
     deltas: dict[tuple[str, str], dict[str, Any]] = {}
-    metadata: dict[tuple[str, str], dict[str, str]] = {}
+    metadata: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for offset, record in enumerate(records):
         seq = first_seq + offset
         key = (record.project_id, record.trace_id)
@@ -115,12 +115,15 @@ def trace_deltas(records: Sequence[SpanRecord], first_seq: int) -> list[dict[str
         delta["output_tokens"] = _add(delta["output_tokens"], record.output_tokens)
         delta["cost"] = _add(delta["cost"], record.cost)
         delta["tags"].update(record.tags)
+        ranked = metadata[key]
         for name, value in record.metadata.items():
-            metadata[key].setdefault(name, value)
+            held = ranked.get(name)
+            if held is None or (span_rank, value) < (held[0], held[1]):
+                ranked[name] = [span_rank, value]
     out = []
     for key, delta in deltas.items():
         delta["tags"] = sorted(delta["tags"])
-        delta["metadata"] = orjson.dumps(metadata[key]).decode()
+        delta["metadata"] = orjson.dumps(metadata[key]).decode() if metadata[key] else "{}"
         delta["input_preview"] = preview(delta["input_preview"])
         delta["output_preview"] = preview(delta["output_preview"])
         out.append(delta)
@@ -136,3 +139,18 @@ def _take_ranked(
 ) -> None:
     if value and _lower(at, delta[rank_field]):
         delta[field], delta[rank_field] = value, at
+
+
+def merge_metadata(stored: str, incoming: str) -> str:
+    """Two ranked metadata objects as one: for each key the lowest (rank, value) wins."""
+    merged: dict[str, list[Any]] = orjson.loads(stored)
+    for name, held in orjson.loads(incoming).items():
+        current = merged.get(name)
+        if current is None or (held[0], held[1]) < (current[0], current[1]):
+            merged[name] = held
+    return orjson.dumps(merged).decode()
+
+
+def plain_metadata(ranked: dict[str, Any]) -> dict[str, Any]:
+    """``{key: [rank, value]}`` as ``{key: value}``."""
+    return {name: held[1] for name, held in ranked.items()}
