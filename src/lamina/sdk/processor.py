@@ -97,8 +97,10 @@ class ExportProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         queue = self._queue
-        if len(queue) >= self._max_queue_size or self._shutdown:
+        if len(queue) >= self._max_queue_size:
             self._drop_queue_full()
+            return
+        if self._shutdown:  # a span that outlived Laminar.shutdown()
             return
         queue.append(span)
         if len(queue) >= self._max_batch_size:

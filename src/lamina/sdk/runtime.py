@@ -62,9 +62,7 @@ class Runtime:
         assert isinstance(tracer, Tracer)
         self.tracer: Tracer = tracer
         try:
-            self.instrumentors = instrumentation.instrument(
-                settings.instrument_modules, self.provider
-            )
+            self.instrumented = instrumentation.activate(settings.instrument_modules, self.provider)
         except BaseException:
             self.export.shutdown(0)
             raise
@@ -73,8 +71,7 @@ class Runtime:
         return self.export.force_flush(int(timeout_seconds * 1000))
 
     def shutdown(self, timeout_seconds: float) -> None:
-        instrumentation.uninstrument(self.instrumentors)
-        self.instrumentors = []
+        instrumentation.deactivate(self.provider)
         self.export.shutdown(int(timeout_seconds * 1000))
         self.provider.shutdown()
 
