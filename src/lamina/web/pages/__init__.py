@@ -1,0 +1,156 @@
+"""The web pages: sign-in, the Traces page (Traces and Sessions tabs), session and
+trace views, settings. ``lamina serve`` calls :func:`install` when this package
+is present; see :class:`lamina.web.app.Pages` for what it plugs in.
+
+Pages are rendered on the server from the same query functions as the JSON
+API; a few small scripts in ``web/static`` expand rows, drive the span tree,
+poll for new rows and copy text. No build step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lamina.errors import LaminaError, NotFound, Unauthorized
+from lamina.operations import DEFAULT_PROJECT
+from lamina.runtime import Runtime
+from lamina.web.pages import lists, session, settings, signin, trace
+from lamina.web.pages.accounts import Accounts
+from lamina.web.pages.base import SITE_KEY, Site, page, site_of
+from lamina.web.pages.render import environment, load_assets, static_route, viewer_zone
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Adds a strict Content-Security-Policy and friends to everything but OTLP."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@dataclass
+class WebPages:
+    site: Site
+    routes: list[BaseRoute] = field(default_factory=list)
+    middleware: list[Middleware] = field(default_factory=list)
+
+    def error_page(self, request: Request, error: LaminaError) -> Response:
+        if isinstance(error, Unauthorized):
+            title = "Please sign in"
+        elif isinstance(error, NotFound) or error.status == 404:
+            title = "Not found"
+        elif error.status < 500:
+            title = "That did not work"
+        else:
+            title = "Something went wrong"
+        html = self.site.env.get_template("error.html").render(
+            title=title,
+            status=error.status,
+            message=error.message,
+            tz=viewer_zone(request),
+        )
+        return HTMLResponse(html, error.status, headers={"Cache-Control": "no-store"})
+
+    def banner_lines(self, url: str) -> list[str]:
+        accounts = self.site.accounts
+        if accounts.needs_setup() and accounts.setup_token:
+            return [
+                f"First sign-in: {url}/setup/{accounts.setup_token}   "
+                "(one-time link to create the first admin)"
+            ]
+        return []
+
+
+async def browser_project(request: Request) -> str:
+    """The project a signed-in browser asks the JSON API about (``?project=NAME``)."""
+    site = site_of(request)
+    visitor = await site.accounts.visitor(request)
+    if visitor is None:
+        raise Unauthorized(
+            "Sign in to the web pages, or send 'Authorization: Bearer <project API key>'."
+        )
+    name = request.query_params.get("project") or DEFAULT_PROJECT
+    project = site.runtime.store.find_project(name)
+    if project is None and "project" not in request.query_params:
+        projects = site.runtime.store.list_projects()
+        project = projects[0] if projects else None
+    if project is None or not site.accounts.may_see(visitor.user, project):
+        raise NotFound(f'There is no project "{name}".')
+    return project.id
+
+
+def _routes(assets_route: BaseRoute) -> list[BaseRoute]:
+    both = ["GET", "POST"]
+    return [
+        assets_route,
+        Route("/", page(signin.home, project=False)),
+        Route("/signin", page(signin.signin_page, signed_in=False), methods=both),
+        Route("/signout", page(signin.signout, signed_in=False), methods=["POST"]),
+        Route("/setup/{token}", page(signin.setup_page, signed_in=False), methods=both),
+        Route("/projects", page(settings.create_project, project=False), methods=["POST"]),
+        Route("/users", page(settings.create_user, project=False), methods=["POST"]),
+        Route("/p/{project}", page(signin.project_home)),
+        Route("/p/{project}/traces", page(lists.traces_page), methods=both),
+        Route("/p/{project}/traces/{trace_id}", page(trace.trace_page)),
+        Route("/p/{project}/sessions", page(signin.sessions_home)),
+        Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
+        Route("/p/{project}/settings", page(settings.settings_page)),
+        Route("/p/{project}/settings/keys", page(settings.create_key), methods=["POST"]),
+        Route(
+            "/p/{project}/settings/keys/{key_id}/revoke",
+            page(settings.revoke_key),
+            methods=["POST"],
+        ),
+        Route("/favicon.ico", _favicon),
+    ]
+
+
+async def _favicon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
+def install(runtime: Runtime) -> WebPages:
+    """Build the pages for this runtime; ``lamina serve`` calls this once at start."""
+    assets = load_assets()
+    site = Site(runtime=runtime, accounts=Accounts(runtime.store), env=environment(assets))
+    runtime.extras[SITE_KEY] = site
+    runtime.extras["browser_project"] = browser_project
+    return WebPages(
+        site=site,
+        routes=_routes(static_route(assets)),
+        middleware=[Middleware(SecurityHeaders)],
+    )
+
+
+__all__ = ["WebPages", "browser_project", "install"]

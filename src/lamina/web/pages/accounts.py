@@ -1,0 +1,199 @@
+"""Who is signed in: signed session cookies, CSRF tokens, sign-out, the first-admin link.
+
+A session cookie holds ``{user id, issued-at, csrf token}``, signed with a
+secret kept in the store (made on first start), and is ``HttpOnly`` and
+``SameSite=Lax`` (``Secure`` too when the page was served over HTTPS).
+Signing out records the time in the store: every cookie of that user issued
+before it stops working, in every browser, even if someone kept a copy.
+
+Every form carries a CSRF token. A signed-in browser's token lives in its
+session cookie; before sign-in (the sign-in and first-admin forms) it is a
+random value in a separate cookie that the form must repeat. A POST whose
+``Origin`` names another host is refused as well.
+
+Policy: every user may see and manage every project. Lamina is self-hosted by
+one team; per-project roles can come later without changing this module's
+callers (:meth:`Accounts.may_see`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from lamina.errors import Forbidden
+from lamina.store.base import Project, Store, User
+from lamina.web.passwords import hash_password, verify_password
+
+SESSION_COOKIE = "lamina_session"
+CSRF_COOKIE = "lamina_csrf"
+SESSION_SECONDS = 14 * 24 * 3600
+SECRET_SETTING = "web.cookie_secret"
+SIGNED_OUT_SETTING = "web.signed_out."
+_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """A signed-in browser: its user and its CSRF token."""
+
+    user: User
+    csrf: str
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        secret = store.get_setting(SECRET_SETTING)
+        if not secret:
+            secret = secrets.token_urlsafe(48)
+            store.set_setting(SECRET_SETTING, secret)
+        self._cookies = URLSafeTimedSerializer(secret, salt="lamina.session")
+        # user id -> (valid until, user or None, signed out at ns)
+        self._cache: dict[str, tuple[float, User | None, int]] = {}
+        self._dummy_hash: str | None = None
+        self.setup_token: str | None = None
+        if not store.list_users():
+            self.setup_token = secrets.token_urlsafe(24)
+
+    # -- the first admin ------------------------------------------------------------
+    def needs_setup(self) -> bool:
+        return self.setup_token is not None and not self.store.list_users()
+
+    def setup_token_ok(self, token: str) -> bool:
+        expected = self.setup_token
+        return expected is not None and hmac.compare_digest(token.encode(), expected.encode())
+
+    def setup_done(self) -> None:
+        self.setup_token = None
+
+    # -- passwords ---------------------------------------------------------------------
+    async def check_password(self, email: str, password: str) -> User | None:
+        """The user with this email and password; the same work whether or not it exists."""
+
+        def check() -> User | None:
+            user = self.store.find_user(email.strip()) if email.strip() else None
+            if user is None:
+                if self._dummy_hash is None:
+                    self._dummy_hash = hash_password(secrets.token_urlsafe(16))
+                verify_password(self._dummy_hash, password)
+                return None
+            return user if verify_password(user.password_hash, password) else None
+
+        return await run_in_threadpool(check)
+
+    # -- session cookies ------------------------------------------------------------------
+    def sign_in(self, response: Response, request: Request, user: User) -> None:
+        payload = {"u": user.id, "t": time.time_ns(), "c": secrets.token_urlsafe(24)}
+        response.set_cookie(
+            SESSION_COOKIE,
+            self._cookies.dumps(payload),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+
+    async def sign_out(self, response: Response, visitor: Visitor | None) -> None:
+        if visitor is not None:
+            user_id = visitor.user.id
+            now = time.time_ns()
+            await run_in_threadpool(self.store.set_setting, SIGNED_OUT_SETTING + user_id, str(now))
+            self._cache[user_id] = (time.monotonic() + _CACHE_SECONDS, visitor.user, now)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+    async def visitor(self, request: Request) -> Visitor | None:
+        """The signed-in browser behind this request, or None."""
+        cached: Visitor | None = request.scope.get("lamina.visitor")
+        if cached is not None:
+            return cached
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            payload: Any = self._cookies.loads(raw, max_age=SESSION_SECONDS)
+            user_id, issued_ns, csrf = str(payload["u"]), int(payload["t"]), str(payload["c"])
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None
+        user, signed_out_ns = await self._user(user_id)
+        if user is None or issued_ns <= signed_out_ns:
+            return None
+        visitor = Visitor(user, csrf)
+        request.scope["lamina.visitor"] = visitor
+        return visitor
+
+    async def _user(self, user_id: str) -> tuple[User | None, int]:
+        now = time.monotonic()
+        hit = self._cache.get(user_id)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+
+        def load() -> tuple[User | None, int]:
+            user = self.store.find_user(user_id)
+            marker = self.store.get_setting(SIGNED_OUT_SETTING + user_id)
+            return user, int(marker) if marker and marker.isdigit() else 0
+
+        user, signed_out = await run_in_threadpool(load)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[user_id] = (now + _CACHE_SECONDS, user, signed_out)
+        return user, signed_out
+
+    # -- who may see what ---------------------------------------------------------------------
+    def may_see(self, user: User, project: Project) -> bool:
+        return True
+
+    # -- CSRF -----------------------------------------------------------------------------------
+    def form_token(self, request: Request, visitor: Visitor | None) -> str:
+        """The token this browser's forms carry (set the cookie with :meth:`keep_token`)."""
+        if visitor is not None:
+            return visitor.csrf
+        token = request.cookies.get(CSRF_COOKIE, "")
+        if len(token) < 20:
+            token = request.scope.setdefault("lamina.csrf", secrets.token_urlsafe(24))
+        return token
+
+    def keep_token(self, request: Request, response: Response, token: str) -> None:
+        """Set the before-sign-in CSRF cookie when the browser has not got it yet."""
+        if request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(
+                CSRF_COOKIE,
+                token,
+                max_age=SESSION_SECONDS,
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+                path="/",
+            )
+
+    async def checked_form(self, request: Request, visitor: Visitor | None) -> FormData:
+        """The POSTed form, once its origin and CSRF token are right; else Forbidden."""
+        origin = request.headers.get("origin")
+        if origin and origin != "null":
+            host = request.headers.get("host", "")
+            if urlsplit(origin).netloc.lower() != host.lower():
+                raise Forbidden("This form was sent from another site, so it was refused.")
+        form = await request.form()
+        sent = form.get("csrf")
+        expected = visitor.csrf if visitor is not None else request.cookies.get(CSRF_COOKIE, "")
+        if (
+            not isinstance(sent, str)
+            or not expected
+            or not hmac.compare_digest(sent.encode(), expected.encode())
+        ):
+            raise Forbidden(
+                "This form has expired (its security token did not match). "
+                "Go back, reload the page and send it again."
+            )
+        return form

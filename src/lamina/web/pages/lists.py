@@ -1,0 +1,195 @@
+"""The Traces page: two tabs, Traces and Sessions, with filters, search, sort and paging.
+
+Both tabs ask :mod:`lamina.query.present`, like ``GET /api/v1/traces`` and
+``GET /api/v1/sessions`` do, with the same parameters; the page only turns
+its form fields (a time range, say) into those parameters. ``?fragment=rows``
+answers just the table rows, for "Load more" and live updates.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from lamina import auth
+from lamina.errors import BadRequest
+from lamina.query import present
+from lamina.web.pages.base import Page, base_url
+from lamina.web.pages.render import query
+from lamina.web.pages.settings import snippets
+
+PAGE_SIZE = 50
+TABS = ("traces", "sessions")
+RANGES: dict[str, tuple[int, str]] = {
+    "15m": (15 * 60, "Last 15 min"),
+    "1h": (3600, "Last hour"),
+    "24h": (86_400, "Last 24 h"),
+    "7d": (7 * 86_400, "Last 7 days"),
+    "30d": (30 * 86_400, "Last 30 days"),
+}
+# UI field -> (label in a filter chip, tabs it applies to)
+FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "q": ("Search", TABS),
+    "range": ("Time", TABS),
+    "user_id": ("User", TABS),
+    "status": ("Status", ("traces",)),
+    "session_id": ("Session", ("traces",)),
+    "name": ("Name", ("traces",)),
+    "tag": ("Tag", ("traces",)),
+    "min_traces": ("Min traces", ("sessions",)),
+}
+SORTS = {
+    "traces": ("start_time", "name", "duration_ms", "span_count", "total_tokens", "cost"),
+    "sessions": (
+        "start_time",
+        "duration_ms",
+        "active_duration_ms",
+        "trace_count",
+        "total_tokens",
+        "cost",
+        "error_count",
+    ),
+}
+
+
+@dataclass
+class Filters:
+    tab: str
+    values: dict[str, str]  # the form fields in use (not sort, order or cursor)
+    metadata: list[str]
+    sort: str
+    order: str
+    cursor: str | None
+
+    @classmethod
+    def read(cls, page: Page) -> Filters:
+        params = page.request.query_params
+        tab = params.get("tab", "traces")
+        tab = tab if tab in TABS else "traces"
+        values = {}
+        for name, (_, tabs) in FIELDS.items():
+            value = (params.get(name) or "").strip()
+            if value and tab in tabs:
+                values[name] = value
+        metadata = [m.strip() for m in params.getlist("metadata") if m.strip()]
+        if tab != "traces":
+            metadata = []
+        sort = params.get("sort") or "start_time"
+        order = "asc" if params.get("order") == "asc" else "desc"
+        return cls(tab, values, metadata, sort, order, params.get("cursor") or None)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.values or self.metadata)
+
+    def link_params(self) -> dict[str, Any]:
+        """What links on this page keep: tab, filters, sort (metadata is added by query())."""
+        params: dict[str, Any] = {"tab": self.tab, **self.values}
+        if self.sort != "start_time" or self.order != "desc":
+            params["sort"], params["order"] = self.sort, self.order
+        return params
+
+    def link(self, **changes: Any) -> str:
+        """This list's address (its query string) with some parameters changed."""
+        return query({**self.link_params(), "metadata": self.metadata, **changes})
+
+    def json_link(self, project: str) -> str:
+        """The same list from the JSON API."""
+        params: dict[str, Any] = {**self.api_params(), "project": project, "limit": None}
+        params["metadata"] = self.metadata
+        params["cursor"] = None
+        if self.sort == "start_time" and self.order == "desc":
+            params["sort"] = params["order"] = None
+        return f"/api/v1/{self.tab}{query(params)}"
+
+    def api_params(self) -> dict[str, str]:
+        params = {k: v for k, v in self.values.items() if k != "range"}
+        if "range" in self.values and self.values["range"] in RANGES:
+            since = time.time() - RANGES[self.values["range"]][0]
+            params["since"] = datetime.fromtimestamp(since, UTC).isoformat()
+        params.update(limit=str(PAGE_SIZE), sort=self.sort, order=self.order)
+        if self.cursor:
+            params["cursor"] = self.cursor
+        return params
+
+    def chips(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(label, value, the link params without it) for each filter in use."""
+        base = self.link_params()
+        chips = []
+        for name, value in self.values.items():
+            label = FIELDS[name][0]
+            shown = RANGES[value][1] if name == "range" and value in RANGES else value
+            without = {k: v for k, v in base.items() if k != name}
+            chips.append((label, shown, {**without, "metadata": self.metadata}))
+        for item in self.metadata:
+            rest = [m for m in self.metadata if m != item]
+            chips.append(("Metadata", item, {**base, "metadata": rest}))
+        return chips
+
+    def sort_link(self, key: str) -> dict[str, Any]:
+        base = self.link_params()
+        if key == self.sort:
+            order = "asc" if self.order == "desc" else "desc"
+        else:
+            order = "asc" if key == "name" else "desc"
+        return {**base, "sort": key, "order": order, "metadata": self.metadata}
+
+    def aria_sort(self, key: str) -> str:
+        if key != self.sort:
+            return "none"
+        return "ascending" if self.order == "asc" else "descending"
+
+    @property
+    def live_inserts(self) -> bool:
+        """New rows can only appear on top when the list is newest-first."""
+        return self.sort == "start_time" and self.order == "desc" and not self.cursor
+
+
+async def traces_page(page: Page) -> Response:
+    assert page.project is not None
+    filters = Filters.read(page)
+    new_key = None
+    if page.request.method == "POST":
+        form = await page.site.accounts.checked_form(page.request, page.visitor)
+        if form.get("action") == "create_key":
+            new_key, _ = await page.call(auth.create_key, page.store, page.project.id, "quickstart")
+    result: dict[str, Any] = {"items": [], "next_cursor": None}
+    error = None
+    try:
+        if filters.sort not in SORTS[filters.tab]:
+            raise BadRequest(f"This list cannot be sorted by {filters.sort!r}.")
+        if filters.tab == "sessions":
+            result = await page.call(
+                present.list_sessions, page.store, page.project.id, filters.api_params()
+            )
+        else:
+            result = await page.call(
+                present.list_traces,
+                page.store,
+                page.project.id,
+                filters.api_params(),
+                filters.metadata,
+            )
+    except BadRequest as exc:
+        error = exc.message
+    values = {
+        "filters": filters,
+        "items": result["items"],
+        "next_cursor": result["next_cursor"],
+        "error": error,
+        "ranges": RANGES,
+        "new_key": new_key,
+    }
+    if page.request.query_params.get("fragment") == "rows":
+        return await page.render("_rows.html", **values)
+    empty = not result["items"] and not filters.any and not filters.cursor and error is None
+    if empty:
+        values["has_spans"] = await page.call(page.store.count_spans, page.project.id) > 0
+        keys = await page.call(page.store.list_keys, page.project.id)
+        values["live_keys"] = [k for k in keys if k.revoked_ns is None]
+        values["snippets"] = snippets(base_url(page.request), new_key or "lmn_…")
+    return await page.render("traces.html", nav="traces", empty=empty, **values)

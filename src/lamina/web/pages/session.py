@@ -1,0 +1,82 @@
+"""The session page, a session's expansion in the Sessions tab, and its JSON export.
+
+All three start from :func:`lamina.query.present.get_session` (the JSON twin
+is ``GET /api/v1/sessions/{id}``). The page also reads each turn's trace
+(``GET /api/v1/traces/{id}``) for the transcript, up to :data:`TURNS_PER_PAGE`
+turns at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from starlette.responses import Response
+
+from lamina.errors import BadRequest
+from lamina.query import present
+from lamina.store.base import Row, Store
+from lamina.web.pages import transcript
+from lamina.web.pages.base import Page
+
+TURNS_PER_PAGE = 100
+EXPANSION_ROWS = 100
+
+
+def _load(store: Store, project_id: str, session: Row, first: int, last: int) -> dict[str, Row]:
+    loaded = {}
+    for trace in session["traces"][first:last]:
+        loaded[trace["trace_id"]] = present.get_trace(store, project_id, trace["trace_id"])
+    return loaded
+
+
+async def session_page(page: Page) -> Response:
+    assert page.project is not None
+    session_id = page.request.path_params["session_id"]
+    params = page.request.query_params
+    session = await page.call(present.get_session, page.store, page.project.id, session_id)
+    if params.get("fragment") == "traces":
+        return await page.render(
+            "_session_traces.html",
+            session=session,
+            traces=session["traces"][:EXPANSION_ROWS],
+            more=max(0, len(session["traces"]) - EXPANSION_ROWS),
+        )
+    if params.get("export") == "json":
+        return await _export(page, session)
+    try:
+        first = max(0, int(params.get("from") or 0))
+    except ValueError:
+        raise BadRequest("from must be a whole number of turns.") from None
+    last = first + TURNS_PER_PAGE
+    loaded = await page.call(_load, page.store, page.project.id, session, first, last)
+    turns = transcript.turns(session, loaded)[first:last]
+    return await page.render(
+        "session.html",
+        nav="traces",
+        session=session,
+        turns=turns,
+        first=first,
+        last=min(last, len(session["traces"])),
+        marks=transcript.timeline(session),
+    )
+
+
+async def _export(page: Page, session: Row) -> Response:
+    assert page.project is not None
+    loaded = await page.call(_load, page.store, page.project.id, session, 0, len(session["traces"]))
+    body: dict[str, Any] = {
+        **session,
+        "project": page.project.name,
+        "traces": [loaded[t["trace_id"]] for t in session["traces"]],
+    }
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in session["session_id"])
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_INDENT_2, default=str),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="session-{name[:80]}.json"; '
+            f"filename*=UTF-8''session-{quote(session['session_id'][:80], safe='')}.json"
+        },
+    )

@@ -1,0 +1,131 @@
+"""Project settings: API keys (create, shown once; list; revoke), the SDK snippet,
+new projects, and the people who can sign in.
+
+Every change goes through :class:`lamina.operations.Operations`, the same
+code the CLI runs, and every form is CSRF-checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import RedirectResponse, Response
+
+from lamina.errors import BadRequest, Conflict, Forbidden, NotFound
+from lamina.operations import Operations
+from lamina.web.pages.base import Page, base_url, project_path
+
+
+def snippets(base_url: str, key: str) -> dict[str, str]:
+    """What to run to send traces here, with the real base URL and a key filled in."""
+    return {
+        "env": (
+            "pip install lamina\n"
+            f"export LAMINA_PROJECT_API_KEY={key}\n"
+            f"export LAMINA_BASE_URL={base_url}"
+        ),
+        "sdk": (
+            "pip install lamina\n\n"
+            "from lamina import Laminar, observe\n\n"
+            f'Laminar.initialize(project_api_key="{key}", base_url="{base_url}")\n\n'
+            '@observe(session_id="conv-1")\n'
+            "def handle_turn(user_message: str) -> str:\n"
+            '    return "Hello!"\n\n'
+            'handle_turn("Hi")\n'
+            "Laminar.flush()"
+        ),
+        "otel": (
+            f"export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={base_url}/v1/traces\n"
+            f'export OTEL_EXPORTER_OTLP_TRACES_HEADERS="Authorization=Bearer {key}"\n'
+            "# give spans session.id (and user.id) attributes to group them into sessions"
+        ),
+    }
+
+
+def _operations(page: Page) -> Operations:
+    return Operations(page.store, on_change=page.site.runtime.keys.forget)
+
+
+async def _render(page: Page, status: int = 200, **values: Any) -> Response:
+    assert page.project is not None
+    keys = await page.call(page.store.list_keys, page.project.id)
+    users = await page.call(page.store.list_users)
+    defaults: dict[str, Any] = {
+        "new_key": None,
+        "new_key_name": None,
+        "error": None,
+        "notice": None,
+        "form": {},
+    }
+    key = values.get("new_key") or "lmn_…"
+    return await page.render(
+        "settings.html",
+        status,
+        nav="settings",
+        keys=sorted(keys, key=lambda k: (k.revoked_ns is not None, -k.created_ns)),
+        users=users,
+        snippets=snippets(base_url(page.request), key),
+        **{**defaults, **values},
+    )
+
+
+async def settings_page(page: Page) -> Response:
+    notice = {"revoked": "The key is revoked: requests that use it are refused from now on."}
+    return await _render(page, notice=notice.get(page.request.query_params.get("done", "")))
+
+
+async def create_key(page: Page) -> Response:
+    assert page.project is not None
+    form = await page.site.accounts.checked_form(page.request, page.visitor)
+    name = str(form.get("name") or "").strip() or "default"
+    if len(name) > 100:
+        return await _render(page, 400, error="A key name must be at most 100 characters.")
+    created = await page.call(_operations(page).create_key, page.project.id, name)
+    return await _render(page, new_key=created["key"], new_key_name=name)
+
+
+async def revoke_key(page: Page) -> Response:
+    assert page.project is not None
+    await page.site.accounts.checked_form(page.request, page.visitor)
+    key_id = page.request.path_params["key_id"]
+    keys = await page.call(page.store.list_keys, page.project.id)
+    if not any(key.id == key_id for key in keys):
+        raise NotFound("There is no such key in this project.")
+    await page.call(_operations(page).revoke_key, key_id)
+    return RedirectResponse(project_path(page.project, "/settings?done=revoked#keys"), 303)
+
+
+async def create_project(page: Page) -> Response:
+    form = await page.site.accounts.checked_form(page.request, page.visitor)
+    name = str(form.get("name") or "").strip()
+    operations = _operations(page)
+    try:
+        created = await page.call(operations.create_project, name)
+    except (BadRequest, Conflict) as exc:
+        return await _render(page, 400, error=exc.message, form={"project_name": name})
+    project = await page.call(page.store.find_project, created["id"])
+    assert project is not None
+    key = await page.call(operations.create_key, project.id, "default")
+    page.project = project
+    page.projects = await page.call(page.store.list_projects)
+    return await _render(
+        page,
+        new_key=key["key"],
+        new_key_name="default",
+        notice=f'Project "{project.name}" is ready. Here is its first API key.',
+    )
+
+
+async def create_user(page: Page) -> Response:
+    assert page.visitor is not None
+    form = await page.site.accounts.checked_form(page.request, page.visitor)
+    if not page.visitor.user.is_admin:
+        raise Forbidden("Only administrators can add users.")
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
+    is_admin = form.get("is_admin") == "on"
+    try:
+        await page.call(_operations(page).create_user, email, password, is_admin)
+    except (BadRequest, Conflict) as exc:
+        return await _render(page, 400, error=exc.message, form={"email": email})
+    return await _render(page, notice=f"{email} can sign in now.")

@@ -1,0 +1,137 @@
+"""A session read as a conversation: one turn per trace, with the idle time between.
+
+Each turn takes what was said from its root span's input and the answer from
+its root span's output (falling back to the first and last LLM call's
+messages when the root recorded none). Tool spans become chips. A turn whose
+trace was not loaded (past the page's limit) shows the list previews.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamina.store.base import Row
+from lamina.web.pages import content, spans
+from lamina.web.pages.render import display_preview, parse_iso
+
+IDLE_GAP_MS = 60_000
+MAX_CHIPS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    name: str
+    span_id: str
+    duration_ms: float
+    status: str
+
+
+@dataclass(slots=True)
+class Turn:
+    trace: Row
+    said: content.Message | None = None
+    reply: content.Message | None = None
+    tools: list[Chip] = field(default_factory=list)
+    more_tools: int = 0
+    problem: str | None = None
+    gap_ms: float | None = None
+    tree: list[spans.TreeRow] | None = None
+    loaded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """One trace on the session's compact timeline."""
+
+    trace: Row
+    offset_pct: float
+    width_pct: float
+
+
+def turns(session: Row, loaded: dict[str, Row]) -> list[Turn]:
+    result: list[Turn] = []
+    previous_end: str | None = None
+    for trace in session["traces"]:
+        full = loaded.get(trace["trace_id"])
+        turn = _turn(trace, full) if full is not None else _preview_turn(trace)
+        if previous_end and trace["start_time"]:
+            gap = (parse_iso(trace["start_time"]) - parse_iso(previous_end)).total_seconds()
+            if gap * 1000 >= IDLE_GAP_MS:
+                turn.gap_ms = gap * 1000
+        if trace["end_time"] and (previous_end is None or trace["end_time"] > previous_end):
+            previous_end = trace["end_time"]
+        result.append(turn)
+    return result
+
+
+def _preview_turn(trace: Row) -> Turn:
+    said = display_preview(trace.get("input_preview"))
+    reply = display_preview(trace.get("output_preview"))
+    return Turn(
+        trace=trace,
+        said=content.Message("user", text=said) if said else None,
+        reply=content.Message("assistant", text=reply) if reply else None,
+        problem="This turn ended in error." if trace["status"] == "error" else None,
+    )
+
+
+def _turn(trace: Row, full: Row) -> Turn:
+    all_spans: list[Row] = full["spans"]
+    root = spans.root_span(all_spans)
+    llm_calls = [s for s in all_spans if s["span_type"] == "LLM"]
+    said = content.said(content.read_payload(root["input"])) if root else None
+    if said is None and llm_calls:
+        said = content.said(content.read_payload(llm_calls[0]["input"]))
+    reply = content.replied(content.read_payload(root["output"])) if root else None
+    if reply is None and llm_calls:
+        reply = content.replied(content.read_payload(llm_calls[-1]["output"]))
+    tools = [
+        Chip(s["name"], s["span_id"], s["duration_ms"], s["status"])
+        for s in all_spans
+        if s["span_type"] == "TOOL"
+    ]
+    problem = None
+    for span in all_spans:
+        found = spans.problems(span) if span["status"] == "error" else []
+        if found:
+            first = found[0]
+            problem = f"{first.type}: {first.message}" if first.message else first.type
+            break
+    return Turn(
+        trace=trace,
+        said=said,
+        reply=reply,
+        tools=tools[:MAX_CHIPS],
+        more_tools=max(0, len(tools) - MAX_CHIPS),
+        problem=problem,
+        tree=spans.tree_rows(all_spans),
+        loaded=True,
+    )
+
+
+def timeline(session: Row) -> list[Mark]:
+    traces: list[Row] = session["traces"]
+    if not traces or not session["start_time"] or not session["end_time"]:
+        return []
+    start = parse_iso(session["start_time"])
+    total = max((parse_iso(session["end_time"]) - start).total_seconds(), 1e-6)
+    marks = []
+    for trace in traces:
+        offset = (parse_iso(trace["start_time"]) - start).total_seconds()
+        marks.append(
+            Mark(
+                trace=trace,
+                offset_pct=round(100 * offset / total, 3),
+                width_pct=round(100 * (trace["duration_ms"] or 0) / 1000 / total, 3),
+            )
+        )
+    return marks
+
+
+def summary(session: Row) -> dict[str, Any]:
+    """Figures for the session header."""
+    return {
+        "errors": session.get("error_count") or 0,
+        "users": session.get("user_ids") or [],
+    }
