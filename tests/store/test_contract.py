@@ -1,0 +1,657 @@
+"""The Store contract: what every store (DuckDB now, ClickHouse later) must do.
+
+Each test runs once per store in STORES, on the Store protocol only (no store-specific
+call), with real files / servers. To add a store, add a Backend to STORES.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lamina.errors import Conflict
+from lamina.query.params import parse_session_query, parse_trace_query
+from lamina.spans import SpanRecord
+from lamina.store.base import Store
+
+SECOND = 1_000_000_000
+MS = 1_000_000
+BASE = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z
+
+
+@dataclass
+class Backend:
+    """Opens a store on one backing data set; opening again must see the same data."""
+
+    name: str
+    open: Callable[[], Store]
+
+
+def _duckdb(tmp_path: Path) -> Backend:
+    from lamina.store.duckdb import DuckDBStore
+
+    return Backend("duckdb", lambda: DuckDBStore(tmp_path / "data"))
+
+
+STORES: list[Callable[[Path], Backend]] = [_duckdb]
+
+
+@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    make: Callable[[Path], Backend] = request.param
+    return make(tmp_path)
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    opened = backend.open()
+    yield opened
+    opened.close()
+
+
+# -- span records ---------------------------------------------------------------------------
+
+_ids = itertools.count(1)
+
+
+def trace_id() -> str:
+    return f"{next(_ids):032x}"
+
+
+def span_id() -> str:
+    return f"{next(_ids):016x}"
+
+
+def rec(
+    trace: str,
+    name: str = "span",
+    *,
+    project: str = "prj_a",
+    parent: str | None = None,
+    start: int = BASE,
+    ms: float = 10,
+    **fields: Any,
+) -> SpanRecord:
+    return SpanRecord(
+        project_id=project,
+        trace_id=trace,
+        span_id=fields.pop("span_id", None) or span_id(),
+        parent_span_id=parent,
+        name=name,
+        span_type=fields.pop("span_type", "DEFAULT"),
+        start_ns=start,
+        end_ns=start + int(ms * MS),
+        status=fields.pop("status", "ok"),
+        **fields,
+    )
+
+
+def agent_trace(
+    session: str | None, start: int, *, project: str = "prj_a", user: str = "u-1", turn: int = 0
+) -> list[SpanRecord]:
+    """A root with session, user, input and output; an LLM child; a failing tool child."""
+    trace = trace_id()
+    root = rec(
+        trace,
+        f"turn-{turn}",
+        project=project,
+        start=start,
+        ms=1000,
+        session_id=session,
+        user_id=user,
+        input=f'{{"question": "q{turn}"}}',
+        output=f"answer {turn}",
+        tags=("agent",),
+        metadata={"env": "prod"},
+        attributes='{"http.route": "/chat"}',
+        events=f'[{{"name": "log", "time_ns": {start + MS}, "attributes": {{"n": 1}}}}]',
+        resource='{"service.name": "svc"}',
+        service_name="svc",
+    )
+    llm = rec(
+        trace,
+        "llm",
+        project=project,
+        parent=root.span_id,
+        start=start + 10 * MS,
+        ms=400,
+        span_type="LLM",
+        input='[{"role": "user", "content": "child"}]',
+        output="child output",
+        model="gpt-4o-mini",
+        provider="openai",
+        input_tokens=1000 + turn,
+        output_tokens=200,
+        cost=0.25,
+        tags=("llm",),
+        metadata={"model_family": "gpt"},
+    )
+    tool = rec(
+        trace,
+        "tool",
+        project=project,
+        parent=root.span_id,
+        start=start + 500 * MS,
+        ms=100,
+        span_type="TOOL",
+        status="error",
+        status_message="timeout",
+        input="tool input",
+    )
+    return [root, llm, tool]
+
+
+def sessions(store: Store, project: str = "prj_a", **params: str) -> list[dict[str, Any]]:
+    return store.list_sessions(project, parse_session_query({"limit": "500", **params})).items
+
+
+def traces(store: Store, project: str = "prj_a", **params: str) -> list[dict[str, Any]]:
+    metadata = params.pop("metadata", None)
+    query = parse_trace_query({"limit": "500", **params}, [metadata] if metadata else None)
+    return store.list_traces(project, query).items
+
+
+def _plain(value: Any, where: str = "row") -> None:
+    """Only plain Python values cross the Store boundary."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str), where
+            _plain(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _plain(item, f"{where}[{index}]")
+    else:
+        assert value is None or type(value) in (str, int, float, bool), (where, type(value))
+
+
+# -- spans, traces, sessions ---------------------------------------------------------------------
+
+
+def test_a_written_trace_reads_back_whole(store: Store) -> None:
+    spans = agent_trace("s-1", BASE)
+    root, llm, tool = spans
+    store.write_spans(spans)
+    trace = store.get_trace("prj_a", root.trace_id)
+    assert trace is not None
+    _plain(trace, "trace")
+    got = {k: v for k, v in trace.items() if k != "spans"}
+    assert got == {
+        "trace_id": root.trace_id,
+        "session_id": "s-1",
+        "user_id": "u-1",
+        "name": "turn-0",
+        "start_ns": BASE,
+        "end_ns": BASE + 1000 * MS,
+        "duration_ms": 1000.0,
+        "status": "error",
+        "error_count": 1,
+        "span_count": 3,
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "total_tokens": 1200,
+        "cost": pytest.approx(0.25),
+        "tags": ["agent", "llm"],
+        "metadata": {"env": "prod", "model_family": "gpt"},
+        "input_preview": '{"question":"q0"}',
+        "output_preview": "answer 0",
+    }
+    by_id = {span["span_id"]: span for span in trace["spans"]}
+    assert [span["span_id"] for span in trace["spans"]] == [s.span_id for s in spans]
+    first = by_id[root.span_id]
+    assert first["parent_span_id"] is None
+    assert (first["start_ns"], first["end_ns"], first["duration_ms"]) == (
+        BASE,
+        BASE + 1000 * MS,
+        1000.0,
+    )
+    assert first["input"] == root.input and first["output"] == root.output
+    assert first["attributes"] == {"http.route": "/chat"}
+    assert first["events"] == [{"name": "log", "time_ns": BASE + MS, "attributes": {"n": 1}}]
+    assert first["session_id"] == "s-1" and first["user_id"] == "u-1"
+    second = by_id[llm.span_id]
+    assert second["parent_span_id"] == root.span_id
+    assert (second["span_type"], second["model"], second["provider"]) == (
+        "LLM",
+        "gpt-4o-mini",
+        "openai",
+    )
+    assert (second["input_tokens"], second["output_tokens"]) == (1000, 200)
+    assert second["cost"] == pytest.approx(0.25)
+    third = by_id[tool.span_id]
+    assert (third["status"], third["status_message"]) == ("error", "timeout")
+    assert third["input_tokens"] is None and third["cost"] is None and third["model"] is None
+
+
+def test_unknown_ids_are_none(store: Store) -> None:
+    assert store.get_trace("prj_a", "f" * 32) is None
+    assert store.get_session("prj_a", "nope") is None
+    assert sessions(store) == [] and traces(store) == []
+
+
+def test_an_empty_write_is_a_no_op(store: Store) -> None:
+    store.write_spans([])
+    assert store.count_spans() == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_summaries_do_not_depend_on_order_or_batches(backend: Backend, seed: int) -> None:
+    """The same spans, in order in one write, and shuffled across several writes."""
+    rng = random.Random(seed)
+    ordered = [agent_trace("s-ordered", BASE + n * 5 * SECOND, turn=n) for n in range(3)]
+    shuffled = [
+        [
+            replace(span, trace_id="0" * 31 + str(n + 1), session_id=span.session_id and "s-shuf")
+            for span in spans
+        ]
+        for n, spans in enumerate(ordered)
+    ]
+    pieces = [span for spans in shuffled for span in spans]
+    rng.shuffle(pieces)
+    store = backend.open()
+    try:
+        store.write_spans([span for spans in ordered for span in spans])
+        cuts = sorted(rng.sample(range(1, len(pieces)), 3))
+        for begin, end in zip([0, *cuts], [*cuts, len(pieces)], strict=True):
+            store.write_spans(pieces[begin:end])
+        expected = store.get_session("prj_a", "s-ordered")
+        got = store.get_session("prj_a", "s-shuf")
+    finally:
+        store.close()
+    assert expected is not None and got is not None
+    for row in (expected, got):
+        row.pop("session_id")
+        row["cost"] = pytest.approx(row["cost"])
+        for trace in row["traces"]:
+            trace.pop("trace_id")
+            trace.pop("session_id")
+            trace["cost"] = pytest.approx(trace["cost"])
+    assert got == expected
+    assert got["trace_count"] == 3 and got["span_count"] == 9
+
+
+def test_the_root_span_names_the_trace_and_gives_its_previews(store: Store) -> None:
+    root, llm, tool = agent_trace("s-late-root", BASE)
+    store.write_spans([llm])
+    early = store.get_trace("prj_a", root.trace_id)
+    assert early is not None
+    assert (early["name"], early["input_preview"], early["output_preview"]) == (
+        "llm",
+        "child",  # a chat message list previews as its last message
+        "child output",
+    )
+    assert early["session_id"] is None
+    store.write_spans([tool])
+    store.write_spans([root])
+    late = store.get_trace("prj_a", root.trace_id)
+    assert late is not None
+    assert (late["name"], late["input_preview"], late["output_preview"]) == (
+        "turn-0",
+        '{"question":"q0"}',
+        "answer 0",
+    )
+    assert late["session_id"] == "s-late-root" and late["span_count"] == 3
+    assert (late["start_ns"], late["end_ns"]) == (BASE, BASE + 1000 * MS)
+
+
+def test_a_traces_session_and_user_are_its_earliest_spans(store: Store) -> None:
+    trace = trace_id()
+    late = rec(trace, "late", start=BASE + 5 * MS, session_id="s-late", user_id="u-late")
+    early = rec(trace, "early", start=BASE + 1 * MS, session_id="s-early", user_id="u-early")
+    none = rec(trace, "none", start=BASE, session_id=None, user_id=None)
+    store.write_spans([late])
+    store.write_spans([none, early])
+    got = store.get_trace("prj_a", trace)
+    assert got is not None
+    assert (got["session_id"], got["user_id"]) == ("s-early", "u-early")
+
+
+def test_session_fields(store: Store) -> None:
+    turns = [
+        agent_trace("s-fields", BASE, user="u-2", turn=0),
+        agent_trace("s-fields", BASE + 60 * SECOND, user="u-1", turn=1),
+        agent_trace("s-fields", BASE + 30 * SECOND, user="u-1", turn=2),
+    ]
+    turns[1][2] = replace(turns[1][2], status="ok")  # one trace without an error
+    store.write_spans([span for spans in turns for span in spans])
+    session = store.get_session("prj_a", "s-fields")
+    assert session is not None
+    _plain(session, "session")
+    listed = sessions(store)
+    assert [row["session_id"] for row in listed] == ["s-fields"]
+    summary = {k: v for k, v in session.items() if k != "traces"}
+    assert listed[0] == summary
+    assert summary == {
+        "session_id": "s-fields",
+        "trace_count": 3,
+        "span_count": 9,
+        "start_ns": BASE,
+        "end_ns": BASE + 61 * SECOND,
+        "duration_ms": 61_000.0,
+        "active_duration_ms": 3000.0,
+        "input_tokens": 3003,
+        "output_tokens": 600,
+        "total_tokens": 3603,
+        "cost": pytest.approx(0.75),
+        "user_ids": ["u-1", "u-2"],
+        "error_count": 2,
+        "first_input": '{"question":"q0"}',
+        "last_output": "answer 1",
+    }
+    assert [trace["name"] for trace in session["traces"]] == ["turn-0", "turn-2", "turn-1"]
+
+
+def test_traces_without_a_session_are_not_a_session(store: Store) -> None:
+    store.write_spans(agent_trace(None, BASE))
+    assert sessions(store) == []
+    assert len(traces(store)) == 1
+
+
+def test_values_never_reported_stay_null(store: Store) -> None:
+    trace = trace_id()
+    store.write_spans([rec(trace, "plain", session_id="s-null")])
+    session = store.get_session("prj_a", "s-null")
+    assert session is not None
+    for name in ("input_tokens", "output_tokens", "total_tokens", "cost"):
+        assert session[name] is None, name
+        assert session["traces"][0][name] is None, name
+    assert session["first_input"] is None and session["last_output"] is None
+
+
+def test_projects_never_see_each_other(store: Store) -> None:
+    mine = agent_trace("shared-session", BASE, project="prj_a")
+    theirs = [
+        replace(span, project_id="prj_b", span_id=span_id())
+        for span in agent_trace("shared-session", BASE, project="prj_b", user="u-b")
+    ]
+    # the very same trace id in the other project
+    theirs += [replace(span, project_id="prj_b", span_id=span_id()) for span in mine]
+    store.write_spans(mine + theirs)
+    trace = store.get_trace("prj_a", mine[0].trace_id)
+    assert trace is not None and trace["span_count"] == 3
+    session = store.get_session("prj_a", "shared-session")
+    assert session is not None and session["trace_count"] == 1 and session["user_ids"] == ["u-1"]
+    assert len(traces(store, "prj_a")) == 1 and len(traces(store, "prj_b")) == 2
+    assert traces(store, "prj_a", user_id="u-b") == []
+    assert store.get_trace("prj_c", mine[0].trace_id) is None
+    assert store.get_session("prj_c", "shared-session") is None
+    assert store.count_spans("prj_a") == 3 and store.count_spans("prj_b") == 6
+    assert store.count_spans() == 9
+
+
+def test_a_large_batch(store: Store) -> None:
+    spans = []
+    for n in range(500):
+        spans += agent_trace(f"s-{n % 50}", BASE + n * SECOND, turn=n)
+    store.write_spans(spans)
+    assert store.count_spans("prj_a") == 1500
+    assert len(sessions(store)) == 50
+    assert all(row["trace_count"] == 10 and row["span_count"] == 30 for row in sessions(store))
+
+
+def test_payloads_are_stored_exactly_and_previews_are_short(store: Store) -> None:
+    big = "ünïcödé 🙂 " * 50_000
+    root = rec(trace_id(), "big", input=big, output="x" * 1000, session_id="s-big")
+    store.write_spans([root])
+    trace = store.get_trace("prj_a", root.trace_id)
+    assert trace is not None
+    assert trace["spans"][0]["input"] == big
+    assert len(trace["input_preview"]) <= 240 and trace["input_preview"].startswith("ünïcödé 🙂")
+    assert len(trace["output_preview"]) <= 240 and trace["output_preview"].endswith("…")
+
+
+def test_data_survives_closing_and_reopening(backend: Backend) -> None:
+    store = backend.open()
+    spans = agent_trace("s-durable", BASE)
+    store.write_spans(spans)
+    project = store.create_project("durable")
+    store.set_setting("marker", "1")
+    store.close()
+    again = backend.open()
+    try:
+        session = again.get_session("prj_a", "s-durable")
+        assert session is not None and session["span_count"] == 3
+        assert again.find_project("durable") == project
+        assert again.get_setting("marker") == "1"
+        more = agent_trace("s-durable", BASE + SECOND, turn=1)  # writing goes on after reopen
+        again.write_spans(more)
+        session = again.get_session("prj_a", "s-durable")
+        assert session is not None and session["trace_count"] == 2
+        trace = again.get_trace("prj_a", more[0].trace_id)
+        assert trace is not None and len(trace["spans"]) == 3
+    finally:
+        again.close()
+
+
+# -- lists: filters, sorts, pagination ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=STORES, ids=lambda make: make.__name__.strip("_"))
+def filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """Twelve sessions of one to three traces, with varied fields (read-only: shared)."""
+    make: Callable[[Path], Backend] = request.param
+    store = make(tmp_path_factory.mktemp("filled")).open()
+    batch: list[SpanRecord] = []
+    for n in range(12):
+        for turn in range(1 + n % 3):
+            spans = agent_trace(
+                f"s-{n:02d}",
+                BASE + ((n * 5) % 12) * 60 * SECOND + turn * SECOND,
+                user=f"u-{n % 4}",
+                turn=turn,
+            )
+            if n % 2:  # odd sessions have no errors
+                spans = [replace(span, status="ok") for span in spans]
+            if n == 7:
+                spans[1] = replace(spans[1], output="the 100% NEEDLE here")
+            if n % 3 == 0:
+                spans[0] = replace(
+                    spans[0], name="checkout", tags=("shop",), metadata={"tier": "gold"}
+                )
+            batch += spans
+    store.write_spans(batch[:40])
+    store.write_spans(batch[40:])
+    yield store
+    store.close()
+
+
+def test_session_filters(filled: Store) -> None:
+    def ids(**params: str) -> list[str]:
+        return sorted(row["session_id"] for row in sessions(filled, **params))
+
+    assert ids(user_id="u-1") == ["s-01", "s-05", "s-09"]
+    assert ids(min_traces="3") == ["s-02", "s-05", "s-08", "s-11"]
+    assert ids(q="needle") == ["s-07"]
+    assert ids(q="100%") == ["s-07"]
+    assert ids(q="1_0") == []
+    all_rows = sessions(filled)
+    moment = sorted(row["start_ns"] for row in all_rows)[6]
+    iso = _iso(moment)
+    assert ids(since=iso) == sorted(r["session_id"] for r in all_rows if r["end_ns"] >= moment)
+    assert ids(until=iso) == sorted(r["session_id"] for r in all_rows if r["start_ns"] < moment)
+
+
+def test_trace_filters(filled: Store) -> None:
+    every = traces(filled)
+    assert len(every) == sum(1 + n % 3 for n in range(12))
+
+    def ids(**params: str) -> set[str]:
+        return {row["trace_id"] for row in traces(filled, **params)}
+
+    def where(predicate: Callable[[dict[str, Any]], bool]) -> set[str]:
+        return {row["trace_id"] for row in every if predicate(row)}
+
+    assert ids(session_id="s-05") == where(lambda t: t["session_id"] == "s-05")
+    assert len(ids(session_id="s-05")) == 3
+    assert ids(user_id="u-2") == where(lambda t: t["user_id"] == "u-2")
+    assert ids(name="checkout") == where(lambda t: t["name"] == "checkout")
+    assert ids(status="error") == where(lambda t: t["status"] == "error")
+    assert ids(status="ok") == where(lambda t: t["status"] == "ok")
+    assert ids(tag="shop") == where(lambda t: "shop" in t["tags"])
+    assert ids(metadata="tier=gold") == where(lambda t: t["metadata"].get("tier") == "gold")
+    assert ids(q="NEEDLE") == where(lambda t: t["session_id"] == "s-07")
+    assert ids(session_id="s-03", tag="shop") == where(lambda t: t["session_id"] == "s-03")
+
+
+SESSION_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "start_time": lambda r: r["start_ns"],
+    "end_time": lambda r: r["end_ns"],
+    "duration_ms": lambda r: r["end_ns"] - r["start_ns"],
+    "active_duration_ms": lambda r: r["active_duration_ms"],
+    "trace_count": lambda r: r["trace_count"],
+    "span_count": lambda r: r["span_count"],
+    "total_tokens": lambda r: r["total_tokens"] or 0,
+    "cost": lambda r: r["cost"] or 0,
+    "error_count": lambda r: r["error_count"],
+}
+TRACE_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "start_time": lambda r: r["start_ns"],
+    "end_time": lambda r: r["end_ns"],
+    "duration_ms": lambda r: r["end_ns"] - r["start_ns"],
+    "span_count": lambda r: r["span_count"],
+    "total_tokens": lambda r: r["total_tokens"] or 0,
+    "cost": lambda r: r["cost"] or 0,
+    "name": lambda r: r["name"],
+}
+
+
+def _pages(
+    fetch: Callable[[dict[str, str]], Any], params: dict[str, str], limit: int
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        page = fetch({**params, "limit": str(limit), **({"cursor": cursor} if cursor else {})})
+        assert len(page.items) <= limit
+        rows += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return rows
+    raise AssertionError("no end")
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_sessions_sort_and_paginate(filled: Store, order: str) -> None:
+    every = sessions(filled)
+    for sort, key in SESSION_KEYS.items():
+        expected = [
+            row["session_id"]
+            for row in sorted(
+                every, key=lambda r: (key(r), r["session_id"]), reverse=order == "desc"
+            )
+        ]
+        got = _pages(
+            lambda p: filled.list_sessions("prj_a", parse_session_query(p)),
+            {"sort": sort, "order": order},
+            5,
+        )
+        assert [row["session_id"] for row in got] == expected, sort
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_traces_sort_and_paginate(filled: Store, order: str) -> None:
+    every = traces(filled)
+    for sort, key in TRACE_KEYS.items():
+        expected = [
+            row["trace_id"]
+            for row in sorted(every, key=lambda r: (key(r), r["trace_id"]), reverse=order == "desc")
+        ]
+        got = _pages(
+            lambda p: filled.list_traces("prj_a", parse_trace_query(p)),
+            {"sort": sort, "order": order},
+            7,
+        )
+        assert [row["trace_id"] for row in got] == expected, sort
+
+
+def test_default_sort_is_newest_first(filled: Store) -> None:
+    starts = [row["start_ns"] for row in sessions(filled)]
+    assert starts == sorted(starts, reverse=True)
+    starts = [row["start_ns"] for row in traces(filled)]
+    assert starts == sorted(starts, reverse=True)
+
+
+def _iso(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(ns // SECOND, tz=UTC).replace(microsecond=(ns // 1000) % 10**6)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# -- projects, keys, users, settings ----------------------------------------------------------
+
+
+def test_projects(store: Store) -> None:
+    first = store.create_project("alpha")
+    second = store.create_project("beta")
+    assert first.id != second.id and first.name == "alpha"
+    assert [p.name for p in store.list_projects()] == ["alpha", "beta"]
+    assert store.find_project("alpha") == first
+    assert store.find_project(second.id) == second
+    assert store.find_project("gamma") is None
+    with pytest.raises(Conflict):
+        store.create_project("alpha")
+    assert len(store.list_projects()) == 2
+
+
+def test_keys(store: Store) -> None:
+    alpha = store.create_project("alpha")
+    beta = store.create_project("beta")
+    one = store.create_key(alpha.id, "ci", "hash-1", "lmn_abc123")
+    two = store.create_key(beta.id, "prod", "hash-2", "lmn_def456")
+    assert (one.project_id, one.name, one.prefix, one.revoked_ns) == (
+        alpha.id,
+        "ci",
+        "lmn_abc123",
+        None,
+    )
+    assert [k.id for k in store.list_keys()] == [one.id, two.id]
+    assert store.list_keys(beta.id) == [two]
+    assert store.project_for_key("hash-1") == alpha.id
+    assert store.project_for_key("hash-2") == beta.id
+    assert store.project_for_key("hash-unknown") is None
+
+    revoked = store.revoke_key(one.id)
+    assert revoked is not None and revoked.revoked_ns is not None and revoked.id == one.id
+    assert store.project_for_key("hash-1") is None
+    assert store.project_for_key("hash-2") == beta.id
+    assert store.list_keys(alpha.id)[0].revoked_ns == revoked.revoked_ns
+    again = store.revoke_key(one.id)  # revoking twice keeps the first time
+    assert again is not None and again.revoked_ns == revoked.revoked_ns
+    assert store.revoke_key("key_unknown") is None
+
+
+def test_users(store: Store) -> None:
+    admin = store.create_user("Admin@Example.com", "hash-a", True)
+    user = store.create_user("user@example.com", "hash-u", False)
+    assert admin.is_admin and not user.is_admin
+    assert store.find_user("admin@example.com") == admin  # emails match case-insensitively
+    assert store.find_user(user.id) == user
+    assert store.find_user("nobody@example.com") is None
+    assert [u.email for u in store.list_users()] == ["Admin@Example.com", "user@example.com"]
+    with pytest.raises(Conflict):
+        store.create_user("user@example.com", "hash-x", False)
+
+
+def test_settings(store: Store) -> None:
+    assert store.get_setting("secret") is None
+    store.set_setting("secret", "one")
+    assert store.get_setting("secret") == "one"
+    store.set_setting("secret", "two")
+    assert store.get_setting("secret") == "two"
+
+
+def test_projects_keys_and_users_are_plain_values(store: Store) -> None:
+    project = store.create_project("plain")
+    key = store.create_key(project.id, "k", "h", "p")
+    user = store.create_user("a@b.c", "h", False)
+    for value in (project, key, user):
+        for name in value.__slots__:  # type: ignore[attr-defined]
+            _plain(getattr(value, name), name)
