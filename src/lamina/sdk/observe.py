@@ -30,8 +30,10 @@ log = logging.getLogger("lamina.sdk")
 _SKIPPED_FIRST = ("self", "cls")
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
-#: Items a generator's span keeps; past this it counts the rest.
+#: Items a generator's span keeps at most; past this it counts the rest.
 _MAX_YIELDED_ITEMS = 10_000
+#: What a yielded item other than a string counts for, against the size limit.
+_ITEM_SIZE = 16
 
 
 def _input_capturer(
@@ -68,7 +70,7 @@ def _input_capturer(
 class _SpanCall:
     """One observed call: its span and the context its code runs in."""
 
-    __slots__ = ("_attributes", "_items", "_observer", "_omitted", "context", "span")
+    __slots__ = ("_attributes", "_items", "_observer", "_omitted", "_size", "context", "span")
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class _SpanCall:
         self._attributes = attributes
         self._items: list[Any] | None = None
         self._omitted = 0
+        self._size = 0
 
     def _end(self) -> None:
         self.span.set_attributes(self._attributes)
@@ -94,11 +97,14 @@ class _SpanCall:
         self._end()
 
     def yielded(self, item: object) -> None:
+        """Keep ``item`` for the output, unless the output is already past the
+        size limit (so a long stream does not hold its whole history)."""
         items = self._items
         if items is None:
             self._items = items = []
-        if len(items) < _MAX_YIELDED_ITEMS:
+        if len(items) < _MAX_YIELDED_ITEMS and self._size <= STATE.max_payload_chars:
             items.append(item)
+            self._size += len(item) if type(item) is str else _ITEM_SIZE
         else:
             self._omitted += 1
 

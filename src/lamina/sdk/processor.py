@@ -23,8 +23,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import os
 import threading
 import time
+import weakref
 
 from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
@@ -50,7 +52,11 @@ EXPORTER_LOGGERS = (
 
 
 class AssociationProcessor(SpanProcessor):
-    """Stamps the current association's attributes on each span at its start."""
+    """Stamps the current association's attributes on each span at its start.
+
+    :class:`SdkProcessor` combines it with :class:`ExportProcessor`, saving a
+    processor call per span.
+    """
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         association = assoc.current(parent_context)
@@ -59,7 +65,10 @@ class AssociationProcessor(SpanProcessor):
 
 
 class ExportProcessor(SpanProcessor):
-    """A bounded queue drained by one daemon thread into ``exporter``, in batches."""
+    """A bounded queue drained by one daemon thread into ``exporter``, in batches.
+
+    After a ``fork`` the child starts with an empty queue and a thread of its own.
+    """
 
     def __init__(
         self,
@@ -87,11 +96,29 @@ class ExportProcessor(SpanProcessor):
         self._in_flight = 0
         self._failing = False
         self._last_failure = ""
-        self._worker = threading.Thread(target=self._run, name="lamina-export", daemon=True)
         self._log_filter = _ExportLogFilter(self)
+        self._worker = self._start_worker()
+        if hasattr(os, "register_at_fork"):
+            reinit = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (method := reinit()) and method())
+
+    def _start_worker(self) -> threading.Thread:
         for name in EXPORTER_LOGGERS:
             logging.getLogger(name).addFilter(self._log_filter)
-        self._worker.start()
+        worker = threading.Thread(target=self._run, name="lamina-export", daemon=True)
+        worker.start()
+        return worker
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's queue and thread are not ours."""
+        self._queue.clear()
+        self._wake = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._flush_waiters = []
+        self._stats_lock = threading.Lock()
+        self._in_flight = 0
+        if not self._shutdown:
+            self._worker = self._start_worker()
 
     # -- caller's thread ----------------------------------------------------------
 
@@ -268,3 +295,7 @@ class _ExportLogFilter(logging.Filter):
         with contextlib.suppress(Exception):
             self._processor.note_failure(record.getMessage())
         return False
+
+
+class SdkProcessor(AssociationProcessor, ExportProcessor):
+    """The SDK's one span processor: stamps associations at start, exports at end."""

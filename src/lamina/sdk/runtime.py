@@ -15,12 +15,13 @@ from importlib.metadata import PackageNotFoundError, version
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Tracer, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Tracer
 
 from lamina.sdk import instrumentation
 from lamina.sdk.config import DEFAULT_MAX_PAYLOAD_CHARS, SdkSettings
-from lamina.sdk.processor import AssociationProcessor, ExportProcessor
+from lamina.sdk.processor import SdkProcessor
 
 log = logging.getLogger("lamina.sdk")
 
@@ -53,14 +54,12 @@ class Runtime:
                 timeout=settings.export_timeout_seconds,
                 compression=Compression.Gzip,
             )
-        self.export = ExportProcessor(
+        self.export = SdkProcessor(
             exporter, max_queue_size=settings.max_queue_size, endpoint=settings.traces_endpoint
         )
-        self.provider.add_span_processor(AssociationProcessor())
         self.provider.add_span_processor(self.export)
-        tracer = self.provider.get_tracer("lamina", sdk_version())
-        assert isinstance(tracer, Tracer)
-        self.tracer: Tracer = tracer
+        # A no-op tracer when OTEL_SDK_DISABLED=true: observe then records nothing.
+        self.tracer: Tracer = self.provider.get_tracer("lamina", sdk_version())
         try:
             self.instrumented = instrumentation.activate(settings.instrument_modules, self.provider)
         except BaseException:
