@@ -278,3 +278,23 @@ def test_setters_outside_any_span_warn_once_and_do_nothing(
     detail = trace(laminar, after)
     assert detail["session_id"] is None and detail["user_id"] is None
     assert detail["tags"] == [] and detail["metadata"] == {}
+
+
+def test_setters_never_raise_into_the_application(
+    laminar: LaminaServer, caplog: pytest.LogCaptureFixture, new_id: Callable[[str], str]
+) -> None:
+    numeric_session = int(new_id("1").split("-")[1], 16)
+
+    @observe()
+    def turn() -> str:
+        Laminar.set_session(numeric_session)  # type: ignore[arg-type]  # an int id is fine
+        Laminar.set_tags("not-a-list")  # type: ignore[arg-type]
+        Laminar.set_metadata(["not", "a", "dict"])  # type: ignore[arg-type]
+        Laminar.set_user(object())  # type: ignore[arg-type]
+        return "ok"
+
+    with caplog.at_level(logging.WARNING, logger="lamina.sdk"):
+        assert turn() == "ok"
+    assert len(caplog.records) == 3
+    assert all("ignored" in r.getMessage() for r in caplog.records)
+    assert session(laminar, str(numeric_session))["trace_count"] == 1

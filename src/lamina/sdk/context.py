@@ -12,6 +12,7 @@ or code that runs after the scope exits.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -79,10 +80,10 @@ def make(
     tags: Sequence[str] | None = None,
 ) -> Association | None:
     """An association from user arguments, checked; ``None`` when it sets nothing."""
-    if session_id is not None and not isinstance(session_id, str):
-        raise TypeError(f"session_id must be a str, got {type(session_id).__name__}")
-    if user_id is not None and not isinstance(user_id, str):
-        raise TypeError(f"user_id must be a str, got {type(user_id).__name__}")
+    if session_id is not None and type(session_id) is not str:
+        session_id = _id_text("session_id", session_id)
+    if user_id is not None and type(user_id) is not str:
+        user_id = _id_text("user_id", user_id)
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     if isinstance(tags, str):
@@ -95,6 +96,13 @@ def make(
         dict(metadata) if metadata else _NO_METADATA,
         tuple(dict.fromkeys(str(t) for t in tags)) if tags else (),
     )
+
+
+def _id_text(name: str, value: object) -> str:
+    """An id given as a number or a UUID, as text; anything else is a mistake."""
+    if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"{name} must be a str, got {type(value).__name__}")
 
 
 def current(context: Context | None = None) -> Association | None:

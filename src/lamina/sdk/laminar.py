@@ -32,22 +32,37 @@ log = logging.getLogger("lamina.sdk")
 DEFAULT_FLUSH_TIMEOUT_SECONDS = 5.0
 
 
+_OUTSIDE_HINT = {
+    "set_session": " (or use Laminar.with_session(...) or observe(session_id=...))",
+    "set_user": " (or use Laminar.with_session(..., user_id=...) or observe(user_id=...))",
+    "set_metadata": " (or use Laminar.with_session(..., metadata=...) or observe(metadata=...))",
+    "set_tags": " (or use observe(tags=...))",
+}
+
+
 def _current_recording_span(setter: str) -> Span | None:
     span = get_current_span()
     if span.is_recording():
         return span
     log.warning(
         "Lamina: Laminar.%s() was called outside any span, so it does nothing. Call it "
-        "inside an @observe'd function or a Laminar.start_as_current_span() block, or use "
-        "Laminar.with_session(...) / observe(session_id=...) to set it from outside.",
+        "inside an @observe'd function or a Laminar.start_as_current_span() block%s.",
         setter,
+        _OUTSIDE_HINT.get(setter, ""),
     )
     return None
 
 
-def _associate(setter: str, association: assoc.Association | None) -> None:
-    """Apply ``association`` to the current trace: on the current span now, and
-    on every span started later inside it (until the span's scope exits)."""
+def _associate(setter: str, **fields: Any) -> None:
+    """Apply the association ``fields`` describe to the current trace: on the
+    current span now, and on every span started later inside it (until the
+    span's scope exits). A bad argument is logged, never raised: these run in
+    the middle of the application's code."""
+    try:
+        association = assoc.make(**fields)
+    except TypeError as exc:
+        log.warning("Lamina: Laminar.%s() ignored: %s", setter, exc)
+        return
     if association is None:
         return
     span = _current_recording_span(setter)
@@ -139,22 +154,22 @@ class Laminar:
     @staticmethod
     def set_session(session_id: str) -> None:
         """Put the current trace in session ``session_id`` (call inside a span)."""
-        _associate("set_session", assoc.make(session_id=session_id))
+        _associate("set_session", session_id=session_id)
 
     @staticmethod
     def set_user(user_id: str) -> None:
         """Attribute the current trace to user ``user_id`` (call inside a span)."""
-        _associate("set_user", assoc.make(user_id=user_id))
+        _associate("set_user", user_id=user_id)
 
     @staticmethod
     def set_metadata(metadata: Mapping[str, Any]) -> None:
         """Add ``metadata`` (a dict) to the current trace (call inside a span)."""
-        _associate("set_metadata", assoc.make(metadata=metadata))
+        _associate("set_metadata", metadata=metadata)
 
     @staticmethod
     def set_tags(tags: Sequence[str]) -> None:
         """Add ``tags`` to the current trace (call inside a span)."""
-        _associate("set_tags", assoc.make(tags=tags))
+        _associate("set_tags", tags=tags)
 
     # -- spans ------------------------------------------------------------------------
 
