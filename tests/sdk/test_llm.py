@@ -172,6 +172,31 @@ def test_anthropic_streaming_both_ways(
         _check(_llm_span(laminar, session_id), "anthropic", ANTHROPIC_MODEL, question)
 
 
+def test_anthropic_async_client_streaming(
+    laminar: LaminaServer, fake_llm: FakeLLM, new_id: Callable[[str], str]
+) -> None:
+    session_id = new_id("claude-async")
+    question = "Async stream please"
+
+    @observe(session_id=session_id)
+    async def ask() -> str:
+        client = anthropic.AsyncAnthropic(
+            base_url=fake_llm.anthropic_base_url, api_key="k", max_retries=0
+        )
+        async with (
+            client,
+            client.messages.stream(
+                model=ANTHROPIC_MODEL,
+                max_tokens=100,
+                messages=[{"role": "user", "content": question}],
+            ) as stream,
+        ):
+            return "".join([text async for text in stream.text_stream])
+
+    assert asyncio.run(ask()) == f"You said: {question}"
+    _check(_llm_span(laminar, session_id), "anthropic", ANTHROPIC_MODEL, question)
+
+
 def test_a_conversation_session_adds_up_tokens_and_cost(
     laminar: LaminaServer, openai_client: openai.OpenAI, new_id: Callable[[str], str]
 ) -> None:
