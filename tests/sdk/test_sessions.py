@@ -4,9 +4,11 @@ into other traces, threads or asyncio tasks."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -169,6 +171,24 @@ def test_a_thread_started_inside_a_session_does_not_inherit_it(
     assert session(laminar, session_id)["trace_count"] == 1
     assert seen[0] is not None
     assert trace(laminar, seen[0])["session_id"] is None
+
+
+def test_a_thread_given_the_context_joins_the_trace_and_session(
+    laminar: LaminaServer, new_id: Callable[[str], str]
+) -> None:
+    session_id = new_id("s")
+
+    @observe()
+    def fan_out() -> list[str]:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, step, f"w{i}") for i in range(2)]
+            return [f.result() for f in futures]
+
+    with Laminar.with_session(session_id):
+        assert fan_out() == ["w0", "w1"]
+
+    result = session(laminar, session_id)
+    assert result["trace_count"] == 1 and result["span_count"] == 3
 
 
 def test_concurrent_sessions_in_asyncio_tasks_stay_apart(
