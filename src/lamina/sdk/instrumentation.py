@@ -157,16 +157,22 @@ def _instrument_once(name: str, explicit: bool) -> bool:
                 + (f" {target.library}" if target.library in missing else "")
             )
         return False
-    module = importlib.import_module(target.instrumentation)
-    instrumentor = getattr(module, target.instrumentor)()
-    if instrumentor.is_instrumented_by_opentelemetry:
+    try:
+        module = importlib.import_module(target.instrumentation)
+        instrumentor = getattr(module, target.instrumentor)()
+        if instrumentor.is_instrumented_by_opentelemetry:
+            log.warning(
+                "Lamina: %s is already instrumented by another OpenTelemetry set-up; its "
+                "LLM spans go there, not to Lamina.",
+                name,
+            )
+            return False
+        instrumentor.instrument(tracer_provider=_RoutingTracerProvider(name))
+    except Exception:  # a broken third-party instrumentation must not stop the application
         log.warning(
-            "Lamina: %s is already instrumented by another OpenTelemetry set-up; its "
-            "LLM spans go there, not to Lamina.",
-            name,
+            "Lamina: instrumenting %s failed; its calls are not traced.", name, exc_info=True
         )
         return False
-    instrumentor.instrument(tracer_provider=_RoutingTracerProvider(name))
     _INSTRUMENTED.add(name)
     return True
 
