@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
 
 
@@ -13,3 +14,19 @@ from tests.core import otlp
 def _shared_http_client() -> Iterator[None]:
     yield
     otlp.close_client()
+
+
+@pytest.fixture(scope="session")
+def small_body_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    """A server that takes at most 4096 bytes per request (after decompression)."""
+    running = start_server(tmp_path_factory.mktemp("small-body"), "--max-body-bytes", "4096")
+    yield running
+    running.kill()
+
+
+@pytest.fixture(scope="session")
+def small_queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    """A server whose ingest queue holds at most 10 spans."""
+    running = start_server(tmp_path_factory.mktemp("small-queue"), "--max-queue-spans", "10")
+    yield running
+    running.kill()

@@ -213,11 +213,7 @@ def _parse_iso(text: str) -> int:
 
 @pytest.fixture(scope="module")
 def data(server: LaminaServer) -> DataSet:
-    project = otlp.uid("api")
-    assert server.cli("projects", "create", project).returncode == 0
-    created = server.cli("keys", "create", "--project", project)
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip()
+    project, key = otlp.new_project(server, "api")
     session_ids = [f"{project}-s{i}" for i in range(10)]
     traces = [_build(i, j, session_ids[i]) for i in range(10) for j in range(TRACE_COUNTS[i])]
     spans = [span for trace in traces for span in trace.spans]
@@ -437,9 +433,7 @@ def test_limit_caps_a_page(server: LaminaServer, data: DataSet) -> None:
 
 def test_pages_do_not_shift_when_new_sessions_arrive(server: LaminaServer, data: DataSet) -> None:
     """New (newer) sessions arriving between pages neither repeat nor skip an item."""
-    project = otlp.uid("moving")
-    assert server.cli("projects", "create", project).returncode == 0
-    key = server.cli("keys", "create", "--project", project).stdout.strip()
+    project, key = otlp.new_project(server, "moving")
     start = time.time_ns() - 3600 * SECOND
     first = [
         otlp.conversation_turn(f"{project}-{n}", 0, start_ns=start + n * SECOND) for n in range(6)

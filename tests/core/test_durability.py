@@ -6,6 +6,7 @@ request that got its 200 / OK must be there after a restart on the same data dir
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -133,7 +134,9 @@ def test_sigkill_loses_no_acknowledged_span(new_server: Callable[..., LaminaServ
     first.kill()  # SIGKILL while the senders are still sending
     acked = senders.join()
 
-    # the CLI reads the data dir of the dead server directly
+    # the dead server left its server.json behind; the CLI sees the process is gone and
+    # reads the data dir directly instead of trying to reach it
+    assert (first.data_dir / "server.json").exists()
     listed = run_cli("sessions", "list", "--data-dir", str(first.data_dir))
     assert listed.returncode == 0, listed.stderr
     assert "http-0" in listed.stdout
@@ -147,27 +150,16 @@ def test_sigkill_loses_no_acknowledged_span(new_server: Callable[..., LaminaServ
     _check_everything_acknowledged_is_there(second, acked + more.join())
 
 
-def test_sigterm_keeps_everything(new_server: Callable[..., LaminaServer]) -> None:
+def test_sigterm_exits_0_and_keeps_everything(new_server: Callable[..., LaminaServer]) -> None:
     first = new_server()
     senders = Senders(first)
     senders.start()
     senders.wait_for(30)
-    first.process.send_signal(15)
-    first.process.wait(30)
+    first.process.send_signal(signal.SIGTERM)  # while the senders are still sending
+    assert first.process.wait(30) == 0
     acked = senders.join()
     first.kill()  # closes the output reader
-
     assert not (first.data_dir / "server.json").exists()  # the CLI will not look for it
-    shown = run_cli("traces", "show", acked[0], "--data-dir", str(first.data_dir))
-    assert shown.returncode == 0, shown.stderr
-    assert "handle_turn" in shown.stdout
 
     second = new_server(data_dir=first.data_dir, api_key=first.api_key)
     _check_everything_acknowledged_is_there(second, acked)
-
-
-def test_sigterm_exits_0(new_server: Callable[..., LaminaServer]) -> None:
-    server = new_server()
-    request = otlp.export(otlp.conversation_turn(otlp.uid("term"), 0, start_ns=time.time_ns()))
-    assert otlp.post(server.url, server.api_key, request).status_code == 200
-    assert server.stop() == 0

@@ -146,8 +146,8 @@ def test_logs_export_is_accepted(server: LaminaServer, channel: grpc.Channel) ->
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_message_over_the_size_limit_is_refused(new_server: object) -> None:
-    server: LaminaServer = new_server("--max-body-bytes", "4096")  # type: ignore[operator]
+def test_message_over_the_size_limit_is_refused(small_body_server: LaminaServer) -> None:
+    server = small_body_server
     trace_id = otlp.new_trace_id()
     big = otlp.export([otlp.span(trace_id, "big", attributes={"input.value": "x" * 10_000})])
     with grpc.insecure_channel(server.grpc_target) as opened:
@@ -160,8 +160,8 @@ def test_message_over_the_size_limit_is_refused(new_server: object) -> None:
     assert otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 1
 
 
-def test_full_queue_is_resource_exhausted(new_server: object) -> None:
-    server: LaminaServer = new_server("--max-queue-spans", "10")  # type: ignore[operator]
+def test_full_queue_is_resource_exhausted(small_queue_server: LaminaServer) -> None:
+    server = small_queue_server
     with grpc.insecure_channel(server.grpc_target) as opened:
         stub = trace_service_pb2_grpc.TraceServiceStub(opened)
         trace_id = otlp.new_trace_id()

@@ -152,33 +152,3 @@ def test_writing_with_one_key_never_touches_the_other_project(
     # it landed in beta's own project
     beta_trace = otlp.api(server, f"/api/v1/traces/{alpha.trace_ids[0]}", key=beta.key)
     assert beta_trace["span_count"] == 1 and beta_trace["name"] == "intruder"
-
-
-def test_projects_list_and_keys_list_show_both(
-    server: LaminaServer, tenants: tuple[Tenant, Tenant]
-) -> None:
-    listed = server.cli("projects", "list")
-    assert listed.returncode == 0, listed.stderr
-    for tenant in tenants:
-        assert tenant.project in listed.stdout
-    keys = server.cli("keys", "list", "--project", tenants[0].project)
-    assert keys.returncode == 0, keys.stderr
-    assert tenants[0].key[:10] in keys.stdout
-    assert tenants[1].key[:10] not in keys.stdout
-    for tenant in tenants:  # the secret itself is never shown again
-        assert tenant.key not in keys.stdout
-
-
-def test_creating_a_project_twice_is_refused(
-    server: LaminaServer, tenants: tuple[Tenant, Tenant]
-) -> None:
-    again = server.cli("projects", "create", tenants[0].project)
-    assert again.returncode != 0
-    assert "already exists" in again.stderr
-
-
-def test_key_for_an_unknown_project_is_refused(server: LaminaServer) -> None:
-    result = server.cli("keys", "create", "--project", otlp.uid("nope"))
-    assert result.returncode != 0
-    assert result.stdout == ""
-    assert "No project" in result.stderr
