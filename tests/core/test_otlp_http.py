@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from tests.conftest import LaminaServer
+from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
 from tests.core.otlp import JSON, MS, PROTOBUF
 
@@ -520,3 +520,53 @@ def test_full_queue_gets_429_with_retry_after_and_stores_nothing(
     health = otlp.api(server, "/healthz")
     assert health["queued_spans"] == 0
     assert health["spans_written"] == written + 5 * statuses.count(200)
+
+
+# -- one client's bad values must not fail other clients ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    """A server of its own: while the bug below exists, it refuses everything for 2 s."""
+    running = start_server(tmp_path_factory.mktemp("poison"))
+    yield running
+    running.kill()
+
+
+def _poison(case: str) -> list[otlp.Span]:
+    trace_id = otlp.new_trace_id()
+    if case == "time-past-int64":  # a fixed64 time no int64 column holds (year 2262+)
+        span = otlp.span(trace_id, "future")
+        span.start_time_unix_nano = span.end_time_unix_nano = 2**64 - 1
+        return [span]
+    if case == "tokens-as-huge-string":
+        return [otlp.span(trace_id, "llm", attributes={"gen_ai.usage.input_tokens": "9" * 20})]
+    # two spans whose token counts are each in range, but not their trace's sum
+    return [
+        otlp.span(trace_id, f"llm-{n}", attributes={"gen_ai.usage.input_tokens": 2**62 + n})
+        for n in range(2)
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a value out of int64 range (a fixed64 time >= 2**63, a token count sent as a "
+    "huge string, tokens whose per-trace sum overflows) makes the whole group-commit write "
+    "fail (ingest/batcher.py -> store/duckdb.py write_spans: pyarrow OverflowError / DuckDB "
+    "'Overflow in addition'): that request gets 503, other clients' requests in the same "
+    "batch fail too, and every request for the next 2 s gets 503 'is the disk full?'; the "
+    "client's retries repeat it. Reject or clamp such values in otlp/decode.py instead.",
+)
+@pytest.mark.parametrize(
+    "case", ["time-past-int64", "tokens-as-huge-string", "tokens-sum-overflow"]
+)
+def test_out_of_range_values_do_not_fail_other_clients(own_server: LaminaServer, case: str) -> None:
+    server = own_server
+    bad = _poison(case)
+    for span in bad:  # one request per span: the sum case overflows only on the merge
+        response = otlp.post(server.url, server.api_key, otlp.export([span]))
+        assert response.status_code in (200, 400), (response.status_code, response.content)
+    good_id, good = _turn(otlp.uid("innocent"))
+    response = otlp.post(server.url, server.api_key, good)
+    assert response.status_code == 200, response.content
+    assert otlp.api(server, f"/api/v1/traces/{good_id.hex()}")["span_count"] == 2
