@@ -238,3 +238,19 @@ def test_demo_without_a_running_server_says_what_to_do(tmp_path: Path) -> None:
     result = run_cli("demo", "--data-dir", str(tmp_path / "nothing-here"))
     assert result.returncode != 0
     assert "lamina serve" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_data_dir_or_a_port_in_use(server: LaminaServer, tmp_path: Path) -> None:
+    """A second `lamina serve` on a data dir or port already in use says so and exits 2."""
+    same_dir = run_cli(
+        "serve", "--data-dir", str(server.data_dir), "--port", "0", "--grpc-port", "0"
+    )
+    assert same_dir.returncode == 2
+    assert str(server.data_dir) in same_dir.stderr and "Traceback" not in same_dir.stderr
+    port = server.url.rsplit(":", 1)[1]
+    same_port = run_cli(
+        "serve", "--data-dir", str(tmp_path / "other"), "--port", port, "--grpc-port", "0"
+    )
+    assert same_port.returncode == 2
+    assert port in same_port.stderr and "--port" in same_port.stderr
+    assert otlp.api(server, "/healthz")["status"] == "ok"  # the running one is unharmed
