@@ -151,6 +151,12 @@ def display_preview(text: str | None) -> str:
     return text
 
 
+def short_json(value: Any, limit: int = 100) -> str | None:
+    """Compact JSON for a small value (shown on one line), else None."""
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= limit and "\n" not in text else None
+
+
 def url_part(value: str) -> str:
     return quote(value, safe="")
 
@@ -229,6 +235,7 @@ def environment(assets: dict[str, Asset]) -> Environment:
         preview=display_preview,
         u=url_part,
         json=to_json,
+        short_json=short_json,
     )
     env.globals.update(
         static=lambda name: f"/static/{name}?v={assets[name].version}",

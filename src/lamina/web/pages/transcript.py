@@ -9,7 +9,6 @@ trace was not loaded (past the page's limit) shows the list previews.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from lamina.store.base import Row
 from lamina.web.pages import content, spans
@@ -84,7 +83,8 @@ def _turn(trace: Row, full: Row) -> Turn:
     if said is None and llm_calls:
         said = content.said(content.read_payload(llm_calls[0]["input"]))
     reply = content.replied(content.read_payload(root["output"])) if root else None
-    if reply is None and llm_calls:
+    failed = any(s["status"] == "error" for s in all_spans)
+    if reply is None and llm_calls and not failed:
         reply = content.replied(content.read_payload(llm_calls[-1]["output"]))
     tools = [
         Chip(s["name"], s["span_id"], s["duration_ms"], s["status"])
@@ -127,11 +127,3 @@ def timeline(session: Row) -> list[Mark]:
             )
         )
     return marks
-
-
-def summary(session: Row) -> dict[str, Any]:
-    """Figures for the session header."""
-    return {
-        "errors": session.get("error_count") or 0,
-        "users": session.get("user_ids") or [],
-    }

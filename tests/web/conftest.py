@@ -1,0 +1,225 @@
+"""Fixtures for the web pages: a real server, real OTLP data, a real Chromium.
+
+``web``         a server of its own (session-scoped), with a user and data sent
+                through the OpenTelemetry SDK's OTLP/HTTP exporter (see ``Seeded``).
+``browser``     one headless Chromium (Debian's) for the whole run.
+``page``        a fresh browser tab, already signed in as ``web.email``.
+``send_turns``  sends a conversation to a server; returns the trace ids.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, sync_playwright
+
+from tests.conftest import LaminaServer, start_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_SCRIPT = "<script>alert(2)</script>"
+
+
+def send_turns(
+    server: LaminaServer,
+    session_id: str,
+    turns: list[tuple[str, str]],
+    user_id: str = "u-1",
+    name: str = "handle_turn",
+    fail_last: bool = False,
+    key: str | None = None,
+) -> list[str]:
+    """One trace per turn (a root span and an LLM call), sent by the real OTLP exporter."""
+    exporter = OTLPSpanExporter(
+        endpoint=f"{server.url}/v1/traces",
+        headers={"Authorization": f"Bearer {key or server.api_key}"},
+    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "web-tests"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracer = provider.get_tracer("web-tests")
+    trace_ids = []
+    history: list[dict[str, str]] = [{"role": "system", "content": "You are a test assistant."}]
+    for index, (question, answer) in enumerate(turns):
+        with tracer.start_as_current_span(name) as root:
+            root.set_attribute("session.id", session_id)
+            root.set_attribute("user.id", user_id)
+            root.set_attribute("input.value", json.dumps({"user_message": question}))
+            root.set_attribute("output.value", json.dumps(answer))
+            root.set_attribute("tag.tags", ["web-test"])
+            history.append({"role": "user", "content": question})
+            with tracer.start_as_current_span("openai.chat") as llm:
+                llm.set_attribute("gen_ai.system", "openai")
+                llm.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+                llm.set_attribute("gen_ai.usage.input_tokens", 120 + index)
+                llm.set_attribute("gen_ai.usage.output_tokens", 30)
+                for i, message in enumerate(history):
+                    llm.set_attribute(f"gen_ai.prompt.{i}.role", message["role"])
+                    llm.set_attribute(f"gen_ai.prompt.{i}.content", message["content"])
+                llm.set_attribute("gen_ai.completion.0.role", "assistant")
+                llm.set_attribute("gen_ai.completion.0.content", answer)
+            with tracer.start_as_current_span("lookup") as tool:
+                tool.set_attribute("lamina.span.type", "TOOL")
+                tool.set_attribute("input.value", json.dumps({"q": question}))
+                if fail_last and index == len(turns) - 1:
+                    try:
+                        raise ValueError("lookup failed: index offline")
+                    except ValueError as error:  # raised, so it has a traceback
+                        tool.record_exception(error)
+                        tool.set_status(Status(StatusCode.ERROR, str(error)))
+            history.append({"role": "assistant", "content": answer})
+            trace_ids.append(format(root.get_span_context().trace_id, "032x"))
+    assert provider.force_flush(10_000)
+    provider.shutdown()
+    return trace_ids
+
+
+@dataclass
+class Seeded:
+    server: LaminaServer
+    email: str
+    chat_session: str
+    chat_traces: list[str]
+    other_session: str
+    other_traces: list[str]
+    xss_session: str
+    xss_traces: list[str]
+    word: str  # a word only one trace's input contains
+    storage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def create_user(server: LaminaServer, email: str, admin: bool = False) -> None:
+    args = ["users", "create", email, "--password-stdin", *(["--admin"] if admin else [])]
+    result = server.cli(*args, input=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    server = start_server(tmp_path_factory.mktemp("web-data"))
+    try:
+        email = "ana@example.com"
+        create_user(server, email, admin=True)
+        tag = uuid.uuid4().hex[:6]
+        word = f"zebra{tag}"
+        chat = send_turns(
+            server,
+            f"conv-{tag}",
+            [
+                ("I was charged twice for order 991.", "I have refunded the duplicate charge."),
+                ("When will it arrive?", "Refunds take 3 to 5 business days."),
+                (f"Thanks, {word}!", "You are welcome."),
+            ],
+            user_id="u-1842",
+        )
+        other = send_turns(
+            server,
+            f"checkout-{tag}",
+            [("validate cart", "ok"), ("charge card", "declined")],
+            user_id="u-7",
+            name="checkout_step",
+            fail_last=True,
+        )
+        xss = send_turns(
+            server,
+            f"xss-{tag}",
+            [(f"show me {XSS_SCRIPT}", f"Here: {XSS_IMG} and {XSS_SCRIPT}")],
+            user_id="u-evil",
+        )
+        server.wait_for(
+            "/api/v1/sessions",
+            lambda page: len(page["items"]) >= 3,
+        )
+        yield Seeded(
+            server=server,
+            email=email,
+            chat_session=f"conv-{tag}",
+            chat_traces=chat,
+            other_session=f"checkout-{tag}",
+            other_traces=other,
+            xss_session=f"xss-{tag}",
+            xss_traces=xss,
+            word=word,
+        )
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+def sign_in(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{url}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/p/*/traces")
+
+
+def new_context(browser: Browser, **options: Any) -> BrowserContext:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id="Europe/Oslo", **options
+    )
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture(scope="session")
+def signed_in_state(browser: Browser, web: Seeded) -> dict[str, Any]:
+    context = new_context(browser)
+    page = context.new_page()
+    sign_in(page, web.url, web.email)
+    state: dict[str, Any] = context.storage_state()  # type: ignore[assignment]
+    context.close()
+    return state
+
+
+@pytest.fixture
+def page(browser: Browser, signed_in_state: dict[str, Any]) -> Iterator[Page]:
+    context = new_context(browser, storage_state=signed_in_state)
+    tab = context.new_page()
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        if dialog.type == "confirm":  # "Revoke this key?" and the like
+            dialog.accept()
+        else:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+    tab.on("dialog", on_dialog)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not dialogs, f"an alert opened: {dialogs}"
+    assert not errors, f"script errors: {errors}"
