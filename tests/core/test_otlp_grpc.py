@@ -196,3 +196,18 @@ def test_full_queue_is_resource_exhausted(small_queue_server: LaminaServer) -> N
             assert otlp.api(server, f"/api/v1/traces/{trace.hex()}")["span_count"] == 5
         else:
             _absent(server, trace)
+
+
+def test_messages_larger_than_grpcs_default_limit_are_taken(
+    server: LaminaServer, channel: grpc.Channel
+) -> None:
+    """gRPC refuses messages over 4 MiB unless told otherwise; Lamina's limit is 16 MiB, on
+    both transports (large prompts make large batches)."""
+    trace_id = otlp.new_trace_id()
+    payload = "x" * 1_000_000
+    spans = [otlp.span(trace_id, f"s{n}", attributes={"input.value": payload}) for n in range(6)]
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    stub.Export(otlp.export(spans), metadata=_auth(server.api_key), timeout=30)
+    trace = otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")
+    assert trace["span_count"] == 6
+    assert all(span["input"] == payload for span in trace["spans"])

@@ -8,11 +8,14 @@ several requests, and compares everything the API says about them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import random
 import time
 from typing import Any
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.conftest import LaminaServer
 from tests.core import otlp
@@ -179,6 +182,35 @@ def test_shuffled_spans_give_the_same_summaries_as_in_order(
         assert _trace_detail(server, shuffled_trace["trace_id"]) == _trace_detail(
             server, ordered_trace["trace_id"]
         )
+
+
+def test_pieces_of_one_trace_sent_at_once_over_both_transports(server: LaminaServer) -> None:
+    """Concurrent requests land in one group commit: their spans of the same traces are
+    merged within one write as well as across writes."""
+    start = time.time_ns() - 60_000 * MS
+    ordered_id, concurrent_id = otlp.uid("ordered"), otlp.uid("concurrent")
+    _send(server, [span for trace in _session(ordered_id, start) for span in trace])
+    pieces = [span for trace in _session(concurrent_id, start) for span in trace]
+    random.Random(7).shuffle(pieces)
+    batches = [pieces[n::6] for n in range(6)]
+
+    def send(n: int) -> None:
+        if n % 2:
+            _send(server, batches[n])
+            return
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            trace_service_pb2_grpc.TraceServiceStub(channel).Export(  # type: ignore[no-untyped-call]
+                otlp.export(batches[n]),
+                metadata=[("authorization", f"Bearer {server.api_key}")],
+                timeout=30,
+            )
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        list(pool.map(send, range(6)))
+    expected = otlp.api(server, f"/api/v1/sessions/{ordered_id}")
+    got = otlp.api(server, f"/api/v1/sessions/{concurrent_id}")
+    assert _normalise(got) == _normalise(expected)
+    assert got["span_count"] == 15
 
 
 def test_session_set_only_on_a_late_child_span(server: LaminaServer) -> None:
