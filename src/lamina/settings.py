@@ -45,6 +45,12 @@ class Settings:
         "LAMINA_MAX_INFLIGHT_BYTES",
         "Request bytes held at once while reading and decoding (429 above it).",
     )
+    decode_workers: int = _setting(
+        -1,
+        "LAMINA_DECODE_WORKERS",
+        "Processes that decode OTLP requests (-1: one fewer than the CPU cores, at least 1; "
+        "0: decode in the server process).",
+    )
     max_queue_spans: int = _setting(
         100_000,
         "LAMINA_MAX_QUEUE_SPANS",
@@ -90,6 +96,8 @@ class Settings:
             raise ConfigError("max_body_bytes must be at least 1024.")
         if self.max_inflight_bytes < self.max_body_bytes:
             raise ConfigError("max_inflight_bytes must be at least max_body_bytes.")
+        if self.decode_workers < -1:
+            raise ConfigError("decode_workers must be -1 (automatic), 0 or more.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:
             raise ConfigError("max_queue_spans and max_batch_spans must be positive.")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -100,8 +108,10 @@ class Settings:
             raise ConfigError(f"The price file {self.price_file} does not exist.")
 
     @property
-    def http_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def workers_for_decoding(self) -> int:
+        if self.decode_workers >= 0:
+            return self.decode_workers
+        return max(1, (os.cpu_count() or 2) - 1)
 
 
 def describe() -> list[dict[str, str]]:

@@ -548,15 +548,6 @@ def _poison(case: str) -> list[otlp.Span]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a value out of int64 range (a fixed64 time >= 2**63, a token count sent as a "
-    "huge string, tokens whose per-trace sum overflows) makes the whole group-commit write "
-    "fail (ingest/batcher.py -> store/duckdb.py write_spans: pyarrow OverflowError / DuckDB "
-    "'Overflow in addition'): that request gets 503, other clients' requests in the same "
-    "batch fail too, and every request for the next 2 s gets 503 'is the disk full?'; the "
-    "client's retries repeat it. Reject or clamp such values in otlp/decode.py instead.",
-)
 @pytest.mark.parametrize(
     "case", ["time-past-int64", "tokens-as-huge-string", "tokens-sum-overflow"]
 )

@@ -1,7 +1,7 @@
 """The ingest batcher: a bounded queue in front of the store's single writer.
 
-Receivers call :meth:`IngestBatcher.submit` with a request's decoded spans and
-await it. A writer thread takes everything queued (up to a batch size), writes
+Receivers call :meth:`IngestBatcher.submit` with a request's decoded spans (a
+column batch) and await it. A writer thread takes everything queued (up to a batch size), writes
 it in one transaction (group commit) and only then resolves the waiting
 requests, so a request is acknowledged only once its spans are durable and
 visible. When the queue holds ``max_queue_spans``, new requests are refused
@@ -17,11 +17,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.errors import LaminaError, Overloaded, PayloadTooLarge, StoreUnavailable
-from lamina.spans import SpanRecord
+from lamina.ingest.columns import ColumnBatch
 from lamina.store.base import Store
 
 log = logging.getLogger("lamina.ingest")
@@ -29,7 +28,7 @@ log = logging.getLogger("lamina.ingest")
 
 @dataclass(slots=True)
 class _Pending:
-    records: Sequence[SpanRecord]
+    batch: ColumnBatch
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
@@ -65,13 +64,14 @@ class IngestBatcher:
         self._thread = threading.Thread(target=self._run, name="lamina-writer", daemon=True)
         self._thread.start()
 
-    async def submit(self, records: Sequence[SpanRecord]) -> None:
-        """Queue the records and wait until they are committed."""
-        if not records:
+    async def submit(self, batch: ColumnBatch) -> None:
+        """Queue the batch and wait until it is committed."""
+        count = batch.count
+        if not count:
             return
-        if len(records) > self._max_queue:
+        if count > self._max_queue:
             raise PayloadTooLarge(
-                f"This request holds {len(records)} spans; the server accepts at most "
+                f"This request holds {count} spans; the server accepts at most "
                 f"{self._max_queue} in one request. Send smaller batches."
             )
         loop = asyncio.get_running_loop()
@@ -85,15 +85,15 @@ class IngestBatcher:
                     "retry in a few seconds.",
                     retry_after=5,
                 )
-            if self._queued_spans + len(records) > self._max_queue:
+            if self._queued_spans + count > self._max_queue:
                 self.stats.requests_refused += 1
                 raise Overloaded(
                     "The server is receiving spans faster than it can store them; "
                     "retry after a short wait.",
                     retry_after=1,
                 )
-            self._queue.append(_Pending(records, future, loop))
-            self._queued_spans += len(records)
+            self._queue.append(_Pending(batch, future, loop))
+            self._queued_spans += count
             self._cond.notify()
         await asyncio.shield(future)
 
@@ -114,11 +114,11 @@ class IngestBatcher:
             taken: list[_Pending] = []
             count = 0
             while self._queue and (
-                not taken or count + len(self._queue[0].records) <= self._max_batch
+                not taken or count + self._queue[0].batch.count <= self._max_batch
             ):
                 item = self._queue.popleft()
                 taken.append(item)
-                count += len(item.records)
+                count += item.batch.count
             self._queued_spans -= count
             return taken
 
@@ -127,27 +127,37 @@ class IngestBatcher:
             taken = self._take()
             if taken is None:
                 return
-            records: list[SpanRecord] = []
-            for item in taken:
-                records.extend(item.records)
-            error: LaminaError | None = None
-            try:
-                self._store.write_spans(records)
-                self.stats.spans_written += len(records)
-                self.stats.batches_written += 1
-            except LaminaError as exc:
-                error = exc
-            except Exception as exc:  # never let the writer die: answer every request
-                log.exception("writing %d spans failed", len(records))
-                error = StoreUnavailable(f"The store could not save spans: {exc}")
-            if error is not None:
-                self.stats.write_errors += 1
+            error = self._write([item.batch for item in taken])
+            if error is None or len(taken) == 1:
+                outcomes = [error] * len(taken)
+            else:
+                # One request's spans can break a group commit for everyone (a value
+                # the store rejects); write them one by one so only that one fails.
+                outcomes = [self._write([item.batch]) for item in taken]
+            if all(outcome is not None for outcome in outcomes):
+                # Nothing could be written: the store itself is in trouble.
                 self._failed_until = time.monotonic() + 2.0
-                log.error("ingest write failed: %s", error.message)
-            for item in taken:
+            for item, outcome in zip(taken, outcomes, strict=True):
                 # RuntimeError: the request's event loop has closed, nobody is waiting.
                 with contextlib.suppress(RuntimeError):
-                    item.loop.call_soon_threadsafe(_resolve, item.future, error)
+                    item.loop.call_soon_threadsafe(_resolve, item.future, outcome)
+
+    def _write(self, batches: list[ColumnBatch]) -> LaminaError | None:
+        count = sum(batch.count for batch in batches)
+        try:
+            self._store.write_columns(batches)
+        except LaminaError as exc:
+            error = exc
+        except Exception as exc:  # never let the writer die: answer every request
+            log.exception("writing %d spans failed", count)
+            error = StoreUnavailable(f"The store could not save spans: {exc}")
+        else:
+            self.stats.spans_written += count
+            self.stats.batches_written += 1
+            return None
+        self.stats.write_errors += 1
+        log.error("writing %d spans failed: %s", count, error.message)
+        return error
 
 
 def _resolve(future: asyncio.Future[None], error: LaminaError | None) -> None:

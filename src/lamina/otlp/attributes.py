@@ -7,6 +7,7 @@ attributes first, then the same names among the resource attributes.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,25 +94,33 @@ def as_text(value: Any) -> str | None:
     return orjson.dumps(value, default=str).decode()
 
 
+# A count past this is not a real token count; storing it could overflow sums.
+MAX_COUNT = 10**12
+
+
 def as_int(value: Any) -> int | None:
+    """A non-negative count, or None for anything that is not a plausible one."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         try:
-            return int(float(value))
-        except (TypeError, ValueError):
+            number = int(float(value))
+        except (TypeError, ValueError, OverflowError):
             return None
+    return number if 0 <= number <= MAX_COUNT else None
 
 
 def as_float(value: Any) -> float | None:
+    """A finite amount (of money), or None."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) and abs(number) <= MAX_COUNT else None
 
 
 def as_tags(value: Any) -> tuple[str, ...]:

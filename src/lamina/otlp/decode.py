@@ -26,6 +26,7 @@ CostFunction = Callable[[str | None, str | None, int | None, int | None], float 
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
+_MAX_TIME = 2**63
 # Nesting past this depth in an attribute value is stored as a marker, so a
 # hostile payload cannot make the decoder recurse without limit.
 _MAX_VALUE_DEPTH = 32
@@ -170,6 +171,8 @@ def _invalid(span: Any) -> str | None:
         return "span_id must be 8 bytes (16 hex digits) and not all zero"
     if span.parent_span_id and len(span.parent_span_id) != 8:
         return "parent_span_id must be empty or 8 bytes (16 hex digits)"
+    if span.start_time_unix_nano >= _MAX_TIME or span.end_time_unix_nano >= _MAX_TIME:
+        return "start and end times must be nanoseconds since 1970 before the year 2262"
     return None
 
 

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from lamina.errors import LaminaError
-from lamina.otlp.decode import parse_protobuf
+from lamina.ingest.decoder import PROTOBUF
 from lamina.runtime import Runtime
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -43,7 +43,7 @@ def handlers(runtime: Runtime) -> list[Any]:
         response = ExportTraceServiceResponse()
         try:
             project_id = runtime.keys.project_for(_authorization(context))
-            batch = await runtime.ingest(project_id, parse_protobuf(body))
+            batch = await runtime.ingest(project_id, body, PROTOBUF)
         except LaminaError as error:
             await _abort(context, error)
             return response

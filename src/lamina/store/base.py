@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lamina.ingest.columns import ColumnBatch
 from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 
@@ -46,11 +47,15 @@ class User:
 
 class Store(Protocol):
     # -- spans ---------------------------------------------------------------
-    def write_spans(self, records: Sequence[SpanRecord]) -> None:
-        """Store the records and update their traces' summaries, in one transaction.
+    def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
+        """Store the batches' spans and merge their trace deltas, in one transaction.
 
         When this returns, the spans are durable and visible to every query.
+        This is the ingest path: the batcher's writer is its only caller.
         """
+
+    def write_spans(self, records: Sequence[SpanRecord]) -> None:
+        """The same for records (a convenience: ``write_columns([to_columns(records)])``)."""
 
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]: ...
 

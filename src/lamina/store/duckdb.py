@@ -22,63 +22,15 @@ import orjson
 import pyarrow as pa
 
 from lamina.errors import ConfigError, Conflict, StoreUnavailable
+from lamina.ingest.columns import SPAN_COLUMNS, ColumnBatch, combine, to_columns
 from lamina.query.params import Cursor, Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Project, Row, User
 from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
-from lamina.store.summaries import (
-    TRACE_COLUMNS,
-    TRACE_SCHEMA,
-    merge_metadata,
-    plain_metadata,
-    trace_deltas,
-)
+from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
-
-SPAN_COLUMNS = (
-    "seq",
-    "project_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "span_type",
-    "start_ns",
-    "end_ns",
-    "status",
-    "status_message",
-    "session_id",
-    "user_id",
-    "input",
-    "output",
-    "model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "tags",
-    "metadata",
-    "attributes",
-    "events",
-    "resource",
-    "service_name",
-)
-_SPAN_SCHEMA = pa.schema(
-    [
-        ("seq", pa.int64()),
-        *[(name, pa.string()) for name in SPAN_COLUMNS[1:7]],
-        ("start_ns", pa.int64()),
-        ("end_ns", pa.int64()),
-        *[(name, pa.string()) for name in SPAN_COLUMNS[9:17]],
-        ("input_tokens", pa.int64()),
-        ("output_tokens", pa.int64()),
-        ("cost", pa.float64()),
-        ("tags", pa.list_(pa.string())),
-        *[(name, pa.string()) for name in SPAN_COLUMNS[21:]],
-    ]
-)
 
 
 def _sum(column: str) -> str:
@@ -100,8 +52,27 @@ def _ranked(value: str, rank: str) -> str:
     )
 
 
+# The batch may hold several deltas for one trace (from several requests):
+# they are folded together by the same rules before meeting the stored row.
+_FOLD_DELTAS = """
+SELECT project_id, trace_id,
+    arg_min(session_id, session_rank), min(session_rank),
+    arg_min(user_id, user_rank), min(user_rank),
+    arg_min(name, name_rank), min(name_rank),
+    min(start_ns), max(end_ns),
+    sum(span_count)::BIGINT, sum(error_count)::BIGINT,
+    sum(input_tokens)::BIGINT, sum(output_tokens)::BIGINT, sum(cost),
+    list_sort(list_distinct(flatten(list(tags)))),
+    coalesce(max(metadata) FILTER (WHERE metadata != '{}'), '{}'),
+    arg_min(input_preview, input_rank), min(input_rank),
+    arg_min(output_preview, output_rank), min(output_rank),
+    min(min_seq), max(max_seq)
+FROM trace_batch
+GROUP BY project_id, trace_id
+"""
+
 _MERGE_TRACES = f"""
-INSERT INTO traces SELECT {", ".join(TRACE_COLUMNS)} FROM trace_batch
+INSERT INTO traces {_FOLD_DELTAS}
 ON CONFLICT (project_id, trace_id) DO UPDATE SET
     {_ranked("session_id", "session_rank")},
     {_ranked("user_id", "user_rank")},
@@ -167,19 +138,21 @@ class DuckDBStore:
 
     # -- spans ------------------------------------------------------------------
     def write_spans(self, records: Sequence[SpanRecord]) -> None:
-        if not records:
+        self.write_columns([to_columns(records)])
+
+    def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
+        """Store column batches (see :mod:`lamina.ingest.columns`) in one transaction."""
+        if not any(batch.count for batch in batches):
             return
         with self._write_lock:
             first_seq = self._next_seq
-            span_batch = _span_table(records, first_seq)
-            deltas = trace_deltas(records, first_seq)
+            batch = combine(batches, first_seq)
             con = self._cursor()
             try:
                 con.execute("BEGIN TRANSACTION")
-                self._merge_stored_metadata(con, deltas)
-                trace_batch = pa.Table.from_pylist(deltas, schema=TRACE_SCHEMA)
-                con.register("span_batch", span_batch)
-                con.register("trace_batch", trace_batch)
+                traces = self._merge_metadata(con, batch.traces)
+                con.register("span_batch", batch.spans)
+                con.register("trace_batch", traces)
                 con.execute(f"INSERT INTO spans SELECT {', '.join(SPAN_COLUMNS)} FROM span_batch")
                 con.execute(_MERGE_TRACES)
                 con.execute("COMMIT")
@@ -192,28 +165,28 @@ class DuckDBStore:
             finally:
                 con.unregister("span_batch")
                 con.unregister("trace_batch")
-            self._next_seq = first_seq + len(records)
+            self._next_seq = first_seq + batch.count
 
     @staticmethod
-    def _merge_stored_metadata(
-        con: duckdb.DuckDBPyConnection, deltas: list[dict[str, Any]]
-    ) -> None:
-        """Fold the stored metadata of traces this batch adds metadata to into the deltas.
+    def _merge_metadata(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> pa.Table:
+        """Resolve metadata key by key across the batch's deltas and the stored rows.
 
-        The upsert then simply keeps the delta's metadata: per-key ranks decide,
-        so the result does not depend on the order spans arrive in.
+        Every delta row of a trace then carries the same, final metadata, and the
+        upsert keeps it: per-key ranks decide, so arrival order cannot matter.
+        Only rows that carry metadata are touched, in Python.
         """
-        with_metadata = {
-            (d["project_id"], d["trace_id"]): d for d in deltas if d["metadata"] != "{}"
-        }
-        if not with_metadata:
-            return
-        keys = pa.table(
-            {
-                "project_id": [key[0] for key in with_metadata],
-                "trace_id": [key[1] for key in with_metadata],
-            }
-        )
+        column = traces.column("metadata").to_pylist()
+        rows = [i for i, text in enumerate(column) if text != "{}"]
+        if not rows:
+            return traces
+        project_ids = traces.column("project_id")
+        trace_ids = traces.column("trace_id")
+        merged: dict[tuple[str, str], str] = {}
+        for i in rows:
+            key = (project_ids[i].as_py(), trace_ids[i].as_py())
+            held = merged.get(key)
+            merged[key] = column[i] if held is None else merge_metadata(held, column[i])
+        keys = pa.table({"project_id": [k[0] for k in merged], "trace_id": [k[1] for k in merged]})
         con.register("metadata_keys", keys)
         try:
             stored = con.execute(
@@ -223,8 +196,12 @@ class DuckDBStore:
         finally:
             con.unregister("metadata_keys")
         for project_id, trace_id, metadata in stored:
-            delta = with_metadata[(project_id, trace_id)]
-            delta["metadata"] = merge_metadata(metadata, delta["metadata"])
+            key = (project_id, trace_id)
+            merged[key] = merge_metadata(metadata, merged[key])
+        for i in rows:
+            column[i] = merged[(project_ids[i].as_py(), trace_ids[i].as_py())]
+        index = traces.schema.get_field_index("metadata")
+        return traces.set_column(index, "metadata", pa.array(column, pa.string()))
 
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
         sql, params = sessions_sql.list_sessions(project_id, query)
@@ -429,38 +406,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-def _span_table(records: Sequence[SpanRecord], first_seq: int) -> pa.Table:
-    columns: dict[str, list[Any]] = {
-        "seq": list(range(first_seq, first_seq + len(records))),
-        "project_id": [r.project_id for r in records],
-        "trace_id": [r.trace_id for r in records],
-        "span_id": [r.span_id for r in records],
-        "parent_span_id": [r.parent_span_id for r in records],
-        "name": [r.name for r in records],
-        "span_type": [r.span_type for r in records],
-        "start_ns": [r.start_ns for r in records],
-        "end_ns": [r.end_ns for r in records],
-        "status": [r.status for r in records],
-        "status_message": [r.status_message for r in records],
-        "session_id": [r.session_id for r in records],
-        "user_id": [r.user_id for r in records],
-        "input": [r.input for r in records],
-        "output": [r.output for r in records],
-        "model": [r.model for r in records],
-        "provider": [r.provider for r in records],
-        "input_tokens": [r.input_tokens for r in records],
-        "output_tokens": [r.output_tokens for r in records],
-        "cost": [r.cost for r in records],
-        "tags": [list(r.tags) for r in records],
-        "metadata": [orjson.dumps(r.metadata).decode() for r in records],
-        "attributes": [r.attributes for r in records],
-        "events": [r.events for r in records],
-        "resource": [r.resource for r in records],
-        "service_name": [r.service_name for r in records],
-    }
-    return pa.Table.from_pydict(columns, schema=_SPAN_SCHEMA)
 
 
 def _page(rows: list[Row], limit: int, sort: str, key: str) -> Page[Row]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -84,6 +85,7 @@ def create_app(
 ) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(runtime.decoder.start)
         runtime.batcher.start()
         for hook in on_start or []:
             await hook()
@@ -93,6 +95,7 @@ def create_app(
             for hook in on_stop or []:
                 await hook()
             runtime.batcher.stop()
+            runtime.decoder.stop()
 
     routes: list[BaseRoute] = [
         Route("/healthz", health),

@@ -30,11 +30,9 @@ from lamina.errors import (
     UnsupportedMediaType,
 )
 from lamina.ingest.budget import ByteBudget
-from lamina.otlp.decode import parse_json, parse_protobuf
+from lamina.ingest.decoder import JSON, PROTOBUF
 from lamina.runtime import Runtime
 
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 _GRPC_STATUS = {400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 503: 14}
 
 
@@ -127,11 +125,9 @@ async def export_traces(request: Request) -> Response:
         project_id = runtime.keys.project_for(request.headers.get("authorization"))
         body, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
         try:
-            export = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
-            del body
+            batch = await runtime.ingest(project_id, body, content_type)
         finally:
             runtime.bodies.give_back(taken)
-        batch = await runtime.ingest(project_id, export)
     except LaminaError as error:
         return error_response(error, content_type)
     response = ExportTraceServiceResponse()

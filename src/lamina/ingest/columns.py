@@ -1,0 +1,117 @@
+"""Span records as column batches: the form in which spans travel to a store.
+
+Decoding (in a worker process) turns each request's SpanRecords into one
+:class:`ColumnBatch`: an Arrow table of spans and one of per-trace summary
+deltas (see :mod:`lamina.store.summaries`). Sequence numbers are offsets
+within the batch until the writer joins batches and gives them their place
+(:func:`combine`). Arrow tables cross the process boundary as buffers, so the
+server process does almost no per-span Python work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lamina.spans import SpanRecord
+from lamina.store.summaries import TRACE_SCHEMA, trace_deltas
+
+SPAN_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("project_id", pa.string()),
+        ("trace_id", pa.string()),
+        ("span_id", pa.string()),
+        ("parent_span_id", pa.string()),
+        ("name", pa.string()),
+        ("span_type", pa.string()),
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        ("status", pa.string()),
+        ("status_message", pa.string()),
+        ("session_id", pa.string()),
+        ("user_id", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("model", pa.string()),
+        ("provider", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cost", pa.float64()),
+        ("tags", pa.list_(pa.string())),
+        ("metadata", pa.string()),
+        ("attributes", pa.string()),
+        ("events", pa.string()),
+        ("resource", pa.string()),
+        ("service_name", pa.string()),
+    ]
+)
+SPAN_COLUMNS = tuple(SPAN_SCHEMA.names)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnBatch:
+    spans: pa.Table  # SPAN_SCHEMA
+    traces: pa.Table  # TRACE_SCHEMA, possibly several rows for one trace after combine()
+
+    @property
+    def count(self) -> int:
+        return int(self.spans.num_rows)
+
+
+def to_columns(records: Sequence[SpanRecord]) -> ColumnBatch:
+    columns: dict[str, list[Any]] = {
+        "seq": list(range(len(records))),
+        "project_id": [r.project_id for r in records],
+        "trace_id": [r.trace_id for r in records],
+        "span_id": [r.span_id for r in records],
+        "parent_span_id": [r.parent_span_id for r in records],
+        "name": [r.name for r in records],
+        "span_type": [r.span_type for r in records],
+        "start_ns": [r.start_ns for r in records],
+        "end_ns": [r.end_ns for r in records],
+        "status": [r.status for r in records],
+        "status_message": [r.status_message for r in records],
+        "session_id": [r.session_id for r in records],
+        "user_id": [r.user_id for r in records],
+        "input": [r.input for r in records],
+        "output": [r.output for r in records],
+        "model": [r.model for r in records],
+        "provider": [r.provider for r in records],
+        "input_tokens": [r.input_tokens for r in records],
+        "output_tokens": [r.output_tokens for r in records],
+        "cost": [r.cost for r in records],
+        "tags": [list(r.tags) for r in records],
+        "metadata": [orjson.dumps(r.metadata).decode() for r in records],
+        "attributes": [r.attributes for r in records],
+        "events": [r.events for r in records],
+        "resource": [r.resource for r in records],
+        "service_name": [r.service_name for r in records],
+    }
+    spans = pa.Table.from_pydict(columns, schema=SPAN_SCHEMA)
+    traces = pa.Table.from_pylist(trace_deltas(records, 0), schema=TRACE_SCHEMA)
+    return ColumnBatch(spans, traces)
+
+
+def combine(batches: Sequence[ColumnBatch], first_seq: int) -> ColumnBatch:
+    """The batches as one, with sequence numbers from ``first_seq`` on."""
+    spans: list[pa.Table] = []
+    traces: list[pa.Table] = []
+    base = first_seq
+    for batch in batches:
+        spans.append(_shift(batch.spans, ("seq",), base))
+        traces.append(_shift(batch.traces, ("min_seq", "max_seq"), base))
+        base += batch.count
+    return ColumnBatch(pa.concat_tables(spans), pa.concat_tables(traces))
+
+
+def _shift(table: pa.Table, names: tuple[str, ...], by: int) -> pa.Table:
+    for name in names:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pc.add(table.column(name), by))
+    return table

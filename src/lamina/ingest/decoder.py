@@ -1,0 +1,123 @@
+"""Decoding in worker processes, so the server process keeps its core for I/O and writes.
+
+Python runs one thread at a time per process. Decoding OTLP is pure Python
+work, while the store's writes mostly run inside DuckDB without the GIL; the
+two compete in one process. With ``decode_workers`` > 0 each request body is
+decoded, normalised and turned into column batches in a worker process, and
+only Arrow buffers come back. With 0, the same function runs in the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from lamina.errors import StoreUnavailable
+from lamina.ingest.columns import ColumnBatch, to_columns
+from lamina.otlp.decode import decode_request as decode_message
+from lamina.otlp.decode import parse_json, parse_protobuf
+from lamina.pricing import PriceTable
+
+log = logging.getLogger("lamina.ingest")
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    columns: ColumnBatch | None
+    rejected: int
+    error_message: str
+
+    @property
+    def count(self) -> int:
+        return self.columns.count if self.columns is not None else 0
+
+
+_prices: PriceTable | None = None
+
+
+def _start_worker(price_file: Path | None, server_pid: int) -> None:
+    global _prices
+    # The server handles Ctrl-C and SIGTERM and stops the workers itself; if the
+    # server is killed outright, the worker notices and exits on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
+    _prices = PriceTable.load(price_file)
+
+
+def _exit_with(server_pid: int) -> None:
+    while os.getppid() == server_pid:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def decode_body(body: bytes, content_type: str, project_id: str) -> Decoded:
+    """Parse, decode and normalise one export request body into column batches."""
+    assert _prices is not None, "decoder not started"
+    request = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
+    batch = decode_message(request, project_id, _prices.cost)
+    columns = to_columns(batch.records) if batch.records else None
+    return Decoded(columns, batch.rejected, batch.error_message)
+
+
+class Decoder:
+    def __init__(self, workers: int, price_file: Path | None) -> None:
+        self._workers = workers
+        self._price_file = price_file
+        self._pool: Executor | None = None
+        if workers == 0:
+            _start_worker_in_process(price_file)
+
+    def start(self) -> None:
+        if self._workers > 0 and self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self._workers,
+                mp_context=get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._price_file, os.getpid()),
+            )
+            # Start the workers now, not on the first request.
+            for future in [self._pool.submit(_ready) for _ in range(self._workers)]:
+                future.result(timeout=120)
+
+    async def decode(self, body: bytes, content_type: str, project_id: str) -> Decoded:
+        if self._pool is None:
+            return decode_body(body, content_type, project_id)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._pool, decode_body, body, content_type, project_id
+            )
+        except BrokenProcessPool:
+            log.error("a decode worker died; starting new ones")
+            self._pool = None
+            self.start()
+            raise StoreUnavailable(
+                "The server could not decode this request (a worker stopped); send it again."
+            ) from None
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _ready() -> bool:
+    return True
+
+
+def _start_worker_in_process(price_file: Path | None) -> None:
+    global _prices
+    _prices = PriceTable.load(price_file)
