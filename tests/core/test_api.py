@@ -645,3 +645,11 @@ def test_session_ids_with_slashes_and_spaces(server: LaminaServer) -> None:
 
     got = otlp.api(server, f"/api/v1/sessions/{quote(session_id, safe='')}")
     assert got["session_id"] == session_id and got["trace_count"] == 1
+
+
+def test_health_needs_no_key_and_unknown_routes_are_json_404(server: LaminaServer) -> None:
+    health = otlp.get(server, "/healthz", key="")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert isinstance(health.json()["spans_written"], int)
+    _error(otlp.get(server, "/api/v1/nothing-here"), 404, "nothing")

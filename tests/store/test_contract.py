@@ -655,3 +655,43 @@ def test_projects_keys_and_users_are_plain_values(store: Store) -> None:
     for value in (project, key, user):
         for name in value.__slots__:  # type: ignore[attr-defined]
             _plain(getattr(value, name), name)
+
+
+@pytest.mark.parametrize(
+    ("text", "preview"),
+    [
+        ('[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]', "hi"),
+        ('{"messages": [{"role": "user", "content": "from a dict"}]}', "from a dict"),
+        (
+            '[{"role": "user", "content": [{"type": "text", "text": "part one"}, '
+            '{"type": "image_url"}, {"type": "text", "text": "part two"}]}]',
+            "part one part two",
+        ),
+        (
+            '[{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "function": '
+            '{"name": "search", "arguments": "{}"}}]}]',
+            '[{"id":"c1","function":{"name":"search","arguments":"{}"}}]',
+        ),
+        ('{"a": 1,\n "b": [1, 2]}', '{"a":1,"b":[1,2]}'),
+        ('"a JSON string"', "a JSON string"),
+        ("line one\n\n  line   two", "line one line two"),
+        ("not { json", "not { json"),
+    ],
+    ids=[
+        "chat",
+        "messages-dict",
+        "content-parts",
+        "tool-calls",
+        "json",
+        "string",
+        "text",
+        "broken",
+    ],
+)
+def test_previews_are_one_readable_line(store: Store, text: str, preview: str) -> None:
+    root = rec(trace_id(), "root", input=text, output=text)
+    store.write_spans([root])
+    trace = store.get_trace("prj_a", root.trace_id)
+    assert trace is not None
+    assert trace["input_preview"] == preview and trace["output_preview"] == preview
+    assert trace["spans"][0]["input"] == text  # the span keeps the full text
