@@ -777,6 +777,19 @@ def test_invalid_ids_are_rejected_and_counted(
     assert says in batch.error_message and batch.error_message.startswith("1 span(s)")
 
 
+def test_times_past_int64_are_rejected_and_absurd_counts_dropped() -> None:
+    """A fixed64 time no int64 column holds rejects its span; a token count no model can
+    produce is dropped; neither may fail the write of other spans."""
+    future = otlp.span(otlp.new_trace_id(), "future")
+    future.end_time_unix_nano = 2**64 - 1
+    good = otlp.span(otlp.new_trace_id(), "good")
+    batch = decode_request(otlp.export([future, good]), "p", PRICES.cost)
+    assert [r.name for r in batch.records] == ["good"] and batch.rejected == 1
+    assert "time" in batch.error_message
+    record = decode({"gen_ai.usage.input_tokens": "9" * 20, "gen_ai.usage.output_tokens": 7})
+    assert (record.input_tokens, record.output_tokens) == (None, 7)
+
+
 # -- the OTLP JSON encoding ------------------------------------------------------------------------
 
 
@@ -789,7 +802,7 @@ def test_json_encoding_decodes_like_protobuf() -> None:
             start_ns=1_767_225_600_000_000_001,
             attributes={
                 "session.id": "s",
-                "gen_ai.usage.input_tokens": 2**40,
+                "gen_ai.usage.input_tokens": 5_000_000_000,
                 "tag.tags": ["a"],
                 "nested": {"k": [1, "x"]},
             },
@@ -805,7 +818,7 @@ def test_json_encoding_decodes_like_protobuf() -> None:
         parse_protobuf(request.SerializeToString()), "p", PRICES.cost
     ).records
     assert from_json == from_protobuf
-    assert from_json[0].input_tokens == 2**40
+    assert from_json[0].input_tokens == 5_000_000_000
     assert from_json[0].start_ns == 1_767_225_600_000_000_001
 
 
