@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -100,10 +101,11 @@ async def browser_project(request: Request) -> str:
         raise Unauthorized(
             "Sign in to the web pages, or send 'Authorization: Bearer <project API key>'."
         )
+    store = site.runtime.store
     name = request.query_params.get("project") or DEFAULT_PROJECT
-    project = site.runtime.store.find_project(name)
+    project = await run_in_threadpool(store.find_project, name)
     if project is None and "project" not in request.query_params:
-        projects = site.runtime.store.list_projects()
+        projects = await run_in_threadpool(store.list_projects)
         project = projects[0] if projects else None
     if project is None or not site.accounts.may_see(visitor.user, project):
         raise NotFound(f'There is no project "{name}".')

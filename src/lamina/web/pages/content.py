@@ -51,6 +51,18 @@ class Message:
         return self.data is not None
 
     @property
+    def text_json(self) -> Any:
+        """The text as JSON when it is a JSON object or array (shown as data), else None."""
+        text = (self.text or "").strip()
+        if text[:1] not in "{[" or len(text) > MAX_PARSE_CHARS:
+            return None
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict | list) else None
+
+    @property
     def long(self) -> bool:
         return is_long(self.text)
 
