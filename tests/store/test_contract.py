@@ -275,6 +275,58 @@ def test_summaries_do_not_depend_on_order_or_batches(backend: Backend, seed: int
     assert got["trace_count"] == 3 and got["span_count"] == 9
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_group_commit_of_many_batches_equals_writing_in_order(
+    backend: Backend, seed: int
+) -> None:
+    """The ingest path: several requests' column batches, holding pieces of the same
+    traces, in one write_columns call (one transaction)."""
+    from lamina.ingest.columns import to_columns
+
+    rng = random.Random(seed)
+    ordered = [agent_trace("s-ordered", BASE + n * 5 * SECOND, turn=n) for n in range(3)]
+    grouped = [
+        [
+            replace(
+                span,
+                trace_id=f"{seed + 1:02d}{n + 1:030d}",
+                session_id=span.session_id and "s-group",
+            )
+            for span in spans
+        ]
+        for n, spans in enumerate(ordered)
+    ]
+    pieces = [span for spans in grouped for span in spans]
+    rng.shuffle(pieces)
+    cuts = sorted(rng.sample(range(1, len(pieces)), 4))
+    batches = [
+        to_columns(pieces[a:b]) for a, b in zip([0, *cuts], [*cuts, len(pieces)], strict=True)
+    ]
+    store = backend.open()
+    try:
+        store.write_spans([span for spans in ordered for span in spans])
+        store.write_columns(batches)
+        expected = store.get_session("prj_a", "s-ordered")
+        got = store.get_session("prj_a", "s-group")
+        spans_expected = [store.get_trace("prj_a", t["trace_id"]) for t in expected["traces"]]  # type: ignore[index]
+        spans_got = [store.get_trace("prj_a", t["trace_id"]) for t in got["traces"]]  # type: ignore[index]
+    finally:
+        store.close()
+    assert expected is not None and got is not None
+    for row in (expected, got):
+        row.pop("session_id")
+        row["cost"] = pytest.approx(row["cost"])
+        for trace in row["traces"]:
+            trace.pop("trace_id")
+            trace.pop("session_id")
+            trace["cost"] = pytest.approx(trace["cost"])
+    assert got == expected
+    for want, have in zip(spans_expected, spans_got, strict=True):
+        assert want is not None and have is not None
+        assert len(have["spans"]) == len(want["spans"]) == 3
+        assert [s["name"] for s in have["spans"]] == [s["name"] for s in want["spans"]]
+
+
 def test_the_root_span_names_the_trace_and_gives_its_previews(store: Store) -> None:
     root, llm, tool = agent_trace("s-late-root", BASE)
     store.write_spans([llm])
