@@ -154,7 +154,10 @@ class DuckDBStore:
                 con.register("span_batch", batch.spans)
                 con.register("trace_batch", traces)
                 con.execute(f"INSERT INTO spans SELECT {', '.join(SPAN_COLUMNS)} FROM span_batch")
+                con.execute(sessions_sql.TOUCHED_SESSIONS)
                 con.execute(_MERGE_TRACES)
+                con.execute(sessions_sql.FORGET_TOUCHED)
+                con.execute(sessions_sql.REFRESH_SESSIONS)
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 _rollback(con)

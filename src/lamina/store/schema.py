@@ -8,7 +8,7 @@ an earlier release keeps working. Never edit a released migration: add one.
 from __future__ import annotations
 
 MIGRATIONS: list[str] = [
-    # 1: projects, keys, users, spans and per-trace summaries.
+    # 1: projects, keys, users, spans, per-trace and per-session summaries.
     """
     CREATE TABLE settings (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
     CREATE TABLE projects (
@@ -85,6 +85,22 @@ MIGRATIONS: list[str] = [
         min_seq BIGINT NOT NULL,
         max_seq BIGINT NOT NULL,
         PRIMARY KEY (project_id, trace_id)
+    );
+    CREATE TABLE sessions (
+        project_id VARCHAR NOT NULL,
+        session_id VARCHAR NOT NULL,
+        trace_count BIGINT NOT NULL,
+        span_count BIGINT NOT NULL,
+        start_ns BIGINT NOT NULL,
+        end_ns BIGINT NOT NULL,
+        active_ns BIGINT NOT NULL,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        cost DOUBLE,
+        user_ids VARCHAR[] NOT NULL,
+        error_count BIGINT NOT NULL,
+        first_input VARCHAR,
+        last_output VARCHAR
     );
     """,
 ]

@@ -1,7 +1,8 @@
-"""SQL for the read side: sessions and traces lists, one session, one trace.
+"""SQL for sessions and traces: the lists, one session, one trace, and session refresh.
 
-Sessions are derived from the per-trace summaries (``traces``), never from
-spans, so a sessions page costs one aggregation over traces. Every list uses
+Session summaries (``sessions``) are recomputed from the per-trace summaries
+(``traces``) for just the sessions each ingest batch touches, so reading a
+sessions page never aggregates anything. Every list uses
 keyset pagination on ``(sort value, id)``. Built as text plus parameters; no
 user value is ever formatted into the SQL.
 """
@@ -22,23 +23,48 @@ SPAN_FIELDS = (
     "tags, metadata, attributes, events, resource, service_name"
 )
 
-_SESSION_AGGREGATE = """
-SELECT session_id,
-    count(*) AS trace_count,
-    sum(span_count)::BIGINT AS span_count,
-    min(start_ns) AS start_ns,
-    max(end_ns) AS end_ns,
-    sum(end_ns - start_ns)::BIGINT AS active_ns,
-    sum(input_tokens)::BIGINT AS input_tokens,
-    sum(output_tokens)::BIGINT AS output_tokens,
-    sum(cost) AS cost,
-    list(DISTINCT user_id) FILTER (WHERE user_id IS NOT NULL) AS user_ids,
-    count(*) FILTER (WHERE error_count > 0) AS error_count,
-    arg_min(input_preview, start_ns) FILTER (WHERE input_preview IS NOT NULL) AS first_input,
-    arg_max(output_preview, end_ns) FILTER (WHERE output_preview IS NOT NULL) AS last_output
-FROM traces
-WHERE project_id = ? AND session_id IS NOT NULL {where}
-GROUP BY session_id
+SESSION_FIELDS = (
+    "session_id, trace_count, span_count, start_ns, end_ns, active_ns, input_tokens, "
+    "output_tokens, cost, user_ids, error_count, first_input, last_output"
+)
+
+# A session's summary, from its traces' summaries. Run at ingest for the
+# sessions a batch touched (see TOUCHED_SESSIONS), never on the read path.
+REFRESH_SESSIONS = """
+INSERT INTO sessions
+SELECT t.project_id, t.session_id,
+    count(*),
+    sum(span_count)::BIGINT,
+    min(start_ns),
+    max(end_ns),
+    sum(end_ns - start_ns)::BIGINT,
+    sum(input_tokens)::BIGINT,
+    sum(output_tokens)::BIGINT,
+    sum(cost),
+    coalesce(list(DISTINCT user_id ORDER BY user_id) FILTER (WHERE user_id IS NOT NULL), []),
+    count(*) FILTER (WHERE error_count > 0),
+    arg_min(input_preview, start_ns) FILTER (WHERE input_preview IS NOT NULL),
+    arg_max(output_preview, end_ns) FILTER (WHERE output_preview IS NOT NULL)
+FROM traces t JOIN touched_sessions USING (project_id, session_id)
+GROUP BY t.project_id, t.session_id
+"""
+# The sessions a batch touches: those its spans name, and those its traces were
+# in before (a late span can move a trace to another session). Run before the merge.
+TOUCHED_SESSIONS = """
+CREATE OR REPLACE TEMP TABLE touched_sessions AS
+SELECT DISTINCT project_id, session_id FROM (
+    SELECT project_id, session_id FROM trace_batch WHERE session_id IS NOT NULL
+    UNION ALL
+    SELECT t.project_id, t.session_id FROM traces t
+    JOIN (SELECT DISTINCT project_id, trace_id FROM trace_batch) b USING (project_id, trace_id)
+    WHERE t.session_id IS NOT NULL
+)
+"""
+FORGET_TOUCHED = """
+DELETE FROM sessions WHERE EXISTS (
+    SELECT 1 FROM touched_sessions s
+    WHERE s.project_id = sessions.project_id AND s.session_id = sessions.session_id
+)
 """
 
 _SESSION_SORT = {
@@ -95,13 +121,11 @@ def _order(descending: bool, key: str) -> str:
 
 
 def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, list[Any]]:
-    where: list[str] = []
+    where = ["project_id = ?"]
     params: list[Any] = [project_id]
     if query.user_id is not None:
-        where.append(
-            "session_id IN (SELECT session_id FROM traces WHERE project_id = ? AND user_id = ?)"
-        )
-        params += [project_id, query.user_id]
+        where.append("list_contains(user_ids, ?)")
+        params.append(query.user_id)
     if query.q is not None:
         search, search_params = _search(project_id, query.q)
         where.append(
@@ -109,36 +133,36 @@ def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, list[Any]]
             f"AND trace_id IN ({search}))"
         )
         params += [project_id, *search_params]
-    aggregate = _SESSION_AGGREGATE.format(where="".join(f" AND {w}" for w in where))
-
-    outer: list[str] = []
     if query.since_ns is not None:
-        outer.append("end_ns >= ?")
+        where.append("end_ns >= ?")
         params.append(query.since_ns)
     if query.until_ns is not None:
-        outer.append("start_ns < ?")
+        where.append("start_ns < ?")
         params.append(query.until_ns)
     if query.min_traces is not None:
-        outer.append("trace_count >= ?")
+        where.append("trace_count >= ?")
         params.append(query.min_traces)
+    inner = (
+        f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort FROM sessions "
+        f"WHERE {' AND '.join(where)}"
+    )
+    outer = ""
     if query.cursor is not None:
         clause, cursor_params = _keyset(
             query.descending, "session_id", query.cursor.value, query.cursor.key
         )
-        outer.append(clause)
+        outer = f"WHERE {clause}"
         params += cursor_params
-    sql = (
-        f"SELECT * FROM (SELECT *, {_SESSION_SORT[query.sort]} AS _sort FROM ({aggregate})) "
-        f"{'WHERE ' + ' AND '.join(outer) if outer else ''} "
-        f"{_order(query.descending, 'session_id')} LIMIT ?"
-    )
+    sql = f"SELECT * FROM ({inner}) {outer} {_order(query.descending, 'session_id')} LIMIT ?"
     params.append(query.limit + 1)
     return sql, params
 
 
 def one_session(project_id: str, session_id: str) -> tuple[str, list[Any]]:
-    aggregate = _SESSION_AGGREGATE.format(where=" AND session_id = ?")
-    return aggregate, [project_id, session_id]
+    return (
+        f"SELECT {SESSION_FIELDS} FROM sessions WHERE project_id = ? AND session_id = ?",
+        [project_id, session_id],
+    )
 
 
 def list_traces(project_id: str, query: TraceQuery) -> tuple[str, list[Any]]:
