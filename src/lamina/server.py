@@ -61,7 +61,7 @@ def serve(
     # (DuckDB releases it while it works); a shorter switch interval keeps the
     # writer from waiting up to 5 ms each time it needs the GIL back.
     sys.setswitchinterval(0.0005)
-    store = DuckDBStore(settings.data_dir)
+    store = DuckDBStore(settings.data_dir, settings.store_memory_mb)
     try:
         _serve(settings, store, out, after_start)
     finally:

@@ -59,6 +59,12 @@ class Settings:
     max_batch_spans: int = _setting(
         20_000, "LAMINA_MAX_BATCH_SPANS", "Most spans written in one transaction (group commit)."
     )
+    store_memory_mb: int = _setting(
+        384,
+        "LAMINA_STORE_MEMORY_MB",
+        "Memory the embedded DuckDB store may use for caching and queries, in MiB "
+        "(larger work spills to <data dir>/tmp).",
+    )
     price_file: Path | None = _setting(
         None,
         "LAMINA_PRICE_FILE",
@@ -96,6 +102,8 @@ class Settings:
             raise ConfigError("max_body_bytes must be at least 1024.")
         if self.max_inflight_bytes < self.max_body_bytes:
             raise ConfigError("max_inflight_bytes must be at least max_body_bytes.")
+        if self.store_memory_mb < 64:
+            raise ConfigError("store_memory_mb must be at least 64.")
         if self.decode_workers < -1:
             raise ConfigError("decode_workers must be -1 (automatic), 0 or more.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:

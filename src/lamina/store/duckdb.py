@@ -96,10 +96,10 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
 class DuckDBStore:
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, memory_mb: int = 384) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILE
-        self._db = _connect(self.path)
+        self._db = _connect(self.path, memory_mb)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._migrate()
@@ -379,9 +379,10 @@ class DuckDBStore:
             self._db.close()
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
+    config = {"memory_limit": f"{memory_mb}MB", "temp_directory": str(path.parent / "tmp")}
     try:
-        return duckdb.connect(str(path))
+        return duckdb.connect(str(path), config=config)
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
