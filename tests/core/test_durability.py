@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import httpx
@@ -126,17 +127,51 @@ def _check_everything_acknowledged_is_there(server: LaminaServer, acked: list[st
         assert (trace["input_tokens"], trace["output_tokens"]) == (1000, 200)
 
 
+def _children(server: LaminaServer) -> list[int]:
+    """The server's child processes (its decode workers, if any)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _assert_gone(pids: list[int], timeout: float = 10) -> None:
+    """No process of a stopped server lingers (zombies reaped by init count as gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive:
+            return
+        assert time.monotonic() < deadline, f"processes {alive} outlived their server"
+        time.sleep(0.05)
+
+
 def test_sigkill_loses_no_acknowledged_span(new_server: Callable[..., LaminaServer]) -> None:
     first = new_server()
     senders = Senders(first)
     senders.start()
     senders.wait_for(40)
+    children = _children(first)
     first.kill()  # SIGKILL while the senders are still sending
     acked = senders.join()
 
     # the dead server left its server.json behind; the CLI sees the process is gone and
     # reads the data dir directly instead of trying to reach it
     assert (first.data_dir / "server.json").exists()
+    _assert_gone(children)
     listed = run_cli("sessions", "list", "--data-dir", str(first.data_dir))
     assert listed.returncode == 0, listed.stderr
     assert "http-0" in listed.stdout
@@ -155,8 +190,10 @@ def test_sigterm_exits_0_and_keeps_everything(new_server: Callable[..., LaminaSe
     senders = Senders(first)
     senders.start()
     senders.wait_for(30)
+    children = _children(first)
     first.process.send_signal(signal.SIGTERM)  # while the senders are still sending
     assert first.process.wait(30) == 0
+    _assert_gone(children)
     acked = senders.join()
     first.kill()  # closes the output reader
     assert not (first.data_dir / "server.json").exists()  # the CLI will not look for it
