@@ -48,6 +48,7 @@ def send_turns(
     name: str = "handle_turn",
     fail_last: bool = False,
     key: str | None = None,
+    remember: bool = True,
 ) -> list[str]:
     """One trace per turn (a root span and an LLM call), sent by the real OTLP exporter."""
     exporter = OTLPSpanExporter(
@@ -87,6 +88,8 @@ def send_turns(
                         tool.record_exception(error)
                         tool.set_status(Status(StatusCode.ERROR, str(error)))
             history.append({"role": "assistant", "content": answer})
+            if not remember:  # each call sees only the system prompt and this turn
+                del history[1:]
             trace_ids.append(format(root.get_span_context().trace_id, "032x"))
     assert provider.force_flush(10_000)
     provider.shutdown()

@@ -23,7 +23,7 @@ from lamina.errors import NotFound, Unauthorized
 from lamina.runtime import Runtime
 from lamina.store.base import Project
 from lamina.web.pages.accounts import Accounts, Visitor
-from lamina.web.pages.render import viewer_zone
+from lamina.web.pages.render import project_slug, viewer_zone
 
 SITE_KEY = "pages.site"
 FRAGMENT_HEADER = "x-lamina-fragment"
@@ -52,7 +52,7 @@ def base_url(request: Request) -> str:
 
 
 def project_path(project: Project, rest: str = "") -> str:
-    return f"/p/{quote(project.name, safe='')}{rest}"
+    return f"/p/{project_slug(project)}{rest}"
 
 
 async def resolve_project(site: Site, name: str) -> Project:

@@ -157,6 +157,12 @@ def short_json(value: Any, limit: int = 100) -> str | None:
     return text if len(text) <= limit and "\n" not in text else None
 
 
+def project_slug(project: Any) -> str:
+    """A project's part of page addresses: its name, or its id when the name has a slash."""
+    name: str = project.name
+    return quote(project.id if "/" in name or name in ("", ".", "..") else name, safe="")
+
+
 def url_part(value: str) -> str:
     return quote(value, safe="")
 
@@ -234,6 +240,7 @@ def environment(assets: dict[str, Asset]) -> Environment:
         idle=idle,
         preview=display_preview,
         u=url_part,
+        slug=project_slug,
         json=to_json,
         short_json=short_json,
     )

@@ -8,6 +8,7 @@ turns at a time.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -21,12 +22,28 @@ from lamina.web.pages import transcript
 from lamina.web.pages.base import Page
 
 TURNS_PER_PAGE = 100
+LOAD_BUDGET_S = 0.08  # server time spent reading whole turns before the rest come lazily
 EXPANSION_ROWS = 100
 
 
-def _load(store: Store, project_id: str, session: Row, first: int, last: int) -> dict[str, Row]:
+def _load(
+    store: Store,
+    project_id: str,
+    session: Row,
+    first: int,
+    last: int,
+    budget_s: float | None = None,
+) -> dict[str, Row]:
+    """Full traces for turns first..last, stopping early once the time budget is spent.
+
+    The transcript shows the rest from their list previews, and the page's
+    script fills them in (``?fragment=turn``) as they scroll into view.
+    """
     loaded = {}
+    started = time.perf_counter()
     for trace in session["traces"][first:last]:
+        if budget_s is not None and loaded and time.perf_counter() - started > budget_s:
+            break
         loaded[trace["trace_id"]] = present.get_trace(store, project_id, trace["trace_id"])
     return loaded
 
@@ -50,7 +67,9 @@ async def session_page(page: Page) -> Response:
     except ValueError:
         raise BadRequest("from must be a whole number of turns.") from None
     last = first + TURNS_PER_PAGE
-    loaded = await page.call(_load, page.store, page.project.id, session, first, last)
+    loaded = await page.call(
+        _load, page.store, page.project.id, session, first, last, LOAD_BUDGET_S
+    )
     turns = transcript.turns(session, loaded)[first:last]
     return await page.render(
         "session.html",

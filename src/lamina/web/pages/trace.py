@@ -16,7 +16,7 @@ from starlette.responses import Response
 from lamina.errors import NotFound
 from lamina.query import present
 from lamina.store.base import Row
-from lamina.web.pages import content, spans
+from lamina.web.pages import content, spans, transcript
 from lamina.web.pages.base import Page
 
 
@@ -86,6 +86,10 @@ async def trace_page(page: Page) -> Response:
     wanted = params.get("span")
     selected = next((row for row in rows if row.id == wanted), rows[0] if rows else None)
     fragment = params.get("fragment")
+    if fragment == "turn":  # one transcript turn, for the session page's lazy turns
+        number = params.get("n", "")
+        turn = transcript.full_turn(trace, trace)
+        return await page.render("_turn.html", turn=turn, number=number if number.isdigit() else "")
     if fragment == "span":
         if selected is None or (wanted and selected.id != wanted):
             raise NotFound(f'No span "{wanted}" in this trace.')

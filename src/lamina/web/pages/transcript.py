@@ -75,6 +75,11 @@ def _preview_turn(trace: Row) -> Turn:
     )
 
 
+def full_turn(trace: Row, full: Row) -> Turn:
+    """One turn from its whole trace (for the script that fills in lazy turns)."""
+    return _turn(trace, full)
+
+
 def _turn(trace: Row, full: Row) -> Turn:
     all_spans: list[Row] = full["spans"]
     root = spans.root_span(all_spans)

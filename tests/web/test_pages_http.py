@@ -1,0 +1,119 @@
+"""The pages over plain HTTP: headers, odd ids, paging, export, fragments."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.web.conftest import PASSWORD, Seeded, send_turns
+
+
+@pytest.fixture(scope="module")
+def client(web: Seeded) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=web.url, timeout=30) as signed_in:
+        form = signed_in.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        answer = signed_in.post(
+            "/signin", data={"email": web.email, "password": PASSWORD, "csrf": token[1]}
+        )
+        assert answer.status_code == 303
+        yield signed_in
+
+
+def test_pages_are_locked_down(client: httpx.Client, web: Seeded) -> None:
+    page = client.get("/p/default/traces")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert re.fullmatch(r"app;dur=[\d.]+", page.headers["server-timing"])
+    anonymous = httpx.get(f"{web.url}/p/default/traces", timeout=10)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/signin")
+    fragment = httpx.get(
+        f"{web.url}/p/default/traces?fragment=rows",
+        headers={"X-Lamina-Fragment": "1"},
+        timeout=10,
+    )
+    assert fragment.status_code == 401
+    assert safe_redirect(client, "https://evil.example/") == "/"
+    assert safe_redirect(client, "//evil.example/") == "/"
+    assert safe_redirect(client, "/p/default/settings") == "/p/default/settings"
+
+
+def safe_redirect(client: httpx.Client, target: str) -> str:
+    answer = client.get("/signin", params={"next": target})  # already signed in
+    assert answer.status_code == 303
+    return answer.headers["location"]
+
+
+def test_odd_session_ids_and_project_names(client: httpx.Client, web: Seeded) -> None:
+    session = "team a/conv ü #1?x=<b>"
+    send_turns(web.server, session, [("odd id", "fine")])
+    web.server.wait_for("/api/v1/sessions", lambda p: True, user_id="u-1")
+    page = client.get(f"/p/default/sessions/{quote(session, safe='')}")
+    assert page.status_code == 200, page.text
+    assert "team a/conv ü #1?x=&lt;b&gt;" in page.text
+    assert "<b>" not in page.text
+    rows = client.get("/p/default/traces", params={"tab": "sessions", "fragment": "rows"})
+    assert f"/p/default/sessions/{quote(session, safe='')}?fragment=traces" in rows.text.replace(
+        "&amp;", "&"
+    )
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/p/default/settings").text)
+    assert token is not None
+    created = client.post("/projects", data={"name": "Team Ä/β", "csrf": token[1]})
+    assert created.status_code == 200
+    link = re.search(
+        r'<a href="(/p/[^"]+)/settings" aria-current="true">Team Ä/β</a>', created.text
+    )
+    assert link is not None, "the project switcher links the new project"
+    assert client.get(f"{link[1]}/traces").status_code == 200
+
+
+def test_keyset_pages_and_json_twin(client: httpx.Client, web: Seeded) -> None:
+    session = f"long-{web.word}"
+    turns = [(f"q{i}", f"a{i}") for i in range(53)]
+    trace_ids = send_turns(web.server, session, turns, remember=False)
+    first = client.get("/p/default/traces", params={"session_id": session, "fragment": "rows"})
+    ids = re.findall(r'<tr class="trow" data-id="([0-9a-f]{32})"', first.text)
+    assert len(ids) == 50
+    cursor = re.search(r'data-next="([^"]+)"', first.text)
+    assert cursor is not None
+    second = client.get(
+        "/p/default/traces",
+        params={"session_id": session, "fragment": "rows", "cursor": cursor[1]},
+    )
+    more = re.findall(r'<tr class="trow" data-id="([0-9a-f]{32})"', second.text)
+    assert sorted(ids + more) == sorted(trace_ids)
+    twin = client.get(
+        "/api/v1/traces", params={"project": "default", "session_id": session, "limit": 50}
+    ).json()
+    assert [t["trace_id"] for t in twin["items"]] == ids  # the page lists what the API does
+
+    page = client.get(f"/p/default/sessions/{session}")
+    assert page.text.count('<article class="turn') == 53
+    exported = client.get(f"/p/default/sessions/{session}", params={"export": "json"})
+    assert "attachment" in exported.headers["content-disposition"]
+    body = exported.json()
+    assert body["session_id"] == session and len(body["traces"]) == 53
+    assert all(len(t["spans"]) == 3 for t in body["traces"])
+
+
+def test_lazy_turn_and_span_fragments(client: httpx.Client, web: Seeded) -> None:
+    trace_id = web.chat_traces[0]
+    turn = client.get(f"/p/default/traces/{trace_id}", params={"fragment": "turn", "n": "1"})
+    assert turn.status_code == 200
+    assert turn.text.lstrip().startswith("<article")
+    assert "I was charged twice for order 991." in turn.text
+    api = client.get(f"/api/v1/traces/{trace_id}", params={"project": "default"}).json()
+    llm = next(s for s in api["spans"] if s["name"] == "openai.chat")
+    span = client.get(
+        f"/p/default/traces/{trace_id}", params={"fragment": "span", "span": llm["span_id"]}
+    )
+    assert "gpt-4o-mini" in span.text and "I have refunded the duplicate charge." in span.text
+    missing = client.get(f"/p/default/traces/{trace_id}", params={"fragment": "span", "span": "0"})
+    assert missing.status_code == 404
