@@ -39,7 +39,7 @@ def _load(
     The transcript shows the rest from their list previews, and the page's
     script fills them in (``?fragment=turn``) as they scroll into view.
     """
-    loaded = {}
+    loaded: dict[str, Row] = {}
     started = time.perf_counter()
     for trace in session["traces"][first:last]:
         if budget_s is not None and loaded and time.perf_counter() - started > budget_s:
