@@ -200,3 +200,15 @@ def test_sigterm_exits_0_and_keeps_everything(new_server: Callable[..., LaminaSe
 
     second = new_server(data_dir=first.data_dir, api_key=first.api_key)
     _check_everything_acknowledged_is_there(second, acked)
+
+
+def test_ctrl_c_exits_0_and_keeps_everything(new_server: Callable[..., LaminaServer]) -> None:
+    server = new_server()
+    spans = otlp.conversation_turn(otlp.uid("ctrl-c"), 0, start_ns=time.time_ns())
+    assert otlp.post(server.url, server.api_key, otlp.export(spans)).status_code == 200
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(30) == 0
+    assert "Traceback" not in "".join(server.output)
+    shown = run_cli("traces", "show", spans[0].trace_id.hex(), "--data-dir", str(server.data_dir))
+    assert shown.returncode == 0, shown.stderr
+    assert "handle_turn" in shown.stdout and "openai.chat" in shown.stdout
