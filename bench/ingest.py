@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -76,6 +77,56 @@ def latency(client: httpx.Client, path: str, runs: int, **params: str) -> tuple[
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
+@dataclass
+class IngestResult:
+    spans: int
+    requests: int
+    acked: int
+    seconds: float
+    retries: int
+    rss_mb: float
+    reads: dict[str, tuple[float, float]]  # name -> (p50 ms, p95 ms)
+
+    @property
+    def rate(self) -> float:
+        return self.acked / self.seconds
+
+
+def run(
+    spans: int, senders: int = 4, batch: int = 512, runs: int = 50, extra: tuple[str, ...] = ()
+) -> IngestResult:
+    print(f"building {spans:,} spans in batches of {batch}...", file=sys.stderr)
+    work = batches(spans, batch)
+    total = sum(b.spans for b in work)
+    print(f"sending them with {senders} senders...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp), *extra) as server:
+        acked, seconds, retries = send_all(server.url, server.key, work, senders)
+        rss = server.rss_mb()
+        headers = {"Authorization": f"Bearer {server.key}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+            sessions = client.get("/api/v1/sessions", params={"limit": "50"}).json()["items"]
+            middle = sessions[len(sessions) // 2]
+            detail = client.get(f"/api/v1/sessions/{middle['session_id']}").json()
+            one_trace = detail["traces"][0]["trace_id"]
+            user = middle["user_ids"][0]
+            few = str(max(3, runs // 10))
+            reads = {
+                "sessions list": latency(client, "/api/v1/sessions", runs, limit="50"),
+                "sessions list by cost": latency(
+                    client, "/api/v1/sessions", runs, limit="50", sort="cost"
+                ),
+                "sessions list of a user": latency(
+                    client, "/api/v1/sessions", runs, limit="50", user_id=user
+                ),
+                "one session": latency(client, f"/api/v1/sessions/{middle['session_id']}", runs),
+                "one trace": latency(client, f"/api/v1/traces/{one_trace}", runs),
+                "full-text search": latency(
+                    client, "/api/v1/sessions", int(few), q="warehouse refund"
+                ),
+            }
+    return IngestResult(total, len(work), acked, seconds, retries, rss, reads)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -85,54 +136,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--runs", type=int, default=50, help="timed runs of each read")
     args = parser.parse_args(argv)
-
-    print(f"building {args.spans:,} spans in batches of {args.batch}...", file=sys.stderr)
-    work = batches(args.spans, args.batch)
-    total = sum(batch.spans for batch in work)
-    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp)) as server:
-        acked, seconds, retries = send_all(server.url, server.key, work, args.senders)
-        rss = server.rss_mb()
-        headers = {"Authorization": f"Bearer {server.key}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
-            sessions = client.get("/api/v1/sessions", params={"limit": "50"}).json()["items"]
-            one_session = sessions[len(sessions) // 2]["session_id"]
-            detail = client.get(f"/api/v1/sessions/{one_session}").json()
-            one_trace = detail["traces"][0]["trace_id"]
-            reads = {
-                "sessions list (50, newest first)": latency(
-                    client, "/api/v1/sessions", args.runs, limit="50"
-                ),
-                "sessions list sorted by cost": latency(
-                    client, "/api/v1/sessions", args.runs, limit="50", sort="cost"
-                ),
-                "one session with its traces": latency(
-                    client, f"/api/v1/sessions/{one_session}", args.runs
-                ),
-                "one trace with its spans": latency(
-                    client, f"/api/v1/traces/{one_trace}", args.runs
-                ),
-                "full-text search (q)": latency(
-                    client, "/api/v1/sessions", max(5, args.runs // 10), q="warehouse refund"
-                ),
-            }
-
+    result = run(args.spans, args.senders, args.batch, args.runs)
     print()
     print(f"command: python -m bench.ingest {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(
-        f"machine: {os.cpu_count()} cores; spans: {total:,} in {len(work)} requests of {args.batch}, "
-        f"{args.senders} senders"
+        f"machine: {os.cpu_count()} cores; spans: {result.spans:,} in {result.requests} "
+        f"requests of {args.batch}, {args.senders} senders"
     )
     print()
     print(f"{'measure':<40} {'value':>14}")
     print("-" * 55)
-    print(f"{'durable ingest (acked after commit)':<40} {acked / seconds:>10,.0f} /s")
-    print(f"{'ingest wall time':<40} {seconds:>12.1f} s")
-    print(f"{'429/503 answers retried':<40} {retries:>14,}")
-    print(f"{'server RSS after ingest':<40} {rss:>11,.0f} MB")
-    for name, (p50, p95) in reads.items():
+    print(f"{'durable ingest (acked after commit)':<40} {result.rate:>10,.0f} /s")
+    print(f"{'ingest wall time':<40} {result.seconds:>12.1f} s")
+    print(f"{'429/503 answers retried':<40} {result.retries:>14,}")
+    print(f"{'server peak RSS':<40} {result.rss_mb:>11,.0f} MB")
+    for name, (p50, p95) in result.reads.items():
         print(f"{name:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
-    if acked != total:
-        raise SystemExit(f"only {acked} of {total} spans were acknowledged")
+    if result.acked != result.spans:
+        raise SystemExit(f"only {result.acked} of {result.spans} spans were acknowledged")
 
 
 if __name__ == "__main__":

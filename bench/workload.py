@@ -19,10 +19,28 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from lamina.demo import TraceBuilder, _json, _llm, attributes
 
 MS = 1_000_000
-WORDS = (
-    "refund order shipping invoice account password delivery discount size colour "
-    "warehouse return exchange payment card address email parcel tracking support"
-).split()
+WORDS = [
+    "refund",
+    "order",
+    "shipping",
+    "invoice",
+    "account",
+    "password",
+    "delivery",
+    "discount",
+    "size",
+    "colour",
+    "warehouse",
+    "return",
+    "exchange",
+    "payment",
+    "card",
+    "address",
+    "email",
+    "parcel",
+    "tracking",
+    "support",
+]
 
 
 @dataclass(frozen=True)

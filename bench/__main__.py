@@ -1,0 +1,85 @@
+"""The benchmark suite: every performance target, measured and judged in one run.
+
+    python -m bench [--spans 1000000] [--quick]
+
+Prints the machine's raw limits, then each figure beside its target with pass
+or fail, and the command line that produced the table. `--quick` is a small
+smoke run (seconds) used by the test suite so the benchmarks cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import ingest, limits
+
+# name -> (target, unit, higher is better)
+TARGETS: dict[str, tuple[float, str, bool]] = {
+    "durable ingest": (20_000, "spans/s", True),
+    "server peak RSS": (600, "MB", False),
+    "sessions list": (30, "ms p50", False),
+    "sessions list by cost": (60, "ms p50", False),
+    "sessions list of a user": (60, "ms p50", False),
+    "one session": (20, "ms p50", False),
+    "one trace": (15, "ms p50", False),
+    "full-text search": (300, "ms p50", False),
+    "@observe / bare span": (1.5, "x", False),
+}
+
+
+def sdk_ratio(quick: bool) -> float:
+    script = Path(__file__).with_name("sdk_overhead.py")
+    args = ["--calls", "300", "--rounds", "3"] if quick else []
+    out = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=True
+    ).stdout
+    print(out, file=sys.stderr)
+    line = next(line for line in out.splitlines() if line.startswith("@observe / bare span"))
+    return float(line.split("=")[1].split()[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    args = parser.parse_args(argv)
+    spans = 3_000 if args.quick else args.spans
+    runs = 3 if args.quick else 50
+
+    raw = limits.measure(2_000 if args.quick else 50_000)
+    result = ingest.run(spans, runs=runs)
+    figures: dict[str, float] = {
+        "durable ingest": result.rate,
+        "server peak RSS": result.rss_mb,
+        **{name: p50 for name, (p50, _) in result.reads.items()},
+        "@observe / bare span": sdk_ratio(args.quick),
+    }
+
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"\ncommand: {command.strip()}")
+    print(f"machine: {os.cpu_count()} cores; {result.spans:,} spans stored through OTLP/HTTP")
+    print(
+        f"raw limits: decode {raw['decode']:,.0f} spans/s on one core; "
+        f"DuckDB append {raw['append']:,.0f} spans/s\n"
+    )
+    print(f"{'measure':<26}{'figure':>12}  {'target':<18}verdict")
+    print("-" * 64)
+    failed = 0
+    for name, (target, unit, higher) in TARGETS.items():
+        value = figures[name]
+        ok = value >= target if higher else value <= target
+        failed += not ok
+        shown = f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+        print(f"{name:<26}{shown:>12}  {f'{target:,g} {unit}':<18}{'pass' if ok else 'FAIL'}")
+    if result.acked != result.spans:
+        print(f"\nonly {result.acked} of {result.spans} spans were acknowledged")
+        return 2
+    return 1 if failed and not args.quick else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""What this machine allows, measured in the same run as the benchmarks.
+
+- decode: OTLP protobuf parsed, normalised and turned into column batches, on one
+  core (the work of one decode worker);
+- append: column batches written to a fresh DuckDB store (the writer's work);
+so each end-to-end figure can be read as a fraction of these.
+"""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+import time
+from pathlib import Path
+
+from bench.workload import batches
+from lamina.ingest.decoder import PROTOBUF, _start_worker_in_process, decode_body
+from lamina.store.duckdb import DuckDBStore
+
+
+def measure(spans: int = 50_000) -> dict[str, float]:
+    work = batches(spans)
+    bodies = [gzip.decompress(batch.body) for batch in work]
+    _start_worker_in_process(None)
+    started = time.perf_counter()
+    decoded = [decode_body(body, PROTOBUF, "bench") for body in bodies]
+    decode_rate = spans / (time.perf_counter() - started)
+    columns = [d.columns for d in decoded if d.columns is not None]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp))
+        started = time.perf_counter()
+        for index in range(0, len(columns), 16):  # ~8k spans a transaction, as under load
+            store.write_columns(columns[index : index + 16])
+        append_rate = spans / (time.perf_counter() - started)
+        store.close()
+    return {"decode": decode_rate, "append": append_rate}
