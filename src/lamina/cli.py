@@ -268,7 +268,7 @@ def sessions_list(
         params["q"] = q
     with connect(data_dir) as ops:
         page = ops.list_sessions(project=project, params=params)
-    console.print(views.sessions_table(page["items"]))
+    console.print(views.sessions_table(page["items"], console.width))
 
 
 @sessions.command("show")

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -51,27 +52,68 @@ def keys_table(keys: list[dict[str, Any]]) -> Table:
     return table
 
 
-def sessions_table(sessions: list[dict[str, Any]]) -> Table:
-    table = Table(title="Sessions", title_justify="left")
-    table.add_column("Session", overflow="fold")
-    table.add_column("Started")
-    for name in ("Duration", "Active", "Traces", "Tokens", "Cost"):
-        table.add_column(name, justify="right")
-    table.add_column("Users")
-    table.add_column("Last output", max_width=40, overflow="ellipsis", no_wrap=True)
+def _short_time(iso_time: str | None) -> str:
+    return fmt.clock(iso_time)[5:16]  # MM-DD HH:MM
+
+
+def _fitted(
+    headers: list[str], rows: list[list[str | Text]], width: int, right: frozenset[int]
+) -> Table:
+    """A table whose every column shows in full but the last (a preview), which is cut
+    to the space left on the terminal, so ids stay whole and copyable."""
+    widths = [
+        max([len(header), *(len(str(row[i])) for row in rows)])
+        for i, header in enumerate(headers[:-1])
+    ]
+    room = width - sum(widths) - 3 * len(headers) - 2
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, header in enumerate(headers[:-1]):
+        table.add_column(header, no_wrap=True, justify="right" if i in right else "left")
+    if room < 12:  # no space for the preview on this terminal: leave it out
+        for row in rows:
+            table.add_row(*row[:-1])
+        return table
+    table.add_column(headers[-1], no_wrap=True)
+    for row in rows:
+        preview = str(row[-1])
+        if len(preview) > room:
+            preview = preview[: room - 1] + "…"
+        table.add_row(*row[:-1], preview)
+    return table
+
+
+def sessions_table(sessions: list[dict[str, Any]], width: int = 100) -> Table:
+    rows: list[list[str | Text]] = []
     for s in sessions:
-        errors = f" [red]●{s['error_count']}[/]" if s["error_count"] else ""
-        table.add_row(
-            s["session_id"] + errors,
-            fmt.clock(s["start_time"]),
-            fmt.duration(s["duration_ms"]),
-            fmt.duration(s["active_duration_ms"]),
-            str(s["trace_count"]),
-            fmt.tokens(s["total_tokens"]),
-            fmt.cost(s["cost"]),
-            ", ".join(s["user_ids"]) or "—",
-            s["last_output"] or "",
+        session = Text(s["session_id"])
+        if s["error_count"]:
+            session.append(f" ●{s['error_count']}", style="red")
+        rows.append(
+            [
+                session,
+                _short_time(s["start_time"]),
+                fmt.duration(s["duration_ms"]),
+                fmt.duration(s["active_duration_ms"]),
+                str(s["trace_count"]),
+                fmt.tokens(s["total_tokens"]),
+                fmt.cost(s["cost"]),
+                ", ".join(s["user_ids"]) or "—",
+                s["last_output"] or "",
+            ]
         )
+    headers = [
+        "Session",
+        "Started",
+        "Duration",
+        "Active",
+        "Traces",
+        "Tokens",
+        "Cost",
+        "Users",
+        "Last output",
+    ]
+    table = _fitted(headers, rows, width, frozenset({2, 3, 4, 5, 6}))
+    table.title, table.title_justify = "Sessions", "left"
     if not sessions:
         table.caption = "No sessions yet. Send traces with a session id to see them here."
     return table
@@ -86,22 +128,21 @@ def print_session(console: Console, session: dict[str, Any]) -> None:
         f"users {', '.join(session['user_ids']) or '—'}",
         highlight=False,
     )
-    table = Table(
-        "Started", "Trace", "Name", "Duration", "Status", "Tokens", "Cost", "Input → output"
-    )
-    for trace in session["traces"]:
-        status = Text(trace["status"], style="red" if trace["status"] == "error" else "green")
-        table.add_row(
-            fmt.clock(trace["start_time"]),
+    rows: list[list[str | Text]] = [
+        [
+            fmt.clock(trace["start_time"])[11:],
             trace["trace_id"],
             trace["name"],
             fmt.duration(trace["duration_ms"]),
-            status,
+            Text(trace["status"], style="red" if trace["status"] == "error" else "green"),
             fmt.tokens(trace["total_tokens"]),
             fmt.cost(trace["cost"]),
-            f"{(trace['input_preview'] or '')[:40]} → {(trace['output_preview'] or '')[:40]}",
-        )
-    console.print(table)
+            f"{trace['input_preview'] or '—'} → {trace['output_preview'] or '—'}",
+        ]
+        for trace in session["traces"]
+    ]
+    headers = ["Started", "Trace", "Name", "Duration", "Status", "Tokens", "Cost", "Input → output"]
+    console.print(_fitted(headers, rows, console.width, frozenset({3, 5, 6})))
 
 
 def print_trace(console: Console, trace: dict[str, Any]) -> None:

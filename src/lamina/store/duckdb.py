@@ -380,7 +380,10 @@ class DuckDBStore:
 
 
 def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
-    config = {"memory_limit": f"{memory_mb}MB", "temp_directory": str(path.parent / "tmp")}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": f"{memory_mb}MB",
+        "temp_directory": str(path.parent / "tmp"),
+    }
     try:
         return duckdb.connect(str(path), config=config)
     except duckdb.IOException as exc:
