@@ -1,0 +1,128 @@
+/**
+ * The SDK's running state: its own tracer provider, the export pipeline and
+ * the instrumentations, built by `Laminar.initialize` and torn down by
+ * `shutdown`.
+ *
+ * The provider is never made the global one: an application's own
+ * OpenTelemetry set-up keeps working beside Lamina, and Lamina needs none. The
+ * global *context manager* is another matter: without one, OpenTelemetry JS
+ * carries no context at all, so the SDK registers the AsyncLocalStorage one
+ * unless the application has registered its own already.
+ */
+
+import type { Tracer } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+
+import type { Settings } from "./config.js";
+import { activate, deactivate } from "./instrumentation.js";
+import { AssociationProcessor, ExportProcessor, type Warn, within } from "./processor.js";
+import { VERSION } from "./version.js";
+
+/** How long the exit hook waits for queued spans; much less when the server is known to be down. */
+export const EXIT_FLUSH_MILLIS = 5_000;
+export const EXIT_FLUSH_MILLIS_WHEN_FAILING = 500;
+
+export class Runtime {
+  readonly settings: Settings;
+  readonly provider: BasicTracerProvider;
+  readonly tracer: Tracer;
+  readonly export: ExportProcessor;
+  readonly instrumented: string[];
+
+  constructor(settings: Settings, warn: Warn) {
+    this.settings = settings;
+    const resource = defaultResource().merge(
+      resourceFromAttributes({
+        "service.name": settings.serviceName,
+        "lamina.sdk.name": "lamina-js",
+        "lamina.sdk.version": VERSION,
+      }),
+    );
+    const exporter = new OTLPTraceExporter({
+      url: settings.tracesEndpoint,
+      headers: { authorization: `Bearer ${settings.projectApiKey}` },
+      compression: CompressionAlgorithm.GZIP,
+      timeoutMillis: settings.exportTimeoutMillis,
+    });
+    this.export = new ExportProcessor(exporter, {
+      maxQueueSize: settings.maxQueueSize,
+      exportTimeoutMillis: settings.exportTimeoutMillis,
+      endpoint: settings.tracesEndpoint,
+      warn,
+    });
+    this.provider = new BasicTracerProvider({
+      resource,
+      spanProcessors: [new AssociationProcessor(), this.export],
+    });
+    this.tracer = this.provider.getTracer("lamina-js", VERSION);
+    try {
+      this.instrumented = activate(settings.instrumentModules, this.provider);
+    } catch (error) {
+      void this.export.stop(0);
+      throw error;
+    }
+  }
+
+  flush(timeoutMillis: number): Promise<boolean> {
+    return this.export.flush(timeoutMillis);
+  }
+
+  async shutdown(timeoutMillis: number): Promise<void> {
+    deactivate(this.provider);
+    await this.export.stop(timeoutMillis);
+    await within(this.provider.shutdown(), 1000, undefined);
+  }
+}
+
+interface GlobalState {
+  runtime: Runtime | undefined;
+  contextManager: boolean;
+  exitHook: boolean;
+}
+
+const STATE_KEY = Symbol.for("lamina-js.state");
+
+/** The process's SDK state, shared by the ESM and CommonJS builds of the package. */
+export function state(): GlobalState {
+  const holder = globalThis as unknown as Record<symbol, GlobalState | undefined>;
+  let found = holder[STATE_KEY];
+  if (found === undefined) {
+    found = { runtime: undefined, contextManager: false, exitHook: false };
+    holder[STATE_KEY] = found;
+  }
+  return found;
+}
+
+/** Make sure the context follows async code: register AsyncLocalStorage unless there is a manager. */
+export function ensureContextManager(): void {
+  const current = state();
+  if (current.contextManager) return;
+  current.contextManager = true;
+  const manager = new AsyncLocalStorageContextManager();
+  manager.enable();
+  if (!context.setGlobalContextManager(manager)) {
+    manager.disable(); // the application registered one already: use it
+  }
+}
+
+/**
+ * Flush what is queued when the event loop runs dry (`beforeExit`), so a
+ * script that never calls `Laminar.shutdown()` still delivers its spans. Not
+ * run on `process.exit()` or a signal: call `await Laminar.shutdown()` first.
+ */
+export function ensureExitHook(): void {
+  const current = state();
+  if (current.exitHook) return;
+  current.exitHook = true;
+  process.on("beforeExit", () => {
+    const runtime = state().runtime;
+    if (runtime === undefined || !runtime.export.dirty) return;
+    const wait = runtime.export.failing ? EXIT_FLUSH_MILLIS_WHEN_FAILING : EXIT_FLUSH_MILLIS;
+    void runtime.flush(wait);
+  });
+}
