@@ -62,8 +62,8 @@ def configuration_reference() -> str:
         )
     lines += [
         "",
-        "Clients use two more variables, read by the SDK (see [sdk.md](sdk.md)):",
-        "`LAMINA_PROJECT_API_KEY` and `LAMINA_BASE_URL`.",
+        "The Python SDK reads its own variables (`LAMINA_PROJECT_API_KEY`, `LAMINA_BASE_URL`",
+        "and a few limits): see [sdk.md](sdk.md).",
         "",
     ]
     return "\n".join(lines)

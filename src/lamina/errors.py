@@ -15,6 +15,10 @@
     │   └── StoreUnavailable          503  UNAVAILABLE        the store cannot write (disk full)
     └── ConfigError                   —    —                  a setting that cannot work (exit 2)
 
+The SDK's one error, ``lamina.LaminaConfigError`` (a ValueError, in
+``lamina/sdk/config.py``), is raised by ``Laminar.initialize`` for a setting it
+cannot use; the SDK never raises into application code after that.
+
 Each error's message is written for a person who has never read the code: it
 says what was wrong and what to do.
 """
