@@ -112,7 +112,8 @@ async def browser_project(request: Request) -> str:
     return project.id
 
 
-def _routes(assets_route: BaseRoute) -> list[BaseRoute]:
+def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
+    """Every page route (docs/ui.md lists them; a test keeps it so)."""
     both = ["GET", "POST"]
     return [
         assets_route,
@@ -150,7 +151,7 @@ def install(runtime: Runtime) -> WebPages:
     runtime.extras["browser_project"] = browser_project
     return WebPages(
         site=site,
-        routes=_routes(static_route(assets)),
+        routes=build_routes(static_route(assets)),
         middleware=[Middleware(SecurityHeaders)],
     )
 

@@ -2,7 +2,7 @@
 // live updates with a pause toggle, and the trace side panel on wide screens.
 import { announce, enhance, fetchFragment, note } from "./app.js";
 
-const POLL_MS = 3000;
+const POLL_MS = 2000;
 const WIDE = window.matchMedia("(min-width: 1400px)");
 
 const table = document.querySelector("table[data-list]");
