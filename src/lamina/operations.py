@@ -15,7 +15,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from lamina import auth
@@ -136,6 +135,8 @@ class RemoteOperations:
         def call(*args: Any, **kwargs: Any) -> Any:
             if args:
                 raise TypeError("remote operations take keyword arguments only")
+            import httpx  # only the remote path needs it; keeps the CLI quick to start
+
             try:
                 response = httpx.post(
                     f"{self.url}/api/admin/{name}",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lamina.ingest.columns import ColumnBatch
 from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
+
+if TYPE_CHECKING:
+    from lamina.ingest.columns import ColumnBatch
 
 Row = dict[str, Any]
 
