@@ -27,6 +27,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MS = 1_000_000
+# `lamina serve` flags for servers started only to try a limit: decode in the server
+# process. Starting decode workers is the dearest part of a start on a 2-core machine,
+# and this keeps that configuration tested too; the shared `server` uses the default.
+IN_PROCESS = ("--decode-workers", "0")
 
 
 def uid(prefix: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.conftest import LaminaServer, run_cli
 from tests.core import otlp
+from tests.core.otlp import IN_PROCESS
 
 Result = subprocess.CompletedProcess[str]
 
@@ -164,7 +165,7 @@ def test_cli_through_a_running_server(server: LaminaServer) -> None:
 
 
 def test_cli_on_a_stopped_servers_data_dir(new_server: Callable[..., LaminaServer]) -> None:
-    first = new_server()
+    first = new_server(*IN_PROCESS)
     session_id = otlp.uid("cli-offline")
     trace_ids = _send_session(first, first.api_key, session_id, 3)
     assert first.stop() == 0
@@ -191,7 +192,7 @@ def test_cli_on_a_stopped_servers_data_dir(new_server: Callable[..., LaminaServe
     assert old_id in _ok(cli("keys", "revoke", old_id))
 
     # what the CLI did offline is what the restarted server does
-    second = new_server(data_dir=data_dir, api_key=key)
+    second = new_server(*IN_PROCESS, data_dir=data_dir, api_key=key)
     assert otlp.get(second, "/api/v1/sessions", key=first.api_key).status_code == 401
     new_session = otlp.uid("offline-key")
     _send_session(second, key, new_session, 1)

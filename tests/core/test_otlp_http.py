@@ -23,7 +23,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
-from tests.core.otlp import JSON, MS, PROTOBUF
+from tests.core.otlp import IN_PROCESS, JSON, MS, PROTOBUF
 
 
 def _absent(server: LaminaServer, *trace_ids: bytes) -> None:
@@ -528,7 +528,7 @@ def test_full_queue_gets_429_with_retry_after_and_stores_nothing(
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
     """A server of its own: while the bug below exists, it refuses everything for 2 s."""
-    running = start_server(tmp_path_factory.mktemp("poison"))
+    running = start_server(tmp_path_factory.mktemp("poison"), *IN_PROCESS)
     yield running
     running.kill()
 
