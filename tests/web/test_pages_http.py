@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from tests.web.conftest import PASSWORD, Seeded, send_turns
+
+FULL_TIME = re.compile(r'<time datetime="([^"]+)" title="([^"]+)" data-fmt="full">([^<]+)<')
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +121,17 @@ def test_lazy_turn_and_span_fragments(client: httpx.Client, web: Seeded) -> None
     assert "gpt-4o-mini" in span.text and "I have refunded the duplicate charge." in span.text
     missing = client.get(f"/p/default/traces/{trace_id}", params={"fragment": "span", "span": "0"})
     assert missing.status_code == 404
+
+
+def test_times_in_the_viewers_zone_with_utc_on_hover(client: httpx.Client, web: Seeded) -> None:
+    path = f"/p/default/traces/{web.chat_traces[0]}"
+    for zone, cookie in (("UTC", ""), ("Asia/Kolkata", "Asia%2FKolkata"), ("UTC", "America")):
+        client.cookies.set("lamina_tz", cookie)
+        html = client.get(path).text
+        found = FULL_TIME.search(html)
+        assert found is not None
+        moment = datetime.fromisoformat(found[1].replace("Z", "+00:00"))
+        local = moment.astimezone(ZoneInfo(zone))
+        assert found[3] == local.strftime("%Y-%m-%d %H:%M:%S")
+        assert found[2] == moment.strftime("%Y-%m-%d %H:%M:%S.") + found[2][20:23] + " UTC"
+    client.cookies.delete("lamina_tz")

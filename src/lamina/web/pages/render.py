@@ -16,7 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -46,14 +46,14 @@ def parse_iso(value: str) -> datetime:
 def _zone(name: str) -> tzinfo | None:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
 def viewer_zone(request: Request) -> tzinfo:
     """The viewer's time zone, from the cookie the pages' script sets; UTC until then."""
-    name = request.cookies.get(TZ_COOKIE, "")
-    zone = _zone(name[:64]) if name else None
+    name = unquote(request.cookies.get(TZ_COOKIE, ""))[:64]
+    zone = _zone(name) if name else None
     return zone or UTC
 
 
