@@ -2,6 +2,8 @@
 # Sets up everything Lamina needs on a fresh Debian/Ubuntu machine, idempotently:
 #   - a virtualenv in .venv with Lamina and its development tools (re-installed when
 #     pyproject.toml changes);
+#   - .venv-compat with the other SDKs the compatibility tests run (lmnr, traceloop-sdk);
+#   - the TypeScript SDK's npm packages (npm ci in sdk-js);
 #   - with --browser: Debian's Chromium, which the browser tests drive through Playwright.
 # Used by `make run` and `make test`; safe to run again.
 set -euo pipefail
@@ -27,6 +29,33 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   touch "$stamp"
+fi
+
+# The other SDKs the compatibility tests run (tests/compat/), in a virtualenv of their
+# own: lmnr and traceloop-sdk pin OpenTelemetry packages older than Lamina's (see the
+# requirements file for why). Every package is pinned there, so no resolving.
+compat=.venv-compat
+compat_requirements=tests/compat/requirements-compat.txt
+if [ ! -f "$compat/.installed" ] || [ "$compat_requirements" -nt "$compat/.installed" ]; then
+  echo "Installing the SDKs of the compatibility tests into $compat"
+  [ -x "$compat/bin/python" ] || "$python" -m venv "$compat"
+  "$compat/bin/python" -m pip install --quiet --no-deps -r "$compat_requirements"
+  touch "$compat/.installed"
+fi
+
+# The TypeScript SDK (sdk-js/): Node.js, and its packages exactly as package-lock.json
+# lists them. Its tests build it and run under pytest (tests/compat/test_sdk_js.py).
+if ! command -v npm >/dev/null; then
+  echo "Installing Debian's nodejs and npm for the TypeScript SDK"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -f sdk-js/node_modules/.package-lock.json ] \
+  || [ sdk-js/package-lock.json -nt sdk-js/node_modules/.package-lock.json ]; then
+  echo "Installing the TypeScript SDK's packages (npm ci in sdk-js)"
+  (cd sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
