@@ -26,6 +26,15 @@ class Project:
     id: str
     name: str
     created_ns: int
+    retention_days: int | None = None  # traces older than this are deleted; None: kept
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """What a delete removed."""
+
+    traces: int = 0
+    spans: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,38 @@ class Store(Protocol):
         """The trace's fields plus ``spans``: all its spans in start order."""
 
     def count_spans(self, project_id: str | None = None) -> int: ...
+
+    # -- data lifecycle: delete, retention, export ------------------------------
+    # Deletes run in one transaction each, beside ingest writes, and refresh the
+    # summaries of every session that lost a trace (a session left without
+    # traces is gone). Late spans of a deleted trace make it anew.
+    def delete_trace(self, project_id: str, trace_id: str) -> Deleted: ...
+
+    def delete_session(self, project_id: str, session_id: str) -> Deleted:
+        """Every trace of the session, with its spans."""
+
+    def delete_before(self, project_id: str, before_ns: int) -> Deleted:
+        """The project's traces that ended before ``before_ns`` (retention)."""
+
+    def delete_project(self, project_id: str) -> Deleted:
+        """The project itself, its keys, and all its data."""
+
+    def set_retention(self, project_id: str, days: int | None) -> Project | None:
+        """Keep the project's traces ``days`` days (None: for ever); None if no project."""
+
+    def export_page(
+        self,
+        project_id: str,
+        kind: str,
+        after: str | None = None,
+        limit: int = 1000,
+        session_id: str | None = None,
+    ) -> Page[Row]:
+        """One page of the project's ``sessions``, ``traces`` or ``spans`` (only
+        ``session_id``'s when given), in stored form: sessions and traces as
+        :meth:`list_sessions` and :meth:`list_traces` give them, spans as in
+        :meth:`get_trace` plus their ``trace_id``. Pass ``next_cursor`` back as
+        ``after`` for the next page."""
 
     # -- projects and keys ---------------------------------------------------
     def create_project(self, name: str) -> Project: ...

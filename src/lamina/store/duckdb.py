@@ -21,16 +21,17 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from lamina.errors import ConfigError, Conflict, StoreUnavailable
+from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
 from lamina.ingest.columns import SPAN_COLUMNS, ColumnBatch, combine, to_columns
 from lamina.query.params import Cursor, Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
-from lamina.store.base import ApiKey, Project, Row, User
+from lamina.store.base import ApiKey, Deleted, Project, Row, User
 from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
+_PROJECT = "id, name, created_ns, retention_days"
 
 
 def _sum(column: str) -> str:
@@ -258,12 +259,130 @@ class DuckDBStore:
             )
         return int(row[0]) if row else 0
 
+    # -- data lifecycle ---------------------------------------------------------------
+    def delete_trace(self, project_id: str, trace_id: str) -> Deleted:
+        return self._delete_traces(project_id, "trace_id = ?", [trace_id])
+
+    def delete_session(self, project_id: str, session_id: str) -> Deleted:
+        return self._delete_traces(project_id, "session_id = ?", [session_id])
+
+    def delete_before(self, project_id: str, before_ns: int) -> Deleted:
+        return self._delete_traces(project_id, "end_ns < ?", [before_ns])
+
+    def _delete_traces(self, project_id: str, where: str, params: list[Any]) -> Deleted:
+        """The project's traces matching ``where``, their spans, and a refresh of the
+        sessions they were in, in one transaction (spans found by sequence range)."""
+        with self._write_lock:
+            con = self._cursor()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
+                    f"min_seq, max_seq FROM traces WHERE project_id = ? AND {where}",
+                    [project_id, *params],
+                )
+                row = con.execute("SELECT count(*), min(min_seq), max(max_seq) FROM doomed")
+                traces, low, high = row.fetchone() or (0, None, None)
+                spans = 0
+                if traces:
+                    deleted = con.execute(
+                        "DELETE FROM spans WHERE seq BETWEEN ? AND ? AND project_id = ? "
+                        "AND trace_id IN (SELECT trace_id FROM doomed)",
+                        [low, high, project_id],
+                    ).fetchone()
+                    spans = int(deleted[0]) if deleted else 0
+                    con.execute(
+                        "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT "
+                        "? AS project_id, session_id FROM doomed WHERE session_id IS NOT NULL",
+                        [project_id],
+                    )
+                    con.execute(
+                        "DELETE FROM traces WHERE project_id = ? "
+                        "AND trace_id IN (SELECT trace_id FROM doomed)",
+                        [project_id],
+                    )
+                    con.execute(sessions_sql.FORGET_TOUCHED)
+                    con.execute(sessions_sql.REFRESH_SESSIONS)
+                con.execute("DROP TABLE doomed")
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise StoreUnavailable(f"The store could not delete ({_first_line(exc)}).") from exc
+        return Deleted(int(traces), spans)
+
+    def delete_project(self, project_id: str) -> Deleted:
+        with self._write_lock:
+            con = self._cursor()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                row = con.execute("SELECT count(*) FROM traces WHERE project_id = ?", [project_id])
+                traces = (row.fetchone() or (0,))[0]
+                row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])
+                spans = (row.fetchone() or (0,))[0]
+                for table in ("traces", "sessions", "api_keys"):
+                    con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
+                con.execute("DELETE FROM projects WHERE id = ?", [project_id])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise StoreUnavailable(f"The store could not delete ({_first_line(exc)}).") from exc
+        return Deleted(int(traces), int(spans))
+
+    def set_retention(self, project_id: str, days: int | None) -> Project | None:
+        self._cursor().execute(
+            "UPDATE projects SET retention_days = ? WHERE id = ?", [days, project_id]
+        )
+        return self.find_project(project_id)
+
+    def export_page(
+        self,
+        project_id: str,
+        kind: str,
+        after: str | None = None,
+        limit: int = 1000,
+        session_id: str | None = None,
+    ) -> Page[Row]:
+        params: list[Any] = [project_id]
+        if kind == "spans":
+            key, convert = "seq", _span_row
+            sql = f"SELECT seq, trace_id, {sessions_sql.SPAN_FIELDS} FROM spans "
+            sql += "WHERE project_id = ?"
+            if session_id is not None:
+                sql += " AND trace_id IN (SELECT trace_id FROM traces WHERE project_id = ? "
+                sql += "AND session_id = ?)"
+                params += [project_id, session_id]
+        elif kind in ("traces", "sessions"):
+            fields = sessions_sql.TRACE_FIELDS if kind == "traces" else sessions_sql.SESSION_FIELDS
+            key = "trace_id" if kind == "traces" else "session_id"
+            convert = _trace_row if kind == "traces" else _session_row
+            sql = f"SELECT {fields} FROM {kind} WHERE project_id = ?"
+            if session_id is not None:
+                sql += " AND session_id = ?"
+                params.append(session_id)
+        else:
+            raise BadRequest(f"Cannot export {kind!r}: choose sessions, traces or spans.")
+        if after is not None:
+            sql += f" AND {key} > ?"
+            if key == "seq":
+                if not after.isdigit():
+                    raise InvalidCursor(f"Not a cursor of a spans export: {after!r}.")
+                params.append(int(after))
+            else:
+                params.append(after)
+        rows = self._query(f"{sql} ORDER BY {key} LIMIT ?", [*params, limit + 1])
+        cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
+        items = []
+        for row in rows[:limit]:
+            row.pop("seq", None)
+            items.append(convert(row))
+        return Page(items, cursor)
+
     # -- projects and keys ----------------------------------------------------------
     def create_project(self, name: str) -> Project:
         project = Project(id=_new_id("prj"), name=name, created_ns=time.time_ns())
         try:
             self._cursor().execute(
-                "INSERT INTO projects VALUES (?, ?, ?)",
+                "INSERT INTO projects (id, name, created_ns) VALUES (?, ?, ?)",
                 [project.id, project.name, project.created_ns],
             )
         except duckdb.ConstraintException:
@@ -271,12 +390,12 @@ class DuckDBStore:
         return project
 
     def list_projects(self) -> list[Project]:
-        rows = self._query("SELECT id, name, created_ns FROM projects ORDER BY created_ns, id")
+        rows = self._query(f"SELECT {_PROJECT} FROM projects ORDER BY created_ns, id")
         return [Project(**row) for row in rows]
 
     def find_project(self, name_or_id: str) -> Project | None:
         rows = self._query(
-            "SELECT id, name, created_ns FROM projects WHERE id = ? OR name = ? "
+            f"SELECT {_PROJECT} FROM projects WHERE id = ? OR name = ? "
             "ORDER BY id = ? DESC LIMIT 1",
             [name_or_id, name_or_id, name_or_id],
         )

@@ -103,6 +103,8 @@ MIGRATIONS: list[str] = [
         last_output VARCHAR
     );
     """,
+    # 2: a retention period per project (days; NULL keeps traces for ever).
+    "ALTER TABLE projects ADD COLUMN retention_days INTEGER;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
