@@ -347,13 +347,6 @@ def test_structured_payloads_become_json_text() -> None:
     assert json.loads(record.output or "") == ["a", 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a payload attribute that loses to a higher-ranked one (e.g. lmnr.span.input, "
-    "gen_ai.prompt.N.*, traceloop.entity.input when input.value is present) is neither the "
-    "input nor kept in attributes: it is silently dropped (otlp/attributes.py scan() skips "
-    "every _PAYLOAD_KEYS / indexed key from `kept`, even when it is not the one used)",
-)
 def test_payload_attributes_that_are_not_used_are_kept() -> None:
     record = decode(
         {
@@ -390,12 +383,6 @@ def test_cost_from_input_and_output_cost() -> None:
     assert decode({**parts, "gen_ai.usage.cost": 0.5}).cost == 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the table ranks `gen_ai.usage.cost (or input + output cost "
-    "attributes)` before `llm.cost.total`, but otlp/attributes.py normalise() takes "
-    "llm.cost.total over the input/output cost parts",
-)
 def test_input_and_output_cost_rank_before_llm_cost_total() -> None:
     record = decode(
         {

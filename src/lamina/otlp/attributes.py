@@ -53,8 +53,9 @@ OUTPUT_TOKENS = (
     "llm.token_count.completion",
     "llm.usage.completion_tokens",
 )
-COST = ("gen_ai.usage.cost", "llm.cost.total")
+COST = ("gen_ai.usage.cost",)
 COST_PARTS = ("gen_ai.usage.input_cost", "gen_ai.usage.output_cost")
+COST_LATE = ("llm.cost.total",)  # ranks after the input + output parts
 
 METADATA_JSON = "metadata"
 METADATA_PREFIXES = (
@@ -69,8 +70,9 @@ _PROMPT = "gen_ai.prompt."
 _COMPLETION = "gen_ai.completion."
 _INDEXED = re.compile(r"^gen_ai\.(?:prompt|completion)\.(\d+)\.(\w+)$")
 
-# Attributes whose whole value moves into input/output; keeping them in the
-# attributes too would store every payload twice.
+# Attributes that can become the input or output. The one used moves there
+# (keeping it in the attributes too would store every payload twice); any other
+# stays among the attributes.
 _PAYLOAD_KEYS = frozenset(INPUT + INPUT_LATE + OUTPUT + OUTPUT_LATE)
 
 Attributes = Mapping[str, Any]
@@ -150,6 +152,8 @@ class Scan:
     prompt: dict[int, dict[str, Any]] = field(default_factory=dict)
     completion: dict[int, dict[str, Any]] = field(default_factory=dict)
     kept: dict[str, Any] = field(default_factory=dict)
+    payloads: dict[str, Any] = field(default_factory=dict)  # candidates for input/output
+    winners: dict[str, str] = field(default_factory=dict)  # field -> attribute that won
     llm_marker: bool = False
 
 
@@ -170,6 +174,7 @@ _FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "cost": COST,
     "input_cost": COST_PARTS[:1],
     "output_cost": COST_PARTS[1:],
+    "cost_late": COST_LATE,
     "metadata_json": (METADATA_JSON,),
 }
 _LOOKUP: dict[str, tuple[str, int]] = {}
@@ -186,7 +191,7 @@ _METADATA_RANK = {prefix: rank for rank, prefix in enumerate(METADATA_PREFIXES)}
 def scan(attrs: Attributes) -> Scan:
     """One pass over the attributes: every convention's field, metadata, and what to keep."""
     found = Scan()
-    values, ranks, kept = found.values, found.ranks, found.kept
+    values, ranks, kept, payloads = found.values, found.ranks, found.kept, found.payloads
     metadata_ranks: dict[str, int] = {}
     for key, value in attrs.items():
         hit = _LOOKUP.get(key)
@@ -194,7 +199,10 @@ def scan(attrs: Attributes) -> Scan:
             name, rank = hit
             if value is not None and value != "" and rank < ranks.get(name, 99):
                 values[name], ranks[name] = value, rank
-            if key not in _PAYLOAD_KEYS:
+                found.winners[name] = key
+            if key in _PAYLOAD_KEYS:
+                payloads[key] = value
+            else:
                 kept[key] = value
             continue
         if key.startswith(_PREFIXES):
@@ -203,6 +211,7 @@ def scan(attrs: Attributes) -> Scan:
                 if match:
                     messages = found.prompt if key.startswith(_PROMPT) else found.completion
                     messages.setdefault(int(match.group(1)), {})[match.group(2)] = value
+                    payloads[key] = value
                     continue
             else:
                 _metadata_attribute(key, value, found.metadata, metadata_ranks)
@@ -286,28 +295,52 @@ def normalise(span: Scan, resource: Scan) -> Normalised:
         parts = (as_float(values.get("input_cost")), as_float(values.get("output_cost")))
         if parts != (None, None):
             total = (parts[0] or 0.0) + (parts[1] or 0.0)
+        else:
+            total = as_float(values.get("cost_late"))
 
-    given_input = values.get("input")
-    given_output = values.get("output")
+    used: set[str] = set()
+    given_input = _payload(span, "input", span.prompt, _PROMPT, "input_late", used)
+    given_output = _payload(span, "output", span.completion, _COMPLETION, "output_late", used)
+    kept = span.kept
+    for key, value in span.payloads.items():
+        if key not in used:
+            kept[key] = value
     return Normalised(
         session_id=_text_or_none(values.get("session_id")),
         user_id=_text_or_none(values.get("user_id")),
         tags=as_tags(values.get("tags")),
         span_type=span_type,
-        input=as_text(given_input)
-        if given_input is not None
-        else _messages(span.prompt) or as_text(values.get("input_late")),
-        output=as_text(given_output)
-        if given_output is not None
-        else _messages(span.completion) or as_text(values.get("output_late")),
+        input=given_input,
+        output=given_output,
         model=_text_or_none(values.get("model")),
         provider=_text_or_none(values.get("provider")),
         input_tokens=as_int(values.get("input_tokens")),
         output_tokens=as_int(values.get("output_tokens")),
         cost=total,
         metadata=metadata,
-        kept=span.kept,
+        kept=kept,
     )
+
+
+def _payload(
+    span: Scan,
+    name: str,
+    messages: dict[int, dict[str, Any]],
+    prefix: str,
+    late: str,
+    used: set[str],
+) -> str | None:
+    """The input (or output) as text, marking the attributes it was taken from as used."""
+    if name in span.values:
+        used.add(span.winners[name])
+        return as_text(span.values[name])
+    if messages:
+        used.update(key for key in span.payloads if key.startswith(prefix))
+        return _messages(messages)
+    if late in span.values:
+        used.add(span.winners[late])
+        return as_text(span.values[late])
+    return None
 
 
 def _text_or_none(value: Any) -> str | None:
