@@ -147,13 +147,20 @@ def test_logs_export_is_accepted(server: LaminaServer, channel: grpc.Channel) ->
 
 
 def test_message_over_the_size_limit_is_refused(small_body_server: LaminaServer) -> None:
-    server = small_body_server
+    server = small_body_server  # --max-body-bytes 4096
     trace_id = otlp.new_trace_id()
-    big = otlp.export([otlp.span(trace_id, "big", attributes={"input.value": "x" * 10_000})])
+    over = otlp.export([otlp.span(trace_id, "over", attributes={"input.value": "x" * 5_000})])
+    huge = otlp.export([otlp.span(trace_id, "huge", attributes={"input.value": "x" * 20_000})])
     with grpc.insecure_channel(server.grpc_target) as opened:
         stub = trace_service_pb2_grpc.TraceServiceStub(opened)
+        # Over the limit: a clear answer that clients do not retry.
         with pytest.raises(grpc.RpcError) as raised:
-            stub.Export(big, metadata=_auth(server.api_key), timeout=10)
+            stub.Export(over, metadata=_auth(server.api_key), timeout=10)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "4096 bytes" in (raised.value.details() or "")
+        # Far over it (twice the limit): gRPC itself refuses to read the message.
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.Export(huge, metadata=_auth(server.api_key), timeout=10)
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         small = otlp.export([otlp.span(trace_id, "small")])
         stub.Export(small, metadata=_auth(server.api_key), timeout=10)

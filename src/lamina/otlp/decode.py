@@ -55,7 +55,7 @@ def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
     except DecodeError as exc:
         raise BadRequest(
             "The request body is not a valid OTLP ExportTraceServiceRequest in protobuf "
-            f"encoding ({exc}). Send Content-Type: application/json for OTLP JSON."
+            f"encoding ({exc})."
         ) from exc
     return request
 

@@ -14,7 +14,7 @@ import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from lamina.errors import LaminaError
+from lamina.errors import LaminaError, PayloadTooLarge
 from lamina.ingest.decoder import PROTOBUF
 from lamina.runtime import Runtime
 
@@ -43,6 +43,11 @@ def handlers(runtime: Runtime) -> list[Any]:
         response = ExportTraceServiceResponse()
         try:
             project_id = runtime.keys.project_for(_authorization(context))
+            if len(body) > runtime.settings.max_body_bytes:
+                raise PayloadTooLarge(
+                    f"The request is larger than {runtime.settings.max_body_bytes} bytes "
+                    "(LAMINA_MAX_BODY_BYTES). Send smaller batches."
+                )
             batch = await runtime.ingest(project_id, body, PROTOBUF)
         except LaminaError as error:
             await _abort(context, error)
@@ -75,7 +80,10 @@ async def start_grpc(runtime: Runtime, host: str, port: int) -> tuple[Any, int]:
     """Start the gRPC server; returns it and the port it listens on."""
     server = grpc.aio.server(
         options=[
-            ("grpc.max_receive_message_length", runtime.settings.max_body_bytes),
+            # Twice the limit, so a request over it reaches the handler and gets a
+            # clear INVALID_ARGUMENT (which clients do not retry) rather than gRPC's
+            # own RESOURCE_EXHAUSTED (which they retry until they time out).
+            ("grpc.max_receive_message_length", 2 * runtime.settings.max_body_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
         ]
     )
