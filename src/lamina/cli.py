@@ -169,6 +169,48 @@ def projects_list(data_dir: Path) -> None:
         console.print(views.projects_table(ops.list_projects()))
 
 
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+
+
+@projects.command("delete")
+@click.argument("name")
+@yes_option
+@data_dir_option
+@handle_errors
+def projects_delete(name: str, yes: bool, data_dir: Path) -> None:
+    """Delete the project NAME with all its traces, sessions and API keys."""
+    if not yes:
+        click.confirm(
+            f'Delete project "{name}", all its data and its API keys? This cannot be undone',
+            abort=True,
+        )
+    with connect(data_dir) as ops:
+        result = ops.delete_project(project=name)
+    deleted = result["deleted"]
+    console.print(
+        f'Deleted project "{result["project"]}": {deleted["traces"]} traces, '
+        f"{deleted['spans']} spans."
+    )
+
+
+@projects.command("retention")
+@click.argument("name")
+@click.argument("days", type=click.IntRange(0, 36_500))
+@data_dir_option
+@handle_errors
+def projects_retention(name: str, days: int, data_dir: Path) -> None:
+    """Keep project NAME's traces DAYS days (0: for ever); older ones are deleted now and
+    from then on by the server."""
+    with connect(data_dir) as ops:
+        result = ops.set_retention(project=name, days=days)
+    kept = (f"{days} day" + ("s" if days > 1 else "")) if days else "for ever"
+    deleted = result["deleted"]
+    console.print(
+        f'Project "{result["name"]}" keeps traces {kept}. Deleted now: '
+        f"{deleted['traces']} traces, {deleted['spans']} spans."
+    )
+
+
 # -- keys ----------------------------------------------------------------------------------
 
 
@@ -288,6 +330,23 @@ def traces() -> None:
     """Look at traces in the terminal."""
 
 
+@sessions.command("delete")
+@click.argument("session_id")
+@click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
+@yes_option
+@data_dir_option
+@handle_errors
+def sessions_delete(session_id: str, project: str, yes: bool, data_dir: Path) -> None:
+    """Delete one session: all its traces and their spans."""
+    if not yes:
+        click.confirm(f'Delete session "{session_id}" and all its traces?', abort=True)
+    with connect(data_dir) as ops:
+        deleted = ops.delete_session(project=project, session_id=session_id)["deleted"]
+    console.print(
+        f'Deleted session "{session_id}": {deleted["traces"]} traces, {deleted["spans"]} spans.'
+    )
+
+
 @traces.command("show")
 @click.argument("trace_id")
 @click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
@@ -298,6 +357,138 @@ def traces_show(trace_id: str, project: str, data_dir: Path) -> None:
     with connect(data_dir) as ops:
         trace = ops.get_trace(project=project, trace_id=trace_id)
     views.print_trace(console, trace)
+
+
+@traces.command("delete")
+@click.argument("trace_id")
+@click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
+@yes_option
+@data_dir_option
+@handle_errors
+def traces_delete(trace_id: str, project: str, yes: bool, data_dir: Path) -> None:
+    """Delete one trace and its spans."""
+    if not yes:
+        click.confirm(f"Delete trace {trace_id}?", abort=True)
+    with connect(data_dir) as ops:
+        deleted = ops.delete_trace(project=project, trace_id=trace_id)["deleted"]
+    console.print(f"Deleted trace {trace_id} ({deleted['spans']} spans).")
+
+
+# -- export and import ---------------------------------------------------------------------------
+
+
+def _progress() -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+@main.command("export")
+@click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
+@click.option("--session", "session_id", default=None, help="Only this session.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "parquet"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one file of lines; parquet: a directory of three files.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="File (jsonl; - for standard output) or directory (parquet). "
+    "Default: PROJECT.jsonl or PROJECT-parquet/.",
+)
+@data_dir_option
+@handle_errors
+def export_command(
+    project: str,
+    session_id: str | None,
+    file_format: str,
+    output: Path | None,
+    data_dir: Path,
+) -> None:
+    """Export a project's (or one session's) sessions, traces and spans."""
+    from lamina import export
+
+    name = project if session_id is None else f"{project}-{session_id}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    target = output or Path(f"{safe}.jsonl" if file_format == "jsonl" else f"{safe}-parquet")
+    counts = dict.fromkeys(export.KINDS, 0)
+    with connect(data_dir) as ops, _progress() as progress:
+        tasks = {kind: progress.add_task(kind, total=None) for kind in export.KINDS}
+
+        def fetch(kind: str, after: str | None) -> Any:
+            page = ops.export_page(
+                project=project, kind=kind, after=after, limit=2000, session_id=session_id
+            )
+            if "total" in page:
+                progress.update(tasks[kind], total=page["total"])
+            counts[kind] += len(page["items"])
+            progress.update(tasks[kind], completed=counts[kind])
+            if page["next_cursor"] is None:
+                progress.update(tasks[kind], total=counts[kind])
+            return page
+
+        rows = export.pages(fetch)
+        if file_format == "parquet":
+            export.write_parquet(target, rows)
+        elif str(target) == "-":
+            for chunk in export.jsonl_lines(export.header(project, session_id), rows):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        else:
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("wb") as handle:
+                for chunk in export.jsonl_lines(export.header(project, session_id), rows):
+                    handle.write(chunk)
+            partial.replace(target)
+    where = "standard output" if str(target) == "-" else str(target)
+    err_console.print(
+        f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
+        f"{counts['spans']} spans to {where}.",
+        highlight=False,
+    )
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@click.option("--project", required=True, help="The project to import into (made if new).")
+@data_dir_option
+@handle_errors
+def import_command(file: Path, project: str, data_dir: Path) -> None:
+    """Import the spans of a `lamina export` (a JSONL file or a Parquet directory) into a
+    project; its traces and sessions are rebuilt from them."""
+    from lamina import export
+
+    spans = 0
+    with connect(data_dir) as ops:
+        if project not in {p["name"] for p in ops.list_projects()}:
+            ops.create_project(name=project)
+            err_console.print(f'Created project "{project}".', highlight=False)
+        with _progress() as progress:
+            task = progress.add_task("spans", total=None)
+            for chunk in export.read_spans(file):
+                result = ops.import_spans(project=project, spans=chunk)
+                spans += result["spans"]
+                progress.update(task, completed=spans)
+            progress.update(task, total=spans)
+    console.print(f'Imported {spans} spans into project "{project}".')
 
 
 if __name__ == "__main__":

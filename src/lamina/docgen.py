@@ -36,8 +36,8 @@ def cli_reference() -> str:
         "# CLI reference\n",
         "Generated from `lamina --help` by `python -m lamina.docgen`; do not edit by hand.\n",
         "Commands that manage a data dir (`projects`, `keys`, `users`, `sessions`, `traces`,",
-        "`demo`) work whether or not `lamina serve` is running on it: while it runs they go",
-        "through the server, otherwise they open the data dir themselves.\n",
+        "`demo`, `export`, `import`) work whether or not `lamina serve` is running on it: while",
+        "it runs they go through the server, otherwise they open the data dir themselves.\n",
     ]
     for path, command in [("lamina", cli), *commands(cli)]:
         with click.Context(command, info_name=path, terminal_width=100) as context:

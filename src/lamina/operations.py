@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from lamina import auth
+from lamina import auth, lifecycle, retention
 from lamina.errors import BadRequest, ConfigError, Conflict, LaminaError, NotFound
 from lamina.query import present
 from lamina.store.base import Project, Store
@@ -41,6 +41,12 @@ class Operations:
             "list_sessions",
             "get_session",
             "get_trace",
+            "delete_trace",
+            "delete_session",
+            "delete_project",
+            "set_retention",
+            "export_page",
+            "import_spans",
         }
     )
 
@@ -104,6 +110,52 @@ class Operations:
 
     def get_trace(self, project: str, trace_id: str) -> dict[str, Any]:
         return present.get_trace(self.store, self._project(project).id, trace_id)
+
+    # -- the data lifecycle ----------------------------------------------------------
+    def delete_trace(self, project: str, trace_id: str) -> dict[str, Any]:
+        return lifecycle.delete_trace(self.store, self._project(project).id, trace_id)
+
+    def delete_session(self, project: str, session_id: str) -> dict[str, Any]:
+        return lifecycle.delete_session(self.store, self._project(project).id, session_id)
+
+    def delete_project(self, project: str) -> dict[str, Any]:
+        found = self._project(project)
+        deleted = self.store.delete_project(found.id)
+        if self._on_change is not None:
+            self._on_change()  # its keys stop working at once
+        return {"project": found.name, "deleted": asdict(deleted)}
+
+    def set_retention(self, project: str, days: int | None) -> dict[str, Any]:
+        """Keep the project's traces ``days`` days (0 or None: for ever); applied at once."""
+        found = self._project(project)
+        changed = self.store.set_retention(found.id, retention.check_days(days))
+        if changed is None:
+            raise NotFound(f'No project "{project}".')
+        deleted = retention.apply(self.store, changed)
+        return {**asdict(changed), "deleted": asdict(deleted)}
+
+    def export_page(
+        self,
+        project: str,
+        kind: str,
+        after: str | None = None,
+        limit: int = 1000,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        found = self._project(project)
+        page = lifecycle.export_page(self.store, found.id, kind, after, limit, session_id)
+        if kind == "spans" and after is None:
+            page["total"] = self._span_total(found.id, session_id)
+        return page
+
+    def _span_total(self, project_id: str, session_id: str | None) -> int:
+        if session_id is None:
+            return self.store.count_spans(project_id)
+        session = self.store.get_session(project_id, session_id)
+        return int(session["span_count"]) if session is not None else 0
+
+    def import_spans(self, project: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
+        return lifecycle.import_spans(self.store, self._project(project).id, spans)
 
 
 def ensure_default_project(store: Store) -> tuple[Project, str | None]:

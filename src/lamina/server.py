@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from lamina import operations
+from lamina import operations, retention
 from lamina.errors import ConfigError
 from lamina.otlp.grpc_server import start_grpc
 from lamina.runtime import Runtime
@@ -91,6 +91,7 @@ def _serve(
 
     async def main() -> None:
         grpc_server = None
+        background: list[asyncio.Task[None]] = []
         if settings.grpc_port >= 0:
             try:
                 grpc_server, info["grpc_port"] = await start_grpc(
@@ -104,6 +105,11 @@ def _serve(
 
         async def started() -> None:
             operations.write_server_file(settings.data_dir, info)
+            background.append(
+                asyncio.get_running_loop().create_task(
+                    retention.keep_applying(store, settings.retention_check_seconds)
+                )
+            )
             extra = pages.banner_lines(info["url"]) if pages is not None else []
             _banner(out, settings, info, project.name, first_key, extra)
             if after_start is not None:
@@ -113,6 +119,8 @@ def _serve(
 
         async def stopping() -> None:
             operations.remove_server_file(settings.data_dir)
+            for task in background:
+                task.cancel()
             if grpc_server is not None:
                 await grpc_server.stop(grace=5)
 

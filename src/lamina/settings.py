@@ -70,6 +70,12 @@ class Settings:
         "LAMINA_PRICE_FILE",
         "JSON file of model prices that overrides or extends the built-in table.",
     )
+    retention_check_seconds: int = _setting(
+        3600,
+        "LAMINA_RETENTION_CHECK_SECONDS",
+        "How often the server deletes traces older than their project's retention "
+        "(`lamina projects retention`), in seconds; also once at start.",
+    )
     demo: bool = _setting(
         False, "LAMINA_DEMO", "Load the demo sessions through OTLP after start (once per data dir)."
     )
@@ -106,6 +112,8 @@ class Settings:
             raise ConfigError("store_memory_mb must be at least 64.")
         if self.decode_workers < -1:
             raise ConfigError("decode_workers must be -1 (automatic), 0 or more.")
+        if self.retention_check_seconds < 1:
+            raise ConfigError("retention_check_seconds must be at least 1.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:
             raise ConfigError("max_queue_spans and max_batch_spans must be positive.")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

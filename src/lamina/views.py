@@ -22,9 +22,11 @@ def _date(ns: int | None) -> str:
 
 
 def projects_table(projects: list[dict[str, Any]]) -> Table:
-    table = Table("Name", "Id", "Created", title="Projects", title_justify="left")
+    table = Table("Name", "Id", "Created", "Keeps traces", title="Projects", title_justify="left")
     for project in projects:
-        table.add_row(project["name"], project["id"], _date(project["created_ns"]))
+        days = project.get("retention_days")
+        kept = "for ever" if not days else f"{days} day" + ("s" if days > 1 else "")
+        table.add_row(project["name"], project["id"], _date(project["created_ns"]), kept)
     return table
 
 

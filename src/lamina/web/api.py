@@ -3,21 +3,32 @@
 Every handler resolves the key to its project first, then asks the query
 layer (the same functions the pages use). A session or trace of another
 project is a 404, never a 403.
+
+A signed-in browser may call the API without a key; for a DELETE it must also
+send its CSRF token in ``X-CSRF-Token`` (the one its forms carry), and an
+``Origin`` header, if any, must name this server.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from lamina import export, lifecycle
+from lamina.errors import BadRequest, Forbidden
 from lamina.query import present
 from lamina.runtime import Runtime
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "x-csrf-token"
 
 
 class JSONResponse(Response):
@@ -46,8 +57,24 @@ async def project_of(request: Request) -> str:
     browser = runtime.extras.get("browser_project")
     if browser is not None and request.headers.get("authorization") is None:
         project: str = await browser(request)
+        if request.method not in SAFE_METHODS:
+            _check_browser_write(request)
         return project
     return await run_in_threadpool(runtime.keys.project_for, request.headers.get("authorization"))
+
+
+def _check_browser_write(request: Request) -> None:
+    """A change asked for by a signed-in browser must come from our own page."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        raise Forbidden("This request came from another site, so it was refused.")
+    visitor = request.scope.get("lamina.visitor")  # set by the pages' sign-in check
+    expected = str(getattr(visitor, "csrf", "") or "")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise Forbidden(
+            "Send the page's CSRF token in the X-CSRF-Token header (or use an API key)."
+        )
 
 
 def _sessions(runtime: Runtime, project_id: str, request: Request) -> Any:
@@ -67,9 +94,53 @@ def _trace(runtime: Runtime, project_id: str, request: Request) -> Any:
     return present.get_trace(runtime.store, project_id, request.path_params["trace_id"])
 
 
+def _delete_session(runtime: Runtime, project_id: str, request: Request) -> Any:
+    session_id = request.path_params["session_id"]
+    return lifecycle.delete_session(runtime.store, project_id, session_id)
+
+
+def _delete_trace(runtime: Runtime, project_id: str, request: Request) -> Any:
+    return lifecycle.delete_trace(runtime.store, project_id, request.path_params["trace_id"])
+
+
+async def _export(request: Request) -> Response:
+    """The project's (or one session's) data as a JSONL download (see lamina.export)."""
+    runtime: Runtime = request.app.state.runtime
+    project_id = await project_of(request)
+    file_format = request.query_params.get("format", "jsonl")
+    if file_format != "jsonl":
+        raise BadRequest("format must be jsonl (the CLI's `lamina export` also writes Parquet).")
+    session_id = request.query_params.get("session_id") or None
+
+    def fetch(kind: str, after: str | None) -> dict[str, Any]:
+        return lifecycle.export_page(runtime.store, project_id, kind, after, 2000, session_id)
+
+    if session_id is not None:  # a missing session is a 404, before the download starts
+        await run_in_threadpool(fetch, "sessions", None)
+    project = await run_in_threadpool(runtime.store.find_project, project_id)
+    rows = export.pages(fetch)
+    name = "lamina-export.jsonl" if session_id is None else "lamina-session.jsonl"
+    header = export.header(project.name if project else project_id, session_id)
+    return StreamingResponse(
+        export.jsonl_lines(header, rows),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def _openapi(request: Request) -> Response:
+    from lamina.web.openapi import document
+
+    return JSONResponse(document())
+
+
 routes = [
+    Route("/api/v1/openapi.json", _openapi),
+    Route("/api/v1/export", _export),
     Route("/api/v1/sessions", _endpoint(_sessions)),
     Route("/api/v1/sessions/{session_id:path}", _endpoint(_session)),
+    Route("/api/v1/sessions/{session_id:path}", _endpoint(_delete_session), methods=["DELETE"]),
     Route("/api/v1/traces", _endpoint(_traces)),
     Route("/api/v1/traces/{trace_id}", _endpoint(_trace)),
+    Route("/api/v1/traces/{trace_id}", _endpoint(_delete_trace), methods=["DELETE"]),
 ]
