@@ -53,10 +53,15 @@ export interface ExportProcessorOptions {
   scheduleDelayMillis?: number;
 }
 
-/** A promise of `value` that settles at the latest after `millis`, with `fallback`. */
-export function within<T>(promise: Promise<T>, millis: number, fallback: T): Promise<T> {
+/**
+ * A promise of `value` that settles at the latest after `millis`, with
+ * `fallback`. Its timer keeps the process alive (someone is waiting) unless
+ * `keepAlive` is false.
+ */
+export function within<T>(promise: Promise<T>, millis: number, fallback: T, keepAlive = true): Promise<T> {
   return new Promise<T>((resolve) => {
     const timer = setTimeout(() => resolve(fallback), Math.max(0, millis));
+    if (!keepAlive) timer.unref?.();
     promise.then(
       (value) => {
         clearTimeout(timer);
@@ -78,6 +83,8 @@ export class ExportProcessor implements SpanProcessor {
   failing = false;
   /** A span has ended since the last flush started (for the exit hook). */
   dirty = false;
+  /** Spans taken from the queue for export and not yet known delivered or lost. */
+  private pending = 0;
 
   private readonly exporter: SpanExporter;
   private readonly options: Required<ExportProcessorOptions>;
@@ -126,6 +133,7 @@ export class ExportProcessor implements SpanProcessor {
     }
     const spans = this.queue;
     this.queue = [];
+    this.pending += spans.length;
     const link = this.chain.then(() => this.exportAll(spans));
     this.chain = link;
     return link;
@@ -158,14 +166,18 @@ export class ExportProcessor implements SpanProcessor {
     });
     // The exporter has its own timeout; this one only guards against a
     // callback that never comes, so that flush always ends.
-    const guarded = within(attempt, this.options.exportTimeoutMillis + 1000, {
-      ok: false,
-      reason: `no answer within ${this.options.exportTimeoutMillis} ms`,
-    });
+    const guarded = within(
+      attempt,
+      this.options.exportTimeoutMillis + 1000,
+      { ok: false, reason: `no answer within ${this.options.exportTimeoutMillis} ms` },
+      false,
+    );
     return guarded.then(({ ok, reason }) => this.record(batch.length, ok, reason));
   }
 
   private record(count: number, ok: boolean, reason: string): boolean {
+    this.pending -= count;
+    if (this.stopped) return ok; // `stop` counted these spans already
     if (ok) {
       this.exported += count;
       if (this.failing) {
@@ -188,14 +200,31 @@ export class ExportProcessor implements SpanProcessor {
 
   /**
    * Export every span ended before this call, at most `timeoutMillis`. True
-   * when they were all delivered in time.
+   * when they were all delivered in time. Its timer keeps the process alive
+   * while it waits unless `keepAlive` is false.
    */
-  flush(timeoutMillis: number): Promise<boolean> {
+  flush(timeoutMillis: number, keepAlive = true): Promise<boolean> {
     this.dirty = false;
     const before = this.chain; // a batch already on its way holds spans ended before now
     const mine = this.drainSoon();
     const both = Promise.all([before, mine]).then(([a, b]) => a && b);
-    return within(both, timeoutMillis, false);
+    return within(both, timeoutMillis, false, keepAlive);
+  }
+
+  /** Spans ended and not yet delivered: queued, or on their way. */
+  get undelivered(): number {
+    return this.queue.length + this.pending;
+  }
+
+  /** The once-only summary of what was lost, when the process exits without `shutdown`. */
+  reportAtExit(): void {
+    const lost = this.droppedQueueFull + this.droppedExportFailed + this.undelivered;
+    if (lost > 0) {
+      this.options.warn(
+        `Lamina: ${lost} spans were not delivered to ${this.options.endpoint} before the ` +
+          `process exited (the export failed or did not finish in time); ${this.exported} were exported.`,
+      );
+    }
   }
 
   forceFlush(): Promise<void> {
@@ -207,16 +236,16 @@ export class ExportProcessor implements SpanProcessor {
     if (this.stopped) return;
     const delivered = await this.flush(timeoutMillis);
     this.stopped = true;
-    const unsent = this.queue.length;
+    // What is still queued or on its way is lost: count it now, abandon it.
+    const failed = this.droppedExportFailed + this.queue.length + this.pending;
     this.queue = [];
     try {
-      await within(this.exporter.shutdown(), 1000, undefined);
+      await within(this.exporter.shutdown(), 1000, undefined, false);
     } catch {
       // nothing to do: the exporter is gone either way
     }
     const full = this.droppedQueueFull;
-    const failed = this.droppedExportFailed + unsent;
-    if (full > 0 || failed > 0 || !delivered) {
+    if (full > 0 || failed > 0) {
       this.options.warn(
         `Lamina: ${full + failed} spans were not delivered to ${this.options.endpoint} ` +
           `(${full} because the queue was full, ${failed} because the export failed` +

@@ -13,12 +13,11 @@
 import type { Tracer } from "@opentelemetry/api";
 import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 
 import type { Settings } from "./config.js";
+import { OtlpHttpExporter } from "./exporter.js";
 import { activate, deactivate } from "./instrumentation.js";
 import { AssociationProcessor, ExportProcessor, type Warn, within } from "./processor.js";
 import { VERSION } from "./version.js";
@@ -32,6 +31,7 @@ export class Runtime {
   readonly provider: BasicTracerProvider;
   readonly tracer: Tracer;
   readonly export: ExportProcessor;
+  readonly exporter: OtlpHttpExporter;
   readonly instrumented: string[];
 
   constructor(settings: Settings, warn: Warn) {
@@ -43,13 +43,12 @@ export class Runtime {
         "lamina.sdk.version": VERSION,
       }),
     );
-    const exporter = new OTLPTraceExporter({
-      url: settings.tracesEndpoint,
-      headers: { authorization: `Bearer ${settings.projectApiKey}` },
-      compression: CompressionAlgorithm.GZIP,
-      timeoutMillis: settings.exportTimeoutMillis,
-    });
-    this.export = new ExportProcessor(exporter, {
+    this.exporter = new OtlpHttpExporter(
+      settings.tracesEndpoint,
+      settings.projectApiKey,
+      settings.exportTimeoutMillis,
+    );
+    this.export = new ExportProcessor(this.exporter, {
       maxQueueSize: settings.maxQueueSize,
       exportTimeoutMillis: settings.exportTimeoutMillis,
       endpoint: settings.tracesEndpoint,
@@ -112,8 +111,10 @@ export function ensureContextManager(): void {
 
 /**
  * Flush what is queued when the event loop runs dry (`beforeExit`), so a
- * script that never calls `Laminar.shutdown()` still delivers its spans. Not
- * run on `process.exit()` or a signal: call `await Laminar.shutdown()` first.
+ * script that never calls `Laminar.shutdown()` still delivers its spans: it
+ * waits up to 5 s, or 0.5 s once the server is known to be unreachable (as
+ * the Python SDK's exit hook). Not run on `process.exit()` or a signal: call
+ * `await Laminar.shutdown()` first.
  */
 export function ensureExitHook(): void {
   const current = state();
@@ -122,7 +123,28 @@ export function ensureExitHook(): void {
   process.on("beforeExit", () => {
     const runtime = state().runtime;
     if (runtime === undefined || !runtime.export.dirty) return;
-    const wait = runtime.export.failing ? EXIT_FLUSH_MILLIS_WHEN_FAILING : EXIT_FLUSH_MILLIS;
-    void runtime.flush(wait);
+    const failing = runtime.export.failing || runtime.exporter.lastAttemptFailed;
+    const deadline = Date.now() + (failing ? EXIT_FLUSH_MILLIS_WHEN_FAILING : EXIT_FLUSH_MILLIS);
+    let reported = false;
+    const giveUp = () => {
+      runtime.exporter.onAttemptFailed = undefined;
+      if (!reported) runtime.export.reportAtExit();
+      reported = true;
+    };
+    // The one thing that keeps the process alive while the flush runs.
+    let hold = setTimeout(giveUp, deadline - Date.now());
+    runtime.exporter.onAttemptFailed = () => {
+      runtime.exporter.onAttemptFailed = undefined;
+      clearTimeout(hold);
+      hold = setTimeout(giveUp, Math.min(EXIT_FLUSH_MILLIS_WHEN_FAILING, Math.max(0, deadline - Date.now())));
+    };
+    void runtime.export.flush(EXIT_FLUSH_MILLIS, false).then((delivered) => {
+      clearTimeout(hold);
+      if (delivered) {
+        runtime.exporter.onAttemptFailed = undefined;
+      } else {
+        giveUp();
+      }
+    });
   });
 }
