@@ -1,0 +1,284 @@
+"""Authorisation over every route: no key, a malformed or unknown key, a revoked key,
+another project's key, the admin token where a key belongs and the reverse, a
+signed-out browser, a browser DELETE without its CSRF token. Each is denied, and no
+answer tells whether the session or trace exists. Then: no secret in the server's log.
+
+One server, at ``--log-level debug`` (access log on), serves the whole module; the
+last test reads everything it wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+from lamina.web import admin, api
+from lamina.web import otlp as otlp_routes
+from tests.conftest import LaminaServer, start_server
+from tests.core import otlp
+from tests.core.otlp import IN_PROCESS
+from tests.reliability.test_data_lifecycle import send_session
+
+PASSWORD = "a long and secret passphrase 42"
+MISSING_TRACE = "0123456789abcdef0123456789abcdef"
+MISSING_SESSION = "no-such-session"
+
+
+@dataclass
+class World:
+    server: LaminaServer
+    name: str  # project A, which owns the data
+    key: str
+    other_key: str  # project B
+    revoked_key: str
+    admin_token: str
+    session_id: str
+    trace_id: str
+    secrets: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    server = start_server(tmp_path_factory.mktemp("auth"), "--log-level", "debug", *IN_PROCESS)
+    name, key = otlp.new_project(server, "owner")
+    _, other_key = otlp.new_project(server, "stranger")
+    revoked = otlp.admin(server, "create_key", project=name, name="soon revoked")
+    otlp.admin(server, "revoke_key", key_id=revoked["id"])
+    session_id = f"s/{otlp.uid('secret')}"
+    (trace_id,) = send_session(server, key, session_id, 1)
+    token = (server.data_dir / "admin.token").read_text().strip()
+    secrets = {
+        "project key": key,
+        "other key": other_key,
+        "revoked key": revoked["key"],
+        "admin token": token,
+        "password": PASSWORD,
+    }
+    yield World(server, name, key, other_key, revoked["key"], token, session_id, trace_id, secrets)
+    server.kill()
+
+
+def _call(world: World, method: str, path: str, headers: dict[str, str], **params: Any) -> Any:
+    url = world.server.url + path
+    return otlp.client().request(method, url, headers=headers, params=params or None)
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# Every API route, with the ids it takes: (method, path, kind of id or None).
+API = [
+    ("GET", "/api/v1/sessions", None),
+    ("GET", "/api/v1/sessions/{session_id}", "session"),
+    ("DELETE", "/api/v1/sessions/{session_id}", "session"),
+    ("GET", "/api/v1/traces", None),
+    ("GET", "/api/v1/traces/{trace_id}", "trace"),
+    ("DELETE", "/api/v1/traces/{trace_id}", "trace"),
+    ("GET", "/api/v1/export", None),
+    ("GET", "/api/v1/export?session_id={session_id}", "session"),
+]
+PUBLIC = {"/api/v1/openapi.json", "/healthz"}
+
+
+def test_the_matrix_covers_every_route() -> None:
+    covered = {(method, path.split("?")[0]) for method, path, _ in API}
+    for route in api.routes:
+        for method in route.methods or ():  # type: ignore[attr-defined]
+            if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
+                continue
+            path = re.sub(r":\w+}", "}", route.path)  # type: ignore[attr-defined]
+            assert (method, path) in covered, f"{method} {path} is not in the matrix"
+    assert [r.path for r in admin.routes] == ["/api/admin/{operation}"]  # type: ignore[attr-defined]
+    assert {r.path for r in otlp_routes.routes} == {"/v1/traces", "/v1/logs"}  # type: ignore[attr-defined]
+
+
+def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
+    """The route with the owner's real id, and with an id that exists nowhere."""
+    if kind == "session":
+        return (
+            path.replace("{session_id}", quote(world.session_id, safe="")),
+            path.replace("{session_id}", MISSING_SESSION),
+        )
+    if kind == "trace":
+        return (
+            path.replace("{trace_id}", world.trace_id),
+            path.replace("{trace_id}", MISSING_TRACE),
+        )
+    return path, path
+
+
+def _bad_credentials(world: World) -> dict[str, dict[str, str]]:
+    return {
+        "no key": {},
+        "empty bearer": {"Authorization": "Bearer"},
+        "basic auth": {"Authorization": "Basic dXNlcjpwYXNz"},
+        "unknown key": _bearer("lmn_" + "x" * 43),
+        "revoked key": _bearer(world.revoked_key),
+        "admin token as key": _bearer(world.admin_token),
+    }
+
+
+def test_no_key_a_bad_key_or_a_revoked_key_is_401_everywhere_and_reveals_nothing(
+    world: World,
+) -> None:
+    for label, headers in _bad_credentials(world).items():
+        for method, path, kind in API:
+            real, missing = _paths(world, path, kind)
+            on_real = _call(world, method, real, headers)
+            on_missing = _call(world, method, missing, headers)
+            where = f"{label}: {method} {path}"
+            assert on_real.status_code == 401, where
+            assert on_real.json() == on_missing.json(), where
+            assert on_real.json()["error"]["code"] == "unauthorized", where
+            assert world.session_id not in on_real.text and world.trace_id not in on_real.text
+        for path in ("/v1/traces", "/v1/logs"):
+            body = otlp.export(otlp.conversation_turn("s-x", 0, start_ns=1))
+            answer = otlp.post(world.server.url, None, body, path=path, headers=headers)
+            assert answer.status_code == 401, f"{label}: POST {path}"
+    _owner_still_has_everything(world)
+
+
+def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) -> None:
+    headers = _bearer(world.other_key)
+    for method, path, kind in API:
+        real, missing = _paths(world, path, kind)
+        on_real = _call(world, method, real, headers)
+        on_missing = _call(world, method, missing, headers)
+        where = f"{method} {path}"
+        if kind is None:
+            assert on_real.status_code == 200, where
+            assert world.trace_id not in on_real.text and world.session_id not in on_real.text
+            continue
+        assert on_real.status_code == on_missing.status_code == 404, where
+        assert on_real.json()["error"]["code"] == on_missing.json()["error"]["code"], where
+        # the message names the id that was asked for, and nothing more
+        real_id = world.session_id if kind == "session" else world.trace_id
+        missing_id = MISSING_SESSION if kind == "session" else MISSING_TRACE
+        assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
+            "error"
+        ]["message"].replace(missing_id, "ID"), where
+    _owner_still_has_everything(world)
+
+
+def _owner_still_has_everything(world: World) -> None:
+    mine = _bearer(world.key)
+    session = quote(world.session_id, safe="")
+    assert _call(world, "GET", f"/api/v1/sessions/{session}", mine).status_code == 200
+    assert _call(world, "GET", f"/api/v1/traces/{world.trace_id}", mine).status_code == 200
+
+
+def test_grpc_refuses_bad_keys(world: World) -> None:
+    request = otlp.export(otlp.conversation_turn("s-grpc", 0, start_ns=1))
+    with grpc.insecure_channel(world.server.grpc_target) as channel:
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        for label, headers in _bad_credentials(world).items():
+            metadata = [("authorization", v) for v in headers.values()]
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.Export(request, metadata=metadata, timeout=10)
+            assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED, label
+
+
+def test_the_admin_endpoint_needs_the_admin_token(world: World) -> None:
+    url = f"{world.server.url}/api/admin/list_projects"
+    wrong = _bad_credentials(world)
+    del wrong["admin token as key"]  # here it is right
+    for label, headers in {
+        **wrong,
+        "project key": _bearer(world.key),
+        "token with one more character": _bearer(world.admin_token + "x"),
+        "token cut short": _bearer(world.admin_token[:-1]),
+    }.items():
+        answer = otlp.client().post(url, headers=headers, content=b"{}")
+        assert answer.status_code == 401, label
+        assert "prj_" not in answer.text, label
+        # an operation that does not exist is no different: nothing to enumerate
+        other = otlp.client().post(f"{world.server.url}/api/admin/no_such_op", headers=headers)
+        assert other.status_code == 401, label
+    good = otlp.client().post(url, headers=_bearer(world.admin_token), content=b"{}")
+    assert good.status_code == 200 and world.name in good.text
+    assert otlp.client().get(url, headers=_bearer(world.admin_token)).status_code == 405
+
+
+def test_the_owners_key_may_do_everything(world: World) -> None:
+    """The control: the same routes with the right key work."""
+    mine = _bearer(world.key)
+    for method, path, kind in API:
+        if method == "DELETE":
+            continue
+        real, _ = _paths(world, path, kind)
+        assert _call(world, method, real, mine).status_code == 200, f"{method} {path}"
+
+
+# -- a browser -------------------------------------------------------------------------------------
+
+
+def _csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, "no CSRF token on the page"
+    return found[1]
+
+
+def test_a_browser_needs_to_be_signed_in_and_to_send_its_csrf_token(world: World) -> None:
+    if not any(line.startswith("First sign-in") for line in world.server.output):
+        pytest.skip("this build has no web pages")
+    otlp.admin(world.server, "create_user", email="owner@example.com", password=PASSWORD)
+    (trace_id,) = send_session(world.server, world.key, "s-browser", 1)
+    trace_path = f"/api/v1/traces/{trace_id}?project={quote(world.name)}"
+    with httpx.Client(base_url=world.server.url, timeout=30) as browser:
+        assert browser.get(f"/api/v1/sessions?project={quote(world.name)}").status_code == 401
+        token = _csrf(browser.get("/signin"))
+        signed = browser.post(
+            "/signin", data={"email": "owner@example.com", "password": PASSWORD, "csrf": token}
+        )
+        assert signed.status_code == 303
+        world.secrets["session cookie"] = browser.cookies["lamina_session"]
+        assert browser.get(trace_path).status_code == 200
+        csrf = _csrf(browser.get("/p/default/settings"))
+        world.secrets["csrf token"] = csrf
+
+        refusals = {
+            "no token": {},
+            "a wrong token": {"X-CSRF-Token": "x" * len(csrf)},
+            "another site": {"X-CSRF-Token": csrf, "Origin": "https://evil.example"},
+        }
+        for label, headers in refusals.items():
+            answer = browser.delete(trace_path, headers=headers)
+            assert answer.status_code == 403, label
+            assert browser.get(trace_path).status_code == 200, label
+        same_site = {"X-CSRF-Token": csrf, "Origin": world.server.url}
+        assert browser.delete(trace_path, headers=same_site).status_code == 200
+        assert browser.get(trace_path).status_code == 404
+
+        browser.post("/signout", data={"csrf": csrf})
+        assert browser.get(f"/api/v1/sessions?project={quote(world.name)}").status_code == 401
+    # a copy of the cookie taken before sign-out no longer works either
+    stale = httpx.get(
+        f"{world.server.url}/api/v1/sessions?project={quote(world.name)}",
+        cookies={"lamina_session": world.secrets["session cookie"]},
+    )
+    assert stale.status_code == 401
+
+
+def test_no_secret_is_ever_written_to_the_log(world: World) -> None:
+    """Runs last in this module: everything above was logged at debug level."""
+    # more traffic that carries secrets: the CLI through the admin endpoint, gRPC ingest
+    done = world.server.cli("keys", "list")
+    assert done.returncode == 0, done.stderr
+    request = otlp.export(otlp.conversation_turn("s-log", 0, start_ns=1))
+    with grpc.insecure_channel(world.server.grpc_target) as channel:
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        stub.Export(request, metadata=[("authorization", f"Bearer {world.key}")], timeout=10)
+    log = "".join(world.server.output)
+    assert "GET /api/v1/sessions" in log, "the access log is on at debug level"
+    for label, secret in world.secrets.items():
+        assert secret not in log, f"the {label} was written to the log"
+        assert secret[8:24] not in log, f"part of the {label} was written to the log"
