@@ -6,12 +6,13 @@ factory with many arguments. Both receivers ingest through :meth:`ingest`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
 from lamina.ingest.budget import ByteBudget
+from lamina.ingest.columns import request_digest
 from lamina.ingest.decoder import Decoded, Decoder
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
@@ -44,5 +45,6 @@ class Runtime:
         """Decode, normalise and store one export body; returns once it is committed."""
         decoded = await self.decoder.decode(body, content_type, project_id)
         if decoded.columns is not None:
-            await self.batcher.submit(decoded.columns)
+            digest = request_digest(project_id, body)
+            await self.batcher.submit(replace(decoded.columns, digest=digest))
         return decoded

@@ -10,6 +10,7 @@ server process does almost no per-span Python work.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,9 @@ SPAN_COLUMNS = tuple(SPAN_SCHEMA.names)
 class ColumnBatch:
     spans: pa.Table  # SPAN_SCHEMA
     traces: pa.Table  # TRACE_SCHEMA, possibly several rows for one trace after combine()
+    # A digest of the request the batch came from: a store that has already
+    # committed the same request (a client retrying after a lost answer) skips it.
+    digest: str | None = None
 
     @property
     def count(self) -> int:
@@ -108,6 +112,11 @@ def combine(batches: Sequence[ColumnBatch], first_seq: int) -> ColumnBatch:
         traces.append(_shift(batch.traces, ("min_seq", "max_seq"), base))
         base += batch.count
     return ColumnBatch(pa.concat_tables(spans), pa.concat_tables(traces))
+
+
+def request_digest(project_id: str, body: bytes) -> str:
+    """What identifies a request for retries: its project and its (decompressed) body."""
+    return hashlib.blake2b(body, digest_size=16, key=project_id.encode()[:64]).hexdigest()
 
 
 def _shift(table: pa.Table, names: tuple[str, ...], by: int) -> pa.Table:

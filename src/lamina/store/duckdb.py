@@ -31,6 +31,8 @@ from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
+# How long a committed request is remembered, to recognise a client's retry.
+RETRY_WINDOW_NS = 3600 * 1_000_000_000
 _PROJECT = "id, name, created_ns, retention_days"
 
 
@@ -106,6 +108,14 @@ class DuckDBStore:
         self._migrate()
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM spans").fetchone()
         self._next_seq = int(row[0]) + 1 if row else 1
+        horizon = time.time_ns() - RETRY_WINDOW_NS
+        self._recent: dict[tuple[str, str], int] = {
+            (project_id, digest): at_ns
+            for project_id, digest, at_ns in self._db.execute(
+                "SELECT project_id, digest, at_ns FROM request_digests WHERE at_ns >= ?", [horizon]
+            ).fetchall()
+        }
+        self._recent_pruned = 0
 
     # -- connections ----------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -142,15 +152,32 @@ class DuckDBStore:
         self.write_columns([to_columns(records)])
 
     def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
-        """Store column batches (see :mod:`lamina.ingest.columns`) in one transaction."""
-        if not any(batch.count for batch in batches):
-            return
+        """Store column batches (see :mod:`lamina.ingest.columns`) in one transaction.
+
+        A batch whose request digest was committed within the last hour is a
+        client's retry after a lost answer: it is skipped, not stored twice.
+        """
         with self._write_lock:
+            batches, digests = self._new_requests(batches)
+            if not any(batch.count for batch in batches):
+                return
             first_seq = self._next_seq
             batch = combine(batches, first_seq)
             con = self._cursor()
             try:
                 con.execute("BEGIN TRANSACTION")
+                if digests:
+                    _append(
+                        con,
+                        "request_digests",
+                        pa.table(
+                            {
+                                "project_id": [d[0] for d in digests],
+                                "digest": [d[1] for d in digests],
+                                "at_ns": pa.array([d[2] for d in digests], pa.int64()),
+                            }
+                        ),
+                    )
                 traces = self._merge_metadata(con, batch.traces)
                 con.register("span_batch", batch.spans)
                 con.register("trace_batch", traces)
@@ -170,6 +197,35 @@ class DuckDBStore:
                 con.unregister("span_batch")
                 con.unregister("trace_batch")
             self._next_seq = first_seq + batch.count
+            for project_id, digest, at_ns in digests:
+                self._recent[(project_id, digest)] = at_ns
+
+    def _new_requests(
+        self, batches: Sequence[ColumnBatch]
+    ) -> tuple[list[ColumnBatch], list[tuple[str, str, int]]]:
+        """The batches not committed before, and the digests to record for them."""
+        now = time.time_ns()
+        if now - self._recent_pruned > RETRY_WINDOW_NS // 60:
+            horizon = now - RETRY_WINDOW_NS
+            self._recent = {key: at for key, at in self._recent.items() if at >= horizon}
+            with contextlib.suppress(duckdb.Error):  # pruning can wait for the next write
+                self._cursor().execute("DELETE FROM request_digests WHERE at_ns < ?", [horizon])
+            self._recent_pruned = now
+        fresh: list[ColumnBatch] = []
+        digests: list[tuple[str, str, int]] = []
+        seen: set[tuple[str, str]] = set()
+        for batch in batches:
+            if batch.digest is None or batch.count == 0:
+                fresh.append(batch)
+                continue
+            project_id = batch.spans.column("project_id")[0].as_py()
+            key = (project_id, batch.digest)
+            if key in self._recent or key in seen:
+                continue
+            seen.add(key)
+            fresh.append(batch)
+            digests.append((project_id, batch.digest, now))
+        return fresh, digests
 
     @staticmethod
     def _merge_metadata(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> pa.Table:
@@ -519,6 +575,15 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
             f"{path} is not a Lamina data file, or it is damaged ({_first_line(exc)}). "
             "Point --data-dir at another directory, or restore it from a backup."
         ) from None
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    """Append an Arrow table's rows to a table of the same columns, in one statement."""
+    con.register("rows_to_append", rows)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM rows_to_append")
+    finally:
+        con.unregister("rows_to_append")
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

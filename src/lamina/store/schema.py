@@ -105,6 +105,14 @@ MIGRATIONS: list[str] = [
     """,
     # 2: a retention period per project (days; NULL keeps traces for ever).
     "ALTER TABLE projects ADD COLUMN retention_days INTEGER;",
+    # 3: digests of recently committed requests, so a retried request is not stored twice.
+    """
+    CREATE TABLE request_digests (
+        project_id VARCHAR NOT NULL,
+        digest VARCHAR NOT NULL,
+        at_ns BIGINT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
