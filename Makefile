@@ -1,5 +1,5 @@
 # Lamina: the two commands that matter are `make run` and `make test`.
-.PHONY: run test lint typecheck pytest bench setup setup-browser
+.PHONY: run test lint typecheck pytest bench setup setup-test
 
 # Start the server with its embedded store and the demo data (http://127.0.0.1:5667).
 run:
@@ -7,13 +7,13 @@ run:
 	.venv/bin/lamina serve --demo
 
 # The whole test suite: lint, types, and every test (browser tests included).
-test: setup-browser lint typecheck pytest
+test: setup-test lint typecheck pytest
 
 setup:
 	@scripts/setup.sh
 
-setup-browser:
-	@scripts/setup.sh --browser
+setup-test:
+	@scripts/setup.sh --test
 
 lint:
 	.venv/bin/ruff check src tests bench

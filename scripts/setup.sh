@@ -2,9 +2,10 @@
 # Sets up everything Lamina needs on a fresh Debian/Ubuntu machine, idempotently:
 #   - a virtualenv in .venv with Lamina and its development tools (re-installed when
 #     pyproject.toml changes);
-#   - .venv-compat with the other SDKs the compatibility tests run (lmnr, traceloop-sdk);
-#   - the TypeScript SDK's npm packages (npm ci in sdk-js);
-#   - with --browser: Debian's Chromium, which the browser tests drive through Playwright.
+#   - with --test, what only the tests need: .venv-compat with the other SDKs the
+#     compatibility tests run (lmnr, traceloop-sdk), the TypeScript SDK's npm packages
+#     (npm ci in sdk-js), and Debian's Chromium (the browser tests drive it through
+#     Playwright).
 # Used by `make run` and `make test`; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   touch "$stamp"
+fi
+
+# Everything below is for the tests only (`scripts/setup.sh --test`, run by `make test`).
+if [ "${1:-}" != "--test" ]; then
+  exit 0
 fi
 
 # The other SDKs the compatibility tests run (tests/compat/), in a virtualenv of their
@@ -58,7 +64,7 @@ if [ ! -f sdk-js/node_modules/.package-lock.json ] \
   (cd sdk-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+if [ ! -x /usr/bin/chromium ]; then
   echo "Installing Debian's chromium for the browser tests"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
