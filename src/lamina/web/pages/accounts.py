@@ -130,6 +130,7 @@ class Accounts:
         if user is None or issued_ns <= signed_out_ns:
             return None
         visitor = Visitor(user, csrf)
+        # The JSON API reads scope["lamina.visitor"].csrf to check a browser's DELETEs.
         request.scope["lamina.visitor"] = visitor
         return visitor
 
