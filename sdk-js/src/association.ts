@@ -40,8 +40,13 @@ export interface Association {
   readonly attributes: Attributes;
 }
 
+/** Marks cells, so that the ESM and CommonJS builds recognise each other's. */
+const CELL = Symbol.for("lamina-js.cell");
+
 /** A context's association, and the span that owns it (may change it), if any. */
 export class Cell {
+  readonly [CELL] = true;
+
   constructor(
     public association: Association | undefined,
     public owner: Span | undefined = undefined,
@@ -133,8 +138,8 @@ export function make(input: AssociationInput): Association | undefined {
 }
 
 export function cellOf(context: Context): Cell | undefined {
-  const value = context.getValue(KEY);
-  return value instanceof Cell ? value : undefined;
+  const value = context.getValue(KEY) as Partial<Cell> | undefined;
+  return value !== null && typeof value === "object" && value[CELL] === true ? (value as Cell) : undefined;
 }
 
 export function current(context: Context): Association | undefined {

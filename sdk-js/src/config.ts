@@ -78,8 +78,9 @@ function checkBaseUrl(raw: string): string {
     );
   }
   if ((parsed.protocol !== "http:" && parsed.protocol !== "https:") || !parsed.host) {
+    const hint = url.includes("://") ? "" : ` (did you mean 'http://${url}'?)`;
     throw new LaminaConfigError(
-      `baseUrl ${JSON.stringify(url)} is not an http:// or https:// URL: pass baseUrl to ` +
+      `baseUrl ${JSON.stringify(url)} is not an http:// or https:// URL${hint}: pass baseUrl to ` +
         `Laminar.initialize or set LAMINA_BASE_URL, e.g. ${DEFAULT_BASE_URL}`,
     );
   }

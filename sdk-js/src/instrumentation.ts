@@ -49,7 +49,14 @@ function hasCreate(value: unknown): boolean {
   return typeof value === "function" && typeof (value as { prototype?: AnyRecord }).prototype?.create === "function";
 }
 
-class Absent {}
+/** Stands in for a client class the module version lacks, so the instrumentation has something to patch (silently). */
+function absent(): unknown {
+  return class Absent {
+    create(): never {
+      throw new Error("not available in this version of the client");
+    }
+  };
+}
 
 /**
  * The client class inside what the application passed (the default export,
@@ -75,9 +82,9 @@ const TARGETS: Record<Name, (module: AnyRecord) => { key: unknown; patch: unknow
         // @anthropic-ai/sdk 0.x has Completions and Beta.Messages too; 1.x neither.
         const layout = {
           Anthropic: {
-            Completions: hasCreate(candidate.Completions) ? candidate.Completions : Absent,
+            Completions: hasCreate(candidate.Completions) ? candidate.Completions : absent(),
             Messages: candidate.Messages,
-            Beta: { Messages: beta && hasCreate(beta.Messages) ? beta.Messages : Absent },
+            Beta: { Messages: beta && hasCreate(beta.Messages) ? beta.Messages : absent() },
           },
         };
         return { key: candidate, patch: layout };
