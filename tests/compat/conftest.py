@@ -61,7 +61,7 @@ def compat_python() -> Path:
     stamp = COMPAT_VENV / ".installed"
     requirements = COMPAT / "requirements-compat.txt"
     if not stamp.exists() or stamp.stat().st_mtime < requirements.stat().st_mtime:
-        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh")], cwd=REPO, check=True)
+        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh"), "--test"], cwd=REPO, check=True)
     return python
 
 
