@@ -375,7 +375,7 @@ class DuckDBStore:
                 traces = (row.fetchone() or (0,))[0]
                 row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])
                 spans = (row.fetchone() or (0,))[0]
-                for table in ("traces", "sessions", "api_keys"):
+                for table in ("traces", "sessions", "api_keys", "request_digests"):
                     con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
                 con.execute("DELETE FROM projects WHERE id = ?", [project_id])
                 con.execute("COMMIT")
