@@ -35,8 +35,8 @@ type Name = keyof InstrumentModules;
 const FACTORIES: Record<Name, () => Instrumentation> = {
   // `enabled: false`: no require hook; the module the application passed is
   // patched directly instead.
-  openAI: () => new OpenAIInstrumentation({ enabled: false }) as unknown as Instrumentation,
-  anthropic: () => new AnthropicInstrumentation({ enabled: false }) as unknown as Instrumentation,
+  openAI: () => new OpenAIInstrumentation({ enabled: false }),
+  anthropic: () => new AnthropicInstrumentation({ enabled: false }),
 };
 
 type AnyRecord = Record<string, unknown>;

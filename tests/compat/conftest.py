@@ -14,6 +14,10 @@ trace each other's calls and the Lamina SDK's tests.
 ``apps``           the applications of the collected test modules, all started at
                    once (they are slow to import; two cores run two at a time):
                    ``apps["lmnr-grpc"].result()`` -> :class:`AppRun`.
+``sdk_js``         sdk-js/, its packages installed and built (test_sdk_js.py).
+
+The applications and the sdk-js build start with the first compat test, so
+that they run while the tests before theirs do.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ COMPAT = Path(__file__).parent
 REPO = COMPAT.parents[1]
 APPS = COMPAT / "apps"
 COMPAT_VENV = REPO / ".venv-compat"
+SDK_JS = REPO / "sdk-js"
 
 #: What must not appear in an application's stderr: a failed export of spans,
 #: logs or metrics, or an exception, means the client does not work with Lamina.
@@ -179,3 +184,38 @@ def assert_clean(stderr: str) -> None:
 
 def spans_by_name(detail: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {span["name"]: span for span in detail["spans"]}
+
+
+@pytest.fixture(scope="session")
+def sdk_js_build() -> Iterator[subprocess.Popen[str]]:
+    """The build of sdk-js (tsc: ES modules, CommonJS, types), started in the background."""
+    if not (SDK_JS / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh")], cwd=REPO, check=True)
+    build = subprocess.Popen(
+        ["npm", "run", "--silent", "build"],
+        cwd=SDK_JS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield build
+    if build.poll() is None:
+        build.kill()
+        build.communicate()
+
+
+@pytest.fixture(scope="session")
+def sdk_js(sdk_js_build: subprocess.Popen[str]) -> Path:
+    """sdk-js/, with its packages installed (scripts/setup.sh) and built."""
+    output, _ = sdk_js_build.communicate(timeout=300)
+    assert sdk_js_build.returncode == 0, f"sdk-js does not build:\n{output}"
+    return SDK_JS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_slow_work_early(request: pytest.FixtureRequest) -> None:
+    modules = {item.path.stem for item in request.session.items}
+    if "test_sdk_js" in modules:
+        request.getfixturevalue("sdk_js_build")
+    if modules & APPS_OF_MODULES.keys():
+        request.getfixturevalue("apps")

@@ -50,7 +50,10 @@ def test_span_kinds_inputs_and_outputs(server: LaminaServer, app: tuple[str, App
     chain, llm = spans["answer"], spans["ChatCompletion"]
     assert (chain["span_type"], llm["span_type"]) == ("CHAIN", "LLM")
     assert llm["parent_span_id"] == chain["span_id"]
-    assert (chain["input"], chain["output"]) == ("Where is my order?", "You said: Where is my order?")
+    assert (chain["input"], chain["output"]) == (
+        "Where is my order?",
+        "You said: Where is my order?",
+    )
     assert '"content": "Where is my order?"' in llm["input"]
     assert '"content":"You said: Where is my order?"' in llm["output"]
     assert detail["input_preview"] == "Where is my order?"
@@ -72,6 +75,9 @@ def test_models_tokens_and_costs_of_plain_and_streamed_calls(
         tokens = (count_tokens(prompt), count_tokens(reply))
         assert (trace["input_tokens"], trace["output_tokens"]) == tokens
         assert trace["cost"] == pytest.approx(expected_cost("gpt-4o-mini", *tokens))
-        llm = next(s for s in server.api(f"/api/v1/traces/{trace['trace_id']}")["spans"]
-                   if s["span_type"] == "LLM")
+        llm = next(
+            s
+            for s in server.api(f"/api/v1/traces/{trace['trace_id']}")["spans"]
+            if s["span_type"] == "LLM"
+        )
         assert (llm["model"], llm["provider"]) == ("gpt-4o-mini", "openai")

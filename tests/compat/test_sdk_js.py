@@ -12,31 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.conftest import REPO
+from tests.compat.conftest import SDK_JS
 from tests.conftest import LaminaServer
 
-SDK_JS = REPO / "sdk-js"
 TEST_FILES = sorted(
     path.name
     for pattern in ("*.test.mjs", "*.test.cjs")
     for path in (SDK_JS / "test").glob(pattern)
 )
-
-
-@pytest.fixture(scope="session")
-def sdk_js() -> Path:
-    """sdk-js with its packages installed (scripts/setup.sh) and built (tsc, ESM and CommonJS)."""
-    if not (SDK_JS / "node_modules" / ".package-lock.json").exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh"), "--test"], cwd=REPO, check=True)
-    build = subprocess.run(
-        ["npm", "run", "--silent", "build"],
-        cwd=SDK_JS,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert build.returncode == 0, f"sdk-js does not build:\n{build.stdout}\n{build.stderr}"
-    return SDK_JS
 
 
 def test_the_test_files_are_found() -> None:
