@@ -6,14 +6,18 @@ Longer runs of the same tests are described in docs/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import shutil
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import LaminaServer
 from tests.core import otlp
@@ -141,3 +145,108 @@ def test_repeated_sigkill_under_load_loses_nothing_and_stores_nothing_twice(
         f"retried requests: {list(twice.items())[:5]}"
     )
     assert otlp.api(server, "/healthz")["status"] == "ok"
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MiB file system of its own (tmpfs), so the test can fill it up."""
+    where = tmp_path / "small-disk"
+    where.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("filling a disk needs a small file system: run as root to mount a tmpfs")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(directory: Path, leave: int = 0) -> Path:
+    """Take every free byte of the file system ``directory`` is on, but ``leave``."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):  # whole MiBs, then the last crumbs
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * size):
+                    pass
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave))
+    finally:
+        os.close(fd)
+    return filler
+
+
+def send_turn(
+    server: LaminaServer, session: str, n: int, padding: int = 20_000
+) -> tuple[str, httpx.Response]:
+    spans = otlp.conversation_turn(session, n, start_ns=time.time_ns())
+    spans[0].attributes.add(key="padding", value=otlp.any_value(os.urandom(padding // 2).hex()))
+    return spans[0].trace_id.hex(), otlp.post(server.url, server.api_key, otlp.export(spans))
+
+
+@pytest.mark.parametrize(
+    "wal_mb",
+    [0, 15],
+    ids=["writing", "checkpointing"],  # DuckDB checkpoints its 16 MiB WAL into the file
+)
+def test_a_full_disk_is_503_damages_nothing_and_ingest_resumes_by_itself(
+    new_server: Callable[..., LaminaServer], small_disk: Path, wal_mb: int
+) -> None:
+    data_dir = small_disk / "data"
+    server = new_server(*IN_PROCESS, "--store-memory-mb", "64", data_dir=data_dir)
+    before = []
+    wal = data_dir / "lamina.duckdb.wal"
+    while len(before) < 20 or (wal.exists() and wal.stat().st_size < wal_mb << 20):
+        trace_id, answer = send_turn(server, "s-before", len(before), padding=200_000)
+        assert answer.status_code == 200, answer.text
+        before.append(trace_id)
+
+    # room for a request or two in the WAL, but not for a checkpoint
+    filler = fill(small_disk, leave=(2 << 20) if wal_mb else 0)
+    refused = []
+    for n in range(30):
+        trace_id, answer = send_turn(server, "s-full", n, padding=200_000)
+        if answer.status_code == 200:
+            continue  # it fitted in space DuckDB had already taken
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"].isdigit()
+        status = otlp.error_status(answer)
+        assert "disk" in status.message.lower() or "space" in status.message.lower(), status
+        refused.append(trace_id)
+    assert refused, "the disk was full, yet every request was stored"
+
+    # what was stored before is still all there, and reads keep working
+    session = otlp.api(server, "/api/v1/sessions/s-before")
+    assert session["trace_count"] == len(before) and session["span_count"] == 2 * len(before)
+    assert otlp.get(server, f"/api/v1/traces/{refused[0]}").status_code == 404
+    assert otlp.api(server, "/healthz")["status"] == "ok"
+
+    if wal_mb:  # the failed checkpoint stopped DuckDB; the store opened the file again
+        assert any("opened again" in line for line in server.output), server.output[-3:]
+    filler.unlink()  # space comes back: ingest resumes with no restart
+    deadline = time.monotonic() + 20
+    after = []
+    while len(after) < 10:
+        trace_id, answer = send_turn(server, "s-after", len(after))
+        if answer.status_code == 200:
+            after.append(trace_id)
+            continue
+        assert answer.status_code == 503, answer.text
+        assert time.monotonic() < deadline, "ingest did not resume once there was space"
+        time.sleep(0.2)
+
+    assert server.stop() == 0  # a clean stop checkpoints the store
+    again = new_server(*IN_PROCESS, data_dir=small_disk / "data", api_key=server.api_key)
+    stored = all_traces(again)
+    assert all(stored.get(trace_id) == 2 for trace_id in before + after), "a trace was lost"
+    assert not [trace_id for trace_id in refused if trace_id in stored]
+    assert "Traceback" not in "".join(server.output + again.output)

@@ -10,6 +10,7 @@ the row groups in that range (DuckDB's zone maps on ``seq``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -31,6 +32,7 @@ from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
+log = logging.getLogger("lamina.store")
 # How long a committed request is remembered, to recognise a client's retry.
 RETRY_WINDOW_NS = 3600 * 1_000_000_000
 _PROJECT = "id, name, created_ns, retention_days"
@@ -102,9 +104,15 @@ class DuckDBStore:
     def __init__(self, data_dir: Path, memory_mb: int = 384) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILE
+        self._memory_mb = memory_mb
         self._db = _connect(self.path, memory_mb)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # DuckDB stops using a database after a fatal error (a checkpoint that failed
+        # on a full disk, say); the store then opens the file again (see _reopen).
+        self._reopen_lock = threading.Lock()
+        self._invalid = False
+        self._generation = 0
         self._migrate()
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM spans").fetchone()
         self._next_seq = int(row[0]) + 1 if row else 1
@@ -119,11 +127,39 @@ class DuckDBStore:
 
     # -- connections ----------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._invalid:
+            self._reopen()
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
-        if cursor is None:
+        if cursor is None or self._local.generation != self._generation:
             cursor = self._db.cursor()
             self._local.cursor = cursor
+            self._local.generation = self._generation
         return cursor
+
+    def _failed(self, exc: duckdb.Error) -> None:
+        """Note a fatal error: DuckDB will refuse this database from now on."""
+        if isinstance(exc, duckdb.FatalException):
+            self._invalid = True
+
+    def _reopen(self) -> None:
+        """Open the file again after a fatal error. Everything committed is in the
+        file or its WAL; when it cannot be opened yet (the disk still full), the
+        caller gets StoreUnavailable and the next call tries again."""
+        with self._reopen_lock:
+            if not self._invalid:
+                return
+            with contextlib.suppress(duckdb.Error):
+                self._db.close()
+            try:
+                self._db = _connect(self.path, self._memory_mb)
+            except ConfigError as exc:
+                raise StoreUnavailable(
+                    f"The store stopped after an error and cannot be opened again yet "
+                    f"({exc.message}). Free disk space; it reopens by itself."
+                ) from None
+            self._generation += 1
+            self._invalid = False
+            log.warning("the store was opened again after a fatal error")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor = self._cursor().execute(sql, list(params))
@@ -188,14 +224,16 @@ class DuckDBStore:
                 con.execute(sessions_sql.REFRESH_SESSIONS)
                 con.execute("COMMIT")
             except duckdb.Error as exc:
+                self._failed(exc)
                 _rollback(con)
                 raise StoreUnavailable(
                     f"The store could not save spans ({_first_line(exc)}). Free disk space "
                     "or fix the data directory; senders should retry."
                 ) from exc
             finally:
-                con.unregister("span_batch")
-                con.unregister("trace_batch")
+                with contextlib.suppress(duckdb.Error):
+                    con.unregister("span_batch")
+                    con.unregister("trace_batch")
             self._next_seq = first_seq + batch.count
             for project_id, digest, at_ns in digests:
                 self._recent[(project_id, digest)] = at_ns
@@ -362,6 +400,7 @@ class DuckDBStore:
                 con.execute("DROP TABLE doomed")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
+                self._failed(exc)
                 _rollback(con)
                 raise StoreUnavailable(f"The store could not delete ({_first_line(exc)}).") from exc
         return Deleted(int(traces), spans)
@@ -380,6 +419,7 @@ class DuckDBStore:
                 con.execute("DELETE FROM projects WHERE id = ?", [project_id])
                 con.execute("COMMIT")
             except duckdb.Error as exc:
+                self._failed(exc)
                 _rollback(con)
                 raise StoreUnavailable(f"The store could not delete ({_first_line(exc)}).") from exc
         return Deleted(int(traces), int(spans))
