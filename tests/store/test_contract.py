@@ -1,4 +1,4 @@
-"""The Store contract: what every store (DuckDB now, ClickHouse later) must do.
+"""The Store contract: what every store (DuckDB, ClickHouse) must do.
 
 Each test runs once per store in STORES, on the Store protocol only (no store-specific
 call), with real files / servers. To add a store, add a Backend to STORES.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,7 +40,21 @@ def _duckdb(tmp_path: Path) -> Backend:
     return Backend("duckdb", lambda: DuckDBStore(tmp_path / "data"))
 
 
-STORES: list[Callable[[Path], Backend]] = [_duckdb]
+def _clickhouse(tmp_path: Path) -> Backend:
+    """The ClickHouse store's exact SQL on ClickHouse's engine in-process (chDB).
+
+    chDB runs one engine per process on one directory, so every test's store is a
+    database of its own in a directory shared by the test run.
+    """
+    from lamina.store.clickhouse import ClickHouseStore
+    from lamina.store.clickhouse_client import parse_store
+
+    database = "t_" + re.sub(r"\W", "_", tmp_path.name)
+    address = parse_store(f"chdb://{tmp_path.parent}/chdb?database={database}")
+    return Backend("clickhouse", lambda: ClickHouseStore(address))
+
+
+STORES: list[Callable[[Path], Backend]] = [_duckdb, _clickhouse]
 
 
 @pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
@@ -246,7 +261,7 @@ def test_summaries_do_not_depend_on_order_or_batches(backend: Backend, seed: int
     ordered = [agent_trace("s-ordered", BASE + n * 5 * SECOND, turn=n) for n in range(3)]
     shuffled = [
         [
-            replace(span, trace_id="0" * 31 + str(n + 1), session_id=span.session_id and "s-shuf")
+            replace(span, trace_id="e" * 31 + str(n + 1), session_id=span.session_id and "s-shuf")
             for span in spans
         ]
         for n, spans in enumerate(ordered)

@@ -1,0 +1,175 @@
+"""The ClickHouse schema, as numbered migrations (each a list of statements).
+
+Every statement is idempotent (``IF NOT EXISTS``), because any number of
+servers may start at once against one database and each runs what it finds
+missing. Never edit a released migration: add one.
+
+- ``spans``: one row per span, never updated. Sorted by project, hour, trace,
+  start: a time range reads only its hours (and partitions), and one trace,
+  whose hours its summary gives, is a key lookup within them.
+- ``traces``: per-trace summaries as commutative deltas in an
+  AggregatingMergeTree (min of (rank, value) tuples, sums, unions), one row per
+  ingest batch until merges fold them. Reads aggregate ``GROUP BY trace_id``,
+  so they are exact before any merge, and any number of servers can write
+  pieces of one trace at once without reading first.
+- ``session_traces``: which traces ever named a session (an index to find a
+  session's traces without scanning a project's).
+- ``sessions``: per-session summaries, recomputed at ingest for the sessions a
+  batch touches and inserted as a new version (ReplacingMergeTree, read FINAL).
+- ``projects``, ``api_keys``, ``users``, ``settings``: small tables, also
+  versioned, so every server sees the same ones.
+"""
+
+from __future__ import annotations
+
+# "No value" for the ranked (rank, value) tuples: any real rank is lower.
+NO_RANK = 2**63 - 1
+HOUR_NS = 3_600_000_000_000
+WEEK_NS = 7 * 24 * HOUR_NS
+
+_RANKED = "SimpleAggregateFunction(min, Tuple(Int64, String))"
+
+MIGRATIONS: list[list[str]] = [
+    # 1: spans, per-trace and per-session summaries, projects, keys, users, settings.
+    [
+        f"""
+        CREATE TABLE IF NOT EXISTS spans (
+            project_id LowCardinality(String),
+            trace_id String,
+            span_id String,
+            parent_span_id Nullable(String),
+            name LowCardinality(String),
+            span_type LowCardinality(String),
+            start_ns Int64 CODEC(Delta, ZSTD(1)),
+            end_ns Int64 CODEC(Delta, ZSTD(1)),
+            status LowCardinality(String),
+            status_message String CODEC(ZSTD(1)),
+            session_id Nullable(String) CODEC(ZSTD(1)),
+            user_id Nullable(String) CODEC(ZSTD(1)),
+            input Nullable(String) CODEC(ZSTD(3)),
+            output Nullable(String) CODEC(ZSTD(3)),
+            model LowCardinality(Nullable(String)),
+            provider LowCardinality(Nullable(String)),
+            input_tokens Nullable(Int64) CODEC(ZSTD(1)),
+            output_tokens Nullable(Int64) CODEC(ZSTD(1)),
+            cost Nullable(Float64) CODEC(ZSTD(1)),
+            tags Array(LowCardinality(String)),
+            metadata String CODEC(ZSTD(3)),
+            attributes String CODEC(ZSTD(3)),
+            events String CODEC(ZSTD(3)),
+            resource String CODEC(ZSTD(3)),
+            service_name LowCardinality(Nullable(String)),
+            seq Int64 CODEC(ZSTD(1)),
+            INDEX trace_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 4
+        ) ENGINE = MergeTree
+        PARTITION BY intDiv(start_ns, {WEEK_NS})
+        ORDER BY (project_id, intDiv(start_ns, {HOUR_NS}), trace_id, start_ns)
+        """,
+        f"""
+        CREATE TABLE IF NOT EXISTS traces (
+            project_id LowCardinality(String),
+            trace_id String,
+            session_r {_RANKED},
+            user_r {_RANKED},
+            name_r {_RANKED},
+            first_ns SimpleAggregateFunction(min, Int64),
+            last_ns SimpleAggregateFunction(max, Int64),
+            last_start_ns SimpleAggregateFunction(max, Int64),
+            span_n SimpleAggregateFunction(sum, Int64),
+            error_n SimpleAggregateFunction(sum, Int64),
+            in_tokens SimpleAggregateFunction(sum, Nullable(Int64)),
+            out_tokens SimpleAggregateFunction(sum, Nullable(Int64)),
+            cost_sum SimpleAggregateFunction(sum, Nullable(Float64)),
+            tag_set SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+            meta_r SimpleAggregateFunction(minMap, Map(String, Tuple(Int64, String))),
+            input_r {_RANKED} CODEC(ZSTD(1)),
+            output_r {_RANKED} CODEC(ZSTD(1)),
+            session_set SimpleAggregateFunction(groupUniqArrayArray, Array(String))
+        ) ENGINE = AggregatingMergeTree
+        ORDER BY (project_id, trace_id)
+        SETTINGS index_granularity = 1024
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS session_traces (
+            project_id LowCardinality(String),
+            session_id String,
+            trace_id String
+        ) ENGINE = ReplacingMergeTree
+        ORDER BY (project_id, session_id, trace_id)
+        SETTINGS index_granularity = 1024
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS sessions (
+            project_id LowCardinality(String),
+            session_id String,
+            trace_count Int64,
+            span_count Int64,
+            start_ns Int64,
+            end_ns Int64,
+            active_ns Int64,
+            input_tokens Nullable(Int64),
+            output_tokens Nullable(Int64),
+            cost Nullable(Float64),
+            user_ids Array(String),
+            error_count Int64,
+            first_input Nullable(String),
+            last_output Nullable(String),
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, session_id)
+        SETTINGS index_granularity = 1024
+        """,
+        # The earliest creation of a name wins (version = -created_ns): two servers
+        # creating one name at once agree, after the fact, on one project.
+        """
+        CREATE TABLE IF NOT EXISTS projects (
+            name String,
+            id String,
+            created_ns Int64,
+            retention_days Nullable(Int32),
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY name
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS api_keys (
+            key_hash String,
+            id String,
+            project_id String,
+            name String,
+            prefix String,
+            created_ns Int64,
+            revoked_ns Nullable(Int64),
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY key_hash
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS users (
+            email_key String,
+            id String,
+            email String,
+            password_hash String,
+            is_admin Bool,
+            created_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY email_key
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS settings (
+            name String,
+            value String,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY name
+        """,
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+SCHEMA_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (version Int64, applied_ns Int64)
+ENGINE = MergeTree ORDER BY version
+"""

@@ -1,0 +1,330 @@
+"""SQL for the ClickHouse store: trace and session reads, lists, and the session refresh.
+
+A trace's summary is the aggregate of its delta rows (``GROUP BY trace_id``
+over ``traces``; see :mod:`lamina.store.clickhouse_schema`), so every read is
+exact whether or not ClickHouse has merged the rows yet. Sessions are read
+``FINAL`` (the newest version of each). Every list uses keyset pagination on
+``(sort value, id)``. User values travel only as ``{name:Type}`` parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.query.params import SessionQuery, TraceQuery
+from lamina.store.clickhouse_schema import HOUR_NS, NO_RANK
+
+
+def _ranked(column: str) -> str:
+    return f"if(min({column}).1 = {NO_RANK}, NULL, min({column}).2)"
+
+
+# One row per trace of a project, from its delta rows. {where} narrows the rows
+# read before aggregating (key columns only: the aggregate is then still whole).
+_TRACE_AGGREGATE = f"""
+SELECT trace_id,
+    {_ranked("session_r")} AS session_id,
+    {_ranked("user_r")} AS user_id,
+    min(name_r).2 AS name,
+    min(first_ns) AS start_ns,
+    max(last_ns) AS end_ns,
+    max(last_start_ns) AS last_start_ns,
+    sum(span_n) AS span_count,
+    sum(error_n) AS error_count,
+    sum(in_tokens) AS input_tokens,
+    sum(out_tokens) AS output_tokens,
+    sum(cost_sum) AS cost,
+    arraySort(groupUniqArrayArray(tag_set)) AS tags,
+    minMap(meta_r) AS meta,
+    {_ranked("input_r")} AS input_preview,
+    {_ranked("output_r")} AS output_preview,
+    groupUniqArrayArray(session_set) AS sessions_named
+FROM traces
+WHERE project_id = {{project:String}}{{where}}
+GROUP BY trace_id
+"""
+
+TRACE_FIELDS = (
+    "trace_id, session_id, user_id, name, start_ns, end_ns, span_count, error_count, "
+    "input_tokens, output_tokens, cost, tags, mapKeys(meta) AS meta_keys, "
+    "arrayMap(v -> v.2, mapValues(meta)) AS meta_values, input_preview, output_preview"
+)
+SPAN_FIELDS = (
+    "span_id, parent_span_id, name, span_type, start_ns, end_ns, status, status_message, "
+    "session_id, user_id, input, output, model, provider, input_tokens, output_tokens, cost, "
+    "tags, metadata, attributes, events, resource, service_name"
+)
+SESSION_FIELDS = (
+    "session_id, trace_count, span_count, start_ns, end_ns, active_ns, input_tokens, "
+    "output_tokens, cost, user_ids, error_count, first_input, last_output"
+)
+
+_SESSIONS = (
+    f"SELECT {SESSION_FIELDS} FROM sessions FINAL WHERE project_id = {{project:String}}{{where}}"
+)
+
+
+def trace_aggregate(where: str = "") -> str:
+    return _TRACE_AGGREGATE.replace("{where}", where)
+
+
+def sessions_view(where: str = "") -> str:
+    return _SESSIONS.replace("{where}", where)
+
+
+def one_trace() -> str:
+    return (
+        f"SELECT {TRACE_FIELDS}, last_start_ns FROM "
+        f"({trace_aggregate(' AND trace_id = {trace:String}')})"
+    )
+
+
+# Spans of one trace: its summary bounds their start times, which (with the
+# project) is a prefix of the spans' sort key.
+ONE_TRACE_SPANS = (
+    f"SELECT {SPAN_FIELDS} FROM spans WHERE project_id = {{project:String}} "
+    "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} AND trace_id = {trace:String} "
+    "ORDER BY start_ns, seq"
+)
+
+IN_SESSION = (
+    " AND trace_id IN (SELECT trace_id FROM session_traces "
+    "WHERE project_id = {project:String} AND session_id = {session:String})"
+)
+
+
+def doomed_traces(narrow: str, where: str) -> str:
+    """Traces a delete takes: their bounds (to find their spans) and sessions."""
+    return (
+        "SELECT trace_id, start_ns, greatest(end_ns, last_start_ns) AS last_ns, sessions_named "
+        f"FROM ({trace_aggregate(narrow)}) WHERE {where}"
+    )
+
+
+def session_traces() -> str:
+    return (
+        f"SELECT {TRACE_FIELDS} FROM ({trace_aggregate(IN_SESSION)}) "
+        "WHERE session_id = {session:String} ORDER BY start_ns, trace_id"
+    )
+
+
+def one_session() -> str:
+    return (
+        f"SELECT * FROM ({sessions_view(' AND session_id = {session:String}')}) "
+        "WHERE trace_count > 0"
+    )
+
+
+# Sessions recomputed from their traces' summaries and inserted as a new
+# version; {touched} is a query of (project_id, session_id) pairs. A session
+# left with no traces gets trace_count 0, which reads skip.
+_REFRESH_SESSIONS = f"""
+INSERT INTO sessions (project_id, session_id, trace_count, span_count, start_ns, end_ns,
+    active_ns, input_tokens, output_tokens, cost, user_ids, error_count, first_input,
+    last_output, version)
+WITH touched AS ({{touched}}),
+members AS (
+    SELECT DISTINCT project_id, trace_id FROM session_traces
+    WHERE (project_id, session_id) IN (SELECT project_id, session_id FROM touched)
+),
+current AS (
+    SELECT project_id, trace_id,
+        {_ranked("session_r")} AS session_id,
+        {_ranked("user_r")} AS user_id,
+        min(first_ns) AS t_start,
+        max(last_ns) AS t_end,
+        sum(span_n) AS t_spans,
+        sum(error_n) AS t_errors,
+        sum(in_tokens) AS t_in,
+        sum(out_tokens) AS t_out,
+        sum(cost_sum) AS t_cost,
+        {_ranked("input_r")} AS t_input,
+        {_ranked("output_r")} AS t_output
+    FROM traces
+    WHERE (project_id, trace_id) IN (SELECT project_id, trace_id FROM members)
+    GROUP BY project_id, trace_id
+),
+summary AS (
+    SELECT project_id, session_id,
+        count() AS s_traces,
+        sum(t_spans) AS s_spans,
+        min(t_start) AS s_start,
+        max(t_end) AS s_end,
+        sum(t_end - t_start) AS s_active,
+        sum(t_in) AS s_in,
+        sum(t_out) AS s_out,
+        sum(t_cost) AS s_cost,
+        arraySort(groupUniqArray(user_id)) AS s_users,
+        countIf(t_errors > 0) AS s_errors,
+        argMinIf(t_input, (t_start, trace_id), t_input IS NOT NULL) AS s_first,
+        argMaxIf(t_output, (t_end, trace_id), t_output IS NOT NULL) AS s_last
+    FROM current
+    WHERE (project_id, session_id) IN (SELECT project_id, session_id FROM touched)
+    GROUP BY project_id, session_id
+)
+SELECT t.project_id, t.session_id, s.s_traces, s.s_spans, s.s_start, s.s_end, s.s_active,
+    s.s_in, s.s_out, s.s_cost, s.s_users, s.s_errors, s.s_first, s.s_last,
+    toUnixTimestamp64Nano(now64(9))
+FROM touched AS t
+LEFT JOIN summary AS s ON s.project_id = t.project_id AND s.session_id = t.session_id
+SETTINGS join_use_nulls = 0
+"""
+
+# At ingest: every session any of the batch's traces ever named.
+REFRESH_AFTER_WRITE = _REFRESH_SESSIONS.replace(
+    "{touched}",
+    "SELECT DISTINCT project_id, arrayJoin(session_set) AS session_id FROM traces "
+    "WHERE (project_id, trace_id) IN {keys:Array(Tuple(String, String))}",
+)
+# After a delete: the sessions the deleted traces had named, given as a list.
+REFRESH_SESSIONS = _REFRESH_SESSIONS.replace(
+    "{touched}",
+    "SELECT DISTINCT {project:String} AS project_id, arrayJoin({sessions:Array(String)}) "
+    "AS session_id",
+)
+
+_SESSION_SORT = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "duration_ms": "(end_ns - start_ns)",
+    "active_duration_ms": "active_ns",
+    "trace_count": "trace_count",
+    "span_count": "span_count",
+    "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
+    "cost": "toFloat64(coalesce(cost, 0))",
+    "error_count": "error_count",
+}
+_TRACE_SORT = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "duration_ms": "(end_ns - start_ns)",
+    "span_count": "span_count",
+    "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
+    "cost": "toFloat64(coalesce(cost, 0))",
+    "name": "name",
+}
+_SORT_TYPES = {"cost": "Float64", "name": "String"}
+
+# Traces with a span whose input or output contains {q} (case-insensitive).
+_SEARCH = (
+    "SELECT DISTINCT trace_id FROM spans WHERE project_id = {project:String} AND "
+    "(positionCaseInsensitiveUTF8(input, {q:String}) > 0 "
+    "OR positionCaseInsensitiveUTF8(output, {q:String}) > 0)"
+)
+
+
+def _page(
+    inner: str,
+    sort: str,
+    descending: bool,
+    key: str,
+    cursor: Any,
+    params: dict[str, Any],
+    limit: int,
+) -> str:
+    direction = "DESC" if descending else "ASC"
+    outer = ""
+    if cursor is not None:
+        op = "<" if descending else ">"
+        kind = _SORT_TYPES.get(sort, "Int64")
+        outer = (
+            f"WHERE (_sort {op} {{cursor_value:{kind}}} OR "
+            f"(_sort = {{cursor_value:{kind}}} AND {key} {op} {{cursor_key:String}}))"
+        )
+        params["cursor_value"] = cursor.value
+        params["cursor_key"] = cursor.key
+    params["limit"] = limit + 1
+    return (
+        f"SELECT * FROM ({inner}) {outer} "
+        f"ORDER BY _sort {direction}, {key} {direction} LIMIT {{limit:UInt32}}"
+    )
+
+
+def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"project": project_id}
+    where = ["trace_count > 0"]
+    if query.user_id is not None:
+        where.append("has(user_ids, {user:String})")
+        params["user"] = query.user_id
+    if query.q is not None:
+        matched = trace_aggregate(f" AND trace_id IN ({_SEARCH})")
+        where.append(f"session_id IN (SELECT session_id FROM ({matched}))")
+        params["q"] = query.q
+    if query.since_ns is not None:
+        where.append("end_ns >= {since:Int64}")
+        params["since"] = query.since_ns
+    if query.until_ns is not None:
+        where.append("start_ns < {until:Int64}")
+        params["until"] = query.until_ns
+    if query.min_traces is not None:
+        where.append("trace_count >= {min_traces:Int64}")
+        params["min_traces"] = query.min_traces
+    inner = (
+        f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort "
+        f"FROM ({sessions_view()}) WHERE {' AND '.join(where)}"
+    )
+    sql = _page(
+        inner, query.sort, query.descending, "session_id", query.cursor, params, query.limit
+    )
+    return sql, params
+
+
+def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"project": project_id}
+    narrow = ""
+    where = ["1"]
+    if query.session_id is not None:
+        narrow += IN_SESSION
+        where.append("session_id = {session:String}")
+        params["session"] = query.session_id
+    if query.q is not None:
+        narrow += f" AND trace_id IN ({_SEARCH})"
+        params["q"] = query.q
+    for column, value in (("user_id", query.user_id), ("name", query.name)):
+        if value is not None:
+            where.append(f"{column} = {{{column}:String}}")
+            params[column] = value
+    if query.status == "error":
+        where.append("error_count > 0")
+    elif query.status == "ok":
+        where.append("error_count = 0")
+    if query.tag is not None:
+        where.append("has(tags, {tag:String})")
+        params["tag"] = query.tag
+    for n, (key, value) in enumerate(query.metadata):
+        # Values are stored as JSON text; a string compares by its contents.
+        held = f"meta[{{mk{n}:String}}].2"
+        where.append(
+            f"mapContains(meta, {{mk{n}:String}}) AND "
+            f"if(startsWith({held}, '\"'), JSONExtractString({held}), {held}) = {{mv{n}:String}}"
+        )
+        params[f"mk{n}"] = key
+        params[f"mv{n}"] = value
+    if query.since_ns is not None:
+        where.append("end_ns >= {since:Int64}")
+        params["since"] = query.since_ns
+    if query.until_ns is not None:
+        where.append("start_ns < {until:Int64}")
+        params["until"] = query.until_ns
+    inner = (
+        f"SELECT {TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort "
+        f"FROM ({trace_aggregate(narrow)}) WHERE {' AND '.join(where)}"
+    )
+    sql = _page(inner, query.sort, query.descending, "trace_id", query.cursor, params, query.limit)
+    return sql, params
+
+
+# Exports page in each table's own key order.
+EXPORT_SPANS = (
+    f"SELECT trace_id, {SPAN_FIELDS} FROM spans WHERE project_id = {{project:String}}{{where}} "
+    f"ORDER BY intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id LIMIT {{limit:UInt32}}"
+)
+EXPORT_SPANS_AFTER = (
+    f" AND (intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id) > "
+    f"(intDiv({{after_ns:Int64}}, {HOUR_NS}), {{after_trace:String}}, {{after_ns:Int64}}, "
+    "{after_span:String})"
+)
+EXPORT_SPANS_OF_SESSION = (
+    f" AND trace_id IN (SELECT trace_id FROM ({trace_aggregate(IN_SESSION)}) "
+    "WHERE session_id = {session:String})"
+)
