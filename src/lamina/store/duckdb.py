@@ -113,7 +113,11 @@ class DuckDBStore:
         self._reopen_lock = threading.Lock()
         self._invalid = False
         self._generation = 0
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM spans").fetchone()
         self._next_seq = int(row[0]) + 1 if row else 1
         horizon = time.time_ns() - RETRY_WINDOW_NS
@@ -168,6 +172,15 @@ class DuckDBStore:
 
     def _migrate(self) -> None:
         con = self._db
+        tables = {
+            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        if tables and "schema_version" not in tables:  # never write into someone else's file
+            raise ConfigError(
+                f"{self.path} is a DuckDB database, but not a Lamina data file (it holds "
+                f"tables such as {sorted(tables)[0]!r} and no schema version). Point "
+                "--data-dir at another directory."
+            )
         con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = con.execute("SELECT max(version) FROM schema_version").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
@@ -178,10 +191,18 @@ class DuckDBStore:
                 "Upgrade Lamina, or point --data-dir at another directory."
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            con.execute("BEGIN TRANSACTION")
-            con.execute(MIGRATIONS[version - 1])
-            con.execute("INSERT INTO schema_version VALUES (?)", [version])
-            con.execute("COMMIT")
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(MIGRATIONS[version - 1])
+                con.execute("INSERT INTO schema_version VALUES (?)", [version])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise ConfigError(
+                    f"Cannot upgrade the data directory {self.path.parent} to schema version "
+                    f"{version} ({_first_line(exc)}). It is unchanged; restore it from a backup "
+                    "if it was damaged, or point --data-dir at another directory."
+                ) from None
 
     # -- spans ------------------------------------------------------------------
     def write_spans(self, records: Sequence[SpanRecord]) -> None:
@@ -598,6 +619,9 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": f"{memory_mb}MB",
         "temp_directory": str(path.parent / "tmp"),
+        # A file of another kind (SQLite, say) must be refused, not fetch an extension.
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
     }
     try:
         return duckdb.connect(str(path), config=config)
@@ -609,7 +633,12 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
                 "`lamina serve`). Stop it, or run this command while the server is running so "
                 "it can go through the server."
             ) from None
-        raise ConfigError(f"Cannot open the store at {path}: {_first_line(exc)}") from None
+        if any(word in message for word in ("Permission denied", "No space", "Read-only")):
+            raise ConfigError(f"Cannot open the store at {path}: {_first_line(exc)}") from None
+        raise ConfigError(
+            f"{path} is not a Lamina data file, or it is damaged ({_first_line(exc)}). "
+            "Point --data-dir at another directory, or restore it from a backup."
+        ) from None
     except duckdb.Error as exc:
         raise ConfigError(
             f"{path} is not a Lamina data file, or it is damaged ({_first_line(exc)}). "
