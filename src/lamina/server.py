@@ -23,6 +23,8 @@ from lamina.errors import ConfigError
 from lamina.otlp.grpc_server import start_grpc
 from lamina.runtime import Runtime
 from lamina.settings import Settings
+from lamina.store.base import Store
+from lamina.store.clickhouse_client import parse_store
 from lamina.store.duckdb import DuckDBStore
 from lamina.web.app import Pages, create_app
 
@@ -61,16 +63,26 @@ def serve(
     # (DuckDB releases it while it works); a shorter switch interval keeps the
     # writer from waiting up to 5 ms each time it needs the GIL back.
     sys.setswitchinterval(0.0005)
-    store = DuckDBStore(settings.data_dir, settings.store_memory_mb)
+    store = open_store(settings)
     try:
         _serve(settings, store, out, after_start)
     finally:
         store.close()
 
 
+def open_store(settings: Settings) -> Store:
+    """The DuckDB file in the data dir, or the ClickHouse store ``--store`` names."""
+    address = parse_store(settings.store)
+    if address.kind == "duckdb":
+        return DuckDBStore(settings.data_dir, settings.store_memory_mb)
+    from lamina.store.clickhouse import ClickHouseStore
+
+    return ClickHouseStore(address)
+
+
 def _serve(
     settings: Settings,
-    store: DuckDBStore,
+    store: Store,
     out: TextIO,
     after_start: Callable[[Runtime, dict[str, Any]], Any] | None,
 ) -> None:
@@ -175,6 +187,9 @@ def _banner(
     if first_key is not None:
         lines.append(f'Project "{project}" API key: {first_key}   (shown once)')
     lines.extend(extra)
+    address = parse_store(settings.store)
+    if address.kind != "duckdb":
+        lines.append(f"Store: {address.describe()}")
     lines.append(f"Data directory: {settings.data_dir.resolve()}")
     print("\n".join(lines), file=out, flush=True)
 

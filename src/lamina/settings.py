@@ -35,6 +35,13 @@ class Settings:
     data_dir: Path = _setting(
         Path(".lamina"), "LAMINA_DATA_DIR", "Directory holding the DuckDB file and server state."
     )
+    store: str = _setting(
+        "",
+        "LAMINA_STORE",
+        "Where spans live: empty for the DuckDB file in the data dir; "
+        "clickhouse://USER:PASS@HOST:8123/DB for a ClickHouse server that any number of "
+        "Lamina servers share; chdb:///PATH for ClickHouse's engine in this process.",
+    )
     max_body_bytes: int = _setting(
         16 * MiB,
         "LAMINA_MAX_BODY_BYTES",
@@ -120,6 +127,9 @@ class Settings:
             raise ConfigError(
                 f"log_level must be debug, info, warning or error; got {self.log_level!r}."
             )
+        from lamina.store.clickhouse_client import parse_store
+
+        parse_store(self.store)  # a store address that cannot work fails at start
         if self.price_file is not None and not Path(self.price_file).is_file():
             raise ConfigError(f"The price file {self.price_file} does not exist.")
 

@@ -3,6 +3,10 @@
 Servers started only to try a limit decode in their own process (``--decode-workers 0``):
 starting decode workers is the dearest part of a start on this 2-core machine, and it
 keeps that configuration tested too. The shared ``server`` uses the default workers.
+
+The end-to-end API tests in ``BOTH_STORES`` run twice: against the DuckDB store and
+against the ClickHouse store (its SQL on chDB, in the server's process), each with
+one shared server; ``store_kind`` says which.
 """
 
 from __future__ import annotations
@@ -14,6 +18,40 @@ import pytest
 from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
 from tests.core.otlp import IN_PROCESS
+
+BOTH_STORES = {
+    "tests.core.test_api",
+    "tests.core.test_projects",
+    "tests.core.test_smoke_otel",
+    "tests.core.test_summaries",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in BOTH_STORES and "server" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", ["duckdb", "clickhouse"], scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_kind() -> str:
+    return "duckdb"
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    """The shared server, on the ClickHouse store (chDB in its process)."""
+    data_dir = tmp_path_factory.mktemp("lamina-clickhouse")
+    running = start_server(data_dir, "--store", f"chdb://{data_dir}/chdb")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def server(server: LaminaServer, store_kind: str, request: pytest.FixtureRequest) -> LaminaServer:
+    if store_kind == "clickhouse":
+        found: LaminaServer = request.getfixturevalue("clickhouse_server")
+        return found
+    return server
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -23,12 +23,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pyarrow as pa
-
 from lamina.errors import ConfigError
+
+if TYPE_CHECKING:  # parsing --store must not cost the CLI pyarrow's import
+    import pyarrow as pa
 
 Params = Mapping[str, Any]
 
