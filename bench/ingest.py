@@ -1,12 +1,15 @@
 """Durable ingest rate and read latencies of one `lamina serve` process.
 
-    python -m bench.ingest [--spans N] [--senders 4] [--batch 512]
+    python -m bench.ingest [--spans N] [--senders 4] [--batch 512] [--store duckdb|chdb|URL]
 
 Starts a server on a fresh data dir, sends N spans through OTLP/HTTP protobuf
 (gzip, ``--batch`` spans a request, ``--senders`` concurrent senders; a request
 counts only once the server answered 200, which it does after the commit),
 then times the sessions list, one session and one trace over HTTP. Prints a
-table and the command line that produced it.
+table and the command line that produced it. ``--store chdb`` runs the server
+on the ClickHouse store (ClickHouse's engine in the server's process); a
+``clickhouse://...`` URL on a ClickHouse server. After the server stops, the
+store's bytes on disk are measured (ClickHouse tables after a final merge).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -86,20 +89,74 @@ class IngestResult:
     retries: int
     rss_mb: float
     reads: dict[str, tuple[float, float]]  # name -> (p50 ms, p95 ms)
+    disk: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (disk, raw) bytes
 
     @property
     def rate(self) -> float:
         return self.acked / self.seconds
 
 
+def store_flags(store: str, data_dir: Path) -> tuple[str, ...]:
+    if store == "duckdb":
+        return ()
+    if store == "chdb":
+        return ("--store", f"chdb://{data_dir}/chdb")
+    return ("--store", store)
+
+
+def disk_usage(store: str, data_dir: Path) -> dict[str, tuple[int, int]]:
+    """Bytes on disk (and uncompressed, where known) per table, the server stopped."""
+    if store == "duckdb":
+        size = (data_dir / "lamina.duckdb").stat().st_size
+        return {"lamina.duckdb (file)": (size, 0)}
+    from lamina.store.clickhouse_client import connect, parse_store
+
+    address = parse_store(f"chdb://{data_dir}/chdb" if store == "chdb" else store)
+    client = connect(address)
+    try:
+        client.use(address.database)
+        for table in ("spans", "traces", "session_traces", "sessions"):
+            client.execute(f"OPTIMIZE TABLE {table} FINAL")
+        rows = client.query(
+            "SELECT table, sum(bytes_on_disk) AS disk, sum(data_uncompressed_bytes) AS raw "
+            "FROM system.parts WHERE active AND database = {db:String} "
+            "GROUP BY table ORDER BY disk DESC",
+            {"db": address.database},
+        ).to_pylist()
+    finally:
+        client.close()
+    return {row["table"]: (int(row["disk"]), int(row["raw"])) for row in rows}
+
+
 def run(
-    spans: int, senders: int = 4, batch: int = 512, runs: int = 50, extra: tuple[str, ...] = ()
+    spans: int,
+    senders: int = 4,
+    batch: int = 512,
+    runs: int = 50,
+    extra: tuple[str, ...] = (),
+    store: str = "duckdb",
 ) -> IngestResult:
     print(f"building {spans:,} spans in batches of {batch}...", file=sys.stderr)
     work = batches(spans, batch)
     total = sum(b.spans for b in work)
-    print(f"sending them with {senders} senders...", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp), *extra) as server:
+    print(f"sending them with {senders} senders to the {store} store...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = _run(
+            Path(tmp), work, total, senders, runs, (*extra, *store_flags(store, Path(tmp)))
+        )
+        result.disk = disk_usage(store, Path(tmp))
+    return result
+
+
+def _run(
+    data_dir: Path,
+    work: list[Batch],
+    total: int,
+    senders: int,
+    runs: int,
+    extra: tuple[str, ...],
+) -> IngestResult:
+    with BenchServer(data_dir, *extra) as server:
         acked, seconds, retries = send_all(server.url, server.key, work, senders)
         rss = server.rss_mb()
         headers = {"Authorization": f"Bearer {server.key}"}
@@ -135,13 +192,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--runs", type=int, default=50, help="timed runs of each read")
+    parser.add_argument(
+        "--store",
+        default="duckdb",
+        help="duckdb (the default file), chdb (the ClickHouse store on chDB) or clickhouse://...",
+    )
     args = parser.parse_args(argv)
-    result = run(args.spans, args.senders, args.batch, args.runs)
+    result = run(args.spans, args.senders, args.batch, args.runs, store=args.store)
     print()
     print(f"command: python -m bench.ingest {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(
         f"machine: {os.cpu_count()} cores; spans: {result.spans:,} in {result.requests} "
-        f"requests of {args.batch}, {args.senders} senders"
+        f"requests of {args.batch}, {args.senders} senders; store: {args.store}"
     )
     print()
     print(f"{'measure':<40} {'value':>14}")
@@ -152,6 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'server peak RSS':<40} {result.rss_mb:>11,.0f} MB")
     for name, (p50, p95) in result.reads.items():
         print(f"{name:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+    disk = sum(size for size, _ in result.disk.values())
+    print(f"{'bytes on disk per span (all tables)':<40} {disk / result.acked:>12,.0f} B")
+    for table, (size, raw) in result.disk.items():
+        ratio = f" ({raw / size:.1f}x from {raw / result.acked:,.0f} B raw)" if raw else ""
+        print(f"{'  ' + table:<40} {size / result.acked:>12,.0f} B{ratio}")
     if result.acked != result.spans:
         raise SystemExit(f"only {result.acked} of {result.spans} spans were acknowledged")
 

@@ -217,6 +217,7 @@ class ChdbClient:
 
     _open: ClassVar[dict[Path, tuple[Any, int]]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
+    _insert_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path) -> None:
         try:
@@ -262,13 +263,17 @@ class ChdbClient:
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         names = ", ".join(data.column_names)
         settings = ", ".join(f"{k} = {v}" for k, v in INSERT_SETTINGS.items())
-        frame = data  # chDB's Python() table function finds the table by this name
-        self._run(
-            f"INSERT INTO {table} ({names}) SETTINGS {settings} SELECT {names} FROM Python(frame)",
-            "CSV",
-            None,
-        )
-        del frame
+        # chDB's Python() table function finds the table by a variable's name; two
+        # threads inserting at once can meet each other's variable: one at a time.
+        with self._insert_lock:
+            frame = data
+            self._run(
+                f"INSERT INTO {table} ({names}) SETTINGS {settings} "
+                f"SELECT {names} FROM Python(frame)",
+                "CSV",
+                None,
+            )
+            del frame
 
     def close(self) -> None:
         if self._closed:
