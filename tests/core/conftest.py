@@ -6,12 +6,15 @@ keeps that configuration tested too. The shared ``server`` uses the default work
 
 The end-to-end API tests in ``BOTH_STORES`` run twice: against the DuckDB store and
 against the ClickHouse store (its SQL on chDB, in the server's process), each with
-one shared server; ``store_kind`` says which.
+one shared server (and ``new_server`` on the same store); ``store_kind`` says which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,13 +25,15 @@ from tests.core.otlp import IN_PROCESS
 BOTH_STORES = {
     "tests.core.test_api",
     "tests.core.test_projects",
+    "tests.core.test_retries",
     "tests.core.test_smoke_otel",
     "tests.core.test_summaries",
 }
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.module.__name__ in BOTH_STORES and "server" in metafunc.fixturenames:
+    uses_a_server = {"server", "new_server"} & set(metafunc.fixturenames)
+    if metafunc.module.__name__ in BOTH_STORES and uses_a_server:
         metafunc.parametrize("store_kind", ["duckdb", "clickhouse"], scope="module")
 
 
@@ -52,6 +57,23 @@ def server(server: LaminaServer, store_kind: str, request: pytest.FixtureRequest
         found: LaminaServer = request.getfixturevalue("clickhouse_server")
         return found
     return server
+
+
+@pytest.fixture
+def new_server(
+    new_server: Callable[..., LaminaServer], store_kind: str, tmp_path: Path
+) -> Callable[..., LaminaServer]:
+    """Fresh servers on the test's store (ClickHouse's data under the data dir)."""
+    if store_kind != "clickhouse":
+        return new_server
+    names = itertools.count()
+
+    def start(*extra: str, data_dir: Path | None = None, **options: Any) -> LaminaServer:
+        directory = data_dir or tmp_path / f"clickhouse-{next(names)}"
+        store = ("--store", f"chdb://{directory}/chdb")
+        return new_server(*extra, *store, data_dir=directory, **options)
+
+    return start
 
 
 @pytest.fixture(scope="session", autouse=True)

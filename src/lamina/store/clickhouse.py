@@ -47,6 +47,7 @@ from lamina.store.clickhouse_schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERS
 
 _PROJECT = "id, name, created_ns, retention_days"
 _DELETE_CHUNK = 5_000
+RETRY_WINDOW_NS = 3600 * 1_000_000_000  # as long as the DuckDB store remembers a request
 
 
 class ClickHouseStore:
@@ -130,10 +131,11 @@ class ClickHouseStore:
         Each is one insert; a batch whose later insert fails is reported (the sender
         retries) and may leave its spans counted twice: at least once, never lost.
         """
-        count = sum(batch.count for batch in batches)
-        if not count:
-            return
         with self._write_lock:
+            batches, digests = self._new_requests(batches)
+            count = sum(batch.count for batch in batches)
+            if not count:
+                return
             batch = combine(batches, self._tick(count))
             traces = trace_rows(batch.traces, batch.spans)
             links = session_links(batch.traces)
@@ -150,12 +152,51 @@ class ClickHouseStore:
             self._insert("traces", traces)
             if links.num_rows:
                 self._insert("session_traces", links)
+            if digests.num_rows:
+                self._insert("request_digests", digests)
             try:
                 self._client.execute(sql.REFRESH_AFTER_WRITE, {"keys": keys})
             except ClientError as exc:
                 raise StoreUnavailable(
                     f"The ClickHouse store could not update sessions ({exc}); senders should retry."
                 ) from exc
+
+    def _new_requests(self, batches: Sequence[ColumnBatch]) -> tuple[list[ColumnBatch], pa.Table]:
+        """The batches whose request was not committed in the last hour (by any
+        server), and the digests to record for them."""
+        keyed = {
+            (batch.spans.column("project_id")[0].as_py(), batch.digest): batch
+            for batch in batches
+            if batch.digest is not None and batch.count
+        }
+        known: set[tuple[str, str]] = set()
+        if keyed:
+            rows = self._query(
+                "SELECT project_id, digest FROM request_digests "
+                "WHERE (project_id, digest) IN {keys:Array(Tuple(String, String))} "
+                "AND at_ns >= {horizon:Int64}",
+                {"keys": list(keyed), "horizon": time.time_ns() - RETRY_WINDOW_NS},
+            )
+            known = {(row["project_id"], row["digest"]) for row in rows}
+        fresh: list[ColumnBatch] = []
+        seen: set[tuple[str, str]] = set()
+        for batch in batches:
+            if batch.digest is None or not batch.count:
+                fresh.append(batch)
+                continue
+            key = (batch.spans.column("project_id")[0].as_py(), batch.digest)
+            if key not in known and key not in seen:
+                seen.add(key)
+                fresh.append(batch)
+        now = time.time_ns()
+        digests = pa.table(
+            {
+                "project_id": [key[0] for key in seen],
+                "digest": [key[1] for key in seen],
+                "at_ns": pa.array([now] * len(seen), pa.int64()),
+            }
+        )
+        return fresh, digests
 
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
         text, params = sql.list_sessions(project_id, query)
@@ -259,7 +300,15 @@ class ClickHouseStore:
                 params,
             )[0]["n"]
             spans = self.count_spans(project_id)
-            for table in ("spans", "traces", "session_traces", "sessions", "api_keys"):
+            tables = (
+                "spans",
+                "traces",
+                "session_traces",
+                "sessions",
+                "api_keys",
+                "request_digests",
+            )
+            for table in tables:
                 self._execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)
             self._execute("DELETE FROM projects WHERE id = {project:String}", params)
         return Deleted(int(traces), spans)

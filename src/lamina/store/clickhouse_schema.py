@@ -17,7 +17,8 @@ missing. Never edit a released migration: add one.
 - ``sessions``: per-session summaries, recomputed at ingest for the sessions a
   batch touches and inserted as a new version (ReplacingMergeTree, read FINAL).
 - ``projects``, ``api_keys``, ``users``, ``settings``: small tables, also
-  versioned, so every server sees the same ones.
+  versioned, so every server sees the same ones; ``request_digests``: the
+  requests committed in the last hour (a retry is stored once).
 """
 
 from __future__ import annotations
@@ -155,6 +156,17 @@ MIGRATIONS: list[list[str]] = [
             version Int64
         ) ENGINE = ReplacingMergeTree(version)
         ORDER BY email_key
+        """,
+        # Digests of recently committed requests, so a client's retry after a lost
+        # answer is not stored twice, whichever server it reaches.
+        """
+        CREATE TABLE IF NOT EXISTS request_digests (
+            project_id String,
+            digest String,
+            at_ns Int64
+        ) ENGINE = ReplacingMergeTree
+        ORDER BY (project_id, digest)
+        TTL toDateTime(intDiv(at_ns, 1000000000)) + INTERVAL 2 HOUR
         """,
         """
         CREATE TABLE IF NOT EXISTS settings (
