@@ -33,6 +33,10 @@ function spawnServer() {
     rmSync(dataDir, { recursive: true, force: true });
   };
   process.once("exit", stop);
+  // The server must not keep this process alive: it is stopped when the process exits.
+  child.unref();
+  child.stdout.unref();
+  child.stderr.unref();
   return new Promise((resolve, reject) => {
     let url = "";
     let apiKey = "";
