@@ -217,7 +217,12 @@ class ChdbClient:
 
     _open: ClassVar[dict[Path, tuple[Any, int]]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
-    _insert_lock: ClassVar[threading.Lock] = threading.Lock()
+    # Every call into the engine holds this. chDB serialises queries on its own lock,
+    # which a thread waits for holding the GIL, while an insert reading a Python
+    # object (Python(frame)) needs the GIL inside the engine: without this lock, a
+    # reader and the writer deadlock. Two threads' Python(frame) could also find
+    # each other's variable.
+    _engine_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path) -> None:
         try:
@@ -249,7 +254,8 @@ class ChdbClient:
         if self._closed:
             raise ClientError("the store is closed")
         try:
-            return self._session.query(sql, fmt, params=_chdb_params(params))
+            with self._engine_lock:
+                return self._session.query(sql, fmt, params=_chdb_params(params))
         except Exception as exc:  # chdb raises plain RuntimeErrors
             raise ClientError(_first_line(exc)) from exc
 
@@ -263,17 +269,13 @@ class ChdbClient:
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         names = ", ".join(data.column_names)
         settings = ", ".join(f"{k} = {v}" for k, v in INSERT_SETTINGS.items())
-        # chDB's Python() table function finds the table by a variable's name; two
-        # threads inserting at once can meet each other's variable: one at a time.
-        with self._insert_lock:
-            frame = data
-            self._run(
-                f"INSERT INTO {table} ({names}) SETTINGS {settings} "
-                f"SELECT {names} FROM Python(frame)",
-                "CSV",
-                None,
-            )
-            del frame
+        frame = data  # chDB's Python() table function finds the table by this name
+        self._run(
+            f"INSERT INTO {table} ({names}) SETTINGS {settings} SELECT {names} FROM Python(frame)",
+            "CSV",
+            None,
+        )
+        del frame
 
     def close(self) -> None:
         if self._closed:
@@ -285,7 +287,8 @@ class ChdbClient:
                 self._open[self._path] = (opened, count - 1)
                 return
             del self._open[self._path]
-        opened.close()
+        with self._engine_lock:
+            opened.close()
 
 
 def _chdb_params(params: Params | None) -> dict[str, str] | None:
