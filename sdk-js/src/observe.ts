@@ -6,7 +6,8 @@
  * ```
  *
  * The span records the call's input (its arguments, or `options.input`), its
- * output (what the function returned, or what its promise resolved to), and
+ * output (what the function returned, or what its promise resolved to; not
+ * the items of a generator it returned), and
  * an error it threw or rejected with (an `exception` event and status ERROR;
  * the error itself is re-thrown unchanged). The function runs with the span
  * as the current one, so spans started inside it, through any number of
@@ -96,9 +97,19 @@ function start(options: ObserveOptions, fn: (...args: never[]) => unknown, args:
   return { span, context: trace.setSpan(spanParent, span), limit, ignoreOutput: options.ignoreOutput === true };
 }
 
+/** A generator's (or any iterator's) items are not the function's output: record none. */
+function isIterator(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    typeof (value as { next?: unknown }).next === "function" &&
+    (Symbol.iterator in value || Symbol.asyncIterator in value)
+  );
+}
+
 function finish(started: Started, value: unknown): void {
   try {
-    if (!started.ignoreOutput && value !== undefined) {
+    if (!started.ignoreOutput && value !== undefined && !isIterator(value)) {
       started.span.setAttribute(attr.OUTPUT, toJson(value, started.limit));
     }
   } finally {

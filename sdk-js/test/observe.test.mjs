@@ -27,6 +27,7 @@ test("the input is the argument, the arguments, or options.input; the output wha
     observe({ name: "many" }, (a, b, c) => [a, b, c].join("-"), "a", 2, { c: true });
     observe({ name: "explicit", input: { prompt: "hi" } }, (secret) => secret.length, "password");
     observe({ name: "ignored", ignoreInput: true, ignoreOutput: true }, (s) => s, "secret");
+    observe({ name: "generator" }, function* numbers() { yield 1; });
     await observe({ name: "async" }, async (question) => {
       await new Promise((resolve) => setTimeout(resolve, 2));
       return { answer: `re: ${question}` };
@@ -39,6 +40,7 @@ test("the input is the argument, the arguments, or options.input; the output wha
   assert.deepEqual(io("many"), ['["a",2,{"c":true}]', '"a-2-[object Object]"']);
   assert.deepEqual(io("explicit"), ['{"prompt":"hi"}', "8"]);
   assert.deepEqual(io("ignored"), [null, null]);
+  assert.deepEqual(io("generator"), [null, null]);
   assert.deepEqual(io("async"), ['"why?"', '{"answer":"re: why?"}']);
 });
 
