@@ -19,10 +19,10 @@
 import type { Context, Span, SpanOptions, Tracer, TracerOptions, TracerProvider } from "@opentelemetry/api";
 import { ProxyTracerProvider, context, trace } from "@opentelemetry/api";
 
-import { endsPrecisely, preciseNow } from "./clock.js";
 import { AnthropicInstrumentation } from "@traceloop/instrumentation-anthropic";
 import { OpenAIInstrumentation } from "@traceloop/instrumentation-openai";
 
+import { endsPrecisely, preciseNow } from "./clock.js";
 import { type InstrumentModules, LaminaConfigError } from "./config.js";
 
 interface Instrumentation {
