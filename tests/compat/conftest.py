@@ -190,7 +190,7 @@ def spans_by_name(detail: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def sdk_js_build() -> Iterator[subprocess.Popen[str]]:
     """The build of sdk-js (tsc: ES modules, CommonJS, types), started in the background."""
     if not (SDK_JS / "node_modules" / ".package-lock.json").exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh")], cwd=REPO, check=True)
+        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh"), "--test"], cwd=REPO, check=True)
     build = subprocess.Popen(
         ["npm", "run", "--silent", "build"],
         cwd=SDK_JS,
