@@ -37,7 +37,9 @@ class Runtime:
             store=store,
             batcher=IngestBatcher(store, settings.max_queue_spans, settings.max_batch_spans),
             keys=KeyResolver(store),
-            decoder=Decoder(settings.workers_for_decoding, settings.price_file),
+            decoder=Decoder(
+                settings.workers_for_decoding, settings.price_file, settings.max_queue_spans
+            ),
             bodies=ByteBudget(settings.max_inflight_bytes),
         )
 
