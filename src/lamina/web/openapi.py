@@ -175,7 +175,7 @@ def document() -> dict[str, Any]:
             _query(
                 "min_traces",
                 "Only sessions with at least this many traces.",
-                {"type": "integer", "minimum": 0},
+                {"type": "integer", "minimum": 0, "maximum": 2**62},
             ),
         ],
         SESSION_SORTS,
