@@ -11,6 +11,7 @@ import concurrent.futures
 import gzip
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import orjson
@@ -561,3 +562,36 @@ def test_out_of_range_values_do_not_fail_other_clients(own_server: LaminaServer,
     response = otlp.post(server.url, server.api_key, good)
     assert response.status_code == 200, response.content
     assert otlp.api(server, f"/api/v1/traces/{good_id.hex()}")["span_count"] == 2
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def test_metrics_from_a_real_exporter_are_accepted(server: LaminaServer) -> None:
+    """OpenLLMetry exports metrics beside traces; they are answered 200 and dropped."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        MetricExportResult,
+        PeriodicExportingMetricReader,
+    )
+
+    results: list[MetricExportResult] = []
+
+    class Recording(OTLPMetricExporter):
+        def export(self, *args: Any, **kwargs: Any) -> MetricExportResult:
+            results.append(super().export(*args, **kwargs))
+            return results[-1]
+
+    exporter = Recording(
+        endpoint=f"{server.url}/v1/metrics",
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+    provider = MeterProvider(metric_readers=[reader])
+    provider.get_meter("test").create_counter("gen_ai.client.token.usage").add(12)
+    provider.force_flush(10_000)
+    provider.shutdown()
+    assert results and all(result == MetricExportResult.SUCCESS for result in results)
+    response = otlp.post(server.url, "lmn_not_a_key", b"", path="/v1/metrics")
+    assert response.status_code == 401

@@ -12,6 +12,9 @@ from typing import Any
 
 import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from lamina.errors import LaminaError, PayloadTooLarge
@@ -20,6 +23,7 @@ from lamina.runtime import Runtime
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
+METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 
 
 def _authorization(context: Any) -> str | None:
@@ -57,13 +61,17 @@ def handlers(runtime: Runtime) -> list[Any]:
             response.partial_success.error_message = batch.error_message
         return response
 
-    async def export_logs(body: bytes, context: Any) -> ExportLogsServiceResponse:
-        """Logs are accepted and discarded, so the Laminar SDK's log export never errors."""
-        try:
-            runtime.keys.project_for(_authorization(context))
-        except LaminaError as error:
-            await _abort(context, error)
-        return ExportLogsServiceResponse()
+    def discarding(response: Any) -> Any:
+        """Logs and metrics are accepted and dropped, so their exporters never retry."""
+
+        async def export(body: bytes, context: Any) -> Any:
+            try:
+                runtime.keys.project_for(_authorization(context))
+            except LaminaError as error:
+                await _abort(context, error)
+            return response
+
+        return export
 
     def unary(method: Any) -> Any:
         return grpc.unary_unary_rpc_method_handler(
@@ -72,7 +80,12 @@ def handlers(runtime: Runtime) -> list[Any]:
 
     return [
         grpc.method_handlers_generic_handler(TRACE_SERVICE, {"Export": unary(export_traces)}),
-        grpc.method_handlers_generic_handler(LOGS_SERVICE, {"Export": unary(export_logs)}),
+        grpc.method_handlers_generic_handler(
+            LOGS_SERVICE, {"Export": unary(discarding(ExportLogsServiceResponse()))}
+        ),
+        grpc.method_handlers_generic_handler(
+            METRICS_SERVICE, {"Export": unary(discarding(ExportMetricsServiceResponse()))}
+        ),
     ]
 
 

@@ -1,4 +1,5 @@
-"""OTLP/HTTP receiver: POST /v1/traces (protobuf or JSON, gzip or not) and /v1/logs.
+"""OTLP/HTTP receiver: POST /v1/traces (protobuf or JSON, gzip or not); /v1/logs and
+/v1/metrics accepted and discarded.
 
 Answers as the OTLP specification says: 200 with an ExportTraceServiceResponse
 in the request's encoding (``partial_success`` when spans were rejected),
@@ -10,12 +11,14 @@ Retry-After when the server cannot take them now. Error bodies are a
 from __future__ import annotations
 
 import zlib
+from collections.abc import Awaitable, Callable
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.requests import Request
@@ -137,27 +140,30 @@ async def export_traces(request: Request) -> Response:
     return _encode(response, content_type)
 
 
-async def export_logs(request: Request) -> Response:
-    """Logs are accepted and discarded: Lamina stores traces. Never an error to retry."""
-    runtime: Runtime = request.app.state.runtime
-    content_type = PROTOBUF
-    try:
-        content_type = _content_type(request)
-        runtime.keys.project_for(request.headers.get("authorization"))
-        body, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
-        runtime.bodies.give_back(taken)
-        if content_type == PROTOBUF:
-            ExportLogsServiceRequest().ParseFromString(body)
-    except LaminaError as error:
-        return error_response(error, content_type)
-    except Exception:  # an unreadable log body is still not worth a retry loop
-        pass
-    return _encode(ExportLogsServiceResponse(), content_type)
+def _discarding(response: Message) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that accepts a signal Lamina does not store (logs, metrics) and drops it.
+
+    The Laminar SDK exports logs beside traces and OpenLLMetry exports metrics; an
+    error would make them retry for ever, so after the key and size checks the
+    answer is always 200.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        content_type = PROTOBUF
+        try:
+            content_type = _content_type(request)
+            runtime.keys.project_for(request.headers.get("authorization"))
+            _, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
+            runtime.bodies.give_back(taken)
+        except LaminaError as error:
+            return error_response(error, content_type)
+        return _encode(response, content_type)
+
+    return endpoint
 
 
-def _encode(
-    message: ExportTraceServiceResponse | ExportLogsServiceResponse, content_type: str
-) -> Response:
+def _encode(message: Message, content_type: str) -> Response:
     if content_type == PROTOBUF:
         return Response(message.SerializeToString(), 200, media_type=PROTOBUF)
     return Response(json_format.MessageToJson(message, indent=None), 200, media_type=JSON)
@@ -165,5 +171,6 @@ def _encode(
 
 routes = [
     Route("/v1/traces", export_traces, methods=["POST"]),
-    Route("/v1/logs", export_logs, methods=["POST"]),
+    Route("/v1/logs", _discarding(ExportLogsServiceResponse()), methods=["POST"]),
+    Route("/v1/metrics", _discarding(ExportMetricsServiceResponse()), methods=["POST"]),
 ]
