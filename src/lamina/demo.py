@@ -442,7 +442,7 @@ async def load_on_start(runtime: Any, info: dict[str, Any]) -> None:
     try:
         count = await asyncio.to_thread(send, info["url"], key)
         store.set_setting(DEMO_SETTING, str(time.time_ns()))
-        log.warning("Loaded %d demo spans into project %s.", count, project.name)
+        log.info("Loaded %d demo spans into project %s.", count, project.name)
     except Exception as exc:  # the server runs on without demo data
         log.error("Could not load the demo data: %s", exc)
     finally:

@@ -59,6 +59,8 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level.lower() != "debug":  # one line per request the server sends itself
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     # The writer thread hands the GIL back and forth with the decoding event loop
     # (DuckDB releases it while it works); a shorter switch interval keeps the
     # writer from waiting up to 5 ms each time it needs the GIL back.
