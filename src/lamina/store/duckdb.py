@@ -619,6 +619,9 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": f"{memory_mb}MB",
         "temp_directory": str(path.parent / "tmp"),
+        # At the default 16 MB nearly every group commit also checkpointed (rewrote and
+        # compressed the table); 128 MB measured 20k -> 24k spans/s for the writer.
+        "checkpoint_threshold": "128MB",
         # A file of another kind (SQLite, say) must be refused, not fetch an extension.
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
