@@ -621,7 +621,9 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
         "temp_directory": str(path.parent / "tmp"),
         # At the default 16 MB nearly every group commit also checkpointed (rewrote and
         # compressed the table); 128 MB measured 20k -> 24k spans/s for the writer.
-        "checkpoint_threshold": "128MB",
+        # Data not yet checkpointed is held in memory: with less memory than that,
+        # every write failed ("failed to pin block") once the WAL neared the limit.
+        "checkpoint_threshold": f"{max(16, min(128, memory_mb // 3))}MB",
         # A file of another kind (SQLite, say) must be refused, not fetch an extension.
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
