@@ -203,8 +203,10 @@ def test_a_damaged_or_foreign_file_is_refused_clearly(
         env={**os.environ, "COLUMNS": "300"},
     )
     assert time.monotonic() - started < 20  # no network fetch, no hang
-    listed = run_cli("sessions", "list", "--data-dir", str(data_dir))
-    for result in (serve, listed):
+    results = [serve]
+    if make in (_garbage, _foreign_duckdb):  # the CLI opens the file the same way
+        results.append(run_cli("sessions", "list", "--data-dir", str(data_dir)))
+    for result in results:
         output = result.stdout + result.stderr
         assert result.returncode == 2, output
         assert "Traceback" not in output

@@ -208,7 +208,9 @@ def test_a_full_disk_is_503_damages_nothing_and_ingest_resumes_by_itself(
     before = []
     wal = data_dir / "lamina.duckdb.wal"
     while len(before) < 20 or (wal.exists() and wal.stat().st_size < wal_mb << 20):
-        trace_id, answer = send_turn(server, "s-before", len(before), padding=200_000)
+        far = wal.exists() and wal.stat().st_size < (wal_mb - 2) << 20
+        padding = 1_000_000 if far else 200_000
+        trace_id, answer = send_turn(server, "s-before", len(before), padding=padding)
         assert answer.status_code == 200, answer.text
         before.append(trace_id)
 

@@ -1,7 +1,7 @@
 """The JSON API against its own OpenAPI description, with schemathesis: for generated
 requests to every operation (valid and not), no 5xx, and every answer has a status,
 content type and body the description allows. A real server, with data, and a key.
-``LAMINA_SCHEMATHESIS_EXAMPLES`` sets the examples per operation (default 40).
+``LAMINA_SCHEMATHESIS_EXAMPLES`` sets the examples per operation (default 25).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.core import otlp
 from tests.core.otlp import IN_PROCESS
 from tests.reliability.test_data_lifecycle import send_session
 
-EXAMPLES = int(os.environ.get("LAMINA_SCHEMATHESIS_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("LAMINA_SCHEMATHESIS_EXAMPLES", "25"))
 
 
 @pytest.fixture(scope="module")
