@@ -34,16 +34,9 @@ from lamina.store.clickhouse_client import (
     StoreAddress,
     connect,
 )
-from lamina.store.clickhouse_rows import (
-    new_id,
-    page,
-    session_links,
-    session_row,
-    span_row,
-    trace_row,
-    trace_rows,
-)
+from lamina.store.clickhouse_rows import session_links, trace_row, trace_rows
 from lamina.store.clickhouse_schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
+from lamina.store.rows import new_id, page, session_row, span_row
 
 _PROJECT = "id, name, created_ns, retention_days"
 _DELETE_CHUNK = 5_000

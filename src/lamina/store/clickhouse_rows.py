@@ -7,16 +7,15 @@ returns them, identical in shape to the DuckDB store's.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lamina.query.params import Cursor, Page
 from lamina.store.base import Row
 from lamina.store.clickhouse_schema import NO_RANK
+from lamina.store.rows import duration_ms, parse_json, total_tokens
 
 _RANKED = pa.struct([("rank", pa.int64()), ("value", pa.string())])
 
@@ -109,70 +108,16 @@ def session_links(deltas: pa.Table) -> pa.Table:
 # -- rows as the protocol returns them -------------------------------------------------------------
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-def page(rows: list[Row], limit: int, sort: str, key: str) -> Page[Row]:
-    cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        cursor = Cursor(sort, rows[-1]["_sort"], rows[-1][key]).encode()
-    for row in rows:
-        del row["_sort"]
-    return Page(rows, cursor)
-
-
-def _json(text: Any, default: Any) -> Any:
-    if text is None:
-        return default
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return default
-
-
-def _duration_ms(row: dict[str, Any]) -> float:
-    return round(max(0, int(row["end_ns"]) - int(row["start_ns"])) / 1e6, 3)
-
-
-def _total(row: dict[str, Any]) -> int | None:
-    if row["input_tokens"] is None and row["output_tokens"] is None:
-        return None
-    return int(row["input_tokens"] or 0) + int(row["output_tokens"] or 0)
-
-
-def session_row(row: dict[str, Any]) -> Row:
-    out = dict(row)
-    out["duration_ms"] = _duration_ms(row)
-    out["active_duration_ms"] = round(float(row["active_ns"] or 0) / 1e6, 3)
-    del out["active_ns"]
-    out["total_tokens"] = _total(row)
-    out["user_ids"] = sorted(row["user_ids"] or [])
-    return out
-
-
 def trace_row(row: dict[str, Any]) -> Row:
     out = dict(row)
     out.pop("last_start_ns", None)
     keys = out.pop("meta_keys")
     values = out.pop("meta_values")
-    out["duration_ms"] = _duration_ms(row)
+    out["duration_ms"] = duration_ms(row)
     out["status"] = "error" if row["error_count"] else "ok"
-    out["total_tokens"] = _total(row)
+    out["total_tokens"] = total_tokens(row)
     out["tags"] = list(row["tags"] or [])
     out["metadata"] = {
-        key: _json(value, value) for key, value in zip(keys or [], values or [], strict=True)
+        key: parse_json(value, value) for key, value in zip(keys or [], values or [], strict=True)
     }
-    return out
-
-
-def span_row(row: dict[str, Any]) -> Row:
-    out = dict(row)
-    out["duration_ms"] = _duration_ms(row)
-    out["tags"] = list(row["tags"] or [])
-    out["metadata"] = _json(row["metadata"], {})
-    out["attributes"] = _json(row["attributes"], {})
-    out["events"] = _json(row["events"], [])
-    out["resource"] = _json(row["resource"], {})
     return out

@@ -13,21 +13,28 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 
 from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
 from lamina.ingest.columns import SPAN_COLUMNS, ColumnBatch, combine, to_columns
-from lamina.query.params import Cursor, Page, SessionQuery, TraceQuery
+from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Deleted, Project, Row, User
+from lamina.store.rows import (
+    duration_ms,
+    new_id,
+    page,
+    parse_json,
+    session_row,
+    span_row,
+    total_tokens,
+)
 from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import merge_metadata, plain_metadata
 
@@ -324,15 +331,15 @@ class DuckDBStore:
 
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
         sql, params = sessions_sql.list_sessions(project_id, query)
-        rows = [_session_row(row) for row in self._query(sql, params)]
-        return _page(rows, query.limit, query.sort, "session_id")
+        rows = [session_row(row) for row in self._query(sql, params)]
+        return page(rows, query.limit, query.sort, "session_id")
 
     def get_session(self, project_id: str, session_id: str) -> Row | None:
         sql, params = sessions_sql.one_session(project_id, session_id)
         rows = self._query(sql, params)
         if not rows:
             return None
-        session = _session_row(rows[0])
+        session = session_row(rows[0])
         traces = self._query(
             f"SELECT {sessions_sql.TRACE_FIELDS} FROM traces "
             "WHERE project_id = ? AND session_id = ? ORDER BY start_ns, trace_id",
@@ -344,7 +351,7 @@ class DuckDBStore:
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
         sql, params = sessions_sql.list_traces(project_id, query)
         rows = [_trace_row(row) for row in self._query(sql, params)]
-        return _page(rows, query.limit, query.sort, "trace_id")
+        return page(rows, query.limit, query.sort, "trace_id")
 
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         rows = self._query(
@@ -360,7 +367,7 @@ class DuckDBStore:
             "AND project_id = ? AND trace_id = ? ORDER BY start_ns, seq",
             [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id],
         )
-        trace["spans"] = [_span_row(row) for row in spans]
+        trace["spans"] = [span_row(row) for row in spans]
         return trace
 
     def count_spans(self, project_id: str | None = None) -> int:
@@ -461,7 +468,7 @@ class DuckDBStore:
     ) -> Page[Row]:
         params: list[Any] = [project_id]
         if kind == "spans":
-            key, convert = "seq", _span_row
+            key, convert = "seq", span_row
             sql = f"SELECT seq, trace_id, {sessions_sql.SPAN_FIELDS} FROM spans "
             sql += "WHERE project_id = ?"
             if session_id is not None:
@@ -471,7 +478,7 @@ class DuckDBStore:
         elif kind in ("traces", "sessions"):
             fields = sessions_sql.TRACE_FIELDS if kind == "traces" else sessions_sql.SESSION_FIELDS
             key = "trace_id" if kind == "traces" else "session_id"
-            convert = _trace_row if kind == "traces" else _session_row
+            convert = _trace_row if kind == "traces" else session_row
             sql = f"SELECT {fields} FROM {kind} WHERE project_id = ?"
             if session_id is not None:
                 sql += " AND session_id = ?"
@@ -496,7 +503,7 @@ class DuckDBStore:
 
     # -- projects and keys ----------------------------------------------------------
     def create_project(self, name: str) -> Project:
-        project = Project(id=_new_id("prj"), name=name, created_ns=time.time_ns())
+        project = Project(id=new_id("prj"), name=name, created_ns=time.time_ns())
         try:
             self._cursor().execute(
                 "INSERT INTO projects (id, name, created_ns) VALUES (?, ?, ?)",
@@ -520,7 +527,7 @@ class DuckDBStore:
 
     def create_key(self, project_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
         key = ApiKey(
-            id=_new_id("key"),
+            id=new_id("key"),
             project_id=project_id,
             name=name,
             prefix=prefix,
@@ -568,7 +575,7 @@ class DuckDBStore:
     # -- users -------------------------------------------------------------------------
     def create_user(self, email: str, password_hash: str, is_admin: bool) -> User:
         user = User(
-            id=_new_id("usr"),
+            id=new_id("usr"),
             email=email,
             password_hash=password_hash,
             is_admin=is_admin,
@@ -669,67 +676,13 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
-
-
-def _page(rows: list[Row], limit: int, sort: str, key: str) -> Page[Row]:
-    cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        cursor = Cursor(sort, rows[-1]["_sort"], rows[-1][key]).encode()
-    for row in rows:
-        del row["_sort"]
-    return Page(rows, cursor)
-
-
-def _json(text: Any, default: Any) -> Any:
-    if text is None:
-        return default
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return default
-
-
-def _duration_ms(row: dict[str, Any]) -> float:
-    return round(max(0, int(row["end_ns"]) - int(row["start_ns"])) / 1e6, 3)
-
-
-def _total(row: dict[str, Any]) -> int | None:
-    if row["input_tokens"] is None and row["output_tokens"] is None:
-        return None
-    return int(row["input_tokens"] or 0) + int(row["output_tokens"] or 0)
-
-
-def _session_row(row: dict[str, Any]) -> Row:
-    out = dict(row)
-    out["duration_ms"] = _duration_ms(row)
-    out["active_duration_ms"] = round(float(row["active_ns"] or 0) / 1e6, 3)
-    del out["active_ns"]
-    out["total_tokens"] = _total(row)
-    out["user_ids"] = sorted(row["user_ids"] or [])
-    return out
-
-
 def _trace_row(row: dict[str, Any]) -> Row:
     out = dict(row)
     out.pop("min_seq", None)
     out.pop("max_seq", None)
-    out["duration_ms"] = _duration_ms(row)
+    out["duration_ms"] = duration_ms(row)
     out["status"] = "error" if row["error_count"] else "ok"
-    out["total_tokens"] = _total(row)
+    out["total_tokens"] = total_tokens(row)
     out["tags"] = list(row["tags"] or [])
-    out["metadata"] = plain_metadata(_json(row["metadata"], {}))
-    return out
-
-
-def _span_row(row: dict[str, Any]) -> Row:
-    out = dict(row)
-    out["duration_ms"] = _duration_ms(row)
-    out["tags"] = list(row["tags"] or [])
-    out["metadata"] = _json(row["metadata"], {})
-    out["attributes"] = _json(row["attributes"], {})
-    out["events"] = _json(row["events"], [])
-    out["resource"] = _json(row["resource"], {})
+    out["metadata"] = plain_metadata(parse_json(row["metadata"], {}))
     return out
