@@ -12,14 +12,19 @@ send its CSRF token in ``X-CSRF-Token`` (the one its forms carry), and an
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from lamina import export, lifecycle
@@ -104,12 +109,13 @@ def _delete_trace(runtime: Runtime, project_id: str, request: Request) -> Any:
 
 
 async def _export(request: Request) -> Response:
-    """The project's (or one session's) data as a JSONL download (see lamina.export)."""
+    """The project's (or one session's) data as a download (see lamina.export): one JSONL
+    file, or the three Parquet files of ``lamina export --format parquet`` in a zip."""
     runtime: Runtime = request.app.state.runtime
     project_id = await project_of(request)
     file_format = request.query_params.get("format", "jsonl")
-    if file_format != "jsonl":
-        raise BadRequest("format must be jsonl (the CLI's `lamina export` also writes Parquet).")
+    if file_format not in export.FORMATS:
+        raise BadRequest("format must be jsonl or parquet.")
     session_id = request.query_params.get("session_id") or None
 
     def fetch(kind: str, after: str | None) -> dict[str, Any]:
@@ -118,13 +124,47 @@ async def _export(request: Request) -> Response:
     if session_id is not None:  # a missing session is a 404, before the download starts
         await run_in_threadpool(fetch, "sessions", None)
     project = await run_in_threadpool(runtime.store.find_project, project_id)
-    rows = export.pages(fetch)
-    name = "lamina-export.jsonl" if session_id is None else "lamina-session.jsonl"
-    header = export.header(project.name if project else project_id, session_id)
+    project_name = project.name if project else project_id
+    stem = f"session-{session_id}" if session_id is not None else f"lamina-{project_name}"
+    if file_format == "parquet":
+        folder = await run_in_threadpool(_parquet_zip, export.pages(fetch))
+        return FileResponse(
+            folder / "export.zip",
+            media_type="application/zip",
+            headers={"Content-Disposition": attachment(stem, ".parquet.zip")},
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
+    header = export.header(project_name, session_id)
     return StreamingResponse(
-        export.jsonl_lines(header, rows),
+        export.jsonl_lines(header, export.pages(fetch)),
         media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(stem, ".jsonl")},
+    )
+
+
+def _parquet_zip(rows: Iterator[tuple[str, list[Any]]]) -> Path:
+    """A temporary folder holding export.zip: sessions, traces and spans.parquet."""
+    folder = Path(tempfile.mkdtemp(prefix="lamina-export-"))
+    try:
+        export.write_parquet(folder / "tables", rows)
+        # Parquet is compressed already (zstd): store the files as they are
+        with zipfile.ZipFile(folder / "export.zip", "w", zipfile.ZIP_STORED) as archive:
+            for kind in export.KINDS:
+                archive.write(folder / "tables" / f"{kind}.parquet", f"{kind}.parquet")
+        shutil.rmtree(folder / "tables")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def attachment(stem: str, extension: str) -> str:
+    """A Content-Disposition for a download: a plain ASCII name, and the exact one."""
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in stem)
+    exact = quote(stem[:120], safe="")
+    return (
+        f'attachment; filename="{plain[:120]}{extension}"; '
+        f"filename*=UTF-8''{exact}{quote(extension)}"
     )
 
 

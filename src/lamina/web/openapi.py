@@ -275,20 +275,26 @@ def document() -> dict[str, Any]:
             },
             "/api/v1/export": {
                 "get": {
-                    "summary": "The project's (or one session's) data as a JSONL download.",
+                    "summary": "The project's (or one session's) data as a download.",
                     "operationId": "export",
                     "parameters": [
                         _query("session_id", "Only this session."),
                         _query(
                             "format",
-                            "jsonl (the only format here).",
-                            {"type": "string", "enum": ["jsonl"]},
+                            "jsonl (one file, the default) or parquet (a zip of "
+                            "sessions.parquet, traces.parquet and spans.parquet).",
+                            {"type": "string", "enum": list(export.FORMATS)},
                         ),
                     ],
                     "responses": {
                         "200": {
                             "description": f"Lamina export format {export.FORMAT_VERSION}.",
-                            "content": {"application/x-ndjson": {"schema": _TEXT}},
+                            "content": {
+                                "application/x-ndjson": {"schema": _TEXT},
+                                "application/zip": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                },
+                            },
                         },
                         **_errors(400, 401, 404),
                     },

@@ -130,6 +130,7 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),
         Route("/p/{project}/settings/keys", page(settings.create_key), methods=["POST"]),
+        Route("/p/{project}/settings/delete", page(settings.delete_project), methods=["POST"]),
         Route(
             "/p/{project}/settings/keys/{key_id}/revoke",
             page(settings.revoke_key),

@@ -33,6 +33,7 @@ from starlette.responses import Response
 
 from lamina.errors import Forbidden
 from lamina.store.base import Project, Store, User
+from lamina.web.pages.limits import SignInLimits
 from lamina.web.passwords import hash_password, verify_password
 
 SESSION_COOKIE = "lamina_session"
@@ -63,6 +64,7 @@ class Accounts:
         self._cache: dict[str, tuple[float, User | None, int]] = {}
         self._dummy_hash: str | None = None
         self.setup_token: str | None = None
+        self.limits = SignInLimits()
         if not store.list_users():
             self.setup_token = secrets.token_urlsafe(24)
 

@@ -23,10 +23,14 @@ from lamina.errors import NotFound, Unauthorized
 from lamina.runtime import Runtime
 from lamina.store.base import Project
 from lamina.web.pages.accounts import Accounts, Visitor
-from lamina.web.pages.render import project_slug, viewer_zone
+from lamina.web.pages.render import plural, project_slug, viewer_zone
 
 SITE_KEY = "pages.site"
 FRAGMENT_HEADER = "x-lamina-fragment"
+# What the next page says once, after a delete: a kind and counts (``session.9.41``),
+# set by the server's redirect or by the page's script after a DELETE. Only the
+# numbers come from the cookie; the words are the server's own.
+NOTICE_COOKIE = "lamina_notice"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -102,16 +106,51 @@ class Page:
             "base_url": base_url(self.request),
             "current_path": self.request.url.path,
             "nav": "",
+            "flash": None,
             **values,
         }
 
     async def render(self, template: str, status: int = 200, **values: Any) -> Response:
         context = self.context(values)
+        # a whole page (not a fragment a script fetches) shows a pending notice, once
+        raw_notice = None if template.startswith("_") else self.request.cookies.get(NOTICE_COOKIE)
+        if raw_notice is not None:
+            context["flash"] = notice_text(raw_notice)
         html = await run_in_threadpool(self.site.env.get_template(template).render, context)
         response = HTMLResponse(html, status)
+        if raw_notice is not None:
+            response.delete_cookie(NOTICE_COOKIE, path="/", samesite="strict")
         if self.visitor is None:
             self.site.accounts.keep_token(self.request, response, context["csrf"])
         return response
+
+
+def notice_text(raw: str | None) -> str | None:
+    """The one-time notice a ``lamina_notice`` cookie asks for, or None."""
+    kind, _, rest = (raw or "").partition(".")
+    counts = rest.split(".") if rest else []
+    if not all(c.isdigit() and len(c) <= 15 for c in counts):
+        return None
+    numbers = [int(c) for c in counts]
+    if kind == "trace" and len(numbers) == 1:
+        return f"The trace was deleted, with its {plural(numbers[0], 'span')}."
+    if kind == "session" and len(numbers) == 2:
+        traces, spans = plural(numbers[0], "trace"), plural(numbers[1], "span")
+        return f"The session was deleted, with its {traces} and {spans}."
+    if kind == "project" and len(numbers) == 1:
+        return f"The project was deleted, with its {plural(numbers[0], 'span')} and its API keys."
+    return None
+
+
+def set_notice(response: Response, request: Request, value: str) -> None:
+    response.set_cookie(
+        NOTICE_COOKIE,
+        value,
+        max_age=60,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 Handler = Callable[[Page], Awaitable[Response]]

@@ -12,8 +12,8 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 
 from lamina.errors import BadRequest, Conflict, Forbidden, NotFound
-from lamina.operations import Operations
-from lamina.web.pages.base import Page, base_url, project_path
+from lamina.operations import DEFAULT_PROJECT, Operations
+from lamina.web.pages.base import Page, base_url, project_path, set_notice
 
 
 def snippets(base_url: str, key: str) -> dict[str, str]:
@@ -50,6 +50,7 @@ async def _render(page: Page, status: int = 200, **values: Any) -> Response:
     assert page.project is not None
     keys = await page.call(page.store.list_keys, page.project.id)
     users = await page.call(page.store.list_users)
+    spans = await page.call(page.store.count_spans, page.project.id)
     defaults: dict[str, Any] = {
         "new_key": None,
         "new_key_name": None,
@@ -64,6 +65,8 @@ async def _render(page: Page, status: int = 200, **values: Any) -> Response:
         nav="settings",
         keys=sorted(keys, key=lambda k: (k.revoked_ns is not None, -k.created_ns)),
         users=users,
+        span_total=spans,
+        active_keys=sum(1 for k in keys if k.revoked_ns is None),
         snippets=snippets(base_url(page.request), key),
         **{**defaults, **values},
     )
@@ -129,3 +132,28 @@ async def create_user(page: Page) -> Response:
     except (BadRequest, Conflict) as exc:
         return await _render(page, 400, error=exc.message, form={"email": email})
     return await _render(page, notice=f"{email} can sign in now.")
+
+
+async def delete_project(page: Page) -> Response:
+    """Delete this project, its keys and all its data, once its name was typed."""
+    assert page.project is not None
+    form = await page.site.accounts.checked_form(page.request, page.visitor)
+    if str(form.get("confirm_name") or "") != page.project.name:
+        return await _render(
+            page,
+            400,
+            error="Nothing was deleted: to delete the project, type its name, "
+            f'"{page.project.name}", exactly.',
+        )
+    others = [p for p in page.projects if p.id != page.project.id]
+    if not others:
+        return await _render(
+            page,
+            400,
+            error="Nothing was deleted: this is the only project. Create another one first.",
+        )
+    result = await page.call(_operations(page).delete_project, page.project.id)
+    landing = next((p for p in others if p.name == DEFAULT_PROJECT), others[0])
+    response = RedirectResponse(project_path(landing, "/traces"), 303)
+    set_notice(response, page.request, f"project.{int(result['deleted']['spans'])}")
+    return response

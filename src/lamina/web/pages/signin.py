@@ -52,8 +52,25 @@ async def signin_page(page: Page) -> Response:
     form = await accounts.checked_form(page.request, None)
     email = str(form.get("email") or "")
     target = safe_next(str(form.get("next") or "/"))
+    address = page.request.client.host if page.request.client else ""
+    wait = accounts.limits.retry_after(address, email)
+    if wait:
+        response = await page.render(
+            "signin.html",
+            429,
+            next=target,
+            email=email,
+            error=(
+                "Too many failed sign-in attempts. For your safety, signing in is paused: "
+                f"try again in {_seconds(wait)}."
+            ),
+            needs_setup=False,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = await accounts.check_password(email, str(form.get("password") or ""))
     if user is None:
+        accounts.limits.failed(address, email)
         return await page.render(
             "signin.html",
             400,
@@ -65,6 +82,12 @@ async def signin_page(page: Page) -> Response:
     response = RedirectResponse(target, 303)
     accounts.sign_in(response, page.request, user)
     return response
+
+
+def _seconds(wait: int) -> str:
+    if wait >= 90:
+        return f"{round(wait / 60)} minutes"
+    return "1 second" if wait == 1 else f"{wait} seconds"
 
 
 async def signout(page: Page) -> Response:

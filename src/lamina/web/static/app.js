@@ -230,6 +230,11 @@ function setUpMenus() {
 function setUpForms() {
   document.addEventListener("submit", (event) => {
     const form = event.target;
+    if (form.dataset.deleteUrl) {
+      event.preventDefault();
+      deleteFromDialog(form);
+      return;
+    }
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
       event.preventDefault();
       return;
@@ -246,6 +251,105 @@ function setUpForms() {
   });
 }
 
+// -- confirmation dialogs ---------------------------------------------------------------------------
+// A button with data-open-dialog="ID" opens <dialog id="ID"> (see _macros.html confirm_dialog).
+// Its form either posts as usual, or (data-delete-url) sends DELETE to the JSON API with the
+// page's CSRF token and then goes to data-done-url, where the next page says what was deleted.
+
+function resetDialog(dialog) {
+  const form = dialog.querySelector("form");
+  form.reset();
+  const error = form.querySelector("[data-dialog-error]");
+  if (error) error.hidden = true;
+  const field = form.querySelector("[data-must-equal]");
+  const confirm = form.querySelector("[data-dialog-confirm]");
+  if (confirm) confirm.disabled = Boolean(field);
+}
+
+function setUpDialogs() {
+  let opener = null;
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-open-dialog]");
+    if (button) {
+      const dialog = document.getElementById(button.dataset.openDialog);
+      if (!dialog || dialog.open) return;
+      opener = button;
+      resetDialog(dialog);
+      dialog.showModal();
+      return;
+    }
+    const close = event.target.closest("[data-dialog-close]");
+    if (close) {
+      close.closest("dialog").close();
+      return;
+    }
+    // a click on the backdrop (outside the dialog's box) cancels too
+    if (event.target instanceof HTMLDialogElement && event.target.open) {
+      const box = event.target.getBoundingClientRect();
+      const inside =
+        event.clientX >= box.left && event.clientX <= box.right &&
+        event.clientY >= box.top && event.clientY <= box.bottom;
+      if (!inside && !event.target.dataset.busy) event.target.close();
+    }
+  });
+  for (const dialog of document.querySelectorAll("dialog")) {
+    dialog.addEventListener("close", () => {
+      if (opener && document.contains(opener)) opener.focus();
+    });
+    dialog.addEventListener("cancel", (event) => {
+      if (dialog.dataset.busy) event.preventDefault(); // not while a delete is under way
+    });
+  }
+  document.addEventListener("input", (event) => {
+    const field = event.target.closest("[data-must-equal]");
+    if (!field) return;
+    const confirm = field.form.querySelector("[data-dialog-confirm]");
+    if (confirm) confirm.disabled = field.value !== field.dataset.mustEqual;
+  });
+}
+
+async function deleteFromDialog(form) {
+  const dialog = form.closest("dialog");
+  const error = form.querySelector("[data-dialog-error]");
+  const confirm = form.querySelector("[data-dialog-confirm]");
+  const buttons = [...form.querySelectorAll("button")];
+  const label = confirm.textContent;
+  dialog.dataset.busy = "1";
+  for (const button of buttons) button.disabled = true;
+  confirm.textContent = "Deleting…";
+  error.hidden = true;
+  try {
+    let response;
+    try {
+      response = await fetch(form.dataset.deleteUrl, {
+        method: "DELETE",
+        headers: { "X-CSRF-Token": form.dataset.csrf },
+        credentials: "same-origin",
+      });
+    } catch {
+      throw new Error("The server could not be reached. Check your connection and try again.");
+    }
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = body && body.error && body.error.message;
+      throw new Error(message || `The server answered ${response.status}.`);
+    }
+    const deleted = (body && body.deleted) || {};
+    const counts = form.dataset.notice === "session" ? [deleted.traces, deleted.spans] : [deleted.spans];
+    if (counts.every(Number.isInteger)) {
+      document.cookie = `lamina_notice=${form.dataset.notice}.${counts.join(".")}; path=/; max-age=60; samesite=strict`;
+    }
+    location.assign(form.dataset.doneUrl);
+  } catch (problem) {
+    delete dialog.dataset.busy;
+    for (const button of buttons) button.disabled = false;
+    confirm.textContent = label;
+    error.textContent = `Nothing was deleted. ${problem.message}`;
+    error.hidden = false;
+    announce(error.textContent);
+  }
+}
+
 /** Make server-rendered HTML under root come alive (times, folds, tabs). */
 export function enhance(root) {
   localizeTimes(root);
@@ -258,6 +362,7 @@ document.addEventListener("click", onCopy);
 document.addEventListener("keydown", onTabKey);
 setUpMenus();
 setUpForms();
+setUpDialogs();
 enhance(document);
 // Re-enabled fields when a page is shown again from the back/forward cache.
 window.addEventListener("pageshow", () => {
