@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -43,6 +44,7 @@ class World:
     session_id: str
     trace_id: str
     secrets: dict[str, str]
+    key_id: str = "key_x"  # a key of the owner's, made on the Settings page
 
 
 @pytest.fixture(scope="module")
@@ -267,6 +269,208 @@ def test_a_browser_needs_to_be_signed_in_and_to_send_its_csrf_token(world: World
         cookies={"lamina_session": world.secrets["session cookie"]},
     )
     assert stale.status_code == 401
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+# Page routes anyone may call: (method, path) -> what a signed-out caller gets.
+OPEN_PAGES = {
+    ("GET", "/static/{name}"): 200,
+    ("GET", "/favicon.ico"): 204,
+    ("GET", "/signin"): 200,
+    ("POST", "/signin"): 403,  # no CSRF token: refused before anything is looked at
+    ("POST", "/signout"): 403,
+    ("GET", "/setup/{token}"): 404,  # once a user exists, the link is gone
+    ("POST", "/setup/{token}"): 404,
+}
+PAGE_USER = "pages@example.com"
+
+
+def _page_routes() -> list[tuple[str, str]]:
+    """Every (method, path) the pages serve, read from the app's own route list."""
+    from lamina.web.pages import build_routes
+    from lamina.web.pages.render import load_assets, static_route
+
+    found = []
+    for route in build_routes(static_route(load_assets())):
+        for method in sorted(route.methods or ()):  # type: ignore[attr-defined]
+            if method != "HEAD":
+                found.append((method, re.sub(r":\w+}", "}", route.path)))  # type: ignore[attr-defined]
+    assert len(found) > 15, found
+    return found
+
+
+def _page_path(world: World, path: str, missing: bool = False, project: str | None = None) -> str:
+    """A page route with real ids (or ids that exist nowhere) filled in."""
+    values = {
+        "project": quote(project or world.name, safe=""),
+        "trace_id": MISSING_TRACE if missing else world.trace_id,
+        "session_id": MISSING_SESSION if missing else quote(world.session_id, safe=""),
+        "key_id": "key_" + "0" * 20 if missing else world.key_id,
+        "token": "not-the-setup-token",
+        "name": "app.css",
+    }
+    return re.sub(r"{(\w+)}", lambda m: values[m[1]], path)
+
+
+@contextmanager
+def _signed_in(world: World) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=world.server.url, timeout=30) as client:
+        token = _csrf(client.get("/signin"))
+        data = {"email": PAGE_USER, "password": PASSWORD, "csrf": token}
+        answer = client.post("/signin", data=data)
+        assert answer.status_code == 303, answer.text
+        yield client
+
+
+def _state(world: World) -> Any:
+    """Everything a page's form could change: projects, keys, users, the owner's data."""
+    return (
+        otlp.admin(world.server, "list_projects"),
+        otlp.admin(world.server, "list_keys"),
+        _call(world, "GET", "/api/v1/sessions", _bearer(world.key)).json()["items"],
+        _call(world, "GET", f"/api/v1/traces/{world.trace_id}", _bearer(world.key)).status_code,
+    )
+
+
+def test_every_page_denies_a_signed_out_browser_and_reveals_nothing(world: World) -> None:
+    if not any(line.startswith("First sign-in") for line in world.server.output):
+        pytest.skip("this build has no web pages")
+    otlp.admin(world.server, "create_user", email=PAGE_USER, password=PASSWORD)
+    before = _state(world)
+    for method, path in _page_routes():
+        real, missing = _page_path(world, path), _page_path(world, path, missing=True)
+        where = f"{method} {path}"
+        for headers in ({}, {"X-Lamina-Fragment": "1"}):
+            on_real = otlp.client().request(method, world.server.url + real, headers=headers)
+            on_missing = otlp.client().request(method, world.server.url + missing, headers=headers)
+            if (method, path) in OPEN_PAGES:
+                assert on_real.status_code == OPEN_PAGES[method, path], where
+                continue
+            if headers:  # a script's request: 401, never a page or a redirect
+                assert on_real.status_code == 401, where
+            else:
+                assert on_real.status_code == 303, where
+                assert on_real.headers["location"].startswith("/signin?next="), where
+            assert on_real.text.replace(real, "X") == on_missing.text.replace(missing, "X"), where
+            for secret in (world.trace_id, world.session_id, world.name):
+                assert secret not in on_real.text, f"{where} shows {secret}"
+    assert _state(world) == before
+
+
+def test_every_page_form_needs_its_csrf_token(world: World) -> None:
+    with _signed_in(world) as browser:
+        created = browser.post(
+            f"/p/{quote(world.name)}/settings/keys",
+            data={"name": "from the page", "csrf": _csrf(browser.get("/p/default/settings"))},
+        )
+        new_key = re.search(r"data-new-key>(lmn_[\w-]+)<", created.text)
+        assert created.status_code == 200 and new_key is not None
+        world.secrets["key made on the page"] = new_key[1]
+        world.key_id = next(
+            k["id"] for k in otlp.admin(world.server, "list_keys") if k["name"] == "from the page"
+        )
+        csrf = _csrf(browser.get("/p/default/settings"))
+        forms = {
+            "/signout": {},
+            "/projects": {"name": "made-without-a-token"},
+            "/users": {"email": "intruder@example.com", "password": "x" * 12},
+            "/p/{project}/traces": {"action": "create_key"},
+            "/p/{project}/settings/keys": {"name": "made-without-a-token"},
+            "/p/{project}/settings/keys/{key_id}/revoke": {},
+            "/p/{project}/settings/delete": {"confirm_name": world.name},
+        }
+        posts = [path for method, path in _page_routes() if method == "POST"]
+        signed_in_posts = [p for p in posts if ("POST", p) not in OPEN_PAGES or p == "/signout"]
+        assert sorted(signed_in_posts) == sorted(forms), "a page form is not in the matrix"
+        before = _state(world)
+        refusals = {
+            "no token": ({}, {}),
+            "a wrong token": ({"csrf": "x" * len(csrf)}, {}),
+            "another site": ({"csrf": csrf}, {"Origin": "https://evil.example"}),
+        }
+        for path, fields in forms.items():
+            for label, (token, headers) in refusals.items():
+                answer = browser.post(
+                    _page_path(world, path), data={**fields, **token}, headers=headers
+                )
+                assert answer.status_code == 403, f"{label}: POST {path}"
+                assert "lmn_" not in answer.text
+        assert _state(world) == before
+        # still signed in: /signout without its token did not sign out
+        assert browser.get(f"/api/v1/sessions?project={quote(world.name)}").status_code == 200
+
+
+def test_a_project_in_the_address_never_shows_another_projects_data(world: World) -> None:
+    """Every signed-in user may open every project, but a trace or session is found only
+    under its own project: asked for under another, it does not exist, in the same words."""
+    stranger = next(
+        p["name"]
+        for p in otlp.admin(world.server, "list_projects")
+        if p["name"].startswith("stranger")
+    )
+    pages = [
+        "/p/{project}/traces/{trace_id}",
+        "/p/{project}/traces/{trace_id}?fragment=view",
+        "/p/{project}/traces/{trace_id}?fragment=turn&n=1",
+        "/p/{project}/traces/{trace_id}?fragment=span",
+        "/p/{project}/sessions/{session_id}",
+        "/p/{project}/sessions/{session_id}?fragment=traces",
+        "/p/{project}/sessions/{session_id}?export=json",
+    ]
+    listed = {path for method, path in _page_routes() if "_id}" in path and method == "GET"}
+    assert listed <= {p.split("?")[0] for p in pages}, "a page with an id is not checked"
+    api = [
+        ("GET", "/api/v1/traces/{trace_id}"),
+        ("DELETE", "/api/v1/traces/{trace_id}"),
+        ("GET", "/api/v1/sessions/{session_id}"),
+        ("DELETE", "/api/v1/sessions/{session_id}"),
+        ("GET", "/api/v1/export?session_id={session_id}"),
+    ]
+    with _signed_in(world) as browser:
+        csrf = _csrf(browser.get("/p/default/settings"))
+        for path in pages:
+            real = _page_path(world, path, project=stranger)
+            missing = _page_path(world, path, missing=True, project=stranger)
+            on_real, on_missing = browser.get(real), browser.get(missing)
+            assert on_real.status_code == on_missing.status_code == 404, path
+            ids = (quote(world.session_id, safe=""), world.session_id, world.trace_id)
+            text_real, text_missing = on_real.text, on_missing.text
+            for real_id, missing_id in zip(
+                ids, (MISSING_SESSION, MISSING_SESSION, MISSING_TRACE), strict=True
+            ):
+                text_real = text_real.replace(real_id, "ID")
+                text_missing = text_missing.replace(missing_id, "ID")
+            assert text_real == text_missing, path
+        for method, path in api:
+            separator = "&" if "?" in path else "?"
+            real = _page_path(world, path) + f"{separator}project={quote(stranger)}"
+            missing = (
+                _page_path(world, path, missing=True) + f"{separator}project={quote(stranger)}"
+            )
+            headers = {"X-CSRF-Token": csrf}
+            on_real = browser.request(method, real, headers=headers)
+            on_missing = browser.request(method, missing, headers=headers)
+            assert on_real.status_code == on_missing.status_code == 404, f"{method} {path}"
+            assert on_real.json()["error"]["code"] == on_missing.json()["error"]["code"]
+        # the owner's data is untouched, and under its own project the page shows it
+        _owner_still_has_everything(world)
+        assert browser.get(_page_path(world, "/p/{project}/traces/{trace_id}")).status_code == 200
+
+
+def test_sign_in_is_rate_limited_and_says_so(world: World) -> None:
+    address = {"X-Forwarded-For": "10.77.0.1"}
+    wrong = "a wrong password, also a secret"
+    world.secrets["a wrong password"] = wrong
+    with httpx.Client(base_url=world.server.url, timeout=30) as browser:
+        token = _csrf(browser.get("/signin"))
+        data = {"email": "someone@example.com", "csrf": token}
+        for _ in range(5):
+            answer = browser.post("/signin", data={**data, "password": wrong}, headers=address)
+            assert answer.status_code == 400
+        paused = browser.post("/signin", data={**data, "password": PASSWORD}, headers=address)
+        assert paused.status_code == 429 and int(paused.headers["retry-after"]) > 0
+        assert "Too many failed sign-in attempts" in paused.text
 
 
 def test_no_secret_is_ever_written_to_the_log(world: World) -> None:
