@@ -1,7 +1,8 @@
 """The Store contract: what every store (DuckDB, ClickHouse) must do.
 
 Each test runs once per store in STORES, on the Store protocol only (no store-specific
-call), with real files / servers. To add a store, add a Backend to STORES.
+call), with real files / servers. To add a store, add a Backend to STORES. The ClickHouse
+store runs twice: on chDB directly, and through clickhouse-connect over HTTP.
 """
 
 from __future__ import annotations
@@ -54,7 +55,20 @@ def _clickhouse(tmp_path: Path) -> Backend:
     return Backend("clickhouse", lambda: ClickHouseStore(address))
 
 
-STORES: list[Callable[[Path], Backend]] = [_duckdb, _clickhouse]
+def _clickhouse_http(tmp_path: Path) -> Backend:
+    """The production path: clickhouse-connect over HTTP to ClickHouse's HTTP interface,
+    served by the test server in tests/fakes/clickhouse_http.py (the statements run on
+    ClickHouse's engine, in the same chDB directory as ``_clickhouse``)."""
+    from lamina.store.clickhouse import ClickHouseStore
+    from lamina.store.clickhouse_client import parse_store
+    from tests.fakes.clickhouse_http import shared
+
+    database = "h_" + re.sub(r"\W", "_", tmp_path.name)
+    address = parse_store(shared(tmp_path.parent / "chdb").store_url(database))
+    return Backend("clickhouse_http", lambda: ClickHouseStore(address))
+
+
+STORES: list[Callable[[Path], Backend]] = [_duckdb, _clickhouse, _clickhouse_http]
 
 
 @pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))

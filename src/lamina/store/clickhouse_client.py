@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -177,8 +178,11 @@ class HttpClient:
         self._client.database = database
 
     def execute(self, sql: str, params: Params | None = None) -> None:
+        # Not command(): it sends parameters in the URL, and the session refresh of a
+        # large batch binds more keys than ClickHouse takes in a URL (1 MiB). A raw
+        # query sends the statement and its parameters as form fields in the body.
         try:
-            self._client.command(sql, parameters=_plain(params))
+            self._client.raw_query(sql, parameters=_plain(params))
         except self._errors as exc:
             raise ClientError(_first_line(exc)) from exc
 
@@ -212,10 +216,14 @@ class ChdbClient:
     """ClickHouse's engine in this process, its data in ``path``.
 
     One chDB session per directory and process: opening the same directory twice
-    in one process shares the session (the engine locks its directory).
+    in one process shares the session (the engine locks its directory). Each client
+    remembers its own database; the shared session is switched to it before each
+    statement, so clients on different databases of one directory never mix.
     """
 
     _open: ClassVar[dict[Path, tuple[Any, int]]] = {}
+    # The database each shared session is on, as far as the clients know.
+    _current: ClassVar[dict[Path, str]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
     # Every call into the engine holds this. chDB serialises queries on its own lock,
     # which a thread waits for holding the GIL, while an insert reading a Python
@@ -246,18 +254,39 @@ class ChdbClient:
             self._session = held[0]
             self._open[self._path] = (held[0], held[1] + 1)
         self._closed = False
+        self._database = ""
 
     def use(self, database: str) -> None:
         self._run(f"USE {database}", "CSV", None)
+        self._database = database
 
     def _run(self, sql: str, fmt: str, params: Params | None) -> Any:
         if self._closed:
             raise ClientError("the store is closed")
         try:
             with self._engine_lock:
-                return self._session.query(sql, fmt, params=_chdb_params(params))
+                if self._database and self._current.get(self._path) != self._database:
+                    self._session.query(f"USE {self._database}", "CSV")
+                    self._current[self._path] = self._database
+                result = self._session.query(sql, fmt, params=_chdb_params(params))
+                if sql.startswith("USE "):
+                    self._current[self._path] = sql[4:].strip()
+                return result
         except Exception as exc:  # chdb raises plain RuntimeErrors
             raise ClientError(_first_line(exc)) from exc
+
+    @contextmanager
+    def engine(self) -> Iterator[Any]:
+        """The chDB session itself, held alone (a test's ClickHouse HTTP server runs
+        requests on it); whatever database it is left on, clients switch back."""
+        if self._closed:
+            raise ClientError("the store is closed")
+        with self._engine_lock:
+            self._current.pop(self._path, None)
+            try:
+                yield self._session
+            finally:
+                self._current.pop(self._path, None)
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         self._run(sql, "CSV", params)
@@ -287,6 +316,7 @@ class ChdbClient:
                 self._open[self._path] = (opened, count - 1)
                 return
             del self._open[self._path]
+            self._current.pop(self._path, None)
         with self._engine_lock:
             opened.close()
 
