@@ -136,9 +136,7 @@ def test_delete_a_project_once_its_name_is_typed(page: Page, web: Seeded) -> Non
     assert answer.status == 401  # its keys stopped working at once
 
 
-def test_download_a_session_as_jsonl_and_parquet(
-    page: Page, web: Seeded, tmp_path: Path
-) -> None:
+def test_download_a_session_as_jsonl_and_parquet(page: Page, web: Seeded, tmp_path: Path) -> None:
     page.goto(f"{web.url}/p/default/sessions/{quote(web.chat_session, safe='')}")
     menu = page.locator(".download-menu")
     menu.get_by_text("Download").click()
@@ -168,3 +166,21 @@ def test_download_a_session_as_jsonl_and_parquet(
     assert pq.read_table(tmp_path / "sessions.parquet").column("session_id").to_pylist() == [
         web.chat_session
     ]
+
+
+def test_a_project_is_kept_unless_its_name_is_typed_exactly(page: Page, web: Seeded) -> None:
+    """The server checks the typed name too, not only the page's script."""
+    name, key = otlp.new_project(web.server, "kept")
+    settings = page.request.get(f"{web.url}/p/{name}/settings")
+    token = re.search(r'name="csrf" value="([^"]+)"', settings.text())
+    assert token is not None
+    for typed in ("", name.upper(), f" {name}", "default"):
+        answer = page.request.post(
+            f"{web.url}/p/{name}/settings/delete",
+            form={"csrf": token[1], "confirm_name": typed},
+            max_redirects=0,
+        )
+        assert answer.status == 400, typed
+        assert "Nothing was deleted" in answer.text()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert page.request.get(f"{web.url}/api/v1/sessions", headers=headers).status == 200
