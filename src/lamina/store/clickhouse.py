@@ -46,6 +46,10 @@ RETRY_WINDOW_NS = 3600 * 1_000_000_000  # as long as the DuckDB store remembers 
 class ClickHouseStore:
     """The Store protocol on ClickHouse. Safe to share between threads."""
 
+    # Other processes (servers) may write the same database at the same moment:
+    # code that makes a value once per store (the cookie secret) waits for theirs.
+    shared = True
+
     def __init__(self, address: StoreAddress, client: Client | None = None) -> None:
         self.address = address
         self._client = client if client is not None else connect(address)

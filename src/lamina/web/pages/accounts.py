@@ -44,6 +44,30 @@ SIGNED_OUT_SETTING = "web.signed_out."
 _CACHE_SECONDS = 5.0
 
 
+_SETTLE_SECONDS = 0.5
+
+
+def cookie_secret(store: Store) -> str:
+    """The secret that signs session cookies: one per store, made by the first server.
+
+    Servers that start at the same moment on a new shared store (ClickHouse) each
+    write a candidate; the store keeps one of them (the last written). Each server
+    waits for the others' candidates to land, then reads back the one that holds,
+    so all sign with the same secret. A server that still read too early learns
+    the winner from the first cookie it cannot verify (``_secret_changed``).
+    """
+    secret = store.get_setting(SECRET_SETTING)
+    if secret:
+        return secret
+    store.set_setting(SECRET_SETTING, secrets.token_urlsafe(48))
+    if getattr(store, "shared", False):  # other processes may be writing theirs
+        time.sleep(_SETTLE_SECONDS)
+    winner = store.get_setting(SECRET_SETTING)
+    if not winner:
+        raise RuntimeError("the store lost the cookie secret it was just given")
+    return winner
+
+
 @dataclass(frozen=True, slots=True)
 class Visitor:
     """A signed-in browser: its user and its CSRF token."""
@@ -55,11 +79,9 @@ class Visitor:
 class Accounts:
     def __init__(self, store: Store) -> None:
         self.store = store
-        secret = store.get_setting(SECRET_SETTING)
-        if not secret:
-            secret = secrets.token_urlsafe(48)
-            store.set_setting(SECRET_SETTING, secret)
-        self._cookies = URLSafeTimedSerializer(secret, salt="lamina.session")
+        self._secret = cookie_secret(store)
+        self._cookies = URLSafeTimedSerializer(self._secret, salt="lamina.session")
+        self._secret_read = time.monotonic()
         # user id -> (valid until, user or None, signed out at ns)
         self._cache: dict[str, tuple[float, User | None, int]] = {}
         self._dummy_hash: str | None = None
@@ -124,7 +146,12 @@ class Accounts:
         if not raw:
             return None
         try:
-            payload: Any = self._cookies.loads(raw, max_age=SESSION_SECONDS)
+            try:
+                payload: Any = self._cookies.loads(raw, max_age=SESSION_SECONDS)
+            except BadSignature:
+                if not await run_in_threadpool(self._secret_changed):
+                    raise
+                payload = self._cookies.loads(raw, max_age=SESSION_SECONDS)
             user_id, issued_ns, csrf = str(payload["u"]), int(payload["t"]), str(payload["c"])
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
@@ -135,6 +162,22 @@ class Accounts:
         # The JSON API reads scope["lamina.visitor"].csrf to check a browser's DELETEs.
         request.scope["lamina.visitor"] = visitor
         return visitor
+
+    def _secret_changed(self) -> bool:
+        """Read the store's cookie secret again (at most once a second) after a cookie
+        did not verify: this server may have read it before another server that
+        started at the same moment wrote the one that holds. Cookies signed with
+        the old secret stay valid here."""
+        now = time.monotonic()
+        if now - self._secret_read < 1.0:
+            return False
+        self._secret_read = now
+        current = self.store.get_setting(SECRET_SETTING)
+        if not current or current == self._secret:
+            return False
+        self._cookies = URLSafeTimedSerializer([self._secret, current], salt="lamina.session")
+        self._secret = current
+        return True
 
     async def _user(self, user_id: str) -> tuple[User | None, int]:
         now = time.monotonic()
