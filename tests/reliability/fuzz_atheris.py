@@ -11,15 +11,14 @@ turns, every attribute value type, errors, events and links) in both encodings.
     .venv/bin/python -m tests.reliability.fuzz_atheris -runs=100000
 
 takes libFuzzer's flags (``-runs``, ``-max_total_time``, ``-max_len``, ``-timeout``,
-``-artifact_prefix``, ``-seed``); a corpus directory may follow them, otherwise a
-temporary one is made from the seeds. ``test_fuzz_atheris.py`` runs a short one in
-the test suite; docs/reliability.md records the long run.
+``-artifact_prefix``, ``-seed``); a corpus directory may follow them (an empty one is
+filled with the seeds), otherwise one is made in the temporary directory and named.
+``test_fuzz_atheris.py`` runs a short one in the test suite; docs/reliability.md
+records the long run.
 """
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -93,12 +92,14 @@ def seeds() -> list[bytes]:
 def main(argv: list[str]) -> None:
     flags = [arg for arg in argv[1:] if arg.startswith("-")]
     corpus = [arg for arg in argv[1:] if not arg.startswith("-")]
-    if not corpus:
-        folder = Path(tempfile.mkdtemp(prefix="lamina-atheris-"))
+    if not corpus:  # libFuzzer keeps what it finds here; pass it again to go on from it
+        corpus = [tempfile.mkdtemp(prefix="lamina-atheris-")]
+        print(f"corpus: {corpus[0]}", file=sys.stderr)
+    folder = Path(corpus[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    if not any(folder.iterdir()):
         for number, body in enumerate(seeds()):
             (folder / f"seed-{number}").write_bytes(body)
-        corpus = [str(folder)]
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     atheris.Setup([argv[0], *flags, *corpus], decode)
     atheris.Fuzz()
 

@@ -30,8 +30,9 @@ def test_no_input_makes_the_decoders_fail(tmp_path: Path) -> None:
             "-max_len=16384",
             "-timeout=10",  # seconds for one input: a hang, not a slow machine
             "-rss_limit_mb=2048",
-            f"-artifact_prefix={tmp_path}/",
+            f"-artifact_prefix={tmp_path}/crash-",
             "-seed=1",
+            str(tmp_path / "corpus"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -42,4 +43,4 @@ def test_no_input_makes_the_decoders_fail(tmp_path: Path) -> None:
     assert run.returncode == 0, report
     done = re.search(r"Done (\d+) runs", run.stderr)
     assert done is not None and int(done[1]) == RUNS, report
-    assert not list(tmp_path.iterdir()), "libFuzzer saved a crashing input"
+    assert not list(tmp_path.glob("crash-*")), "libFuzzer saved a crashing input"
