@@ -10,18 +10,19 @@ the row groups in that range (DuckDB's zone maps on ``seq``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
 
 from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
-from lamina.ingest.columns import SPAN_COLUMNS, ColumnBatch, combine, to_columns
+from lamina.ingest.columns import ColumnBatch, combine, to_columns
 from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
@@ -42,6 +43,13 @@ DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")
 # How long a committed request is remembered, to recognise a client's retry.
 RETRY_WINDOW_NS = 3600 * 1_000_000_000
+# Pending summary deltas are folded once this many have gathered, this long after
+# the first, or once writes pause this long; a fold costs about as much for one
+# request's deltas as for twenty.
+FOLD_ROWS = 2000
+FOLD_SECONDS = 0.5
+FOLD_IDLE_SECONDS = 0.05
+FOLD_CHECK_SECONDS = 0.025
 _PROJECT = "id, name, created_ns, retention_days"
 
 
@@ -105,6 +113,20 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
 """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settled(read: F) -> F:
+    """A read that sees every committed span (see ``DuckDBStore._reading``)."""
+
+    @functools.wraps(read)
+    def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
+        with self._reading():
+            return read(self, *args, **kwargs)
+
+    return cast(F, settled)
+
+
 class DuckDBStore:
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
@@ -135,6 +157,14 @@ class DuckDBStore:
             ).fetchall()
         }
         self._recent_pruned = 0
+        row = self._db.execute("SELECT count(*) FROM pending_traces").fetchone()
+        self._pending = int(row[0]) if row else 0
+        self._pending_since = self._last_write = time.monotonic()
+        self._closing = threading.Event()
+        self._folder = threading.Thread(
+            target=self._fold_in_background, name="lamina-fold", daemon=True
+        )
+        self._folder.start()
 
     # -- connections ----------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -151,6 +181,17 @@ class DuckDBStore:
         """Note a fatal error: DuckDB will refuse this database from now on."""
         if isinstance(exc, duckdb.FatalException):
             self._invalid = True
+
+    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """COMMIT; a commit that is durable although the checkpoint after it failed
+        (a full disk) counts as done, and the store is opened again before the next use."""
+        try:
+            con.execute("COMMIT")
+        except duckdb.FatalException as exc:
+            if "COMMIT succeeded and is durable" not in str(exc):
+                raise
+            self._invalid = True
+            log.warning("saved, but the checkpoint after it failed: %s", _first_line(exc))
 
     def _reopen(self) -> None:
         """Open the file again after a fatal error. Everything committed is in the
@@ -218,8 +259,12 @@ class DuckDBStore:
     def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
         """Store column batches (see :mod:`lamina.ingest.columns`) in one transaction.
 
-        A batch whose request digest was committed within the last hour is a
-        client's retry after a lost answer: it is skipped, not stored twice.
+        The spans and their per-trace summary deltas are appended (``pending_traces``);
+        folding deltas into ``traces`` and ``sessions`` costs about the same for one
+        request as for twenty, so it runs once enough have gathered, or before the
+        next read (:meth:`_settle`). A batch whose request digest was committed
+        within the last hour is a client's retry after a lost answer: it is
+        skipped, not stored twice.
         """
         with self._write_lock:
             batches, digests = self._new_requests(batches)
@@ -242,15 +287,9 @@ class DuckDBStore:
                             }
                         ),
                     )
-                traces = self._merge_metadata(con, batch.traces)
-                con.register("span_batch", batch.spans)
-                con.register("trace_batch", traces)
-                con.execute(f"INSERT INTO spans SELECT {', '.join(SPAN_COLUMNS)} FROM span_batch")
-                con.execute(sessions_sql.TOUCHED_SESSIONS)
-                con.execute(_MERGE_TRACES)
-                con.execute(sessions_sql.FORGET_TOUCHED)
-                con.execute(sessions_sql.REFRESH_SESSIONS)
-                con.execute("COMMIT")
+                _append(con, "spans", batch.spans)
+                _append(con, "pending_traces", batch.traces)
+                self._commit(con)
             except duckdb.Error as exc:
                 self._failed(exc)
                 _rollback(con)
@@ -258,13 +297,92 @@ class DuckDBStore:
                     f"The store could not save spans ({_first_line(exc)}). Free disk space "
                     "or fix the data directory; senders should retry."
                 ) from exc
-            finally:
-                with contextlib.suppress(duckdb.Error):
-                    con.unregister("span_batch")
-                    con.unregister("trace_batch")
             self._next_seq = first_seq + batch.count
             for project_id, digest, at_ns in digests:
                 self._recent[(project_id, digest)] = at_ns
+            self._last_write = time.monotonic()
+            if not self._pending:
+                self._pending_since = self._last_write
+            self._pending += batch.traces.num_rows
+
+    def _fold_in_background(self) -> None:
+        """Fold pending deltas once enough have gathered, once the oldest has waited
+        long enough, or as soon as writes pause (so a full disk later finds nothing
+        acknowledged still unfolded)."""
+        retry_at = 0.0
+        while not self._closing.wait(FOLD_CHECK_SECONDS):
+            now = time.monotonic()
+            if not self._pending or now < retry_at:
+                continue
+            if (
+                self._pending >= FOLD_ROWS
+                or now - self._pending_since >= FOLD_SECONDS
+                or now - self._last_write >= FOLD_IDLE_SECONDS
+            ):
+                with self._write_lock:
+                    try:
+                        self._fold()
+                    except StoreUnavailable as exc:
+                        log.warning("%s Trying again in a second.", exc.message)
+                        retry_at = now + 1.0
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Reads see every committed span: pending deltas are folded first.
+
+        When the fold cannot be saved (a full disk, say), it is applied inside the
+        read's own transaction instead and rolled back after the read, so the
+        answer is still complete; the spans themselves are safe either way."""
+        if not self._pending:
+            yield
+            return
+        with self._write_lock:
+            try:
+                self._fold()
+            except StoreUnavailable as exc:
+                log.warning("%s Reading with the summaries worked out for this read.", exc.message)
+                con = self._cursor()
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    self._apply_pending(con)
+                    yield
+                finally:
+                    _rollback(con)
+                return
+        yield
+
+    def _fold(self) -> None:
+        """Merge ``pending_traces`` into ``traces`` and refresh the sessions they touch,
+        in one transaction. The caller holds the write lock."""
+        if not self._pending:
+            return
+        con = self._cursor()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            self._apply_pending(con)
+            con.execute("DELETE FROM pending_traces")
+            self._commit(con)
+        except duckdb.Error as exc:
+            self._failed(exc)
+            _rollback(con)
+            raise StoreUnavailable(
+                f"The store could not update its summaries ({_first_line(exc)}). Free disk "
+                "space or fix the data directory."
+            ) from exc
+        self._pending = 0
+
+    def _apply_pending(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The fold's statements, inside the caller's transaction."""
+        deltas = con.sql("SELECT * FROM pending_traces").to_arrow_table()
+        traces = self._merge_metadata(con, deltas)
+        con.register("trace_batch", traces)
+        try:
+            con.execute(sessions_sql.TOUCHED_SESSIONS)
+            con.execute(_MERGE_TRACES)
+            con.execute(sessions_sql.FORGET_TOUCHED)
+            con.execute(sessions_sql.REFRESH_SESSIONS)
+        finally:
+            con.unregister("trace_batch")
 
     def _new_requests(
         self, batches: Sequence[ColumnBatch]
@@ -329,11 +447,13 @@ class DuckDBStore:
         index = traces.schema.get_field_index("metadata")
         return traces.set_column(index, "metadata", pa.array(column, pa.string()))
 
+    @_settled
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
         sql, params = sessions_sql.list_sessions(project_id, query)
         rows = [session_row(row) for row in self._query(sql, params)]
         return page(rows, query.limit, query.sort, "session_id")
 
+    @_settled
     def get_session(self, project_id: str, session_id: str) -> Row | None:
         sql, params = sessions_sql.one_session(project_id, session_id)
         rows = self._query(sql, params)
@@ -348,11 +468,13 @@ class DuckDBStore:
         session["traces"] = [_trace_row(row) for row in traces]
         return session
 
+    @_settled
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
         sql, params = sessions_sql.list_traces(project_id, query)
         rows = [_trace_row(row) for row in self._query(sql, params)]
         return page(rows, query.limit, query.sort, "trace_id")
 
+    @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         rows = self._query(
             f"SELECT {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM traces "
@@ -395,6 +517,7 @@ class DuckDBStore:
         """The project's traces matching ``where``, their spans, and a refresh of the
         sessions they were in, in one transaction (spans found by sequence range)."""
         with self._write_lock:
+            self._fold()
             con = self._cursor()
             try:
                 con.execute("BEGIN TRANSACTION")
@@ -435,6 +558,7 @@ class DuckDBStore:
 
     def delete_project(self, project_id: str) -> Deleted:
         with self._write_lock:
+            self._fold()
             con = self._cursor()
             try:
                 con.execute("BEGIN TRANSACTION")
@@ -458,6 +582,7 @@ class DuckDBStore:
         )
         return self.find_project(project_id)
 
+    @_settled
     def export_page(
         self,
         project_id: str,
@@ -616,7 +741,12 @@ class DuckDBStore:
         )
 
     def close(self) -> None:
+        self._closing.set()
+        if self._folder is not threading.current_thread():
+            self._folder.join()
         with self._write_lock:
+            with contextlib.suppress(StoreUnavailable):  # folded at the next start instead
+                self._fold()
             with contextlib.suppress(duckdb.Error):  # the WAL still holds every commit
                 self._db.execute("CHECKPOINT")
             self._db.close()

@@ -113,6 +113,9 @@ MIGRATIONS: list[str] = [
         at_ns BIGINT NOT NULL
     );
     """,
+    # 4: per-trace summary deltas committed with their spans and not yet folded into
+    # ``traces`` and ``sessions`` (the store folds them in bulk; reads fold first).
+    "CREATE TABLE pending_traces AS SELECT * FROM traces LIMIT 0;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
