@@ -26,6 +26,7 @@ from lamina.settings import Settings
 from lamina.store.base import Store
 from lamina.store.clickhouse_client import parse_store
 from lamina.store.duckdb import DuckDBStore
+from lamina.supervisor import worker_slot
 from lamina.web.app import Pages, create_app
 
 log = logging.getLogger("lamina.server")
@@ -65,6 +66,11 @@ def serve(
     # (DuckDB releases it while it works); a shorter switch interval keeps the
     # writer from waiting up to 5 ms each time it needs the GIL back.
     sys.setswitchinterval(0.0005)
+    if settings.workers > 1:
+        from lamina.supervisor import supervise
+
+        supervise(settings, out)
+        return
     store = open_store(settings)
     try:
         _serve(settings, store, out, after_start)
@@ -95,7 +101,8 @@ def _serve(
         raise ConfigError(str(exc)) from None
     runtime.extras["admin_token"] = operations.admin_token(settings.data_dir)
     pages = _pages(runtime)
-    http_socket = bind(settings.host, settings.port)
+    slot = worker_slot()  # one of --workers N: the supervisor owns the port and the banner
+    http_socket = slot.http_socket if slot is not None else bind(settings.host, settings.port)
     http_port = http_socket.getsockname()[1]
     info: dict[str, Any] = {
         "url": f"http://{_url_host(settings.host)}:{http_port}",
@@ -118,21 +125,27 @@ def _serve(
                 ) from None
 
         async def started() -> None:
-            operations.write_server_file(settings.data_dir, info)
-            background.append(
-                asyncio.get_running_loop().create_task(
-                    retention.keep_applying(store, settings.retention_check_seconds)
+            if slot is None or slot.index == 0:  # one worker applies retention
+                background.append(
+                    asyncio.get_running_loop().create_task(
+                        retention.keep_applying(store, settings.retention_check_seconds)
+                    )
                 )
-            )
-            extra = pages.banner_lines(info["url"]) if pages is not None else []
-            _banner(out, settings, info, project.name, first_key, extra)
+            if slot is not None:
+                background.append(asyncio.get_running_loop().create_task(slot.stop_when_orphaned()))
+                slot.ready()
+            else:
+                operations.write_server_file(settings.data_dir, info)
+                extra = pages.banner_lines(info["url"]) if pages is not None else []
+                _banner(out, settings, info, project.name, first_key, extra)
             if after_start is not None:
                 result = after_start(runtime, info)
                 if asyncio.iscoroutine(result):
                     asyncio.get_running_loop().create_task(result)
 
         async def stopping() -> None:
-            operations.remove_server_file(settings.data_dir)
+            if slot is None:
+                operations.remove_server_file(settings.data_dir)
             for task in background:
                 task.cancel()
             if grpc_server is not None:

@@ -58,6 +58,12 @@ class Settings:
         "Processes that decode OTLP requests (-1: one fewer than the CPU cores, at least 1; "
         "0: decode in the server process).",
     )
+    workers: int = _setting(
+        1,
+        "LAMINA_WORKERS",
+        "Server processes on this machine sharing the HTTP and gRPC ports; more than 1 "
+        "needs a store they can share (--store clickhouse://...).",
+    )
     max_queue_spans: int = _setting(
         100_000,
         "LAMINA_MAX_QUEUE_SPANS",
@@ -119,6 +125,8 @@ class Settings:
             raise ConfigError("store_memory_mb must be at least 64.")
         if self.decode_workers < -1:
             raise ConfigError("decode_workers must be -1 (automatic), 0 or more.")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1.")
         if self.retention_check_seconds < 1:
             raise ConfigError("retention_check_seconds must be at least 1.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:
