@@ -204,7 +204,7 @@ class Supervisor:
         extra = [f"Workers: {len(self.workers)} server processes (pids {pids})"]
         if first_key is not None:
             extra.append(
-                "First sign-in: create an administrator with `lamina users create EMAIL` "
+                "First sign-in: create an administrator with `lamina users create EMAIL --admin` "
                 "(with LAMINA_STORE set to this store)"
             )
         _banner(self.out, self.settings, info, project, first_key, extra)

@@ -8,6 +8,7 @@ store runs twice: on chDB directly, and through clickhouse-connect over HTTP.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -58,13 +59,16 @@ def _clickhouse(tmp_path: Path) -> Backend:
 def _clickhouse_http(tmp_path: Path) -> Backend:
     """The production path: clickhouse-connect over HTTP to ClickHouse's HTTP interface,
     served by the test server in tests/fakes/clickhouse_http.py (the statements run on
-    ClickHouse's engine, in the same chDB directory as ``_clickhouse``)."""
+    ClickHouse's engine, in the same chDB directory as ``_clickhouse``), or by a real
+    ClickHouse server when LAMINA_TEST_CLICKHOUSE names one."""
     from lamina.store.clickhouse import ClickHouseStore
     from lamina.store.clickhouse_client import parse_store
     from tests.fakes.clickhouse_http import shared
 
     database = "h_" + re.sub(r"\W", "_", tmp_path.name)
-    address = parse_store(shared(tmp_path.parent / "chdb").store_url(database))
+    real = os.environ.get("LAMINA_TEST_CLICKHOUSE")  # clickhouse://USER:PASS@HOST:PORT
+    url = f"{real.rstrip('/')}/{database}" if real else None
+    address = parse_store(url or shared(tmp_path.parent / "chdb").store_url(database))
     return Backend("clickhouse_http", lambda: ClickHouseStore(address))
 
 
