@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanRecord:
-    """A span after decoding and normalising, ready to store.
+    """A span after decoding and normalising, ready to store; treat it as immutable
+    (not frozen only because a frozen dataclass takes four times as long to build,
+    and decoding builds one per span).
 
     Times are integer nanoseconds since the Unix epoch. ``input`` and
     ``output`` hold the payload as text (usually JSON); ``attributes``,

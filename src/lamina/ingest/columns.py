@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -68,36 +69,20 @@ class ColumnBatch:
         return int(self.spans.num_rows)
 
 
+# The record fields stored as they are, in SPAN_SCHEMA order after "seq".
+_FIELDS = SPAN_COLUMNS[1:]
+_AS_IS = attrgetter(*_FIELDS)
+_TAGS = _FIELDS.index("tags")
+_METADATA = _FIELDS.index("metadata")
+
+
 def to_columns(records: Sequence[SpanRecord]) -> ColumnBatch:
-    columns: dict[str, list[Any]] = {
-        "seq": list(range(len(records))),
-        "project_id": [r.project_id for r in records],
-        "trace_id": [r.trace_id for r in records],
-        "span_id": [r.span_id for r in records],
-        "parent_span_id": [r.parent_span_id for r in records],
-        "name": [r.name for r in records],
-        "span_type": [r.span_type for r in records],
-        "start_ns": [r.start_ns for r in records],
-        "end_ns": [r.end_ns for r in records],
-        "status": [r.status for r in records],
-        "status_message": [r.status_message for r in records],
-        "session_id": [r.session_id for r in records],
-        "user_id": [r.user_id for r in records],
-        "input": [r.input for r in records],
-        "output": [r.output for r in records],
-        "model": [r.model for r in records],
-        "provider": [r.provider for r in records],
-        "input_tokens": [r.input_tokens for r in records],
-        "output_tokens": [r.output_tokens for r in records],
-        "cost": [r.cost for r in records],
-        "tags": [list(r.tags) for r in records],
-        "metadata": [orjson.dumps(r.metadata).decode() for r in records],
-        "attributes": [r.attributes for r in records],
-        "events": [r.events for r in records],
-        "resource": [r.resource for r in records],
-        "service_name": [r.service_name for r in records],
-    }
-    spans = pa.Table.from_pydict(columns, schema=SPAN_SCHEMA)
+    # One C-level pass: each record as a tuple of its fields, then the tuples transposed.
+    columns: list[Any] = list(zip(*map(_AS_IS, records), strict=True)) or [()] * len(_FIELDS)
+    columns[_TAGS] = [list(tags) for tags in columns[_TAGS]]
+    columns[_METADATA] = [orjson.dumps(metadata).decode() for metadata in columns[_METADATA]]
+    data = {"seq": list(range(len(records))), **dict(zip(_FIELDS, columns, strict=True))}
+    spans = pa.Table.from_pydict(data, schema=SPAN_SCHEMA)
     traces = pa.Table.from_pylist(trace_deltas(records, 0), schema=TRACE_SCHEMA)
     return ColumnBatch(spans, traces)
 

@@ -154,6 +154,7 @@ class Scan:
     kept: dict[str, Any] = field(default_factory=dict)
     payloads: dict[str, Any] = field(default_factory=dict)  # candidates for input/output
     winners: dict[str, str] = field(default_factory=dict)  # field -> attribute that won
+    message_keys: list[str] = field(default_factory=list)  # gen_ai.prompt.N.* and completion
     llm_marker: bool = False
 
 
@@ -185,6 +186,8 @@ for _field, _names in _FIELD_NAMES.items():
 # Fields that come only from span attributes, never from the resource.
 _SPAN_ONLY = frozenset({"input", "input_late", "output", "output_late"})
 _PREFIXES = (_PROMPT, _COMPLETION, *METADATA_PREFIXES)
+_LLM_MARKERS = frozenset(LLM_MARKERS)
+assert _LOOKUP.keys() >= _LLM_MARKERS, "the scan sees markers only among the looked-up names"
 _METADATA_RANK = {prefix: rank for rank, prefix in enumerate(METADATA_PREFIXES)}
 
 
@@ -200,6 +203,8 @@ def scan(attrs: Attributes) -> Scan:
             if value is not None and value != "" and rank < ranks.get(name, 99):
                 values[name], ranks[name] = value, rank
                 found.winners[name] = key
+            if value is not None and key in _LLM_MARKERS:
+                found.llm_marker = True
             if key in _PAYLOAD_KEYS:
                 payloads[key] = value
             else:
@@ -212,11 +217,11 @@ def scan(attrs: Attributes) -> Scan:
                     messages = found.prompt if key.startswith(_PROMPT) else found.completion
                     messages.setdefault(int(match.group(1)), {})[match.group(2)] = value
                     payloads[key] = value
+                    found.message_keys.append(key)
                     continue
             else:
                 _metadata_attribute(key, value, found.metadata, metadata_ranks)
         kept[key] = value
-    found.llm_marker = any(attrs.get(name) is not None for name in LLM_MARKERS)
     raw = values.get("metadata_json")
     if isinstance(raw, str) and raw.startswith("{"):
         try:
@@ -335,7 +340,7 @@ def _payload(
         used.add(span.winners[name])
         return as_text(span.values[name])
     if messages:
-        used.update(key for key in span.payloads if key.startswith(prefix))
+        used.update(key for key in span.message_keys if key.startswith(prefix))
         return _messages(messages)
     if late in span.values:
         used.add(span.winners[late])

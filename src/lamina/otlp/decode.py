@@ -136,7 +136,14 @@ def any_value(value: Any, depth: int = 0) -> Any:
 
 
 def key_values(items: Any) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in items}
+    values = {}
+    for kv in items:
+        value = kv.value
+        # Most attribute values are strings: read those without a call.
+        values[kv.key] = (
+            value.string_value if value.WhichOneof("value") == "string_value" else any_value(value)
+        )
+    return values
 
 
 def decode_request(
