@@ -45,11 +45,12 @@ log = logging.getLogger("lamina.store")
 RETRY_WINDOW_NS = 3600 * 1_000_000_000
 # Pending summary deltas are folded once this many have gathered, this long after
 # the first, or once writes pause this long; a fold costs about as much for one
-# request's deltas as for twenty.
-FOLD_ROWS = 2000
-FOLD_SECONDS = 0.5
-FOLD_IDLE_SECONDS = 0.05
-FOLD_CHECK_SECONDS = 0.025
+# request's deltas as for twenty (with a 50 ms pause, 4 senders waiting on decode
+# left the writer idle long enough to fold after nearly every write).
+FOLD_ROWS = 4000
+FOLD_SECONDS = 1.0
+FOLD_IDLE_SECONDS = 0.25
+FOLD_CHECK_SECONDS = 0.05
 _PROJECT = "id, name, created_ns, retention_days"
 
 
