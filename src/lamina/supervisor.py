@@ -141,7 +141,7 @@ class Supervisor:
         settings = self.settings
         decode = settings.decode_workers
         if decode < 0:  # automatic: share the cores between the workers
-            decode = max(1, ((os.cpu_count() or 2) - 1) // settings.workers)
+            decode = max(1, (os.cpu_count() or 1) // settings.workers)
         worker = replace(
             settings,
             workers=1,
