@@ -80,6 +80,30 @@ def latency(client: httpx.Client, path: str, runs: int, **params: str) -> tuple[
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
+def measure_reads(url: str, key: str, runs: int) -> dict[str, tuple[float, float]]:
+    """p50 and p95 (ms) of the benchmark's paged reads, over HTTP."""
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        sessions = client.get("/api/v1/sessions", params={"limit": "50"}).json()["items"]
+        middle = sessions[len(sessions) // 2]
+        detail = client.get(f"/api/v1/sessions/{middle['session_id']}").json()
+        one_trace = detail["traces"][0]["trace_id"]
+        user = middle["user_ids"][0]
+        few = max(3, runs // 10)
+        return {
+            "sessions list": latency(client, "/api/v1/sessions", runs, limit="50"),
+            "sessions list by cost": latency(
+                client, "/api/v1/sessions", runs, limit="50", sort="cost"
+            ),
+            "sessions list of a user": latency(
+                client, "/api/v1/sessions", runs, limit="50", user_id=user
+            ),
+            "one session": latency(client, f"/api/v1/sessions/{middle['session_id']}", runs),
+            "one trace": latency(client, f"/api/v1/traces/{one_trace}", runs),
+            "full-text search": latency(client, "/api/v1/sessions", few, q="warehouse refund"),
+        }
+
+
 @dataclass
 class IngestResult:
     spans: int
@@ -159,28 +183,7 @@ def _run(
     with BenchServer(data_dir, *extra) as server:
         acked, seconds, retries = send_all(server.url, server.key, work, senders)
         rss = server.rss_mb()
-        headers = {"Authorization": f"Bearer {server.key}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
-            sessions = client.get("/api/v1/sessions", params={"limit": "50"}).json()["items"]
-            middle = sessions[len(sessions) // 2]
-            detail = client.get(f"/api/v1/sessions/{middle['session_id']}").json()
-            one_trace = detail["traces"][0]["trace_id"]
-            user = middle["user_ids"][0]
-            few = str(max(3, runs // 10))
-            reads = {
-                "sessions list": latency(client, "/api/v1/sessions", runs, limit="50"),
-                "sessions list by cost": latency(
-                    client, "/api/v1/sessions", runs, limit="50", sort="cost"
-                ),
-                "sessions list of a user": latency(
-                    client, "/api/v1/sessions", runs, limit="50", user_id=user
-                ),
-                "one session": latency(client, f"/api/v1/sessions/{middle['session_id']}", runs),
-                "one trace": latency(client, f"/api/v1/traces/{one_trace}", runs),
-                "full-text search": latency(
-                    client, "/api/v1/sessions", int(few), q="warehouse refund"
-                ),
-            }
+        reads = measure_reads(server.url, server.key, runs)
     return IngestResult(total, len(work), acked, seconds, retries, rss, reads)
 
 
