@@ -472,8 +472,8 @@ def export_command(
 @data_dir_option
 @handle_errors
 def import_command(file: Path, project: str, data_dir: Path) -> None:
-    """Import the spans of a `lamina export` (a JSONL file or a Parquet directory) into a
-    project; its traces and sessions are rebuilt from them."""
+    """Import the spans of an export (a JSONL file, a Parquet directory, or the session
+    page's Parquet zip) into a project; its traces and sessions are rebuilt from them."""
     from lamina import export
 
     spans = 0

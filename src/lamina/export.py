@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -211,8 +213,22 @@ def read_spans(path: Path, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
         magic = handle.read(4)
     if magic == b"PAR1":
         yield from _parquet_spans(path, chunk)
+    elif magic == b"PK\x03\x04":
+        yield from _zipped_spans(path, chunk)
     else:
         yield from _jsonl_spans(path, chunk)
+
+
+def _zipped_spans(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """The spans.parquet of a zip (the session page's Parquet download)."""
+    try:
+        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
+            if "spans.parquet" not in archive.namelist():
+                raise BadRequest(f"{path} holds no spans.parquet: not a Lamina export.")
+            archive.extract("spans.parquet", folder)
+            yield from _parquet_spans(Path(folder) / "spans.parquet", chunk)
+    except zipfile.BadZipFile as exc:
+        raise BadRequest(f"{path} is not a readable zip file ({exc}).") from None
 
 
 def _jsonl_spans(path: Path, chunk: int) -> Iterator[list[dict[str, Any]]]:

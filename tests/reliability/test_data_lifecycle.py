@@ -275,6 +275,23 @@ def test_api_export_of_a_session_matches_the_cli(server: LaminaServer, tmp_path:
         assert answer.status_code == 404, answer.text
     assert otlp.get(server, "/api/v1/export", key=key, format="csv").status_code == 400
 
+    # the Parquet zip (the session page's download) imports back as it is
+    zipped = otlp.get(server, "/api/v1/export", key=key, session_id="s/one", format="parquet")
+    assert zipped.status_code == 200 and zipped.content[:4] == b"PK\x03\x04"
+    download = tmp_path / "session.parquet.zip"
+    download.write_bytes(zipped.content)
+    done = server.cli("import", str(download), "--project", "api-export-copy")
+    assert done.returncode == 0, done.stderr
+    assert 'Imported 6 spans into project "api-export-copy"' in done.stdout
+    copy = tmp_path / "copy.jsonl"
+    done = server.cli("export", "--project", "api-export-copy", "-o", str(copy))
+    assert done.returncode == 0, done.stderr
+    assert _lines(copy)[1:] == api_lines[1:]
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    done = server.cli("import", str(broken), "--project", "api-export-copy")
+    assert done.returncode == 1 and "not a readable zip file" in done.stderr, done.stderr
+
 
 def test_import_refuses_a_bad_file_clearly(server: LaminaServer, tmp_path: Path) -> None:
     name, key = otlp.new_project(server, "bad-import")
