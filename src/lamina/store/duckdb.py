@@ -263,7 +263,7 @@ class DuckDBStore:
         The spans and their per-trace summary deltas are appended (``pending_traces``);
         folding deltas into ``traces`` and ``sessions`` costs about the same for one
         request as for twenty, so it runs once enough have gathered, or before the
-        next read (:meth:`_settle`). A batch whose request digest was committed
+        next read (:meth:`_reading`). A batch whose request digest was committed
         within the last hour is a client's retry after a lost answer: it is
         skipped, not stored twice.
         """
@@ -273,9 +273,11 @@ class DuckDBStore:
                 return
             first_seq = self._next_seq
             batch = combine(batches, first_seq)
-            con = self._cursor()
-            try:
-                con.execute("BEGIN TRANSACTION")
+            failure = (
+                "The store could not save spans ({error}). Free disk space or fix the data "
+                "directory; senders should retry."
+            )
+            with self._transaction(failure) as con:
                 if digests:
                     _append(
                         con,
@@ -290,14 +292,6 @@ class DuckDBStore:
                     )
                 _append(con, "spans", batch.spans)
                 _append(con, "pending_traces", batch.traces)
-                self._commit(con)
-            except duckdb.Error as exc:
-                self._failed(exc)
-                _rollback(con)
-                raise StoreUnavailable(
-                    f"The store could not save spans ({_first_line(exc)}). Free disk space "
-                    "or fix the data directory; senders should retry."
-                ) from exc
             self._next_seq = first_seq + batch.count
             for project_id, digest, at_ns in digests:
                 self._recent[(project_id, digest)] = at_ns
@@ -357,20 +351,32 @@ class DuckDBStore:
         in one transaction. The caller holds the write lock."""
         if not self._pending:
             return
+        failure = (
+            "The store could not update its summaries ({error}). Free disk space or fix "
+            "the data directory."
+        )
+        with self._transaction(failure) as con:
+            self._apply_pending(con)
+            con.execute("DELETE FROM pending_traces")
+        self._pending = 0
+
+    @contextlib.contextmanager
+    def _transaction(self, failure: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction on this thread's cursor, committed at the end. A DuckDB
+        error rolls it back and becomes StoreUnavailable with ``failure`` (``{error}``
+        in it is replaced by DuckDB's first line)."""
         con = self._cursor()
         try:
             con.execute("BEGIN TRANSACTION")
-            self._apply_pending(con)
-            con.execute("DELETE FROM pending_traces")
+            yield con
             self._commit(con)
         except duckdb.Error as exc:
             self._failed(exc)
             _rollback(con)
-            raise StoreUnavailable(
-                f"The store could not update its summaries ({_first_line(exc)}). Free disk "
-                "space or fix the data directory."
-            ) from exc
-        self._pending = 0
+            raise StoreUnavailable(failure.format(error=_first_line(exc))) from exc
+        except BaseException:
+            _rollback(con)
+            raise
 
     def _apply_pending(self, con: duckdb.DuckDBPyConnection) -> None:
         """The fold's statements, inside the caller's transaction."""
@@ -519,9 +525,7 @@ class DuckDBStore:
         sessions they were in, in one transaction (spans found by sequence range)."""
         with self._write_lock:
             self._fold()
-            con = self._cursor()
-            try:
-                con.execute("BEGIN TRANSACTION")
+            with self._transaction("The store could not delete ({error}).") as con:
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
                     f"min_seq, max_seq FROM traces WHERE project_id = ? AND {where}",
@@ -552,19 +556,12 @@ class DuckDBStore:
                     con.execute(sessions_sql.FORGET_TOUCHED)
                     con.execute(sessions_sql.REFRESH_SESSIONS)
                 con.execute("DROP TABLE doomed")
-                con.execute("COMMIT")
-            except duckdb.Error as exc:
-                self._failed(exc)
-                _rollback(con)
-                raise StoreUnavailable(f"The store could not delete ({_first_line(exc)}).") from exc
         return Deleted(int(traces), spans)
 
     def delete_project(self, project_id: str) -> Deleted:
         with self._write_lock:
             self._fold()
-            con = self._cursor()
-            try:
-                con.execute("BEGIN TRANSACTION")
+            with self._transaction("The store could not delete ({error}).") as con:
                 row = con.execute("SELECT count(*) FROM traces WHERE project_id = ?", [project_id])
                 traces = (_one(row) or (0,))[0]
                 row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])
@@ -572,11 +569,6 @@ class DuckDBStore:
                 for table in ("traces", "sessions", "api_keys", "request_digests"):
                     con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
                 con.execute("DELETE FROM projects WHERE id = ?", [project_id])
-                con.execute("COMMIT")
-            except duckdb.Error as exc:
-                self._failed(exc)
-                _rollback(con)
-                raise StoreUnavailable(f"The store could not delete ({_first_line(exc)}).") from exc
         return Deleted(int(traces), int(spans))
 
     def set_retention(self, project_id: str, days: int | None) -> Project | None:
