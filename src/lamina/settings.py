@@ -145,9 +145,9 @@ class Settings:
     def workers_for_decoding(self) -> int:
         if self.decode_workers >= 0:
             return self.decode_workers
-        # One per core: on 2 cores, 2 workers measured 11.3k spans/s against 8.9k for one
-        # (docs/performance.md); decoding is the dearest step, and the writer mostly waits.
-        return max(1, os.cpu_count() or 1)
+        # One per core, shared by the server processes (--workers): on 2 cores, 2 decode
+        # workers measured 11.3k spans/s against 8.9k for one (docs/performance.md).
+        return max(1, (os.cpu_count() or 1) // self.workers)
 
 
 def describe() -> list[dict[str, str]]:

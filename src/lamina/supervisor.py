@@ -139,15 +139,12 @@ class Supervisor:
     def _worker_env(self, index: int) -> dict[str, str]:
         """Every setting as its LAMINA_* variable, for one worker process."""
         settings = self.settings
-        decode = settings.decode_workers
-        if decode < 0:  # automatic: share the cores between the workers
-            decode = max(1, (os.cpu_count() or 1) // settings.workers)
         worker = replace(
             settings,
             workers=1,
             port=self.http_port,
             grpc_port=self.grpc_port,
-            decode_workers=decode,
+            decode_workers=settings.workers_for_decoding,
             demo=settings.demo and index == 0,  # the demo data is sent once
         )
         env: dict[str, str] = {}

@@ -1,8 +1,9 @@
 """The embedded store: one DuckDB file in the data directory.
 
 Writes are column-wise Arrow appends in one transaction per batch (never
-row-by-row), and each batch also merges its per-trace summaries into
-``traces``, so listing sessions or traces never scans spans. A trace keeps the
+row-by-row): the spans and one summary delta per trace they touch. The deltas
+are folded into ``traces`` and ``sessions`` in bulk, and always before a read,
+so listing sessions or traces never scans spans. A trace keeps the
 range of span sequence numbers it covers; reading one trace then touches only
 the row groups in that range (DuckDB's zone maps on ``seq``).
 """
