@@ -537,9 +537,10 @@ def filled(
             if n == 7:
                 spans[1] = replace(spans[1], output="the 100% NEEDLE here")
             if n % 3 == 0:
-                spans[0] = replace(
-                    spans[0], name="checkout", tags=("shop",), metadata={"tier": "gold"}
-                )
+                metadata = {"tier": "gold"}
+                if n == 6:  # keys a JSON path must escape
+                    metadata |= {"dir\\": "c:\\", 'say "hi"': "yes"}
+                spans[0] = replace(spans[0], name="checkout", tags=("shop",), metadata=metadata)
             batch += spans
     store.write_spans(batch[:40])
     store.write_spans(batch[40:])
@@ -581,6 +582,8 @@ def test_trace_filters(filled: Store) -> None:
     assert ids(status="ok") == where(lambda t: t["status"] == "ok")
     assert ids(tag="shop") == where(lambda t: "shop" in t["tags"])
     assert ids(metadata="tier=gold") == where(lambda t: t["metadata"].get("tier") == "gold")
+    assert ids(metadata="dir\\=c:\\") == where(lambda t: "dir\\" in t["metadata"])
+    assert len(ids(metadata='say "hi"=yes')) == 1
     assert ids(q="NEEDLE") == where(lambda t: t["session_id"] == "s-07")
     assert ids(session_id="s-03", tag="shop") == where(lambda t: t["session_id"] == "s-03")
 

@@ -185,7 +185,8 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, list[Any]]:
         params.append(query.tag)
     for key, value in query.metadata:
         where.append("json_extract_string(metadata, ?) = ?")
-        params += ['$."' + key.replace('"', '\\"') + '"[1]', value]
+        quoted = key.replace("\\", "\\\\").replace('"', '\\"')  # a JSON path's quoted key
+        params += ['$."' + quoted + '"[1]', value]
     if query.since_ns is not None:
         where.append("end_ns >= ?")
         params.append(query.since_ns)
