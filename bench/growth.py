@@ -16,28 +16,33 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
 from bench.ingest import measure_reads, send_all
 from bench.server import BenchServer
-from bench.workload import Batch, batches
+from bench.workload import Batch, batches, duration_ns
 
 CHUNK = 250_000
 TARGET_RATIO = 2.0
 
 
-def _chunk(size: int, seed: int) -> list[Batch]:
-    return batches(size, seed=seed)
+def _chunk(size: int, seed_and_start: tuple[int, int]) -> list[Batch]:
+    seed, start_ns = seed_and_start
+    return batches(size, seed=seed, start_ns=start_ns)
 
 
 def build(total: int) -> list[Batch]:
-    """About ``total`` spans of requests; chunks built in parallel with their own seeds."""
+    """About ``total`` spans of requests; chunks built in parallel with their own seeds,
+    each starting on the workload's clock where the one before it ends."""
     size = min(CHUNK, total)
     chunks = -(-total // size)
+    first = time.time_ns() - duration_ns(total) - 3600 * 1_000_000_000
+    starts = [(1000 + k, first + k * duration_ns(size)) for k in range(chunks)]
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
-        built = list(pool.map(partial(_chunk, size), range(1000, 1000 + chunks)))
+        built = list(pool.map(partial(_chunk, size), starts))
     out = [batch for chunk in built for batch in chunk]
     kept, spans = [], 0
     for batch in out:

@@ -1,7 +1,8 @@
 """A realistic span workload, built as OTLP protobuf export requests.
 
 Sessions of 1-50 traces; each trace a root step with input and output, an LLM
-call with chat messages and token counts, and one to three tool calls. Bodies
+call with chat messages and token counts, and one to three tool calls. Sessions
+overlap and spans arrive in time order, as from a live service. Bodies
 are serialised and gzipped before any clock starts, so the benchmark measures
 the server, not the client.
 """
@@ -9,6 +10,7 @@ the server, not the client.
 from __future__ import annotations
 
 import gzip
+import heapq
 import random
 import time
 from collections.abc import Iterator
@@ -53,67 +55,112 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
 
 
+# A new session starts every SESSION_GAP_S seconds on average, and a session's turns
+# come 5-120 s apart: several hundred sessions are live at once, as on a busy service.
+SESSION_GAP_S = 2.0
+# About 100 spans a session (1-50 turns of 4 spans on average), so the workload
+# covers this many spans per second of its own clock.
+SPANS_PER_SECOND = 100 / SESSION_GAP_S
+
+
+@dataclass
+class _Session:
+    session_id: str
+    user: str
+    turns_left: int
+    history: list[dict[str, str]]
+
+
 def traces(rng: random.Random, sessions: int, start_ns: int) -> Iterator[list]:  # type: ignore[type-arg]
-    """Traces (lists of spans) for ``sessions`` sessions, in time order per session."""
-    for number in range(sessions):
-        session = f"sess-{number:06d}-{rng.randbytes(3).hex()}"
-        user = f"u-{rng.randint(1, max(1, sessions // 4))}"
-        at = start_ns + rng.randint(0, 3600 * 1000) * MS
-        history = [{"role": "system", "content": _sentence(rng, 30)}]
-        for _ in range(rng.randint(1, 50)):
-            builder = TraceBuilder(rng, at)
-            question = _sentence(rng, rng.randint(8, 40))
-            answer = _sentence(rng, rng.randint(20, 120))
-            root = builder.span(
-                "handle_turn",
-                at,
-                1500,
-                {
-                    "session.id": session,
-                    "user.id": user,
-                    "input.value": _json({"user_message": question}),
-                    "output.value": _json(answer),
-                    "tag.tags": ["bench"],
-                },
+    """Traces (lists of spans) of ``sessions`` overlapping sessions, in the order a live
+    application exports them: each trace when it happens, sessions interleaved."""
+    live: list[tuple[int, int, _Session]] = []  # (next turn at, tie-breaker, session)
+    next_start = start_ns
+    started = 0
+    while live or started < sessions:
+        if started < sessions and (not live or next_start <= live[0][0]):
+            session = _Session(
+                session_id=f"sess-{started:06d}-{rng.randbytes(3).hex()}",
+                user=f"u-{rng.randint(1, max(1, sessions // 4))}",
+                turns_left=rng.randint(1, 50),
+                history=[{"role": "system", "content": _sentence(rng, 30)}],
             )
-            for tool in range(rng.randint(1, 3)):
-                builder.span(
-                    f"tool_{tool}",
-                    at + (10 + tool * 60) * MS,
-                    50,
-                    {
-                        "lamina.span.type": "TOOL",
-                        "input.value": _json({"query": question[:80]}),
-                        "output.value": _json({"result": _sentence(rng, 20)}),
-                    },
-                    root,
-                )
-            history.append({"role": "user", "content": question})
-            _llm(
-                builder,
-                root,
-                at + 200 * MS,
-                "gpt-4o-mini",
-                "openai",
-                history[-6:],
-                answer,
-                rng.randint(200, 3000),
-                rng.randint(20, 400),
-                1200,
-            )
-            history.append({"role": "assistant", "content": answer})
-            yield builder.spans
-            at += rng.randint(5_000, 120_000) * MS
+            heapq.heappush(live, (next_start, started, session))
+            started += 1
+            next_start += int(rng.expovariate(1 / SESSION_GAP_S) * 1000) * MS
+            continue
+        at, order, session = heapq.heappop(live)
+        yield _turn(rng, session, at)
+        session.turns_left -= 1
+        if session.turns_left:
+            heapq.heappush(live, (at + rng.randint(5_000, 120_000) * MS, order, session))
 
 
-def batches(total_spans: int, batch_size: int = 512, seed: int = 1) -> list[Batch]:
-    """About ``total_spans`` spans as gzipped requests of ``batch_size`` spans each."""
+def _turn(rng: random.Random, session: _Session, at: int) -> list:  # type: ignore[type-arg]
+    """One trace: a root step, one to three tool calls and an LLM call with the history."""
+    builder = TraceBuilder(rng, at)
+    question = _sentence(rng, rng.randint(8, 40))
+    answer = _sentence(rng, rng.randint(20, 120))
+    root = builder.span(
+        "handle_turn",
+        at,
+        1500,
+        {
+            "session.id": session.session_id,
+            "user.id": session.user,
+            "input.value": _json({"user_message": question}),
+            "output.value": _json(answer),
+            "tag.tags": ["bench"],
+        },
+    )
+    for tool in range(rng.randint(1, 3)):
+        builder.span(
+            f"tool_{tool}",
+            at + (10 + tool * 60) * MS,
+            50,
+            {
+                "lamina.span.type": "TOOL",
+                "input.value": _json({"query": question[:80]}),
+                "output.value": _json({"result": _sentence(rng, 20)}),
+            },
+            root,
+        )
+    session.history.append({"role": "user", "content": question})
+    _llm(
+        builder,
+        root,
+        at + 200 * MS,
+        "gpt-4o-mini",
+        "openai",
+        session.history[-6:],
+        answer,
+        rng.randint(200, 3000),
+        rng.randint(20, 400),
+        1200,
+    )
+    session.history.append({"role": "assistant", "content": answer})
+    return builder.spans
+
+
+def duration_ns(total_spans: int) -> int:
+    """How much of the workload's clock ``total_spans`` spans cover."""
+    return int(total_spans / SPANS_PER_SECOND * 1e9)
+
+
+def batches(
+    total_spans: int, batch_size: int = 512, seed: int = 1, start_ns: int | None = None
+) -> list[Batch]:
+    """About ``total_spans`` spans as gzipped requests of ``batch_size`` spans each.
+
+    The clock starts at ``start_ns`` (by default so that the last span is an hour
+    old); sessions still open when the total is reached are cut short."""
     rng = random.Random(seed)
-    start = time.time_ns() - 24 * 3600 * 1_000_000_000
+    if start_ns is None:
+        start_ns = time.time_ns() - duration_ns(total_spans) - 3600 * 1_000_000_000
     out: list[Batch] = []
     pending: list = []  # type: ignore[type-arg]
     made = 0
-    for spans in traces(rng, sessions=10**9, start_ns=start):
+    for spans in traces(rng, sessions=10**9, start_ns=start_ns):
         pending.extend(spans)
         made += len(spans)
         while len(pending) >= batch_size:
