@@ -666,6 +666,35 @@ def test_default_sort_is_newest_first(filled: Store) -> None:
     assert starts == sorted(starts, reverse=True)
 
 
+def test_searching_newest_first_pages_like_a_full_scan(store: Store) -> None:
+    """A newest-first search may look at the newest rows first; paging through it must
+    give exactly what filtering everything gives: for a word in many sessions, in the
+    oldest two only, and in none, with sessions that share a start time."""
+    batch: list[SpanRecord] = []
+    holders: dict[str, set[int]] = {"common": set(), "ancient": set(), "nowhere": set()}
+    for n in range(200):
+        spans = agent_trace(f"w-{n:03d}", BASE + (n // 2) * SECOND, turn=n)
+        if n % 9 == 4:
+            spans[2] = replace(spans[2], input=f"a Common word in {n}")
+            holders["common"].add(n)
+        if n < 2:
+            spans[1] = replace(spans[1], output="an ancient word")
+            holders["ancient"].add(n)
+        batch += spans
+    store.write_spans(batch)
+    every = sessions(store)
+    every_trace = traces(store)
+    for word, numbers in holders.items():
+        names = {f"w-{n:03d}" for n in numbers}
+        expected = [row["session_id"] for row in every if row["session_id"] in names]
+        got = _pages(lambda p: store.list_sessions("prj_a", parse_session_query(p)), {"q": word}, 3)
+        assert [row["session_id"] for row in got] == expected, word
+        expected = [row["trace_id"] for row in every_trace if row["session_id"] in names]
+        got = _pages(lambda p: store.list_traces("prj_a", parse_trace_query(p)), {"q": word}, 4)
+        assert [row["trace_id"] for row in got] == expected, word
+    assert len(holders["common"]) == 22
+
+
 def _iso(ns: int) -> str:
     from datetime import UTC, datetime
 

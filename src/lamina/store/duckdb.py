@@ -52,6 +52,9 @@ FOLD_ROWS = 4000
 FOLD_SECONDS = 1.0
 FOLD_IDLE_SECONDS = 0.25
 FOLD_CHECK_SECONDS = 0.05
+# A newest-first search looks first among this many pages' worth of the newest
+# sessions or traces (see DuckDBStore._windowed_search).
+SEARCH_WINDOW = 8
 _PROJECT = "id, name, created_ns, retention_days"
 
 
@@ -457,9 +460,13 @@ class DuckDBStore:
 
     @_settled
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
-        sql, params = sessions_sql.list_sessions(project_id, query)
-        rows = [session_row(row) for row in self._query(sql, params)]
-        return page(rows, query.limit, query.sort, "session_id")
+        rows = self._windowed_search(
+            "sessions",
+            project_id,
+            query,
+            lambda window: sessions_sql.list_sessions(project_id, query, window),
+        )
+        return page([session_row(row) for row in rows], query.limit, query.sort, "session_id")
 
     @_settled
     def get_session(self, project_id: str, session_id: str) -> Row | None:
@@ -469,25 +476,62 @@ class DuckDBStore:
             return None
         session = session_row(rows[0])
         traces = self._query(
-            f"SELECT {sessions_sql.TRACE_FIELDS} FROM traces "
-            "WHERE project_id = ? AND session_id = ? ORDER BY start_ns, trace_id",
-            [project_id, session_id],
+            sessions_sql.by_id(
+                "traces", "session_id", sessions_sql.TRACE_FIELDS, "ORDER BY start_ns, trace_id"
+            ),
+            [session_id, project_id],
         )
         session["traces"] = [_trace_row(row) for row in traces]
         return session
 
     @_settled
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
-        sql, params = sessions_sql.list_traces(project_id, query)
-        rows = [_trace_row(row) for row in self._query(sql, params)]
-        return page(rows, query.limit, query.sort, "trace_id")
+        rows = self._windowed_search(
+            "traces",
+            project_id,
+            query,
+            lambda window: sessions_sql.list_traces(project_id, query, window),
+        )
+        return page([_trace_row(row) for row in rows], query.limit, query.sort, "trace_id")
+
+    def _windowed_search(
+        self,
+        table: str,
+        project_id: str,
+        query: SessionQuery | TraceQuery,
+        build: Callable[[int | None], tuple[str, list[Any]]],
+    ) -> list[dict[str, Any]]:
+        """A page of ``table``, searched newest first when that is the order asked for.
+
+        Searching means scanning span payloads, so a search for the newest matches
+        first looks only at the rows that started since the start of the
+        ``SEARCH_WINDOW``-th newest one (and at their spans, which started later
+        still, so DuckDB's zone maps on ``spans.start_ns`` skip the rest), then at
+        windows eight times as wide, and at last at everything. A window holding a
+        full page of matches is the exact answer: every row outside it started
+        earlier than all of them."""
+        windowed = query.q is not None and query.sort == "start_time" and query.descending
+        rank = SEARCH_WINDOW * (query.limit + 1)
+        while windowed:
+            sql, params = sessions_sql.search_window(
+                table, project_id, query.cursor.value if query.cursor else None, rank
+            )
+            row = _one(self._cursor().execute(sql, params))
+            if row is None:
+                break
+            rows = self._query(*build(row[0]))
+            if len(rows) > query.limit:
+                return rows
+            rank *= 8
+        return self._query(*build(None))
 
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         rows = self._query(
-            f"SELECT {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM traces "
-            "WHERE project_id = ? AND trace_id = ?",
-            [project_id, trace_id],
+            sessions_sql.by_id(
+                "traces", "trace_id", f"{sessions_sql.TRACE_FIELDS}, min_seq, max_seq"
+            ),
+            [trace_id, project_id],
         )
         if not rows:
             return None

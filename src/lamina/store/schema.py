@@ -116,6 +116,13 @@ MIGRATIONS: list[str] = [
     # 4: per-trace summary deltas committed with their spans and not yet folded into
     # ``traces`` and ``sessions`` (the store folds them in bulk; reads fold first).
     "CREATE TABLE pending_traces AS SELECT * FROM traces LIMIT 0;",
+    # 5: point lookups of one trace, one session and a session's traces through an index
+    # instead of a scan that grows with the store (DuckDB uses a one-column index only).
+    """
+    CREATE INDEX traces_by_trace_id ON traces (trace_id);
+    CREATE INDEX traces_by_session_id ON traces (session_id);
+    CREATE INDEX sessions_by_session_id ON sessions (session_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

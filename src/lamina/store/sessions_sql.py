@@ -94,14 +94,36 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(project_id: str, q: str) -> tuple[str, list[Any]]:
-    """Traces whose spans' inputs or outputs contain q (case-insensitive)."""
+def _search(project_id: str, q: str, since_start_ns: int | None) -> tuple[str, list[Any]]:
+    """Traces whose spans' inputs or outputs contain q (case-insensitive), among the
+    spans that started at ``since_start_ns`` or later when it is given."""
     pattern = _like(q)
     sql = (
         "SELECT DISTINCT trace_id FROM spans WHERE project_id = ? AND "
         "(input ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')"
     )
-    return sql, [project_id, pattern, pattern]
+    params: list[Any] = [project_id, pattern, pattern]
+    if since_start_ns is not None:
+        sql += " AND start_ns >= ?"
+        params.append(since_start_ns)
+    return sql, params
+
+
+def search_window(
+    table: str, project_id: str, cursor_value: Any, rank: int
+) -> tuple[str, list[Any]]:
+    """The start time of the ``rank``-th newest row of ``table`` (sessions or traces),
+    after the cursor's when there is one: a search first looks only at rows (and the
+    spans of rows) that started then or later (see ``windowed_search``)."""
+    where = "project_id = ?"
+    params: list[Any] = [project_id]
+    if cursor_value is not None:
+        where += " AND start_ns <= ?"
+        params.append(cursor_value)
+    return (
+        f"SELECT start_ns FROM {table} WHERE {where} ORDER BY start_ns DESC LIMIT 1 OFFSET ?",
+        [*params, rank - 1],
+    )
 
 
 def _keyset(
@@ -120,14 +142,21 @@ def _order(descending: bool, key: str) -> str:
     return f"ORDER BY _sort {direction}, {key} {direction}"
 
 
-def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, list[Any]]:
+def list_sessions(
+    project_id: str, query: SessionQuery, since_start_ns: int | None = None
+) -> tuple[str, list[Any]]:
+    """The page of sessions; with ``since_start_ns``, only those that started then or
+    later (a search window)."""
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     if query.user_id is not None:
         where.append("list_contains(user_ids, ?)")
         params.append(query.user_id)
+    if since_start_ns is not None:
+        where.append("start_ns >= ?")
+        params.append(since_start_ns)
     if query.q is not None:
-        search, search_params = _search(project_id, query.q)
+        search, search_params = _search(project_id, query.q, since_start_ns)
         where.append(
             "session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
             f"AND trace_id IN ({search}))"
@@ -158,14 +187,26 @@ def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, list[Any]]
     return sql, params
 
 
-def one_session(project_id: str, session_id: str) -> tuple[str, list[Any]]:
+def by_id(table: str, column: str, fields: str, order: str = "") -> str:
+    """Rows of ``table`` with one ``column`` value (first parameter) in one project (second).
+
+    DuckDB looks a value up in an index only when it is the scan's one filter, so the
+    lookup is a materialised step of its own and the project is checked after it."""
     return (
-        f"SELECT {SESSION_FIELDS} FROM sessions WHERE project_id = ? AND session_id = ?",
-        [project_id, session_id],
+        f"WITH found AS MATERIALIZED (SELECT * FROM {table} WHERE {column} = ?) "
+        f"SELECT {fields} FROM found WHERE project_id = ? {order}"
     )
 
 
-def list_traces(project_id: str, query: TraceQuery) -> tuple[str, list[Any]]:
+def one_session(project_id: str, session_id: str) -> tuple[str, list[Any]]:
+    return by_id("sessions", "session_id", SESSION_FIELDS), [session_id, project_id]
+
+
+def list_traces(
+    project_id: str, query: TraceQuery, since_start_ns: int | None = None
+) -> tuple[str, list[Any]]:
+    """The page of traces; with ``since_start_ns``, only those that started then or
+    later (a search window)."""
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     for column, value in (
@@ -193,8 +234,11 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, list[Any]]:
     if query.until_ns is not None:
         where.append("start_ns < ?")
         params.append(query.until_ns)
+    if since_start_ns is not None:
+        where.append("start_ns >= ?")
+        params.append(since_start_ns)
     if query.q is not None:
-        search, search_params = _search(project_id, query.q)
+        search, search_params = _search(project_id, query.q, since_start_ns)
         where.append(f"trace_id IN ({search})")
         params += search_params
     inner = (
