@@ -45,8 +45,11 @@ class Runtime:
 
     async def ingest(self, project_id: str, body: bytes, content_type: str) -> Decoded:
         """Decode, normalise and store one export body; returns once it is committed."""
-        decoded = await self.decoder.decode(body, content_type, project_id)
-        if decoded.columns is not None:
+        with self.batcher.arriving():
+            decoded = await self.decoder.decode(body, content_type, project_id)
+            if decoded.columns is None:
+                return decoded
             digest = request_digest(project_id, body)
-            await self.batcher.submit(replace(decoded.columns, digest=digest))
+            committed = self.batcher.enqueue(replace(decoded.columns, digest=digest))
+        await committed
         return decoded

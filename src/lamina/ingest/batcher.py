@@ -4,7 +4,10 @@ Receivers call :meth:`IngestBatcher.submit` with a request's decoded spans (a
 column batch) and await it. A writer thread takes everything queued (up to a batch size), writes
 it in one transaction (group commit) and only then resolves the waiting
 requests, so a request is acknowledged only once its spans are durable and
-visible. When the queue holds ``max_queue_spans``, new requests are refused
+visible. A transaction costs the store a few milliseconds whatever its size, so
+while other requests are still being decoded the writer waits a moment
+(``GATHER_SECONDS``) for them to join it. When the queue holds
+``max_queue_spans``, new requests are refused
 with :class:`~lamina.errors.Overloaded` (429 / RESOURCE_EXHAUSTED, retry
 later) rather than buffered: memory stays bounded under any load.
 """
@@ -17,6 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 
 from lamina.errors import LaminaError, Overloaded, PayloadTooLarge, StoreUnavailable
@@ -24,6 +28,11 @@ from lamina.ingest.columns import ColumnBatch
 from lamina.store.base import Store
 
 log = logging.getLogger("lamina.ingest")
+# How long the writer waits for requests being decoded to join a transaction, and
+# how many queued spans end the wait: the DuckDB store spends 43 µs of CPU a span
+# at 512 spans a transaction, 25 µs at 2,048.
+GATHER_SECONDS = 0.02
+GATHER_SPANS = 2048
 
 
 @dataclass(slots=True)
@@ -48,6 +57,7 @@ class IngestBatcher:
         self._max_batch = max_batch_spans
         self._queue: deque[_Pending] = deque()
         self._queued_spans = 0
+        self._arriving = 0  # requests being decoded (see arriving())
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -64,11 +74,28 @@ class IngestBatcher:
         self._thread = threading.Thread(target=self._run, name="lamina-writer", daemon=True)
         self._thread.start()
 
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Around decoding a request: its spans are on their way, so the writer waits a
+        moment for them before committing what is queued (:meth:`_take`)."""
+        with self._cond:
+            self._arriving += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._arriving -= 1
+                self._cond.notify()
+
     async def submit(self, batch: ColumnBatch) -> None:
         """Queue the batch and wait until it is committed."""
+        await self.enqueue(batch)
+
+    def enqueue(self, batch: ColumnBatch) -> Awaitable[None]:
+        """Queue the batch (or refuse it at once); the result resolves once committed."""
         count = batch.count
         if not count:
-            return
+            return _done()
         if count > self._max_queue:
             raise PayloadTooLarge(
                 f"This request holds {count} spans; the server accepts at most "
@@ -95,7 +122,7 @@ class IngestBatcher:
             self._queue.append(_Pending(batch, future, loop))
             self._queued_spans += count
             self._cond.notify()
-        await asyncio.shield(future)
+        return asyncio.shield(future)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Write everything already queued, then stop the writer."""
@@ -111,6 +138,14 @@ class IngestBatcher:
                 self._cond.wait()
             if not self._queue:
                 return None
+            gather_until = time.monotonic() + GATHER_SECONDS
+            while (
+                self._arriving
+                and self._queued_spans < min(GATHER_SPANS, self._max_batch)
+                and not self._stopping
+                and (left := gather_until - time.monotonic()) > 0
+            ):
+                self._cond.wait(left)
             taken: list[_Pending] = []
             count = 0
             while self._queue and (
@@ -158,6 +193,10 @@ class IngestBatcher:
         self.stats.write_errors += 1
         log.error("writing %d spans failed: %s", count, error.message)
         return error
+
+
+async def _done() -> None:
+    return None
 
 
 def _resolve(future: asyncio.Future[None], error: LaminaError | None) -> None:
