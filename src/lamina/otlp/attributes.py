@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,17 +74,6 @@ _INDEXED = re.compile(r"^gen_ai\.(?:prompt|completion)\.(\d+)\.(\w+)$")
 # stays among the attributes.
 _PAYLOAD_KEYS = frozenset(INPUT + INPUT_LATE + OUTPUT + OUTPUT_LATE)
 
-Attributes = Mapping[str, Any]
-
-
-def first(names: tuple[str, ...], attrs: Attributes, resource: Attributes) -> Any:
-    for source in (attrs, resource):
-        for name in names:
-            value = source.get(name)
-            if value is not None and value != "":
-                return value
-    return None
-
 
 def as_text(value: Any) -> str | None:
     """A payload as text: strings unchanged, anything else as JSON."""
@@ -142,22 +130,6 @@ def as_tags(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
-@dataclass(slots=True)
-class Scan:
-    """What one pass over an attribute map found, field by field."""
-
-    values: dict[str, Any] = field(default_factory=dict)  # field -> winning value
-    ranks: dict[str, int] = field(default_factory=dict)  # field -> rank of that value
-    metadata: dict[str, str] = field(default_factory=dict)
-    prompt: dict[int, dict[str, Any]] = field(default_factory=dict)
-    completion: dict[int, dict[str, Any]] = field(default_factory=dict)
-    kept: dict[str, Any] = field(default_factory=dict)
-    payloads: dict[str, Any] = field(default_factory=dict)  # candidates for input/output
-    winners: dict[str, str] = field(default_factory=dict)  # field -> attribute that won
-    message_keys: list[str] = field(default_factory=list)  # gen_ai.prompt.N.* and completion
-    llm_marker: bool = False
-
-
 # attribute name -> (field, rank); a lower rank wins. Built from the tuples above.
 _FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "session_id": SESSION_ID,
@@ -178,84 +150,154 @@ _FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "cost_late": COST_LATE,
     "metadata_json": (METADATA_JSON,),
 }
-_LOOKUP: dict[str, tuple[str, int]] = {}
-for _field, _names in _FIELD_NAMES.items():
-    for _rank, _name in enumerate(_names):
-        assert _name not in _LOOKUP, f"{_name} names two fields"
-        _LOOKUP[_name] = (_field, _rank)
 # Fields that come only from span attributes, never from the resource.
 _SPAN_ONLY = frozenset({"input", "input_late", "output", "output_late"})
-_PREFIXES = (_PROMPT, _COMPLETION, *METADATA_PREFIXES)
+_COST_FIELDS = frozenset({"cost", "input_cost", "output_cost", "cost_late"})
 _LLM_MARKERS = frozenset(LLM_MARKERS)
-assert _LOOKUP.keys() >= _LLM_MARKERS, "the scan sees markers only among the looked-up names"
 _METADATA_RANK = {prefix: rank for rank, prefix in enumerate(METADATA_PREFIXES)}
 
+# What an attribute name means to the scan. Working it out takes prefix tests and a
+# regular expression, so each name's role is worked out once and looked up after.
+_KEEP = 0  # an attribute like any other: kept, nothing more
+_FIELD = 1  # (_FIELD, field, rank, payload, llm_marker): a name in the conventions table
+_MESSAGE = 2  # (_MESSAGE, prompt, index, part): gen_ai.prompt.N.part or gen_ai.completion.N.part
+_METADATA = 3  # (_METADATA, name, rank): a metadata entry under one of METADATA_PREFIXES
+Role = tuple[Any, ...]
+_KEEP_ROLE: Role = (_KEEP,)
 
-def scan(attrs: Attributes) -> Scan:
-    """One pass over the attributes: every convention's field, metadata, and what to keep."""
-    found = Scan()
-    values, ranks, kept, payloads = found.values, found.ranks, found.kept, found.payloads
-    metadata_ranks: dict[str, int] = {}
-    for key, value in attrs.items():
-        hit = _LOOKUP.get(key)
-        if hit is not None:
-            name, rank = hit
-            if value is not None and value != "" and rank < ranks.get(name, 99):
-                values[name], ranks[name] = value, rank
-                found.winners[name] = key
-            if value is not None and key in _LLM_MARKERS:
-                found.llm_marker = True
-            if key in _PAYLOAD_KEYS:
-                payloads[key] = value
-            else:
-                kept[key] = value
-            continue
-        if key.startswith(_PREFIXES):
-            if key.startswith((_PROMPT, _COMPLETION)):
-                match = _INDEXED.match(key)
-                if match:
-                    messages = found.prompt if key.startswith(_PROMPT) else found.completion
-                    messages.setdefault(int(match.group(1)), {})[match.group(2)] = value
-                    payloads[key] = value
-                    found.message_keys.append(key)
-                    continue
-            else:
-                _metadata_attribute(key, value, found.metadata, metadata_ranks)
-        kept[key] = value
-    raw = values.get("metadata_json")
-    if isinstance(raw, str) and raw.startswith("{"):
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):  # the JSON object wins over prefixed attributes
-            for key, value in parsed.items():
-                found.metadata[str(key)] = _metadata_value(value)
+
+def _field_roles() -> dict[str, Role]:
+    roles: dict[str, Role] = {}
+    for name, names in _FIELD_NAMES.items():
+        for rank, key in enumerate(names):
+            assert key not in roles, f"{key} names two fields"
+            roles[key] = (_FIELD, name, rank, key in _PAYLOAD_KEYS, key in _LLM_MARKERS)
+    assert roles.keys() >= _LLM_MARKERS, "the scan sees markers only among the looked-up names"
+    return roles
+
+
+_FIELD_ROLES = _field_roles()
+# The roles looked up, the table's names and those seen since; a cache that stays
+# bounded however many distinct names clients send (long names are not kept at all).
+_ROLES: dict[str, Role] = dict(_FIELD_ROLES)
+_ROLES_MAX = 20_000
+_ROLE_NAME_MAX = 200
+
+
+def role(key: str) -> Role:
+    """What the attribute ``key`` means to the scan (see _KEEP, _FIELD, ...)."""
+    found = _ROLES.get(key)
+    if found is None:
+        found = _role_of(key)
+        if len(key) <= _ROLE_NAME_MAX:
+            if len(_ROLES) >= _ROLES_MAX:
+                _ROLES.clear()
+                _ROLES.update(_FIELD_ROLES)
+            _ROLES[key] = found
     return found
 
 
-def _metadata_attribute(key: str, value: Any, into: dict[str, str], ranks: dict[str, int]) -> None:
+def _role_of(key: str) -> Role:
+    if key.startswith((_PROMPT, _COMPLETION)):
+        match = _INDEXED.match(key)
+        if match is None:
+            return _KEEP_ROLE
+        return (_MESSAGE, key.startswith(_PROMPT), int(match.group(1)), match.group(2))
     for prefix in METADATA_PREFIXES:
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix) :]
-        if prefix.startswith("traceloop") and (
-            name in _TRACELOOP_FIELDS or name.startswith("metadata.")
-        ):
-            return
-        rank = _METADATA_RANK[prefix]
-        if name and rank < ranks.get(name, 99):
-            into[name], ranks[name] = _metadata_value(value), rank
+        if key.startswith(prefix):
+            name = key[len(prefix) :]
+            if not name or (
+                prefix.startswith("traceloop")
+                and (name in _TRACELOOP_FIELDS or name.startswith("metadata."))
+            ):
+                return _KEEP_ROLE
+            return (_METADATA, name, _METADATA_RANK[prefix])
+    return _KEEP_ROLE
+
+
+@dataclass(slots=True)
+class Scan:
+    """What one pass over an attribute map found, field by field."""
+
+    kept: dict[str, Any]  # the attribute map itself; normalise() takes the payloads used out
+    values: dict[str, Any] = field(default_factory=dict)  # field -> winning value
+    ranks: dict[str, int] = field(default_factory=dict)  # field -> rank of that value
+    # Attributes that can become the input or output, in order: the conventions'
+    # payload names and the gen_ai.prompt.N.* and gen_ai.completion.N.* messages.
+    payload_keys: list[str] = field(default_factory=list)
+    metadata: dict[str, str] | None = None
+    prompt: dict[int, dict[str, Any]] | None = None
+    completion: dict[int, dict[str, Any]] | None = None
+    llm_marker: bool = False
+
+    def add_message(self, key: str, prompt: bool, index: int, part: str, value: Any) -> None:
+        if prompt:
+            if self.prompt is None:
+                self.prompt = {}
+            messages = self.prompt
+        else:
+            if self.completion is None:
+                self.completion = {}
+            messages = self.completion
+        messages.setdefault(index, {})[part] = value
+        self.payload_keys.append(key)
+
+    def add_metadata(self, name: str, rank: int, value: Any, ranks: dict[str, int]) -> None:
+        """Take the entry unless a lower-ranked prefix already gave one of that name."""
+        if self.metadata is None:
+            self.metadata = {}
+        if rank < ranks.get(name, 99):
+            self.metadata[name], ranks[name] = _metadata_value(value), rank
+
+
+def scan(attrs: dict[str, Any]) -> Scan:
+    """One pass over the attributes: every convention's field, metadata, and what to keep.
+
+    The scan owns ``attrs`` from here on: normalise() takes the payloads it uses out
+    of it (copying every span's attributes first cost more than the rest of the scan)."""
+    found = Scan(attrs)
+    values, ranks, payload_keys = found.values, found.ranks, found.payload_keys
+    metadata_ranks: dict[str, int] = {}
+    for key, value in attrs.items():
+        what = _ROLES.get(key) or role(key)
+        kind = what[0]
+        if kind == _FIELD:
+            _, name, rank, payload, marker = what
+            if value is not None:
+                if value != "" and rank < ranks.get(name, 99):
+                    values[name], ranks[name] = value, rank
+                if marker:
+                    found.llm_marker = True
+            if payload:
+                payload_keys.append(key)
+        elif kind == _MESSAGE:
+            found.add_message(key, what[1], what[2], what[3], value)
+        elif kind == _METADATA:
+            found.add_metadata(what[1], what[2], value, metadata_ranks)
+    raw = values.get("metadata_json")
+    if isinstance(raw, str) and raw.startswith("{"):
+        _metadata_json(found, raw)
+    return found
+
+
+def _metadata_json(found: Scan, raw: str) -> None:
+    """The entries of a "metadata" JSON object; they win over prefixed attributes."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return
+    if isinstance(parsed, dict):
+        if found.metadata is None:
+            found.metadata = {}
+        for key, value in parsed.items():
+            found.metadata[str(key)] = _metadata_value(value)
 
 
 def _metadata_value(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
 
 
-def _messages(messages: dict[int, dict[str, Any]]) -> str | None:
-    if not messages:
-        return None
+def _messages(messages: dict[int, dict[str, Any]]) -> str:
     return orjson.dumps([messages[index] for index in sorted(messages)], default=str).decode()
 
 
@@ -279,22 +321,54 @@ class Normalised:
 
 
 def normalise(span: Scan, resource: Scan) -> Normalised:
-    """Apply the conventions table: span attributes first, then the resource's."""
+    """Apply the conventions table: span attributes first, then the resource's.
+
+    Runs once per span, so it converts only the fields present and builds the
+    result positionally (keyword arguments cost a microsecond more)."""
     values = span.values
     for name, value in resource.values.items():
         if name not in values and name not in _SPAN_ONLY:
             values[name] = value
-    metadata = dict(resource.metadata)
-    metadata.update(span.metadata)
+    metadata = span.metadata
+    if resource.metadata:
+        metadata = {**resource.metadata, **(metadata or {})}
+    elif metadata is None:
+        metadata = {}
 
     kind = values.get("span_type")
     if isinstance(kind, str) and kind:
         span_type = kind.upper()
-    elif span.llm_marker:
-        span_type = "LLM"
     else:
-        span_type = "DEFAULT"
+        span_type = "LLM" if span.llm_marker else "DEFAULT"
 
+    used: list[str] = []
+    given_input = _payload(span, "input", span.prompt, _PROMPT, "input_late", used)
+    given_output = _payload(span, "output", span.completion, _COMPLETION, "output_late", used)
+    if span.payload_keys:
+        _move_payloads(span.kept, span.payload_keys, tuple(used))
+
+    session_id, user_id = values.get("session_id"), values.get("user_id")
+    model, provider, tags = values.get("model"), values.get("provider"), values.get("tags")
+    input_tokens, output_tokens = values.get("input_tokens"), values.get("output_tokens")
+    return Normalised(
+        None if session_id is None else str(session_id),
+        None if user_id is None else str(user_id),
+        () if tags is None else as_tags(tags),
+        span_type,
+        given_input,
+        given_output,
+        None if model is None else str(model),
+        None if provider is None else str(provider),
+        None if input_tokens is None else as_int(input_tokens),
+        None if output_tokens is None else as_int(output_tokens),
+        None if values.keys().isdisjoint(_COST_FIELDS) else _cost(values),
+        metadata,
+        span.kept,
+    )
+
+
+def _cost(values: dict[str, Any]) -> float | None:
+    """The total cost; else the input and output parts added; else llm.cost.total."""
     total = as_float(values.get("cost"))
     if total is None:
         parts = (as_float(values.get("input_cost")), as_float(values.get("output_cost")))
@@ -302,83 +376,42 @@ def normalise(span: Scan, resource: Scan) -> Normalised:
             total = (parts[0] or 0.0) + (parts[1] or 0.0)
         else:
             total = as_float(values.get("cost_late"))
-
-    used: set[str] = set()
-    given_input = _payload(span, "input", span.prompt, _PROMPT, "input_late", used)
-    given_output = _payload(span, "output", span.completion, _COMPLETION, "output_late", used)
-    kept = span.kept
-    for key, value in span.payloads.items():
-        if key not in used:
-            kept[key] = value
-    return Normalised(
-        session_id=_text_or_none(values.get("session_id")),
-        user_id=_text_or_none(values.get("user_id")),
-        tags=as_tags(values.get("tags")),
-        span_type=span_type,
-        input=given_input,
-        output=given_output,
-        model=_text_or_none(values.get("model")),
-        provider=_text_or_none(values.get("provider")),
-        input_tokens=as_int(values.get("input_tokens")),
-        output_tokens=as_int(values.get("output_tokens")),
-        cost=total,
-        metadata=metadata,
-        kept=kept,
-    )
+    return total
 
 
 def _payload(
     span: Scan,
     name: str,
-    messages: dict[int, dict[str, Any]],
+    messages: dict[int, dict[str, Any]] | None,
     prefix: str,
     late: str,
-    used: set[str],
+    used: list[str],
 ) -> str | None:
-    """The input (or output) as text, marking the attributes it was taken from as used."""
-    if name in span.values:
-        used.add(span.winners[name])
-        return as_text(span.values[name])
+    """The input (or output) as text, adding what it was taken from to ``used``: the
+    attribute's name, or for chat messages the prefix of their names."""
+    values = span.values
+    if name in values:
+        used.append(_FIELD_NAMES[name][span.ranks[name]])
+        value = values[name]
+        return value if isinstance(value, str) else as_text(value)
     if messages:
-        used.update(key for key in span.message_keys if key.startswith(prefix))
+        used.append(prefix)
         return _messages(messages)
-    if late in span.values:
-        used.add(span.winners[late])
-        return as_text(span.values[late])
+    if late in values:
+        used.append(_FIELD_NAMES[late][span.ranks[late]])
+        return as_text(values[late])
     return None
 
 
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
+# _move_payloads tells a payload used by its name starting with a name or prefix in
+# ``used``: that holds only while no payload name (or prefix) starts with another.
+_PAYLOAD_NAMES = (*_PAYLOAD_KEYS, _PROMPT, _COMPLETION)
+assert not any(a != b and a.startswith(b) for a in _PAYLOAD_NAMES for b in _PAYLOAD_NAMES)
 
 
-# Single-field views of the same rules, for callers that want one field.
-
-
-def _one(attrs: Attributes, resource: Attributes) -> Normalised:
-    return normalise(scan(attrs), scan(resource))
-
-
-def metadata(attrs: Attributes, resource: Attributes) -> dict[str, str]:
-    return _one(attrs, resource).metadata
-
-
-def span_input(attrs: Attributes, resource: Attributes) -> str | None:
-    return _one(attrs, resource).input
-
-
-def span_output(attrs: Attributes, resource: Attributes) -> str | None:
-    return _one(attrs, resource).output
-
-
-def span_type(attrs: Attributes, resource: Attributes) -> str:
-    return _one(attrs, resource).span_type
-
-
-def cost(attrs: Attributes, resource: Attributes) -> float | None:
-    return _one(attrs, resource).cost
-
-
-def kept_attributes(attrs: Attributes) -> dict[str, Any]:
-    """The attributes stored beside the record: all but the payloads moved out."""
-    return scan(attrs).kept
+def _move_payloads(kept: dict[str, Any], payload_keys: list[str], used: tuple[str, ...]) -> None:
+    """Take the payloads used out of the attributes; move the others after the rest."""
+    for key in payload_keys:
+        value = kept.pop(key)
+        if not key.startswith(used):
+            kept[key] = value

@@ -139,10 +139,8 @@ def key_values(items: Any) -> dict[str, Any]:
     values = {}
     for kv in items:
         value = kv.value
-        # Most attribute values are strings: read those without a call.
-        values[kv.key] = (
-            value.string_value if value.WhichOneof("value") == "string_value" else any_value(value)
-        )
+        # Most attribute values are non-empty strings: read those without a call.
+        values[kv.key] = value.string_value or any_value(value)
     return values
 
 
@@ -151,83 +149,93 @@ def decode_request(
 ) -> DecodedBatch:
     """Every span of the request as a SpanRecord; invalid spans counted, not stored."""
     batch = DecodedBatch()
+    records, errors = batch.records, batch.errors
     for resource_spans in request.resource_spans:
-        resource = key_values(resource_spans.resource.attributes)
-        resource_scan = conv.scan(resource)
-        resource_json = orjson.dumps(resource, default=str).decode()
-        service = resource.get("service.name")
-        service_name = str(service) if service is not None else None
+        resource = _Resource(key_values(resource_spans.resource.attributes))
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                problem = _invalid(span)
-                if problem:
-                    batch.rejected += 1
-                    batch.errors.append(problem)
-                    continue
-                fields = conv.normalise(conv.scan(key_values(span.attributes)), resource_scan)
-                batch.records.append(
-                    _record(span, fields, resource_json, service_name, project_id, price)
-                )
+                record = _record(span, resource, project_id, price)
+                if isinstance(record, str):
+                    errors.append(record)
+                else:
+                    records.append(record)
+    batch.rejected = len(errors)
     return batch
 
 
-def _invalid(span: Any) -> str | None:
-    if len(span.trace_id) != 16 or span.trace_id == _ZERO_TRACE:
+class _Resource:
+    """What every span of one resource shares."""
+
+    __slots__ = ("json", "scan", "service_name")
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        self.json = orjson.dumps(attributes, default=str).decode()
+        service = attributes.get("service.name")
+        self.service_name = str(service) if service is not None else None
+        self.scan = conv.scan(attributes)
+
+
+def _record(
+    span: Any, resource: _Resource, project_id: str, price: CostFunction
+) -> SpanRecord | str:
+    """The span as a record, or why it cannot be stored.
+
+    Each field of the protobuf span is read once (a read costs as much as a
+    dict lookup and a call), and the record is built positionally, which is
+    four times cheaper than by keyword with this many fields."""
+    trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+    start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
+    problem = _invalid(trace_id, span_id, parent, start_ns, end_ns)
+    if problem is not None:
+        return problem
+    fields = conv.normalise(conv.scan(key_values(span.attributes)), resource.scan)
+    cost = fields.cost
+    if cost is None and fields.model is not None and (fields.input_tokens or fields.output_tokens):
+        cost = price(fields.model, fields.provider, fields.input_tokens, fields.output_tokens)
+    status = span.status
+    events = span.events
+    return SpanRecord(
+        project_id,
+        trace_id.hex(),
+        span_id.hex(),
+        parent.hex() if parent and parent != _ZERO_SPAN else None,  # parent_span_id
+        span.name,
+        fields.span_type,
+        start_ns,
+        end_ns if end_ns > start_ns else start_ns,
+        _STATUS.get(status.code, "unset"),
+        status.message,
+        fields.session_id,
+        fields.user_id,
+        fields.input,
+        fields.output,
+        fields.model,
+        fields.provider,
+        fields.input_tokens,
+        fields.output_tokens,
+        cost,
+        fields.tags,
+        fields.metadata,
+        orjson.dumps(fields.kept, default=str).decode(),  # attributes
+        _events(events) if events else "[]",
+        resource.json,
+        resource.service_name,
+    )
+
+
+def _invalid(trace_id: bytes, span_id: bytes, parent: bytes, start: int, end: int) -> str | None:
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
         return "trace_id must be 16 bytes (32 hex digits) and not all zero"
-    if len(span.span_id) != 8 or span.span_id == _ZERO_SPAN:
+    if len(span_id) != 8 or span_id == _ZERO_SPAN:
         return "span_id must be 8 bytes (16 hex digits) and not all zero"
-    if span.parent_span_id and len(span.parent_span_id) != 8:
+    if parent and len(parent) != 8:
         return "parent_span_id must be empty or 8 bytes (16 hex digits)"
-    if span.start_time_unix_nano >= _MAX_TIME or span.end_time_unix_nano >= _MAX_TIME:
+    if start >= _MAX_TIME or end >= _MAX_TIME:
         return "start and end times must be nanoseconds since 1970 before the year 2262"
     return None
 
 
-def _record(
-    span: Any,
-    fields: conv.Normalised,
-    resource_json: str,
-    service_name: str | None,
-    project_id: str,
-    price: CostFunction,
-) -> SpanRecord:
-    cost = fields.cost
-    if cost is None and fields.model is not None and (fields.input_tokens or fields.output_tokens):
-        cost = price(fields.model, fields.provider, fields.input_tokens, fields.output_tokens)
-    start_ns = span.start_time_unix_nano
-    parent = span.parent_span_id
-    return SpanRecord(
-        project_id=project_id,
-        trace_id=span.trace_id.hex(),
-        span_id=span.span_id.hex(),
-        parent_span_id=parent.hex() if parent and parent != _ZERO_SPAN else None,
-        name=span.name,
-        span_type=fields.span_type,
-        start_ns=start_ns,
-        end_ns=max(span.end_time_unix_nano, start_ns),
-        status=_STATUS.get(span.status.code, "unset"),
-        status_message=span.status.message,
-        session_id=fields.session_id,
-        user_id=fields.user_id,
-        input=fields.input,
-        output=fields.output,
-        model=fields.model,
-        provider=fields.provider,
-        input_tokens=fields.input_tokens,
-        output_tokens=fields.output_tokens,
-        cost=cost,
-        tags=fields.tags,
-        metadata=fields.metadata,
-        attributes=orjson.dumps(fields.kept, default=str).decode(),
-        events=_events(span.events),
-        resource=resource_json,
-        service_name=service_name,
-    )
-
-
 def _events(events: Any) -> str:
-    if not events:
-        return "[]"
     return orjson.dumps(
         [
             {"name": e.name, "time_ns": e.time_unix_nano, "attributes": key_values(e.attributes)}
