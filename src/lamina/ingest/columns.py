@@ -72,18 +72,18 @@ class ColumnBatch:
 # The record fields stored as they are, in SPAN_SCHEMA order after "seq".
 _FIELDS = SPAN_COLUMNS[1:]
 _AS_IS = attrgetter(*_FIELDS)
-_TAGS = _FIELDS.index("tags")
 _METADATA = _FIELDS.index("metadata")
 
 
 def to_columns(records: Sequence[SpanRecord]) -> ColumnBatch:
     # One C-level pass: each record as a tuple of its fields, then the tuples transposed.
     columns: list[Any] = list(zip(*map(_AS_IS, records), strict=True)) or [()] * len(_FIELDS)
-    columns[_TAGS] = [list(tags) for tags in columns[_TAGS]]
-    columns[_METADATA] = [orjson.dumps(metadata).decode() for metadata in columns[_METADATA]]
-    data = {"seq": list(range(len(records))), **dict(zip(_FIELDS, columns, strict=True))}
+    columns[_METADATA] = [
+        orjson.dumps(metadata).decode() if metadata else "{}" for metadata in columns[_METADATA]
+    ]
+    data = {"seq": range(len(records)), **dict(zip(_FIELDS, columns, strict=True))}
     spans = pa.Table.from_pydict(data, schema=SPAN_SCHEMA)
-    traces = pa.Table.from_pylist(trace_deltas(records, 0), schema=TRACE_SCHEMA)
+    traces = pa.Table.from_pydict(trace_deltas(records, 0), schema=TRACE_SCHEMA)
     return ColumnBatch(spans, traces)
 
 
