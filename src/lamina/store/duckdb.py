@@ -389,9 +389,11 @@ class DuckDBStore:
         con.register("trace_batch", traces)
         try:
             con.execute(sessions_sql.TOUCHED_SESSIONS)
+            (since,) = _one(con.execute(sessions_sql.REFRESH_SINCE))
             con.execute(_MERGE_TRACES)
             con.execute(sessions_sql.FORGET_TOUCHED)
-            con.execute(sessions_sql.REFRESH_SESSIONS)
+            if since is not None:
+                con.execute(sessions_sql.REFRESH_SESSIONS, [since])
         finally:
             con.unregister("trace_batch")
 
@@ -599,7 +601,7 @@ class DuckDBStore:
                         [project_id],
                     )
                     con.execute(sessions_sql.FORGET_TOUCHED)
-                    con.execute(sessions_sql.REFRESH_SESSIONS)
+                    con.execute(sessions_sql.REFRESH_SESSIONS, [-(2**63)])  # all their traces
                 con.execute("DROP TABLE doomed")
         return Deleted(int(traces), spans)
 

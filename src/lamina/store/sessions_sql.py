@@ -46,18 +46,32 @@ SELECT t.project_id, t.session_id,
     arg_min(input_preview, start_ns) FILTER (WHERE input_preview IS NOT NULL),
     arg_max(output_preview, end_ns) FILTER (WHERE output_preview IS NOT NULL)
 FROM traces t JOIN touched_sessions USING (project_id, session_id)
+WHERE t.start_ns >= ?
 GROUP BY t.project_id, t.session_id
 """
 # The sessions a batch touches: those its spans name, and those its traces were
 # in before (a late span can move a trace to another session). Run before the merge.
 TOUCHED_SESSIONS = """
+CREATE OR REPLACE TEMP TABLE stored_batch_traces AS
+SELECT t.project_id, t.session_id, t.start_ns FROM traces t
+JOIN (SELECT DISTINCT project_id, trace_id FROM trace_batch) b USING (project_id, trace_id);
 CREATE OR REPLACE TEMP TABLE touched_sessions AS
 SELECT DISTINCT project_id, session_id FROM (
     SELECT project_id, session_id FROM trace_batch WHERE session_id IS NOT NULL
     UNION ALL
-    SELECT t.project_id, t.session_id FROM traces t
-    JOIN (SELECT DISTINCT project_id, trace_id FROM trace_batch) b USING (project_id, trace_id)
-    WHERE t.session_id IS NOT NULL
+    SELECT project_id, session_id FROM stored_batch_traces WHERE session_id IS NOT NULL
+)
+"""
+# No trace of a touched session starts before this, once the batch is merged: the
+# session's traces start no earlier than it did, and a trace the batch changes no
+# earlier than its stored or incoming start. The refresh reads only the traces
+# from here on (zone maps on traces.start_ns skip the rest: the store keeps growing,
+# the sessions being written to are mostly recent). Run before the merge.
+REFRESH_SINCE = """
+SELECT least(
+    (SELECT min(start_ns) FROM trace_batch),
+    (SELECT min(start_ns) FROM stored_batch_traces),
+    (SELECT min(s.start_ns) FROM sessions s JOIN touched_sessions USING (project_id, session_id))
 )
 """
 FORGET_TOUCHED = """
