@@ -49,11 +49,12 @@ FROM traces t JOIN touched_sessions USING (project_id, session_id)
 WHERE t.start_ns >= ?
 GROUP BY t.project_id, t.session_id
 """
-# The sessions a batch touches: those its spans name, and those its traces were
+# The stored rows of the batch's traces (the fold merges them with the deltas), and
+# the sessions the batch touches: those its spans name, and those its traces were
 # in before (a late span can move a trace to another session). Run before the merge.
 TOUCHED_SESSIONS = """
 CREATE OR REPLACE TEMP TABLE stored_batch_traces AS
-SELECT t.project_id, t.session_id, t.start_ns FROM traces t
+SELECT t.rowid AS stored_row, t.* FROM traces t
 JOIN (SELECT DISTINCT project_id, trace_id FROM trace_batch) b USING (project_id, trace_id);
 CREATE OR REPLACE TEMP TABLE touched_sessions AS
 SELECT DISTINCT project_id, session_id FROM (
