@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -113,21 +114,25 @@ def _convert_ids(node: Any) -> None:
             node[name] = base64.b64encode(raw).decode()
 
 
+# The kinds of AnyValue that hold a plain value, and how to read each.
+_SCALARS = {
+    name: attrgetter(name) for name in ("string_value", "int_value", "double_value", "bool_value")
+}
+
+
 def any_value(value: Any, depth: int = 0) -> Any:
     """An OTLP AnyValue as the plain Python value it carries."""
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
+    read = _SCALARS.get(kind)
+    if read is not None:
+        return read(value)
     if depth >= _MAX_VALUE_DEPTH:
         return "[nested too deeply]"
     if kind == "array_value":
-        return [any_value(item, depth + 1) for item in value.array_value.values]
+        # Most items are non-empty strings: read those without a call.
+        return [
+            item.string_value or any_value(item, depth + 1) for item in value.array_value.values
+        ]
     if kind == "kvlist_value":
         return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
