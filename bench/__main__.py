@@ -27,6 +27,7 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     "one session": (20, "ms p50", False),
     "one trace": (15, "ms p50", False),
     "full-text search": (300, "ms p50", False),
+    "Sessions tab page": (100, "ms server", False),
     "@observe / bare span": (1.5, "x", False),
 }
 
@@ -70,11 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * 64)
     failed = 0
     for name, (target, unit, higher) in TARGETS.items():
-        value = figures[name]
+        value = figures.get(name, float("nan"))
         ok = value >= target if higher else value <= target
         failed += not ok
         shown = f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
         print(f"{name:<26}{shown:>12}  {f'{target:,g} {unit}':<18}{'pass' if ok else 'FAIL'}")
+    for name, value in figures.items():
+        if name not in TARGETS:
+            print(f"{name:<26}{value:>12,.2f}  (no target: ms p50)")
     if result.acked != result.spans:
         print(f"\nonly {result.acked} of {result.spans} spans were acknowledged")
         return 2

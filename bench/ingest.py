@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.server import BenchServer
+from bench.server import EMAIL, PASSWORD, BenchServer
 from bench.workload import Batch, batches
 
 
@@ -80,6 +81,11 @@ def latency(client: httpx.Client, path: str, runs: int, **params: str) -> tuple[
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
+# Reads measured for the record, with no target: a word in no span is the worst case
+# of the newest-first search (every span is scanned), so it grows with the store.
+UNJUDGED = frozenset({"search, a word in no span"})
+
+
 def measure_reads(url: str, key: str, runs: int) -> dict[str, tuple[float, float]]:
     """p50 and p95 (ms) of the benchmark's paged reads, over HTTP."""
     headers = {"Authorization": f"Bearer {key}"}
@@ -101,7 +107,31 @@ def measure_reads(url: str, key: str, runs: int) -> dict[str, tuple[float, float
             "one session": latency(client, f"/api/v1/sessions/{middle['session_id']}", runs),
             "one trace": latency(client, f"/api/v1/traces/{one_trace}", runs),
             "full-text search": latency(client, "/api/v1/sessions", few, q="warehouse refund"),
+            "search, a word in no span": latency(client, "/api/v1/sessions", few, q="zebra"),
+            **page_times(url, runs),
         }
+
+
+def page_times(url: str, runs: int) -> dict[str, tuple[float, float]]:
+    """p50 and p95 server time (ms, from the Server-Timing header) of the Sessions tab,
+    signed in as the benchmark's user; nothing when the server has no such user."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        form = client.get("/signin").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        signed_in = token is not None and client.post(
+            "/signin", data={"email": EMAIL, "password": PASSWORD, "csrf": token[1]}
+        ).status_code in (200, 303)
+        if not signed_in or client.get("/p/default/traces").url.path == "/signin":
+            return {}
+        times = []
+        for _ in range(runs):
+            response = client.get("/p/default/traces", params={"tab": "sessions"})
+            response.raise_for_status()
+            timing = re.search(r"dur=([\d.]+)", response.headers["server-timing"])
+            assert timing is not None, "the page sent no Server-Timing header"
+            times.append(float(timing[1]))
+    times.sort()
+    return {"Sessions tab page": (statistics.median(times), times[int(len(times) * 0.95) - 1])}
 
 
 @dataclass

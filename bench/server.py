@@ -12,6 +12,9 @@ from types import TracebackType
 
 _RUNNING = re.compile(r"Lamina is running: (\S+) ")
 _KEY = re.compile(r"API key: (lmn_\S+)")
+# A user for timing the pages (created before the server first starts).
+EMAIL = "bench@example.com"
+PASSWORD = "bench-password-not-secret"
 
 
 class BenchServer:
@@ -57,6 +60,14 @@ class BenchServer:
         if not ready.wait(60) or not self.key:
             self.process.kill()
             raise RuntimeError("lamina serve did not start:\n" + "".join(lines))
+        if "--store" not in extra:  # the embedded store: a user, for timing the pages
+            subprocess.run(
+                [lamina, "users", "create", EMAIL, "--password-stdin", "--data-dir", str(data_dir)],
+                input=PASSWORD + "\n",
+                capture_output=True,
+                text=True,
+                check=True,
+            )
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()

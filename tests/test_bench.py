@@ -23,7 +23,13 @@ def test_quick_benchmark_run_prints_every_target() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("durable ingest", "sessions list", "one trace", "@observe / bare span"):
+    for name in (
+        "durable ingest",
+        "sessions list",
+        "one trace",
+        "Sessions tab page",
+        "@observe / bare span",
+    ):
         assert name in result.stdout
     assert "raw limits: decode" in result.stdout
 
