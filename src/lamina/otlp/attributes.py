@@ -226,21 +226,9 @@ class Scan:
     # payload names and the gen_ai.prompt.N.* and gen_ai.completion.N.* messages.
     payload_keys: list[str] = field(default_factory=list)
     metadata: dict[str, str] | None = None
-    prompt: dict[int, dict[str, Any]] | None = None
-    completion: dict[int, dict[str, Any]] | None = None
+    prompt: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> part -> value
+    completion: dict[int, dict[str, Any]] = field(default_factory=dict)
     llm_marker: bool = False
-
-    def add_message(self, key: str, prompt: bool, index: int, part: str, value: Any) -> None:
-        if prompt:
-            if self.prompt is None:
-                self.prompt = {}
-            messages = self.prompt
-        else:
-            if self.completion is None:
-                self.completion = {}
-            messages = self.completion
-        messages.setdefault(index, {})[part] = value
-        self.payload_keys.append(key)
 
     def add_metadata(self, name: str, rank: int, value: Any, ranks: dict[str, int]) -> None:
         """Take the entry unless a lower-ranked prefix already gave one of that name."""
@@ -271,7 +259,13 @@ def scan(attrs: dict[str, Any]) -> Scan:
             if payload:
                 payload_keys.append(key)
         elif kind == _MESSAGE:
-            found.add_message(key, what[1], what[2], what[3], value)
+            _, prompt, index, part = what
+            messages = found.prompt if prompt else found.completion
+            message = messages.get(index)
+            if message is None:
+                messages[index] = message = {}
+            message[part] = value
+            payload_keys.append(key)
         elif kind == _METADATA:
             found.add_metadata(what[1], what[2], value, metadata_ranks)
     raw = values.get("metadata_json")
@@ -382,7 +376,7 @@ def _cost(values: dict[str, Any]) -> float | None:
 def _payload(
     span: Scan,
     name: str,
-    messages: dict[int, dict[str, Any]] | None,
+    messages: dict[int, dict[str, Any]],
     prefix: str,
     late: str,
     used: list[str],
