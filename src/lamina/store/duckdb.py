@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
 from lamina.ingest.columns import ColumnBatch, combine, to_columns
-from lamina.query.params import Page, SessionQuery, TraceQuery
+from lamina.query.params import MAX_LIMIT, Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Deleted, Project, Row, User
@@ -812,6 +812,11 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
         # Data not yet checkpointed is held in memory: with less memory than that,
         # every write failed ("failed to pin block") once the WAL neared the limit.
         "checkpoint_threshold": f"{max(16, min(128, memory_mb // 3))}MB",
+        # A page of a list is a Top-N query; DuckDB reads the sort key first and fetches
+        # only the page's rows ("late materialization") up to this many rows, 50 by
+        # default, one fewer than a page of 50 asks for (it reads one more to know
+        # whether another page follows). At 59k sessions: 12.4 -> 6.1 ms by cost.
+        "late_materialization_max_rows": MAX_LIMIT + 1,
         # A file of another kind (SQLite, say) must be refused, not fetch an extension.
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,

@@ -172,11 +172,13 @@ def list_sessions(
         params.append(since_start_ns)
     if query.q is not None:
         search, search_params = _search(project_id, query.q, since_start_ns)
+        traces_since = "" if since_start_ns is None else "AND start_ns >= ? "
         where.append(
             "session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
-            f"AND trace_id IN ({search}))"
+            f"{traces_since}AND trace_id IN ({search}))"
         )
-        params += [project_id, *search_params]
+        params += [project_id, *([] if since_start_ns is None else [since_start_ns])]
+        params += search_params
     if query.since_ns is not None:
         where.append("end_ns >= ?")
         params.append(query.since_ns)
