@@ -73,10 +73,16 @@ class Settings:
         20_000, "LAMINA_MAX_BATCH_SPANS", "Most spans written in one transaction (group commit)."
     )
     store_memory_mb: int = _setting(
-        384,
+        256,
         "LAMINA_STORE_MEMORY_MB",
         "Memory the embedded DuckDB store may use for caching and queries, in MiB "
         "(larger work spills to <data dir>/tmp).",
+    )
+    store_threads: int = _setting(
+        0,
+        "LAMINA_STORE_THREADS",
+        "Threads the embedded DuckDB store may use (0: half the CPU cores, at least 1; "
+        "the decode workers use the rest).",
     )
     price_file: Path | None = _setting(
         None,
@@ -123,6 +129,8 @@ class Settings:
             raise ConfigError("max_inflight_bytes must be at least max_body_bytes.")
         if self.store_memory_mb < 64:
             raise ConfigError("store_memory_mb must be at least 64.")
+        if self.store_threads < 0:
+            raise ConfigError("store_threads must be 0 (automatic) or more.")
         if self.decode_workers < -1:
             raise ConfigError("decode_workers must be -1 (automatic), 0 or more.")
         if self.workers < 1:
@@ -148,6 +156,14 @@ class Settings:
         # One per core, shared by the server processes (--workers): on 2 cores, 2 decode
         # workers measured 11.3k spans/s against 8.9k for one (docs/performance.md).
         return max(1, (os.cpu_count() or 1) // self.workers)
+
+    @property
+    def threads_for_store(self) -> int:
+        if self.store_threads > 0:
+            return self.store_threads
+        # On 2 cores one DuckDB thread took 4 µs of CPU a span less than two (the second
+        # thread's work costs more than it saves while decode workers use every core).
+        return max(1, (os.cpu_count() or 1) // 2)
 
 
 def describe() -> list[dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import time
 from pathlib import Path
 
@@ -89,3 +90,21 @@ def test_one_trace_or_session_is_looked_up_in_an_index(
             "EXPLAIN ANALYZE " + sessions_sql.by_id(table, column, "*"), [value, "p"]
         ).fetchall()
     assert "Type: Index Scan" in plan[0][1]
+
+
+def test_the_server_gives_the_store_half_the_cores_unless_told(tmp_path: Path) -> None:
+    """DuckDB's own threads compete with the decode workers for the cores: by default the
+    store gets half of them (at least one); --store-threads sets the number."""
+    from lamina.settings import Settings
+
+    cores = os.cpu_count() or 1
+    assert Settings.load({}, environ={}).threads_for_store == max(1, cores // 2)
+    assert Settings.load({}, environ={"LAMINA_STORE_THREADS": "3"}).threads_for_store == 3
+    with pytest.raises(ConfigError):
+        Settings.load({"store_threads": -1}, environ={})
+    store = DuckDBStore(tmp_path, threads=3)
+    try:
+        threads = store._cursor().execute("SELECT current_setting('threads')").fetchall()
+        assert threads[0][0] == 3
+    finally:
+        store.close()

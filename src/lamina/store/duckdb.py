@@ -142,11 +142,12 @@ def _settled(read: F) -> F:
 class DuckDBStore:
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
-    def __init__(self, data_dir: Path, memory_mb: int = 384) -> None:
+    def __init__(self, data_dir: Path, memory_mb: int = 256, threads: int | None = None) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILE
         self._memory_mb = memory_mb
-        self._db = _connect(self.path, memory_mb)
+        self._threads = threads
+        self._db = _connect(self.path, memory_mb, threads)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         # DuckDB stops using a database after a fatal error (a checkpoint that failed
@@ -215,7 +216,7 @@ class DuckDBStore:
             with contextlib.suppress(duckdb.Error):
                 self._db.close()
             try:
-                self._db = _connect(self.path, self._memory_mb)
+                self._db = _connect(self.path, self._memory_mb, self._threads)
             except ConfigError as exc:
                 raise StoreUnavailable(
                     f"The store stopped after an error and cannot be opened again yet "
@@ -803,7 +804,7 @@ class DuckDBStore:
             self._db.close()
 
 
-def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPyConnection:
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": f"{memory_mb}MB",
         "temp_directory": str(path.parent / "tmp"),
@@ -821,6 +822,8 @@ def _connect(path: Path, memory_mb: int) -> duckdb.DuckDBPyConnection:
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }
+    if threads is not None:
+        config["threads"] = threads
     try:
         return duckdb.connect(str(path), config=config)
     except duckdb.IOException as exc:
