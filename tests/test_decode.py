@@ -864,3 +864,11 @@ def test_empty_bodies_are_empty_exports() -> None:
     assert decode_request(parse_protobuf(b""), "p", PRICES.cost).records == []
     assert decode_request(parse_json(b"{}"), "p", PRICES.cost).records == []
     assert isinstance(parse_protobuf(b""), ExportTraceServiceRequest)
+
+
+def test_a_message_index_too_long_to_be_one_is_kept_as_an_attribute() -> None:
+    """An "index" of thousands of digits is no message position: the span is stored with
+    the attribute as it came, not refused or answered with a server error."""
+    name = "gen_ai.prompt." + "9" * 5000 + ".content"
+    record = decode({name: "hello", "gen_ai.prompt.0.role": "user"})
+    assert kept(record)[name] == "hello"

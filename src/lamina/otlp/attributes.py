@@ -67,7 +67,9 @@ _TRACELOOP_FIELDS = frozenset({"session_id", "user_id"})
 
 _PROMPT = "gen_ai.prompt."
 _COMPLETION = "gen_ai.completion."
-_INDEXED = re.compile(r"^gen_ai\.(?:prompt|completion)\.(\d+)\.(\w+)$")
+# At most nine digits: a longer "index" is not a message position (and int() refuses
+# numbers of more than 4,300 digits).
+_INDEXED = re.compile(r"^gen_ai\.(?:prompt|completion)\.(\d{1,9})\.(\w+)$")
 
 # Attributes that can become the input or output. The one used moves there
 # (keeping it in the attributes too would store every payload twice); any other
