@@ -56,6 +56,13 @@ FOLD_CHECK_SECONDS = 0.05
 # sessions or traces (see DuckDBStore._windowed_search).
 SEARCH_WINDOW = 8
 _PROJECT = "id, name, created_ns, retention_days"
+# The data file is attached under this name, with row groups of this many rows
+# (DuckDB's default is 122,880). A checkpoint compresses again the whole row group
+# that rows were added to: with the default, the writer's CPU a span grew from 9 to
+# 60-85 µs as each row group of traces filled (800k spans); with 16,384 it stays
+# at 15-20 µs, and zone maps skip finer ranges.
+CATALOG = "lamina"
+ROW_GROUP_ROWS = 16_384
 
 
 def _sum(column: str) -> str:
@@ -186,13 +193,14 @@ class DuckDBStore:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cursor is None or self._local.generation != self._generation:
             cursor = self._db.cursor()
+            cursor.execute(f"USE {CATALOG}")
             self._local.cursor = cursor
             self._local.generation = self._generation
         return cursor
 
     def _failed(self, exc: duckdb.Error) -> None:
         """Note a fatal error: DuckDB will refuse this database from now on."""
-        if isinstance(exc, duckdb.FatalException):
+        if _invalidates(exc):
             self._invalid = True
 
     def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -200,7 +208,7 @@ class DuckDBStore:
         (a full disk) counts as done, and the store is opened again before the next use."""
         try:
             con.execute("COMMIT")
-        except duckdb.FatalException as exc:
+        except duckdb.Error as exc:
             if "COMMIT succeeded and is durable" not in str(exc):
                 raise
             self._invalid = True
@@ -825,7 +833,10 @@ def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPy
     if threads is not None:
         config["threads"] = threads
     try:
-        return duckdb.connect(str(path), config=config)
+        con = duckdb.connect(":memory:", config=config)
+        con.execute(f"ATTACH '{_quoted(str(path))}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+        con.execute(f"USE {CATALOG}")
+        return con
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
@@ -845,6 +856,16 @@ def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPy
             f"{path} is not a Lamina data file, or it is damaged ({_first_line(exc)}). "
             "Point --data-dir at another directory, or restore it from a backup."
         ) from None
+
+
+def _invalidates(exc: duckdb.Error) -> bool:
+    """Whether DuckDB refuses the database after this error until it is attached again
+    (a fatal error; for an attached file, an I/O error that says so)."""
+    return isinstance(exc, duckdb.FatalException) or "has been invalidated" in str(exc)
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
