@@ -55,6 +55,7 @@ class BenchServer:
                 elif line.startswith("Data directory:"):
                     ready.set()
 
+        self.lines = lines
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
         if not ready.wait(60) or not self.key:
@@ -82,6 +83,9 @@ class BenchServer:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        for line in self.lines:
+            if " ERROR " in line or "Error" in line:
+                print(f"server: {line.rstrip()}", file=sys.stderr)
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(120)
         self._reader.join(5)

@@ -108,3 +108,31 @@ def test_the_server_gives_the_store_half_the_cores_unless_told(tmp_path: Path) -
         assert threads[0][0] == 3
     finally:
         store.close()
+
+
+def test_a_read_that_runs_out_of_store_memory_is_a_clear_503(tmp_path: Path) -> None:
+    """Out of memory is a passing condition (other work holds the store's memory), not a
+    server error: the reader gets StoreUnavailable (503, retry) saying what happened."""
+    from lamina.errors import StoreUnavailable
+    from lamina.query.params import parse_session_query
+
+    start_worker_in_process(None)
+    store = DuckDBStore(tmp_path)
+    try:
+        for batch in batches(6_000):
+            columns = decode_body(gzip.decompress(batch.body), PROTOBUF, "p").columns
+            assert columns is not None
+            store.write_columns([columns])
+        store.count_spans()
+        # just what the store holds now: the search cannot pin a block to scan
+        cursor = store._cursor()
+        (used,) = cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[
+            0
+        ]
+        cursor.execute(f"SET memory_limit = '{int(used) + 1}B'")
+        with pytest.raises(StoreUnavailable) as raised:
+            store.list_sessions("p", parse_session_query({"q": "zebra", "sort": "cost"}))
+        assert "out of memory" in raised.value.message
+    finally:
+        store._cursor().execute("SET memory_limit = '256MB'")
+        store.close()

@@ -136,12 +136,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _settled(read: F) -> F:
-    """A read that sees every committed span (see ``DuckDBStore._reading``)."""
+    """A read that sees every committed span (see ``DuckDBStore._reading``); running
+    out of the store's memory is StoreUnavailable (503), not a server error."""
 
     @functools.wraps(read)
     def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
-        with self._reading():
-            return read(self, *args, **kwargs)
+        try:
+            with self._reading():
+                return read(self, *args, **kwargs)
+        except duckdb.OutOfMemoryException as exc:
+            # Passing: other work holds the store's memory. A retry, not a server error.
+            raise StoreUnavailable(
+                f"The store ran out of memory answering this ({_first_line(exc)}). Try again "
+                "in a moment or narrow the query; the server's --store-memory-mb sets the "
+                "store's memory.",
+                retry_after=5,
+            ) from None
 
     return cast(F, settled)
 
@@ -415,7 +425,8 @@ class DuckDBStore:
             if since is not None:
                 con.execute(sessions_sql.REFRESH_SESSIONS, [since])
         finally:
-            con.unregister("trace_batch")
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
+                con.unregister("trace_batch")
 
     def _new_requests(
         self, batches: Sequence[ColumnBatch]
