@@ -123,6 +123,42 @@ MIGRATIONS: list[str] = [
     CREATE INDEX traces_by_session_id ON traces (session_id);
     CREATE INDEX sessions_by_session_id ON sessions (session_id);
     """,
+    # 6: ``traces`` without its primary key. The fold merges summaries itself (delete and
+    # insert) since it stopped using ON CONFLICT, no lookup uses the key's index, and
+    # at 5M spans the store's memory was full (ART indexes are held in memory).
+    # DuckDB cannot drop a constraint: the table is rebuilt.
+    """
+    CREATE TABLE traces_rebuilt (
+        project_id VARCHAR NOT NULL,
+        trace_id VARCHAR NOT NULL,
+        session_id VARCHAR,
+        session_rank BIGINT,
+        user_id VARCHAR,
+        user_rank BIGINT,
+        name VARCHAR NOT NULL,
+        name_rank BIGINT NOT NULL,
+        start_ns BIGINT NOT NULL,
+        end_ns BIGINT NOT NULL,
+        span_count BIGINT NOT NULL,
+        error_count BIGINT NOT NULL,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        cost DOUBLE,
+        tags VARCHAR[] NOT NULL,
+        metadata VARCHAR NOT NULL,
+        input_preview VARCHAR,
+        input_rank BIGINT,
+        output_preview VARCHAR,
+        output_rank BIGINT,
+        min_seq BIGINT NOT NULL,
+        max_seq BIGINT NOT NULL
+    );
+    INSERT INTO traces_rebuilt SELECT * FROM traces ORDER BY start_ns;
+    DROP TABLE traces;
+    ALTER TABLE traces_rebuilt RENAME TO traces;
+    CREATE INDEX traces_by_trace_id ON traces (trace_id);
+    CREATE INDEX traces_by_session_id ON traces (session_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
