@@ -1,15 +1,15 @@
 """The ingest batcher: a bounded queue in front of the store's single writer.
 
-Receivers call :meth:`IngestBatcher.submit` with a request's decoded spans (a
-column batch) and await it. A writer thread takes everything queued (up to a batch size), writes
-it in one transaction (group commit) and only then resolves the waiting
-requests, so a request is acknowledged only once its spans are durable and
-visible. A transaction costs the store a few milliseconds whatever its size, so
-while other requests are still being decoded the writer waits a moment
-(``GATHER_SECONDS``) for them to join it. When the queue holds
-``max_queue_spans``, new requests are refused
-with :class:`~lamina.errors.Overloaded` (429 / RESOURCE_EXHAUSTED, retry
-later) rather than buffered: memory stays bounded under any load.
+Receivers call :meth:`IngestBatcher.enqueue` with a request's decoded spans (a
+column batch) and await what it returns. A writer thread takes everything queued
+(up to a batch size), writes it in one transaction (group commit) and only then
+resolves the waiting requests, so a request is acknowledged only once its spans
+are durable and visible. A transaction costs the store a few milliseconds
+whatever its size, so while other requests are still being decoded the writer
+waits a moment (``GATHER_SECONDS``) for them to join it. When the queue holds
+``max_queue_spans``, new requests are refused with
+:class:`~lamina.errors.Overloaded` (429 / RESOURCE_EXHAUSTED, retry later)
+rather than buffered: memory stays bounded under any load.
 """
 
 from __future__ import annotations
@@ -86,10 +86,6 @@ class IngestBatcher:
             with self._cond:
                 self._arriving -= 1
                 self._cond.notify()
-
-    async def submit(self, batch: ColumnBatch) -> None:
-        """Queue the batch and wait until it is committed."""
-        await self.enqueue(batch)
 
     def enqueue(self, batch: ColumnBatch) -> Awaitable[None]:
         """Queue the batch (or refuse it at once); the result resolves once committed."""

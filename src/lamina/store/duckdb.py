@@ -133,6 +133,7 @@ _FORGET_STORED = "DELETE FROM traces WHERE rowid IN (SELECT stored_row FROM stor
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+Q = TypeVar("Q", SessionQuery, TraceQuery)
 
 
 def _settled(read: F) -> F:
@@ -493,12 +494,7 @@ class DuckDBStore:
 
     @_settled
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
-        rows = self._windowed_search(
-            "sessions",
-            project_id,
-            query,
-            lambda window: sessions_sql.list_sessions(project_id, query, window),
-        )
+        rows = self._windowed_search("sessions", sessions_sql.list_sessions, project_id, query)
         return page([session_row(row) for row in rows], query.limit, query.sort, "session_id")
 
     @_settled
@@ -519,20 +515,15 @@ class DuckDBStore:
 
     @_settled
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
-        rows = self._windowed_search(
-            "traces",
-            project_id,
-            query,
-            lambda window: sessions_sql.list_traces(project_id, query, window),
-        )
+        rows = self._windowed_search("traces", sessions_sql.list_traces, project_id, query)
         return page([_trace_row(row) for row in rows], query.limit, query.sort, "trace_id")
 
     def _windowed_search(
         self,
         table: str,
+        build: Callable[[str, Q, int | None], tuple[str, list[Any]]],
         project_id: str,
-        query: SessionQuery | TraceQuery,
-        build: Callable[[int | None], tuple[str, list[Any]]],
+        query: Q,
     ) -> list[dict[str, Any]]:
         """A page of ``table``, searched newest first when that is the order asked for.
 
@@ -552,11 +543,11 @@ class DuckDBStore:
             row = _one(self._cursor().execute(sql, params))
             if row is None:
                 break
-            rows = self._query(*build(row[0]))
+            rows = self._query(*build(project_id, query, row[0]))
             if len(rows) > query.limit:
                 return rows
             rank *= 8
-        return self._query(*build(None))
+        return self._query(*build(project_id, query, None))
 
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
@@ -845,8 +836,14 @@ def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPy
         config["threads"] = threads
     try:
         con = duckdb.connect(":memory:", config=config)
-        con.execute(f"ATTACH '{_quoted(str(path))}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
-        con.execute(f"USE {CATALOG}")
+        try:
+            con.execute(
+                f"ATTACH '{_quoted(str(path))}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+            )
+            con.execute(f"USE {CATALOG}")
+        except duckdb.Error:
+            con.close()  # a store that cannot open yet is retried: leave nothing behind
+            raise
         return con
     except duckdb.IOException as exc:
         message = str(exc)
