@@ -6,13 +6,12 @@ factory with many arguments. Both receivers ingest through :meth:`ingest`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
 from lamina.ingest.budget import ByteBudget
-from lamina.ingest.columns import request_digest
 from lamina.ingest.decoder import Decoded, Decoder
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
@@ -38,18 +37,23 @@ class Runtime:
             batcher=IngestBatcher(store, settings.max_queue_spans, settings.max_batch_spans),
             keys=KeyResolver(store),
             decoder=Decoder(
-                settings.workers_for_decoding, settings.price_file, settings.max_queue_spans
+                settings.workers_for_decoding,
+                settings.price_file,
+                settings.max_queue_spans,
+                settings.max_body_bytes,
             ),
             bodies=ByteBudget(settings.max_inflight_bytes),
         )
 
-    async def ingest(self, project_id: str, body: bytes, content_type: str) -> Decoded:
-        """Decode, normalise and store one export body; returns once it is committed."""
+    async def ingest(
+        self, project_id: str, body: bytes, content_type: str, encoding: str = "identity"
+    ) -> Decoded:
+        """Decode, normalise and store one export body (compressed as ``encoding``
+        says); returns once it is committed."""
         with self.batcher.arriving():
-            decoded = await self.decoder.decode(body, content_type, project_id)
+            decoded = await self.decoder.decode(body, content_type, project_id, encoding)
             if decoded.columns is None:
                 return decoded
-            digest = request_digest(project_id, body)
-            committed = self.batcher.enqueue(replace(decoded.columns, digest=digest))
+            committed = self.batcher.enqueue(decoded.columns)
         await committed
         return decoded

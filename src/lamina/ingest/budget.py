@@ -1,8 +1,10 @@
 """A bound on the request bytes the server holds at once.
 
-The ingest queue bounds decoded spans; this bounds the raw and decompressed
-bodies still being read or decoded, so many large concurrent requests cannot
-exhaust memory before they ever reach the queue. Requests over the budget
+The ingest queue bounds decoded spans; this bounds the bodies (as they arrived,
+compressed or not) still being read or waiting to be decoded, so many large
+concurrent requests cannot exhaust memory before they ever reach the queue. A
+body is decompressed only in the decoder, one at a time per decode worker, and
+never past the body limit. Requests over the budget
 are refused with 429 and Retry-After, like a full queue.
 """
 

@@ -3,7 +3,8 @@
 Python runs one thread at a time per process. Decoding OTLP is pure Python
 work, while the store's writes mostly run inside DuckDB without the GIL; the
 two compete in one process. With ``decode_workers`` > 0 each request body is
-decoded, normalised and turned into column batches in a worker process, and
+decompressed, digested, decoded, normalised and turned into column batches in a
+worker process: the body crosses to the worker as it arrived (compressed), and
 only Arrow buffers come back. With 0, the same function runs in the server.
 """
 
@@ -15,14 +16,15 @@ import os
 import signal
 import threading
 import time
+import zlib
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from lamina.errors import PayloadTooLarge, StoreUnavailable
-from lamina.ingest.columns import ColumnBatch, to_columns
+from lamina.errors import BadRequest, PayloadTooLarge, StoreUnavailable
+from lamina.ingest.columns import ColumnBatch, request_digest, to_columns
 from lamina.otlp.decode import decode_request as decode_message
 from lamina.otlp.decode import parse_json, parse_protobuf
 from lamina.pricing import PriceTable
@@ -31,6 +33,8 @@ log = logging.getLogger("lamina.ingest")
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+# The Content-Encodings a body may arrive in.
+ENCODINGS = ("identity", "", "gzip", "deflate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +68,22 @@ def _exit_with(server_pid: int) -> None:
 
 
 def decode_body(
-    body: bytes, content_type: str, project_id: str, max_spans: int | None = None
+    body: bytes,
+    content_type: str,
+    project_id: str,
+    max_spans: int | None = None,
+    encoding: str = "identity",
+    max_bytes: int | None = None,
 ) -> Decoded:
-    """Parse, decode and normalise one export request body into column batches.
+    """Decompress, parse, decode and normalise one export request body into column
+    batches, tagged with the digest of the request (see ``request_digest``).
 
-    A request of more than ``max_spans`` spans is refused once parsed, before the
-    far dearer decoding: 15 MB of tiny spans took 20 s and 500 MB to decode."""
+    A body that inflates past ``max_bytes`` is refused as it inflates. A request of
+    more than ``max_spans`` spans is refused once parsed, before the far dearer
+    decoding: 15 MB of tiny spans took 20 s and 500 MB to decode."""
     assert _prices is not None, "decoder not started"
+    if encoding in ("gzip", "deflate"):
+        body = inflate(body, max_bytes, gzip=encoding == "gzip")
     request = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
     if max_spans is not None:
         count = sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
@@ -80,15 +93,47 @@ def decode_body(
                 "in one request. Send smaller batches."
             )
     batch = decode_message(request, project_id, _prices.cost)
-    columns = to_columns(batch.records) if batch.records else None
+    columns = None
+    if batch.records:
+        columns = to_columns(batch.records, request_digest(project_id, body))
     return Decoded(columns, batch.rejected, batch.error_message)
 
 
+def inflate(body: bytes, limit: int | None, gzip: bool) -> bytes:
+    """A gzip or deflate body decompressed, refusing to inflate past ``limit`` bytes."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, 0 if limit is None else limit + 1)
+    except zlib.error as exc:
+        name = "gzip" if gzip else "deflate"
+        raise BadRequest(f"The body is not valid {name} data: {exc}.") from None
+    if limit is not None and (len(out) > limit or inflater.unconsumed_tail):
+        raise PayloadTooLarge(body_too_large(limit, decompressed=True))
+    if not inflater.eof:
+        raise BadRequest("The compressed body ends early; send the whole body.")
+    return out
+
+
+def body_too_large(limit: int, decompressed: bool = False) -> str:
+    where = "after decompression " if decompressed else ""
+    return (
+        f"The request body is larger than {limit} bytes {where}(LAMINA_MAX_BODY_BYTES). "
+        "Send smaller batches."
+    )
+
+
 class Decoder:
-    def __init__(self, workers: int, price_file: Path | None, max_spans: int | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        price_file: Path | None,
+        max_spans: int | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
         self._workers = workers
         self._price_file = price_file
         self._max_spans = max_spans
+        self._max_bytes = max_bytes
         self._pool: Executor | None = None
         if workers == 0:
             _start_worker_in_process(price_file)
@@ -105,14 +150,16 @@ class Decoder:
             for future in [self._pool.submit(_ready) for _ in range(self._workers)]:
                 future.result(timeout=120)
 
-    async def decode(self, body: bytes, content_type: str, project_id: str) -> Decoded:
+    async def decode(
+        self, body: bytes, content_type: str, project_id: str, encoding: str = "identity"
+    ) -> Decoded:
+        """The body (as it arrived, compressed or not) decoded into column batches."""
+        args = (body, content_type, project_id, self._max_spans, encoding, self._max_bytes)
         if self._pool is None:
-            return decode_body(body, content_type, project_id, self._max_spans)
+            return decode_body(*args)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                self._pool, decode_body, body, content_type, project_id, self._max_spans
-            )
+            return await loop.run_in_executor(self._pool, decode_body, *args)
         except BrokenProcessPool:
             log.error("a decode worker died; starting new ones")
             self._pool = None

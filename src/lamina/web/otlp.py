@@ -10,7 +10,6 @@ Retry-After when the server cannot take them now. Error bodies are a
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Awaitable, Callable
 
 from google.protobuf import json_format
@@ -26,14 +25,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.errors import (
-    BadRequest,
     LaminaError,
     Overloaded,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
 from lamina.ingest.budget import ByteBudget
-from lamina.ingest.decoder import JSON, PROTOBUF
+from lamina.ingest.decoder import ENCODINGS, JSON, PROTOBUF, body_too_large
 from lamina.runtime import Runtime
 
 _GRPC_STATUS = {400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 503: 14}
@@ -52,61 +50,37 @@ def _content_type(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int, budget: ByteBudget) -> tuple[bytes, int]:
-    """The request body, decompressed, refusing more than ``limit`` bytes either way.
+    """The request body as it arrived (decompressing it is the decoder's work, off the
+    event loop), refusing more than ``limit`` bytes.
 
     Returns the body and the bytes taken from ``budget``; the caller gives them
     back once the body is decoded.
     """
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", "", "gzip", "deflate"):
-        raise UnsupportedMediaType(
-            f"Content-Encoding {encoding} is not supported; use gzip or no encoding."
-        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(_too_large(limit))
+        raise PayloadTooLarge(body_too_large(limit))
     chunks = []
-    size = 0
     taken = 0
     try:
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(_too_large(limit))
+            if taken + len(chunk) > limit:
+                raise PayloadTooLarge(body_too_large(limit))
             budget.take(len(chunk))
             taken += len(chunk)
             chunks.append(chunk)
-        body = b"".join(chunks)
-        if encoding in ("gzip", "deflate"):
-            body = _decompress(body, limit, gzip=encoding == "gzip")
-            budget.take(len(body))
-            taken += len(body)
     except BaseException:
         budget.give_back(taken)
         raise
-    return body, taken
+    return b"".join(chunks), taken
 
 
-def _decompress(body: bytes, limit: int, gzip: bool) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        name = "gzip" if gzip else "deflate"
-        raise BadRequest(f"The body is not valid {name} data: {exc}.") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise PayloadTooLarge(_too_large(limit, decompressed=True))
-    if not inflater.eof:
-        raise BadRequest("The compressed body ends early; send the whole body.")
-    return out
-
-
-def _too_large(limit: int, decompressed: bool = False) -> str:
-    where = "after decompression " if decompressed else ""
-    return (
-        f"The request body is larger than {limit} bytes {where}(LAMINA_MAX_BODY_BYTES). "
-        "Send smaller batches."
-    )
+def _encoding(request: Request) -> str:
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ENCODINGS:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding} is not supported; use gzip or no encoding."
+        )
+    return encoding
 
 
 def error_response(error: LaminaError, content_type: str) -> Response:
@@ -125,10 +99,11 @@ async def export_traces(request: Request) -> Response:
     content_type = PROTOBUF
     try:
         content_type = _content_type(request)
+        encoding = _encoding(request)
         project_id = runtime.keys.project_for(request.headers.get("authorization"))
         body, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
         try:
-            batch = await runtime.ingest(project_id, body, content_type)
+            batch = await runtime.ingest(project_id, body, content_type, encoding)
         finally:
             runtime.bodies.give_back(taken)
     except LaminaError as error:
@@ -153,6 +128,7 @@ def _discarding(response: Message) -> Callable[[Request], Awaitable[Response]]:
         content_type = PROTOBUF
         try:
             content_type = _content_type(request)
+            _encoding(request)
             runtime.keys.project_for(request.headers.get("authorization"))
             _, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
             runtime.bodies.give_back(taken)
