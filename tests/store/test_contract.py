@@ -399,6 +399,21 @@ def test_a_traces_session_and_user_are_its_earliest_spans(store: Store) -> None:
     assert (got["session_id"], got["user_id"]) == ("s-early", "u-early")
 
 
+def test_late_spans_find_their_trace_whatever_its_id(store: Store) -> None:
+    """Ids that end alike, and ids that are not hex at all (a store may look traces
+    up by part of the id): each late span joins its own trace and no other."""
+    ending = "abcdef0123456789"
+    ids = ["0" * 16 + ending, "1" * 16 + ending, "not-hex-trace", "other-not-hex"]
+    store.write_spans([rec(trace, "first", session_id="s-ids") for trace in ids])
+    assert store.get_session("prj_a", "s-ids") is not None  # summarised before the rest
+    store.write_spans([rec(trace, "late", start=BASE + MS, session_id="s-ids") for trace in ids])
+    session = store.get_session("prj_a", "s-ids")
+    assert session is not None
+    assert sorted(trace["trace_id"] for trace in session["traces"]) == sorted(ids)
+    assert [trace["span_count"] for trace in session["traces"]] == [2, 2, 2, 2]
+    assert (session["trace_count"], session["span_count"]) == (4, 8)
+
+
 def test_session_fields(store: Store) -> None:
     turns = [
         agent_trace("s-fields", BASE, user="u-2", turn=0),

@@ -105,7 +105,7 @@ GROUP BY project_id, trace_id
 """
 
 # Each folded delta merged with its trace's stored row, if there is one
-# (``stored_batch_traces``, read by TOUCHED_SESSIONS). The stored rows are deleted
+# (``stored_batch_traces``, see sessions_sql.STORED_BATCH_TRACES). The stored rows are deleted
 # and the merged ones inserted: DuckDB's ON CONFLICT DO UPDATE cost 30-75 µs a row.
 _MERGE_TRACES = f"""
 INSERT INTO traces BY NAME
@@ -126,7 +126,8 @@ SELECT f.project_id, f.trace_id,
     CASE WHEN f.metadata = '{{}}' THEN coalesce(s.metadata, '{{}}') ELSE f.metadata END
         AS metadata,
     least(s.min_seq, f.min_seq) AS min_seq,
-    greatest(s.max_seq, f.max_seq) AS max_seq
+    greatest(s.max_seq, f.max_seq) AS max_seq,
+    {sessions_sql.trace_key("f.trace_id")} AS trace_key
 FROM folded_deltas f LEFT JOIN stored_batch_traces s USING (project_id, trace_id)
 """
 _FORGET_STORED = "DELETE FROM traces WHERE rowid IN (SELECT stored_row FROM stored_batch_traces)"
@@ -415,6 +416,9 @@ class DuckDBStore:
         traces = self._merge_metadata(con, deltas)
         con.register("trace_batch", traces)
         try:
+            rows = [row for (row,) in con.execute(sessions_sql.FIND_STORED).fetchall()]
+            span = [rows[0], rows[-1]] if rows else [1, 0]  # none: an empty range
+            con.execute(sessions_sql.STORED_BATCH_TRACES, [*span, rows])
             con.execute(sessions_sql.TOUCHED_SESSIONS)
             (since,) = _one(con.execute(sessions_sql.REFRESH_SINCE))
             con.execute(_FOLD_DELTAS)

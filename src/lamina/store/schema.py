@@ -159,6 +159,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX traces_by_trace_id ON traces (trace_id);
     CREATE INDEX traces_by_session_id ON traces (session_id);
     """,
+    # 7: ``traces.trace_key``, the trace id's last 16 hex digits as a number (0 for an id
+    # that is not hex). The fold finds the stored rows of a batch's traces by scanning
+    # this 8-byte column instead of the compressed ids (at 275k traces: 2.6 against 60 ms).
+    """
+    ALTER TABLE traces ADD COLUMN trace_key UBIGINT;
+    UPDATE traces SET trace_key = coalesce(try_cast('0x' || right(trace_id, 16) AS UBIGINT), 0);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

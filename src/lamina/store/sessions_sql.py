@@ -49,13 +49,33 @@ FROM traces t JOIN touched_sessions USING (project_id, session_id)
 WHERE t.start_ns >= ?
 GROUP BY t.project_id, t.session_id
 """
-# The stored rows of the batch's traces (the fold merges them with the deltas), and
-# the sessions the batch touches: those its spans name, and those its traces were
-# in before (a late span can move a trace to another session). Run before the merge.
-TOUCHED_SESSIONS = """
+
+
+# A trace id's key (``traces.trace_key``): its last 16 hex digits as a number; 0 for
+# an id that is not hex. The random part of a W3C trace id is at its end.
+def trace_key(column: str) -> str:
+    return f"coalesce(try_cast('0x' || right({column}, 16) AS UBIGINT), 0)"
+
+
+# Where the stored rows of the batch's traces may be: the rowids of the rows with the
+# keys of the batch's trace ids, read from the 8-byte key column alone.
+FIND_STORED = f"""
+SELECT rowid FROM traces
+WHERE trace_key IN (SELECT DISTINCT {trace_key("trace_id")} FROM trace_batch)
+ORDER BY rowid
+"""
+# The stored rows of the batch's traces (the fold merges them with the deltas), among
+# the rows FIND_STORED found (parameters: the lowest and highest of their rowids and
+# the list; the range lets the scan skip every other row group).
+STORED_BATCH_TRACES = """
 CREATE OR REPLACE TEMP TABLE stored_batch_traces AS
 SELECT t.rowid AS stored_row, t.* FROM traces t
-JOIN (SELECT DISTINCT project_id, trace_id FROM trace_batch) b USING (project_id, trace_id);
+JOIN (SELECT DISTINCT project_id, trace_id FROM trace_batch) b USING (project_id, trace_id)
+WHERE t.rowid BETWEEN ? AND ? AND t.rowid = any(?::BIGINT[])
+"""
+# The sessions the batch touches: those its spans name, and those its traces were in
+# before (a late span can move a trace to another session). Run before the merge.
+TOUCHED_SESSIONS = """
 CREATE OR REPLACE TEMP TABLE touched_sessions AS
 SELECT DISTINCT project_id, session_id FROM (
     SELECT project_id, session_id FROM trace_batch WHERE session_id IS NOT NULL
