@@ -50,7 +50,8 @@ class Settings:
     max_inflight_bytes: int = _setting(
         256 * MiB,
         "LAMINA_MAX_INFLIGHT_BYTES",
-        "Request bytes held at once while reading and decoding (429 above it).",
+        "Request bytes (as sent, compressed or not) held at once while reading and decoding "
+        "(429 above it).",
     )
     decode_workers: int = _setting(
         -1,
