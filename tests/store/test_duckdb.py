@@ -14,8 +14,9 @@ from bench.workload import batches
 from lamina.errors import ConfigError
 from lamina.ingest.decoder import PROTOBUF, decode_body
 from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
+from lamina.query.params import parse_session_query
 from lamina.store import sessions_sql
-from lamina.store.duckdb import DB_FILE, DuckDBStore
+from lamina.store.duckdb import CHECKPOINT_IDLE_SECONDS, DB_FILE, DuckDBStore
 from lamina.store.schema import SCHEMA_VERSION
 
 
@@ -63,6 +64,28 @@ def test_the_wal_is_checkpointed_into_the_file_while_ingest_goes_on(tmp_path: Pa
         assert size < 32 << 20, f"WAL at {size >> 20} MB"
         assert (tmp_path / DB_FILE).stat().st_size > 10 << 20
         assert store.count_spans("p") == sum(c.count for c in columns if c is not None)
+    finally:
+        store.close()
+
+
+def test_once_writes_pause_the_wal_is_checkpointed_into_the_file(tmp_path: Path) -> None:
+    """What is not checkpointed yet (and the indexes it changed) stays in the store's
+    memory: at 5M spans reads after an ingest ran out of it. A pause in writes
+    checkpoints the WAL, however small it is."""
+    start_worker_in_process(None)
+    columns = decode_body(gzip.decompress(batches(600)[0].body), PROTOBUF, "p").columns
+    assert columns is not None
+    store = DuckDBStore(tmp_path)
+    wal = tmp_path / (DB_FILE + ".wal")
+    try:
+        store.write_columns([columns])
+        assert wal.exists() and wal.stat().st_size > 0  # committed to the WAL only
+        deadline = time.monotonic() + CHECKPOINT_IDLE_SECONDS + 10
+        while wal.exists() and wal.stat().st_size > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert store.count_spans("p") == columns.count
+        assert store.list_sessions("p", parse_session_query({})).items
     finally:
         store.close()
 

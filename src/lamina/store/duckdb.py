@@ -52,6 +52,11 @@ FOLD_ROWS = 4000
 FOLD_SECONDS = 1.0
 FOLD_IDLE_SECONDS = 0.25
 FOLD_CHECK_SECONDS = 0.05
+# Once writes have paused this long, the WAL is checkpointed into the file. DuckDB holds
+# what is not yet checkpointed, and the indexes changed since, in the store's memory:
+# after 100k spans into a 5M-span store that was 150 of its 256 MB (ART indexes 101 MB),
+# and reads that came after ingest ran short of memory. A checkpoint frees it.
+CHECKPOINT_IDLE_SECONDS = 2.0
 # A newest-first search looks first among this many pages' worth of the newest
 # sessions or traces (see DuckDBStore._windowed_search).
 SEARCH_WINDOW = 8
@@ -192,6 +197,7 @@ class DuckDBStore:
         row = _one(self._db.execute("SELECT count(*) FROM pending_traces"))
         self._pending = int(row[0]) if row else 0
         self._pending_since = self._last_write = time.monotonic()
+        self._checkpointed = False  # nothing written since the last idle checkpoint
         self._closing = threading.Event()
         self._folder = threading.Thread(
             target=self._fold_in_background, name="lamina-fold", daemon=True
@@ -328,6 +334,7 @@ class DuckDBStore:
             for project_id, digest, at_ns in digests:
                 self._recent[(project_id, digest)] = at_ns
             self._last_write = time.monotonic()
+            self._checkpointed = False
             if not self._pending:
                 self._pending_since = self._last_write
             self._pending += batch.traces.num_rows
@@ -339,7 +346,11 @@ class DuckDBStore:
         retry_at = 0.0
         while not self._closing.wait(FOLD_CHECK_SECONDS):
             now = time.monotonic()
-            if not self._pending or now < retry_at:
+            if now < retry_at:
+                continue
+            if not self._pending:
+                if not self._checkpointed and now - self._last_write >= CHECKPOINT_IDLE_SECONDS:
+                    self._checkpoint_idle()
                 continue
             if (
                 self._pending >= FOLD_ROWS
@@ -352,6 +363,19 @@ class DuckDBStore:
                     except StoreUnavailable as exc:
                         log.warning("%s Trying again in a second.", exc.message)
                         retry_at = now + 1.0
+
+    def _checkpoint_idle(self) -> None:
+        """Checkpoint the WAL into the file while nothing is being written (see
+        CHECKPOINT_IDLE_SECONDS). A failure is left for the next automatic checkpoint."""
+        with self._write_lock:
+            if self._pending or time.monotonic() - self._last_write < CHECKPOINT_IDLE_SECONDS:
+                return  # a write came in meanwhile
+            try:
+                self._cursor().execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                self._failed(exc)
+                log.warning("Checkpointing the store while idle failed: %s", _first_line(exc))
+            self._checkpointed = True
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
