@@ -15,6 +15,7 @@ from lamina.errors import ConfigError
 from lamina.ingest.decoder import PROTOBUF, decode_body
 from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
 from lamina.query.params import parse_session_query
+from lamina.store import duckdb as duckdb_store
 from lamina.store import sessions_sql
 from lamina.store.duckdb import CHECKPOINT_IDLE_SECONDS, DB_FILE, DuckDBStore
 from lamina.store.schema import SCHEMA_VERSION
@@ -68,10 +69,15 @@ def test_the_wal_is_checkpointed_into_the_file_while_ingest_goes_on(tmp_path: Pa
         store.close()
 
 
-def test_once_writes_pause_the_wal_is_checkpointed_into_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("held_share", [0.0, 0.5])
+def test_once_writes_pause_the_wal_is_checkpointed_if_it_holds_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held_share: float
+) -> None:
     """What is not checkpointed yet (and the indexes it changed) stays in the store's
     memory: at 5M spans reads after an ingest ran out of it. A pause in writes
-    checkpoints the WAL, however small it is."""
+    checkpoints the WAL when that holds more than a share of the store's memory
+    (0.0: any; 600 spans hold far less than half of 256 MB, and stay in memory)."""
+    monkeypatch.setattr(duckdb_store, "CHECKPOINT_MEMORY_SHARE", held_share)
     start_worker_in_process(None)
     columns = decode_body(gzip.decompress(batches(600)[0].body), PROTOBUF, "p").columns
     assert columns is not None
@@ -80,10 +86,12 @@ def test_once_writes_pause_the_wal_is_checkpointed_into_the_file(tmp_path: Path)
     try:
         store.write_columns([columns])
         assert wal.exists() and wal.stat().st_size > 0  # committed to the WAL only
-        deadline = time.monotonic() + CHECKPOINT_IDLE_SECONDS + 10
+        waited = CHECKPOINT_IDLE_SECONDS + (10 if held_share == 0.0 else 1.5)
+        deadline = time.monotonic() + waited
         while wal.exists() and wal.stat().st_size > 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not wal.exists() or wal.stat().st_size == 0
+        checkpointed = not wal.exists() or wal.stat().st_size == 0
+        assert checkpointed == (held_share == 0.0)
         assert store.count_spans("p") == columns.count
         assert store.list_sessions("p", parse_session_query({})).items
     finally:

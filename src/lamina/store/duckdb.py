@@ -52,11 +52,18 @@ FOLD_ROWS = 4000
 FOLD_SECONDS = 1.0
 FOLD_IDLE_SECONDS = 0.25
 FOLD_CHECK_SECONDS = 0.05
-# Once writes have paused this long, the WAL is checkpointed into the file. DuckDB holds
-# what is not yet checkpointed, and the indexes changed since, in the store's memory:
-# after 100k spans into a 5M-span store that was 150 of its 256 MB (ART indexes 101 MB),
-# and reads that came after ingest ran short of memory. A checkpoint frees it.
+# Once writes have paused this long, and more than this share of the store's memory is
+# held by data not yet checkpointed and by the indexes it changed, the WAL is
+# checkpointed into the file, which frees them: after 100k spans into a 5M-span store
+# they held 150 of 256 MB (the ART indexes 103), and reads after the ingest ran out of
+# memory. Below that share a checkpoint only made the next reads slower (they read
+# back compressed blocks instead of the rows in memory).
 CHECKPOINT_IDLE_SECONDS = 2.0
+CHECKPOINT_MEMORY_SHARE = 0.5
+_HELD_UNTIL_CHECKPOINT = """
+SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()
+WHERE tag IN ('ART_INDEX', 'IN_MEMORY_TABLE')
+"""
 # A newest-first search looks first among this many pages' worth of the newest
 # sessions or traces (see DuckDBStore._windowed_search).
 SEARCH_WINDOW = 8
@@ -365,13 +372,17 @@ class DuckDBStore:
                         retry_at = now + 1.0
 
     def _checkpoint_idle(self) -> None:
-        """Checkpoint the WAL into the file while nothing is being written (see
-        CHECKPOINT_IDLE_SECONDS). A failure is left for the next automatic checkpoint."""
+        """Checkpoint the WAL into the file while nothing is being written, if what it
+        would free is worth it (see CHECKPOINT_IDLE_SECONDS). A failure is left for the
+        next automatic checkpoint."""
         with self._write_lock:
             if self._pending or time.monotonic() - self._last_write < CHECKPOINT_IDLE_SECONDS:
                 return  # a write came in meanwhile
             try:
-                self._cursor().execute("CHECKPOINT")
+                con = self._cursor()
+                (held,) = _one(con.execute(_HELD_UNTIL_CHECKPOINT))
+                if held > CHECKPOINT_MEMORY_SHARE * self._memory_mb * 2**20:
+                    con.execute("CHECKPOINT")
             except duckdb.Error as exc:
                 self._failed(exc)
                 log.warning("Checkpointing the store while idle failed: %s", _first_line(exc))
