@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from bench.workload import batches
 
-from lamina.errors import ConfigError
+from lamina.errors import ConfigError, StoreUnavailable
 from lamina.ingest.decoder import PROTOBUF, decode_body
 from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
 from lamina.query.params import parse_session_query
@@ -144,9 +144,6 @@ def test_the_server_gives_the_store_half_the_cores_unless_told(tmp_path: Path) -
 def test_a_read_that_runs_out_of_store_memory_is_a_clear_503(tmp_path: Path) -> None:
     """Out of memory is a passing condition (other work holds the store's memory), not a
     server error: the reader gets StoreUnavailable (503, retry) saying what happened."""
-    from lamina.errors import StoreUnavailable
-    from lamina.query.params import parse_session_query
-
     start_worker_in_process(None)
     store = DuckDBStore(tmp_path)
     try:
