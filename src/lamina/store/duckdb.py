@@ -461,9 +461,8 @@ class DuckDBStore:
             if stored:
                 con.execute(_FORGET_STORED)
             con.execute(_MERGE_TRACES)
-            con.execute(sessions_sql.FORGET_TOUCHED)
-            if since is not None:
-                con.execute(sessions_sql.REFRESH_SESSIONS, [since])
+            if since is not None:  # None: the batch touches no session
+                _refresh_sessions(con, since)
         finally:
             with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
                 con.unregister("trace_batch")
@@ -533,7 +532,13 @@ class DuckDBStore:
 
     @_settled
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
-        rows = self._windowed_search("sessions", sessions_sql.list_sessions, project_id, query)
+        rows: list[dict[str, Any]] = []
+        if sessions_sql.reads_costliest(query):
+            rows = self._query(
+                *sessions_sql.list_sessions(project_id, query, table="costliest_sessions")
+            )
+        if len(rows) <= query.limit:  # not a full page there: it may lie past them
+            rows = self._windowed_search("sessions", sessions_sql.list_sessions, project_id, query)
         return page([session_row(row) for row in rows], query.limit, query.sort, "session_id")
 
     @_settled
@@ -661,8 +666,7 @@ class DuckDBStore:
                         "AND trace_id IN (SELECT trace_id FROM doomed)",
                         [project_id],
                     )
-                    con.execute(sessions_sql.FORGET_TOUCHED)
-                    con.execute(sessions_sql.REFRESH_SESSIONS, [-(2**63)])  # all their traces
+                    _refresh_sessions(con, -(2**63))  # from all their traces
                 con.execute("DROP TABLE doomed")
         return Deleted(int(traces), spans)
 
@@ -674,7 +678,13 @@ class DuckDBStore:
                 traces = (_one(row) or (0,))[0]
                 row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])
                 spans = (_one(row) or (0,))[0]
-                for table in ("traces", "sessions", "api_keys", "request_digests"):
+                for table in (
+                    "traces",
+                    "sessions",
+                    "costliest_sessions",
+                    "api_keys",
+                    "request_digests",
+                ):
                     con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
                 con.execute("DELETE FROM projects WHERE id = ?", [project_id])
         return Deleted(int(traces), int(spans))
@@ -903,6 +913,23 @@ def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPy
             f"{path} is not a Lamina data file, or it is damaged ({_first_line(exc)}). "
             "Point --data-dir at another directory, or restore it from a backup."
         ) from None
+
+
+def _refresh_sessions(con: duckdb.DuckDBPyConnection, since: int) -> None:
+    """Recompute the summaries of the touched sessions (``touched_sessions``) from
+    their traces that started at ``since`` or later, and keep the costliest sessions
+    of their projects (see sessions_sql.COSTLIEST_KEPT)."""
+    kept = sessions_sql.COSTLIEST_KEPT
+    con.execute(sessions_sql.FORGET_TOUCHED)
+    con.execute(sessions_sql.REFRESH_SESSIONS, [since])
+    con.execute(sessions_sql.STORE_REFRESHED)
+    con.execute(sessions_sql.COST_FLOORS, [kept])
+    con.execute(sessions_sql.FORGET_TOUCHED_COSTLIEST)
+    con.execute(sessions_sql.KEEP_COSTLIEST)
+    con.execute(sessions_sql.TRIM_COSTLIEST, [kept])
+    for (project_id,) in con.execute(sessions_sql.SHORT_OF_COSTLIEST, [kept]).fetchall():
+        con.execute(sessions_sql.FORGET_COSTLIEST, [project_id])
+        con.execute(sessions_sql.REBUILD_COSTLIEST, [project_id, kept])
 
 
 def _invalidates(exc: duckdb.Error) -> bool:

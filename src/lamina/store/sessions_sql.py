@@ -29,26 +29,30 @@ SESSION_FIELDS = (
 )
 
 # A session's summary, from its traces' summaries. Run at ingest for the
-# sessions a batch touched (see TOUCHED_SESSIONS), never on the read path.
+# sessions a batch touched (see TOUCHED_SESSIONS), never on the read path. The
+# summaries land in ``refreshed_sessions``, then in ``sessions`` and, for the
+# costliest, in ``costliest_sessions`` (see KEEP_COSTLIEST).
 REFRESH_SESSIONS = """
-INSERT INTO sessions
+CREATE OR REPLACE TEMP TABLE refreshed_sessions AS
 SELECT t.project_id, t.session_id,
-    count(*),
-    sum(span_count)::BIGINT,
-    min(start_ns),
-    max(end_ns),
-    sum(end_ns - start_ns)::BIGINT,
-    sum(input_tokens)::BIGINT,
-    sum(output_tokens)::BIGINT,
-    sum(cost),
-    coalesce(list(DISTINCT user_id ORDER BY user_id) FILTER (WHERE user_id IS NOT NULL), []),
-    count(*) FILTER (WHERE error_count > 0),
-    arg_min(input_preview, start_ns) FILTER (WHERE input_preview IS NOT NULL),
-    arg_max(output_preview, end_ns) FILTER (WHERE output_preview IS NOT NULL)
+    count(*) AS trace_count,
+    sum(span_count)::BIGINT AS span_count,
+    min(start_ns) AS start_ns,
+    max(end_ns) AS end_ns,
+    sum(end_ns - start_ns)::BIGINT AS active_ns,
+    sum(input_tokens)::BIGINT AS input_tokens,
+    sum(output_tokens)::BIGINT AS output_tokens,
+    sum(cost) AS cost,
+    coalesce(list(DISTINCT user_id ORDER BY user_id) FILTER (WHERE user_id IS NOT NULL), [])
+        AS user_ids,
+    count(*) FILTER (WHERE error_count > 0) AS error_count,
+    arg_min(input_preview, start_ns) FILTER (WHERE input_preview IS NOT NULL) AS first_input,
+    arg_max(output_preview, end_ns) FILTER (WHERE output_preview IS NOT NULL) AS last_output
 FROM traces t JOIN touched_sessions USING (project_id, session_id)
 WHERE t.start_ns >= ?
 GROUP BY t.project_id, t.session_id
 """
+STORE_REFRESHED = "INSERT INTO sessions BY NAME SELECT * FROM refreshed_sessions"
 
 
 # A trace id's key (``traces.trace_key``): its last 16 hex digits as a number; 0 for
@@ -101,6 +105,80 @@ DELETE FROM sessions WHERE EXISTS (
     WHERE s.project_id = sessions.project_id AND s.session_id = sessions.session_id
 )
 """
+
+# -- the costliest sessions -------------------------------------------------------
+# The first page by cost was a Top-N over every session: DuckDB read the cost of each,
+# then fetched the winners' rows from wherever they sat in the table, and that fetch
+# grew with the table (at 5M spans twice its time at 1M). ``costliest_sessions`` keeps
+# a copy of each project's COSTLIEST_KEPT costliest sessions, whole rows, in the
+# order below. It holds a prefix of that order: every session it does not hold costs
+# less (or as much, with a lower id) than all it holds, so a page that finds its
+# limit + 1 rows there is the same page as from ``sessions``, whatever else it filters
+# on. Migration 8 fills it; every session refresh keeps it (see duckdb._refresh_sessions).
+COSTLIEST_KEPT = 500  # the largest page
+COST_ORDER = "coalesce(cost, 0) DESC, session_id DESC"
+
+# Each touched project's floor: the last of its kept sessions, when it keeps its full
+# COSTLIEST_KEPT (parameter). Below that it keeps all its sessions, and has no floor.
+# Run before the refreshed sessions are kept.
+COST_FLOORS = """
+CREATE OR REPLACE TEMP TABLE cost_floors AS
+SELECT project_id, coalesce(cost, 0) AS floor_cost, session_id AS floor_session
+FROM costliest_sessions
+WHERE project_id IN (SELECT project_id FROM touched_sessions)
+QUALIFY count(*) OVER (PARTITION BY project_id) >= ?
+    AND row_number() OVER (PARTITION BY project_id ORDER BY coalesce(cost, 0), session_id) = 1
+"""
+FORGET_TOUCHED_COSTLIEST = """
+DELETE FROM costliest_sessions WHERE EXISTS (
+    SELECT 1 FROM touched_sessions s
+    WHERE s.project_id = costliest_sessions.project_id
+        AND s.session_id = costliest_sessions.session_id
+)
+"""
+# The refreshed sessions that rank at or above their project's floor. Every session
+# kept before still ranks above it unless the refresh lowered its cost (a trace moved
+# away, or was deleted): then the project keeps fewer than it should, and
+# SHORT_OF_COSTLIEST finds it.
+KEEP_COSTLIEST = """
+INSERT INTO costliest_sessions BY NAME
+SELECT r.* FROM refreshed_sessions r LEFT JOIN cost_floors f USING (project_id)
+WHERE f.project_id IS NULL
+    OR coalesce(r.cost, 0) > f.floor_cost
+    OR (coalesce(r.cost, 0) = f.floor_cost AND r.session_id >= f.floor_session)
+"""
+# Those past the first COSTLIEST_KEPT (parameter) of each touched project.
+TRIM_COSTLIEST = f"""
+DELETE FROM costliest_sessions WHERE rowid IN (
+    SELECT rowid FROM costliest_sessions
+    WHERE project_id IN (SELECT project_id FROM touched_sessions)
+    QUALIFY row_number() OVER (PARTITION BY project_id ORDER BY {COST_ORDER}) > ?
+)
+"""
+# Touched projects keeping fewer than COSTLIEST_KEPT (parameter) that have more
+# sessions than they keep: their kept sessions are forgotten and rebuilt.
+SHORT_OF_COSTLIEST = """
+WITH touched AS (SELECT DISTINCT project_id FROM touched_sessions),
+kept AS (
+    SELECT t.project_id, count(c.project_id) AS kept
+    FROM touched t LEFT JOIN costliest_sessions c USING (project_id)
+    GROUP BY t.project_id HAVING count(c.project_id) < ?
+)
+SELECT k.project_id FROM kept k JOIN sessions s USING (project_id)
+GROUP BY k.project_id, k.kept HAVING count(*) > k.kept
+"""
+FORGET_COSTLIEST = "DELETE FROM costliest_sessions WHERE project_id = ?"
+REBUILD_COSTLIEST = f"""
+INSERT INTO costliest_sessions
+SELECT * FROM sessions WHERE project_id = ? ORDER BY {COST_ORDER} LIMIT ?
+"""
+
+
+def reads_costliest(query: SessionQuery) -> bool:
+    """Whether a page may be looked for among the costliest sessions first (a search
+    would scan spans for each of them, then again for all)."""
+    return query.sort == "cost" and query.descending and query.q is None
+
 
 _SESSION_SORT = {
     "start_time": "start_ns",
@@ -178,10 +256,14 @@ def _order(descending: bool, key: str) -> str:
 
 
 def list_sessions(
-    project_id: str, query: SessionQuery, since_start_ns: int | None = None
+    project_id: str,
+    query: SessionQuery,
+    since_start_ns: int | None = None,
+    table: str = "sessions",
 ) -> tuple[str, list[Any]]:
     """The page of sessions; with ``since_start_ns``, only those that started then or
-    later (a search window)."""
+    later (a search window). ``table`` may be ``costliest_sessions`` (see
+    ``reads_costliest``)."""
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     if query.user_id is not None:
@@ -209,7 +291,7 @@ def list_sessions(
         where.append("trace_count >= ?")
         params.append(query.min_traces)
     inner = (
-        f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort FROM sessions "
+        f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort FROM {table} "
         f"WHERE {' AND '.join(where)}"
     )
     outer = ""
