@@ -68,6 +68,26 @@ class ColumnBatch:
     def count(self) -> int:
         return int(self.spans.num_rows)
 
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bytes, str | None]]:
+        # A batch crosses from a decode worker to the server pickled. Pickling an
+        # Arrow table costs 1.5-2.6 µs a span to write and 1-2 to read; the Arrow IPC
+        # stream format 0.7 and 0.2 (the reader keeps the buffers it is given).
+        return _from_streams, (_stream(self.spans), _stream(self.traces), self.digest)
+
+
+def _stream(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    stream: bytes = sink.getvalue().to_pybytes()
+    return stream
+
+
+def _from_streams(spans: bytes, traces: bytes, digest: str | None) -> ColumnBatch:
+    return ColumnBatch(
+        pa.ipc.open_stream(spans).read_all(), pa.ipc.open_stream(traces).read_all(), digest
+    )
+
 
 # The record fields stored as they are, in SPAN_SCHEMA order after "seq".
 _FIELDS = SPAN_COLUMNS[1:]
