@@ -67,14 +67,15 @@ def expected(store: DuckDBStore, project: str = "prj_a", **params: str) -> list[
 
 
 def kept(store: DuckDBStore, project: str) -> list[str]:
-    return [
-        row["session_id"]
-        for row in store._query(
+    """The sessions the store keeps as the project's costliest, once what is written
+    is folded in (as before any read)."""
+    with store._reading():
+        rows = store._query(
             "SELECT session_id FROM costliest_sessions WHERE project_id = ? "
             f"ORDER BY {sessions_sql.COST_ORDER}",
             [project],
         )
-    ]
+    return [row["session_id"] for row in rows]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -200,5 +201,17 @@ def test_a_costly_session_that_loses_cost_gives_way_to_the_next(
         store.write_spans([span(moving, "s-e", None, BASE)])  # earlier: now in s-e
         assert by_cost(store, 2) == ["s-e", "s-c", "s-d", "s-a", "s-b"]
         assert kept(store, "prj_a") == ["s-e", "s-c", "s-d"]
+    finally:
+        store.close()
+
+
+def test_a_deleted_project_keeps_nothing(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path)
+    try:
+        for project in ("prj_a", "prj_b"):
+            store.write_spans([span(f"{next(_ids):032x}", "s-1", 1.0, BASE, project)])
+        assert kept(store, "prj_a") == kept(store, "prj_b") == ["s-1"]
+        store.delete_project("prj_a")
+        assert kept(store, "prj_a") == [] and kept(store, "prj_b") == ["s-1"]
     finally:
         store.close()
