@@ -1,0 +1,45 @@
+"""The decode workers, as processes beside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from bench.workload import batches
+
+from lamina.ingest.decoder import PROTOBUF, WORKER_NICENESS, Decoder
+
+
+def _workers() -> list[int]:
+    """This process's children that are pool workers (not the resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == os.getpid() and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_decoding_gives_way_to_the_server() -> None:
+    """Workers run nicer than the process that started them, so the server's writer and
+    event loop get a core first; and they still decode."""
+    decoder = Decoder(2, None)
+    decoder.start()
+    try:
+        batch = batches(600)[0]
+        decoded = asyncio.run(decoder.decode(batch.body, PROTOBUF, "prj", "gzip"))
+        assert decoded.count == batch.spans
+        workers = _workers()
+        assert len(workers) == 2
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        for pid in workers:
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + WORKER_NICENESS)
+    finally:
+        decoder.stop()
