@@ -9,22 +9,16 @@ from pathlib import Path
 from bench.workload import batches
 
 from lamina.ingest.decoder import PROTOBUF, WORKER_NICENESS, Decoder
+from tests.processes import children
 
 
 def _workers() -> list[int]:
-    """This process's children that are pool workers (not the resource tracker)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if parent == os.getpid() and b"spawn_main" in command:
-            found.append(int(entry.name))
-    return found
+    """This process's pool workers (not multiprocessing's resource tracker)."""
+    return [
+        pid
+        for pid in children(os.getpid())
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
 
 
 def test_decoding_gives_way_to_the_server() -> None:

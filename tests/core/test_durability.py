@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.conftest import LaminaServer, run_cli
 from tests.core import otlp
+from tests.processes import children
 
 SPANS_PER_TRACE = 3
 
@@ -127,20 +128,6 @@ def _check_everything_acknowledged_is_there(server: LaminaServer, acked: list[st
         assert (trace["input_tokens"], trace["output_tokens"]) == (1000, 200)
 
 
-def _children(server: LaminaServer) -> list[int]:
-    """The server's child processes (its decode workers, if any)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _assert_gone(pids: list[int], timeout: float = 10) -> None:
     """No process of a stopped server lingers (zombies reaped by init count as gone)."""
     deadline = time.monotonic() + timeout
@@ -164,14 +151,14 @@ def test_sigkill_loses_no_acknowledged_span(new_server: Callable[..., LaminaServ
     senders = Senders(first)
     senders.start()
     senders.wait_for(40)
-    children = _children(first)
+    workers = children(first.process.pid)
     first.kill()  # SIGKILL while the senders are still sending
     acked = senders.join()
 
     # the dead server left its server.json behind; the CLI sees the process is gone and
     # reads the data dir directly instead of trying to reach it
     assert (first.data_dir / "server.json").exists()
-    _assert_gone(children)
+    _assert_gone(workers)
     listed = run_cli("sessions", "list", "--data-dir", str(first.data_dir))
     assert listed.returncode == 0, listed.stderr
     assert "http-0" in listed.stdout
@@ -190,10 +177,10 @@ def test_sigterm_exits_0_and_keeps_everything(new_server: Callable[..., LaminaSe
     senders = Senders(first)
     senders.start()
     senders.wait_for(30)
-    children = _children(first)
+    workers = children(first.process.pid)
     first.process.send_signal(signal.SIGTERM)  # while the senders are still sending
     assert first.process.wait(30) == 0
-    _assert_gone(children)
+    _assert_gone(workers)
     acked = senders.join()
     first.kill()  # closes the output reader
     assert not (first.data_dir / "server.json").exists()  # the CLI will not look for it

@@ -25,6 +25,7 @@ import httpx
 
 from tests.conftest import LaminaServer
 from tests.core import otlp
+from tests.processes import children
 
 LOAD_SECONDS = float(os.environ.get("LAMINA_OVERLOAD_SECONDS", "10"))
 SENDERS = 8
@@ -123,19 +124,14 @@ class Reader:
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the decode workers), in MiB."""
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for process in (pid, *children(pid)):
         try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
+            status = Path(f"/proc/{process}/status").read_text()
         except OSError:
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if int(entry.name) == pid or parent == pid:
-            for line in status.splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
     return total / 1024
 
 
