@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Lamina needs on a fresh Debian/Ubuntu machine, idempotently:
 #   - a virtualenv in .venv with Lamina and its development tools (re-installed when
-#     pyproject.toml changes);
+#     pyproject.toml, setup.py or the C decoder changes);
 #   - with --test, what only the tests need: .venv-compat with the other SDKs the
 #     compatibility tests run (lmnr, traceloop-sdk), the TypeScript SDK's npm packages
 #     (npm ci in sdk-js), and Debian's Chromium (the browser tests drive it through
@@ -25,7 +25,18 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 stamp=.venv/.lamina-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# The OTLP wire decoder is C (src/lamina/otlp/_wire.c), built by the install: a C
+# compiler and Python's headers must be there (Debian: gcc; pyenv and python.org
+# builds carry their headers, Debian's python3 needs python3-dev).
+if ! command -v gcc >/dev/null && ! command -v cc >/dev/null; then
+  echo "Installing Debian's gcc to build Lamina's OTLP decoder"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gcc >/dev/null
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
+  || [ src/lamina/otlp/_wire.c -nt "$stamp" ]; then
   echo "Installing Lamina and its tools into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[dev]"

@@ -28,10 +28,10 @@ import orjson
 
 with atheris.instrument_imports(include=["lamina"]):
     from lamina.errors import BadRequest
-    from lamina.ingest.columns import to_columns
+    from lamina.ingest.columns import records_to_columns, to_columns
     from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
+    from lamina.otlp.wire import decode_wire
     from lamina.pricing import PriceTable
-    from lamina.store.summaries import trace_deltas
 
 PRICES = PriceTable.load(None)
 
@@ -41,14 +41,21 @@ def decode(body: bytes) -> None:
         try:
             request = parse(body)
         except BadRequest:
+            if parse is parse_protobuf and decode_wire(body, "prj_fuzz", PRICES.cost) is not None:
+                raise AssertionError("the wire decoder accepted a body upb refuses") from None
             continue
         batch = decode_request(request, "prj_fuzz", PRICES.cost)
         spans = sum(len(s.spans) for rs in request.resource_spans for s in rs.scope_spans)
         if batch.rejected + len(batch.records) != spans:
             raise AssertionError(f"{spans} spans in, {len(batch.records)} + {batch.rejected} out")
         if batch.records:
-            to_columns(batch.records)
-            trace_deltas(batch.records, 0)
+            to_columns(batch.records)  # trace deltas included
+        wire = decode_wire(request.SerializeToString(), "prj_fuzz", PRICES.cost)
+        expected = {
+            name: list(values) for name, values in records_to_columns(batch.records).items()
+        }
+        if wire is not None and (wire.errors != batch.errors or repr(wire.spans) != repr(expected)):
+            raise AssertionError("the wire decoder and decode.py disagree")
 
 
 def seeds() -> list[bytes]:

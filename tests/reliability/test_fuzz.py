@@ -31,7 +31,6 @@ from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.duckdb import DuckDBStore
-from lamina.store.summaries import trace_deltas
 
 SCALE = float(os.environ.get("LAMINA_FUZZ_EXAMPLES", "1"))
 PRICES = PriceTable.load(None)
@@ -50,8 +49,7 @@ def decode_all_the_way(request: ExportTraceServiceRequest) -> None:
     """What the server does with a parsed request: nothing here may raise."""
     batch = decode_request(request, "prj_fuzz", PRICES.cost)
     if batch.records:
-        to_columns(batch.records)
-        trace_deltas(batch.records, 0)
+        to_columns(batch.records)  # trace deltas included
     assert batch.rejected + len(batch.records) == sum(
         len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans
     )

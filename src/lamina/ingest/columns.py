@@ -89,22 +89,36 @@ def _from_streams(spans: bytes, traces: bytes, digest: str | None) -> ColumnBatc
     )
 
 
-# The record fields stored as they are, in SPAN_SCHEMA order after "seq".
+# The span fields, in SPAN_SCHEMA order after "seq": a record's fields, and the
+# columns the wire decoder (lamina.otlp.wire) gives.
 _FIELDS = SPAN_COLUMNS[1:]
 _AS_IS = attrgetter(*_FIELDS)
-_METADATA = _FIELDS.index("metadata")
 
 
 def to_columns(records: Sequence[SpanRecord], digest: str | None = None) -> ColumnBatch:
+    return from_columns(records_to_columns(records), digest)
+
+
+def records_to_columns(records: Sequence[SpanRecord]) -> dict[str, Sequence[Any]]:
+    """The records' fields as columns."""
     # One C-level pass: each record as a tuple of its fields, then the tuples transposed.
     columns: list[Any] = list(zip(*map(_AS_IS, records), strict=True)) or [()] * len(_FIELDS)
-    columns[_METADATA] = [
-        orjson.dumps(metadata).decode() if metadata else "{}" for metadata in columns[_METADATA]
-    ]
-    data = {"seq": range(len(records)), **dict(zip(_FIELDS, columns, strict=True))}
-    spans = pa.Table.from_pydict(data, schema=SPAN_SCHEMA)
-    traces = pa.Table.from_pydict(trace_deltas(records, 0), schema=TRACE_SCHEMA)
-    return ColumnBatch(spans, traces, digest)
+    return dict(zip(_FIELDS, columns, strict=True))
+
+
+def from_columns(spans: dict[str, Sequence[Any]], digest: str | None = None) -> ColumnBatch:
+    """A batch from span columns: each field of SpanRecord (``metadata`` as dicts) as a
+    sequence, one value a span."""
+    data = {
+        "seq": range(len(spans["trace_id"])),
+        **spans,
+        "metadata": [
+            orjson.dumps(metadata).decode() if metadata else "{}" for metadata in spans["metadata"]
+        ],
+    }
+    table = pa.Table.from_pydict(data, schema=SPAN_SCHEMA)
+    traces = pa.Table.from_pydict(trace_deltas(spans, 0), schema=TRACE_SCHEMA)
+    return ColumnBatch(table, traces, digest)
 
 
 def combine(batches: Sequence[ColumnBatch], first_seq: int) -> ColumnBatch:

@@ -24,9 +24,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from lamina.errors import BadRequest, PayloadTooLarge, StoreUnavailable
-from lamina.ingest.columns import ColumnBatch, request_digest, to_columns
+from lamina.ingest.columns import ColumnBatch, from_columns, records_to_columns, request_digest
 from lamina.otlp.decode import decode_request as decode_message
-from lamina.otlp.decode import parse_json, parse_protobuf
+from lamina.otlp.decode import parse_json, parse_protobuf, rejection
+from lamina.otlp.wire import count_spans, decode_wire
 from lamina.pricing import PriceTable
 
 log = logging.getLogger("lamina.ingest")
@@ -91,19 +92,28 @@ def decode_body(
     assert _prices is not None, "decoder not started"
     if encoding in ("gzip", "deflate"):
         body = inflate(body, max_bytes, gzip=encoding == "gzip")
-    request = parse_protobuf(body) if content_type == PROTOBUF else parse_json(body)
+    digest = request_digest(project_id, body)
+    # One path from here: a JSON body is parsed and serialised to protobuf.
+    request = None if content_type == PROTOBUF else parse_json(body)
+    wire = body if request is None else request.SerializeToString()
     if max_spans is not None:
-        count = sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
+        count = count_spans(wire)
+        if count < 0:  # not readable by the fast path: upb words the error, if any
+            request = request or parse_protobuf(wire)
+            count = sum(len(s.spans) for rs in request.resource_spans for s in rs.scope_spans)
         if count > max_spans:
             raise PayloadTooLarge(
                 f"This request holds {count} spans; the server accepts at most {max_spans} "
                 "in one request. Send smaller batches."
             )
-    batch = decode_message(request, project_id, _prices.cost)
-    columns = None
-    if batch.records:
-        columns = to_columns(batch.records, request_digest(project_id, body))
-    return Decoded(columns, batch.rejected, batch.error_message)
+    decoded = decode_wire(wire, project_id, _prices.cost)
+    if decoded is not None:
+        spans, rejected, errors = decoded.spans, decoded.rejected, decoded.errors
+    else:  # a request out of the fast path's reach: upb and decode.py
+        batch = decode_message(request or parse_protobuf(wire), project_id, _prices.cost)
+        spans, rejected, errors = records_to_columns(batch.records), batch.rejected, batch.errors
+    columns = from_columns(spans, digest) if spans["trace_id"] else None
+    return Decoded(columns, rejected, rejection(rejected, errors))
 
 
 def inflate(body: bytes, limit: int | None, gzip: bool) -> bytes:

@@ -43,10 +43,15 @@ class DecodedBatch:
 
     @property
     def error_message(self) -> str:
-        if not self.rejected:
-            return ""
-        shown = "; ".join(dict.fromkeys(self.errors[:20]))
-        return f"{self.rejected} span(s) rejected: {shown}"
+        return rejection(self.rejected, self.errors)
+
+
+def rejection(rejected: int, errors: list[str]) -> str:
+    """What a client is told about the spans of its request that were not stored."""
+    if not rejected:
+        return ""
+    shown = "; ".join(dict.fromkeys(errors[:20]))
+    return f"{rejected} span(s) rejected: {shown}"
 
 
 def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:

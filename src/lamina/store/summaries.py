@@ -11,14 +11,13 @@ earliest span's do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from lamina.query.preview import preview
-from lamina.spans import SpanRecord
 
 ROOT_BONUS = 2**62
 
@@ -52,23 +51,20 @@ TRACE_SCHEMA = pa.schema(
 TRACE_COLUMNS = tuple(TRACE_SCHEMA.names)
 
 
-def rank(record: SpanRecord) -> int:
-    return record.start_ns - ROOT_BONUS if record.parent_span_id is None else record.start_ns
-
-
-def trace_deltas(records: Sequence[SpanRecord], first_seq: int) -> dict[str, Sequence[Any]]:
-    """One delta for each trace the records touch, in order of first appearance, as the
-    columns of TRACE_SCHEMA (what Arrow builds a table from fastest)."""
+def trace_deltas(spans: Mapping[str, Sequence[Any]], first_seq: int) -> dict[str, Sequence[Any]]:
+    """One delta for each trace the spans touch, in order of first appearance, as the
+    columns of TRACE_SCHEMA (what Arrow builds a table from fastest). ``spans`` holds
+    the span columns (SPAN_SCHEMA's names, without ``seq``), one value a span."""
     traces: dict[tuple[str, str], list[int]] = {}
-    for offset, record in enumerate(records):
-        key = (record.project_id, record.trace_id)
+    for offset, key in enumerate(zip(spans["project_id"], spans["trace_id"], strict=True)):
         offsets = traces.get(key)
         if offsets is None:
             traces[key] = [offset]
         else:
             offsets.append(offset)
+    columns = [spans[name] for name in _DELTA_INPUTS]
     rows = [
-        _delta([records[at] for at in offsets], first_seq + offsets[0], first_seq + offsets[-1])
+        _delta(columns, offsets, first_seq + offsets[0], first_seq + offsets[-1])
         for offsets in traces.values()
     ]
     if not rows:
@@ -76,56 +72,102 @@ def trace_deltas(records: Sequence[SpanRecord], first_seq: int) -> dict[str, Seq
     return dict(zip(TRACE_COLUMNS, zip(*rows, strict=True), strict=True))
 
 
-def _delta(spans: list[SpanRecord], min_seq: int, max_seq: int) -> tuple[Any, ...]:
-    """The summary of one trace's spans, a row of TRACE_SCHEMA.
+# The span columns a delta reads, in the order _delta unpacks them.
+_DELTA_INPUTS = (
+    "project_id",
+    "trace_id",
+    "parent_span_id",
+    "name",
+    "start_ns",
+    "end_ns",
+    "status",
+    "session_id",
+    "user_id",
+    "input",
+    "output",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "tags",
+    "metadata",
+)
+
+
+def _delta(
+    columns: list[Sequence[Any]], offsets: list[int], min_seq: int, max_seq: int
+) -> tuple[Any, ...]:
+    """The summary of one trace's spans (at ``offsets`` in the columns), a row of
+    TRACE_SCHEMA.
 
     One pass with local variables: this runs for every span at ingest."""
-    first = spans[0]
-    name, name_rank = first.name, rank(first)
-    start_ns, end_ns = first.start_ns, first.end_ns
+    (
+        projects,
+        traces,
+        parents,
+        names,
+        starts,
+        ends,
+        statuses,
+        sessions,
+        users,
+        inputs,
+        outputs,
+        input_counts,
+        output_counts,
+        costs,
+        tag_lists,
+        metadatas,
+    ) = columns
+    first = offsets[0]
+    start_ns, end_ns = starts[first], ends[first]
+    name = names[first]
+    name_rank = start_ns - ROOT_BONUS if parents[first] is None else start_ns
     errors = 0
     session_id = session_rank = user_id = user_rank = None
     input_tokens = output_tokens = cost = None
     input_text = input_rank = output_text = output_rank = None
     tags: set[str] = set()
     metadata: dict[str, list[Any]] = {}
-    for span in spans:
-        at = span.start_ns
-        span_rank = at - ROOT_BONUS if span.parent_span_id is None else at
-        if span.status == "error":
+    for at in offsets:
+        start = starts[at]
+        span_rank = start - ROOT_BONUS if parents[at] is None else start
+        if statuses[at] == "error":
             errors += 1
-        if at < start_ns:
-            start_ns = at
-        if span.end_ns > end_ns:
-            end_ns = span.end_ns
+        if start < start_ns:
+            start_ns = start
+        if ends[at] > end_ns:
+            end_ns = ends[at]
         if span_rank < name_rank:
-            name, name_rank = span.name, span_rank
+            name, name_rank = names[at], span_rank
         # Session and user rank by start time alone: a root span has no say.
-        if span.session_id and (session_rank is None or at < session_rank):
-            session_id, session_rank = span.session_id, at
-        if span.user_id and (user_rank is None or at < user_rank):
-            user_id, user_rank = span.user_id, at
-        if span.input is not None and (input_rank is None or span_rank < input_rank):
-            input_text, input_rank = span.input, span_rank
-        if span.output is not None and (output_rank is None or span_rank < output_rank):
-            output_text, output_rank = span.output, span_rank
-        if span.input_tokens is not None:
-            input_tokens = (
-                span.input_tokens if input_tokens is None else input_tokens + span.input_tokens
-            )
-        if span.output_tokens is not None:
-            output_tokens = (
-                span.output_tokens if output_tokens is None else output_tokens + span.output_tokens
-            )
-        if span.cost is not None:
-            cost = span.cost if cost is None else cost + span.cost
-        if span.tags:
-            tags.update(span.tags)
-        if span.metadata:
-            _rank_metadata(metadata, span.metadata, span_rank)
+        value = sessions[at]
+        if value and (session_rank is None or start < session_rank):
+            session_id, session_rank = value, start
+        value = users[at]
+        if value and (user_rank is None or start < user_rank):
+            user_id, user_rank = value, start
+        value = inputs[at]
+        if value is not None and (input_rank is None or span_rank < input_rank):
+            input_text, input_rank = value, span_rank
+        value = outputs[at]
+        if value is not None and (output_rank is None or span_rank < output_rank):
+            output_text, output_rank = value, span_rank
+        value = input_counts[at]
+        if value is not None:
+            input_tokens = value if input_tokens is None else input_tokens + value
+        value = output_counts[at]
+        if value is not None:
+            output_tokens = value if output_tokens is None else output_tokens + value
+        value = costs[at]
+        if value is not None:
+            cost = value if cost is None else cost + value
+        if tag_lists[at]:
+            tags.update(tag_lists[at])
+        if metadatas[at]:
+            _rank_metadata(metadata, metadatas[at], span_rank)
     return (
-        first.project_id,
-        first.trace_id,
+        projects[first],
+        traces[first],
         session_id,
         session_rank,
         user_id,
@@ -134,7 +176,7 @@ def _delta(spans: list[SpanRecord], min_seq: int, max_seq: int) -> tuple[Any, ..
         name_rank,
         start_ns,
         end_ns,
-        len(spans),
+        len(offsets),
         errors,
         input_tokens,
         output_tokens,

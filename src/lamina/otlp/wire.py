@@ -1,0 +1,84 @@
+"""OTLP trace exports read from the protobuf wire format straight into span columns.
+
+The fast path of :mod:`lamina.otlp.decode`, in C (``_wire.c``): the same spans, the
+same values, about five times quicker, because no protobuf message object is built
+and no field is read through Python. decode.py stays the definition. A request the C
+code does not read exactly as upb would (malformed, or unusual in a way that affects
+the result) comes back as None, and the caller decodes it with upb and decode.py,
+which words any error; a span whose attributes need more than a table lookup (chat
+messages, metadata, text to parse) is normalised by :mod:`lamina.otlp.attributes`
+from the attribute dict the C code built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from lamina.ingest.columns import SPAN_COLUMNS
+from lamina.otlp import _wire
+from lamina.otlp import attributes as conv
+from lamina.otlp.decode import CostFunction
+
+# The conventions' fields, in the order of the F_* numbers in _wire.c.
+FIELDS = (
+    "session_id",
+    "user_id",
+    "tags",
+    "span_type",
+    "input",
+    "input_late",
+    "output",
+    "output_late",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "input_cost",
+    "output_cost",
+    "cost_late",
+    "metadata_json",
+)
+assert set(FIELDS) == set(conv._FIELD_NAMES), "a field of the conventions is missing here"
+_SPAN_FIELDS = SPAN_COLUMNS[1:]  # the columns _wire.decode() fills, in its order
+
+_wire.configure(
+    conv._ROLES,
+    conv.role,
+    {name: index for index, name in enumerate(FIELDS)},
+    conv.scan,
+    conv.normalise,
+    orjson.dumps,
+    {"default": str},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WireColumns:
+    spans: dict[str, Sequence[Any]]  # SpanRecord's fields as columns (see columns.from_columns)
+    rejected: int
+    errors: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.spans["trace_id"])
+
+
+def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumns | None:
+    """The spans of a protobuf ExportTraceServiceRequest as columns, or None when the
+    request must be decoded with upb and decode.py instead."""
+    result = _wire.decode(body, project_id, price)
+    if result is None:
+        return None
+    columns, errors = result
+    return WireColumns(dict(zip(_SPAN_FIELDS, columns, strict=True)), len(errors), errors)
+
+
+def count_spans(body: bytes) -> int:
+    """The spans in a protobuf request, without decoding them; -1 if it cannot be read."""
+    count: int = _wire.count_spans(body)
+    return count
