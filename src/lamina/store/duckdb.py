@@ -180,7 +180,13 @@ class DuckDBStore:
         self._threads = threads
         self._db = _connect(self.path, memory_mb, threads)
         self._local = threading.local()
+        # Appending spans (the writer) and folding their deltas into the summaries (the
+        # fold) run side by side, each in its own transaction: the fold reads and deletes
+        # the deltas committed before it began, the writer only appends. Anything that
+        # changes spans and summaries together takes both locks, the fold's first.
         self._write_lock = threading.Lock()
+        self._fold_lock = threading.Lock()
+        self._counts = threading.Lock()  # for _pending and _pending_since
         # DuckDB stops using a database after a fatal error (a checkpoint that failed
         # on a full disk, say); the store then opens the file again (see _reopen).
         self._reopen_lock = threading.Lock()
@@ -202,6 +208,10 @@ class DuckDBStore:
         }
         self._recent_pruned = 0
         row = _one(self._db.execute("SELECT count(*) FROM pending_traces"))
+        # Deltas committed and not yet folded. A fold may fold a batch just committed
+        # before the writer has counted it, so this can dip below zero for a moment;
+        # never while an acknowledged batch is unfolded (the writer counts a batch
+        # before its request is acknowledged, and counts batches in commit order).
         self._pending = int(row[0]) if row else 0
         self._pending_since = self._last_write = time.monotonic()
         self._checkpointed = False  # nothing written since the last idle checkpoint
@@ -342,9 +352,10 @@ class DuckDBStore:
                 self._recent[(project_id, digest)] = at_ns
             self._last_write = time.monotonic()
             self._checkpointed = False
-            if not self._pending:
-                self._pending_since = self._last_write
-            self._pending += batch.traces.num_rows
+            with self._counts:
+                if self._pending <= 0:
+                    self._pending_since = self._last_write
+                self._pending += batch.traces.num_rows
 
     def _fold_in_background(self) -> None:
         """Fold pending deltas once enough have gathered, once the oldest has waited
@@ -355,7 +366,7 @@ class DuckDBStore:
             now = time.monotonic()
             if now < retry_at:
                 continue
-            if not self._pending:
+            if self._pending <= 0:
                 if not self._checkpointed and now - self._last_write >= CHECKPOINT_IDLE_SECONDS:
                     self._checkpoint_idle()
                 continue
@@ -364,7 +375,7 @@ class DuckDBStore:
                 or now - self._pending_since >= FOLD_SECONDS
                 or now - self._last_write >= FOLD_IDLE_SECONDS
             ):
-                with self._write_lock:
+                with self._fold_lock:
                     try:
                         self._fold()
                     except StoreUnavailable as exc:
@@ -375,8 +386,8 @@ class DuckDBStore:
         """Checkpoint the WAL into the file while nothing is being written, if what it
         would free is worth it (see CHECKPOINT_IDLE_SECONDS). A failure is left for the
         next automatic checkpoint."""
-        with self._write_lock:
-            if self._pending or time.monotonic() - self._last_write < CHECKPOINT_IDLE_SECONDS:
+        with self._fold_lock, self._write_lock:  # a checkpoint waits for open transactions
+            if self._pending > 0 or time.monotonic() - self._last_write < CHECKPOINT_IDLE_SECONDS:
                 return  # a write came in meanwhile
             try:
                 con = self._cursor()
@@ -395,10 +406,10 @@ class DuckDBStore:
         When the fold cannot be saved (a full disk, say), it is applied inside the
         read's own transaction instead and rolled back after the read, so the
         answer is still complete; the spans themselves are safe either way."""
-        if not self._pending:
+        if self._pending <= 0:
             yield
             return
-        with self._write_lock:
+        with self._fold_lock:
             try:
                 self._fold()
             except StoreUnavailable as exc:
@@ -414,18 +425,23 @@ class DuckDBStore:
         yield
 
     def _fold(self) -> None:
-        """Merge ``pending_traces`` into ``traces`` and refresh the sessions they touch,
-        in one transaction. The caller holds the write lock."""
-        if not self._pending:
+        """Merge the committed ``pending_traces`` into ``traces`` and refresh the sessions
+        they touch, in one transaction, beside the writer's. The caller holds the fold
+        lock."""
+        if self._pending <= 0:
             return
         failure = (
             "The store could not update its summaries ({error}). Free disk space or fix "
             "the data directory."
         )
+        started = time.monotonic()
         with self._transaction(failure) as con:
-            self._apply_pending(con)
-            con.execute("DELETE FROM pending_traces")
-        self._pending = 0
+            folded = self._apply_pending(con)
+            con.execute("DELETE FROM pending_traces")  # the rows this transaction sees
+        with self._counts:
+            self._pending -= folded
+            # What is left was committed while this fold ran: it waits from its start.
+            self._pending_since = started
 
     @contextlib.contextmanager
     def _transaction(self, failure: str) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -445,8 +461,8 @@ class DuckDBStore:
             _rollback(con)
             raise
 
-    def _apply_pending(self, con: duckdb.DuckDBPyConnection) -> None:
-        """The fold's statements, inside the caller's transaction."""
+    def _apply_pending(self, con: duckdb.DuckDBPyConnection) -> int:
+        """The fold's statements, inside the caller's transaction; the deltas folded."""
         deltas = con.sql("SELECT * FROM pending_traces").to_arrow_table()
         traces = self._merge_metadata(con, deltas)
         con.register("trace_batch", traces)
@@ -466,6 +482,7 @@ class DuckDBStore:
         finally:
             with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
                 con.unregister("trace_batch")
+        return int(deltas.num_rows)
 
     def _new_requests(
         self, batches: Sequence[ColumnBatch]
@@ -636,7 +653,7 @@ class DuckDBStore:
     def _delete_traces(self, project_id: str, where: str, params: list[Any]) -> Deleted:
         """The project's traces matching ``where``, their spans, and a refresh of the
         sessions they were in, in one transaction (spans found by sequence range)."""
-        with self._write_lock:
+        with self._fold_lock, self._write_lock:
             self._fold()
             with self._transaction("The store could not delete ({error}).") as con:
                 con.execute(
@@ -671,7 +688,7 @@ class DuckDBStore:
         return Deleted(int(traces), spans)
 
     def delete_project(self, project_id: str) -> Deleted:
-        with self._write_lock:
+        with self._fold_lock, self._write_lock:
             self._fold()
             with self._transaction("The store could not delete ({error}).") as con:
                 row = con.execute("SELECT count(*) FROM traces WHERE project_id = ?", [project_id])
@@ -855,7 +872,7 @@ class DuckDBStore:
         self._closing.set()
         if self._folder is not threading.current_thread():
             self._folder.join()
-        with self._write_lock:
+        with self._fold_lock, self._write_lock:
             with contextlib.suppress(StoreUnavailable):  # folded at the next start instead
                 self._fold()
             with contextlib.suppress(duckdb.Error):  # the WAL still holds every commit
