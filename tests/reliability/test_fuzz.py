@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from lamina.errors import BadRequest
@@ -31,6 +31,7 @@ from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.duckdb import DuckDBStore
+from tests.strategies import any_values, damaged
 
 SCALE = float(os.environ.get("LAMINA_FUZZ_EXAMPLES", "1"))
 PRICES = PriceTable.load(None)
@@ -91,21 +92,7 @@ _scalars = st.one_of(
     st.builds(lambda v: AnyValue(bytes_value=v), st.binary(max_size=50)),
     st.just(AnyValue()),
 )
-_values = st.recursive(
-    _scalars,
-    lambda inner: st.one_of(
-        st.builds(
-            lambda vs: AnyValue(array_value=ArrayValue(values=vs)), st.lists(inner, max_size=3)
-        ),
-        st.builds(
-            lambda kvs: AnyValue(
-                kvlist_value=KeyValueList(values=[KeyValue(key=k, value=v) for k, v in kvs])
-            ),
-            st.lists(st.tuples(_keys, inner), max_size=3),
-        ),
-    ),
-    max_leaves=6,
-)
+_values = any_values(_keys, _scalars, max_leaves=6)
 _attributes = st.lists(st.builds(lambda k, v: KeyValue(key=k, value=v), _keys, _values), max_size=6)
 _ids = st.one_of(st.binary(min_size=16, max_size=16), st.binary(max_size=20))
 _span_ids = st.one_of(st.binary(min_size=8, max_size=8), st.binary(max_size=10))
@@ -170,20 +157,9 @@ def test_any_bytes_are_a_request_or_a_bad_request(body: bytes) -> None:
 def test_damaged_export_requests_are_a_request_or_a_bad_request(
     request: ExportTraceServiceRequest, data: st.DataObject
 ) -> None:
-    body = bytearray(request.SerializeToString())
-    for _ in range(data.draw(st.integers(1, 4))):
-        if not body:
-            break
-        at = data.draw(st.integers(0, len(body) - 1))
-        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
-        if action == "flip":
-            body[at] ^= data.draw(st.integers(1, 255))
-        elif action == "cut":
-            del body[at : at + data.draw(st.integers(1, 8))]
-        else:
-            body[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+    body = damaged(request.SerializeToString(), data, edits=4, span=8)
     try:
-        parsed = parse_protobuf(bytes(body))
+        parsed = parse_protobuf(body)
     except BadRequest:
         return
     decode_all_the_way(parsed)
