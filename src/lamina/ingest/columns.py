@@ -91,8 +91,8 @@ def _from_streams(spans: bytes, traces: bytes, digest: str | None) -> ColumnBatc
 
 # The span fields, in SPAN_SCHEMA order after "seq": a record's fields, and the
 # columns the wire decoder (lamina.otlp.wire) gives.
-_FIELDS = SPAN_COLUMNS[1:]
-_AS_IS = attrgetter(*_FIELDS)
+SPAN_FIELDS = SPAN_COLUMNS[1:]
+_AS_IS = attrgetter(*SPAN_FIELDS)
 
 
 def to_columns(records: Sequence[SpanRecord], digest: str | None = None) -> ColumnBatch:
@@ -102,8 +102,8 @@ def to_columns(records: Sequence[SpanRecord], digest: str | None = None) -> Colu
 def records_to_columns(records: Sequence[SpanRecord]) -> dict[str, Sequence[Any]]:
     """The records' fields as columns."""
     # One C-level pass: each record as a tuple of its fields, then the tuples transposed.
-    columns: list[Any] = list(zip(*map(_AS_IS, records), strict=True)) or [()] * len(_FIELDS)
-    return dict(zip(_FIELDS, columns, strict=True))
+    columns: list[Any] = list(zip(*map(_AS_IS, records), strict=True)) or [()] * len(SPAN_FIELDS)
+    return dict(zip(SPAN_FIELDS, columns, strict=True))
 
 
 def from_columns(spans: dict[str, Sequence[Any]], digest: str | None = None) -> ColumnBatch:

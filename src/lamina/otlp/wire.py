@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from lamina.ingest.columns import SPAN_COLUMNS
+from lamina.ingest.columns import SPAN_FIELDS
 from lamina.otlp import _wire
 from lamina.otlp import attributes as conv
 from lamina.otlp.decode import CostFunction
@@ -44,7 +44,6 @@ FIELDS = (
     "metadata_json",
 )
 assert set(FIELDS) == set(conv._FIELD_NAMES), "a field of the conventions is missing here"
-_SPAN_FIELDS = SPAN_COLUMNS[1:]  # the columns _wire.decode() fills, in its order
 
 _wire.configure(
     conv._ROLES,
@@ -60,12 +59,11 @@ _wire.configure(
 @dataclass(frozen=True, slots=True)
 class WireColumns:
     spans: dict[str, Sequence[Any]]  # SpanRecord's fields as columns (see columns.from_columns)
-    rejected: int
-    errors: list[str]
+    errors: list[str]  # why each rejected span was not stored
 
     @property
-    def count(self) -> int:
-        return len(self.spans["trace_id"])
+    def rejected(self) -> int:
+        return len(self.errors)
 
 
 def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumns | None:
@@ -75,7 +73,8 @@ def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumn
     if result is None:
         return None
     columns, errors = result
-    return WireColumns(dict(zip(_SPAN_FIELDS, columns, strict=True)), len(errors), errors)
+    # _wire.decode() fills the columns in SPAN_FIELDS order.
+    return WireColumns(dict(zip(SPAN_FIELDS, columns, strict=True)), errors)
 
 
 def count_spans(body: bytes) -> int:
