@@ -82,7 +82,12 @@ def open_store(settings: Settings) -> Store:
     """The DuckDB file in the data dir, or the ClickHouse store ``--store`` names."""
     address = parse_store(settings.store)
     if address.kind == "duckdb":
-        return DuckDBStore(settings.data_dir, settings.store_memory_mb, settings.threads_for_store)
+        return DuckDBStore(
+            settings.data_dir,
+            settings.store_memory_mb,
+            settings.threads_for_store,
+            unstored_limit=settings.max_queue_spans,
+        )
     from lamina.store.clickhouse import ClickHouseStore
 
     return ClickHouseStore(address)

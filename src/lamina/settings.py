@@ -68,7 +68,8 @@ class Settings:
     max_queue_spans: int = _setting(
         100_000,
         "LAMINA_MAX_QUEUE_SPANS",
-        "Spans waiting to be written before new requests get 429/RESOURCE_EXHAUSTED.",
+        "Spans waiting to be written before new requests get 429/RESOURCE_EXHAUSTED (also "
+        "the most the embedded store holds journaled before storing them in its file).",
     )
     max_batch_spans: int = _setting(
         20_000, "LAMINA_MAX_BATCH_SPANS", "Most spans written in one transaction (group commit)."

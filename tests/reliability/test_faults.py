@@ -213,14 +213,19 @@ def test_a_full_disk_is_503_damages_nothing_and_ingest_resumes_by_itself(
         trace_id, answer = send_turn(server, "s-before", len(before), padding=padding)
         assert answer.status_code == 200, answer.text
         before.append(trace_id)
+        # a read stores what is journaled, so the WAL grows request by request and
+        # the journal does not hold the small disk's space as well
+        assert otlp.get(server, f"/api/v1/traces/{trace_id}").status_code == 200
 
     # room for a request or two in the WAL, but not for a checkpoint
     filler = fill(small_disk, leave=(2 << 20) if wal_mb else 0)
     refused = []
     for n in range(30):
         trace_id, answer = send_turn(server, "s-full", n, padding=200_000)
+        # a read has what was journaled stored (or, if it cannot be, read as if stored)
+        assert otlp.get(server, "/api/v1/sessions/s-before").status_code == 200
         if answer.status_code == 200:
-            continue  # it fitted in space DuckDB had already taken
+            continue  # it fitted in space the journal or DuckDB had already taken
         assert answer.status_code == 503, answer.text
         assert answer.headers["retry-after"].isdigit()
         status = otlp.error_status(answer)

@@ -47,7 +47,7 @@ def test_a_file_that_is_not_a_store_is_refused_clearly(tmp_path: Path) -> None:
 
 def test_the_wal_is_checkpointed_into_the_file_while_ingest_goes_on(tmp_path: Path) -> None:
     """With 64 MB of store memory the WAL is checkpointed at 21 MB; 40k benchmark spans
-    later (about 60 MB of WAL written), with summaries folded in the background between
+    later (about 60 MB of WAL written), with spans stored in the background between
     writes, the WAL must still be near that size and the data in the file (a result the
     store left open once stopped every checkpoint)."""
     start_worker_in_process(None)
@@ -59,12 +59,12 @@ def test_the_wal_is_checkpointed_into_the_file_while_ingest_goes_on(tmp_path: Pa
     try:
         for n in range(0, len(columns), 2):
             store.write_columns([c for c in columns[n : n + 2] if c is not None])
-            if n % 20 == 18:  # a pause: the store folds pending summaries in the background
+            if n % 20 == 18:  # a pause: the store stores journaled spans in the background
                 time.sleep(0.3)
+        assert store.count_spans("p") == sum(c.count for c in columns if c is not None)
         size = wal.stat().st_size if wal.exists() else 0  # no WAL: all of it checkpointed
         assert size < 32 << 20, f"WAL at {size >> 20} MB"
         assert (tmp_path / DB_FILE).stat().st_size > 10 << 20
-        assert store.count_spans("p") == sum(c.count for c in columns if c is not None)
     finally:
         store.close()
 
@@ -85,6 +85,7 @@ def test_once_writes_pause_the_wal_is_checkpointed_if_it_holds_memory(
     wal = tmp_path / (DB_FILE + ".wal")
     try:
         store.write_columns([columns])
+        assert store.count_spans("p") == columns.count  # stored from the journal
         assert wal.exists() and wal.stat().st_size > 0  # committed to the WAL only
         waited = CHECKPOINT_IDLE_SECONDS + (10 if held_share == 0.0 else 1.5)
         deadline = time.monotonic() + waited
@@ -151,7 +152,9 @@ def test_a_read_that_runs_out_of_store_memory_is_a_clear_503(tmp_path: Path) -> 
             columns = decode_body(gzip.decompress(batch.body), PROTOBUF, "p").columns
             assert columns is not None
             store.write_columns([columns])
-        store.count_spans()
+        store.close()
+        store = DuckDBStore(tmp_path)  # none of the spans in memory
+        assert store.count_spans() > 0
         # just what the store holds now: the search cannot pin a block to scan
         cursor = store._cursor()
         (used,) = cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[

@@ -1,9 +1,10 @@
 """The embedded store: one DuckDB file in the data directory.
 
-Writes are column-wise Arrow appends in one transaction per batch (never
-row-by-row): the spans and one summary delta per trace they touch. The deltas
-are folded into ``traces`` and ``sessions`` in bulk, and always before a read,
-so listing sessions or traces never scans spans. A trace keeps the
+A write is journaled (appended to a file and synced, :mod:`lamina.store.journal`)
+and answered; journaled batches are stored in DuckDB in large transactions of
+column-wise Arrow appends (never row by row), and always before a read: the
+spans, and one summary delta per trace they touch folded into ``traces`` and
+``sessions``, so listing sessions or traces never scans spans. A trace keeps the
 range of span sequence numbers it covers; reading one trace then touches only
 the row groups in that range (DuckDB's zone maps on ``seq``).
 """
@@ -16,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -28,6 +30,7 @@ from lamina.query.params import MAX_LIMIT, Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Deleted, Project, Row, User
+from lamina.store.journal import Journal
 from lamina.store.rows import (
     duration_ms,
     new_id,
@@ -41,20 +44,27 @@ from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
+JOURNAL_DIR = "journal"
 log = logging.getLogger("lamina.store")
 # How long a committed request is remembered, to recognise a client's retry.
 RETRY_WINDOW_NS = 3600 * 1_000_000_000
-# Pending summary deltas are folded once this many have gathered, this long after
-# the first, or once writes pause this long; a fold costs about as much for one
-# request's deltas as for twenty (with a 50 ms pause, 4 senders waiting on decode
-# left the writer idle long enough to fold after nearly every write). A fold costs
-# about 0.12 s of CPU plus 8 µs a delta at 1M spans; reads fold first, so they never
-# see the difference. 8,000 and 2 s against 4,000 and 1 s: two A/B pairs (200k spans)
-# 1-5% more spans/s, 3-6 µs less server CPU a span.
-FOLD_ROWS = 8000
-FOLD_SECONDS = 2.0
-FOLD_IDLE_SECONDS = 0.25
-FOLD_CHECK_SECONDS = 0.05
+# Batches are journaled and answered, then stored in DuckDB (their spans appended,
+# their summary deltas folded into ``traces`` and ``sessions``) in one transaction
+# once this many spans (or bytes of them) have gathered, this long after the first,
+# once writes pause this long, or before any read (see lamina.store.journal). DuckDB
+# writes each full row group of an append straight into the file: at 16,384 spans a
+# transaction the store spends 23 µs of CPU a span, at 1,024 44; a fold costs about
+# 0.12 s of CPU whatever its size, plus 8 µs a trace.
+STORE_SPANS = 32_768
+STORE_BYTES = 32 << 20
+STORE_SECONDS = 2.0
+STORE_IDLE_SECONDS = 0.25
+STORE_CHECK_SECONDS = 0.05
+# A write that finds this many spans (or bytes of them) journaled and not yet stored
+# stores them first: memory stays bounded, and a store that cannot write refuses new
+# spans (503). The server passes its --max-queue-spans as the number of spans.
+UNSTORED_LIMIT_SPANS = 4 * STORE_SPANS
+UNSTORED_LIMIT_BYTES = 4 * STORE_BYTES
 # Once writes have paused this long, and more than this share of the store's memory is
 # held by data not yet checkpointed and by the indexes it changed, the WAL is
 # checkpointed into the file, which frees them: after 100k spans into a 5M-span store
@@ -148,6 +158,24 @@ FROM folded_deltas f LEFT JOIN stored_batch_traces s USING (project_id, trace_id
 _FORGET_STORED = "DELETE FROM traces WHERE rowid IN (SELECT stored_row FROM stored_batch_traces)"
 
 
+@dataclass(slots=True)
+class _Journaled:
+    """The batches of one write, journaled up to entry ``last_id``, and their digests."""
+
+    last_id: int
+    batches: list[ColumnBatch]
+    digests: list[tuple[str, str, int]]
+
+    @property
+    def spans(self) -> int:
+        return sum(batch.count for batch in self.batches)
+
+    @property
+    def bytes(self) -> int:
+        """What the batches hold in memory."""
+        return sum(batch.spans.nbytes + batch.traces.nbytes for batch in self.batches)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 Q = TypeVar("Q", SessionQuery, TraceQuery)
 
@@ -176,32 +204,44 @@ def _settled(read: F) -> F:
 class DuckDBStore:
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
-    def __init__(self, data_dir: Path, memory_mb: int = 256, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        memory_mb: int = 256,
+        threads: int | None = None,
+        unstored_limit: int = UNSTORED_LIMIT_SPANS,
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DB_FILE
         self._memory_mb = memory_mb
         self._threads = threads
         self._db = _connect(self.path, memory_mb, threads)
         self._local = threading.local()
-        # Appending spans (the writer) and folding their deltas into the summaries (the
-        # fold) run side by side, each in its own transaction: the fold reads and deletes
-        # the deltas committed before it began, the writer only appends. Anything that
-        # changes spans and summaries together takes both locks, the fold's first.
+        # The write lock keeps the journal and the list of batches not yet stored; the
+        # store lock is held by whatever changes spans and summaries in DuckDB (storing
+        # journaled batches, deletes, checkpoints), taken before the write lock.
         self._write_lock = threading.Lock()
-        self._fold_lock = threading.Lock()
-        self._counts = threading.Lock()  # for _pending and _pending_since
+        self._store_lock = threading.Lock()
         # DuckDB stops using a database after a fatal error (a checkpoint that failed
         # on a full disk, say); the store then opens the file again (see _reopen).
         self._reopen_lock = threading.Lock()
         self._invalid = False
         self._generation = 0
+        self._journal = Journal(data_dir / JOURNAL_DIR)
+        self._unstored: list[_Journaled] = []  # journaled and answered, not yet stored
+        self._unstored_spans = self._unstored_bytes = 0
+        self._unstored_limit = unstored_limit
+        self._unstored_since = self._last_write = time.monotonic()
+        self._recent_pruned = self._digests_pruned = 0
         try:
             self._migrate()
+            self._fold_left_deltas()
+            row = _one(self._db.execute("SELECT coalesce(max(seq), 0) FROM spans"))
+            self._next_seq = int(row[0]) + 1 if row else 1
+            self._replay_journal()
         except BaseException:
             self._db.close()
             raise
-        row = _one(self._db.execute("SELECT coalesce(max(seq), 0) FROM spans"))
-        self._next_seq = int(row[0]) + 1 if row else 1
         horizon = time.time_ns() - RETRY_WINDOW_NS
         self._recent: dict[tuple[str, str], int] = {
             (project_id, digest): at_ns
@@ -209,20 +249,14 @@ class DuckDBStore:
                 "SELECT project_id, digest, at_ns FROM request_digests WHERE at_ns >= ?", [horizon]
             ).fetchall()
         }
-        self._recent_pruned = 0
-        row = _one(self._db.execute("SELECT count(*) FROM pending_traces"))
-        # Deltas committed and not yet folded. A fold may fold a batch just committed
-        # before the writer has counted it, so this can dip below zero for a moment;
-        # never while an acknowledged batch is unfolded (the writer counts a batch
-        # before its request is acknowledged, and counts batches in commit order).
-        self._pending = int(row[0]) if row else 0
-        self._pending_since = self._last_write = time.monotonic()
+        for journaled in self._unstored:  # could not be stored yet: still recognised
+            self._recent.update(((p, d), at) for p, d, at in journaled.digests)
         self._checkpointed = False  # nothing written since the last idle checkpoint
         self._closing = threading.Event()
-        self._folder = threading.Thread(
-            target=self._fold_in_background, name="lamina-fold", daemon=True
+        self._storer = threading.Thread(
+            target=self._store_in_background, name="lamina-store", daemon=True
         )
-        self._folder.start()
+        self._storer.start()
 
     # -- connections ----------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -316,81 +350,163 @@ class DuckDBStore:
         self.write_columns([to_columns(records)])
 
     def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
-        """Store column batches (see :mod:`lamina.ingest.columns`) in one transaction.
+        """Journal column batches (see :mod:`lamina.ingest.columns`); once this returns
+        they are durable, and every read sees them.
 
-        The spans and their per-trace summary deltas are appended (``pending_traces``);
-        folding deltas into ``traces`` and ``sessions`` costs about the same for one
-        request as for twenty, so it runs once enough have gathered, or before the
-        next read (:meth:`_reading`). A batch whose request digest was committed
-        within the last hour is a client's retry after a lost answer: it is
-        skipped, not stored twice.
+        They are stored in DuckDB later, many writes a transaction (see STORE_SPANS),
+        or before the next read (:meth:`_reading`). A batch whose request digest was
+        journaled within the last hour is a client's retry after a lost answer: it
+        is skipped, not stored twice.
         """
+        if self._behind():
+            with self._store_lock:  # storing has fallen behind (or fails): wait for it
+                if self._behind():
+                    self._store_unstored()
         with self._write_lock:
             batches, digests = self._new_requests(batches)
-            if not any(batch.count for batch in batches):
+            batches = [batch for batch in batches if batch.count]
+            if not batches:
                 return
-            first_seq = self._next_seq
-            batch = combine(batches, first_seq)
-            failure = (
-                "The store could not save spans ({error}). Free disk space or fix the data "
-                "directory; senders should retry."
-            )
-            with self._transaction(failure) as con:
-                if digests:
-                    _append(
-                        con,
-                        "request_digests",
-                        pa.table(
-                            {
-                                "project_id": [d[0] for d in digests],
-                                "digest": [d[1] for d in digests],
-                                "at_ns": pa.array([d[2] for d in digests], pa.int64()),
-                            }
-                        ),
-                    )
-                _append(con, "spans", batch.spans)
-                _append(con, "pending_traces", batch.traces)
-            self._next_seq = first_seq + batch.count
+            last_id = self._journal.append(batches)
+            if not self._unstored:
+                self._unstored_since = time.monotonic()
+            journaled = _Journaled(last_id, batches, digests)
+            self._unstored.append(journaled)
+            self._unstored_spans += journaled.spans
+            self._unstored_bytes += journaled.bytes
             for project_id, digest, at_ns in digests:
                 self._recent[(project_id, digest)] = at_ns
             self._last_write = time.monotonic()
             self._checkpointed = False
-            with self._counts:
-                if self._pending <= 0:
-                    self._pending_since = self._last_write
-                self._pending += batch.traces.num_rows
 
-    def _fold_in_background(self) -> None:
-        """Fold pending deltas once enough have gathered, once the oldest has waited
-        long enough, or as soon as writes pause (so a full disk later finds nothing
-        acknowledged still unfolded)."""
+    def _behind(self) -> bool:
+        return (
+            self._unstored_spans >= self._unstored_limit
+            or self._unstored_bytes >= UNSTORED_LIMIT_BYTES
+        )
+
+    def _store_in_background(self) -> None:
+        """Store journaled batches once enough have gathered, once the oldest has waited
+        long enough, or as soon as writes pause; checkpoint when idle."""
         retry_at = 0.0
-        while not self._closing.wait(FOLD_CHECK_SECONDS):
+        while not self._closing.wait(STORE_CHECK_SECONDS):
             now = time.monotonic()
             if now < retry_at:
                 continue
-            if self._pending <= 0:
+            if self._unstored_spans <= 0:
                 if not self._checkpointed and now - self._last_write >= CHECKPOINT_IDLE_SECONDS:
                     self._checkpoint_idle()
                 continue
             if (
-                self._pending >= FOLD_ROWS
-                or now - self._pending_since >= FOLD_SECONDS
-                or now - self._last_write >= FOLD_IDLE_SECONDS
+                self._unstored_spans >= STORE_SPANS
+                or self._unstored_bytes >= STORE_BYTES
+                or now - self._unstored_since >= STORE_SECONDS
+                or now - self._last_write >= STORE_IDLE_SECONDS
             ):
-                with self._fold_lock:
+                with self._store_lock:
                     try:
-                        self._fold()
+                        self._store_unstored()
                     except StoreUnavailable as exc:
-                        log.warning("%s Trying again in a second.", exc.message)
+                        log.warning(
+                            "%s They are safe in the journal; trying again in a second.",
+                            exc.message,
+                        )
                         retry_at = now + 1.0
+
+    def _store_unstored(self) -> None:
+        """Store every journaled batch in DuckDB in one transaction, then forget their
+        journal segments. The caller holds the store lock."""
+        with self._write_lock:
+            taken = self._unstored
+            if not taken:
+                return
+            self._unstored = []
+            self._journal.seal()  # what is journaled from now on is in later segments
+        failure = (
+            "The store could not save spans ({error}). Free disk space or fix the data "
+            "directory; senders should retry."
+        )
+        try:
+            with self._transaction(failure) as con:
+                stored = self._store(con, taken, self._next_seq)
+                con.execute("UPDATE journal_stored SET entry_id = ?", [taken[-1].last_id])
+        except BaseException:
+            with self._write_lock:
+                self._unstored[:0] = taken
+            raise
+        self._next_seq += stored
+        with self._write_lock:
+            self._unstored_spans -= stored
+            self._unstored_bytes -= sum(journaled.bytes for journaled in taken)
+            self._unstored_since = time.monotonic()  # for what was journaled meanwhile
+            self._journal.forget(taken[-1].last_id)
+
+    def _store(
+        self, con: duckdb.DuckDBPyConnection, taken: Sequence[_Journaled], first_seq: int
+    ) -> int:
+        """Append journaled batches and fold their deltas, inside the caller's
+        transaction; the spans stored."""
+        batch = combine([b for journaled in taken for b in journaled.batches], first_seq)
+        digests = [digest for journaled in taken for digest in journaled.digests]
+        now = time.time_ns()
+        if now - self._digests_pruned > RETRY_WINDOW_NS // 60:
+            con.execute("DELETE FROM request_digests WHERE at_ns < ?", [now - RETRY_WINDOW_NS])
+            self._digests_pruned = now
+        if digests:
+            _append(
+                con,
+                "request_digests",
+                pa.table(
+                    {
+                        "project_id": [d[0] for d in digests],
+                        "digest": [d[1] for d in digests],
+                        "at_ns": pa.array([d[2] for d in digests], pa.int64()),
+                    }
+                ),
+            )
+        _append(con, "spans", batch.spans)
+        self._fold(con, batch.traces)
+        return batch.count
+
+    def _replay_journal(self) -> None:
+        """Store the journal's entries a crash left unstored (see lamina.store.journal)."""
+        (stored_id,) = _one(self._db.execute("SELECT entry_id FROM journal_stored"))
+        now = time.time_ns()
+        for entry_id, batch in self._journal.replay(stored_id):
+            project_id = batch.spans.column("project_id")[0].as_py()
+            digests = [(project_id, batch.digest, now)] if batch.digest else []
+            journaled = _Journaled(entry_id, [batch], digests)
+            self._unstored.append(journaled)
+            self._unstored_spans += journaled.spans
+            self._unstored_bytes += journaled.bytes
+        if self._unstored:
+            spans = self._unstored_spans
+            with self._store_lock:
+                try:
+                    self._store_unstored()
+                except StoreUnavailable as exc:
+                    log.warning("%s They are safe in the journal.", exc.message)
+                    return
+            log.info("stored %d spans the journal held from before a crash", spans)
+        self._journal.forget(stored_id)
+
+    def _fold_left_deltas(self) -> None:
+        """Fold the summary deltas a release before the journal left unfolded."""
+        (left,) = _one(self._db.execute("SELECT count(*) FROM pending_traces"))
+        if left:
+            with self._transaction("The store could not update its summaries ({error}).") as con:
+                self._fold(con, con.sql("SELECT * FROM pending_traces").to_arrow_table())
+                con.execute("DELETE FROM pending_traces")
 
     def _checkpoint_idle(self) -> None:
         """Checkpoint the WAL into the file while nothing is being written, if what it
         would free is worth it (see CHECKPOINT_IDLE_SECONDS). A failure is left for the
         next automatic checkpoint."""
-        with self._fold_lock, self._write_lock:  # a checkpoint waits for open transactions
-            if self._pending > 0 or time.monotonic() - self._last_write < CHECKPOINT_IDLE_SECONDS:
+        with self._store_lock:  # a checkpoint waits for open transactions
+            if (
+                self._unstored_spans > 0
+                or time.monotonic() - self._last_write < CHECKPOINT_IDLE_SECONDS
+            ):
                 return  # a write came in meanwhile
             try:
                 con = self._cursor()
@@ -404,47 +520,30 @@ class DuckDBStore:
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
-        """Reads see every committed span: pending deltas are folded first.
+        """Reads see every journaled span: journaled batches are stored first.
 
-        When the fold cannot be saved (a full disk, say), it is applied inside the
-        read's own transaction instead and rolled back after the read, so the
-        answer is still complete; the spans themselves are safe either way."""
-        if self._pending <= 0:
+        When they cannot be stored (a full disk, say), they are stored inside the
+        read's own transaction instead and rolled back after the read, so the answer
+        is still complete; the spans themselves are safe in the journal either way."""
+        if self._unstored_spans <= 0:
             yield
             return
-        with self._fold_lock:
+        with self._store_lock:
             try:
-                self._fold()
+                self._store_unstored()
             except StoreUnavailable as exc:
-                log.warning("%s Reading with the summaries worked out for this read.", exc.message)
+                log.warning("%s Reading with them stored for this read only.", exc.message)
+                with self._write_lock:
+                    taken = list(self._unstored)
                 con = self._cursor()
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    self._apply_pending(con)
+                    self._store(con, taken, self._next_seq)
                     yield
                 finally:
                     _rollback(con)
                 return
         yield
-
-    def _fold(self) -> None:
-        """Merge the committed ``pending_traces`` into ``traces`` and refresh the sessions
-        they touch, in one transaction, beside the writer's. The caller holds the fold
-        lock."""
-        if self._pending <= 0:
-            return
-        failure = (
-            "The store could not update its summaries ({error}). Free disk space or fix "
-            "the data directory."
-        )
-        started = time.monotonic()
-        with self._transaction(failure) as con:
-            folded = self._apply_pending(con)
-            con.execute("DELETE FROM pending_traces")  # the rows this transaction sees
-        with self._counts:
-            self._pending -= folded
-            # What is left was committed while this fold ran: it waits from its start.
-            self._pending_since = started
 
     @contextlib.contextmanager
     def _transaction(self, failure: str) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -459,14 +558,14 @@ class DuckDBStore:
         except duckdb.Error as exc:
             self._failed(exc)
             _rollback(con)
-            raise StoreUnavailable(failure.format(error=_first_line(exc))) from exc
+            raise StoreUnavailable(failure.format(error=_first_line(exc))) from None
         except BaseException:
             _rollback(con)
             raise
 
-    def _apply_pending(self, con: duckdb.DuckDBPyConnection) -> int:
-        """The fold's statements, inside the caller's transaction; the deltas folded."""
-        deltas = con.sql("SELECT * FROM pending_traces").to_arrow_table()
+    def _fold(self, con: duckdb.DuckDBPyConnection, deltas: pa.Table) -> None:
+        """Merge summary deltas into ``traces`` and refresh the sessions they touch,
+        inside the caller's transaction."""
         traces = self._merge_metadata(con, deltas)
         con.register("trace_batch", traces)
         try:
@@ -485,18 +584,15 @@ class DuckDBStore:
         finally:
             with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
                 con.unregister("trace_batch")
-        return int(deltas.num_rows)
 
     def _new_requests(
         self, batches: Sequence[ColumnBatch]
     ) -> tuple[list[ColumnBatch], list[tuple[str, str, int]]]:
-        """The batches not committed before, and the digests to record for them."""
+        """The batches not journaled before, and the digests to record for them."""
         now = time.time_ns()
         if now - self._recent_pruned > RETRY_WINDOW_NS // 60:
             horizon = now - RETRY_WINDOW_NS
             self._recent = {key: at for key, at in self._recent.items() if at >= horizon}
-            with contextlib.suppress(duckdb.Error):  # pruning can wait for the next write
-                self._cursor().execute("DELETE FROM request_digests WHERE at_ns < ?", [horizon])
             self._recent_pruned = now
         fresh: list[ColumnBatch] = []
         digests: list[tuple[str, str, int]] = []
@@ -632,6 +728,7 @@ class DuckDBStore:
         trace["spans"] = [span_row(row) for row in spans]
         return trace
 
+    @_settled
     def count_spans(self, project_id: str | None = None) -> int:
         if project_id is None:
             row = _one(self._cursor().execute("SELECT count(*) FROM spans"))
@@ -656,8 +753,8 @@ class DuckDBStore:
     def _delete_traces(self, project_id: str, where: str, params: list[Any]) -> Deleted:
         """The project's traces matching ``where``, their spans, and a refresh of the
         sessions they were in, in one transaction (spans found by sequence range)."""
-        with self._fold_lock, self._write_lock:
-            self._fold()
+        with self._store_lock:
+            self._store_unstored()
             with self._transaction("The store could not delete ({error}).") as con:
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
@@ -691,8 +788,8 @@ class DuckDBStore:
         return Deleted(int(traces), spans)
 
     def delete_project(self, project_id: str) -> Deleted:
-        with self._fold_lock, self._write_lock:
-            self._fold()
+        with self._store_lock:
+            self._store_unstored()
             with self._transaction("The store could not delete ({error}).") as con:
                 row = con.execute("SELECT count(*) FROM traces WHERE project_id = ?", [project_id])
                 traces = (_one(row) or (0,))[0]
@@ -873,11 +970,13 @@ class DuckDBStore:
 
     def close(self) -> None:
         self._closing.set()
-        if self._folder is not threading.current_thread():
-            self._folder.join()
-        with self._fold_lock, self._write_lock:
-            with contextlib.suppress(StoreUnavailable):  # folded at the next start instead
-                self._fold()
+        if self._storer is not threading.current_thread():
+            self._storer.join()
+        with self._store_lock:
+            with contextlib.suppress(StoreUnavailable):  # stored from the journal next time
+                self._store_unstored()
+            with self._write_lock:
+                self._journal.close()
             with contextlib.suppress(duckdb.Error):  # the WAL still holds every commit
                 self._db.execute("CHECKPOINT")
             self._db.close()

@@ -1,0 +1,211 @@
+"""The journal: acknowledged batches on their way into the DuckDB file.
+
+A DuckDB transaction of a thousand spans costs about twice as much CPU a span as
+one of 16,384 or more: DuckDB writes each full row group of a large append
+straight into the file, compressed once, where a small one goes through its WAL
+(uncompressed) and is compressed again at the next checkpoint. Senders wait for
+their answer, so the spans of one answer cannot wait for 16,384 more. The store
+therefore writes each batch here first (appended to a file and synced, many
+batches a sync) and answers; it moves batches into DuckDB in large transactions
+later (:class:`lamina.store.duckdb.DuckDBStore`), and before any read.
+
+The journal is a directory of segment files. Every entry has an id, one more
+than the last; the store records in DuckDB, in the transaction that stores
+them, the id of the last entry it stored. A segment is sealed (new entries go
+to a new one) when the store takes its entries, and deleted once they are
+stored. On opening, the entries after the recorded id are stored again; an
+entry cut short by a crash was never acknowledged (its sync had not returned)
+and is dropped.
+
+An entry: a header (magic, id, length, CRC-32 of the rest) and the batch: its
+request digest and its two Arrow tables as IPC streams, the form in which the
+batch came from the decode worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from lamina.errors import StoreUnavailable
+from lamina.ingest.columns import ColumnBatch, from_streams, streams
+
+log = logging.getLogger("lamina.store")
+MAGIC = b"LMJ1"
+_HEADER = struct.Struct("<4sQII")  # magic, entry id, length of the rest, its CRC-32
+_SIZES = struct.Struct("<III")  # lengths of the digest, the spans stream, the traces stream
+SUFFIX = ".journal"
+
+
+class Journal:
+    """Append-only segments of batches in ``directory``. Not thread-safe: the store
+    calls it under its write lock."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._fd: int | None = None  # the open segment, created on the first append
+        self._next_id = 1
+        self._last_id = 0  # the last entry written
+        # Sealed segments and the id of the last entry in each.
+        self._sealed: list[tuple[Path, int]] = []
+
+    def replay(self, stored_id: int) -> Iterator[tuple[int, ColumnBatch]]:
+        """The entries after ``stored_id`` in the segments on disk, in order. Call once,
+        before the first append; afterwards every segment read counts as sealed."""
+        last = stored_id
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            for entry_id, batch in _entries(path):
+                last = max(last, entry_id)
+                if entry_id > stored_id:
+                    yield entry_id, batch
+            self._sealed.append((path, last))
+        self._next_id = last + 1
+        self._last_id = last
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    def append(self, batches: Sequence[ColumnBatch]) -> int:
+        """Write the batches and sync them to disk; the id of the last. On failure (a
+        full disk, say) nothing of them stays in the journal and StoreUnavailable says
+        why."""
+        if self._fd is None:
+            self._open()
+        assert self._fd is not None
+        buffers: list[bytes] = []
+        entry_id = self._next_id
+        for batch in batches:
+            digest = (batch.digest or "").encode()
+            spans, traces = streams(batch)
+            sizes = _SIZES.pack(len(digest), len(spans), len(traces))
+            crc = zlib.crc32(traces, zlib.crc32(spans, zlib.crc32(digest, zlib.crc32(sizes))))
+            length = len(sizes) + len(digest) + len(spans) + len(traces)
+            buffers += [_HEADER.pack(MAGIC, entry_id, length, crc), sizes, digest, spans, traces]
+            entry_id += 1
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            _write_all(self._fd, buffers)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            try:  # leave no partial entry for the next append to follow
+                os.ftruncate(self._fd, end)
+            except OSError:
+                self._close()  # the next append starts a new segment
+            raise StoreUnavailable(
+                f"The store could not save spans ({exc.strerror or exc}). Free disk space "
+                "or fix the data directory; senders should retry.",
+                retry_after=5,
+            ) from None
+        self._next_id = entry_id
+        self._last_id = entry_id - 1
+        return self._last_id
+
+    def seal(self) -> None:
+        """New entries go to a new segment (the store has taken everything so far)."""
+        if self._fd is not None:
+            self._close()
+
+    def forget(self, stored_id: int) -> None:
+        """Delete the sealed segments whose entries are all stored."""
+        kept = []
+        for path, last in self._sealed:
+            if last <= stored_id:
+                path.unlink(missing_ok=True)
+            else:
+                kept.append((path, last))
+        self._sealed = kept
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._close()
+
+    def _open(self) -> None:
+        # Named by the id of its first entry, then a count: a segment a failed append
+        # left behind keeps its name (and sorts before this one).
+        for attempt in range(10_000):
+            path = self.directory / f"{self._next_id:020d}-{attempt:04d}{SUFFIX}"
+            try:
+                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+                _sync_directory(self.directory)  # the new file's name is durable too
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+                raise StoreUnavailable(
+                    f"The store could not open its journal at {path} ({exc.strerror or exc}). "
+                    "Free disk space or fix the data directory; senders should retry.",
+                    retry_after=5,
+                ) from None
+        else:
+            raise StoreUnavailable(f"The store's journal directory {self.directory} is full.")
+        self._path = path
+
+    def _close(self) -> None:
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+        self._sealed.append((self._path, self._last_id))
+
+
+def _write_all(fd: int, buffers: list[bytes]) -> None:
+    views = [memoryview(buffer) for buffer in buffers if buffer]
+    while views:
+        written = os.writev(fd, views[:512])  # at most IOV_MAX (1,024) buffers a call
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _entries(path: Path) -> Iterator[tuple[int, ColumnBatch]]:
+    """The whole entries of a segment; reading stops at the first damaged one."""
+    data = memoryview(path.read_bytes())
+    at = 0
+    while at < len(data):
+        if len(data) - at < _HEADER.size:
+            _damaged(path, at, "it ends inside an entry's header")
+            return
+        magic, entry_id, length, crc = _HEADER.unpack_from(data, at)
+        body = data[at + _HEADER.size : at + _HEADER.size + length]
+        if magic != MAGIC or len(body) < length or zlib.crc32(body) != crc:
+            _damaged(path, at, "an entry is cut short or damaged")
+            return
+        digest_size, spans_size, _ = _SIZES.unpack_from(body)
+        spans_at = _SIZES.size + digest_size
+        traces_at = spans_at + spans_size
+        digest = bytes(body[_SIZES.size : spans_at]).decode() or None
+        yield (
+            entry_id,
+            from_streams(bytes(body[spans_at:traces_at]), bytes(body[traces_at:]), digest),
+        )
+        at += _HEADER.size + length
+
+
+def _damaged(path: Path, at: int, why: str) -> None:
+    # Entries are synced before they are acknowledged, and appends only ever add to
+    # the end: a damaged tail is a write a crash cut short, never acknowledged.
+    log.warning(
+        "The journal %s ends with %d bytes that are not a whole entry (%s): a write cut "
+        "short by a crash, never acknowledged. Skipping them.",
+        path.name,
+        path.stat().st_size - at,
+        why,
+    )
