@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lamina.ingest.columns import to_columns
+from lamina.ingest.columns import streams, to_columns
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.spans import SpanRecord
 from lamina.store import duckdb as store_module
 from lamina.store.duckdb import JOURNAL_DIR, DuckDBStore
-from lamina.store.journal import Journal
+from lamina.store.journal import MAGIC, Journal
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -235,13 +235,13 @@ def test_an_entry_cut_short_by_a_crash_is_dropped_with_a_warning(
 def test_a_writer_far_ahead_of_storing_stores_before_it_journals_more(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str
 ) -> None:
-    """Memory stays bounded: past the limit of spans (or of their bytes) journaled and
-    not yet stored, the write itself stores them (and a store that cannot write would
-    refuse it)."""
+    """The backlog stays bounded: past the limit of spans (or of their bytes) journaled
+    and not yet stored, the write itself stores them (and a store that cannot write
+    would refuse it)."""
     keep_out_of_the_way(monkeypatch)
     if limit == "bytes":
         sample = to_columns(spans(random.Random(0), 0, traces=6))
-        per_span = (sample.spans.nbytes + sample.traces.nbytes) / sample.count
+        per_span = sum(map(len, streams(sample))) / sample.count
         monkeypatch.setattr(store_module, "UNSTORED_LIMIT_BYTES", int(100 * per_span))
     store = DuckDBStore(
         tmp_path / "data", threads=1, unstored_limit=100 if limit == "spans" else 10**9
@@ -271,9 +271,39 @@ def test_the_journal_holds_what_the_worker_sent(tmp_path: Path) -> None:
     assert received.ipc is not None and built.ipc is None
     journal = Journal(tmp_path / "journal")
     assert list(journal.replay(0)) == []
-    assert journal.append([built, received]) == 2
+    last_id, size = journal.append([built, received])
+    assert last_id == 2 and size > sum(map(len, streams(built))) * 2
     journal.close()
     again = list(Journal(tmp_path / "journal").replay(1))
     assert [entry_id for entry_id, _ in again] == [2]
     assert again[0][1].spans.equals(built.spans) and again[0][1].traces.equals(built.traces)
     assert again[0][1].digest == "d-1"
+
+
+def test_batches_are_stored_from_the_journal_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Journaled batches wait in the journal's files, not in the server's memory, and
+    are read back to be stored: spans of an entry damaged on disk meanwhile cannot be
+    stored, and the store says how many, and stores the rest."""
+    keep_out_of_the_way(monkeypatch)
+    store = DuckDBStore(tmp_path / "data", threads=1)
+    rng = random.Random(3)
+    writes = [spans(rng, batch, traces=6) for batch in range(3)]
+    try:
+        for records in writes:
+            store.write_spans(records)
+        (segment,) = (tmp_path / "data" / JOURNAL_DIR).iterdir()
+        data = bytearray(segment.read_bytes())
+        second = data.index(MAGIC, len(MAGIC))  # the second entry's header
+        data[second + 40] ^= 0xFF  # a byte of its batch: its CRC no longer matches
+        segment.write_bytes(data)
+        with caplog.at_level("ERROR", logger="lamina.store"):
+            assert store.count_spans(PROJECT) == len(writes[0])
+        lost = len(writes[1]) + len(writes[2])
+        assert any(
+            f"{lost} acknowledged spans could not be read back" in r.getMessage()
+            for r in caplog.records
+        )
+    finally:
+        store.close()

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
-from lamina.ingest.columns import ColumnBatch, combine, to_columns
+from lamina.ingest.columns import ColumnBatch, combine, streams, to_columns
 from lamina.query.params import MAX_LIMIT, Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
@@ -61,8 +61,10 @@ STORE_SECONDS = 2.0
 STORE_IDLE_SECONDS = 0.25
 STORE_CHECK_SECONDS = 0.05
 # A write that finds this many spans (or bytes of them) journaled and not yet stored
-# stores them first: memory stays bounded, and a store that cannot write refuses new
-# spans (503). The server passes its --max-queue-spans as the number of spans.
+# stores them first: the backlog a read may have to store first stays bounded, and a
+# store that cannot write refuses new spans (503). The server passes its
+# --max-queue-spans as the number of spans. The backlog itself is held in the
+# journal's files, not in memory: storing reads it back.
 UNSTORED_LIMIT_SPANS = 4 * STORE_SPANS
 UNSTORED_LIMIT_BYTES = 4 * STORE_BYTES
 # Once writes have paused this long, and more than this share of the store's memory is
@@ -158,22 +160,17 @@ FROM folded_deltas f LEFT JOIN stored_batch_traces s USING (project_id, trace_id
 _FORGET_STORED = "DELETE FROM traces WHERE rowid IN (SELECT stored_row FROM stored_batch_traces)"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Journaled:
-    """The batches of one write, journaled up to entry ``last_id``, and their digests."""
+    """One write, journaled as entries ``first_id`` to ``last_id`` (``bytes`` of them),
+    and the request digests to record for it. Its batches stay in the journal's
+    files until they are stored."""
 
+    first_id: int
     last_id: int
-    batches: list[ColumnBatch]
+    spans: int
+    bytes: int
     digests: list[tuple[str, str, int]]
-
-    @property
-    def spans(self) -> int:
-        return sum(batch.count for batch in self.batches)
-
-    @property
-    def bytes(self) -> int:
-        """What the batches hold in memory."""
-        return sum(batch.spans.nbytes + batch.traces.nbytes for batch in self.batches)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -367,10 +364,11 @@ class DuckDBStore:
             batches = [batch for batch in batches if batch.count]
             if not batches:
                 return
-            last_id = self._journal.append(batches)
+            last_id, size = self._journal.append(batches)
             if not self._unstored:
                 self._unstored_since = time.monotonic()
-            journaled = _Journaled(last_id, batches, digests)
+            spans = sum(batch.count for batch in batches)
+            journaled = _Journaled(last_id - len(batches) + 1, last_id, spans, size, digests)
             self._unstored.append(journaled)
             self._unstored_spans += journaled.spans
             self._unstored_bytes += journaled.bytes
@@ -436,7 +434,7 @@ class DuckDBStore:
             raise
         self._next_seq += stored
         with self._write_lock:
-            self._unstored_spans -= stored
+            self._unstored_spans -= sum(journaled.spans for journaled in taken)
             self._unstored_bytes -= sum(journaled.bytes for journaled in taken)
             self._unstored_since = time.monotonic()  # for what was journaled meanwhile
             self._journal.forget(taken[-1].last_id)
@@ -444,9 +442,17 @@ class DuckDBStore:
     def _store(
         self, con: duckdb.DuckDBPyConnection, taken: Sequence[_Journaled], first_seq: int
     ) -> int:
-        """Append journaled batches and fold their deltas, inside the caller's
-        transaction; the spans stored."""
-        batch = combine([b for journaled in taken for b in journaled.batches], first_seq)
+        """Append journaled batches (read back from the journal) and fold their deltas,
+        inside the caller's transaction; the spans stored."""
+        batch = combine(self._journal.read(taken[0].first_id, taken[-1].last_id), first_seq)
+        if batch.count < (expected := sum(journaled.spans for journaled in taken)):
+            log.error(
+                "%d acknowledged spans could not be read back from the journal in %s (its "
+                "files were changed or damaged on disk); storing the other %d.",
+                expected - batch.count,
+                self._journal.directory,
+                batch.count,
+            )
         digests = [digest for journaled in taken for digest in journaled.digests]
         now = time.time_ns()
         if now - self._digests_pruned > RETRY_WINDOW_NS // 60:
@@ -475,7 +481,8 @@ class DuckDBStore:
         for entry_id, batch in self._journal.replay(stored_id):
             project_id = batch.spans.column("project_id")[0].as_py()
             digests = [(project_id, batch.digest, now)] if batch.digest else []
-            journaled = _Journaled(entry_id, [batch], digests)
+            size = sum(map(len, streams(batch)))
+            journaled = _Journaled(entry_id, entry_id, batch.count, size, digests)
             self._unstored.append(journaled)
             self._unstored_spans += journaled.spans
             self._unstored_bytes += journaled.bytes
@@ -534,6 +541,7 @@ class DuckDBStore:
             except StoreUnavailable as exc:
                 log.warning("%s Reading with them stored for this read only.", exc.message)
                 with self._write_lock:
+                    self._journal.seal()  # what this read stores is in sealed segments
                     taken = list(self._unstored)
                 con = self._cursor()
                 con.execute("BEGIN TRANSACTION")
@@ -986,11 +994,15 @@ def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPy
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": f"{memory_mb}MB",
         "temp_directory": str(path.parent / "tmp"),
-        # At the default 16 MB nearly every group commit also checkpointed (rewrote and
-        # compressed the table); 128 MB measured 20k -> 24k spans/s for the writer.
-        # Data not yet checkpointed is held in memory: with less memory than that,
-        # every write failed ("failed to pin block") once the WAL neared the limit.
-        "checkpoint_threshold": f"{max(16, min(128, memory_mb // 3))}MB",
+        # Data not yet checkpointed is held in memory: with less memory than the
+        # threshold, every write failed ("failed to pin block") once the WAL neared it.
+        # Since the journal, a transaction stores 25-32k spans and DuckDB writes their
+        # full row groups straight into the file, so the WAL holds little but the
+        # summaries' changes. At 128 MB (chosen when every small commit went through
+        # the WAL) its rare, large checkpoints took the server's peak RSS to 611-663 MB
+        # in the 1M-span benchmark and made the first read after it wait 5.6 s; at
+        # 32 MB, 560-594 MB and under a second, at the same ingest rate.
+        "checkpoint_threshold": f"{max(16, min(32, memory_mb // 8))}MB",
         # A page of a list is a Top-N query; DuckDB reads the sort key first and fetches
         # only the page's rows ("late materialization") up to this many rows, 50 by
         # default, one fewer than a page of 50 asks for (it reads one more to know

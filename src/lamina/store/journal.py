@@ -12,10 +12,11 @@ later (:class:`lamina.store.duckdb.DuckDBStore`), and before any read.
 The journal is a directory of segment files. Every entry has an id, one more
 than the last; the store records in DuckDB, in the transaction that stores
 them, the id of the last entry it stored. A segment is sealed (new entries go
-to a new one) when the store takes its entries, and deleted once they are
-stored. On opening, the entries after the recorded id are stored again; an
-entry cut short by a crash was never acknowledged (its sync had not returned)
-and is dropped.
+to a new one) when the store takes its entries, which it then reads back from
+the sealed segments (the operating system's page cache holds them, not the
+server's memory), and deleted once they are stored. On opening, the entries
+after the recorded id are stored again; an entry cut short by a crash was never
+acknowledged (its sync had not returned) and is dropped.
 
 An entry: a header (magic, id, length, CRC-32 of the rest) and the batch: its
 request digest and its two Arrow tables as IPC streams, the form in which the
@@ -43,7 +44,8 @@ SUFFIX = ".journal"
 
 class Journal:
     """Append-only segments of batches in ``directory``. Not thread-safe: the store
-    calls it under its write lock."""
+    calls it under its write lock, except :meth:`read`, which reads only sealed
+    segments (never written again) and may run beside an append."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,9 @@ class Journal:
         self._last_id = 0  # the last entry written
         # Sealed segments and the id of the last entry in each.
         self._sealed: list[tuple[Path, int]] = []
+        # Ids of entries whose append failed and could not be cut off again: never
+        # acknowledged, never read back (see append).
+        self._abandoned: set[int] = set()
 
     def replay(self, stored_id: int) -> Iterator[tuple[int, ColumnBatch]]:
         """The entries after ``stored_id`` in the segments on disk, in order. Call once,
@@ -71,10 +76,10 @@ class Journal:
     def last_id(self) -> int:
         return self._last_id
 
-    def append(self, batches: Sequence[ColumnBatch]) -> int:
-        """Write the batches and sync them to disk; the id of the last. On failure (a
-        full disk, say) nothing of them stays in the journal and StoreUnavailable says
-        why."""
+    def append(self, batches: Sequence[ColumnBatch]) -> tuple[int, int]:
+        """Write the batches and sync them to disk: the id of the last, and the bytes
+        written. On failure (a full disk, say) nothing of them stays in the journal
+        and StoreUnavailable says why."""
         if self._fd is None:
             self._open()
         assert self._fd is not None
@@ -96,6 +101,10 @@ class Journal:
             try:  # leave no partial entry for the next append to follow
                 os.ftruncate(self._fd, end)
             except OSError:
+                # The segment may keep them whole: their ids are not used again, and
+                # this process never reads them back.
+                self._abandoned.update(range(self._next_id, entry_id))
+                self._next_id = entry_id
                 self._close()  # the next append starts a new segment
             raise StoreUnavailable(
                 f"The store could not save spans ({exc.strerror or exc}). Free disk space "
@@ -104,7 +113,23 @@ class Journal:
             ) from None
         self._next_id = entry_id
         self._last_id = entry_id - 1
-        return self._last_id
+        return self._last_id, sum(len(buffer) for buffer in buffers)
+
+    def read(self, first_id: int, last_id: int) -> list[ColumnBatch]:
+        """The batches of entries ``first_id`` to ``last_id``, which must be in sealed
+        segments. An entry damaged on disk since it was written is left out with
+        those after it in its segment (the store says how many spans it missed)."""
+        batches: list[ColumnBatch] = []
+        previous_last = 0
+        for path, last in list(self._sealed):  # a copy: the writer may seal another
+            if last >= first_id and previous_last < last_id:
+                batches += (
+                    batch
+                    for entry_id, batch in _entries(path, replaying=False)
+                    if first_id <= entry_id <= last_id and entry_id not in self._abandoned
+                )
+            previous_last = last
+        return batches
 
     def seal(self) -> None:
         """New entries go to a new segment (the store has taken everything so far)."""
@@ -175,18 +200,21 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _entries(path: Path) -> Iterator[tuple[int, ColumnBatch]]:
-    """The whole entries of a segment; reading stops at the first damaged one."""
+def _entries(path: Path, replaying: bool = True) -> Iterator[tuple[int, ColumnBatch]]:
+    """The whole entries of a segment; reading stops at the first damaged one, which
+    on replaying is a write a crash cut short (said in a warning)."""
     data = memoryview(path.read_bytes())
     at = 0
     while at < len(data):
         if len(data) - at < _HEADER.size:
-            _damaged(path, at, "it ends inside an entry's header")
+            if replaying:
+                _damaged(path, at, "it ends inside an entry's header")
             return
         magic, entry_id, length, crc = _HEADER.unpack_from(data, at)
         body = data[at + _HEADER.size : at + _HEADER.size + length]
         if magic != MAGIC or len(body) < length or zlib.crc32(body) != crc:
-            _damaged(path, at, "an entry is cut short or damaged")
+            if replaying:
+                _damaged(path, at, "an entry is cut short or damaged")
             return
         digest_size, spans_size, _ = _SIZES.unpack_from(body)
         spans_at = _SIZES.size + digest_size
