@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.errors import StoreUnavailable
 from lamina.ingest.columns import streams, to_columns
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.spans import SpanRecord
@@ -139,6 +140,7 @@ def keep_out_of_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "STORE_SPANS", 10**9)
     monkeypatch.setattr(store_module, "STORE_SECONDS", 3600.0)
     monkeypatch.setattr(store_module, "STORE_IDLE_SECONDS", 3600.0)
+    monkeypatch.setattr(store_module, "STORE_CHECK_SECONDS", 3600.0)  # not even a look
 
 
 # A process that journals batches and is then killed before it stores them (os._exit:
@@ -306,4 +308,75 @@ def test_batches_are_stored_from_the_journal_files(
             for r in caplog.records
         )
     finally:
+        store.close()
+
+
+def test_a_backlog_is_stored_a_part_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that gathered while storing was held up are stored in transactions of
+    about STORE_SPANS spans, each recording the last entry it stored, so storing a
+    backlog takes the memory of one part; every span is stored once."""
+    keep_out_of_the_way(monkeypatch)
+    store = DuckDBStore(tmp_path / "data", threads=1)
+    rng = random.Random(11)
+    try:
+        for batch in range(10):
+            store.write_columns([to_columns(spans(rng, batch, traces=6))])
+        taken = list(store._unstored)
+        monkeypatch.setattr(store_module, "STORE_SPANS", 120)
+        parts = []
+        while rest := taken[sum(map(len, parts)) :]:
+            parts.append(store_module._first_part(rest))
+        assert len(parts) > 2
+        for part in parts[:-1]:  # each part holds the limit, and no write more than needed
+            assert sum(j.spans for j in part) >= 120 > sum(j.spans for j in part[:-1])
+        rng = random.Random(11)
+        records = [record for batch in range(10) for record in spans(rng, batch, traces=6)]
+        assert store.count_spans(PROJECT) == len(records)
+        assert stored(store) == {
+            trace: sum(r.trace_id == trace for r in records)
+            for trace in {r.trace_id for r in records}
+        }
+        (last,) = store._cursor().execute("SELECT entry_id FROM journal_stored").fetchall()[0]
+        assert last == 10 and not list((tmp_path / "data" / JOURNAL_DIR).iterdir())
+    finally:
+        store.close()
+
+
+def test_parts_of_a_backlog_stored_before_a_failure_stay_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part is its own transaction: when one fails (here DuckDB refuses a span
+    without a name), the parts before it stay stored and recorded, and the rest stay
+    journaled for the next attempt."""
+    keep_out_of_the_way(monkeypatch)
+    store = DuckDBStore(tmp_path / "data", threads=1)
+    rng = random.Random(11)
+    try:
+        for batch in range(10):
+            records = spans(rng, batch, traces=6)
+            if batch == 7:
+                records[0].name = None  # type: ignore[assignment]
+            store.write_columns([to_columns(records)])
+        taken = list(store._unstored)
+        monkeypatch.setattr(store_module, "STORE_SPANS", 120)
+        with pytest.raises(StoreUnavailable):
+            store.count_spans(PROJECT)
+        parts_before, done = [], 0
+        while done < 7:  # the parts that end before the refused write
+            part = store_module._first_part(taken[done:])
+            if done + len(part) > 7:
+                break
+            parts_before.append(part)
+            done += len(part)
+        assert parts_before
+        con = store._cursor()
+        (last,) = con.execute("SELECT entry_id FROM journal_stored").fetchall()[0]
+        assert last == parts_before[-1][-1].last_id
+        (in_duckdb,) = con.execute("SELECT count(*) FROM spans").fetchall()[0]
+        assert in_duckdb == sum(j.spans for part in parts_before for j in part)
+        assert [j.last_id for j in store._unstored] == list(range(last + 1, 11))
+    finally:
+        store._unstored.clear()  # the refused write would only fail again on closing
         store.close()

@@ -173,6 +173,18 @@ class _Journaled:
     digests: list[tuple[str, str, int]]
 
 
+def _first_part(taken: Sequence[_Journaled]) -> Sequence[_Journaled]:
+    """The first writes of ``taken`` that hold STORE_SPANS spans or STORE_BYTES bytes
+    (all of them if they hold less): what one transaction stores."""
+    spans = size = 0
+    for count, journaled in enumerate(taken, 1):
+        spans += journaled.spans
+        size += journaled.bytes
+        if spans >= STORE_SPANS or size >= STORE_BYTES:
+            return taken[:count]
+    return taken
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 Q = TypeVar("Q", SessionQuery, TraceQuery)
 
@@ -412,8 +424,9 @@ class DuckDBStore:
                         retry_at = now + 1.0
 
     def _store_unstored(self) -> None:
-        """Store every journaled batch in DuckDB in one transaction, then forget their
-        journal segments. The caller holds the store lock."""
+        """Store every journaled batch in DuckDB, about STORE_SPANS (or STORE_BYTES) a
+        transaction, forgetting journal segments as they are stored. The caller holds
+        the store lock."""
         with self._write_lock:
             taken = self._unstored
             if not taken:
@@ -424,20 +437,25 @@ class DuckDBStore:
             "The store could not save spans ({error}). Free disk space or fix the data "
             "directory; senders should retry."
         )
-        try:
-            with self._transaction(failure) as con:
-                stored = self._store(con, taken, self._next_seq)
-                con.execute("UPDATE journal_stored SET entry_id = ?", [taken[-1].last_id])
-        except BaseException:
+        # A backlog (writes went on while a checkpoint held storing up) is read back
+        # and stored a part at a time, so the memory it takes stays that of one part.
+        while taken:
+            part = _first_part(taken)
+            try:
+                with self._transaction(failure) as con:
+                    stored = self._store(con, part, self._next_seq)
+                    con.execute("UPDATE journal_stored SET entry_id = ?", [part[-1].last_id])
+            except BaseException:
+                with self._write_lock:
+                    self._unstored[:0] = taken
+                raise
+            taken = taken[len(part) :]
+            self._next_seq += stored
             with self._write_lock:
-                self._unstored[:0] = taken
-            raise
-        self._next_seq += stored
-        with self._write_lock:
-            self._unstored_spans -= sum(journaled.spans for journaled in taken)
-            self._unstored_bytes -= sum(journaled.bytes for journaled in taken)
-            self._unstored_since = time.monotonic()  # for what was journaled meanwhile
-            self._journal.forget(taken[-1].last_id)
+                self._unstored_spans -= sum(journaled.spans for journaled in part)
+                self._unstored_bytes -= sum(journaled.bytes for journaled in part)
+                self._unstored_since = time.monotonic()  # for what was journaled meanwhile
+                self._journal.forget(part[-1].last_id)
 
     def _store(
         self, con: duckdb.DuckDBPyConnection, taken: Sequence[_Journaled], first_seq: int
@@ -546,7 +564,14 @@ class DuckDBStore:
                 con = self._cursor()
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    self._store(con, taken, self._next_seq)
+                    try:
+                        self._store(con, taken, self._next_seq)
+                    except duckdb.Error as error:
+                        self._failed(error)
+                        raise StoreUnavailable(
+                            f"The store cannot show the newest spans ({_first_line(error)}). "
+                            "They are safe in its journal; try again in a moment."
+                        ) from None
                     yield
                 finally:
                     _rollback(con)
@@ -1079,7 +1104,8 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
     try:
         con.execute(f"INSERT INTO {table} SELECT * FROM rows_to_append")
     finally:
-        con.unregister("rows_to_append")
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
+            con.unregister("rows_to_append")
 
 
 def _one(result: duckdb.DuckDBPyConnection) -> Any:
