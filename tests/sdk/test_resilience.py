@@ -121,7 +121,7 @@ def test_recovers_when_the_server_comes_back(
 ) -> None:
     first = new_server()
     url, key = first.url, first.api_key
-    Laminar.initialize(project_api_key=key, base_url=url, export_timeout_seconds=1)
+    Laminar.initialize(project_api_key=key, base_url=url, export_timeout_seconds=5)
     try:
         first.stop()
         add(1, 1)
