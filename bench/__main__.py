@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if result.acked != result.spans:
         print(f"\nonly {result.acked} of {result.spans} spans were acknowledged")
         return 2
+    if result.stored is not None and result.stored != result.acked:
+        print(f"\n{result.acked} spans were acknowledged but {result.stored} stored")
+        return 2
     return 1 if failed and not args.quick else 0
 
 

@@ -162,6 +162,7 @@ class IngestResult:
     first_read_seconds: float
     reads: dict[str, tuple[float, float]]  # name -> (p50 ms, p95 ms)
     disk: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (disk, raw) bytes
+    stored: int | None = None  # spans in the DuckDB file once the server stopped
 
     @property
     def rate(self) -> float:
@@ -222,7 +223,19 @@ def run(
             Path(tmp), work, total, senders, runs, (*extra, *store_flags(store, Path(tmp)))
         )
         result.disk = disk_usage(store, Path(tmp))
+        result.stored = stored_spans(store, Path(tmp))
     return result
+
+
+def stored_spans(store: str, data_dir: Path) -> int | None:
+    """Spans in the embedded store's file, the server stopped (None for other stores)."""
+    if store != "duckdb":
+        return None
+    import duckdb
+
+    with duckdb.connect(str(data_dir / "lamina.duckdb"), read_only=True) as con:
+        row = con.execute("SELECT count(*) FROM spans").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _run(
@@ -293,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'  ' + table:<40} {size / result.acked:>12,.0f} B{ratio}")
     if result.acked != result.spans:
         raise SystemExit(f"only {result.acked} of {result.spans} spans were acknowledged")
+    if result.stored is not None and result.stored != result.acked:
+        raise SystemExit(f"{result.acked} spans were acknowledged but {result.stored} stored")
 
 
 if __name__ == "__main__":

@@ -380,3 +380,31 @@ def test_parts_of_a_backlog_stored_before_a_failure_stay_stored(
     finally:
         store._unstored.clear()  # the refused write would only fail again on closing
         store.close()
+
+
+def test_storing_in_the_background_a_part_at_a_time_stores_every_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background storer takes one part a transaction (so reads can get in between)
+    and comes back for the rest: a burst of writes several parts long ends up stored
+    whole, with no read to push it, and the journal is emptied."""
+    monkeypatch.setattr(store_module, "STORE_SPANS", 100)
+    monkeypatch.setattr(store_module, "STORE_CHECK_SECONDS", 0.01)
+    store = DuckDBStore(tmp_path / "data", threads=1)
+    rng = random.Random(13)
+    try:
+        written = 0
+        for batch in range(30):
+            records = spans(rng, batch, traces=6)
+            store.write_spans(records)
+            written += len(records)
+        deadline = time.monotonic() + 30
+        while store._unstored_spans and time.monotonic() < deadline:
+            time.sleep(0.01)
+        con = store._cursor()
+        assert con.execute("SELECT count(*) FROM spans").fetchall()[0][0] == written
+        # every stored segment deleted; at most the one still open remains
+        assert len(list((tmp_path / "data" / JOURNAL_DIR).glob("*.journal"))) <= 1
+        assert stored(store) and store.count_spans(PROJECT) == written
+    finally:
+        store.close()

@@ -413,9 +413,11 @@ class DuckDBStore:
                 or now - self._unstored_since >= STORE_SECONDS
                 or now - self._last_write >= STORE_IDLE_SECONDS
             ):
+                # A part a time: a read waiting for the lock needs only what was
+                # journaled before it began, and may find it stored after this part.
                 with self._store_lock:
                     try:
-                        self._store_unstored()
+                        self._store_unstored(one_part=True)
                     except StoreUnavailable as exc:
                         log.warning(
                             "%s They are safe in the journal; trying again in a second.",
@@ -423,15 +425,24 @@ class DuckDBStore:
                         )
                         retry_at = now + 1.0
 
-    def _store_unstored(self) -> None:
-        """Store every journaled batch in DuckDB, about STORE_SPANS (or STORE_BYTES) a
-        transaction, forgetting journal segments as they are stored. The caller holds
-        the store lock."""
+    def _store_unstored(self, upto: int | None = None, one_part: bool = False) -> None:
+        """Store the journaled batches (up to entry ``upto``, or all; or only the first
+        part of them) in DuckDB, about STORE_SPANS (or STORE_BYTES) a transaction,
+        forgetting journal segments as they are stored. The caller holds the store
+        lock."""
         with self._write_lock:
-            taken = self._unstored
+            count = len(self._unstored)
+            if upto is not None:
+                count = next(
+                    (i for i, journaled in enumerate(self._unstored) if journaled.last_id > upto),
+                    count,
+                )
+            taken = self._unstored[:count]
+            if one_part:
+                taken = list(_first_part(taken))
             if not taken:
                 return
-            self._unstored = []
+            self._unstored = self._unstored[len(taken) :]
             self._journal.seal()  # what is journaled from now on is in later segments
         failure = (
             "The store could not save spans ({error}). Free disk space or fix the data "
@@ -553,9 +564,12 @@ class DuckDBStore:
         if self._unstored_spans <= 0:
             yield
             return
+        # What was journaled before this read began; what comes while it waits for the
+        # store lock (storing may be under way) is left to the next.
+        upto = self._journal.last_id
         with self._store_lock:
             try:
-                self._store_unstored()
+                self._store_unstored(upto)
             except StoreUnavailable as exc:
                 log.warning("%s Reading with them stored for this read only.", exc.message)
                 with self._write_lock:
