@@ -125,8 +125,8 @@ class Journal:
             if last >= first_id and previous_last < last_id:
                 batches += (
                     batch
-                    for entry_id, batch in _entries(path, replaying=False)
-                    if first_id <= entry_id <= last_id and entry_id not in self._abandoned
+                    for entry_id, batch in _entries(path, first_id, last_id, replaying=False)
+                    if entry_id not in self._abandoned
                 )
             previous_last = last
         return batches
@@ -200,31 +200,39 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _entries(path: Path, replaying: bool = True) -> Iterator[tuple[int, ColumnBatch]]:
-    """The whole entries of a segment; reading stops at the first damaged one, which
-    on replaying is a write a crash cut short (said in a warning)."""
-    data = memoryview(path.read_bytes())
-    at = 0
-    while at < len(data):
-        if len(data) - at < _HEADER.size:
-            if replaying:
-                _damaged(path, at, "it ends inside an entry's header")
-            return
-        magic, entry_id, length, crc = _HEADER.unpack_from(data, at)
-        body = data[at + _HEADER.size : at + _HEADER.size + length]
-        if magic != MAGIC or len(body) < length or zlib.crc32(body) != crc:
-            if replaying:
-                _damaged(path, at, "an entry is cut short or damaged")
-            return
-        digest_size, spans_size, _ = _SIZES.unpack_from(body)
-        spans_at = _SIZES.size + digest_size
-        traces_at = spans_at + spans_size
-        digest = bytes(body[_SIZES.size : spans_at]).decode() or None
-        yield (
-            entry_id,
-            from_streams(bytes(body[spans_at:traces_at]), bytes(body[traces_at:]), digest),
-        )
-        at += _HEADER.size + length
+def _entries(
+    path: Path, first_id: int = 0, last_id: int | None = None, replaying: bool = True
+) -> Iterator[tuple[int, ColumnBatch]]:
+    """The whole entries of a segment from ``first_id`` to ``last_id`` (the others are
+    skipped, their bodies not read); reading stops at the first damaged one, which on
+    replaying is a write a crash cut short (said in a warning)."""
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        at = 0
+        while at < size:
+            header = file.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                if replaying:
+                    _damaged(path, at, "it ends inside an entry's header")
+                return
+            magic, entry_id, length, crc = _HEADER.unpack(header)
+            if last_id is not None and entry_id > last_id:
+                return  # a segment's ids only grow
+            if magic == MAGIC and entry_id < first_id:
+                file.seek(length, os.SEEK_CUR)
+                at += _HEADER.size + length
+                continue
+            body = file.read(length)
+            if magic != MAGIC or len(body) < length or zlib.crc32(body) != crc:
+                if replaying:
+                    _damaged(path, at, "an entry is cut short or damaged")
+                return
+            digest_size, spans_size, _ = _SIZES.unpack_from(body)
+            spans_at = _SIZES.size + digest_size
+            traces_at = spans_at + spans_size
+            digest = body[_SIZES.size : spans_at].decode() or None
+            yield entry_id, from_streams(body[spans_at:traces_at], body[traces_at:], digest)
+            at += _HEADER.size + length
 
 
 def _damaged(path: Path, at: int, why: str) -> None:
