@@ -36,7 +36,17 @@ def test_quick_benchmark_run_prints_every_target() -> None:
 
 def test_growth_run_measures_every_read_at_every_stage() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.growth", "--stages", "2000,4000", "--runs", "2"],
+        [
+            sys.executable,
+            "-m",
+            "bench.growth",
+            "--stages",
+            "2000,4000",
+            "--runs",
+            "2",
+            "--settle",
+            "0",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
