@@ -152,6 +152,24 @@ export class Laminar {
     associate("setTags", make({ tags }));
   }
 
+  // The current Laminar SDK's names for the three above (the seed's names, above, were
+  // renamed since): code written for either version runs after changing its import.
+
+  /** The Laminar SDK's name for {@link setSession}. */
+  static setTraceSessionId(sessionId: string): void {
+    associate("setTraceSessionId", make({ sessionId }));
+  }
+
+  /** The Laminar SDK's name for {@link setUser}. */
+  static setTraceUserId(userId: string): void {
+    associate("setTraceUserId", make({ userId }));
+  }
+
+  /** The Laminar SDK's name for {@link setMetadata}. */
+  static setTraceMetadata(metadata: Record<string, unknown>): void {
+    associate("setTraceMetadata", make({ metadata }));
+  }
+
   // -- spans -------------------------------------------------------------------
 
   /** Record `output` as the current span's output (instead of the function's return value, if set last). */

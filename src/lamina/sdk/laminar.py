@@ -32,10 +32,16 @@ log = logging.getLogger("lamina.sdk")
 DEFAULT_FLUSH_TIMEOUT_SECONDS = 5.0
 
 
+_SESSION_HINT = " (or use Laminar.with_session(...) or observe(session_id=...))"
+_USER_HINT = " (or use Laminar.with_session(..., user_id=...) or observe(user_id=...))"
+_METADATA_HINT = " (or use Laminar.with_session(..., metadata=...) or observe(metadata=...))"
 _OUTSIDE_HINT = {
-    "set_session": " (or use Laminar.with_session(...) or observe(session_id=...))",
-    "set_user": " (or use Laminar.with_session(..., user_id=...) or observe(user_id=...))",
-    "set_metadata": " (or use Laminar.with_session(..., metadata=...) or observe(metadata=...))",
+    "set_session": _SESSION_HINT,
+    "set_trace_session_id": _SESSION_HINT,
+    "set_user": _USER_HINT,
+    "set_trace_user_id": _USER_HINT,
+    "set_metadata": _METADATA_HINT,
+    "set_trace_metadata": _METADATA_HINT,
     "set_tags": " (or use observe(tags=...))",
 }
 
@@ -170,6 +176,24 @@ class Laminar:
     def set_tags(tags: Sequence[str]) -> None:
         """Add ``tags`` to the current trace (call inside a span)."""
         _associate("set_tags", tags=tags)
+
+    # The current Laminar SDK's names for the three above (the seed's names, above, were
+    # renamed since): code written for either version runs after changing its import.
+
+    @staticmethod
+    def set_trace_session_id(session_id: str | None = None) -> None:
+        """The Laminar SDK's name for :meth:`set_session`."""
+        _associate("set_trace_session_id", session_id=session_id)
+
+    @staticmethod
+    def set_trace_user_id(user_id: str | None = None) -> None:
+        """The Laminar SDK's name for :meth:`set_user`."""
+        _associate("set_trace_user_id", user_id=user_id)
+
+    @staticmethod
+    def set_trace_metadata(metadata: Mapping[str, Any]) -> None:
+        """The Laminar SDK's name for :meth:`set_metadata`."""
+        _associate("set_trace_metadata", metadata=metadata)
 
     # -- spans ------------------------------------------------------------------------
 
