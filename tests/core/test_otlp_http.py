@@ -268,6 +268,31 @@ def test_body_that_is_not_gzip_gets_400(server: LaminaServer) -> None:
     _absent(server, trace_id)
 
 
+def test_gzip_body_of_several_members_stores_every_member(server: LaminaServer) -> None:
+    """RFC 1952: a gzip body may be several members one after another (``cat a.gz b.gz``);
+    ``gzip -d`` inflates them all, and so does the server: no span is dropped."""
+    first, request = _turn(otlp.uid("member-1"))
+    second, other = _turn(otlp.uid("member-2"))
+    body = gzip.compress(request.SerializeToString()) + gzip.compress(other.SerializeToString())
+    assert gzip.decompress(body) == request.SerializeToString() + other.SerializeToString()
+    response = otlp.post(server.url, server.api_key, body, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 200, response.text
+    assert not otlp.parse_response(response).HasField("partial_success")
+    for trace_id in (first, second):
+        assert otlp.api(server, f"/api/v1/traces/{trace_id.hex()}")["span_count"] == 2
+
+
+@pytest.mark.parametrize("trailing", [b"\n", b"\0" * 8, b"not gzip"], ids=repr)
+def test_bytes_after_the_gzip_data_get_400(server: LaminaServer, trailing: bytes) -> None:
+    trace_id, request = _turn(otlp.uid("trailing"))
+    body = gzip.compress(request.SerializeToString()) + trailing
+    response = otlp.post(server.url, server.api_key, body, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 400, response.text
+    message = otlp.error_status(response).message
+    assert f"goes on for {len(trailing)} byte" in message and "after its gzip data" in message
+    _absent(server, trace_id)
+
+
 @pytest.mark.parametrize("encoding", [PROTOBUF, JSON], ids=["protobuf", "json"])
 @pytest.mark.parametrize(
     "authorization",

@@ -36,6 +36,8 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 # The Content-Encodings a body may arrive in.
 ENCODINGS = ("identity", "", "gzip", "deflate")
+GZIP_MAGIC = b"\x1f\x8b"  # how each gzip member begins
+_INFLATE_SLICE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,18 +119,55 @@ def decode_body(
 
 
 def inflate(body: bytes, limit: int | None, gzip: bool) -> bytes:
-    """A gzip or deflate body decompressed, refusing to inflate past ``limit`` bytes."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, 0 if limit is None else limit + 1)
-    except zlib.error as exc:
-        name = "gzip" if gzip else "deflate"
-        raise BadRequest(f"The body is not valid {name} data: {exc}.") from None
-    if limit is not None and (len(out) > limit or inflater.unconsumed_tail):
-        raise PayloadTooLarge(body_too_large(limit, decompressed=True))
+    """A gzip or deflate body decompressed, refusing to inflate past ``limit`` bytes.
+
+    A gzip body may hold several members one after another (RFC 1952; ``cat a.gz
+    b.gz`` makes one): each is inflated and the results joined, as ``gzip -d``
+    does. Any other bytes after the compressed data are refused, never dropped.
+    The body is fed in slices of ``_INFLATE_SLICE`` bytes: zlib copies the input
+    left after each member, which for a body of many tiny members would otherwise
+    cost the square of its size."""
+    name = "gzip" if gzip else "deflate"
+    wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
+    view = memoryview(body)
+    inflater = zlib.decompressobj(wbits)
+    parts: list[bytes] = []
+    size = 0
+    pending: bytes | memoryview = b""  # input given to no inflater yet, or left by one
+    taken = 0  # bytes of ``body`` moved into ``pending`` so far
+    while True:
+        if not pending:
+            if taken == len(body):
+                break
+            pending = view[taken : taken + _INFLATE_SLICE]
+            taken += len(pending)
+        try:
+            part = inflater.decompress(pending, 0 if limit is None else limit - size + 1)
+        except zlib.error as exc:
+            raise BadRequest(f"The body is not valid {name} data: {exc}.") from None
+        size += len(part)
+        parts.append(part)
+        if limit is not None and size > limit:
+            raise PayloadTooLarge(body_too_large(limit, decompressed=True))
+        if not inflater.eof:
+            pending = b""  # all of it was taken (output stopped short of the limit)
+            continue
+        pending = inflater.unused_data
+        if len(pending) < len(GZIP_MAGIC) and taken < len(body):
+            pending += view[taken : taken + _INFLATE_SLICE]
+            taken += len(pending) - len(inflater.unused_data)
+        if not pending:
+            break
+        if not gzip or not pending.startswith(GZIP_MAGIC):
+            extra = len(pending) + len(body) - taken
+            raise BadRequest(
+                f"The body goes on for {extra} byte{'' if extra == 1 else 's'} after its "
+                f"{name} data ends; send only the compressed body."
+            )
+        inflater = zlib.decompressobj(wbits)  # the next gzip member
     if not inflater.eof:
         raise BadRequest("The compressed body ends early; send the whole body.")
-    return out
+    return b"".join(parts)
 
 
 def body_too_large(limit: int, decompressed: bool = False) -> str:
