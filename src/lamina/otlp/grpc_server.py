@@ -1,29 +1,48 @@
-"""OTLP/gRPC receiver: TraceService/Export (and an accepting LogsService/Export).
+"""OTLP/gRPC receiver: TraceService/Export (and accepting LogsService/MetricsService/Export).
 
 Runs on the same asyncio loop as the HTTP server and ingests through the same
 decode step and batcher. The key comes in the ``authorization`` metadata.
-Requests arrive as raw bytes and are parsed here, so a body that is not a
-valid message gets INVALID_ARGUMENT with a reason, like a 400 over HTTP.
+
+Nothing is read before the key is checked. gRPC hands a unary method's handler
+a message it has already received whole (up to twice the body limit, inflated
+if the client compressed it), so each Export is served by a handler that takes
+its request as a stream: it checks the key, then reserves ``max_body_bytes`` in
+the in-flight byte budget the HTTP receiver uses, and only then asks for the
+message, as raw bytes. The message's bytes stay counted until it is decoded.
+A call with a wrong key or arriving while the budget is spent costs the server
+no more than its metadata. The number of calls served at once is bounded too
+(:data:`MAX_CONCURRENT_RPCS`); gRPC answers RESOURCE_EXHAUSTED past it.
+A body that is not a valid message gets INVALID_ARGUMENT with a reason, like a
+400 over HTTP.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from lamina.errors import LaminaError, PayloadTooLarge
-from lamina.ingest.decoder import PROTOBUF
+from lamina.errors import BadRequest, LaminaError, PayloadTooLarge
+from lamina.ingest.decoder import PROTOBUF, body_too_large
 from lamina.runtime import Runtime
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
 METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+# Calls served at once, all services together; gRPC refuses more with
+# RESOURCE_EXHAUSTED, which exporters retry. Each waiting call holds at most its
+# HTTP/2 flow-control window, never its whole message (see the module docstring).
+MAX_CONCURRENT_RPCS = 64
+
+# What an Export does once its key is checked and its message read: (project, body) -> answer.
+Export = Callable[[str, bytes], Awaitable[Message]]
 
 
 def _authorization(context: Any) -> str | None:
@@ -33,72 +52,89 @@ def _authorization(context: Any) -> str | None:
     return None
 
 
-async def _abort(context: Any, error: LaminaError) -> None:
-    await context.abort(getattr(grpc.StatusCode, error.grpc_code), error.message)
-
-
 def _serialize(message: Any) -> bytes:
     data: bytes = message.SerializeToString()
     return data
 
 
-def handlers(runtime: Runtime) -> list[Any]:
-    async def export_traces(body: bytes, context: Any) -> ExportTraceServiceResponse:
-        response = ExportTraceServiceResponse()
+async def _first(requests: AsyncIterator[bytes]) -> bytes:
+    async for message in requests:
+        return message  # a unary call carries one message; nothing after it is read
+    raise BadRequest("The call carried no request message.")
+
+
+def gated(runtime: Runtime, export: Export) -> grpc.RpcMethodHandler:
+    """The handler of one Export method: the key, then room in the byte budget, then the
+    message, in that order (see the module docstring)."""
+    limit = runtime.settings.max_body_bytes
+
+    async def handle(requests: AsyncIterator[bytes], context: Any) -> Message:
+        held = 0
         try:
             project_id = runtime.keys.project_for(_authorization(context))
-            if len(body) > runtime.settings.max_body_bytes:
-                raise PayloadTooLarge(
-                    f"The request is larger than {runtime.settings.max_body_bytes} bytes "
-                    "(LAMINA_MAX_BODY_BYTES). Send smaller batches."
-                )
-            batch = await runtime.ingest(project_id, body, PROTOBUF)
+            runtime.bodies.take(limit)
+            held = limit
+            body = await _first(requests)
+            runtime.bodies.give_back(held - len(body))  # more than the limit: refused below
+            held = len(body)
+            if len(body) > limit:
+                raise PayloadTooLarge(body_too_large(limit))
+            return await export(project_id, body)
         except LaminaError as error:
-            await _abort(context, error)
-            return response
+            await context.abort(getattr(grpc.StatusCode, error.grpc_code), error.message)
+            raise AssertionError("unreachable: abort raises") from None
+        finally:
+            runtime.bodies.give_back(held)
+
+    return grpc.stream_unary_rpc_method_handler(
+        handle, request_deserializer=None, response_serializer=_serialize
+    )
+
+
+def handlers(runtime: Runtime) -> list[grpc.GenericRpcHandler]:
+    async def export_traces(project_id: str, body: bytes) -> Message:
+        batch = await runtime.ingest(project_id, body, PROTOBUF)
+        response = ExportTraceServiceResponse()
         if batch.rejected:
             response.partial_success.rejected_spans = batch.rejected
             response.partial_success.error_message = batch.error_message
         return response
 
-    def discarding(response: Any) -> Any:
+    def discarding(response: Message) -> Export:
         """Logs and metrics are accepted and dropped, so their exporters never retry."""
 
-        async def export(body: bytes, context: Any) -> Any:
-            try:
-                runtime.keys.project_for(_authorization(context))
-            except LaminaError as error:
-                await _abort(context, error)
+        async def export(project_id: str, body: bytes) -> Message:
             return response
 
         return export
 
-    def unary(method: Any) -> Any:
-        return grpc.unary_unary_rpc_method_handler(
-            method, request_deserializer=None, response_serializer=_serialize
-        )
-
+    services = {
+        TRACE_SERVICE: export_traces,
+        LOGS_SERVICE: discarding(ExportLogsServiceResponse()),
+        METRICS_SERVICE: discarding(ExportMetricsServiceResponse()),
+    }
     return [
-        grpc.method_handlers_generic_handler(TRACE_SERVICE, {"Export": unary(export_traces)}),
-        grpc.method_handlers_generic_handler(
-            LOGS_SERVICE, {"Export": unary(discarding(ExportLogsServiceResponse()))}
-        ),
-        grpc.method_handlers_generic_handler(
-            METRICS_SERVICE, {"Export": unary(discarding(ExportMetricsServiceResponse()))}
-        ),
+        grpc.method_handlers_generic_handler(name, {"Export": gated(runtime, export)})
+        for name, export in services.items()
     ]
 
 
-async def start_grpc(runtime: Runtime, host: str, port: int) -> tuple[Any, int]:
-    """Start the gRPC server; returns it and the port it listens on."""
+async def start_grpc(
+    runtime: Runtime, host: str, port: int, share_port: bool = True
+) -> tuple[Any, int]:
+    """Start the gRPC server; returns it and the port it listens on. ``share_port``:
+    bind with SO_REUSEPORT (grpcio's default), so the workers of one server can share
+    the port."""
     server = grpc.aio.server(
         options=[
+            ("grpc.so_reuseport", 1 if share_port else 0),
             # Twice the limit, so a request over it reaches the handler and gets a
             # clear INVALID_ARGUMENT (which clients do not retry) rather than gRPC's
             # own RESOURCE_EXHAUSTED (which they retry until they time out).
             ("grpc.max_receive_message_length", 2 * runtime.settings.max_body_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
-        ]
+        ],
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
     )
     server.add_generic_rpc_handlers(handlers(runtime))
     bound = server.add_insecure_port(f"{host}:{port}")

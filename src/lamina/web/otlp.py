@@ -6,6 +6,10 @@ in the request's encoding (``partial_success`` when spans were rejected),
 400/401/413/415 for requests that can never succeed, 429/503 with
 Retry-After when the server cannot take them now. Error bodies are a
 ``google.rpc.Status`` in the request's encoding.
+
+An error found before the body is read (a wrong key, say) is answered only once
+the rest of the body has been read and dropped, up to the body limit (see
+:func:`drain`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -74,6 +78,28 @@ async def read_body(request: Request, limit: int, budget: ByteBudget) -> tuple[b
     return b"".join(chunks), taken
 
 
+async def drain(request: Request, limit: int) -> None:
+    """Read what is left of the body and drop it, up to ``limit`` bytes, before an
+    error is answered.
+
+    A server that closes a connection while bytes it has not read are still
+    arriving resets it, and a client that writes its whole body before reading the
+    answer (Python's http.client, Node with keep-alive off, both of which ask the
+    server to close) then sees "broken pipe" instead of the 401 and its message,
+    and retries for ever. Nothing read here is kept, so it costs no memory.
+    """
+    read = 0
+    try:
+        async for chunk in request.stream():
+            read += len(chunk)
+            if read > limit:
+                return
+    except ClientDisconnect:
+        return
+    except RuntimeError:  # Starlette's "Stream consumed": the body had been read whole
+        return
+
+
 def _encoding(request: Request) -> str:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ENCODINGS:
@@ -97,16 +123,21 @@ def error_response(error: LaminaError, content_type: str) -> Response:
 async def export_traces(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     content_type = PROTOBUF
+    limit = runtime.settings.max_body_bytes
+    body_read = False
     try:
         content_type = _content_type(request)
         encoding = _encoding(request)
         project_id = runtime.keys.project_for(request.headers.get("authorization"))
-        body, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
+        body, taken = await read_body(request, limit, runtime.bodies)
+        body_read = True
         try:
             batch = await runtime.ingest(project_id, body, content_type, encoding)
         finally:
             runtime.bodies.give_back(taken)
     except LaminaError as error:
+        if not body_read and not isinstance(error, PayloadTooLarge):
+            await drain(request, limit)
         return error_response(error, content_type)
     response = ExportTraceServiceResponse()
     if batch.rejected:
@@ -126,13 +157,16 @@ def _discarding(response: Message) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
         content_type = PROTOBUF
+        limit = runtime.settings.max_body_bytes
         try:
             content_type = _content_type(request)
             _encoding(request)
             runtime.keys.project_for(request.headers.get("authorization"))
-            _, taken = await read_body(request, runtime.settings.max_body_bytes, runtime.bodies)
+            _, taken = await read_body(request, limit, runtime.bodies)
             runtime.bodies.give_back(taken)
         except LaminaError as error:
+            if not isinstance(error, PayloadTooLarge):
+                await drain(request, limit)
             return error_response(error, content_type)
         return _encode(response, content_type)
 
