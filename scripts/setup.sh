@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Lamina needs on a fresh Debian/Ubuntu machine, idempotently:
-#   - a virtualenv in .venv with Lamina and its development tools (re-installed when
-#     pyproject.toml, setup.py or the C decoder changes);
+#   - a virtualenv in .venv with Lamina's server, its C decoder and the development
+#     tools, at the versions constraints.txt pins (re-installed when pyproject.toml,
+#     setup.py, constraints.txt or the C decoder changes);
 #   - with --test, what only the tests need: .venv-compat with the other SDKs the
 #     compatibility tests run (lmnr, traceloop-sdk), the TypeScript SDK's npm packages
 #     (npm ci in sdk-js), and Debian's Chromium (the browser tests drive it through
@@ -36,10 +37,12 @@ if ! command -v gcc >/dev/null && ! command -v cc >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gcc >/dev/null
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
-  || [ src/lamina/otlp/_wire.c -nt "$stamp" ]; then
+  || [ constraints.txt -nt "$stamp" ] || [ src/lamina/otlp/_wire.c -nt "$stamp" ]; then
   echo "Installing Lamina and its tools into .venv"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet --upgrade pip -c constraints.txt
+  # The server, its C decoder (built only on request: see setup.py) and the tools.
+  LAMINA_BUILD_DECODER=1 .venv/bin/python -m pip install --quiet -e ".[server,dev]" \
+    -c constraints.txt --build-constraint constraints.txt
   touch "$stamp"
 fi
 

@@ -99,3 +99,64 @@ def test_a_python_caller_and_a_node_callee_share_the_trace_and_session(
     assert spans["node.callee"]["session_id"] == session_id
     assert spans["node.callee"]["user_id"] == "u-py"
     assert spans["node.callee"]["output"] == "42"
+
+
+_APP = """
+import { Laminar, observe } from "lamina-js";
+Laminar.initialize();
+await observe({ name: "packed", sessionId: process.env.SESSION_ID }, async () => "ok");
+await Laminar.shutdown();
+"""
+
+
+def test_the_npm_package_installs_into_an_empty_project_with_only_opentelemetry(
+    sdk_js: Path, server: LaminaServer, tmp_path: Path
+) -> None:
+    # What `npm pack` makes (its prepack builds; the fixture built already) installed as an
+    # application would: into a project of its own, from the registry npm is set up with.
+    packed = subprocess.run(
+        ["npm", "pack", "--ignore-scripts", "--pack-destination", str(tmp_path), "--silent"],
+        cwd=sdk_js,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert packed.returncode == 0, packed.stderr
+    tarball = tmp_path / packed.stdout.strip().splitlines()[-1]
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "package.json").write_text('{"name": "app", "private": true}')
+    installed = subprocess.run(
+        ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", str(tarball)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert installed.returncode == 0, installed.stderr
+
+    manifest = json.loads((project / "node_modules/lamina-js/package.json").read_text())
+    assert manifest["dependencies"], "lamina-js has dependencies"
+    for name in manifest["dependencies"]:
+        assert name.startswith(("@opentelemetry/", "@traceloop/instrumentation-")), name
+    lock = json.loads((project / "package-lock.json").read_text())
+    packages = {path.rsplit("node_modules/", 1)[-1] for path in lock["packages"] if path}
+    assert not packages & set(manifest["devDependencies"]), "a build or test tool came along"
+
+    session_id = f"packed-{uuid.uuid4().hex[:10]}"
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", _APP],
+        cwd=project,
+        env={
+            **os.environ,
+            "LAMINA_BASE_URL": server.url,
+            "LAMINA_PROJECT_API_KEY": server.api_key,
+            "SESSION_ID": session_id,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    (packed_trace,) = server.api(f"/api/v1/sessions/{session_id}")["traces"]
+    assert packed_trace["name"] == "packed"

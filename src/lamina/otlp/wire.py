@@ -19,9 +19,16 @@ from typing import Any
 import orjson
 
 from lamina.ingest.columns import SPAN_FIELDS
-from lamina.otlp import _wire
 from lamina.otlp import attributes as conv
 from lamina.otlp.decode import CostFunction
+
+try:
+    from lamina.otlp import _wire
+except ImportError:  # built only on request (setup.py): decode.py then reads every request
+    _wire = None  # type: ignore[assignment]
+
+#: Whether the C decoder is there (`lamina serve` says when it is not).
+BUILT = _wire is not None
 
 # The conventions' fields, in the order of the F_* numbers in _wire.c.
 FIELDS = (
@@ -45,15 +52,16 @@ FIELDS = (
 )
 assert set(FIELDS) == set(conv._FIELD_NAMES), "a field of the conventions is missing here"
 
-_wire.configure(
-    conv._ROLES,
-    conv.role,
-    {name: index for index, name in enumerate(FIELDS)},
-    conv.scan,
-    conv.normalise,
-    orjson.dumps,
-    {"default": str},
-)
+if _wire is not None:
+    _wire.configure(
+        conv._ROLES,
+        conv.role,
+        {name: index for index, name in enumerate(FIELDS)},
+        conv.scan,
+        conv.normalise,
+        orjson.dumps,
+        {"default": str},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,8 @@ class WireColumns:
 def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumns | None:
     """The spans of a protobuf ExportTraceServiceRequest as columns, or None when the
     request must be decoded with upb and decode.py instead."""
+    if _wire is None:
+        return None
     result = _wire.decode(body, project_id, price)
     if result is None:
         return None
@@ -79,5 +89,7 @@ def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumn
 
 def count_spans(body: bytes) -> int:
     """The spans in a protobuf request, without decoding them; -1 if it cannot be read."""
+    if _wire is None:
+        return -1
     count: int = _wire.count_spans(body)
     return count

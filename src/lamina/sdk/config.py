@@ -29,10 +29,11 @@ DEFAULT_MAX_QUEUE_SIZE = 8_192
 DEFAULT_EXPORT_TIMEOUT_SECONDS = 10.0
 DEFAULT_SERVICE_NAME = "lamina-app"
 
-#: The libraries the SDK can instrument, each with the extra that installs it.
+#: The libraries the SDK can instrument, each with the package of its instrumentation
+#: (what the extras `lamina[openai]` and `lamina[anthropic]` install).
 SUPPORTED_MODULES: Mapping[str, str] = {
-    "openai": "lamina[openai]",
-    "anthropic": "lamina[anthropic]",
+    "openai": "opentelemetry-instrumentation-openai",
+    "anthropic": "opentelemetry-instrumentation-anthropic",
 }
 
 

@@ -153,7 +153,7 @@ def _instrument_once(name: str, explicit: bool) -> bool:
             raise LaminaConfigError(
                 f"instrument_modules names {name!r} but {' and '.join(missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} not installed: "
-                f"pip install '{SUPPORTED_MODULES[name]}'"
+                f"pip install {SUPPORTED_MODULES[name]}"
                 + (f" {target.library}" if target.library in missing else "")
             )
         return False

@@ -15,17 +15,28 @@ from lamina.errors import BadRequest, Conflict, Forbidden, NotFound
 from lamina.operations import DEFAULT_PROJECT, Operations
 from lamina.web.pages.base import Page, base_url, project_path, set_notice
 
+#: How an application installs the SDK while it is not on PyPI (as README and docs/sdk.md
+#: say): from a copy of the repository, or the wheel `python -m build` makes there.
+INSTALL_SDK = (
+    "# The SDK is not on PyPI yet: install it from a copy of Lamina's repository\n"
+    "pip install /path/to/lamina\n"
+    "# or from the wheel `python -m build` makes there:\n"
+    "# pip install /path/to/lamina/dist/lamina-*-py3-none-any.whl"
+)
+
+
+def _commented(lines: str) -> str:
+    return "".join(line if line.startswith("#") else f"# {line}" for line in lines.splitlines(True))
+
 
 def snippets(base_url: str, key: str) -> dict[str, str]:
     """What to run to send traces here, with the real base URL and a key filled in."""
     return {
         "env": (
-            "pip install lamina\n"
-            f"export LAMINA_PROJECT_API_KEY={key}\n"
-            f"export LAMINA_BASE_URL={base_url}"
+            f"{INSTALL_SDK}\nexport LAMINA_PROJECT_API_KEY={key}\nexport LAMINA_BASE_URL={base_url}"
         ),
         "sdk": (
-            "pip install lamina\n\n"
+            f"{_commented(INSTALL_SDK)}\n\n"
             "from lamina import Laminar, observe\n\n"
             f'Laminar.initialize(project_api_key="{key}", base_url="{base_url}")\n\n'
             '@observe(session_id="conv-1")\n'
