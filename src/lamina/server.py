@@ -1,9 +1,14 @@
 """``lamina serve``: HTTP and gRPC in one process, on one asyncio loop.
 
-Start-up opens the store (creating project "default" and its first key on a
-new data dir), binds both ports, and records the running server in the data
-dir so the CLI can reach it. SIGINT/SIGTERM stop accepting, write everything
-already acknowledged or queued, checkpoint the store and exit.
+Start-up opens the store, binds both ports and, once both listen, creates
+project "default" and its first key on a new data dir (so a start that fails on
+a busy port leaves no key that was never shown), then records the running
+server in the data dir so the CLI can reach it. SIGINT/SIGTERM stop accepting,
+write everything already acknowledged or queued, checkpoint the store and exit.
+
+The gRPC port is bound without SO_REUSEPORT, so a second server cannot share it by
+accident (the kernel would split the connections between the two); only the
+workers of one ``--workers N`` server share it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,22 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def grpc_port_error(host: str, port: int, reason: str) -> ConfigError:
+    """The error for a gRPC port this server cannot have; ``reason`` is used when
+    binding the port again does not say why."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or reason
+    return ConfigError(
+        f"Cannot listen for OTLP/gRPC on {host}:{port} ({reason}). Is another server "
+        "running? Choose another port with --grpc-port, or -1 to turn gRPC off."
+    )
 
 
 def serve(
@@ -99,7 +120,6 @@ def _serve(
     out: TextIO,
     after_start: Callable[[Runtime, dict[str, Any]], Any] | None,
 ) -> None:
-    project, first_key = operations.ensure_default_project(store)
     try:
         runtime = Runtime.build(settings, store)
     except ValueError as exc:  # a bad price file
@@ -121,13 +141,10 @@ def _serve(
         if settings.grpc_port >= 0:
             try:
                 grpc_server, info["grpc_port"] = await start_grpc(
-                    runtime, settings.host, settings.grpc_port
+                    runtime, settings.host, settings.grpc_port, share_port=slot is not None
                 )
             except (OSError, RuntimeError) as exc:
-                raise ConfigError(
-                    f"Cannot listen for OTLP/gRPC on {settings.host}:{settings.grpc_port} "
-                    f"({exc}). Choose another port with --grpc-port, or -1 to turn gRPC off."
-                ) from None
+                raise grpc_port_error(settings.host, settings.grpc_port, str(exc)) from None
 
         async def started() -> None:
             if slot is None or slot.index == 0:  # one worker applies retention
@@ -140,6 +157,9 @@ def _serve(
                 background.append(asyncio.get_running_loop().create_task(slot.stop_when_orphaned()))
                 slot.ready()
             else:
+                # Both ports listen now: a key made here is shown (the supervisor makes
+                # it for its workers).
+                project, first_key = operations.ensure_default_project(store)
                 operations.write_server_file(settings.data_dir, info)
                 extra = pages.banner_lines(info["url"]) if pages is not None else []
                 _banner(out, settings, info, project.name, first_key, extra)

@@ -1,12 +1,15 @@
 """``lamina serve --workers N``: N server processes on one machine, one set of ports.
 
-The supervisor (this process) prepares the shared store once (schema, project
-"default" and its first key), binds the HTTP port and hands the listening socket
-to each worker, which accepts on it: the kernel gives each connection to one
-worker, and a worker that stops or dies leaves nothing unanswered in a queue of
-its own. gRPC servers cannot take a socket, so the workers bind the gRPC port
-themselves with SO_REUSEPORT (grpcio's default), and the supervisor holds the
-port meanwhile (bound, never listening) so it stays theirs.
+The supervisor (this process) binds the HTTP port, then prepares the shared
+store once (schema, project "default" and its first key: made once the ports are
+this server's, so a start refused for a busy port makes no key it never shows),
+and hands the listening socket to each worker, which accepts on it: the kernel
+gives each connection to one worker, and a worker that stops or dies leaves
+nothing unanswered in a queue of its own. gRPC servers cannot take a socket, so
+the workers bind the gRPC port themselves with SO_REUSEPORT, and the supervisor
+holds the port meanwhile (bound, never listening) so it stays theirs; it first
+checks that no one else holds it, since SO_REUSEPORT would share it with any
+other server that set it too.
 
 Workers are ordinary servers (``python -m lamina.supervisor``, settings in
 ``LAMINA_*`` variables) that do not write the running-server file or print the
@@ -35,6 +38,7 @@ from typing import Any, TextIO
 from lamina import operations
 from lamina.errors import ConfigError
 from lamina.settings import Settings
+from lamina.store.base import Project
 from lamina.store.clickhouse_client import parse_store
 
 log = logging.getLogger("lamina.supervisor")
@@ -91,7 +95,7 @@ class Supervisor:
         self.grpc_port = -1
 
     # -- start -------------------------------------------------------------------------------
-    def run(self, project: str, first_key: str | None) -> int:
+    def run(self) -> int:
         from lamina.server import bind
 
         settings = self.settings
@@ -100,6 +104,7 @@ class Supervisor:
         if settings.grpc_port >= 0:
             self.grpc_hold = _hold_port(settings.host, settings.grpc_port)
             self.grpc_port = self.grpc_hold.getsockname()[1]
+        project, first_key = _prepare_store(settings)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
         try:
@@ -110,7 +115,7 @@ class Supervisor:
                 raise ConfigError("The server did not start; see the messages above.")
             info = self._info()
             operations.write_server_file(settings.data_dir, info)
-            self._banner(info, project, first_key)
+            self._banner(info, project.name, first_key)
             return self._watch()
         finally:
             operations.remove_server_file(settings.data_dir)
@@ -275,33 +280,48 @@ class Supervisor:
 
 
 def _hold_port(host: str, port: int) -> socket.socket:
-    """Bind (never listen) with SO_REUSEPORT: the workers' gRPC servers bind it too."""
+    """Bind (never listen) with SO_REUSEPORT: the workers' gRPC servers bind it too.
+
+    A socket with SO_REUSEPORT shares the port with any other that set it (another
+    ``--workers`` server, an older Lamina), so a port of someone else's is found first
+    by binding it without."""
+    from lamina.server import grpc_port_error
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port != 0:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise grpc_port_error(host, port, exc.strerror or str(exc)) from None
     held = socket.socket(family, socket.SOCK_STREAM)
     held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         held.bind((host, port))
     except OSError as exc:
         held.close()
-        raise ConfigError(
-            f"Cannot listen for OTLP/gRPC on {host}:{port} ({exc.strerror}). Choose another "
-            "port with --grpc-port, or -1 to turn gRPC off."
-        ) from None
+        raise grpc_port_error(host, port, exc.strerror or str(exc)) from None
     return held
 
 
-def supervise(settings: Settings, out: TextIO) -> None:
-    """Prepare the store, run ``settings.workers`` servers, exit when they have stopped."""
+def _prepare_store(settings: Settings) -> tuple[Project, str | None]:
+    """The schema, project "default" and (on a new store) its first key, to show."""
     from lamina.server import open_store
 
-    check_store(settings)
     store = open_store(settings)
     try:
         project, first_key = operations.ensure_default_project(store)
     finally:
         store.close()
     operations.admin_token(settings.data_dir)  # made once, before the workers read it
-    code = Supervisor(settings, out).run(project.name, first_key)
+    return project, first_key
+
+
+def supervise(settings: Settings, out: TextIO) -> None:
+    """Run ``settings.workers`` servers; exit when they have stopped."""
+    check_store(settings)
+    code = Supervisor(settings, out).run()
     if code:
         sys.exit(code)
 
