@@ -6,7 +6,8 @@ a busy port leaves no key that was never shown), then records the running
 server in the data dir so the CLI can reach it. SIGINT/SIGTERM stop accepting,
 write everything already acknowledged or queued, checkpoint the store and exit.
 
-The gRPC port is bound without SO_REUSEPORT, so a second server cannot share it by
+HTTP connections are limited as :mod:`lamina.connections` describes. The gRPC
+port is bound without SO_REUSEPORT, so a second server cannot share it by
 accident (the kernel would split the connections between the two); only the
 workers of one ``--workers N`` server share it.
 """
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from lamina import operations, retention
+from lamina.connections import Limits, http_protocol
 from lamina.errors import ConfigError
 from lamina.otlp.grpc_server import start_grpc
 from lamina.runtime import Runtime
@@ -184,7 +186,9 @@ def _serve(
             access_log=debug,
             lifespan="on",
             timeout_graceful_shutdown=10,
-            limit_concurrency=1000,
+            http=http_protocol(Limits.of(settings)),
+            ws="none",
+            timeout_keep_alive=settings.keep_alive_seconds,
             server_header=False,
         )
         server = uvicorn.Server(config)

@@ -53,6 +53,37 @@ class Settings:
         "Request bytes (as sent, compressed or not) held at once while reading and decoding "
         "(429 above it).",
     )
+    max_connections: int = _setting(
+        4096,
+        "LAMINA_MAX_CONNECTIONS",
+        "HTTP connections a server process holds at once. When full, a new connection "
+        "replaces the one that has waited longest for its request; only when every one has "
+        "a request in progress is it refused with 503.",
+    )
+    max_connections_per_client: int = _setting(
+        256,
+        "LAMINA_MAX_CONNECTIONS_PER_CLIENT",
+        "HTTP connections one client address may hold open at once (503 above it). Behind a "
+        "reverse proxy every connection comes from the proxy's address: raise it there.",
+    )
+    keep_alive_seconds: int = _setting(
+        5,
+        "LAMINA_KEEP_ALIVE_SECONDS",
+        "Seconds an HTTP connection may stay open without a request (before its first one "
+        "and between requests).",
+    )
+    header_timeout_seconds: int = _setting(
+        10,
+        "LAMINA_HEADER_TIMEOUT_SECONDS",
+        "Seconds a request's headers may take to arrive, from its first byte (408 after "
+        "it); also the time a body has before its minimum rate applies.",
+    )
+    min_body_rate: int = _setting(
+        8192,
+        "LAMINA_MIN_BODY_RATE",
+        "Bytes a second a request body must average once header_timeout_seconds have "
+        "passed; slower uploads are cut off with 408 (0: no minimum).",
+    )
     decode_workers: int = _setting(
         -1,
         "LAMINA_DECODE_WORKERS",
@@ -137,6 +168,16 @@ class Settings:
             raise ConfigError("decode_workers must be -1 (automatic), 0 or more.")
         if self.workers < 1:
             raise ConfigError("workers must be at least 1.")
+        for name in (
+            "max_connections",
+            "max_connections_per_client",
+            "keep_alive_seconds",
+            "header_timeout_seconds",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}.")
+        if self.min_body_rate < 0:
+            raise ConfigError("min_body_rate must be 0 (no minimum) or more.")
         if self.retention_check_seconds < 1:
             raise ConfigError("retention_check_seconds must be at least 1.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:

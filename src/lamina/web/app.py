@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -58,6 +58,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     error.status = exc.status_code  # type: ignore[misc]
     error.code = "not_found" if exc.status_code == 404 else "http_error"  # type: ignore[misc]
     return error_response(request, error)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed the connection, or was cut off for sending too slowly
+    (lamina.connections), while its body was read: no one is left to answer, and
+    nothing went wrong here worth a traceback in the log."""
+    return Response(status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -107,6 +114,7 @@ def create_app(
     handlers: dict[Any, Any] = {
         LaminaError: _lamina_error,
         HTTPException: _http_error,
+        ClientDisconnect: _client_gone,
         Exception: _unexpected,
     }
     app = Starlette(
