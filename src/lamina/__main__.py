@@ -1,7 +1,7 @@
 """The `lamina` command (and `python -m lamina`): the CLI of lamina.cli.
 
 The CLI and the server need the `server` extra's packages. An application that
-installed only the SDK (`pip install lamina`) gets the command too; there it says in
+installed only the SDK (`pip install .`) gets the command too; there it says in
 one line how to install the rest, rather than failing on an import.
 """
 
@@ -12,7 +12,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, distribution
 
 SERVER_HINT = (
-    "pip install 'lamina[server]' (from a copy of Lamina's repository: pip install '.[server]')"
+    "pip install '.[server]' in a copy of Lamina's repository "
+    "(or pip install 'lamina[server]' once it is on PyPI)"
 )
 
 DECODER_NOTE = (
@@ -44,9 +45,12 @@ def missing_server_packages() -> list[str]:
 def main() -> None:
     missing = missing_server_packages()
     if missing:
+        named = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
         sys.exit(
-            f"lamina: this install has Lamina's SDK only; the server and its commands need "
-            f"more packages ({', '.join(missing)}). Install them: {SERVER_HINT}"
+            "lamina: this install has Lamina's SDK only; the server and its commands need "
+            f"more packages ({named}). Install them: {SERVER_HINT}."
         )
     if sys.argv[1:2] == ["serve"]:
         from lamina.otlp import wire
