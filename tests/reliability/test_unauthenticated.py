@@ -6,6 +6,13 @@ and its answer must reach the client.
   once are bounded.
 - OTLP/HTTP: a wrong key with a body still arriving is answered so the client reads the
   401 (not "broken pipe").
+- Sign-in: few Argon2 checks at once; wrong guesses counted before they are checked,
+  against the account however it is named, and per client address, so a guesser
+  elsewhere cannot lock its owner out.
+
+Client addresses are real: each client binds its socket to an address of the loopback
+range (127.0.0.x), which is how the server sees it (a forwarded-for header from there is
+not believed).
 """
 
 from __future__ import annotations
@@ -15,11 +22,16 @@ import http.client
 import json
 import os
 import queue
+import re
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
+import httpx
 import pytest
 
 from lamina.otlp.grpc_server import MAX_CONCURRENT_RPCS
@@ -191,3 +203,134 @@ def test_a_wrong_key_with_a_large_body_still_arriving_reads_the_401(
             connection.close()
         assert status == 401
         assert "Unknown or revoked API key" in json.loads(text)["message"]
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+
+PASSWORD = "the right passphrase 7"
+CSRF = "t" * 32  # the sign-in form's token repeats the lamina_csrf cookie
+
+
+@pytest.fixture(scope="module")
+def signin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    running = start_server(tmp_path_factory.mktemp("signin"), *IN_PROCESS)
+    yield running
+    running.kill()
+
+
+def _new_user(server: LaminaServer, name: str) -> dict[str, str]:
+    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+    created: dict[str, str] = otlp.admin(
+        server, "create_user", email=email, password=PASSWORD, is_admin=False
+    )
+    return created
+
+
+def _sign_in(
+    server: LaminaServer,
+    email: str,
+    password: str,
+    source: str,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST the sign-in form from the loopback address ``source``."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(
+        transport=transport, base_url=server.url, cookies={"lamina_csrf": CSRF}, timeout=30
+    ) as client:
+        return client.post(
+            "/signin",
+            data={"email": email, "password": password, "csrf": CSRF},
+            headers=headers,
+        )
+
+
+def _at_once(count: int, send: Callable[[int], httpx.Response]) -> list[httpx.Response]:
+    """``count`` requests sent together (each thread waits for all to be ready)."""
+    ready = threading.Barrier(count)
+
+    def one(n: int) -> httpx.Response:
+        ready.wait(10)
+        return send(n)
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = (Path(f"/proc/{pid}/status")).read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", status)[1]) / 1024  # type: ignore[index]
+
+
+def test_few_passwords_are_checked_at_once(signin_server: LaminaServer) -> None:
+    """60 sign-ins at once, each from its own address for an email no one has. Before:
+    each ran Argon2id (64 MiB) at once, up to the thread pool's 40: the server's peak
+    memory grew by gigabytes. Now 4 at most; the others are told to try again."""
+    server = signin_server
+    assert _sign_in(server, "nobody@example.com", "warm up", "127.0.0.9").status_code == 400
+    before = _peak_rss_mb(server.process.pid)
+    answers = _at_once(
+        60,
+        lambda n: _sign_in(server, f"guess{n}@example.com", "a wrong guess", f"127.0.1.{n + 1}"),
+    )
+    grew = _peak_rss_mb(server.process.pid) - before
+    assert grew < 5 * 64 + 32, f"peak memory grew by {grew:.0f} MiB"
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) <= {400, 429} and 400 in statuses, statuses
+    busy = [answer for answer in answers if answer.status_code == 429]
+    assert busy, "none was refused"
+    for answer in busy:
+        assert answer.headers["retry-after"] == "1"
+        assert "Many sign-ins are being checked at this moment" in answer.text
+        assert 'role="alert"' in answer.text
+
+
+def test_wrong_guesses_sent_at_once_are_counted_before_they_are_checked(
+    signin_server: LaminaServer,
+) -> None:
+    """Before: an attempt was counted once its check had finished, so 30 sent together
+    were all let in, and 28 passwords were checked against a limit of 5."""
+    user = _new_user(signin_server, "raced")
+    answers = _at_once(
+        30, lambda _: _sign_in(signin_server, user["email"], "a wrong guess", "127.0.2.1")
+    )
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) == {400, 429}, statuses
+    assert 1 <= statuses.count(400) <= 5, f"{statuses.count(400)} passwords were checked"
+    right = _sign_in(signin_server, user["email"], PASSWORD, "127.0.2.1")
+    assert right.status_code in (303, 429)
+
+
+def test_every_name_of_an_account_shares_its_limit(signin_server: LaminaServer) -> None:
+    """Before: the limit was keyed on the email as typed, lower-cased by Python, while the
+    store matches the user id too, and lower-cases "İ" to "i" where Python does not: the
+    user id and such spellings each had a fresh budget, and signed in."""
+    user = _new_user(signin_server, "victim")
+    dotted = user["email"].replace("i", "İ", 1)  # the store's lower() reads it as "i"
+    for _ in range(5):
+        wrong = _sign_in(signin_server, user["email"], "a wrong guess", "127.0.3.1")
+        assert wrong.status_code == 400
+    for name in (user["id"], dotted, user["email"].upper()):
+        paused = _sign_in(signin_server, name, PASSWORD, "127.0.3.1")
+        assert paused.status_code == 429, name
+        assert "Too many failed sign-in attempts" in paused.text
+    # the same spelling is the same account, and signs in from another address
+    assert _sign_in(signin_server, dotted, PASSWORD, "127.0.3.2").status_code == 303
+
+
+def test_a_guesser_elsewhere_does_not_lock_the_owner_out(signin_server: LaminaServer) -> None:
+    """Before: five wrong guesses from anywhere paused the account for everyone for a
+    minute, again and again. Now the owner, at another address, still signs in."""
+    user = _new_user(signin_server, "owner")
+    for _ in range(5):
+        assert _sign_in(signin_server, user["email"], "guess", "127.0.4.2").status_code == 400
+    paused = _sign_in(
+        signin_server,
+        user["email"],
+        PASSWORD,
+        "127.0.4.2",
+        headers={"X-Forwarded-For": "10.9.9.9"},  # not believed from this address
+    )
+    assert paused.status_code == 429 and 1 <= int(paused.headers["retry-after"]) <= 60
+    owner = _sign_in(signin_server, user["email"], PASSWORD, "127.0.4.1")
+    assert owner.status_code == 303 and "lamina_session" in owner.cookies

@@ -31,9 +31,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lamina.errors import Forbidden
+from lamina.errors import Forbidden, Overloaded
 from lamina.store.base import Project, Store, User
-from lamina.web.pages.limits import SignInLimits
+from lamina.web.pages.limits import SignInLimits, unknown_account
 from lamina.web.passwords import hash_password, verify_password
 
 SESSION_COOKIE = "lamina_session"
@@ -102,19 +102,35 @@ class Accounts:
         self.setup_token = None
 
     # -- passwords ---------------------------------------------------------------------
-    async def check_password(self, email: str, password: str) -> User | None:
-        """The user with this email and password; the same work whether or not it exists."""
+    async def check_password(self, email: str, password: str, address: str) -> User | None:
+        """The user with this email (or user id) and password, or None; the same work
+        whether or not the user exists. Overloaded (429) when sign-in to this account is
+        paused for this client address (:mod:`lamina.web.pages.limits`), or when too many
+        passwords are being checked at once (:mod:`lamina.web.passwords`)."""
 
         def check() -> User | None:
             user = self.store.find_user(email.strip()) if email.strip() else None
-            if user is None:
-                if self._dummy_hash is None:
-                    self._dummy_hash = hash_password(secrets.token_urlsafe(16))
-                verify_password(self._dummy_hash, password)
+            account = user.id if user is not None else unknown_account(email)
+            attempt = self.limits.begin(address, account)  # a failure until shown otherwise
+            try:
+                right = verify_password(
+                    user.password_hash if user is not None else self._dummy(), password
+                )
+            except Overloaded:
+                self.limits.forget(attempt)  # never checked
+                raise
+            if not right or user is None:
                 return None
-            return user if verify_password(user.password_hash, password) else None
+            self.limits.forget(attempt)
+            return user
 
         return await run_in_threadpool(check)
+
+    def _dummy(self) -> str:
+        """A hash to check a password against when no user has the email."""
+        if self._dummy_hash is None:
+            self._dummy_hash = hash_password(secrets.token_urlsafe(16))
+        return self._dummy_hash
 
     # -- session cookies ------------------------------------------------------------------
     def sign_in(self, response: Response, request: Request, user: User) -> None:

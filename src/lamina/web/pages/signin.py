@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from starlette.responses import RedirectResponse, Response
 
-from lamina.errors import BadRequest, Conflict, NotFound
+from lamina.errors import BadRequest, Conflict, NotFound, Overloaded
 from lamina.operations import DEFAULT_PROJECT, Operations
 from lamina.web.pages.base import Page, project_path
 
@@ -53,24 +53,15 @@ async def signin_page(page: Page) -> Response:
     email = str(form.get("email") or "")
     target = safe_next(str(form.get("next") or "/"))
     address = page.request.client.host if page.request.client else ""
-    wait = accounts.limits.retry_after(address, email)
-    if wait:
+    try:
+        user = await accounts.check_password(email, str(form.get("password") or ""), address)
+    except Overloaded as paused:
         response = await page.render(
-            "signin.html",
-            429,
-            next=target,
-            email=email,
-            error=(
-                "Too many failed sign-in attempts. For your safety, signing in is paused: "
-                f"try again in {_seconds(wait)}."
-            ),
-            needs_setup=False,
+            "signin.html", 429, next=target, email=email, error=paused.message, needs_setup=False
         )
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(paused.retry_after)
         return response
-    user = await accounts.check_password(email, str(form.get("password") or ""))
     if user is None:
-        accounts.limits.failed(address, email)
         return await page.render(
             "signin.html",
             400,
@@ -82,12 +73,6 @@ async def signin_page(page: Page) -> Response:
     response = RedirectResponse(target, 303)
     accounts.sign_in(response, page.request, user)
     return response
-
-
-def _seconds(wait: int) -> str:
-    if wait >= 90:
-        return f"{round(wait / 60)} minutes"
-    return "1 second" if wait == 1 else f"{wait} seconds"
 
 
 async def signout(page: Page) -> Response:
