@@ -47,7 +47,8 @@ def _run(*args: str | Path, timeout: float, **kwargs: object) -> subprocess.Comp
 
 
 def _size(directory: Path) -> int:
-    return sum(p.lstat().st_size for p in directory.rglob("*") if not p.is_dir())
+    """The disk space the files under ``directory`` take, as `du` counts it."""
+    return sum(p.lstat().st_blocks * 512 for p in directory.rglob("*"))
 
 
 def _readme_python_example() -> str:
