@@ -181,7 +181,9 @@ def agent_trace(
 
 
 def sessions(store: Store, project: str = "prj_a", **params: str) -> list[dict[str, Any]]:
-    return store.list_sessions(project, parse_session_query({"limit": "500", **params})).items
+    metadata = params.pop("metadata", None)
+    query = parse_session_query({"limit": "500", **params}, [metadata] if metadata else None)
+    return store.list_sessions(project, query).items
 
 
 def traces(store: Store, project: str = "prj_a", **params: str) -> list[dict[str, Any]]:
@@ -582,6 +584,74 @@ def test_session_filters(filled: Store) -> None:
     assert ids(until=iso) == sorted(r["session_id"] for r in all_rows if r["start_ns"] < moment)
 
 
+# The filled sessions s-00 to s-11: session n has 1 + n % 3 traces of 0.25 USD, one
+# second apart (so it lasts 1, 2 or 3 s); user u-{n % 4}; errors when n is even; tag
+# "shop" and metadata tier=gold (instead of env=prod) when n % 3 == 0.
+def _numbered(predicate: Callable[[int], bool]) -> list[str]:
+    return [f"s-{n:02d}" for n in range(12) if predicate(n)]
+
+
+SESSION_FILTERS: list[tuple[dict[str, str], list[str]]] = [
+    ({"session_id_prefix": "s-1"}, ["s-10", "s-11"]),
+    ({"session_id_prefix": "s-0"}, _numbered(lambda n: n < 10)),
+    ({"session_id_prefix": "S-1"}, []),  # an id prefix is exact
+    ({"session_id_prefix": "s-1%"}, []),
+    ({"q": "s-1"}, ["s-10", "s-11"]),  # a search finds a session by the start of its id
+    ({"q": "S-1"}, ["s-10", "s-11"]),  # ... in any case, like the text it searches
+    ({"q": "u-3"}, _numbered(lambda n: n % 4 == 3)),  # ... or of one of its users' ids
+    ({"q": "s_1"}, []),
+    ({"q": "needle", "session_id_prefix": "s-0"}, ["s-07"]),
+    ({"has_errors": "true"}, _numbered(lambda n: n % 2 == 0)),
+    ({"has_errors": "false"}, _numbered(lambda n: n % 2 == 1)),
+    ({"min_cost": "0.5"}, _numbered(lambda n: n % 3 > 0)),
+    ({"max_cost": "0.25"}, _numbered(lambda n: n % 3 == 0)),
+    ({"min_cost": "0.5", "max_cost": "0.5"}, _numbered(lambda n: n % 3 == 1)),
+    ({"min_duration_ms": "2000"}, _numbered(lambda n: n % 3 > 0)),
+    ({"max_duration_ms": "1000"}, _numbered(lambda n: n % 3 == 0)),
+    ({"min_duration_ms": "1500", "max_duration_ms": "2500.5"}, _numbered(lambda n: n % 3 == 1)),
+    ({"tag": "shop"}, _numbered(lambda n: n % 3 == 0)),
+    ({"tag": "llm"}, _numbered(lambda n: True)),  # a child span's tag is its trace's
+    ({"tag": "nope"}, []),
+    ({"metadata": "tier=gold"}, _numbered(lambda n: n % 3 == 0)),
+    ({"metadata": "env=prod"}, _numbered(lambda n: n % 3 > 0)),
+    ({"metadata": "env=prod", "tag": "shop"}, []),  # one trace must have both
+    ({"metadata": "tier=gold", "tag": "shop", "has_errors": "true"}, ["s-00", "s-06"]),
+    ({"metadata": 'say "hi"=yes'}, ["s-06"]),
+    ({"metadata": "dir\\=c:\\"}, ["s-06"]),
+    ({"tag": "shop", "user_id": "u-1"}, ["s-09"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"), SESSION_FILTERS, ids=[str(p) for p, _ in SESSION_FILTERS]
+)
+def test_session_filters_on_summaries_and_traces(
+    filled: Store, params: dict[str, str], expected: list[str]
+) -> None:
+    got = sorted(row["session_id"] for row in sessions(filled, **params))
+    assert got == expected
+    metadata = params.get("metadata")
+    query = parse_session_query(
+        {k: v for k, v in params.items() if k != "metadata"}, [metadata] if metadata else None
+    )
+    assert filled.count_sessions("prj_a", query, 1000) == len(expected)
+    # another project's filters see none of them
+    assert filled.list_sessions("prj_b", query).items == []
+    assert filled.count_sessions("prj_b", query, 1000) == 0
+
+
+def test_counting_sessions_stops_where_asked(filled: Store) -> None:
+    every = parse_session_query({})
+    assert filled.count_sessions("prj_a", every, 1000) == 12
+    assert filled.count_sessions("prj_a", every, 5) == 5
+    assert filled.count_sessions("prj_a", parse_session_query({"tag": "shop"}), 3) == 3
+    # the sort, cursor and limit do not change the count
+    first = filled.list_sessions("prj_a", parse_session_query({"limit": "2"}))
+    assert first.next_cursor is not None
+    later = parse_session_query({"limit": "2", "cursor": first.next_cursor})
+    assert filled.count_sessions("prj_a", later, 1000) == 12
+
+
 def test_trace_filters(filled: Store) -> None:
     every = traces(filled)
     assert len(every) == sum(1 + n % 3 for n in range(12))
@@ -616,6 +686,8 @@ SESSION_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "total_tokens": lambda r: r["total_tokens"] or 0,
     "cost": lambda r: r["cost"] or 0,
     "error_count": lambda r: r["error_count"],
+    "session_id": lambda r: r["session_id"],
+    "user_id": lambda r: r["user_ids"][0] if r["user_ids"] else "",
 }
 TRACE_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "start_time": lambda r: r["start_ns"],
@@ -625,6 +697,8 @@ TRACE_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "total_tokens": lambda r: r["total_tokens"] or 0,
     "cost": lambda r: r["cost"] or 0,
     "name": lambda r: r["name"],
+    "session_id": lambda r: r["session_id"] or "",
+    "user_id": lambda r: r["user_id"] or "",
 }
 
 
@@ -711,6 +785,51 @@ def test_searching_newest_first_pages_like_a_full_scan(store: Store) -> None:
         got = _pages(lambda p: store.list_traces("prj_a", parse_trace_query(p)), {"q": word}, 4)
         assert [row["trace_id"] for row in got] == expected, word
     assert len(holders["common"]) == 22
+    # a search that finds the oldest sessions by their id, past every window
+    got = _pages(lambda p: store.list_sessions("prj_a", parse_session_query(p)), {"q": "W-00"}, 3)
+    assert [row["session_id"] for row in got] == [f"w-{n:03d}" for n in range(9, -1, -1)]
+
+
+def test_a_sessions_spans_are_every_span_of_its_traces(store: Store) -> None:
+    turns = [agent_trace("s-spans", BASE + n * 10 * SECOND, turn=n) for n in range(3)]
+    # a trace whose spans name no session but its root: all of them are the session's
+    lone = trace_id()
+    late_root = rec(lone, "late-root", start=BASE + 5 * SECOND, ms=50, session_id="s-spans")
+    late_child = rec(lone, "child", parent=late_root.span_id, start=BASE + 5 * SECOND + MS)
+    theirs = [
+        replace(span, project_id="prj_b", span_id=span_id())
+        for span in agent_trace("s-spans", BASE, project="prj_b")
+    ]
+    other = agent_trace("s-other", BASE + SECOND)
+    store.write_spans([s for t in turns for s in t] + [late_root, late_child] + theirs + other)
+    got = store.session_spans("prj_a", "s-spans", 100)
+    _plain(got, "spans")
+    expected = sorted(
+        [s for t in turns for s in t] + [late_root, late_child],
+        key=lambda s: (s.start_ns, s.span_id),
+    )
+    assert [(row["trace_id"], row["span_id"]) for row in got] == [
+        (s.trace_id, s.span_id) for s in expected
+    ]
+    first = got[0]
+    root = turns[0][0]
+    assert first == {
+        "trace_id": root.trace_id,
+        "span_id": root.span_id,
+        "parent_span_id": None,
+        "name": "turn-0",
+        "span_type": "DEFAULT",
+        "start_ns": BASE,
+        "end_ns": BASE + 1000 * MS,
+        "duration_ms": 1000.0,
+        "status": "ok",
+    }
+    assert [row["span_id"] for row in store.session_spans("prj_a", "s-spans", 4)] == [
+        s.span_id for s in expected[:4]
+    ]
+    assert len(store.session_spans("prj_b", "s-spans", 100)) == 3
+    assert store.session_spans("prj_c", "s-spans", 100) == []
+    assert store.session_spans("prj_a", "nope", 100) == []
 
 
 def _iso(ns: int) -> str:

@@ -20,6 +20,8 @@ from lamina.errors import BadRequest, InvalidCursor
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_METADATA = 20  # metadata filters in one query
+MAX_DURATION_MS = 1e12  # about 31 years: as nanoseconds, well inside 64 bits
 
 # API sort name -> the store column it sorts by.
 SESSION_SORTS = (
@@ -32,6 +34,8 @@ SESSION_SORTS = (
     "total_tokens",
     "cost",
     "error_count",
+    "session_id",
+    "user_id",
 )
 TRACE_SORTS = (
     "start_time",
@@ -41,14 +45,23 @@ TRACE_SORTS = (
     "total_tokens",
     "cost",
     "name",
+    "session_id",
+    "user_id",
 )
 TRACE_STATUSES = ("ok", "error")
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
 
 T = TypeVar("T")
 
 
 # The type of each sort's value in a cursor; every other sort is an integer.
-_SORT_TYPES: dict[str, tuple[type, ...]] = {"name": (str,), "cost": (int, float)}
+_SORT_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "session_id": (str,),
+    "user_id": (str,),  # a session's first user id (in order), "" for none
+    "cost": (int, float),
+}
 _BAD_CURSOR = (
     "The cursor parameter is not one this server issued for this sort. Use the next_cursor "
     "value from the previous page, unchanged and with the same sort, or leave it out for "
@@ -103,6 +116,15 @@ class SessionQuery:
     since_ns: int | None = None
     until_ns: int | None = None
     min_traces: int | None = None
+    session_id_prefix: str | None = None
+    min_cost: float | None = None
+    max_cost: float | None = None
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    has_errors: bool | None = None
+    # A session matches these when one of its traces carries the tag and every pair.
+    tag: str | None = None
+    metadata: tuple[tuple[str, str], ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +144,12 @@ class TraceQuery:
     metadata: tuple[tuple[str, str], ...] = field(default=())
 
 
-def parse_session_query(params: Mapping[str, str]) -> SessionQuery:
+def parse_session_query(
+    params: Mapping[str, str], metadata: list[str] | None = None
+) -> SessionQuery:
     sort = _choice(params, "sort", SESSION_SORTS, "start_time")
+    min_duration = _number(params, "min_duration_ms", MAX_DURATION_MS)
+    max_duration = _number(params, "max_duration_ms", MAX_DURATION_MS)
     return SessionQuery(
         limit=_limit(params),
         cursor=_cursor(params, sort),
@@ -134,6 +160,14 @@ def parse_session_query(params: Mapping[str, str]) -> SessionQuery:
         since_ns=_time(params, "since"),
         until_ns=_time(params, "until"),
         min_traces=_int(params, "min_traces"),
+        session_id_prefix=_text(params, "session_id_prefix"),
+        min_cost=_number(params, "min_cost"),
+        max_cost=_number(params, "max_cost"),
+        min_duration_ns=None if min_duration is None else round(min_duration * 1_000_000),
+        max_duration_ns=None if max_duration is None else round(max_duration * 1_000_000),
+        has_errors=_bool(params, "has_errors"),
+        tag=_text(params, "tag"),
+        metadata=_metadata(metadata),
     )
 
 
@@ -141,12 +175,6 @@ def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = No
     status = _text(params, "status")
     if status is not None and status not in TRACE_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(TRACE_STATUSES)}; got {status!r}.")
-    pairs: list[tuple[str, str]] = []
-    for item in metadata or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise BadRequest(f"metadata filters look like key=value; got {item!r}.")
-        pairs.append((key, value))
     sort = _choice(params, "sort", TRACE_SORTS, "start_time")
     return TraceQuery(
         limit=_limit(params),
@@ -161,8 +189,22 @@ def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = No
         q=_text(params, "q"),
         since_ns=_time(params, "since"),
         until_ns=_time(params, "until"),
-        metadata=tuple(pairs),
+        metadata=_metadata(metadata),
     )
+
+
+def _metadata(items: list[str] | None) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    if len(items or []) > MAX_METADATA:
+        raise BadRequest(f"At most {MAX_METADATA} metadata filters at once.")
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"metadata filters look like key=value; got {item!r}.")
+        if len(item) > 1000:
+            raise BadRequest("A metadata filter is too long (at most 1000 characters).")
+        pairs.append((key, value))
+    return tuple(pairs)
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
@@ -186,6 +228,31 @@ def _int(params: Mapping[str, str], name: str) -> int | None:
     if number < 0 or number > 2**62:
         raise BadRequest(f"{name} is out of range; got {value!r}.")
     return number
+
+
+def _number(params: Mapping[str, str], name: str, most: float = 1e15) -> float | None:
+    """A number from 0 to ``most`` (a cost, a duration), whole or not."""
+    value = _text(params, name)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number such as 0.5; got {value!r}.") from None
+    if not 0 <= number <= most:  # also refuses nan and infinities
+        raise BadRequest(f"{name} must be a number from 0 to {most:g}; got {value!r}.")
+    return number
+
+
+def _bool(params: Mapping[str, str], name: str) -> bool | None:
+    value = _text(params, name)
+    if value is None:
+        return None
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise BadRequest(f"{name} must be true or false; got {value!r}.")
 
 
 def _limit(params: Mapping[str, str]) -> int:

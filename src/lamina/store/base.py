@@ -70,6 +70,16 @@ class Store(Protocol):
 
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]: ...
 
+    def count_sessions(self, project_id: str, query: SessionQuery, up_to: int) -> int:
+        """How many sessions ``query``'s filters select (its sort, cursor and limit
+        aside), counting no further than ``up_to``: a store may stop there."""
+
+    def session_spans(self, project_id: str, session_id: str, limit: int) -> list[Row]:
+        """The spans of the session's traces without their payloads, for its timeline:
+        ``trace_id``, ``span_id``, ``parent_span_id``, ``name``, ``span_type``, times and
+        ``status``; the first ``limit`` by start time (then span id). Empty for a
+        session the project does not have."""
+
     def get_session(self, project_id: str, session_id: str) -> Row | None:
         """The session's fields plus ``traces``: all its traces in time order."""
 

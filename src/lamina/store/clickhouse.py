@@ -36,7 +36,7 @@ from lamina.store.clickhouse_client import (
 )
 from lamina.store.clickhouse_rows import session_links, trace_row, trace_rows
 from lamina.store.clickhouse_schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
-from lamina.store.rows import new_id, page, session_row, span_row
+from lamina.store.rows import new_id, outline_row, page, session_row, span_row
 
 _PROJECT = "id, name, created_ns, retention_days"
 _DELETE_CHUNK = 5_000
@@ -199,6 +199,22 @@ class ClickHouseStore:
         text, params = sql.list_sessions(project_id, query)
         rows = [session_row(row) for row in self._query(text, params)]
         return page(rows, query.limit, query.sort, "session_id")
+
+    def count_sessions(self, project_id: str, query: SessionQuery, up_to: int) -> int:
+        text, params = sql.count_sessions(project_id, query, up_to)
+        rows = self._query(text, params)
+        return int(rows[0]["n"]) if rows else 0
+
+    def session_spans(self, project_id: str, session_id: str, limit: int) -> list[Row]:
+        params: dict[str, Any] = {"project": project_id, "session": session_id}
+        traces = self._query(sql.SESSION_TRACE_BOUNDS, params)
+        if not traces:
+            return []
+        params["first"] = min(row["start_ns"] for row in traces)
+        params["last"] = max(row["last_ns"] for row in traces)
+        params["traces"] = [row["trace_id"] for row in traces]
+        params["limit"] = limit
+        return [outline_row(row) for row in self._query(sql.SESSION_SPANS, params)]
 
     def get_session(self, project_id: str, session_id: str) -> Row | None:
         params = {"project": project_id, "session": session_id}

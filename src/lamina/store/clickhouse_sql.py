@@ -13,6 +13,7 @@ from typing import Any
 
 from lamina.query.params import SessionQuery, TraceQuery
 from lamina.store.clickhouse_schema import HOUR_NS, NO_RANK
+from lamina.store.sessions_sql import escape_like
 
 
 def _ranked(column: str) -> str:
@@ -90,6 +91,20 @@ ONE_TRACE_SPANS = (
 IN_SESSION = (
     " AND trace_id IN (SELECT trace_id FROM session_traces "
     "WHERE project_id = {project:String} AND session_id = {session:String})"
+)
+
+
+# A session's spans without their payloads, for its timeline: its traces' ids and the
+# range of their spans' start times (a prefix of the spans' sort key) come first.
+SESSION_TRACE_BOUNDS = (
+    "SELECT trace_id, start_ns, greatest(end_ns, last_start_ns) AS last_ns "
+    f"FROM ({trace_aggregate(IN_SESSION)}) WHERE session_id = {{session:String}}"
+)
+SESSION_SPANS = (
+    "SELECT trace_id, span_id, parent_span_id, name, span_type, start_ns, end_ns, status "
+    "FROM spans WHERE project_id = {project:String} AND start_ns >= {first:Int64} "
+    "AND start_ns <= {last:Int64} AND trace_id IN {traces:Array(String)} "
+    "ORDER BY start_ns, span_id LIMIT {limit:UInt32}"
 )
 
 
@@ -193,6 +208,8 @@ _SESSION_SORT = {
     "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
     "cost": "toFloat64(coalesce(cost, 0))",
     "error_count": "error_count",
+    "session_id": "session_id",
+    "user_id": "user_ids[1]",  # the first in order ("" for none); user_ids is sorted
 }
 _TRACE_SORT = {
     "start_time": "start_ns",
@@ -202,8 +219,10 @@ _TRACE_SORT = {
     "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
     "cost": "toFloat64(coalesce(cost, 0))",
     "name": "name",
+    "session_id": "coalesce(session_id, '')",
+    "user_id": "coalesce(user_id, '')",
 }
-_SORT_TYPES = {"cost": "Float64", "name": "String"}
+_SORT_TYPES = {"cost": "Float64", "name": "String", "session_id": "String", "user_id": "String"}
 
 # Traces with a span whose input or output contains {q} (case-insensitive).
 _SEARCH = (
@@ -240,31 +259,93 @@ def _page(
     )
 
 
-def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {"project": project_id}
+def _metadata_matches(metadata: tuple[tuple[str, str], ...], params: dict[str, Any]) -> list[str]:
+    """Conditions on an aggregated trace: its metadata holds each key with its value."""
+    where = []
+    for n, (key, value) in enumerate(metadata):
+        # Values are stored as JSON text; a string compares by its contents.
+        held = f"meta[{{mk{n}:String}}].2"
+        where.append(
+            f"mapContains(meta, {{mk{n}:String}}) AND "
+            f"if(startsWith({held}, '\"'), JSONExtractString({held}), {held}) = {{mv{n}:String}}"
+        )
+        params[f"mk{n}"] = key
+        params[f"mv{n}"] = value
+    return where
+
+
+def _session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
+    """The conditions of a sessions query (on the sessions view), its parameters put
+    in ``params``."""
     where = ["trace_count > 0"]
     if query.user_id is not None:
         where.append("has(user_ids, {user:String})")
         params["user"] = query.user_id
+    if query.session_id_prefix is not None:
+        where.append("startsWith(session_id, {session_prefix:String})")
+        params["session_prefix"] = query.session_id_prefix
     if query.q is not None:
+        # the session id or a user id starts with q, or a span's input or output holds it
         matched = trace_aggregate(f" AND trace_id IN ({_SEARCH})")
-        where.append(f"session_id IN (SELECT session_id FROM ({matched}))")
+        where.append(
+            "(session_id ILIKE {q_prefix:String} "
+            "OR arrayExists(u -> u ILIKE {q_prefix:String}, user_ids) "
+            f"OR session_id IN (SELECT session_id FROM ({matched})))"
+        )
         params["q"] = query.q
-    if query.since_ns is not None:
-        where.append("end_ns >= {since:Int64}")
-        params["since"] = query.since_ns
-    if query.until_ns is not None:
-        where.append("start_ns < {until:Int64}")
-        params["until"] = query.until_ns
-    if query.min_traces is not None:
-        where.append("trace_count >= {min_traces:Int64}")
-        params["min_traces"] = query.min_traces
+        params["q_prefix"] = escape_like(query.q) + "%"
+    if query.tag is not None or query.metadata:
+        # a session with a trace that has the tag and every metadata pair
+        narrow = ""
+        conditions = ["session_id IS NOT NULL", *_metadata_matches(query.metadata, params)]
+        if query.tag is not None:
+            narrow = (
+                " AND trace_id IN (SELECT trace_id FROM traces "
+                "WHERE project_id = {project:String} AND has(tag_set, {tag:String}))"
+            )
+            conditions.append("has(tags, {tag:String})")
+            params["tag"] = query.tag
+        where.append(
+            f"session_id IN (SELECT session_id FROM ({trace_aggregate(narrow)}) "
+            f"WHERE {' AND '.join(conditions)})"
+        )
+    for condition, name, kind, value in (
+        ("end_ns >=", "since", "Int64", query.since_ns),
+        ("start_ns <", "until", "Int64", query.until_ns),
+        ("trace_count >=", "min_traces", "Int64", query.min_traces),
+        ("toFloat64(coalesce(cost, 0)) >=", "min_cost", "Float64", query.min_cost),
+        ("toFloat64(coalesce(cost, 0)) <=", "max_cost", "Float64", query.max_cost),
+        ("end_ns - start_ns >=", "min_duration", "Int64", query.min_duration_ns),
+        ("end_ns - start_ns <=", "max_duration", "Int64", query.max_duration_ns),
+    ):
+        if value is not None:
+            where.append(f"{condition} {{{name}:{kind}}}")
+            params[name] = value
+    if query.has_errors is not None:
+        where.append("error_count > 0" if query.has_errors else "error_count = 0")
+    return where
+
+
+def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"project": project_id}
+    where = _session_filters(query, params)
     inner = (
         f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort "
         f"FROM ({sessions_view()}) WHERE {' AND '.join(where)}"
     )
     sql = _page(
         inner, query.sort, query.descending, "session_id", query.cursor, params, query.limit
+    )
+    return sql, params
+
+
+def count_sessions(project_id: str, query: SessionQuery, up_to: int) -> tuple[str, dict[str, Any]]:
+    """How many sessions the query's filters select, counting no further than ``up_to``."""
+    params: dict[str, Any] = {"project": project_id, "up_to": up_to}
+    where = _session_filters(query, params)
+    sql = (
+        f"SELECT count() AS n FROM (SELECT 1 FROM ({sessions_view()}) "
+        f"WHERE {' AND '.join(where)} LIMIT {{up_to:UInt64}})"
     )
     return sql, params
 
@@ -291,15 +372,7 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
     if query.tag is not None:
         where.append("has(tags, {tag:String})")
         params["tag"] = query.tag
-    for n, (key, value) in enumerate(query.metadata):
-        # Values are stored as JSON text; a string compares by its contents.
-        held = f"meta[{{mk{n}:String}}].2"
-        where.append(
-            f"mapContains(meta, {{mk{n}:String}}) AND "
-            f"if(startsWith({held}, '\"'), JSONExtractString({held}), {held}) = {{mv{n}:String}}"
-        )
-        params[f"mk{n}"] = key
-        params[f"mv{n}"] = value
+    where += _metadata_matches(query.metadata, params)
     if query.since_ns is not None:
         where.append("end_ns >= {since:Int64}")
         params["since"] = query.since_ns

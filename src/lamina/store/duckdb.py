@@ -34,6 +34,7 @@ from lamina.store.journal import Journal
 from lamina.store.rows import (
     duration_ms,
     new_id,
+    outline_row,
     page,
     parse_json,
     session_row,
@@ -713,6 +714,22 @@ class DuckDBStore:
         session = session_row(rows[0])
         traces = self._query(
             sessions_sql.by_id(
+    @_settled
+    def count_sessions(self, project_id: str, query: SessionQuery, up_to: int) -> int:
+        row = _one(self._cursor().execute(*sessions_sql.count_sessions(project_id, query, up_to)))
+        return int(row[0]) if row else 0
+
+    @_settled
+    def session_spans(self, project_id: str, session_id: str, limit: int) -> list[Row]:
+        traces = self._query(sessions_sql.SESSION_TRACE_SEQS, [session_id, project_id])
+        if not traces:
+            return []
+        lowest = min(row["min_seq"] for row in traces)
+        highest = max(row["max_seq"] for row in traces)
+        ids = [row["trace_id"] for row in traces]
+        rows = self._query(sessions_sql.SESSION_SPANS, [lowest, highest, project_id, ids, limit])
+        return [outline_row(row) for row in rows]
+
                 "traces", "session_id", sessions_sql.TRACE_FIELDS, "ORDER BY start_ns, trace_id"
             ),
             [session_id, project_id],

@@ -68,3 +68,8 @@ def span_row(row: dict[str, Any]) -> Row:
     out["events"] = parse_json(row["events"], [])
     out["resource"] = parse_json(row["resource"], {})
     return out
+
+
+def outline_row(row: dict[str, Any]) -> Row:
+    """A span without its payloads (see ``Store.session_spans``)."""
+    return {**row, "duration_ms": duration_ms(row)}

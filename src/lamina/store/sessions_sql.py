@@ -190,6 +190,8 @@ _SESSION_SORT = {
     "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
     "cost": "coalesce(cost, 0)",
     "error_count": "error_count",
+    "session_id": "session_id",
+    "user_id": "coalesce(user_ids[1], '')",  # the first in order; user_ids is sorted
 }
 _TRACE_SORT = {
     "start_time": "start_ns",
@@ -199,12 +201,18 @@ _TRACE_SORT = {
     "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
     "cost": "coalesce(cost, 0)",
     "name": "name",
+    "session_id": "coalesce(session_id, '')",
+    "user_id": "coalesce(user_id, '')",
 }
 
 
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards (and its escape, the backslash) escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escape_like(text)}%"
 
 
 def _search(project_id: str, q: str, since_start_ns: int | None) -> tuple[str, list[Any]]:
@@ -255,6 +263,82 @@ def _order(descending: bool, key: str) -> str:
     return f"ORDER BY _sort {direction}, {key} {direction}"
 
 
+def _metadata_match(key: str, value: str) -> tuple[str, list[Any]]:
+    """A trace's metadata holds ``key`` with ``value`` (a string compares by its text)."""
+    quoted = key.replace("\\", "\\\\").replace('"', '\\"')  # a JSON path's quoted key
+    return "json_extract_string(metadata, ?) = ?", ['$."' + quoted + '"[1]', value]
+
+
+def _session_filters(
+    project_id: str, query: SessionQuery, since_start_ns: int | None
+) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (and their parameters) of a sessions query: its filters,
+    and with ``since_start_ns`` only the sessions that started then or later."""
+    where = ["project_id = ?"]
+    params: list[Any] = [project_id]
+    since = [] if since_start_ns is None else [since_start_ns]
+    traces_since = "" if since_start_ns is None else "AND start_ns >= ? "
+    if query.user_id is not None:
+        where.append("list_contains(user_ids, ?)")
+        params.append(query.user_id)
+    if since_start_ns is not None:
+        where.append("start_ns >= ?")
+        params.append(since_start_ns)
+    if query.session_id_prefix is not None:
+        where.append("starts_with(session_id, ?)")
+        params.append(query.session_id_prefix)
+    if query.q is not None:
+        # the session id or a user id starts with q, or a span's input or output holds it
+        search, search_params = _search(project_id, query.q, since_start_ns)
+        prefix = escape_like(query.q) + "%"
+        where.append(
+            "(session_id ILIKE ? ESCAPE '\\' "
+            "OR len(list_filter(user_ids, lambda u: u ILIKE ? ESCAPE '\\')) > 0 "
+            "OR session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
+            f"{traces_since}AND trace_id IN ({search})))"
+        )
+        params += [prefix, prefix, project_id, *since, *search_params]
+    if query.tag is not None or query.metadata:
+        # a session with a trace that has the tag and every metadata pair
+        conditions = []
+        trace_params: list[Any] = []
+        if query.tag is not None:
+            conditions.append("list_contains(tags, ?)")
+            trace_params.append(query.tag)
+        for key, value in query.metadata:
+            condition, pair = _metadata_match(key, value)
+            conditions.append(condition)
+            trace_params += pair
+        where.append(
+            "session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
+            f"{traces_since}AND {' AND '.join(conditions)})"
+        )
+        params += [project_id, *since, *trace_params]
+    bounds: list[tuple[str, float | None]] = [
+        ("end_ns >= ?", query.since_ns),
+        ("start_ns < ?", query.until_ns),
+        ("trace_count >= ?", query.min_traces),
+        ("coalesce(cost, 0) >= ?", query.min_cost),
+        ("coalesce(cost, 0) <= ?", query.max_cost),
+        ("end_ns - start_ns >= ?", query.min_duration_ns),
+        ("end_ns - start_ns <= ?", query.max_duration_ns),
+    ]
+    for condition, bound in bounds:
+        if bound is not None:
+            where.append(condition)
+            params.append(bound)
+    if query.has_errors is not None:
+        where.append("error_count > 0" if query.has_errors else "error_count = 0")
+    return where, params
+
+
+def count_sessions(project_id: str, query: SessionQuery, up_to: int) -> tuple[str, list[Any]]:
+    """How many sessions the query's filters select, counting no further than ``up_to``."""
+    where, params = _session_filters(project_id, query, None)
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM sessions WHERE {' AND '.join(where)} LIMIT ?)"
+    return sql, [*params, up_to]
+
+
 def list_sessions(
     project_id: str,
     query: SessionQuery,
@@ -264,32 +348,7 @@ def list_sessions(
     """The page of sessions; with ``since_start_ns``, only those that started then or
     later (a search window). ``table`` may be ``costliest_sessions`` (see
     ``reads_costliest``)."""
-    where = ["project_id = ?"]
-    params: list[Any] = [project_id]
-    if query.user_id is not None:
-        where.append("list_contains(user_ids, ?)")
-        params.append(query.user_id)
-    if since_start_ns is not None:
-        where.append("start_ns >= ?")
-        params.append(since_start_ns)
-    if query.q is not None:
-        search, search_params = _search(project_id, query.q, since_start_ns)
-        traces_since = "" if since_start_ns is None else "AND start_ns >= ? "
-        where.append(
-            "session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
-            f"{traces_since}AND trace_id IN ({search}))"
-        )
-        params += [project_id, *([] if since_start_ns is None else [since_start_ns])]
-        params += search_params
-    if query.since_ns is not None:
-        where.append("end_ns >= ?")
-        params.append(query.since_ns)
-    if query.until_ns is not None:
-        where.append("start_ns < ?")
-        params.append(query.until_ns)
-    if query.min_traces is not None:
-        where.append("trace_count >= ?")
-        params.append(query.min_traces)
+    where, params = _session_filters(project_id, query, since_start_ns)
     inner = (
         f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort FROM {table} "
         f"WHERE {' AND '.join(where)}"
@@ -321,6 +380,18 @@ def one_session(project_id: str, session_id: str) -> tuple[str, list[Any]]:
     return by_id("sessions", "session_id", SESSION_FIELDS), [session_id, project_id]
 
 
+# A session's spans without their payloads, for its timeline: its traces (looked up
+# by session) give the range of their spans' seq, which zone maps narrow the scan to
+# (parameters: the lowest and highest seq, the project, the trace ids, the limit).
+OUTLINE_FIELDS = "trace_id, span_id, parent_span_id, name, span_type, start_ns, end_ns, status"
+SESSION_TRACE_SEQS = by_id("traces", "session_id", "trace_id, min_seq, max_seq")
+SESSION_SPANS = f"""
+SELECT {OUTLINE_FIELDS} FROM spans
+WHERE seq BETWEEN ? AND ? AND project_id = ? AND list_contains(?, trace_id)
+ORDER BY start_ns, span_id LIMIT ?
+"""
+
+
 def list_traces(
     project_id: str, query: TraceQuery, since_start_ns: int | None = None
 ) -> tuple[str, list[Any]]:
@@ -344,9 +415,9 @@ def list_traces(
         where.append("list_contains(tags, ?)")
         params.append(query.tag)
     for key, value in query.metadata:
-        where.append("json_extract_string(metadata, ?) = ?")
-        quoted = key.replace("\\", "\\\\").replace('"', '\\"')  # a JSON path's quoted key
-        params += ['$."' + quoted + '"[1]', value]
+        condition, pair = _metadata_match(key, value)
+        where.append(condition)
+        params += pair
     if query.since_ns is not None:
         where.append("end_ns >= ?")
         params.append(query.since_ns)
