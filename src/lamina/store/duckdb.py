@@ -706,15 +706,6 @@ class DuckDBStore:
         return page([session_row(row) for row in rows], query.limit, query.sort, "session_id")
 
     @_settled
-    def get_session(self, project_id: str, session_id: str) -> Row | None:
-        sql, params = sessions_sql.one_session(project_id, session_id)
-        rows = self._query(sql, params)
-        if not rows:
-            return None
-        session = session_row(rows[0])
-        traces = self._query(
-            sessions_sql.by_id(
-    @_settled
     def count_sessions(self, project_id: str, query: SessionQuery, up_to: int) -> int:
         row = _one(self._cursor().execute(*sessions_sql.count_sessions(project_id, query, up_to)))
         return int(row[0]) if row else 0
@@ -730,6 +721,15 @@ class DuckDBStore:
         rows = self._query(sessions_sql.SESSION_SPANS, [lowest, highest, project_id, ids, limit])
         return [outline_row(row) for row in rows]
 
+    @_settled
+    def get_session(self, project_id: str, session_id: str) -> Row | None:
+        sql, params = sessions_sql.one_session(project_id, session_id)
+        rows = self._query(sql, params)
+        if not rows:
+            return None
+        session = session_row(rows[0])
+        traces = self._query(
+            sessions_sql.by_id(
                 "traces", "session_id", sessions_sql.TRACE_FIELDS, "ORDER BY start_ns, trace_id"
             ),
             [session_id, project_id],
