@@ -236,7 +236,8 @@ def _all_pages(
         page = _get(
             server, data, path, limit=limit, **params, **({"cursor": cursor} if cursor else {})
         )
-        assert set(page) == {"items", "next_cursor"}
+        totals = {"total", "total_exact"} if path.endswith("/sessions") else set()
+        assert set(page) == {"items", "next_cursor", *totals}
         assert len(page["items"]) <= limit
         items += page["items"]
         cursor = page["next_cursor"]
@@ -372,6 +373,8 @@ SESSION_SORTS = {
     "total_tokens": lambda s: s["total_tokens"] or 0,
     "cost": lambda s: s["cost"] or 0,
     "error_count": lambda s: s["error_count"],
+    "session_id": lambda s: s["session_id"],
+    "user_id": lambda s: s["user_ids"][0] if s["user_ids"] else "",
 }
 TRACE_SORTS = {
     "start_time": lambda t: t.start_ns,
@@ -381,6 +384,7 @@ TRACE_SORTS = {
     "total_tokens": lambda t: t.total_tokens or 0,
     "cost": lambda t: t.cost or 0,
     "name": lambda t: t.name,
+    "user_id": lambda t: t.user_id,
 }
 
 
@@ -486,6 +490,93 @@ def test_session_filters(server: LaminaServer, data: DataSet) -> None:
     assert _session_ids(server, data, q="question_1") == []
 
 
+def _sessions_where(data: DataSet, predicate: Any) -> list[int]:
+    return [i for i in range(10) if predicate(data.raw_session(i))]
+
+
+def test_session_filters_by_id_cost_duration_errors_tags_and_metadata(
+    server: LaminaServer, data: DataSet
+) -> None:
+    """#23: the Sessions tab's filters, each against the oracle."""
+    ids = data.session_ids
+    assert _session_ids(server, data, session_id_prefix=ids[1]) == [1]
+    assert _session_ids(server, data, session_id_prefix=ids[1][:-1]) == list(range(10))
+    assert _session_ids(server, data, session_id_prefix=ids[1].upper()) == []
+    # a search finds a session by the start of its id or of a user's id, in any case
+    assert _session_ids(server, data, q=ids[3].upper()) == [3]
+    assert _session_ids(server, data, q="USER-2") == _sessions_where(
+        data, lambda s: "user-2" in s["user_ids"]
+    )
+    assert _session_ids(server, data, has_errors="true") == [1, 5, 9]
+    assert _session_ids(server, data, has_errors="false") == [0, 2, 3, 4, 6, 7, 8]
+    assert _session_ids(server, data, min_cost="0.5") == _sessions_where(
+        data, lambda s: (s["cost"] or 0) >= 0.5
+    )
+    assert _session_ids(server, data, max_cost="0.25") == _sessions_where(
+        data, lambda s: (s["cost"] or 0) <= 0.25
+    )
+    middle = sorted(data.raw_session(i)["duration_ms"] for i in range(10))[5]
+    assert _session_ids(server, data, min_duration_ms=str(middle)) == _sessions_where(
+        data, lambda s: s["duration_ms"] >= middle
+    )
+    assert _session_ids(server, data, max_duration_ms=str(middle)) == _sessions_where(
+        data, lambda s: s["duration_ms"] <= middle
+    )
+    assert _session_ids(server, data, tag="multi") == _sessions_where(
+        data, lambda s: s["trace_count"] >= 2
+    )
+    assert _session_ids(server, data, tag="odd", metadata="tier=gold") == [1, 3]
+    assert _session_ids(server, data, tag="odd", metadata="tier=gold", has_errors="true") == [1]
+
+    def with_pairs(params: list[tuple[str, str]]) -> list[int]:
+        response = otlp.client().get(
+            server.url + "/api/v1/sessions",
+            params=[*params, ("limit", "500")],
+            headers={"Authorization": f"Bearer {data.key}"},
+        )
+        assert response.status_code == 200, response.text
+        return sorted(ids.index(item["session_id"]) for item in response.json()["items"])
+
+    assert with_pairs([("metadata", "tier=gold"), ("metadata", "tier=free")]) == []
+    assert with_pairs([("metadata", "tier=free"), ("tag", "even")]) == [6, 8]
+
+
+def test_the_session_list_says_how_many_match(server: LaminaServer, data: DataSet) -> None:
+    """The total for the filters, on every page; a search's, only while it is cheap."""
+    first = _get(server, data, "/api/v1/sessions", limit=3)
+    assert (first["total"], first["total_exact"]) == (10, True)
+    later = _get(server, data, "/api/v1/sessions", limit=3, cursor=first["next_cursor"])
+    assert (len(later["items"]), later["total"], later["total_exact"]) == (3, 10, True)
+    tagged = _get(server, data, "/api/v1/sessions", limit=2, tag="multi", sort="cost")
+    expected = len(_sessions_where(data, lambda s: s["trace_count"] >= 2))
+    assert (tagged["total"], tagged["total_exact"]) == (expected, True)
+    none = _get(server, data, "/api/v1/sessions", tag="nope")
+    assert (none["items"], none["total"], none["total_exact"]) == ([], 0, True)
+    # a search is not counted past its first page: "more than" that page
+    found = _get(server, data, "/api/v1/sessions", limit=3, q="question")
+    assert (found["total"], found["total_exact"]) == (3, False)
+    beyond = _get(
+        server, data, "/api/v1/sessions", limit=3, q="question", cursor=found["next_cursor"]
+    )
+    assert (beyond["total"], beyond["total_exact"]) == (None, False)
+    whole = _get(server, data, "/api/v1/sessions", q="needle-pin")
+    assert (whole["total"], whole["total_exact"]) == (1, True)
+
+
+def test_another_projects_key_finds_none_of_these_sessions(
+    server: LaminaServer, data: DataSet
+) -> None:
+    _, other = otlp.new_project(server, "other")
+    for params in (
+        {"session_id_prefix": data.session_ids[0]},
+        {"q": data.session_ids[0]},
+        {"tag": "odd", "metadata": "tier=gold"},
+        {"has_errors": "true", "min_cost": "0"},
+    ):
+        page = otlp.api(server, "/api/v1/sessions", key=other, **params)
+        assert (page["items"], page["total"]) == ([], 0), params
+
+
 def test_session_time_filters(server: LaminaServer, data: DataSet) -> None:
     sessions = [data.expected_session(i) for i in range(10)]
     moment = _parse_iso(sessions[4]["start_time"]) + SECOND
@@ -585,6 +676,13 @@ def _error(response: Any, status: int, says: str) -> None:
         ("/api/v1/sessions", {"min_traces": "-1"}, "min_traces"),
         ("/api/v1/sessions", {"min_traces": "many"}, "min_traces"),
         ("/api/v1/sessions", {"q": "x" * 1001}, "q"),
+        ("/api/v1/sessions", {"has_errors": "maybe"}, "has_errors"),
+        ("/api/v1/sessions", {"min_cost": "-1"}, "min_cost"),
+        ("/api/v1/sessions", {"max_cost": "cheap"}, "max_cost"),
+        ("/api/v1/sessions", {"min_duration_ms": "nan"}, "min_duration_ms"),
+        ("/api/v1/sessions", {"max_duration_ms": "1e13"}, "max_duration_ms"),
+        ("/api/v1/sessions", {"metadata": "tier"}, "metadata"),
+        ("/api/v1/sessions", {"sort": "user"}, "sort"),
         ("/api/v1/traces", {"sort": "trace_count"}, "sort"),
         ("/api/v1/traces", {"status": "failed"}, "status"),
         ("/api/v1/traces", {"metadata": "tier"}, "metadata"),

@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lamina.errors import NotFound
-from lamina.query.params import parse_session_query, parse_trace_query
+from lamina.query.params import Page, SessionQuery, parse_session_query, parse_trace_query
 from lamina.store.base import Row, Store
+
+# A list of sessions counts its total up to this many; past it, it says "more than".
+TOTAL_CAP = 10_000
 
 
 def iso(ns: int | None) -> str | None:
@@ -53,9 +56,32 @@ def span(row: Row) -> Row:
     return out
 
 
-def list_sessions(store: Store, project_id: str, params: Mapping[str, str]) -> dict[str, Any]:
-    page = store.list_sessions(project_id, parse_session_query(params))
-    return {"items": [session(row) for row in page.items], "next_cursor": page.next_cursor}
+def list_sessions(
+    store: Store, project_id: str, params: Mapping[str, str], metadata: list[str] | None = None
+) -> dict[str, Any]:
+    query = parse_session_query(params, metadata)
+    page = store.list_sessions(project_id, query)
+    total, exact = _session_total(store, project_id, query, page)
+    return {
+        "items": [session(row) for row in page.items],
+        "next_cursor": page.next_cursor,
+        "total": total,
+        "total_exact": exact,
+    }
+
+
+def _session_total(
+    store: Store, project_id: str, query: SessionQuery, page: Page[Row]
+) -> tuple[int | None, bool]:
+    """How many sessions the filters select, and whether that is exact (if not, there
+    are more than that). Counted up to TOTAL_CAP; a search is not counted, which would
+    read every span again: its total is the first page's, exact when nothing follows."""
+    if query.cursor is None and (page.next_cursor is None or query.q is not None):
+        return len(page.items), page.next_cursor is None
+    if query.q is not None:
+        return None, False
+    counted = store.count_sessions(project_id, query, TOTAL_CAP + 1)
+    return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
 
 
 def get_session(store: Store, project_id: str, session_id: str) -> Row:

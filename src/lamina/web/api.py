@@ -83,7 +83,8 @@ def _check_browser_write(request: Request) -> None:
 
 
 def _sessions(runtime: Runtime, project_id: str, request: Request) -> Any:
-    return present.list_sessions(runtime.store, project_id, request.query_params)
+    metadata = request.query_params.getlist("metadata")
+    return present.list_sessions(runtime.store, project_id, request.query_params, metadata)
 
 
 def _session(runtime: Runtime, project_id: str, request: Request) -> Any:

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from lamina import export
-from lamina.query.params import MAX_LIMIT, SESSION_SORTS, TRACE_SORTS, TRACE_STATUSES
+from lamina.query.params import (
+    MAX_DURATION_MS,
+    MAX_LIMIT,
+    MAX_METADATA,
+    SESSION_SORTS,
+    TRACE_SORTS,
+    TRACE_STATUSES,
+)
 
 _TEXT = {"type": "string"}
 _TEXT_OR_NULL = {"type": "string", "nullable": True}
@@ -84,6 +91,26 @@ def _common(parameters: list[dict[str, Any]], sorts: tuple[str, ...]) -> list[di
     ]
 
 
+def _metadata(description: str) -> dict[str, Any]:
+    return {
+        "name": "metadata",
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {
+            "type": "array",
+            "maxItems": MAX_METADATA,
+            "items": {"type": "string", "pattern": "^[^=]+=.*$", "maxLength": 1000},
+        },
+        "style": "form",
+        "explode": True,
+    }
+
+
+def _range(name: str, description: str, most: float) -> dict[str, Any]:
+    return _query(name, description, {"type": "number", "minimum": 0, "maximum": most})
+
+
 def _schemas() -> dict[str, Any]:
     times = {"start_time": _TIME, "end_time": _TIME, "duration_ms": _NUMBER}
     usage = {
@@ -143,9 +170,9 @@ def _schemas() -> dict[str, Any]:
         "service_name": _TEXT_OR_NULL,
     }
 
-    def page(item: str) -> dict[str, Any]:
+    def page(item: str, **more: Any) -> dict[str, Any]:
         return _object(
-            {"items": {"type": "array", "items": _ref(item)}, "next_cursor": _TEXT_OR_NULL}
+            {"items": {"type": "array", "items": _ref(item)}, "next_cursor": _TEXT_OR_NULL, **more}
         )
 
     return {
@@ -157,7 +184,7 @@ def _schemas() -> dict[str, Any]:
         "Span": _object(span),
         "SessionDetail": _object({**session, "traces": {"type": "array", "items": _ref("Trace")}}),
         "TraceDetail": _object({**trace, "spans": {"type": "array", "items": _ref("Span")}}),
-        "SessionPage": page("Session"),
+        "SessionPage": page("Session", total=_INT_OR_NULL, total_exact={"type": "boolean"}),
         "TracePage": page("Trace"),
         "Deleted": _object(
             {"deleted": _object({"traces": {"type": "integer"}, "spans": {"type": "integer"}})}
@@ -171,11 +198,30 @@ def document() -> dict[str, Any]:
     sessions = _common(
         [
             _query("user_id", "Only sessions in which this user has a trace."),
-            _query("q", "Only sessions with a span whose input or output contains this text."),
+            _query("session_id_prefix", "Only sessions whose id starts with this (exact case)."),
+            _query(
+                "q",
+                "Only sessions whose id, or one of whose user ids, starts with this text, or "
+                "with a span whose input or output contains it (case-insensitive).",
+            ),
             _query(
                 "min_traces",
                 "Only sessions with at least this many traces.",
                 {"type": "integer", "minimum": 0, "maximum": 2**62},
+            ),
+            _range("min_cost", "Only sessions that cost at least this (USD).", 1e15),
+            _range("max_cost", "Only sessions that cost at most this (USD).", 1e15),
+            _range("min_duration_ms", "Only sessions lasting at least this.", MAX_DURATION_MS),
+            _range("max_duration_ms", "Only sessions lasting at most this.", MAX_DURATION_MS),
+            _query(
+                "has_errors",
+                "true: only sessions with a failed trace; false: only those without.",
+                {"type": "boolean"},
+            ),
+            _query("tag", "Only sessions with a trace carrying this tag."),
+            _metadata(
+                "key=value; repeat for several. Only sessions with a trace that has every "
+                "pair (and the tag, if given)."
             ),
         ],
         SESSION_SORTS,
@@ -187,15 +233,7 @@ def document() -> dict[str, Any]:
             _query("name", "Exact root span name."),
             _query("status", "ok or error.", {"type": "string", "enum": list(TRACE_STATUSES)}),
             _query("tag", "Traces carrying this tag."),
-            {
-                "name": "metadata",
-                "in": "query",
-                "required": False,
-                "description": "key=value; repeat for several (all must match).",
-                "schema": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+=.*$"}},
-                "style": "form",
-                "explode": True,
-            },
+            _metadata("key=value; repeat for several (all must match)."),
             _query("q", "Traces with a span whose input or output contains this text."),
         ],
         TRACE_SORTS,
