@@ -453,11 +453,7 @@ def export_command(
                 sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
         else:
-            partial = target.with_name(target.name + ".partial")
-            with partial.open("wb") as handle:
-                for chunk in export.jsonl_lines(export.header(project, session_id), rows):
-                    handle.write(chunk)
-            partial.replace(target)
+            export.write_file(target, export.jsonl_lines(export.header(project, session_id), rows))
     where = "standard output" if str(target) == "-" else str(target)
     err_console.print(
         f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
@@ -469,21 +465,28 @@ def export_command(
 @main.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True))
 @click.option("--project", required=True, help="The project to import into (made if new).")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Import the spans of a JSONL file that lacks the trailer line a complete export "
+    "ends with (an export cut short); without it such a file is refused.",
+)
 @data_dir_option
 @handle_errors
-def import_command(file: Path, project: str, data_dir: Path) -> None:
+def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> None:
     """Import the spans of an export (a JSONL file, a Parquet directory, or the session
     page's Parquet zip) into a project; its traces and sessions are rebuilt from them."""
     from lamina import export
 
     spans = 0
+    chunks = export.read_spans(file, partial=partial)  # a file it refuses makes no project
     with connect(data_dir) as ops:
         if project not in {p["name"] for p in ops.list_projects()}:
             ops.create_project(name=project)
             err_console.print(f'Created project "{project}".', highlight=False)
         with _progress() as progress:
             task = progress.add_task("spans", total=None)
-            for chunk in export.read_spans(file):
+            for chunk in chunks:
                 result = ops.import_spans(project=project, spans=chunk)
                 spans += result["spans"]
                 progress.update(task, completed=spans)

@@ -17,6 +17,10 @@ from lamina.store.base import Store
 
 MAX_EXPORT_PAGE = 5000
 MAX_IMPORT_SPANS = 10_000
+# A page of an export holds at most about this much span text (and one span at
+# least), however many spans that is: 2,000 spans of 150 KB in one page ran the
+# store out of memory (256 MB) before the first span was sent.
+EXPORT_PAGE_BYTES = 8 * 1024 * 1024
 
 
 def delete_trace(store: Store, project_id: str, trace_id: str) -> dict[str, Any]:
@@ -52,7 +56,14 @@ def export_page(
         and store.get_session(project_id, session_id) is None
     ):
         raise NotFound(f'No session "{session_id}" in this project.')
-    page = store.export_page(project_id, kind, after=after, limit=limit, session_id=session_id)
+    page = store.export_page(
+        project_id,
+        kind,
+        after=after,
+        limit=limit,
+        session_id=session_id,
+        max_bytes=EXPORT_PAGE_BYTES if kind == "spans" else None,
+    )
     return {
         "items": [export.line(kind, row) for row in page.items],
         "next_cursor": page.next_cursor,

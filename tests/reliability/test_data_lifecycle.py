@@ -216,7 +216,8 @@ def test_export_and_import_round_trip(
     lines = _lines(original)
     assert lines[0]["lamina_export"] == 1 and lines[0]["project"] == name
     kinds = [line["kind"] for line in lines[1:]]
-    assert kinds == ["session"] * 2 + ["trace"] * 5 + ["span"] * 10
+    assert kinds == ["session"] * 2 + ["trace"] * 5 + ["span"] * 10 + ["trailer"]
+    assert lines[-1] == {"kind": "trailer", "sessions": 2, "traces": 5, "spans": 10}
     span = next(
         line
         for line in lines[1:]
@@ -261,7 +262,12 @@ def test_api_export_of_a_session_matches_the_cli(server: LaminaServer, tmp_path:
     assert "attachment" in answer.headers["content-disposition"]
     api_lines = [orjson.loads(line) for line in answer.content.splitlines()]
     assert api_lines[0]["session_id"] == "s/one" and api_lines[0]["project"] == name
-    assert [line["kind"] for line in api_lines[1:]] == ["session"] + ["trace"] * 3 + ["span"] * 6
+    assert [line["kind"] for line in api_lines[1:]] == [
+        "session",
+        *["trace"] * 3,
+        *["span"] * 6,
+        "trailer",
+    ]
 
     target = tmp_path / "one.jsonl"
     done = server.cli("export", "--project", name, "--session", "s/one", "-o", str(target))
@@ -269,7 +275,7 @@ def test_api_export_of_a_session_matches_the_cli(server: LaminaServer, tmp_path:
     assert _lines(target)[1:] == api_lines[1:]
 
     whole = otlp.get(server, "/api/v1/export", key=key)
-    assert whole.status_code == 200 and len(whole.content.splitlines()) == 1 + 2 + 4 + 8
+    assert whole.status_code == 200 and len(whole.content.splitlines()) == 1 + 2 + 4 + 8 + 1
     for missing in (("s-none", key), ("s/one", other_key)):
         answer = otlp.get(server, "/api/v1/export", key=missing[1], session_id=missing[0])
         assert answer.status_code == 404, answer.text
@@ -306,7 +312,7 @@ def test_import_refuses_a_bad_file_clearly(server: LaminaServer, tmp_path: Path)
     }
     lines = [good, {**good, "span_id": "xyz"}]
     bad.write_bytes(b"\n".join(orjson.dumps(line) for line in lines))
-    done = server.cli("import", str(bad), "--project", name)
+    done = server.cli("import", str(bad), "--project", name, "--partial")
     assert done.returncode == 1
     assert "bad.jsonl, line 2: span_id must be 16 hex digits" in done.stderr
     assert "Traceback" not in done.stderr

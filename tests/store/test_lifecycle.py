@@ -292,3 +292,30 @@ def test_a_root_span_alone_exports_with_its_parent_empty(store: Store) -> None:
     store.write_spans([rec(trace, "root")])
     (span,) = _export(store, "spans", 10)
     assert span["trace_id"] == trace and span["parent_span_id"] is None
+
+
+def test_a_spans_export_page_ends_by_bytes(store: Store) -> None:
+    """Pages of large spans hold what fits in max_bytes (one span at least), and together
+    every span once, whatever the row limit; small spans still fill a page by count."""
+    small = [rec(trace_id(), f"small-{n}", start=BASE + n) for n in range(30)]
+    large = [
+        rec(trace_id(), f"large-{n}", start=BASE + 100 + n, input="x" * (40_000 + 1000 * n))
+        for n in range(12)
+    ]
+    huge = rec(trace_id(), "huge", start=BASE + 200, input="y" * 300_000)
+    _write(store, small, large, [huge])
+    pages = []
+    after = None
+    while True:
+        page = store.export_page("prj_a", "spans", after=after, limit=1000, max_bytes=100_000)
+        pages.append(page.items)
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    names = [span["name"] for items in pages for span in items]
+    assert sorted(names) == sorted(s.name for s in [*small, *large, huge])
+    for items in pages:
+        text = sum(len(span["input"] or "") for span in items)
+        assert text <= 100_000 or len(items) == 1, [s["name"] for s in items]
+    assert [len(items) for items in pages if items[0]["name"] == "huge"] == [1]
+    assert max(len(items) for items in pages) >= 30  # the small ones share a page

@@ -115,12 +115,15 @@ class Store(Protocol):
         after: str | None = None,
         limit: int = 1000,
         session_id: str | None = None,
+        max_bytes: int | None = None,
     ) -> Page[Row]:
         """One page of the project's ``sessions``, ``traces`` or ``spans`` (only
         ``session_id``'s when given), in stored form: sessions and traces as
         :meth:`list_sessions` and :meth:`list_traces` give them, spans as in
         :meth:`get_trace` plus their ``trace_id``. Pass ``next_cursor`` back as
-        ``after`` for the next page."""
+        ``after`` for the next page. With ``max_bytes``, a page of spans ends before
+        their text passes it (it holds at least one span), and the store never reads
+        much more than that for it."""
 
     # -- projects and keys ---------------------------------------------------
     def create_project(self, name: str) -> Project: ...

@@ -342,12 +342,13 @@ class ClickHouseStore:
         after: str | None = None,
         limit: int = 1000,
         session_id: str | None = None,
+        max_bytes: int | None = None,
     ) -> Page[Row]:
         params: dict[str, Any] = {"project": project_id, "limit": limit + 1}
         if session_id is not None:
             params["session"] = session_id
         if kind == "spans":
-            return self._export_spans(params, after, limit, session_id is not None)
+            return self._export_spans(params, after, limit, session_id is not None, max_bytes)
         if kind == "traces":
             narrow = sql.IN_SESSION if session_id is not None else ""
             where = "session_id = {session:String}" if session_id is not None else "1"
@@ -376,7 +377,12 @@ class ClickHouseStore:
         return Page([convert(row) for row in rows[:limit]], cursor)
 
     def _export_spans(
-        self, params: dict[str, Any], after: str | None, limit: int, of_session: bool
+        self,
+        params: dict[str, Any],
+        after: str | None,
+        limit: int,
+        of_session: bool,
+        max_bytes: int | None,
     ) -> Page[Row]:
         where = sql.EXPORT_SPANS_OF_SESSION if of_session else ""
         if after is not None:
@@ -386,11 +392,30 @@ class ClickHouseStore:
                 raise InvalidCursor(f"Not a cursor of a spans export: {after!r}.")
             where += sql.EXPORT_SPANS_AFTER
             params.update(after_ns=int(start), after_trace=trace, after_span=span)
+        ends: dict[str, Any] | None = None
+        if max_bytes is not None:  # first the sizes, then only the spans that fit
+            sizes = self._query(sql.EXPORT_SPAN_SIZES.replace("{where}", where), params)
+            cut, used = 0, 0
+            for row in sizes[:limit]:
+                if cut and used + row["size"] > max_bytes:
+                    break
+                used += row["size"]
+                cut += 1
+            if cut == 0:
+                return Page([], None)
+            ends = sizes[cut - 1]
+            where += sql.EXPORT_SPANS_UP_TO
+            params.update(last_ns=ends["start_ns"], last_trace=ends["trace_id"])
+            params["last_span"] = ends["span_id"]
+            if cut == len(sizes):
+                ends = None  # nothing after it
+            limit = cut
         rows = self._query(sql.EXPORT_SPANS.replace("{where}", where), params)
+        if max_bytes is None and len(rows) > limit:
+            ends = rows[limit - 1]
         cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            cursor = f"{last['start_ns']}/{last['trace_id']}/{last['span_id']}"
+        if ends is not None:
+            cursor = f"{ends['start_ns']}/{ends['trace_id']}/{ends['span_id']}"
         return Page([span_row(row) for row in rows[:limit]], cursor)
 
     # -- projects and keys -------------------------------------------------------------------------

@@ -397,6 +397,21 @@ EXPORT_SPANS_AFTER = (
     f"(intDiv({{after_ns:Int64}}, {HOUR_NS}), {{after_trace:String}}, {{after_ns:Int64}}, "
     "{after_span:String})"
 )
+# The sizes of the next spans of an export, so that a page can end by bytes: their text,
+# plus a little for ids, times and numbers.
+EXPORT_SPAN_SIZES = (
+    "SELECT start_ns, trace_id, span_id, length(name) + length(status_message) "
+    "+ length(ifNull(input, '')) + length(ifNull(output, '')) + length(metadata) "
+    "+ length(attributes) + length(events) + length(resource) "
+    "+ length(arrayStringConcat(tags, ',')) + 200 AS size "
+    "FROM spans WHERE project_id = {project:String}{where} "
+    f"ORDER BY intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id LIMIT {{limit:UInt32}}"
+)
+EXPORT_SPANS_UP_TO = (
+    f" AND (intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id) <= "
+    f"(intDiv({{last_ns:Int64}}, {HOUR_NS}), {{last_trace:String}}, {{last_ns:Int64}}, "
+    "{last_span:String})"
+)
 EXPORT_SPANS_OF_SESSION = (
     f" AND trace_id IN (SELECT trace_id FROM ({trace_aggregate(IN_SESSION)}) "
     "WHERE session_id = {session:String})"

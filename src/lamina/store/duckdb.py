@@ -84,6 +84,15 @@ WHERE tag IN ('ART_INDEX', 'IN_MEMORY_TABLE')
 # sessions or traces (see DuckDBStore._windowed_search).
 SEARCH_WINDOW = 8
 _PROJECT = "id, name, created_ns, retention_days"
+# A span's size in an export page: its text, plus a little for its ids, times and
+# numbers. An export reads the sizes of this many spans at first, then more or fewer
+# by the sizes it found (see DuckDBStore._span_page).
+_SPAN_BYTES = (
+    "strlen(name) + strlen(status_message) + coalesce(strlen(input), 0) "
+    "+ coalesce(strlen(output), 0) + strlen(metadata) + strlen(attributes) + strlen(events) "
+    "+ strlen(resource) + strlen(array_to_string(tags, ',')) + 200"
+)
+_SIZE_WINDOW = 64
 # The data file is attached under this name, with row groups of this many rows
 # (DuckDB's default is 122,880). A checkpoint compresses again the whole row group
 # that rows were added to: with the default, the writer's CPU a span grew from 9 to
@@ -884,16 +893,19 @@ class DuckDBStore:
         after: str | None = None,
         limit: int = 1000,
         session_id: str | None = None,
+        max_bytes: int | None = None,
     ) -> Page[Row]:
         params: list[Any] = [project_id]
         if kind == "spans":
             key, convert = "seq", span_row
-            sql = f"SELECT seq, trace_id, {sessions_sql.SPAN_FIELDS} FROM spans "
-            sql += "WHERE project_id = ?"
+            source = "FROM spans WHERE project_id = ?"
             if session_id is not None:
-                sql += " AND trace_id IN (SELECT trace_id FROM traces WHERE project_id = ? "
-                sql += "AND session_id = ?)"
+                source += " AND trace_id IN (SELECT trace_id FROM traces WHERE project_id = ? "
+                source += "AND session_id = ?)"
                 params += [project_id, session_id]
+            if max_bytes is not None:
+                return self._span_page(source, params, after, limit, max_bytes)
+            sql = f"SELECT seq, trace_id, {sessions_sql.SPAN_FIELDS} {source}"
         elif kind in ("traces", "sessions"):
             fields = sessions_sql.TRACE_FIELDS if kind == "traces" else sessions_sql.SESSION_FIELDS
             key = "trace_id" if kind == "traces" else "session_id"
@@ -919,6 +931,52 @@ class DuckDBStore:
             row.pop("seq", None)
             items.append(convert(row))
         return Page(items, cursor)
+
+    def _span_page(
+        self, source: str, params: list[Any], after: str | None, limit: int, max_bytes: int
+    ) -> Page[Row]:
+        """The next spans of ``source`` (``FROM spans WHERE ...``), as many as fit in
+        ``max_bytes`` of text (at least one, at most ``limit``). Their sizes are read
+        first, a few spans at a time, then only those spans: neither the store nor the
+        page holds much more than ``max_bytes``, however large the spans are."""
+        if after is not None:
+            if not after.isdigit():
+                raise InvalidCursor(f"Not a cursor of a spans export: {after!r}.")
+            source += " AND seq > ?"
+            params = [*params, int(after)]
+        found = self._query(f"SELECT seq {source} ORDER BY seq LIMIT ?", [*params, limit + 1])
+        seqs = [row["seq"] for row in found]
+        if not seqs:
+            return Page([], None)
+        cut, used, window, largest = 0, 0, _SIZE_WINDOW, 1
+        while cut < min(limit, len(seqs)) and used < max_bytes:
+            ahead = seqs[cut : min(limit, cut + window)]
+            try:
+                sizes = self._query(
+                    f"SELECT {_SPAN_BYTES} AS size {source} AND seq BETWEEN ? AND ? ORDER BY seq",
+                    [*params, ahead[0], ahead[-1]],
+                )
+            except duckdb.OutOfMemoryException:
+                if window == 1:
+                    raise
+                window = max(1, window // 4)  # larger spans than those before them
+                continue
+            for row in sizes:
+                if cut and used + row["size"] > max_bytes:
+                    used = max_bytes
+                    break
+                used += row["size"]
+                largest = max(largest, row["size"])
+                cut += 1
+            window = max(1, min(2 * window, 2 * (max_bytes - used) // largest))
+        last = seqs[cut - 1]
+        fields = f"SELECT seq, trace_id, {sessions_sql.SPAN_FIELDS}"
+        rows = self._query(f"{fields} {source} AND seq <= ? ORDER BY seq", [*params, last])
+        items = []
+        for row in rows:
+            row.pop("seq", None)
+            items.append(span_row(row))
+        return Page(items, str(last) if cut < len(seqs) else None)
 
     # -- projects and keys ----------------------------------------------------------
     def create_project(self, name: str) -> Project:
@@ -1073,6 +1131,14 @@ def _connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPy
     try:
         con = duckdb.connect(":memory:", config=config)
         try:
+            # DuckDB compresses long text (4 KB on average and up) with ZSTD, and a read
+            # of even one such row decompresses its whole vector of 2,048 rows: spans of
+            # 150 KB needed 256-512 MiB for one, so at 256 MB no read of them (a trace,
+            # an export) could finish, and a 50-span export page took 1.3 s. Without
+            # it such text is stored as it is (2000 x 150 KB: 418 MB of file instead
+            # of 278), read a row at a time. Set before any file is attached (the
+            # connect config does not take it).
+            con.execute("SET disabled_compression_methods = 'zstd'")
             con.execute(
                 f"ATTACH '{_quoted(str(path))}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
             )
