@@ -63,7 +63,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _client_gone(request: Request, exc: Exception) -> Response:
     """The client closed the connection, or was cut off for sending too slowly
     (lamina.connections), while its body was read: no one is left to answer, and
-    nothing went wrong here worth a traceback in the log."""
+    nothing went wrong here worth a traceback in the log: one line at debug."""
+    log.debug(
+        "%s %s: the client left before sending its whole body", request.method, request.url.path
+    )
     return Response(status_code=400)
 
 
