@@ -8,11 +8,13 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from lamina import formatting as fmt
+from lamina.query.preview import error_text
 
 
 def _date(ns: int | None) -> str:
@@ -148,11 +150,15 @@ def print_session(console: Console, session: dict[str, Any]) -> None:
 
 
 def print_trace(console: Console, trace: dict[str, Any]) -> None:
+    failed = next((span for span in trace["spans"] if span["status"] == "error"), None)
+    status = trace["status"]
+    if failed is not None:
+        status += f" ({failed['name']}: {error_text(failed['events'], failed['status_message'])})"
     console.print(
-        f"[bold]{trace['name']}[/]  {fmt.duration(trace['duration_ms'])} · "
+        f"[bold]{escape(trace['name'])}[/]  {fmt.duration(trace['duration_ms'])} · "
         f"{trace['span_count']} spans · {fmt.tokens(trace['total_tokens'])} tokens · "
-        f"{fmt.cost(trace['cost'])} · {trace['status']}"
-        + (f" · session {trace['session_id']}" if trace["session_id"] else ""),
+        f"{fmt.cost(trace['cost'])} · {escape(status)}"
+        + (f" · session {escape(trace['session_id'])}" if trace["session_id"] else ""),
         highlight=False,
     )
     children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
@@ -173,6 +179,9 @@ def print_trace(console: Console, trace: dict[str, Any]) -> None:
                 label.append(f"  {span['input_tokens'] or 0} → {span['output_tokens'] or 0} tok")
             if span["cost"]:
                 label.append(f"  {fmt.cost(span['cost'])}")
+            if span["status"] == "error":
+                error = error_text(span["events"], span["status_message"])
+                label.append(f"  {error}", style="red")
             add(node.add(label), span["span_id"])
 
     add(tree, None)

@@ -50,7 +50,7 @@ def test_observe_session_user_metadata_and_tags_land_on_the_trace(
     assert detail["metadata"] == {"plan": "pro", "region": "eu"}
     assert sorted(detail["tags"]) == ["lmnr", "support"]
     assert detail["status"] == "ok"
-    assert detail["input_preview"] == '{"message":"Where is my order?"}'
+    assert detail["input_preview"] == "Where is my order?"
     assert detail["output_preview"] == "You said: Where is my order? (shipped)"
     spans = spans_by_name(detail)
     assert {name: s["span_type"] for name, s in spans.items()} == {

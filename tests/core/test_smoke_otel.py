@@ -66,12 +66,12 @@ def _check(server: LaminaServer, session_id: str, trace_ids: list[str]) -> None:
     assert session["cost"] == pytest.approx(turns * (1000 * 0.15 + 200 * 0.60) / 1e6, rel=1e-9)
     assert session["user_ids"] == ["u-1"]
     assert session["error_count"] == 0
-    assert session["first_input"] == '{"message":"question 0"}'  # compact JSON preview
+    assert session["first_input"] == "question 0"  # the message, as the transcript shows
     assert session["last_output"] == f"answer {turns - 1}"  # a JSON string, unquoted
     assert [t["trace_id"] for t in session["traces"]] == trace_ids
     for turn, trace in enumerate(session["traces"]):
         assert trace["name"] == "handle_turn" and trace["span_count"] == 2
-        assert trace["input_preview"] == f'{{"message":"question {turn}"}}'
+        assert trace["input_preview"] == f"question {turn}"
         assert trace["output_preview"] == f"answer {turn}"
         assert trace["status"] == "ok"
     detail = otlp.api(server, f"/api/v1/traces/{trace_ids[-1]}")

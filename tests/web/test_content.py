@@ -1,10 +1,10 @@
-"""Payloads as the pages read them: the common chat shapes, JSON, text."""
+"""Payloads as the pages and previews read them: the common chat shapes, JSON, text."""
 
 from __future__ import annotations
 
 import json
 
-from lamina.web.pages.content import as_messages, read_payload, replied, said
+from lamina.query.payload import as_messages, read_payload, replied, said
 
 
 def test_openai_messages_with_tool_calls() -> None:

@@ -6,7 +6,8 @@ the trace's stored summary with commutative rules (sums, least/greatest, and
 may arrive in any order, across any number of requests, and the summary ends
 the same. A rank is the span's start time, lowered by 2**62 for the root span:
 the root's name and previews win over any other span's, and otherwise the
-earliest span's do.
+earliest span's do. A span that failed without an output offers its error
+as its output (see :mod:`lamina.query.preview`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from lamina.query.preview import preview
+from lamina.query.preview import error_preview, input_preview, output_preview
 
 ROOT_BONUS = 2**62
 
@@ -81,6 +82,7 @@ _DELTA_INPUTS = (
     "start_ns",
     "end_ns",
     "status",
+    "status_message",
     "session_id",
     "user_id",
     "input",
@@ -90,6 +92,7 @@ _DELTA_INPUTS = (
     "cost",
     "tags",
     "metadata",
+    "events",
 )
 
 
@@ -108,6 +111,7 @@ def _delta(
         starts,
         ends,
         statuses,
+        status_messages,
         sessions,
         users,
         inputs,
@@ -117,6 +121,7 @@ def _delta(
         costs,
         tag_lists,
         metadatas,
+        event_lists,
     ) = columns
     first = offsets[0]
     start_ns, end_ns = starts[first], ends[first]
@@ -125,7 +130,7 @@ def _delta(
     errors = 0
     session_id = session_rank = user_id = user_rank = None
     input_tokens = output_tokens = cost = None
-    input_text = input_rank = output_text = output_rank = None
+    input_text = input_rank = output_at = output_rank = None
     tags: set[str] = set()
     metadata: dict[str, list[Any]] = {}
     for at in offsets:
@@ -149,9 +154,10 @@ def _delta(
         value = inputs[at]
         if value is not None and (input_rank is None or span_rank < input_rank):
             input_text, input_rank = value, span_rank
-        value = outputs[at]
-        if value is not None and (output_rank is None or span_rank < output_rank):
-            output_text, output_rank = value, span_rank
+        if (outputs[at] is not None or statuses[at] == "error") and (
+            output_rank is None or span_rank < output_rank
+        ):
+            output_at, output_rank = at, span_rank
         value = input_counts[at]
         if value is not None:
             input_tokens = value if input_tokens is None else input_tokens + value
@@ -183,13 +189,28 @@ def _delta(
         cost,
         sorted(tags),
         orjson.dumps(metadata).decode() if metadata else "{}",
-        preview(input_text),
+        input_preview(input_text),
         input_rank,
-        preview(output_text),
+        _output_preview(outputs, statuses, status_messages, event_lists, output_at),
         output_rank,
         min_seq,
         max_seq,
     )
+
+
+def _output_preview(
+    outputs: Sequence[Any],
+    statuses: Sequence[Any],
+    messages: Sequence[Any],
+    events: Sequence[Any],
+    at: int | None,
+) -> str | None:
+    """The preview of the span at ``at``'s output, or of its error when it has none."""
+    if at is None:
+        return None
+    if outputs[at] is not None:
+        return output_preview(outputs[at])
+    return error_preview(events[at], messages[at])
 
 
 def _rank_metadata(ranked: dict[str, list[Any]], metadata: dict[str, str], span_rank: int) -> None:

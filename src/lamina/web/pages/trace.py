@@ -14,9 +14,9 @@ from typing import Any
 from starlette.responses import Response
 
 from lamina.errors import NotFound
-from lamina.query import present
+from lamina.query import payload, present
 from lamina.store.base import Row
-from lamina.web.pages import content, spans, transcript
+from lamina.web.pages import spans, transcript
 from lamina.web.pages.base import Page
 
 
@@ -31,8 +31,8 @@ class Neighbours:
 @dataclass(frozen=True, slots=True)
 class Detail:
     span: Row
-    input: content.Payload
-    output: content.Payload
+    input: payload.Payload
+    output: payload.Payload
     problems: list[spans.Problem]
     events: list[tuple[dict[str, Any], float | None]]
     attributes: list[tuple[str, Any]]
@@ -51,8 +51,8 @@ class Detail:
 def detail(span: Row) -> Detail:
     return Detail(
         span=span,
-        input=content.read_payload(span["input"]),
-        output=content.read_payload(span["output"]),
+        input=payload.read_payload(span["input"]),
+        output=payload.read_payload(span["output"]),
         problems=spans.problems(span),
         events=[
             (event, spans.event_offset_ms(span, event))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lamina.query import payload
+from lamina.query.preview import error_text
 from lamina.store.base import Row
-from lamina.web.pages import content, spans
+from lamina.web.pages import spans
 from lamina.web.pages.render import display_preview, parse_iso
 
 IDLE_GAP_MS = 60_000
@@ -29,8 +31,8 @@ class Chip:
 @dataclass(slots=True)
 class Turn:
     trace: Row
-    said: content.Message | None = None
-    reply: content.Message | None = None
+    said: payload.Message | None = None
+    reply: payload.Message | None = None
     tools: list[Chip] = field(default_factory=list)
     more_tools: int = 0
     problem: str | None = None
@@ -69,8 +71,8 @@ def _preview_turn(trace: Row) -> Turn:
     reply = display_preview(trace.get("output_preview"))
     return Turn(
         trace=trace,
-        said=content.Message("user", text=said) if said else None,
-        reply=content.Message("assistant", text=reply) if reply else None,
+        said=payload.Message("user", text=said) if said else None,
+        reply=payload.Message("assistant", text=reply) if reply else None,
         problem="This turn ended in error." if trace["status"] == "error" else None,
     )
 
@@ -84,25 +86,19 @@ def _turn(trace: Row, full: Row) -> Turn:
     all_spans: list[Row] = full["spans"]
     root = spans.root_span(all_spans)
     llm_calls = [s for s in all_spans if s["span_type"] == "LLM"]
-    said = content.said(content.read_payload(root["input"])) if root else None
+    said = payload.said(payload.read_payload(root["input"])) if root else None
     if said is None and llm_calls:
-        said = content.said(content.read_payload(llm_calls[0]["input"]))
-    reply = content.replied(content.read_payload(root["output"])) if root else None
-    failed = any(s["status"] == "error" for s in all_spans)
-    if reply is None and llm_calls and not failed:
-        reply = content.replied(content.read_payload(llm_calls[-1]["output"]))
+        said = payload.said(payload.read_payload(llm_calls[0]["input"]))
+    reply = payload.replied(payload.read_payload(root["output"])) if root else None
+    failed = next((s for s in all_spans if s["status"] == "error"), None)
+    if reply is None and llm_calls and failed is None:
+        reply = payload.replied(payload.read_payload(llm_calls[-1]["output"]))
     tools = [
         Chip(s["name"], s["span_id"], s["duration_ms"], s["status"])
         for s in all_spans
         if s["span_type"] == "TOOL"
     ]
-    problem = None
-    for span in all_spans:
-        found = spans.problems(span) if span["status"] == "error" else []
-        if found:
-            first = found[0]
-            problem = f"{first.type}: {first.message}" if first.message else first.type
-            break
+    problem = error_text(failed["events"], failed["status_message"]) if failed else None
     return Turn(
         trace=trace,
         said=said,

@@ -1,6 +1,8 @@
-"""Span inputs and outputs as the pages show them: chat, JSON, or text.
+"""Span inputs and outputs read as chat, JSON, or text; and the words of a turn.
 
-A payload is stored as text (usually JSON). Here it becomes one of:
+Shared by the pages (the trace view, the session's transcript) and the previews
+made at ingest (:mod:`lamina.query.preview`), so a list and a transcript pick
+the same words. A payload is stored as text (usually JSON). Here it becomes one of:
 
 - ``chat``: a list of messages (OpenAI, Anthropic, OpenTelemetry GenAI and
   Laminar shapes), each with a role, its text, tool calls and any other data;
@@ -13,7 +15,9 @@ Nothing here produces markup: templates render these values, escaped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,9 +25,15 @@ import orjson
 MAX_PARSE_CHARS = 2_000_000
 LONG_TEXT_CHARS = 1200
 LONG_TEXT_LINES = 18
+_NOT_SPACE = re.compile(r"\S")
+_JSON_STARTS = frozenset('{["-0123456789tfn')
 
 
-@dataclass(frozen=True, slots=True)
+# The classes below are treated as immutable but not frozen: a frozen dataclass takes
+# about five times as long to build, and previews build some for each trace at ingest.
+
+
+@dataclass(slots=True)
 class ToolCall:
     name: str
     arguments: Any = None
@@ -38,7 +48,7 @@ class ToolCall:
         return orjson.dumps(self.arguments).decode()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     role: str
     text: str | None = None
@@ -68,25 +78,38 @@ class Message:
 
     @property
     def role_class(self) -> str:
-        role = self.role.lower()
-        if role in ("user", "human"):
-            return "user"
-        if role in ("assistant", "ai", "model", "bot"):
-            return "assistant"
-        if role in ("system", "developer"):
-            return "system"
-        if role in ("tool", "function", "tool_result", "ipython"):
-            return "tool"
-        return "other"
+        return role_class(self.role)
 
 
-@dataclass(frozen=True, slots=True)
+def role_class(role: str) -> str:
+    """A message's role as one of user, assistant, system, tool or other."""
+    role = role.lower()
+    if role in ("user", "human"):
+        return "user"
+    if role in ("assistant", "ai", "model", "bot"):
+        return "assistant"
+    if role in ("system", "developer"):
+        return "system"
+    if role in ("tool", "function", "tool_result", "ipython"):
+        return "tool"
+    return "other"
+
+
+@dataclass(slots=True)
 class Payload:
     kind: str  # "none", "text", "json" or "chat"
     raw: str = ""
     text: str = ""
     value: Any = None
-    messages: tuple[Message, ...] = field(default=())
+    items: Sequence[dict[str, Any]] = ()  # a chat's messages, as sent
+    _messages: tuple[Message, ...] | None = None
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """A chat's messages, read when first asked for (a preview reads only one)."""
+        if self._messages is None:
+            self._messages = tuple(message(item) for item in self.items)
+        return self._messages
 
     @property
     def long(self) -> bool:
@@ -108,23 +131,27 @@ def is_long(text: str | None) -> bool:
 
 def parse(raw: str | None) -> tuple[bool, Any]:
     """(True, value) when raw is JSON (unwrapping one level of JSON-in-a-string)."""
-    if raw is None:
-        return False, None
-    text = raw.strip()
-    if not text or len(text) > MAX_PARSE_CHARS or text[0] not in '{["-0123456789tfn':
+    if raw is None or len(raw) > MAX_PARSE_CHARS or _first(raw) not in _JSON_STARTS:
         return False, None
     try:
-        value = orjson.loads(text)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return False, None
-    if isinstance(value, str):
-        inner = value.strip()
-        if inner[:1] in "{[" and len(inner) <= MAX_PARSE_CHARS:
-            try:
-                return True, orjson.loads(inner)
-            except orjson.JSONDecodeError:
-                pass
+    if isinstance(value, str) and _first(value) in ("{", "["):
+        try:
+            return True, orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
     return True, value
+
+
+def _first(text: str) -> str:
+    """The first character of text that is not whitespace, or "" (without copying text)."""
+    first = text[:1]
+    if not first.isspace():  # nearly always: JSON texts seldom start with a space
+        return first
+    found = _NOT_SPACE.search(text)
+    return found.group() if found else ""
 
 
 def read_payload(raw: str | None) -> Payload:
@@ -135,9 +162,9 @@ def read_payload(raw: str | None) -> Payload:
         return Payload("text", raw=raw, text=raw)
     if isinstance(value, str):
         return Payload("text", raw=raw, text=value)
-    messages = as_messages(value)
-    if messages:
-        return Payload("chat", raw=raw, value=value, messages=tuple(messages))
+    items = chat_items(value)
+    if items:
+        return Payload("chat", raw=raw, value=value, items=items)
     return Payload("json", raw=raw, value=value)
 
 
@@ -151,6 +178,13 @@ _IMAGE_PARTS = ("image_url", "image", "input_image")
 
 def as_messages(value: Any) -> list[Message] | None:
     """Chat messages in any common shape, or None when value is not a conversation."""
+    items = chat_items(value)
+    return [message(item) for item in items] if items else None
+
+
+def chat_items(value: Any) -> Sequence[dict[str, Any]] | None:
+    """The messages of a chat in any common shape, as sent (dicts with a role), or None
+    when value is not a conversation."""
     if isinstance(value, dict):
         if isinstance(value.get("messages"), list):
             value = value["messages"]
@@ -168,10 +202,11 @@ def as_messages(value: Any) -> list[Message] | None:
         return None
     if not all(isinstance(item, dict) and isinstance(item.get("role"), str) for item in value):
         return None
-    return [_message(item) for item in value]
+    return value
 
 
-def _message(item: dict[str, Any]) -> Message:
+def message(item: dict[str, Any]) -> Message:
+    """One chat message, as sent (a dict with a role), read."""
     texts: list[str] = []
     data: list[Any] = []
     calls: list[ToolCall] = []
@@ -252,18 +287,18 @@ def _maybe_json(value: Any) -> Any:
 
 # -- one turn's words -----------------------------------------------------------------------
 
-_SAID_KEYS = ("user_message", "message", "question", "query", "prompt", "input", "text", "task")
-_REPLY_KEYS = ("answer", "reply", "response", "output", "text", "content", "message", "completion")
+SAID_KEYS = ("user_message", "message", "question", "query", "prompt", "input", "text", "task")
+REPLY_KEYS = ("answer", "reply", "response", "output", "text", "content", "message", "completion")
 
 
 def said(payload: Payload) -> Message | None:
     """What the user said in a turn's input (or the input itself, when it is data)."""
-    return _words(payload, "user", "input", _SAID_KEYS, pick_last=False)
+    return _words(payload, "user", "input", SAID_KEYS, pick_last=False)
 
 
 def replied(payload: Payload) -> Message | None:
     """What the application answered in a turn's output (or the output itself)."""
-    return _words(payload, "assistant", "output", _REPLY_KEYS, pick_last=True)
+    return _words(payload, "assistant", "output", REPLY_KEYS, pick_last=True)
 
 
 def _words(
@@ -274,17 +309,35 @@ def _words(
     if payload.kind == "text":
         return Message(role, text=payload.text)
     if payload.kind == "chat":
-        messages = payload.messages
-        if pick_last:
-            return messages[-1]
-        users = [m for m in messages if m.role_class == "user"]
-        return users[-1] if users else messages[-1]
+        chosen = turn_message(payload.items, pick_last)
+        return payload.messages[chosen] if payload._messages else message(payload.items[chosen])
     value = payload.value
     if isinstance(value, dict):
-        for key in keys:
-            if isinstance(value.get(key), str):
-                return Message(role, text=value[key])
-        texts = [v for v in value.values() if isinstance(v, str)]
-        if len(value) == 1 and texts:
-            return Message(role, text=texts[0])
+        text = field_text(value, keys)
+        if text is not None:
+            return Message(role, text=text)
     return Message(data_role, data=value)
+
+
+def turn_message(items: Sequence[dict[str, Any]], pick_last: bool) -> int:
+    """Which message of a chat holds a turn's words: the last (an output), or the last
+    one the user wrote (an input; the last when the user wrote none)."""
+    chosen = len(items) - 1
+    if not pick_last:
+        users = (i for i in range(chosen, -1, -1) if role_class(items[i]["role"]) == "user")
+        chosen = next(users, chosen)
+    return chosen
+
+
+def field_text(value: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The words in a JSON object: its first text field named in keys, or its only field
+    when that is a text."""
+    for key in keys:
+        text = value.get(key)
+        if isinstance(text, str):
+            return text
+    if len(value) == 1:
+        (only,) = value.values()
+        if isinstance(only, str):
+            return only
+    return None
