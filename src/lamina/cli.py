@@ -59,8 +59,10 @@ def connect(data_dir: Path) -> Iterator[Any]:
     if running is not None:
         yield operations.RemoteOperations(running["url"], operations.admin_token(data_dir))
         return
+    from lamina import datadir
     from lamina.server import open_store
 
+    datadir.make_private(data_dir)
     store = open_store(Settings.load({"data_dir": data_dir}))  # --store from LAMINA_STORE
     try:
         operations.ensure_default_project(store)

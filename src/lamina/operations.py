@@ -10,14 +10,13 @@ returns plain JSON values, so both ways give the same answer.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from lamina import auth, lifecycle, retention
+from lamina import auth, datadir, lifecycle, retention
 from lamina.errors import BadRequest, ConfigError, Conflict, LaminaError, NotFound
 from lamina.query import present
 from lamina.store.base import Project, Store
@@ -219,19 +218,11 @@ def _error_from(status: int, payload: Any) -> LaminaError:
 
 def admin_token(data_dir: Path) -> str:
     """The data dir's admin token, made on first use, readable only by its owner."""
-    path = data_dir / "admin.token"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token)
-    return token
+    return datadir.secret(data_dir, datadir.ADMIN_TOKEN)
 
 
 def write_server_file(data_dir: Path, info: dict[str, Any]) -> None:
-    (data_dir / SERVER_FILE).write_bytes(orjson.dumps({**info, "pid": os.getpid()}))
+    datadir.write_private(data_dir / SERVER_FILE, orjson.dumps({**info, "pid": os.getpid()}))
 
 
 def remove_server_file(data_dir: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from lamina import operations, retention
+from lamina import datadir, operations, retention
 from lamina.connections import Limits, http_protocol
 from lamina.errors import ConfigError
 from lamina.otlp.grpc_server import start_grpc
@@ -85,6 +85,7 @@ def serve(
     )
     if settings.log_level.lower() != "debug":  # one line per request the server sends itself
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    datadir.make_private(settings.data_dir)
     # The writer thread hands the GIL back and forth with the decoding event loop
     # (DuckDB releases it while it works); a shorter switch interval keeps the
     # writer from waiting up to 5 ms each time it needs the GIL back.

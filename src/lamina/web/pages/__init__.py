@@ -147,7 +147,8 @@ async def _favicon(request: Request) -> Response:
 def install(runtime: Runtime) -> WebPages:
     """Build the pages for this runtime; ``lamina serve`` calls this once at start."""
     assets = load_assets()
-    site = Site(runtime=runtime, accounts=Accounts(runtime.store), env=environment(assets))
+    accounts = Accounts(runtime.store, runtime.settings.data_dir)
+    site = Site(runtime=runtime, accounts=accounts, env=environment(assets))
     runtime.extras[SITE_KEY] = site
     runtime.extras["browser_project"] = browser_project
     return WebPages(

@@ -1,7 +1,8 @@
 """Who is signed in: signed session cookies, CSRF tokens, sign-out, the first-admin link.
 
 A session cookie holds ``{user id, issued-at, csrf token}``, signed with a
-secret kept in the store (made on first start), and is ``HttpOnly`` and
+secret made on first start and kept in the data dir's ``cookie.secret`` (0600;
+in the store itself when servers share it), and is ``HttpOnly`` and
 ``SameSite=Lax`` (``Secure`` too when the page was served over HTTPS).
 Signing out records the time in the store: every cookie of that user issued
 before it stops working, in every browser, even if someone kept a copy.
@@ -22,6 +23,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +33,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lamina import datadir
 from lamina.errors import Forbidden, Overloaded
 from lamina.store.base import Project, Store, User
 from lamina.web.pages.limits import SignInLimits, unknown_account
@@ -47,15 +50,26 @@ _CACHE_SECONDS = 5.0
 _SETTLE_SECONDS = 0.5
 
 
-def cookie_secret(store: Store) -> str:
+def cookie_secret(store: Store, data_dir: Path | None = None) -> str:
     """The secret that signs session cookies: one per store, made by the first server.
 
-    Servers that start at the same moment on a new shared store (ClickHouse) each
-    write a candidate; the store keeps one of them (the last written). Each server
-    waits for the others' candidates to land, then reads back the one that holds,
-    so all sign with the same secret. A server that still read too early learns
-    the winner from the first cookie it cannot verify (``_secret_changed``).
+    A store only this server opens (DuckDB) keeps it out of the store, in the data
+    dir's cookie.secret, readable by its owner only: whoever copies the store file
+    must not be able to sign cookies. A secret an earlier release kept in such a store
+    is removed from it, and a new one made (every browser signs in again once).
+
+    A shared store (ClickHouse) keeps it, so that every server signs alike. Servers
+    that start at the same moment on a new shared store each write a candidate; the
+    store keeps one of them (the last written). Each server waits for the others'
+    candidates to land, then reads back the one that holds, so all sign with the
+    same secret. A server that still read too early learns the winner from the first
+    cookie it cannot verify (``_secret_changed``).
     """
+    if data_dir is not None and not getattr(store, "shared", False):
+        if store.get_setting(SECRET_SETTING):
+            store.set_setting(SECRET_SETTING, "")
+            (data_dir / datadir.COOKIE_SECRET).unlink(missing_ok=True)
+        return datadir.secret(data_dir, datadir.COOKIE_SECRET)
     secret = store.get_setting(SECRET_SETTING)
     if secret:
         return secret
@@ -77,9 +91,9 @@ class Visitor:
 
 
 class Accounts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, data_dir: Path | None = None) -> None:
         self.store = store
-        self._secret = cookie_secret(store)
+        self._secret = cookie_secret(store, data_dir)
         self._cookies = URLSafeTimedSerializer(self._secret, salt="lamina.session")
         self._secret_read = time.monotonic()
         # user id -> (valid until, user or None, signed out at ns)
