@@ -121,8 +121,6 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/signin", page(signin.signin_page, signed_in=False), methods=both),
         Route("/signout", page(signin.signout, signed_in=False), methods=["POST"]),
         Route("/setup/{token}", page(signin.setup_page, signed_in=False), methods=both),
-        Route("/projects", page(settings.create_project, project=False), methods=["POST"]),
-        Route("/users", page(settings.create_user, project=False), methods=["POST"]),
         Route("/p/{project}", page(signin.project_home)),
         Route("/p/{project}/traces", page(lists.traces_page), methods=both),
         Route("/p/{project}/traces/{trace_id}", page(trace.trace_page)),
@@ -130,6 +128,8 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),
         Route("/p/{project}/settings/keys", page(settings.create_key), methods=["POST"]),
+        Route("/p/{project}/settings/projects", page(settings.create_project), methods=["POST"]),
+        Route("/p/{project}/settings/users", page(settings.create_user), methods=["POST"]),
         Route("/p/{project}/settings/delete", page(settings.delete_project), methods=["POST"]),
         Route(
             "/p/{project}/settings/keys/{key_id}/revoke",

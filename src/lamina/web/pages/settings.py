@@ -58,6 +58,8 @@ def _operations(page: Page) -> Operations:
 
 
 async def _render(page: Page, status: int = 200, **values: Any) -> Response:
+    """The Settings page. ``at`` names the form (keys, projects, users, delete) beside
+    which ``error`` or ``notice`` is shown, and the page opens there."""
     assert page.project is not None
     keys = await page.call(page.store.list_keys, page.project.id)
     users = await page.call(page.store.list_users)
@@ -66,6 +68,7 @@ async def _render(page: Page, status: int = 200, **values: Any) -> Response:
         "new_key": None,
         "new_key_name": None,
         "error": None,
+        "at": None,
         "notice": None,
         "form": {},
     }
@@ -93,7 +96,9 @@ async def create_key(page: Page) -> Response:
     form = await page.site.accounts.checked_form(page.request, page.visitor)
     name = str(form.get("name") or "").strip() or "default"
     if len(name) > 100:
-        return await _render(page, 400, error="A key name must be at most 100 characters.")
+        return await _render(
+            page, 400, error="A key name must be at most 100 characters.", at="keys"
+        )
     created = await page.call(_operations(page).create_key, page.project.id, name)
     return await _render(page, new_key=created["key"], new_key_name=name)
 
@@ -116,7 +121,9 @@ async def create_project(page: Page) -> Response:
     try:
         created = await page.call(operations.create_project, name)
     except (BadRequest, Conflict) as exc:
-        return await _render(page, 400, error=exc.message, form={"project_name": name})
+        return await _render(
+            page, 400, error=exc.message, at="projects", form={"project_name": name}
+        )
     project = await page.call(page.store.find_project, created["id"])
     assert project is not None
     key = await page.call(operations.create_key, project.id, "default")
@@ -141,8 +148,8 @@ async def create_user(page: Page) -> Response:
     try:
         await page.call(_operations(page).create_user, email, password, is_admin)
     except (BadRequest, Conflict) as exc:
-        return await _render(page, 400, error=exc.message, form={"email": email})
-    return await _render(page, notice=f"{email} can sign in now.")
+        return await _render(page, 400, error=exc.message, at="users", form={"email": email})
+    return await _render(page, notice=f"{email} can sign in now.", at="users")
 
 
 async def delete_project(page: Page) -> Response:
@@ -155,6 +162,7 @@ async def delete_project(page: Page) -> Response:
             400,
             error="Nothing was deleted: to delete the project, type its name, "
             f'"{page.project.name}", exactly.',
+            at="delete",
         )
     others = [p for p in page.projects if p.id != page.project.id]
     if not others:
@@ -162,6 +170,7 @@ async def delete_project(page: Page) -> Response:
             page,
             400,
             error="Nothing was deleted: this is the only project. Create another one first.",
+            at="delete",
         )
     result = await page.call(_operations(page).delete_project, page.project.id)
     landing = next((p for p in others if p.name == DEFAULT_PROJECT), others[0])
