@@ -98,6 +98,8 @@ class Operations:
             raise BadRequest(f"{email!r} is not an email address.")
         if len(password) < 8:
             raise BadRequest("A password must be at least 8 characters.")
+        if self.store.find_user(email) is not None:  # sign-in finds emails in any case
+            raise Conflict(f"A user with the email {email} already exists.")
         user = self.store.create_user(email, hash_password(password), is_admin)
         return {"id": user.id, "email": user.email, "is_admin": user.is_admin}
 
