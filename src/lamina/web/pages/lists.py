@@ -37,13 +37,31 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "range": ("Time", TABS),
     "user_id": ("User", TABS),
     "status": ("Status", ("traces",)),
+    "has_errors": ("Errors", ("sessions",)),
     "session_id": ("Session", ("traces",)),
+    "session_id_prefix": ("Session id starts with", ("sessions",)),
     "name": ("Name", ("traces",)),
-    "tag": ("Tag", ("traces",)),
+    "tag": ("Tag", TABS),
     "min_traces": ("Min traces", ("sessions",)),
+    "min_cost": ("Min cost ($)", ("sessions",)),
+    "max_cost": ("Max cost ($)", ("sessions",)),
+    "min_duration_s": ("Min duration (s)", ("sessions",)),
+    "max_duration_s": ("Max duration (s)", ("sessions",)),
 }
+# Fields the page shows in seconds and the API takes in milliseconds.
+SECONDS = {"min_duration_s": "min_duration_ms", "max_duration_s": "max_duration_ms"}
+ERROR_CHOICES = {"true": "With errors", "false": "Without errors"}
 SORTS = {
-    "traces": ("start_time", "name", "duration_ms", "span_count", "total_tokens", "cost"),
+    "traces": (
+        "start_time",
+        "name",
+        "duration_ms",
+        "span_count",
+        "total_tokens",
+        "cost",
+        "session_id",
+        "user_id",
+    ),
     "sessions": (
         "start_time",
         "duration_ms",
@@ -52,8 +70,11 @@ SORTS = {
         "total_tokens",
         "cost",
         "error_count",
+        "session_id",
+        "user_id",
     ),
 }
+TEXT_SORTS = ("name", "session_id", "user_id")  # these sort A to Z first
 
 
 @dataclass
@@ -64,6 +85,7 @@ class Filters:
     sort: str
     order: str
     cursor: str | None
+    invalid: str | None = None  # what is wrong with a field the page itself converts
 
     @classmethod
     def read(cls, page: Page) -> Filters:
@@ -76,11 +98,14 @@ class Filters:
             if value and tab in tabs:
                 values[name] = value
         metadata = [m.strip() for m in params.getlist("metadata") if m.strip()]
-        if tab != "traces":
-            metadata = []
         sort = params.get("sort") or "start_time"
         order = "asc" if params.get("order") == "asc" else "desc"
-        return cls(tab, values, metadata, sort, order, params.get("cursor") or None)
+        invalid = None
+        for name in SECONDS:
+            if name in values and not _seconds(values[name]):
+                invalid = f"{FIELDS[name][0]}: give a number of seconds, such as 1.5."
+                del values[name]
+        return cls(tab, values, metadata, sort, order, params.get("cursor") or None, invalid)
 
     @property
     def any(self) -> bool:
@@ -107,7 +132,10 @@ class Filters:
         return f"/api/v1/{self.tab}{query(params)}"
 
     def api_params(self) -> dict[str, str]:
-        params = {k: v for k, v in self.values.items() if k != "range"}
+        params = {k: v for k, v in self.values.items() if k != "range" and k not in SECONDS}
+        for name, api_name in SECONDS.items():
+            if name in self.values:
+                params[api_name] = repr(float(self.values[name]) * 1000)
         if "range" in self.values and self.values["range"] in RANGES:
             since = time.time() - RANGES[self.values["range"]][0]
             params["since"] = datetime.fromtimestamp(since, UTC).isoformat()
@@ -123,6 +151,7 @@ class Filters:
         for name, value in self.values.items():
             label = FIELDS[name][0]
             shown = RANGES[value][1] if name == "range" and value in RANGES else value
+            shown = ERROR_CHOICES.get(value, value) if name == "has_errors" else shown
             without = {k: v for k, v in base.items() if k != name}
             chips.append((label, shown, {**without, "metadata": self.metadata}))
         for item in self.metadata:
@@ -135,7 +164,7 @@ class Filters:
         if key == self.sort:
             order = "asc" if self.order == "desc" else "desc"
         else:
-            order = "asc" if key == "name" else "desc"
+            order = "asc" if key in TEXT_SORTS else "desc"
         return {**base, "sort": key, "order": order, "metadata": self.metadata}
 
     def aria_sort(self, key: str) -> str:
@@ -160,11 +189,17 @@ async def traces_page(page: Page) -> Response:
     result: dict[str, Any] = {"items": [], "next_cursor": None}
     error = None
     try:
+        if filters.invalid:
+            raise BadRequest(filters.invalid)
         if filters.sort not in SORTS[filters.tab]:
             raise BadRequest(f"This list cannot be sorted by {filters.sort!r}.")
         if filters.tab == "sessions":
             result = await page.call(
-                present.list_sessions, page.store, page.project.id, filters.api_params()
+                present.list_sessions,
+                page.store,
+                page.project.id,
+                filters.api_params(),
+                filters.metadata,
             )
         else:
             result = await page.call(
@@ -180,6 +215,8 @@ async def traces_page(page: Page) -> Response:
         "filters": filters,
         "items": result["items"],
         "next_cursor": result["next_cursor"],
+        "total": result.get("total"),
+        "total_exact": result.get("total_exact", False),
         "error": error,
         "ranges": RANGES,
         "new_key": new_key,
@@ -193,3 +230,10 @@ async def traces_page(page: Page) -> Response:
         values["live_keys"] = [k for k in keys if k.revoked_ns is None]
         values["snippets"] = snippets(base_url(page.request), new_key or "lmn_…")
     return await page.render("traces.html", nav="traces", empty=empty, **values)
+
+
+def _seconds(text: str) -> bool:
+    try:
+        return 0 <= float(text) <= 1e9  # also refuses nan
+    except ValueError:
+        return False

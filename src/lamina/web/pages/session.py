@@ -3,7 +3,8 @@
 All three start from :func:`lamina.query.present.get_session` (the JSON twin
 is ``GET /api/v1/sessions/{id}``). The page also reads each turn's trace
 (``GET /api/v1/traces/{id}``) for the transcript, up to :data:`TURNS_PER_PAGE`
-turns at a time.
+turns at a time, and the outline of the session's spans for its waterfall
+(:mod:`lamina.web.pages.waterfall`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from lamina.errors import BadRequest
 from lamina.query import present
 from lamina.store.base import Row, Store
-from lamina.web.pages import transcript
+from lamina.web.pages import transcript, waterfall
 from lamina.web.pages.base import Page
 
 TURNS_PER_PAGE = 100
@@ -71,6 +72,9 @@ async def session_page(page: Page) -> Response:
         _load, page.store, page.project.id, session, first, last, LOAD_BUDGET_S
     )
     turns = transcript.turns(session, loaded)[first:last]
+    outline = await page.call(
+        page.store.session_spans, page.project.id, session_id, waterfall.SPAN_LIMIT
+    )
     return await page.render(
         "session.html",
         nav="traces",
@@ -79,6 +83,7 @@ async def session_page(page: Page) -> Response:
         first=first,
         last=min(last, len(session["traces"])),
         marks=transcript.timeline(session),
+        waterfall=waterfall.build(session, outline),
     )
 
 

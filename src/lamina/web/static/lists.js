@@ -1,5 +1,7 @@
 // The Traces page: expanding sessions in place, keyboard moves, "Load more",
 // live updates with a pause toggle, and the trace side panel on wide screens.
+// The address keeps the expanded sessions (open=ID, replaced in place) and the trace
+// in the panel (trace=ID, a history entry of its own: Back closes the panel).
 import { announce, enhance, fetchFragment, note } from "./app.js";
 
 const POLL_MS = 2000;
@@ -31,11 +33,19 @@ async function loadExpansion(row, expansion) {
   }
 }
 
+function rememberExpanded() {
+  const url = new URL(location.href);
+  url.searchParams.delete("open");
+  for (const row of tbody.querySelectorAll(":scope > tr.srow[data-open]")) url.searchParams.append("open", row.dataset.id);
+  if (url.href !== location.href) history.replaceState(history.state, "", url);
+}
+
 async function expand(row) {
   const button = row.querySelector(".disclosure");
   let expansion = expansionOf(row);
   button.setAttribute("aria-expanded", "true");
   row.dataset.open = "true";
+  rememberExpanded();
   if (!expansion) {
     expansion = document.createElement("tr");
     expansion.className = "expansion";
@@ -56,6 +66,7 @@ function collapse(row) {
   if (expansion) expansion.hidden = true;
   row.querySelector(".disclosure").setAttribute("aria-expanded", "false");
   delete row.dataset.open;
+  rememberExpanded();
 }
 
 function toggle(row) {
@@ -67,12 +78,37 @@ function toggle(row) {
 
 let panel = null;
 let panelOpener = null;
+let panelTrace = null;
 
-function closePanel() {
+function traceInAddress() {
+  return new URL(location.href).searchParams.get("trace");
+}
+
+function addressWithTrace(id) {
+  const url = new URL(location.href);
+  if (id) url.searchParams.set("trace", id);
+  else url.searchParams.delete("trace");
+  return url;
+}
+
+function hidePanel() {
   if (!panel || panel.hidden) return;
   panel.hidden = true;
+  panelTrace = null;
   for (const row of document.querySelectorAll("tr.trow.active")) row.classList.remove("active");
   if (panelOpener && document.contains(panelOpener)) panelOpener.focus();
+}
+
+// Closing steps back over the history entry opening it made, so Back and Close agree;
+// a panel the address opened (a reload, a shared link) just leaves the address.
+function closePanel() {
+  if (!panel || panel.hidden) return;
+  if (history.state && history.state.panel && traceInAddress()) {
+    history.back(); // popstate hides it
+    return;
+  }
+  history.replaceState(history.state, "", addressWithTrace(null));
+  hidePanel();
 }
 
 function buildPanel() {
@@ -97,17 +133,23 @@ function buildPanel() {
   const body = document.createElement("div");
   body.className = "panel-body";
   panel.append(bar, body);
-  document.body.append(panel);
-  panel.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") closePanel();
-  });
+  document.body.append(panel); // Escape closes it: see the document's keydown below
+}
+
+function traceUrl(id) {
+  return `${location.pathname.replace(/\/+$/, "")}/${encodeURIComponent(id)}`;
+}
+
+function rowOfTrace(id) {
+  return [...document.querySelectorAll("tr.trow")].find((row) => row.dataset.id === id) || null;
 }
 
 async function openPanel(url, row) {
   if (!panel) buildPanel();
-  panelOpener = row.querySelector("[data-row-focus]") || row;
+  panelOpener = row ? row.querySelector("[data-row-focus]") || row : null;
   for (const other of document.querySelectorAll("tr.trow.active")) other.classList.remove("active");
-  row.classList.add("active");
+  if (row) row.classList.add("active");
+  panelTrace = url.split("/").pop();
   panel.hidden = false;
   panel.querySelector("[data-full]").href = url;
   const body = panel.querySelector(".panel-body");
@@ -130,8 +172,38 @@ async function openPanel(url, row) {
 }
 
 function openTrace(url, row) {
-  if (WIDE.matches) openPanel(url, row);
-  else location.href = url;
+  if (!WIDE.matches) {
+    location.href = url;
+    return;
+  }
+  const id = row.dataset.id;
+  const address = addressWithTrace(id);
+  if (panel && !panel.hidden) history.replaceState(history.state, "", address);
+  else history.pushState({ ...(history.state || {}), panel: true }, "", address);
+  openPanel(url, row);
+}
+
+// The address changed (Back, Forward): show what it says.
+function followAddress() {
+  const id = traceInAddress();
+  if (!id) hidePanel();
+  else if (id !== panelTrace) openPanel(traceUrl(id), rowOfTrace(id));
+}
+
+// On arrival: expand the sessions the address names, then open its trace.
+async function restoreAddress() {
+  const url = new URL(location.href);
+  if (tbody) {
+    const rows = url.searchParams.getAll("open").map((id) => [...tbody.querySelectorAll(":scope > tr.srow")].find((row) => row.dataset.id === id));
+    await Promise.all(rows.filter(Boolean).map((row) => expand(row)));
+  }
+  const id = url.searchParams.get("trace");
+  if (!id) return;
+  if (WIDE.matches) openPanel(traceUrl(id), rowOfTrace(id));
+  else {
+    history.replaceState(history.state, "", addressWithTrace(null)); // Back comes to the list
+    location.href = traceUrl(id);
+  }
 }
 
 // -- clicks and keys on the table ------------------------------------------------------------
@@ -204,12 +276,20 @@ function onTableKey(event) {
 
 // -- more rows and live updates ------------------------------------------------------------------
 
-function updateCount() {
+function updateCount(added = 0) {
   const count = document.querySelector("[data-count]");
   if (!count || !tbody) return;
-  const n = tbody.querySelectorAll(":scope > tr[data-id]").length;
   const noun = kind === "sessions" ? "session" : "trace";
-  count.textContent = `${n.toLocaleString("en")} ${n === 1 ? noun : `${noun}s`}${tbody.dataset.next ? "+" : ""}`;
+  const counted = (n) => `${n.toLocaleString("en")} ${n === 1 ? noun : `${noun}s`}`;
+  if (count.dataset.total !== undefined) {
+    // the server's total for these filters; what arrives live adds to it
+    const total = Number(count.dataset.total) + added;
+    count.dataset.total = String(total);
+    count.textContent = `${count.dataset.exact === "true" ? "" : "more than "}${counted(total)}`;
+    return;
+  }
+  const n = tbody.querySelectorAll(":scope > tr[data-id]").length;
+  count.textContent = `${counted(n)}${tbody.dataset.next ? "+" : ""}`;
 }
 
 function fragmentUrl(cursor) {
@@ -307,7 +387,7 @@ async function refresh() {
     enhance(node);
   }
   if (!tbody.dataset.next && fresh.length >= 50) tbody.dataset.next = doc.querySelector("tbody").dataset.next || "";
-  updateCount();
+  updateCount(added.length);
   announce(`${added.length} new ${added.length === 1 ? kind.replace(/s$/, "") : kind}`);
 }
 
@@ -348,3 +428,5 @@ if (live) {
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closePanel();
 });
+window.addEventListener("popstate", followAddress);
+restoreAddress();
