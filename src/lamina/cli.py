@@ -7,6 +7,7 @@ data dir: when one is, they go through it (see :mod:`lamina.operations`).
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -142,12 +143,21 @@ def demo_command(data_dir: Path, url: str | None, key: str | None) -> None:
     console.print(f"Sent {count} demo spans to {url}.")
 
 
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the API's fields), for scripts."
+)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
 # -- projects ---------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(short_help="Create, list and delete projects; set how long they keep traces.")
 def projects() -> None:
-    """Create and list projects."""
+    """Create, list and delete projects, and set how long each keeps its traces."""
 
 
 @projects.command("create")
@@ -163,18 +173,23 @@ def projects_create(name: str, data_dir: Path) -> None:
 
 
 @projects.command("list")
+@json_option
 @data_dir_option
 @handle_errors
-def projects_list(data_dir: Path) -> None:
+def projects_list(as_json: bool, data_dir: Path) -> None:
     """List projects."""
     with connect(data_dir) as ops:
-        console.print(views.projects_table(ops.list_projects()))
+        found = ops.list_projects()
+    if as_json:
+        _print_json(found)
+    else:
+        views.print_projects(console, found)
 
 
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 
 
-@projects.command("delete")
+@projects.command("delete", short_help="Delete a project with all its data and keys.")
 @click.argument("name")
 @yes_option
 @data_dir_option
@@ -195,7 +210,7 @@ def projects_delete(name: str, yes: bool, data_dir: Path) -> None:
     )
 
 
-@projects.command("retention")
+@projects.command("retention", short_help="Keep a project's traces DAYS days.")
 @click.argument("name")
 @click.argument("days", type=click.IntRange(0, 36_500))
 @data_dir_option
@@ -239,12 +254,17 @@ def keys_create(project: str, name: str, data_dir: Path) -> None:
 
 @keys.command("list")
 @click.option("--project", default=None, help="Only this project's keys.")
+@json_option
 @data_dir_option
 @handle_errors
-def keys_list(project: str | None, data_dir: Path) -> None:
+def keys_list(project: str | None, as_json: bool, data_dir: Path) -> None:
     """List API keys (their ids and first characters, never the secret)."""
     with connect(data_dir) as ops:
-        console.print(views.keys_table(ops.list_keys(project=project)))
+        found = ops.list_keys(project=project)
+    if as_json:
+        _print_json(found)
+    else:
+        views.print_keys(console, found)
 
 
 @keys.command("revoke")
@@ -263,7 +283,7 @@ def keys_revoke(key_id: str, data_dir: Path) -> None:
 
 @main.group()
 def users() -> None:
-    """Create users who can sign in to the web pages."""
+    """Create and list the users who can sign in to the web pages."""
 
 
 @users.command("create")
@@ -283,6 +303,20 @@ def users_create(email: str, password_stdin: bool, admin: bool, data_dir: Path) 
     console.print(f"Created user {user['email']}.")
 
 
+@users.command("list")
+@json_option
+@data_dir_option
+@handle_errors
+def users_list(as_json: bool, data_dir: Path) -> None:
+    """List the users who can sign in (never their passwords)."""
+    with connect(data_dir) as ops:
+        found = ops.list_users()
+    if as_json:
+        _print_json(found)
+    else:
+        views.print_users(console, found)
+
+
 # -- sessions and traces ------------------------------------------------------------------------
 
 
@@ -299,10 +333,17 @@ def sessions() -> None:
     "--search", "q", default=None, help="Only sessions whose inputs or outputs contain this."
 )
 @click.option("--sort", default="start_time", show_default=True)
+@json_option
 @data_dir_option
 @handle_errors
 def sessions_list(
-    project: str, limit: int, user_id: str | None, q: str | None, sort: str, data_dir: Path
+    project: str,
+    limit: int,
+    user_id: str | None,
+    q: str | None,
+    sort: str,
+    as_json: bool,
+    data_dir: Path,
 ) -> None:
     """List the newest sessions."""
     params = {"limit": str(limit), "sort": sort}
@@ -312,19 +353,26 @@ def sessions_list(
         params["q"] = q
     with connect(data_dir) as ops:
         page = ops.list_sessions(project=project, params=params)
-    console.print(views.sessions_table(page["items"], console.width))
+    if as_json:
+        _print_json(page)
+    else:
+        views.print_sessions(console, page["items"])
 
 
 @sessions.command("show")
 @click.argument("session_id")
 @click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
+@json_option
 @data_dir_option
 @handle_errors
-def sessions_show(session_id: str, project: str, data_dir: Path) -> None:
+def sessions_show(session_id: str, project: str, as_json: bool, data_dir: Path) -> None:
     """Show one session and its traces."""
     with connect(data_dir) as ops:
         session = ops.get_session(project=project, session_id=session_id)
-    views.print_session(console, session)
+    if as_json:
+        _print_json(session)
+    else:
+        views.print_session(console, session)
 
 
 @main.group()
@@ -352,13 +400,17 @@ def sessions_delete(session_id: str, project: str, yes: bool, data_dir: Path) ->
 @traces.command("show")
 @click.argument("trace_id")
 @click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
+@json_option
 @data_dir_option
 @handle_errors
-def traces_show(trace_id: str, project: str, data_dir: Path) -> None:
+def traces_show(trace_id: str, project: str, as_json: bool, data_dir: Path) -> None:
     """Show one trace as a span tree."""
     with connect(data_dir) as ops:
         trace = ops.get_trace(project=project, trace_id=trace_id)
-    views.print_trace(console, trace)
+    if as_json:
+        _print_json(trace)
+    else:
+        views.print_trace(console, trace)
 
 
 @traces.command("delete")
@@ -397,7 +449,7 @@ def _progress() -> Any:
     )
 
 
-@main.command("export")
+@main.command("export", short_help="Export sessions, traces and spans (JSONL, Parquet).")
 @click.option("--project", default=operations.DEFAULT_PROJECT, show_default=True)
 @click.option("--session", "session_id", default=None, help="Only this session.")
 @click.option(
@@ -464,7 +516,7 @@ def export_command(
     )
 
 
-@main.command("import")
+@main.command("import", short_help="Import an export's spans into a project.")
 @click.argument("file", type=click.Path(path_type=Path, exists=True))
 @click.option("--project", required=True, help="The project to import into (made if new).")
 @click.option(

@@ -37,6 +37,7 @@ class Operations:
             "list_keys",
             "revoke_key",
             "create_user",
+            "list_users",
             "list_sessions",
             "get_session",
             "get_trace",
@@ -102,6 +103,13 @@ class Operations:
             raise Conflict(f"A user with the email {email} already exists.")
         user = self.store.create_user(email, hash_password(password), is_admin)
         return {"id": user.id, "email": user.email, "is_admin": user.is_admin}
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """The users who can sign in, without their password hashes."""
+        return [
+            {"id": u.id, "email": u.email, "is_admin": u.is_admin, "created_ns": u.created_ns}
+            for u in self.store.list_users()
+        ]
 
     def list_sessions(self, project: str, params: dict[str, str]) -> dict[str, Any]:
         return present.list_sessions(self.store, self._project(project).id, params)

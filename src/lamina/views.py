@@ -1,12 +1,23 @@
-"""Terminal views for the CLI: rich tables of projects, keys, sessions and traces."""
+"""Terminal views for the CLI: tables of projects, keys, users, sessions and traces.
+
+A table fits the terminal without cutting what people copy: ids, times, numbers and
+costs are always shown whole. When the table is too wide, names are cut first, then
+the columns each table ranks least important are left out, one at a time; a preview
+takes the room left, on up to two lines, or is left out too. A table that still does
+not fit is printed wider than the terminal, which wraps its lines: nothing is cut.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -16,6 +27,88 @@ from rich.tree import Tree
 from lamina import formatting as fmt
 from lamina.query.preview import error_text
 
+Cell = str | Text
+GAP = 3  # between two columns: a space of padding each side and the separator
+PREVIEW_MIN = 16  # a preview narrower than this is left out
+PREVIEW_LINES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    header: str
+    right: bool = False
+    drop: int = 0  # left out when the table is too wide, the highest first; 0: never
+    cut: int = 0  # a name, cut to this many characters when the table is too wide
+    preview: bool = False  # free text: the room left, on up to PREVIEW_LINES lines
+
+
+def print_table(
+    console: Console,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    title: str | None = None,
+    caption: str | None = None,
+) -> None:
+    width = console.width
+    natural = [
+        max([cell_len(c.header), *(cell_len(_plain(row[i])) for row in rows)])
+        for i, c in enumerate(columns)
+    ]
+    widths = list(natural)
+    kept = list(range(len(columns)))
+
+    def needed() -> int:
+        sizes = [min(widths[i], PREVIEW_MIN) if columns[i].preview else widths[i] for i in kept]
+        return sum(sizes) + GAP * (len(kept) - 1)
+
+    if needed() > width:
+        widths = [min(w, c.cut) if c.cut else w for w, c in zip(natural, columns, strict=True)]
+    for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
+        if needed() <= width:
+            break
+        kept.remove(i)
+    fixed = sum(widths[i] for i in kept if not columns[i].preview) + GAP * (len(kept) - 1)
+    room = max(PREVIEW_MIN, width - fixed)  # for the preview, when it is kept
+    total = fixed + sum(min(natural[i], room) for i in kept if columns[i].preview)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        caption=caption,
+        caption_justify="left",
+    )
+    for i in kept:
+        column = columns[i]
+        table.add_column(
+            column.header,
+            justify="right" if column.right else "left",
+            no_wrap=not column.preview,
+            width=min(natural[i], room) if column.preview else None,
+        )
+    for row in rows:
+        cells: list[Cell] = []
+        for i in kept:
+            cell = row[i]
+            if columns[i].preview:
+                cell = _lines(_plain(cell), room)
+            elif cell_len(_plain(cell)) > widths[i]:
+                cell = _plain(cell)[: widths[i] - 1] + "…"
+            cells.append(cell)
+        table.add_row(*cells)
+    console.print(table, width=max(width, total))
+
+
+def _plain(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def _lines(text: str, width: int) -> str:
+    lines = textwrap.wrap(text, width, max_lines=PREVIEW_LINES, placeholder=" …")
+    return "\n".join(lines)
+
 
 def _date(ns: int | None) -> str:
     if ns is None:
@@ -23,71 +116,70 @@ def _date(ns: int | None) -> str:
     return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def projects_table(projects: list[dict[str, Any]]) -> Table:
-    table = Table("Name", "Id", "Created", "Keeps traces", title="Projects", title_justify="left")
+def _status(text: str, bad: bool) -> Text:
+    return Text(text, style="red" if bad else "green")
+
+
+def print_projects(console: Console, projects: list[dict[str, Any]]) -> None:
+    rows: list[list[Cell]] = []
     for project in projects:
         days = project.get("retention_days")
         kept = "for ever" if not days else f"{days} day" + ("s" if days > 1 else "")
-        table.add_row(project["name"], project["id"], _date(project["created_ns"]), kept)
-    return table
+        rows.append([project["name"], project["id"], _date(project["created_ns"]), kept])
+    columns = [
+        Column("Name"),
+        Column("Id"),
+        Column("Created", drop=2),
+        Column("Keeps traces", drop=1),
+    ]
+    print_table(console, columns, rows, title="Projects")
 
 
-def keys_table(keys: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "Id",
-        "Project",
-        "Name",
-        "Key starts",
-        "Created",
-        "Status",
-        title="API keys",
-        title_justify="left",
-    )
-    for key in keys:
-        status = Text("revoked", style="red") if key["revoked_ns"] else Text("active", "green")
-        table.add_row(
+def print_keys(console: Console, keys: list[dict[str, Any]]) -> None:
+    rows: list[list[Cell]] = [
+        [
             key["id"],
             key["project"],
             key["name"],
             key["prefix"] + "…",
             _date(key["created_ns"]),
-            status,
-        )
-    return table
+            _status("revoked", True) if key["revoked_ns"] else _status("active", False),
+        ]
+        for key in keys
+    ]
+    columns = [
+        Column("Id"),
+        Column("Project", cut=16),
+        Column("Name", cut=16, drop=2),
+        Column("Key starts", drop=1),
+        Column("Created", drop=3),
+        Column("Status"),
+    ]
+    caption = None if keys else "No keys. Make one with: lamina keys create --project NAME"
+    print_table(console, columns, rows, title="API keys", caption=caption)
+
+
+def print_users(console: Console, users: list[dict[str, Any]]) -> None:
+    rows: list[list[Cell]] = [
+        [
+            user["email"],
+            user["id"],
+            "admin" if user["is_admin"] else "member",
+            _date(user["created_ns"]),
+        ]
+        for user in users
+    ]
+    columns = [Column("Email"), Column("Id", drop=2), Column("Role"), Column("Created", drop=1)]
+    caption = None if users else "No users. Make one with: lamina users create EMAIL --admin"
+    print_table(console, columns, rows, title="Users", caption=caption)
 
 
 def _short_time(iso_time: str | None) -> str:
     return fmt.clock(iso_time)[5:16]  # MM-DD HH:MM
 
 
-def _fitted(
-    headers: list[str], rows: list[list[str | Text]], width: int, right: frozenset[int]
-) -> Table:
-    """A table whose every column shows in full but the last (a preview), which is cut
-    to the space left on the terminal, so ids stay whole and copyable."""
-    widths = [
-        max([len(header), *(len(str(row[i])) for row in rows)])
-        for i, header in enumerate(headers[:-1])
-    ]
-    room = width - sum(widths) - 3 * len(headers) - 2
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for i, header in enumerate(headers[:-1]):
-        table.add_column(header, no_wrap=True, justify="right" if i in right else "left")
-    if room < 12:  # no space for the preview on this terminal: leave it out
-        for row in rows:
-            table.add_row(*row[:-1])
-        return table
-    table.add_column(headers[-1], no_wrap=True)
-    for row in rows:
-        preview = str(row[-1])
-        if len(preview) > room:
-            preview = preview[: room - 1] + "…"
-        table.add_row(*row[:-1], preview)
-    return table
-
-
-def sessions_table(sessions: list[dict[str, Any]], width: int = 100) -> Table:
-    rows: list[list[str | Text]] = []
+def print_sessions(console: Console, sessions: list[dict[str, Any]]) -> None:
+    rows: list[list[Cell]] = []
     for s in sessions:
         session = Text(s["session_id"])
         if s["error_count"]:
@@ -105,48 +197,54 @@ def sessions_table(sessions: list[dict[str, Any]], width: int = 100) -> Table:
                 s["last_output"] or "",
             ]
         )
-    headers = [
-        "Session",
-        "Started",
-        "Duration",
-        "Active",
-        "Traces",
-        "Tokens",
-        "Cost",
-        "Users",
-        "Last output",
+    columns = [
+        Column("Session"),
+        Column("Started", drop=4),
+        Column("Duration", right=True, drop=6),
+        Column("Active", right=True, drop=8),
+        Column("Traces", right=True, drop=3),
+        Column("Tokens", right=True, drop=7),
+        Column("Cost", right=True, drop=5),
+        Column("Users", cut=16, drop=9),
+        Column("Last output", preview=True, drop=2),
     ]
-    table = _fitted(headers, rows, width, frozenset({2, 3, 4, 5, 6}))
-    table.title, table.title_justify = "Sessions", "left"
-    if not sessions:
-        table.caption = "No sessions yet. Send traces with a session id to see them here."
-    return table
+    caption = None if sessions else "No sessions yet. Send traces with a session id to see them."
+    print_table(console, columns, rows, title="Sessions", caption=caption)
 
 
 def print_session(console: Console, session: dict[str, Any]) -> None:
     console.print(
-        f"[bold]{session['session_id']}[/]  {session['trace_count']} traces · "
+        f"[bold]{escape(session['session_id'])}[/]  {session['trace_count']} traces · "
         f"{fmt.duration(session['duration_ms'])} (active "
         f"{fmt.duration(session['active_duration_ms'])}) · "
         f"{fmt.tokens(session['total_tokens'])} tokens · {fmt.cost(session['cost'])} · "
-        f"users {', '.join(session['user_ids']) or '—'}",
+        f"users {escape(', '.join(session['user_ids'])) or '—'}",
         highlight=False,
     )
-    rows: list[list[str | Text]] = [
+    rows: list[list[Cell]] = [
         [
             fmt.clock(trace["start_time"])[11:],
             trace["trace_id"],
             trace["name"],
             fmt.duration(trace["duration_ms"]),
-            Text(trace["status"], style="red" if trace["status"] == "error" else "green"),
+            _status(trace["status"], trace["status"] == "error"),
             fmt.tokens(trace["total_tokens"]),
             fmt.cost(trace["cost"]),
             f"{trace['input_preview'] or '—'} → {trace['output_preview'] or '—'}",
         ]
         for trace in session["traces"]
     ]
-    headers = ["Started", "Trace", "Name", "Duration", "Status", "Tokens", "Cost", "Input → output"]
-    console.print(_fitted(headers, rows, console.width, frozenset({3, 5, 6})))
+    columns = [
+        Column("Started", drop=3),
+        Column("Trace"),
+        Column("Name", cut=20),
+        Column("Duration", right=True, drop=4),
+        Column("Status"),
+        Column("Tokens", right=True, drop=6),
+        Column("Cost", right=True, drop=5),
+        Column("Input → output", preview=True, drop=1),
+    ]
+    print_table(console, columns, rows)
 
 
 def print_trace(console: Console, trace: dict[str, Any]) -> None:
