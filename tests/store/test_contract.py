@@ -832,6 +832,24 @@ def test_a_sessions_spans_are_every_span_of_its_traces(store: Store) -> None:
     assert store.session_spans("prj_a", "nope", 100) == []
 
 
+def test_the_spans_of_a_session_interleaved_with_others(store: Store) -> None:
+    """More traces than a store may look for one by one, each written between another
+    session's, and a late span that widens an early trace's range."""
+    mine: list[SpanRecord] = []
+    for n in range(70):
+        ours = rec(trace_id(), f"turn-{n}", start=BASE + n * SECOND, session_id="s-many")
+        theirs = rec(trace_id(), "other", start=BASE + n * SECOND, session_id="s-else")
+        store.write_spans([ours, theirs])
+        mine.append(ours)
+    late = rec(mine[0].trace_id, "late", parent=mine[0].span_id, start=BASE + 100 * SECOND)
+    store.write_spans([late])
+    got = store.session_spans("prj_a", "s-many", 1000)
+    assert [row["span_id"] for row in got] == [s.span_id for s in [*mine, late]]
+    assert [row["span_id"] for row in store.session_spans("prj_a", "s-many", 3)] == [
+        s.span_id for s in mine[:3]
+    ]
+
+
 def _iso(ns: int) -> str:
     from datetime import UTC, datetime
 

@@ -724,10 +724,7 @@ class DuckDBStore:
         traces = self._query(sessions_sql.SESSION_TRACE_SEQS, [session_id, project_id])
         if not traces:
             return []
-        lowest = min(row["min_seq"] for row in traces)
-        highest = max(row["max_seq"] for row in traces)
-        ids = [row["trace_id"] for row in traces]
-        rows = self._query(sessions_sql.SESSION_SPANS, [lowest, highest, project_id, ids, limit])
+        rows = self._query(*sessions_sql.session_spans(project_id, traces, limit))
         return [outline_row(row) for row in rows]
 
     @_settled

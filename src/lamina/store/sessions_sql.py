@@ -381,15 +381,49 @@ def one_session(project_id: str, session_id: str) -> tuple[str, list[Any]]:
 
 
 # A session's spans without their payloads, for its timeline: its traces (looked up
-# by session) give the range of their spans' seq, which zone maps narrow the scan to
-# (parameters: the lowest and highest seq, the project, the trace ids, the limit).
+# by session) give the ranges of their spans' seq, which zone maps narrow the scan to.
+# One range from the lowest to the highest read every span between (the session's
+# traces are interleaved with others'): 22 ms for a 7-trace session of 300k spans, one
+# range a trace 6 ms. At most SEQ_RANGES ranges: the closest are joined past that.
 OUTLINE_FIELDS = "trace_id, span_id, parent_span_id, name, span_type, start_ns, end_ns, status"
 SESSION_TRACE_SEQS = by_id("traces", "session_id", "trace_id, min_seq, max_seq")
-SESSION_SPANS = f"""
-SELECT {OUTLINE_FIELDS} FROM spans
-WHERE seq BETWEEN ? AND ? AND project_id = ? AND list_contains(?, trace_id)
-ORDER BY start_ns, span_id LIMIT ?
-"""
+SEQ_RANGES = 64
+
+
+def session_spans(
+    project_id: str, traces: list[dict[str, Any]], limit: int
+) -> tuple[str, list[Any]]:
+    """The first ``limit`` spans (by start) of ``traces`` (rows of SESSION_TRACE_SEQS)."""
+    ranges = seq_ranges([(t["min_seq"], t["max_seq"]) for t in traces], SEQ_RANGES)
+    within = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
+    sql = (
+        f"SELECT {OUTLINE_FIELDS} FROM spans WHERE ({within}) AND project_id = ? "
+        "AND list_contains(?, trace_id) ORDER BY start_ns, span_id LIMIT ?"
+    )
+    bounds = [bound for pair in ranges for bound in pair]
+    return sql, [*bounds, project_id, [t["trace_id"] for t in traces], limit]
+
+
+def seq_ranges(ranges: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
+    """``ranges`` joined where they overlap, then across the smallest gaps between them
+    until at most ``most`` are left (they cover every value they covered)."""
+    joined: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if joined and low <= joined[-1][1] + 1:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
+        else:
+            joined.append((low, high))
+    if len(joined) <= most:
+        return joined
+    gaps = sorted(range(1, len(joined)), key=lambda i: joined[i][0] - joined[i - 1][1])
+    closed = set(gaps[: len(joined) - most])
+    out = [joined[0]]
+    for i in range(1, len(joined)):
+        if i in closed:
+            out[-1] = (out[-1][0], joined[i][1])
+        else:
+            out.append(joined[i])
+    return out
 
 
 def list_traces(
