@@ -1,7 +1,8 @@
 """Rows from a store as the JSON API shows them; shared by the API, the pages and the CLI.
 
 The API, the pages and the CLI call these functions, so a page and its JSON
-twin can never disagree. Times become ISO-8601 UTC strings.
+twin can never disagree. Times become ISO-8601 UTC strings; costs are rounded to
+COST_DIGITS significant digits (sums of float prices read 4.2000000000000004e-05).
 """
 
 from __future__ import annotations
@@ -26,10 +27,20 @@ def iso(ns: int | None) -> str | None:
     return moment.replace(microsecond=micros).isoformat().replace("+00:00", "Z")
 
 
+COST_DIGITS = 10
+
+
+def cost(value: float | None) -> float | None:
+    """A cost in USD to COST_DIGITS significant digits (far finer than any price)."""
+    return None if value is None else float(f"{value:.{COST_DIGITS}g}")
+
+
 def _times(row: Row) -> Row:
     out = dict(row)
     out["start_time"] = iso(out.pop("start_ns"))
     out["end_time"] = iso(out.pop("end_ns"))
+    if "cost" in out:
+        out["cost"] = cost(out["cost"])
     return out
 
 
