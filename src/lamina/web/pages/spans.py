@@ -7,6 +7,7 @@ Offsets and widths are percentages of the trace's time range.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,10 +95,24 @@ def tree_rows(spans: list[Row]) -> list[TreeRow]:
     return rows
 
 
-def ticks(duration_ms: float | None, count: int = 4) -> list[tuple[float, float]]:
-    """(percent, milliseconds) marks for the waterfall's time axis."""
+_STEPS = (1.0, 2.0, 2.5, 5.0)
+
+
+def ticks(duration_ms: float | None, most: int = 5) -> list[tuple[float, float]]:
+    """(percent, milliseconds) marks for the waterfall's time axis, at round values:
+    0, 250 ms, 500 ms, ... The step is the smallest of 1, 2, 2.5 and 5 times a power
+    of ten that needs at most ``most`` steps to pass the duration."""
     total = duration_ms or 0.0
-    return [(100 * i / count, total * i / count) for i in range(count + 1)]
+    if total <= 0:
+        return [(0.0, 0.0)]
+    step = total
+    scale = 10.0 ** math.floor(math.log10(total / most))
+    for factor in (*_STEPS, 10.0):
+        if total / (factor * scale) <= most:
+            step = factor * scale
+            break
+    count = int(total / step + 1e-9)
+    return [(round(100 * i * step / total, 3), round(i * step, 9)) for i in range(count + 1)]
 
 
 def problems(span: Row) -> list[Problem]:
