@@ -33,10 +33,12 @@ from lamina.settings import Settings
 from lamina.store.base import Store
 from lamina.store.clickhouse_client import parse_store
 from lamina.store.duckdb import DuckDBStore
-from lamina.supervisor import worker_slot
+from lamina.supervisor import is_worker, worker_slot
 from lamina.web.app import Pages, create_app
 
 log = logging.getLogger("lamina.server")
+# What a server prints once it has stopped (after SIGINT or SIGTERM) and closed its store.
+STOPPED = "Lamina stopped: every span it acknowledged is stored."
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -100,6 +102,8 @@ def serve(
         _serve(settings, store, out, after_start)
     finally:
         store.close()
+    if not is_worker():  # a supervisor says it for all its workers
+        print(STOPPED, file=out, flush=True)
 
 
 def open_store(settings: Settings) -> Store:

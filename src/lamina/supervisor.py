@@ -320,10 +320,13 @@ def _prepare_store(settings: Settings) -> tuple[Project, str | None]:
 
 def supervise(settings: Settings, out: TextIO) -> None:
     """Run ``settings.workers`` servers; exit when they have stopped."""
+    from lamina.server import STOPPED
+
     check_store(settings)
     code = Supervisor(settings, out).run()
     if code:
         sys.exit(code)
+    print(STOPPED, file=out, flush=True)
 
 
 # -- a worker ------------------------------------------------------------------------------
@@ -355,8 +358,13 @@ class WorkerSlot:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def is_worker() -> bool:
+    """Whether a supervisor started this process (as one of its workers)."""
+    return bool(os.environ.get(HTTP_FD_ENV))
+
+
 def worker_slot() -> WorkerSlot | None:
-    """This process's slot when a supervisor started it, else None."""
+    """This process's slot when a supervisor started it, else None (once a process)."""
     http_fd = os.environ.get(HTTP_FD_ENV)
     if not http_fd:
         return None
