@@ -373,8 +373,8 @@ def test_every_page_form_needs_its_csrf_token(world: World) -> None:
         csrf = _csrf(browser.get("/p/default/settings"))
         forms = {
             "/signout": {},
-            "/projects": {"name": "made-without-a-token"},
-            "/users": {"email": "intruder@example.com", "password": "x" * 12},
+            "/p/{project}/settings/projects": {"name": "made-without-a-token"},
+            "/p/{project}/settings/users": {"email": "intruder@example.com", "password": "x" * 12},
             "/p/{project}/traces": {"action": "create_key"},
             "/p/{project}/settings/keys": {"name": "made-without-a-token"},
             "/p/{project}/settings/keys/{key_id}/revoke": {},

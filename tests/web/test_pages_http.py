@@ -69,7 +69,9 @@ def test_odd_session_ids_and_project_names(client: httpx.Client, web: Seeded) ->
     )
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/p/default/settings").text)
     assert token is not None
-    created = client.post("/projects", data={"name": "Team Ä/β", "csrf": token[1]})
+    created = client.post(
+        "/p/default/settings/projects", data={"name": "Team Ä/β", "csrf": token[1]}
+    )
     assert created.status_code == 200
     link = re.search(
         r'<a href="(/p/[^"]+)/settings" aria-current="true">Team Ä/β</a>', created.text
