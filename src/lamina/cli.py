@@ -66,7 +66,9 @@ def connect(data_dir: Path) -> Iterator[Any]:
     datadir.make_private(data_dir)
     store = open_store(Settings.load({"data_dir": data_dir}))  # --store from LAMINA_STORE
     try:
-        operations.ensure_default_project(store)
+        project, first_key = operations.ensure_default_project(store)
+        if first_key is not None:  # a new data dir: this is the only time the key is shown
+            click.echo(f'Project "{project.name}" API key: {first_key}   (shown once)', err=True)
         yield operations.Operations(store)
     finally:
         store.close()

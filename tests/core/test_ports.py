@@ -68,3 +68,22 @@ def test_a_start_refused_for_a_busy_port_leaves_the_first_key_to_the_next(
     server = new_server(*IN_PROCESS, data_dir=data_dir)
     assert server.api_key, "".join(server.output)  # shown by the first start that listened
     assert otlp.api(server, "/api/v1/sessions")["items"] == []
+
+
+def test_a_cli_command_on_a_new_data_dir_shows_the_key_it_makes(
+    new_server: Callable[..., LaminaServer], tmp_path: Path
+) -> None:
+    """A command run on a data dir no server has used yet makes the default project and
+    its first key; it must show the key (the server's later start will not)."""
+    data_dir = tmp_path / "new"
+    done = subprocess.run(
+        [LAMINA, "projects", "list", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "API key" in line]
+    key = line.split("API key: ")[1].split()[0]
+    server = new_server(*IN_PROCESS, data_dir=data_dir, api_key=key)
+    assert otlp.api(server, "/api/v1/sessions")["items"] == []
