@@ -31,6 +31,7 @@ from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Deleted, Project, Row, User
 from lamina.store.journal import Journal
+from lamina.store.quarantine import Quarantine, Quarantined
 from lamina.store.rows import (
     duration_ms,
     new_id,
@@ -46,6 +47,7 @@ from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
 JOURNAL_DIR = "journal"
+QUARANTINE_DIR = "quarantine"
 log = logging.getLogger("lamina.store")
 # How long a committed request is remembered, to recognise a client's retry.
 RETRY_WINDOW_NS = 3600 * 1_000_000_000
@@ -58,6 +60,14 @@ RETRY_WINDOW_NS = 3600 * 1_000_000_000
 # 0.12 s of CPU whatever its size, plus 8 µs a trace.
 STORE_SPANS = 32_768
 STORE_BYTES = 32 << 20
+# A transaction holds everything it appends in the store's memory until it commits
+# (a row group is written to the file only once 16,384 rows fill it): 36 MB of
+# 3 MB spans failed to commit in a store of 64 MB ("failed to pin block") and was
+# retried for ever, holding up every write after it. So a part holds at most this
+# share of the store's memory (32 MB at the default 256 MB); a part that still runs
+# out of memory is halved, down to one journal entry, and an entry that cannot be
+# stored on its own is set aside (lamina.store.quarantine) so the next ones flow.
+PART_MEMORY_SHARE = 8
 STORE_SECONDS = 2.0
 STORE_IDLE_SECONDS = 0.25
 STORE_CHECK_SECONDS = 0.05
@@ -183,16 +193,36 @@ class _Journaled:
     digests: list[tuple[str, str, int]]
 
 
-def _first_part(taken: Sequence[_Journaled]) -> Sequence[_Journaled]:
-    """The first writes of ``taken`` that hold STORE_SPANS spans or STORE_BYTES bytes
-    (all of them if they hold less): what one transaction stores."""
+def _first_part(
+    taken: Sequence[_Journaled], max_bytes: int = STORE_BYTES, max_writes: int | None = None
+) -> Sequence[_Journaled]:
+    """The first writes of ``taken`` that hold STORE_SPANS spans (the write that
+    reaches it included) but no more than ``max_bytes`` bytes, nor ``max_writes``
+    writes; at least one write: what one transaction stores."""
     spans = size = 0
-    for count, journaled in enumerate(taken, 1):
+    for count, journaled in enumerate(taken):
+        if count and (size + journaled.bytes > max_bytes or count == max_writes):
+            return taken[:count]
         spans += journaled.spans
         size += journaled.bytes
-        if spans >= STORE_SPANS or size >= STORE_BYTES:
-            return taken[:count]
+        if spans >= STORE_SPANS:
+            return taken[: count + 1]
     return taken
+
+
+class _OutOfMemory(StoreUnavailable):
+    """A transaction that failed for lack of the store's memory (it may fit when smaller)."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause  # DuckDB's own words
+
+
+def _out_of_memory(exc: duckdb.Error) -> bool:
+    message = str(exc)
+    return isinstance(exc, duckdb.OutOfMemoryException) or any(
+        words in message for words in ("failed to pin block", "Out of Memory")
+    )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -247,6 +277,11 @@ class DuckDBStore:
         self._invalid = False
         self._generation = 0
         self._journal = Journal(data_dir / JOURNAL_DIR)
+        self._quarantine = Quarantine(data_dir / QUARANTINE_DIR)
+        self._quarantined = self._quarantine.ids()
+        self._part_bytes = min(STORE_BYTES, (memory_mb << 20) // PART_MEMORY_SHARE)
+        # Why the last attempt to store journaled batches failed (None: it did not).
+        self._write_failure: str | None = None
         self._unstored: list[_Journaled] = []  # journaled and answered, not yet stored
         self._unstored_spans = self._unstored_bytes = 0
         self._unstored_limit = unstored_limit
@@ -419,7 +454,7 @@ class DuckDBStore:
                 continue
             if (
                 self._unstored_spans >= STORE_SPANS
-                or self._unstored_bytes >= STORE_BYTES
+                or self._unstored_bytes >= self._part_bytes
                 or now - self._unstored_since >= STORE_SECONDS
                 or now - self._last_write >= STORE_IDLE_SECONDS
             ):
@@ -449,7 +484,7 @@ class DuckDBStore:
                 )
             taken = self._unstored[:count]
             if one_part:
-                taken = list(_first_part(taken))
+                taken = list(_first_part(taken, self._part_bytes))
             if not taken:
                 return
             self._unstored = self._unstored[len(taken) :]
@@ -460,16 +495,41 @@ class DuckDBStore:
         )
         # A backlog (writes went on while a checkpoint held storing up) is read back
         # and stored a part at a time, so the memory it takes stays that of one part.
+        # A part that runs out of memory is halved (see PART_MEMORY_SHARE).
+        max_writes: int | None = None
+        checkpointed = False
         while taken:
-            part = _first_part(taken)
+            part = _first_part(taken, self._part_bytes, max_writes)
             try:
-                with self._transaction(failure) as con:
-                    stored = self._store(con, part, self._next_seq)
-                    con.execute("UPDATE journal_stored SET entry_id = ?", [part[-1].last_id])
+                try:
+                    with self._transaction(failure) as con:
+                        stored = self._store(con, part, self._next_seq)
+                        con.execute("UPDATE journal_stored SET entry_id = ?", [part[-1].last_id])
+                except _OutOfMemory as exc:
+                    if len(part) > 1:
+                        max_writes = len(part) // 2
+                    elif part[0].first_id < part[0].last_id:  # one write of several entries
+                        taken[:1] = entries = self._by_entry(part[0])
+                        max_writes = max(1, len(entries) // 2)
+                    elif not checkpointed:  # what the store holds may make room
+                        checkpointed = True
+                        self._checkpoint_quietly()
+                    else:
+                        self._set_aside(part[0], exc.cause)
+                        taken = taken[1:]
+                        checkpointed = False
+                    continue
+            except StoreUnavailable as exc:
+                self._write_failure = exc.message
+                with self._write_lock:
+                    self._unstored[:0] = taken
+                raise
             except BaseException:
                 with self._write_lock:
                     self._unstored[:0] = taken
                 raise
+            self._write_failure = None
+            checkpointed = False
             taken = taken[len(part) :]
             self._next_seq += stored
             with self._write_lock:
@@ -477,6 +537,91 @@ class DuckDBStore:
                 self._unstored_bytes -= sum(journaled.bytes for journaled in part)
                 self._unstored_since = time.monotonic()  # for what was journaled meanwhile
                 self._journal.forget(part[-1].last_id)
+
+    def _by_entry(self, journaled: _Journaled) -> list[_Journaled]:
+        """One write's entries as writes of their own (to store them apart); its
+        digests go with the first."""
+        entries = self._journal.entries(journaled.first_id, journaled.last_id)
+        pieces = [
+            _Journaled(entry_id, entry_id, batch.count, sum(map(len, streams(batch))), [])
+            for entry_id, batch in entries
+        ]
+        if not pieces:  # damaged on disk: stored as nothing, as _store would
+            return [journaled]
+        pieces[0] = _Journaled(
+            pieces[0].first_id,
+            pieces[0].last_id,
+            pieces[0].spans,
+            pieces[0].bytes,
+            journaled.digests,
+        )
+        pieces[-1] = _Journaled(
+            pieces[-1].first_id,
+            journaled.last_id,
+            pieces[-1].spans,
+            pieces[-1].bytes,
+            pieces[-1].digests,
+        )
+        with self._write_lock:  # the counts of spans and bytes now go by the pieces
+            self._unstored_spans += sum(p.spans for p in pieces) - journaled.spans
+            self._unstored_bytes += sum(p.bytes for p in pieces) - journaled.bytes
+        return pieces
+
+    def _checkpoint_quietly(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._cursor().execute("CHECKPOINT")
+
+    def _set_aside(self, journaled: _Journaled, reason: str) -> None:
+        """Move one journal entry the store cannot hold into the quarantine and count it
+        as stored, so that the entries after it are stored (see lamina.store.quarantine)."""
+        raw = self._journal.raw_entry(journaled.first_id)
+        if raw is None:
+            log.error(
+                "%d acknowledged spans could not be read back from the journal in %s (its "
+                "files were changed or damaged on disk).",
+                journaled.spans,
+                self._journal.directory,
+            )
+        else:
+            path = self._quarantine.put(journaled.first_id, raw, reason)
+            self._quarantined = self._quarantine.ids()
+        failure = "The store could not set aside spans it cannot hold ({error})."
+        with self._transaction(failure) as con:
+            self._record_digests(con, journaled.digests)
+            con.execute("UPDATE journal_stored SET entry_id = ?", [journaled.last_id])
+        with self._write_lock:
+            self._unstored_spans -= journaled.spans
+            self._unstored_bytes -= journaled.bytes
+            self._journal.forget(journaled.last_id)
+        if raw is not None:
+            log.error(
+                "%d acknowledged spans (%.1f MB, one write) do not fit in the store's memory "
+                "(%s). They were set aside in %s so that newer spans can be stored: give the "
+                "server more --store-memory-mb and run `lamina quarantine retry %d`, or "
+                "`lamina quarantine drop %d`.",
+                journaled.spans,
+                journaled.bytes / 1e6,
+                reason,
+                path,
+                journaled.first_id,
+                journaled.first_id,
+            )
+
+    def _record_digests(
+        self, con: duckdb.DuckDBPyConnection, digests: Sequence[tuple[str, str, int]]
+    ) -> None:
+        if digests:
+            _append(
+                con,
+                "request_digests",
+                pa.table(
+                    {
+                        "project_id": [d[0] for d in digests],
+                        "digest": [d[1] for d in digests],
+                        "at_ns": pa.array([d[2] for d in digests], pa.int64()),
+                    }
+                ),
+            )
 
     def _store(
         self, con: duckdb.DuckDBPyConnection, taken: Sequence[_Journaled], first_seq: int
@@ -497,18 +642,7 @@ class DuckDBStore:
         if now - self._digests_pruned > RETRY_WINDOW_NS // 60:
             con.execute("DELETE FROM request_digests WHERE at_ns < ?", [now - RETRY_WINDOW_NS])
             self._digests_pruned = now
-        if digests:
-            _append(
-                con,
-                "request_digests",
-                pa.table(
-                    {
-                        "project_id": [d[0] for d in digests],
-                        "digest": [d[1] for d in digests],
-                        "at_ns": pa.array([d[2] for d in digests], pa.int64()),
-                    }
-                ),
-            )
+        self._record_digests(con, digests)
         _append(con, "spans", batch.spans)
         self._fold(con, batch.traces)
         return batch.count
@@ -615,7 +749,10 @@ class DuckDBStore:
         except duckdb.Error as exc:
             self._failed(exc)
             _rollback(con)
-            raise StoreUnavailable(failure.format(error=_first_line(exc))) from None
+            message = failure.format(error=_first_line(exc))
+            if _out_of_memory(exc):
+                raise _OutOfMemory(message, _first_line(exc)) from None
+            raise StoreUnavailable(message) from None
         except BaseException:
             _rollback(con)
             raise
@@ -974,6 +1111,49 @@ class DuckDBStore:
             row.pop("seq", None)
             items.append(span_row(row))
         return Page(items, str(last) if cut < len(seqs) else None)
+
+    # -- the health of writes, and entries set aside -----------------------------------
+    def write_failure(self) -> str | None:
+        """Why acknowledged spans cannot be stored now (None while they can): the
+        server's /healthz answers 503 with it."""
+        return self._write_failure if self._unstored_spans > 0 else None
+
+    def quarantined_ids(self) -> list[str]:
+        """The ids of the journal entries set aside (see lamina.store.quarantine)."""
+        return list(self._quarantined)
+
+    def list_quarantined(self) -> list[Quarantined]:
+        with self._store_lock:  # never a file being written
+            return self._quarantine.entries()
+
+    def retry_quarantined(self, entry_id: str) -> Quarantined:
+        """Journal an entry set aside again, then delete its file: stored as any write
+        (and set aside again if it still does not fit)."""
+        with self._store_lock:
+            found = next((e for e in self._quarantine.entries() if e.id == entry_id), None)
+            batches = self._quarantine.read(entry_id)
+        assert found is not None
+        # Recognised as a retry if this runs twice before the file is gone.
+        again = [
+            ColumnBatch(batch.spans, batch.traces, f"quarantine-{entry_id}-{n}", batch.ipc)
+            for n, batch in enumerate(batches)
+        ]
+        self.write_columns(again)
+        with self._store_lock:
+            self._quarantine.drop(entry_id)
+            self._quarantined = self._quarantine.ids()
+        log.warning("%d spans set aside as entry %s were journaled again", found.spans, entry_id)
+        return found
+
+    def drop_quarantined(self, entry_id: str) -> Quarantined:
+        """Delete an entry set aside, and its spans with it."""
+        with self._store_lock:
+            found = next((e for e in self._quarantine.entries() if e.id == entry_id), None)
+            self._quarantine.drop(entry_id)
+            self._quarantined = self._quarantine.ids()
+        assert found is not None
+        log.warning("%d spans set aside as entry %s were deleted", found.spans, entry_id)
+        return found
 
     # -- projects and keys ----------------------------------------------------------
     def create_project(self, name: str) -> Project:

@@ -119,17 +119,44 @@ class Journal:
         """The batches of entries ``first_id`` to ``last_id``, which must be in sealed
         segments. An entry damaged on disk since it was written is left out with
         those after it in its segment (the store says how many spans it missed)."""
-        batches: list[ColumnBatch] = []
+        return [batch for _, batch in self.entries(first_id, last_id)]
+
+    def entries(self, first_id: int, last_id: int) -> list[tuple[int, ColumnBatch]]:
+        """The ids and batches of entries ``first_id`` to ``last_id`` (see :meth:`read`)."""
+        found: list[tuple[int, ColumnBatch]] = []
         previous_last = 0
         for path, last in list(self._sealed):  # a copy: the writer may seal another
             if last >= first_id and previous_last < last_id:
-                batches += (
-                    batch
+                found += (
+                    (entry_id, batch)
                     for entry_id, batch in _entries(path, first_id, last_id, replaying=False)
                     if entry_id not in self._abandoned
                 )
             previous_last = last
-        return batches
+        return found
+
+    def raw_entry(self, entry_id: int) -> bytes | None:
+        """One entry's bytes (header and body) as a sealed segment holds them; None if
+        it is not there whole."""
+        previous_last = 0
+        for path, last in list(self._sealed):
+            if previous_last < entry_id <= last:
+                with path.open("rb") as file:
+                    while header := file.read(_HEADER.size):
+                        if len(header) < _HEADER.size:
+                            break
+                        magic, found, length, crc = _HEADER.unpack(header)
+                        if magic != MAGIC or found > entry_id:
+                            break
+                        if found < entry_id:
+                            file.seek(length, os.SEEK_CUR)
+                            continue
+                        body = file.read(length)
+                        if len(body) == length and zlib.crc32(body) == crc:
+                            return header + body
+                        break
+            previous_last = last
+        return None
 
     def seal(self) -> None:
         """New entries go to a new segment (the store has taken everything so far)."""
@@ -233,6 +260,12 @@ def _entries(
             digest = body[_SIZES.size : spans_at].decode() or None
             yield entry_id, from_streams(body[spans_at:traces_at], body[traces_at:], digest)
             at += _HEADER.size + length
+
+
+def read_entries(path: Path) -> list[ColumnBatch]:
+    """The batches of the whole entries in a file of entries (a segment, or an entry
+    set aside in the quarantine)."""
+    return [batch for _, batch in _entries(path, replaying=False)]
 
 
 def _damaged(path: Path, at: int, why: str) -> None:

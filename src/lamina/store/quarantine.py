@@ -1,0 +1,134 @@
+"""Journal entries set aside: acknowledged spans the store could not hold.
+
+An entry of the journal (one write's spans) is stored in DuckDB in one transaction.
+When even that one entry cannot be stored for lack of the store's memory (spans of
+many megabytes each, a small ``--store-memory-mb``), retrying it for ever would hold
+up every entry after it, for every project. The store moves it here instead: its
+bytes, exactly as the journal held them, in a file of their own under
+``<data dir>/quarantine/`` (readable only by the data dir's owner), with a note of
+why; it then counts the entry as stored elsewhere and goes on with the next.
+
+Nothing acknowledged is lost: `lamina quarantine retry` journals the entry's spans
+again (after the server was given more memory, say), `lamina quarantine drop`
+deletes them. A file is named after its entry's id.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from lamina.errors import NotFound
+from lamina.ingest.columns import ColumnBatch
+from lamina.store.journal import SUFFIX, read_entries
+
+NOTE = ".json"  # beside each entry: why, and when
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """One entry set aside: its id, spans, bytes, projects, when and why."""
+
+    id: str
+    spans: int
+    bytes: int
+    project_ids: list[str]
+    quarantined_ns: int
+    reason: str
+
+
+class Quarantine:
+    """The directory of entries set aside. Not thread-safe: the store calls it under
+    its store lock."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def put(self, entry_id: int, raw: bytes, reason: str) -> Path:
+        """Keep an entry's bytes (header and body, as in the journal), synced to disk."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = f"{entry_id:020d}"
+        note = {"reason": reason, "quarantined_ns": time.time_ns()}
+        _write_synced(self.directory / f"{name}{NOTE}", orjson.dumps(note))
+        path = self.directory / f"{name}{SUFFIX}"
+        _write_synced(path, raw)
+        _sync_directory(self.directory)
+        return path
+
+    def ids(self) -> list[str]:
+        """The ids of the entries set aside, oldest first (their files are not read)."""
+        if not self.directory.is_dir():
+            return []
+        return [_id(path) for path in sorted(self.directory.glob(f"*{SUFFIX}"))]
+
+    def entries(self) -> list[Quarantined]:
+        """Every entry set aside, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            batches = read_entries(path)
+            try:
+                note = orjson.loads((path.with_suffix(NOTE)).read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                note = {}
+            projects = {
+                str(p) for batch in batches for p in batch.spans.column("project_id").unique()
+            }
+            found.append(
+                Quarantined(
+                    id=_id(path),
+                    spans=sum(batch.count for batch in batches),
+                    bytes=path.stat().st_size,
+                    project_ids=sorted(projects),
+                    quarantined_ns=int(note.get("quarantined_ns", path.stat().st_mtime_ns)),
+                    reason=str(note.get("reason", "")),
+                )
+            )
+        return found
+
+    def read(self, entry_id: str) -> list[ColumnBatch]:
+        """The batches of one entry set aside."""
+        return read_entries(self._path(entry_id))
+
+    def drop(self, entry_id: str) -> None:
+        path = self._path(entry_id)
+        path.unlink()
+        path.with_suffix(NOTE).unlink(missing_ok=True)
+        _sync_directory(self.directory)
+
+    def _path(self, entry_id: str) -> Path:
+        if entry_id.isdigit():
+            path = self.directory / f"{int(entry_id):020d}{SUFFIX}"
+            if path.is_file():
+                return path
+        raise NotFound(
+            f'No quarantined entry "{entry_id}". `lamina quarantine list` shows the ids.'
+        )
+
+
+def _id(path: Path) -> str:
+    return path.name.removesuffix(SUFFIX).lstrip("0") or "0"
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

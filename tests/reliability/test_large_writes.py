@@ -1,0 +1,69 @@
+"""One large write never blocks ingest for everyone (issue #17, item 1).
+
+The report: an import of 2,000 spans of 150 KB (300 MB) at the default 256 MB of
+store memory, then every OTLP request of every project answered 503 "failed to pin
+block" for ever, a restart changing nothing. A journal part (32 MB of spans) stored
+in one DuckDB transaction, which holds everything it appends in the store's memory
+until it commits, did not fit; the part was retried for ever and everything newer
+waited behind it. These tests keep the proportions at a small size: spans of a few
+MB into a store given 64 MB.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.conftest import LaminaServer
+from tests.core import otlp
+from tests.core.otlp import IN_PROCESS
+
+SMALL_STORE = ("--store-memory-mb", "64")
+
+
+def _large(name: str, count: int, text: int) -> bytes:
+    spans = [
+        otlp.span(otlp.new_trace_id(), f"{name}-{n}", attributes={"input.value": "x" * text})
+        for n in range(count)
+    ]
+    return otlp.export(spans).SerializeToString()
+
+
+def _total(server: LaminaServer, project: str) -> int:
+    page = otlp.admin(server, "export_page", project=project, kind="spans", limit=1)
+    return int(page["total"])
+
+
+def _health(server: LaminaServer) -> httpx.Response:
+    return otlp.client().get(server.url + "/healthz")
+
+
+def test_large_writes_are_stored_a_bounded_part_at_a_time_and_others_flow(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """Eight writes of four 3 MB spans (96 MB) into a 64 MB store: parts of 36 MB
+    failed to commit for ever, and once the unstored spans reached the limit every
+    write of every project was refused (503). Parts are now at most an eighth of the
+    store's memory: everything is stored, and another project's writes go on."""
+    server = new_server(*IN_PROCESS, *SMALL_STORE, "--max-queue-spans", "40")
+    big, big_key = otlp.new_project(server, "big")
+    other, other_key = otlp.new_project(server, "other")
+    for _ in range(8):
+        response = otlp.post(server.url, big_key, _large("big", 4, 3_000_000))
+        assert response.status_code == 200, response.text
+    for n in range(12):
+        small = otlp.export([otlp.span(otlp.new_trace_id(), f"small-{n}")])
+        response = otlp.post(server.url, other_key, small)
+        assert response.status_code == 200, response.text
+    assert _total(server, other) == 12
+    assert _total(server, big) == 32
+    deadline = time.monotonic() + 15
+    while (journal := list((server.data_dir / "journal").glob("*.journal"))) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)  # the storer forgets each segment once it is stored
+    assert not journal, "the journal still holds parts the store could not take"
+    health = _health(server)
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.text
