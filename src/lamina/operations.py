@@ -47,6 +47,9 @@ class Operations:
             "set_retention",
             "export_page",
             "import_spans",
+            "list_quarantined",
+            "retry_quarantined",
+            "drop_quarantined",
         }
     )
 
@@ -165,6 +168,21 @@ class Operations:
 
     def import_spans(self, project: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
         return lifecycle.import_spans(self.store, self._project(project).id, spans)
+
+    # -- writes the store set aside (lamina.store.quarantine) ----------------------------
+    def list_quarantined(self) -> list[dict[str, Any]]:
+        return [self._named(asdict(entry)) for entry in self.store.list_quarantined()]
+
+    def retry_quarantined(self, entry_id: str) -> dict[str, Any]:
+        return self._named(asdict(self.store.retry_quarantined(entry_id)))
+
+    def drop_quarantined(self, entry_id: str) -> dict[str, Any]:
+        return self._named(asdict(self.store.drop_quarantined(entry_id)))
+
+    def _named(self, entry: dict[str, Any]) -> dict[str, Any]:
+        names = {p.id: p.name for p in self.store.list_projects()}
+        entry["projects"] = [names.get(p, p) for p in entry.pop("project_ids")]
+        return entry
 
 
 def ensure_default_project(store: Store) -> tuple[Project, str | None]:

@@ -237,7 +237,9 @@ def test_a_full_disk_is_503_damages_nothing_and_ingest_resumes_by_itself(
     session = otlp.api(server, "/api/v1/sessions/s-before")
     assert session["trace_count"] == len(before) and session["span_count"] == 2 * len(before)
     assert otlp.get(server, f"/api/v1/traces/{refused[0]}").status_code == 404
-    assert otlp.api(server, "/healthz")["status"] == "ok"
+    health = otlp.get(server, "/healthz")  # said "ok" while writes were refused
+    assert health.status_code == 503 and health.json()["status"] == "failing", health.text
+    assert "disk" in health.json()["reason"].lower() or "space" in health.json()["reason"]
 
     if wal_mb:  # the failed checkpoint stopped DuckDB; the store opened the file again
         assert any("opened again" in line for line in server.output), server.output[-3:]
@@ -252,6 +254,10 @@ def test_a_full_disk_is_503_damages_nothing_and_ingest_resumes_by_itself(
         assert answer.status_code == 503, answer.text
         assert time.monotonic() < deadline, "ingest did not resume once there was space"
         time.sleep(0.2)
+    while (health := otlp.get(server, "/healthz")).status_code != 200:  # the storer retries
+        assert time.monotonic() < deadline + 10, health.text
+        time.sleep(0.2)
+    assert health.json()["status"] == "ok", health.text
 
     assert server.stop() == 0  # a clean stop checkpoints the store
     again = new_server(*IN_PROCESS, data_dir=small_disk / "data", api_key=server.api_key)

@@ -67,3 +67,60 @@ def test_large_writes_are_stored_a_bounded_part_at_a_time_and_others_flow(
     assert not journal, "the journal still holds parts the store could not take"
     health = _health(server)
     assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+
+
+def test_a_write_the_store_cannot_hold_is_set_aside_and_newer_writes_flow(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """One write of 2 spans of 36 MB (a server that takes 100 MB bodies) into a store of
+    64 MB cannot be stored even alone: it was retried for ever, and every write after
+    it waited. It is now set aside in the quarantine folder (its spans kept, 0600),
+    named on /healthz and by `lamina quarantine list`; writes after it are stored; it
+    can be retried (set aside again while it still does not fit) or dropped."""
+    server = new_server(
+        *IN_PROCESS, *SMALL_STORE, "--max-body-bytes", str(100 << 20), "--max-queue-spans", "20"
+    )
+    big, big_key = otlp.new_project(server, "huge")
+    other, other_key = otlp.new_project(server, "other")
+    response = otlp.post(server.url, big_key, _large("huge", 2, 36_000_000))
+    assert response.status_code == 200, response.text
+    for n in range(25):  # past --max-queue-spans: a write that finds them waiting stores first
+        small = otlp.export([otlp.span(otlp.new_trace_id(), f"small-{n}")])
+        response = otlp.post(server.url, other_key, small)
+        assert response.status_code == 200, response.text
+    assert _total(server, other) == 25
+    assert _total(server, big) == 0
+
+    quarantine = server.data_dir / "quarantine"
+    (kept,) = quarantine.glob("*.journal")
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.stat().st_size > 72_000_000
+    health = _health(server)
+    assert health.status_code == 200, health.text  # writes flow
+    entry_id = kept.name.removesuffix(".journal").lstrip("0")
+    assert health.json()["quarantined"] == [entry_id] and "quarantine" in health.json()["warning"]
+    assert any("were set aside" in line for line in server.output)
+
+    listed = server.cli("quarantine", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{entry_id}  2 spans" in listed.stdout and big in listed.stdout, listed.stdout
+
+    retried = server.cli("quarantine", "retry", entry_id)  # still too large: set aside again
+    assert retried.returncode == 0, retried.stderr
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and [p.name for p in quarantine.glob("*.journal")] in (
+        [],
+        [kept.name],
+    ):
+        time.sleep(0.1)
+    (again,) = quarantine.glob("*.journal")
+    assert again.name != kept.name
+    assert _total(server, big) == 0  # never stored twice, nor in part
+
+    again_id = again.name.removesuffix(".journal").lstrip("0")
+    dropped = server.cli("quarantine", "drop", again_id, "--yes")
+    assert dropped.returncode == 0, dropped.stderr
+    assert "Deleted the 2 spans" in dropped.stdout
+    assert not list(quarantine.glob("*.journal"))
+    assert "quarantined" not in _health(server).json()
+    missing = server.cli("quarantine", "drop", again_id, "--yes")
+    assert missing.returncode == 1 and "No quarantined entry" in missing.stderr

@@ -56,6 +56,19 @@ class User:
     created_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A journal entry the store set aside because it could not hold it (see
+    lamina.store.quarantine): its id, spans, bytes, projects, when and why."""
+
+    id: str
+    spans: int
+    bytes: int
+    project_ids: list[str]
+    quarantined_ns: int
+    reason: str
+
+
 class Store(Protocol):
     # -- spans ---------------------------------------------------------------
     def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
@@ -152,5 +165,20 @@ class Store(Protocol):
     def get_setting(self, name: str) -> str | None: ...
 
     def set_setting(self, name: str, value: str) -> None: ...
+
+    # -- writes that fail, and writes set aside (only the DuckDB store has a journal) --
+    def write_failure(self) -> str | None:
+        """Why acknowledged spans cannot be stored now; None while they can."""
+
+    def quarantined_ids(self) -> list[str]:
+        """The ids of the writes set aside because the store could not hold them."""
+
+    def list_quarantined(self) -> list[Quarantined]: ...
+
+    def retry_quarantined(self, entry_id: str) -> Quarantined:
+        """Write a set-aside entry's spans again (NotFound if there is none)."""
+
+    def drop_quarantined(self, entry_id: str) -> Quarantined:
+        """Delete a set-aside entry and its spans (NotFound if there is none)."""
 
     def close(self) -> None: ...

@@ -22,12 +22,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
+from lamina.errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    InvalidCursor,
+    NotFound,
+    StoreUnavailable,
+)
 from lamina.ingest.columns import ColumnBatch, combine, to_columns
 from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import clickhouse_sql as sql
-from lamina.store.base import ApiKey, Deleted, Project, Row, User
+from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
 from lamina.store.clickhouse_client import (
     Client,
     ClientError,
@@ -585,6 +592,22 @@ class ClickHouseStore:
             "INSERT INTO settings VALUES ({name:String}, {value:String}, {version:Int64})",
             {"name": name, "value": value, "version": self._tick()},
         )
+
+    # -- writes set aside: ClickHouse stores each write as it comes (no journal) ------------
+    def write_failure(self) -> str | None:
+        return None
+
+    def quarantined_ids(self) -> list[str]:
+        return []
+
+    def list_quarantined(self) -> list[Quarantined]:
+        return []
+
+    def retry_quarantined(self, entry_id: str) -> Quarantined:
+        raise NotFound("A ClickHouse store sets no writes aside: there is nothing to retry.")
+
+    def drop_quarantined(self, entry_id: str) -> Quarantined:
+        raise NotFound("A ClickHouse store sets no writes aside: there is nothing to drop.")
 
     def close(self) -> None:
         with self._write_lock:

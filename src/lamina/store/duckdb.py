@@ -29,9 +29,9 @@ from lamina.ingest.columns import ColumnBatch, combine, streams, to_columns
 from lamina.query.params import MAX_LIMIT, Page, SessionQuery, TraceQuery
 from lamina.spans import SpanRecord
 from lamina.store import sessions_sql
-from lamina.store.base import ApiKey, Deleted, Project, Row, User
+from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
 from lamina.store.journal import Journal
-from lamina.store.quarantine import Quarantine, Quarantined
+from lamina.store.quarantine import Quarantine
 from lamina.store.rows import (
     duration_ms,
     new_id,
@@ -280,7 +280,9 @@ class DuckDBStore:
         self._quarantine = Quarantine(data_dir / QUARANTINE_DIR)
         self._quarantined = self._quarantine.ids()
         self._part_bytes = min(STORE_BYTES, (memory_mb << 20) // PART_MEMORY_SHARE)
-        # Why the last attempt to store journaled batches failed (None: it did not).
+        # Why the last write could not be journaled, and why the last attempt to store
+        # journaled batches failed (None: they did not).
+        self._journal_failure: str | None = None
         self._write_failure: str | None = None
         self._unstored: list[_Journaled] = []  # journaled and answered, not yet stored
         self._unstored_spans = self._unstored_bytes = 0
@@ -421,7 +423,12 @@ class DuckDBStore:
             batches = [batch for batch in batches if batch.count]
             if not batches:
                 return
-            last_id, size = self._journal.append(batches)
+            try:
+                last_id, size = self._journal.append(batches)
+            except StoreUnavailable as exc:
+                self._journal_failure = exc.message
+                raise
+            self._journal_failure = None
             if not self._unstored:
                 self._unstored_since = time.monotonic()
             spans = sum(batch.count for batch in batches)
@@ -1116,6 +1123,8 @@ class DuckDBStore:
     def write_failure(self) -> str | None:
         """Why acknowledged spans cannot be stored now (None while they can): the
         server's /healthz answers 503 with it."""
+        if self._journal_failure is not None:
+            return self._journal_failure
         return self._write_failure if self._unstored_spans > 0 else None
 
     def quarantined_ids(self) -> list[str]:

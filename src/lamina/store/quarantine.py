@@ -17,28 +17,16 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from lamina.errors import NotFound
 from lamina.ingest.columns import ColumnBatch
+from lamina.store.base import Quarantined
 from lamina.store.journal import SUFFIX, read_entries
 
 NOTE = ".json"  # beside each entry: why, and when
-
-
-@dataclass(frozen=True, slots=True)
-class Quarantined:
-    """One entry set aside: its id, spans, bytes, projects, when and why."""
-
-    id: str
-    spans: int
-    bytes: int
-    project_ids: list[str]
-    quarantined_ns: int
-    reason: str
 
 
 class Quarantine:

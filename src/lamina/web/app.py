@@ -26,14 +26,25 @@ Hook = Callable[[], Awaitable[None]]
 
 
 async def health(request: Request) -> Response:
+    """200 while acknowledged spans are being stored; 503 with the reason while they
+    cannot be (they wait in the journal). Writes the store set aside because it could
+    not hold them (see lamina.store.quarantine) are named, with a warning."""
     runtime: Runtime = request.app.state.runtime
-    return JSONResponse(
-        {
-            "status": "ok",
-            "queued_spans": runtime.batcher.queued_spans,
-            "spans_written": runtime.batcher.stats.spans_written,
-        }
-    )
+    failure = runtime.store.write_failure()
+    body: dict[str, Any] = {
+        "status": "ok" if failure is None else "failing",
+        "queued_spans": runtime.batcher.queued_spans,
+        "spans_written": runtime.batcher.stats.spans_written,
+    }
+    if failure is not None:
+        body["reason"] = failure
+    if quarantined := runtime.store.quarantined_ids():
+        body["quarantined"] = quarantined
+        body["warning"] = (
+            f"{len(quarantined)} write(s) did not fit in the store's memory and were set aside "
+            "in the data directory's quarantine folder; see `lamina quarantine list`."
+        )
+    return JSONResponse(body, 200 if failure is None else 503)
 
 
 def error_response(request: Request, error: LaminaError) -> Response:
