@@ -11,6 +11,7 @@ MB into a store given 64 MB.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -124,3 +125,52 @@ def test_a_write_the_store_cannot_hold_is_set_aside_and_newer_writes_flow(
     assert "quarantined" not in _health(server).json()
     missing = server.cli("quarantine", "drop", again_id, "--yes")
     assert missing.returncode == 1 and "No quarantined entry" in missing.stderr
+
+
+def test_a_trace_of_spans_larger_than_the_store_memory_is_readable(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """A trace of six spans of 12 MB in a 64 MB store was a 503 on its page and API
+    ("could not allocate block"): reading its spans held all their text at once. The
+    trace now shows each large value cut short (``truncated`` gives its full length),
+    and one value is read whole at /api/v1/traces/{id}/spans/{id}/{field}; another
+    project's key finds neither."""
+    server = new_server(*IN_PROCESS, *SMALL_STORE)
+    name, key = otlp.new_project(server, "wide")
+    _, stranger = otlp.new_project(server, "stranger")
+    trace_id = otlp.new_trace_id()
+    for n in range(6):
+        text = f"{n}" * 12_000_000
+        span = otlp.span(trace_id, f"wide-{n}", attributes={"input.value": text})
+        response = otlp.post(server.url, key, otlp.export([span]))
+        assert response.status_code == 200, response.text
+
+    trace = otlp.get(server, f"/api/v1/traces/{trace_id.hex()}", key=key)
+    assert trace.status_code == 200, trace.text[:300]
+    spans = trace.json()["spans"]
+    assert len(spans) == 6 and len(trace.content) < 2_000_000
+    for span in spans:
+        assert span["truncated"]["input"] == 12_000_000 and len(span["input"]) == 65_536
+    first = next(span for span in spans if span["name"] == "wide-0")
+    path = f"/api/v1/traces/{trace_id.hex()}/spans/{first['span_id']}/input"
+    whole = otlp.get(server, path, key=key)
+    assert whole.status_code == 200, whole.text[:300]
+    assert whole.json()["value"] == "0" * 12_000_000
+    assert otlp.get(server, path, key=stranger).status_code == 404
+    assert otlp.get(server, f"/api/v1/traces/{trace_id.hex()}", key=stranger).status_code == 404
+    assert otlp.get(server, path.replace("/input", "/password"), key=key).status_code == 404
+
+    email = "owner@example.com"
+    otlp.admin(server, "create_user", email=email, password="long enough 1", is_admin=True)
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/signin").text)
+        assert token is not None
+        signed_in = browser.post(
+            "/signin", data={"email": email, "password": "long enough 1", "csrf": token[1]}
+        )
+        assert signed_in.status_code == 303
+        page = browser.get(f"/p/{name}/traces/{trace_id.hex()}")
+        assert page.status_code == 200, page.text[:300]
+        link = re.search(r'<a href="([^"]+)"[^>]*>open the whole input', page.text)
+        assert link is not None and link[1].startswith(path), page.text[-2000:]
+        assert browser.get(link[1]).json()["value"] == "0" * 12_000_000  # the link works

@@ -967,3 +967,35 @@ def test_previews_are_one_readable_line(store: Store, text: str, preview: str) -
     assert trace is not None
     assert trace["input_preview"] == preview and trace["output_preview"] == preview
     assert trace["spans"][0]["input"] == text  # the span keeps the full text
+
+
+def test_a_trace_cuts_large_values_and_one_is_read_whole(store: Store) -> None:
+    """A trace answers with each value over TRACE_VALUE_CHARS characters cut (named in
+    ``truncated`` with its full length, in characters, not bytes); span_value reads one
+    whole, and only in its own project."""
+    from lamina.store.rows import TRACE_VALUE_CHARS
+
+    trace = trace_id()
+    long_text = "é" * (TRACE_VALUE_CHARS + 10)
+    large = rec(trace, "large", input=long_text, output="short")
+    small = rec(trace, "small", start=BASE + MS, input="tiny")
+    store.write_spans([large, small])
+    got = store.get_trace("prj_a", trace)
+    assert got is not None
+    by_name = {span["name"]: span for span in got["spans"]}
+    assert by_name["large"]["truncated"] == {"input": TRACE_VALUE_CHARS + 10}
+    assert by_name["large"]["input"] == "é" * TRACE_VALUE_CHARS
+    assert by_name["large"]["output"] == "short"
+    assert "truncated" not in by_name["small"] and by_name["small"]["input"] == "tiny"
+    whole = store.span_value("prj_a", trace, large.span_id, "input")
+    assert whole == {
+        "trace_id": trace,
+        "span_id": large.span_id,
+        "field": "input",
+        "value": long_text,
+    }
+    attributes = store.span_value("prj_a", trace, large.span_id, "attributes")
+    assert attributes is not None and attributes["value"] == by_name["large"]["attributes"]
+    assert store.span_value("prj_b", trace, large.span_id, "input") is None
+    assert store.span_value("prj_a", trace, "0" * 16, "input") is None
+    assert store.span_value("prj_a", trace, large.span_id, "name") is None

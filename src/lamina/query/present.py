@@ -14,6 +14,7 @@ from typing import Any
 from lamina.errors import NotFound
 from lamina.query.params import Page, SessionQuery, parse_session_query, parse_trace_query
 from lamina.store.base import Row, Store
+from lamina.store.rows import LARGE_FIELDS
 
 # A list of sessions counts its total up to this many; past it, it says "more than".
 TOTAL_CAP = 10_000
@@ -49,6 +50,17 @@ def session(row: Row) -> Row:
     if "traces" in out:
         out["traces"] = [trace(item) for item in out["traces"]]
     return out
+
+
+def span_value(store: Store, project_id: str, trace_id: str, span_id: str, field: str) -> Row:
+    """One whole large value of a span, which a trace shows cut short (its span's
+    ``truncated`` names it)."""
+    if field not in LARGE_FIELDS:
+        raise NotFound(f"A span has no value {field!r}; one of: {', '.join(LARGE_FIELDS)}.")
+    row = store.span_value(project_id, trace_id.lower(), span_id.lower(), field)
+    if row is None:
+        raise NotFound(f'No span "{span_id}" in trace "{trace_id}" in this project.')
+    return row
 
 
 def trace(row: Row) -> Row:

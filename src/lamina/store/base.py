@@ -101,6 +101,11 @@ class Store(Protocol):
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         """The trace's fields plus ``spans``: all its spans in start order."""
 
+    def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
+        """One whole large value of a span (``input``, ``output``, ``metadata``,
+        ``attributes``, ``events``, ``resource``), which :meth:`get_trace` may cut
+        short: ``{trace_id, span_id, field, value}``; None if there is no such span."""
+
     def count_spans(self, project_id: str | None = None) -> int: ...
 
     # -- data lifecycle: delete, retention, export ------------------------------

@@ -43,7 +43,16 @@ from lamina.store.clickhouse_client import (
 )
 from lamina.store.clickhouse_rows import session_links, trace_row, trace_rows
 from lamina.store.clickhouse_schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
-from lamina.store.rows import new_id, outline_row, page, session_row, span_row
+from lamina.store.rows import (
+    LARGE_FIELDS,
+    cut_span_row,
+    new_id,
+    outline_row,
+    page,
+    session_row,
+    span_row,
+    whole_value,
+)
 
 _PROJECT = "id, name, created_ns, retention_days"
 _DELETE_CHUNK = 5_000
@@ -246,10 +255,25 @@ class ClickHouseStore:
         row = rows[0]
         params["first"] = row["start_ns"]
         params["last"] = max(row["end_ns"], row["last_start_ns"])
-        spans = self._query(sql.ONE_TRACE_SPANS, params)
+        spans = self._query(sql.ONE_TRACE_CUT_SPANS, params)
         trace = trace_row(row)
-        trace["spans"] = [span_row(span) for span in spans]
+        trace["spans"] = [cut_span_row(span) for span in spans]
         return trace
+
+    def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
+        if field not in LARGE_FIELDS:
+            return None
+        params: dict[str, Any] = {"project": project_id, "trace": trace_id, "span": span_id}
+        rows = self._query(sql.one_trace(), params)
+        if not rows:
+            return None
+        params["first"] = rows[0]["start_ns"]
+        params["last"] = max(rows[0]["end_ns"], rows[0]["last_start_ns"])
+        found = self._query(sql.one_span_value(field), params)
+        if not found:
+            return None
+        value = whole_value(field, found[0]["value"])
+        return {"trace_id": trace_id, "span_id": span_id, "field": field, "value": value}
 
     def count_spans(self, project_id: str | None = None) -> int:
         if project_id is None:

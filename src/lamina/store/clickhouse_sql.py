@@ -13,6 +13,7 @@ from typing import Any
 
 from lamina.query.params import SessionQuery, TraceQuery
 from lamina.store.clickhouse_schema import HOUR_NS, NO_RANK
+from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
 
 
@@ -87,6 +88,21 @@ ONE_TRACE_SPANS = (
     "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} AND trace_id = {trace:String} "
     "ORDER BY start_ns, seq"
 )
+
+# The same, each large value cut (see lamina.store.rows.TRACE_VALUE_CHARS).
+ONE_TRACE_CUT_SPANS = ONE_TRACE_SPANS.replace(
+    SPAN_FIELDS, cut_fields(SPAN_FIELDS, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})"), 1
+)
+
+
+def one_span_value(field: str) -> str:
+    """One whole value of one span (``field`` one of lamina.store.rows.LARGE_FIELDS)."""
+    return (
+        f"SELECT {field} AS value FROM spans WHERE project_id = {{project:String}} "
+        "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
+        "AND trace_id = {trace:String} AND span_id = {span:String} LIMIT 1"
+    )
+
 
 IN_SESSION = (
     " AND trace_id IN (SELECT trace_id FROM session_traces "

@@ -33,6 +33,9 @@ from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
 from lamina.store.journal import Journal
 from lamina.store.quarantine import Quarantine
 from lamina.store.rows import (
+    LARGE_FIELDS,
+    cut_fields,
+    cut_span_row,
     duration_ms,
     new_id,
     outline_row,
@@ -41,6 +44,7 @@ from lamina.store.rows import (
     session_row,
     span_row,
     total_tokens,
+    whole_value,
 )
 from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.summaries import merge_metadata, plain_metadata
@@ -103,6 +107,8 @@ _SPAN_BYTES = (
     "+ strlen(resource) + strlen(array_to_string(tags, ',')) + 200"
 )
 _SIZE_WINDOW = 64
+# A trace's spans, their large values cut (see lamina.store.rows.TRACE_VALUE_CHARS).
+_CUT_SPAN_FIELDS = cut_fields(sessions_sql.SPAN_FIELDS, "length({f})", "left({f}, {n})")
 # The data file is attached under this name, with row groups of this many rows
 # (DuckDB's default is 122,880). A checkpoint compresses again the whole row group
 # that rows were added to: with the default, the writer's CPU a span grew from 9 to
@@ -231,14 +237,18 @@ Q = TypeVar("Q", SessionQuery, TraceQuery)
 
 def _settled(read: F) -> F:
     """A read that sees every committed span (see ``DuckDBStore._reading``); running
-    out of the store's memory is StoreUnavailable (503), not a server error."""
+    out of the store's memory, or a database DuckDB stopped using, is StoreUnavailable
+    (503), not a server error."""
 
     @functools.wraps(read)
     def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
         try:
             with self._reading():
                 return read(self, *args, **kwargs)
-        except duckdb.OutOfMemoryException as exc:
+        except duckdb.Error as exc:
+            if not isinstance(exc, duckdb.OutOfMemoryException):
+                self._refused(exc)
+                raise
             # Passing: other work holds the store's memory. A retry, not a server error.
             raise StoreUnavailable(
                 f"The store ran out of memory answering this ({_first_line(exc)}). Try again "
@@ -363,9 +373,40 @@ class DuckDBStore:
             log.warning("the store was opened again after a fatal error")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self._cursor().execute(sql, list(params))
-        names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        try:
+            cursor = self._cursor().execute(sql, list(params))
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except duckdb.Error as exc:
+            self._refused(exc)
+            raise
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement that changes a small table (projects, keys, users, settings),
+        committed on its own. Its commit may be durable although the checkpoint DuckDB
+        ran after it failed (the store's memory could not hold a row group of large
+        spans): that counts as done, and the store is opened again before the next use
+        (a 500 for every later statement, before)."""
+        try:
+            self._cursor().execute(sql, list(params))
+        except duckdb.Error as exc:
+            if "COMMIT succeeded and is durable" in str(exc):
+                self._invalid = True
+                log.warning("saved, but the checkpoint after it failed: %s", _first_line(exc))
+                return
+            self._refused(exc)
+            raise
+
+    def _refused(self, exc: duckdb.Error) -> None:
+        """After an error that makes DuckDB refuse the database: StoreUnavailable (503),
+        the store opened again on the next use."""
+        if _invalidates(exc):
+            self._invalid = True
+            raise StoreUnavailable(
+                f"The store stopped after an error ({_first_line(exc)}); it opens again by "
+                "itself. Try again in a moment.",
+                retry_after=1,
+            ) from None
 
     def _migrate(self) -> None:
         con = self._db
@@ -934,13 +975,48 @@ class DuckDBStore:
         if not rows:
             return None
         trace = _trace_row(rows[0])
-        spans = self._query(
-            f"SELECT {sessions_sql.SPAN_FIELDS} FROM spans WHERE seq BETWEEN ? AND ? "
-            "AND project_id = ? AND trace_id = ? ORDER BY start_ns, seq",
-            [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id],
-        )
-        trace["spans"] = [span_row(row) for row in spans]
+        where = "seq BETWEEN ? AND ? AND project_id = ? AND trace_id = ?"
+        params = [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id]
+        try:
+            spans = self._query(
+                f"SELECT {_CUT_SPAN_FIELDS} FROM spans WHERE {where} ORDER BY start_ns, seq",
+                params,
+            )
+        except duckdb.OutOfMemoryException:
+            # A scan holds the whole text of the rows it reads together (6 spans of
+            # 12 MB did not fit in 64 MB): read them one at a time, each value cut.
+            seqs = self._query(
+                f"SELECT seq FROM spans WHERE {where} ORDER BY start_ns, seq", params
+            )
+            spans = [
+                span
+                for row in seqs
+                for span in self._query(
+                    f"SELECT {_CUT_SPAN_FIELDS} FROM spans WHERE seq = ? AND project_id = ?",
+                    [row["seq"], project_id],
+                )
+            ]
+        trace["spans"] = [cut_span_row(row) for row in spans]
         return trace
+
+    @_settled
+    def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
+        if field not in LARGE_FIELDS:
+            return None
+        rows = self._query(
+            sessions_sql.by_id("traces", "trace_id", "min_seq, max_seq"), [trace_id, project_id]
+        )
+        if not rows:
+            return None
+        found = self._query(
+            f"SELECT {field} AS value FROM spans WHERE seq BETWEEN ? AND ? AND project_id = ? "
+            "AND trace_id = ? AND span_id = ? LIMIT 1",
+            [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id, span_id],
+        )
+        if not found:
+            return None
+        value = whole_value(field, found[0]["value"])
+        return {"trace_id": trace_id, "span_id": span_id, "field": field, "value": value}
 
     @_settled
     def count_spans(self, project_id: str | None = None) -> int:
@@ -1021,9 +1097,7 @@ class DuckDBStore:
         return Deleted(int(traces), int(spans))
 
     def set_retention(self, project_id: str, days: int | None) -> Project | None:
-        self._cursor().execute(
-            "UPDATE projects SET retention_days = ? WHERE id = ?", [days, project_id]
-        )
+        self._write("UPDATE projects SET retention_days = ? WHERE id = ?", [days, project_id])
         return self.find_project(project_id)
 
     @_settled
@@ -1168,7 +1242,7 @@ class DuckDBStore:
     def create_project(self, name: str) -> Project:
         project = Project(id=new_id("prj"), name=name, created_ns=time.time_ns())
         try:
-            self._cursor().execute(
+            self._write(
                 "INSERT INTO projects (id, name, created_ns) VALUES (?, ?, ?)",
                 [project.id, project.name, project.created_ns],
             )
@@ -1197,7 +1271,7 @@ class DuckDBStore:
             created_ns=time.time_ns(),
             revoked_ns=None,
         )
-        self._cursor().execute(
+        self._write(
             "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
             [key.id, key.project_id, key.name, key_hash, key.prefix, key.created_ns],
         )
@@ -1212,8 +1286,7 @@ class DuckDBStore:
         return [ApiKey(**row) for row in self._query(sql + " ORDER BY created_ns, id", params)]
 
     def revoke_key(self, key_id: str) -> ApiKey | None:
-        cursor = self._cursor()
-        cursor.execute(
+        self._write(
             "UPDATE api_keys SET revoked_ns = ? WHERE id = ? AND revoked_ns IS NULL",
             [time.time_ns(), key_id],
         )
@@ -1225,13 +1298,11 @@ class DuckDBStore:
         return ApiKey(**rows[0]) if rows else None
 
     def project_for_key(self, key_hash: str) -> str | None:
-        row = _one(
-            self._cursor().execute(
-                "SELECT project_id FROM api_keys WHERE key_hash = ? AND revoked_ns IS NULL",
-                [key_hash],
-            )
+        rows = self._query(
+            "SELECT project_id FROM api_keys WHERE key_hash = ? AND revoked_ns IS NULL",
+            [key_hash],
         )
-        return str(row[0]) if row else None
+        return str(rows[0]["project_id"]) if rows else None
 
     # -- users -------------------------------------------------------------------------
     def create_user(self, email: str, password_hash: str, is_admin: bool) -> User:
@@ -1243,7 +1314,7 @@ class DuckDBStore:
             created_ns=time.time_ns(),
         )
         try:
-            self._cursor().execute(
+            self._write(
                 "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
                 [user.id, user.email, user.password_hash, user.is_admin, user.created_ns],
             )
@@ -1267,11 +1338,11 @@ class DuckDBStore:
 
     # -- settings ------------------------------------------------------------------------
     def get_setting(self, name: str) -> str | None:
-        row = _one(self._cursor().execute("SELECT value FROM settings WHERE name = ?", [name]))
-        return str(row[0]) if row else None
+        rows = self._query("SELECT value FROM settings WHERE name = ?", [name])
+        return str(rows[0]["value"]) if rows else None
 
     def set_setting(self, name: str, value: str) -> None:
-        self._cursor().execute(
+        self._write(
             "INSERT INTO settings VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
             [name, value, value],
         )

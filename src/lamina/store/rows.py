@@ -73,3 +73,57 @@ def span_row(row: dict[str, Any]) -> Row:
 def outline_row(row: dict[str, Any]) -> Row:
     """A span without its payloads (see ``Store.session_spans``)."""
     return {**row, "duration_ms": duration_ms(row)}
+
+
+# A trace is read with each span's large values cut to this many characters: 17 spans
+# of 15 MB could not be read at once in a store of 256 MB (503), and a page of them
+# would be megabytes of HTML. The cut values are named in the span's ``truncated``
+# (field: full length in characters), and GET /api/v1/traces/{id}/spans/{id}/{field}
+# answers one whole value.
+TRACE_VALUE_CHARS = 65_536
+LARGE_FIELDS = ("input", "output", "metadata", "attributes", "events", "resource")
+# A JSON field cut short no longer parses: the trace shows it empty, and truncated.
+_EMPTY_JSON = {"metadata": "{}", "attributes": "{}", "events": "[]", "resource": "{}"}
+
+
+def cut_fields(fields: str, length: str, cut: str) -> str:
+    """``fields`` (a store's SPAN_FIELDS) with each large one cut to TRACE_VALUE_CHARS
+    characters and its full length beside it (``<field>_chars``, NULL when whole).
+    ``length`` and ``cut`` are the dialect's functions, as templates of ``{f}`` and
+    ``{n}``; the cut value is ``<field>_cut`` (see :func:`cut_span_row`)."""
+    n = TRACE_VALUE_CHARS
+    out = []
+    for name in (field.strip() for field in fields.split(",")):
+        if name in LARGE_FIELDS:
+            size = length.format(f=name)
+            # Named apart: in ClickHouse an alias is seen by the whole SELECT, so one
+            # named after the column would make the length below the cut value's.
+            out.append(f"CASE WHEN {size} > {n} THEN {cut.format(f=name, n=n)} ELSE {name} END")
+            out[-1] += f" AS {name}_cut"
+            out.append(f"CASE WHEN {size} > {n} THEN {size} END AS {name}_chars")
+        else:
+            out.append(name)
+    return ", ".join(out)
+
+
+def cut_span_row(row: dict[str, Any]) -> Row:
+    """A span read with :func:`cut_fields`: a ``truncated`` map names the values cut."""
+    truncated = {}
+    for name in LARGE_FIELDS:
+        row[name] = row.pop(f"{name}_cut")
+        chars = row.pop(f"{name}_chars", None)
+        if chars is not None:
+            truncated[name] = int(chars)
+            if name in _EMPTY_JSON:
+                row[name] = _EMPTY_JSON[name]
+    out = span_row(row)
+    if truncated:
+        out["truncated"] = truncated
+    return out
+
+
+def whole_value(field: str, text: str | None) -> Any:
+    """One whole value of a span, as a trace shows it when it is not cut."""
+    if field in _EMPTY_JSON:
+        return parse_json(text, orjson.loads(_EMPTY_JSON[field]))
+    return text

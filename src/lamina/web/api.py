@@ -100,6 +100,13 @@ def _trace(runtime: Runtime, project_id: str, request: Request) -> Any:
     return present.get_trace(runtime.store, project_id, request.path_params["trace_id"])
 
 
+def _span_value(runtime: Runtime, project_id: str, request: Request) -> Any:
+    path = request.path_params
+    return present.span_value(
+        runtime.store, project_id, path["trace_id"], path["span_id"], path["field"]
+    )
+
+
 def _delete_session(runtime: Runtime, project_id: str, request: Request) -> Any:
     session_id = request.path_params["session_id"]
     return lifecycle.delete_session(runtime.store, project_id, session_id)
@@ -184,4 +191,5 @@ routes = [
     Route("/api/v1/traces", _endpoint(_traces)),
     Route("/api/v1/traces/{trace_id}", _endpoint(_trace)),
     Route("/api/v1/traces/{trace_id}", _endpoint(_delete_trace), methods=["DELETE"]),
+    Route("/api/v1/traces/{trace_id}/spans/{span_id}/{field}", _endpoint(_span_value)),
 ]

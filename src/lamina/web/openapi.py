@@ -18,6 +18,7 @@ from lamina.query.params import (
     TRACE_SORTS,
     TRACE_STATUSES,
 )
+from lamina.store.rows import LARGE_FIELDS, TRACE_VALUE_CHARS
 
 _TEXT = {"type": "string"}
 _TEXT_OR_NULL = {"type": "string", "nullable": True}
@@ -181,7 +182,15 @@ def _schemas() -> dict[str, Any]:
         ),
         "Session": _object(session),
         "Trace": _object(trace),
-        "Span": _object(span),
+        "Span": _span_schema(span),
+        "SpanValue": _object(
+            {
+                "trace_id": _TEXT,
+                "span_id": _TEXT,
+                "field": {"type": "string", "enum": list(LARGE_FIELDS)},
+                "value": {"description": "Text for input and output, JSON for the others."},
+            }
+        ),
         "SessionDetail": _object({**session, "traces": {"type": "array", "items": _ref("Trace")}}),
         "TraceDetail": _object({**trace, "spans": {"type": "array", "items": _ref("Span")}}),
         "SessionPage": page("Session", total=_INT_OR_NULL, total_exact={"type": "boolean"}),
@@ -190,6 +199,21 @@ def _schemas() -> dict[str, Any]:
             {"deleted": _object({"traces": {"type": "integer"}, "spans": {"type": "integer"}})}
         ),
     }
+
+
+def _span_schema(span: dict[str, Any]) -> dict[str, Any]:
+    schema = _object(span)
+    schema["properties"]["truncated"] = {  # only on a span with a value cut short
+        "type": "object",
+        "description": (
+            f"The span's values longer than {TRACE_VALUE_CHARS:,} characters, cut short in "
+            "this answer (a JSON value cut short is shown empty), each with its full length "
+            "in characters. GET /api/v1/traces/{trace_id}/spans/{span_id}/{field} answers "
+            "one whole."
+        ),
+        "additionalProperties": {"type": "integer"},
+    }
+    return schema
 
 
 def document() -> dict[str, Any]:
@@ -310,6 +334,27 @@ def document() -> dict[str, Any]:
                         **_errors(401, 403, 404),
                     },
                 },
+            },
+            "/api/v1/traces/{trace_id}/spans/{span_id}/{field}": {
+                "get": {
+                    "summary": "One whole value of a span, which the trace may show cut short.",
+                    "operationId": "getSpanValue",
+                    "parameters": [
+                        trace_id,
+                        _path("span_id", "16 hex digits."),
+                        {
+                            "name": "field",
+                            "in": "path",
+                            "required": True,
+                            "description": "Which value.",
+                            "schema": {"type": "string", "enum": list(LARGE_FIELDS)},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(_ref("SpanValue"), "The whole value."),
+                        **_errors(401, 404),
+                    },
+                }
             },
             "/api/v1/export": {
                 "get": {
