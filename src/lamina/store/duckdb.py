@@ -631,7 +631,14 @@ class DuckDBStore:
                 self._journal.directory,
             )
         else:
-            path = self._quarantine.put(journaled.first_id, raw, reason)
+            try:
+                path = self._quarantine.put(journaled.first_id, raw, reason)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"The store could not set aside spans it cannot hold in "
+                    f"{self._quarantine.directory} "
+                    f"({exc.strerror or exc}). Free disk space; they are safe in the journal."
+                ) from None
             self._quarantined = self._quarantine.ids()
         failure = "The store could not set aside spans it cannot hold ({error})."
         with self._transaction(failure) as con:
