@@ -12,6 +12,7 @@ MB into a store given 64 MB.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -37,6 +38,16 @@ def _total(server: LaminaServer, project: str) -> int:
     return int(page["total"])
 
 
+def _wait_for_an_empty_journal(server: LaminaServer) -> None:
+    """The storer forgets each journal segment once it is stored."""
+    deadline = time.monotonic() + 15
+    while (journal := list((server.data_dir / "journal").glob("*.journal"))) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert not journal, "the journal still holds parts the store could not take"
+
+
 def _health(server: LaminaServer) -> httpx.Response:
     return otlp.client().get(server.url + "/healthz")
 
@@ -60,14 +71,40 @@ def test_large_writes_are_stored_a_bounded_part_at_a_time_and_others_flow(
         assert response.status_code == 200, response.text
     assert _total(server, other) == 12
     assert _total(server, big) == 32
-    deadline = time.monotonic() + 15
-    while (journal := list((server.data_dir / "journal").glob("*.journal"))) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)  # the storer forgets each segment once it is stored
-    assert not journal, "the journal still holds parts the store could not take"
+    _wait_for_an_empty_journal(server)
     health = _health(server)
     assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+
+
+def test_large_requests_grouped_into_one_write_are_stored_in_parts(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """Eight requests of two 4 MB spans at once (64 MB): the server's batcher journals
+    requests that arrive together as one write, and such a write can hold more than a
+    64 MB store can commit at once (the code before retried it for ever). A write that
+    runs out of memory is stored in halves, then an entry (a request) at a time: all
+    16 spans are stored and nothing is set aside."""
+    server = new_server(*IN_PROCESS, *SMALL_STORE)
+    name, key = otlp.new_project(server, "grouped")
+    bodies = [_large(f"grouped-{n}", 2, 4_000_000) for n in range(8)]
+    codes: list[int] = []
+
+    def send(body: bytes) -> None:
+        with httpx.Client(timeout=60) as client:
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": otlp.PROTOBUF}
+            codes.append(
+                client.post(server.url + "/v1/traces", content=body, headers=headers).status_code
+            )
+
+    senders = [threading.Thread(target=send, args=(body,)) for body in bodies]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(60)
+    assert codes == [200] * 8
+    assert _total(server, name) == 16
+    _wait_for_an_empty_journal(server)
+    assert not (server.data_dir / "quarantine").exists()
 
 
 def test_a_write_the_store_cannot_hold_is_set_aside_and_newer_writes_flow(

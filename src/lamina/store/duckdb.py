@@ -554,6 +554,13 @@ class DuckDBStore:
                         stored = self._store(con, part, self._next_seq)
                         con.execute("UPDATE journal_stored SET entry_id = ?", [part[-1].last_id])
                 except _OutOfMemory as exc:
+                    log.warning(
+                        "Storing %d spans (%.1f MB) ran out of the store's memory (%s); "
+                        "storing them in smaller parts.",
+                        sum(journaled.spans for journaled in part),
+                        sum(journaled.bytes for journaled in part) / 1e6,
+                        exc.cause,
+                    )
                     if len(part) > 1:
                         max_writes = len(part) // 2
                     elif part[0].first_id < part[0].last_id:  # one write of several entries
