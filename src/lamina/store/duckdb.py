@@ -657,7 +657,7 @@ class DuckDBStore:
             self._journal.forget(journaled.last_id)
         if raw is not None:
             log.error(
-                "%d acknowledged spans (%.1f MB, one write) do not fit in the store's memory "
+                "%d acknowledged spans (%.1f MB, one request) do not fit in the store's memory "
                 "(%s). They were set aside in %s so that newer spans can be stored: give the "
                 "server more --store-memory-mb and run `lamina quarantine retry %d`, or "
                 "`lamina quarantine drop %d`.",
