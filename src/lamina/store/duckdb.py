@@ -224,11 +224,28 @@ class _OutOfMemory(StoreUnavailable):
         self.cause = cause  # DuckDB's own words
 
 
+_MEMORY_WORDS = ("failed to pin block", "could not allocate block", "Out of Memory")
+
+
 def _out_of_memory(exc: duckdb.Error) -> bool:
+    """Whether a statement failed for lack of the store's memory (and may fit smaller);
+    not when DuckDB has stopped using the database (a checkpoint that failed for it)."""
+    if _invalidates(exc):
+        return False
     message = str(exc)
     return isinstance(exc, duckdb.OutOfMemoryException) or any(
-        words in message for words in ("failed to pin block", "Out of Memory")
+        words in message for words in _MEMORY_WORDS
     )
+
+
+def _advice(exc: duckdb.Error) -> str:
+    """What the operator can do about a failed write."""
+    if isinstance(exc, duckdb.OutOfMemoryException) or any(w in str(exc) for w in _MEMORY_WORDS):
+        return (
+            "The store's memory is too small for the spans it holds: give the server more "
+            "--store-memory-mb and restart it; senders should retry."
+        )
+    return "Free disk space or fix the data directory; senders should retry."
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -537,10 +554,7 @@ class DuckDBStore:
                 return
             self._unstored = self._unstored[len(taken) :]
             self._journal.seal()  # what is journaled from now on is in later segments
-        failure = (
-            "The store could not save spans ({error}). Free disk space or fix the data "
-            "directory; senders should retry."
-        )
+        failure = "The store could not save spans ({error}). {advice}"
         # A backlog (writes went on while a checkpoint held storing up) is read back
         # and stored a part at a time, so the memory it takes stays that of one part.
         # A part that runs out of memory is halved (see PART_MEMORY_SHARE).
@@ -568,7 +582,10 @@ class DuckDBStore:
                         max_writes = max(1, len(entries) // 2)
                     elif not checkpointed:  # what the store holds may make room
                         checkpointed = True
-                        self._checkpoint_quietly()
+                        if not self._checkpoint_quietly():
+                            # The store cannot free what it holds: the entry is not at
+                            # fault, and setting it aside would set every one aside.
+                            raise StoreUnavailable(exc.message) from None
                     else:
                         self._set_aside(part[0], exc.cause)
                         taken = taken[1:]
@@ -622,9 +639,15 @@ class DuckDBStore:
             self._unstored_bytes += sum(p.bytes for p in pieces) - journaled.bytes
         return pieces
 
-    def _checkpoint_quietly(self) -> None:
-        with contextlib.suppress(duckdb.Error):
+    def _checkpoint_quietly(self) -> bool:
+        """Checkpoint the WAL into the file; whether it could."""
+        try:
             self._cursor().execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            self._failed(exc)
+            log.warning("Checkpointing the store failed: %s", _first_line(exc))
+            return False
+        return True
 
     def _set_aside(self, journaled: _Journaled, reason: str) -> None:
         """Move one journal entry the store cannot hold into the quarantine and count it
@@ -811,7 +834,7 @@ class DuckDBStore:
         except duckdb.Error as exc:
             self._failed(exc)
             _rollback(con)
-            message = failure.format(error=_first_line(exc))
+            message = failure.format(error=_first_line(exc), advice=_advice(exc))
             if _out_of_memory(exc):
                 raise _OutOfMemory(message, _first_line(exc)) from None
             raise StoreUnavailable(message) from None
