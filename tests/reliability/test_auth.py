@@ -45,6 +45,7 @@ class World:
     trace_id: str
     secrets: dict[str, str]
     key_id: str = "key_x"  # a key of the owner's, made on the Settings page
+    span_id: str = ""  # a span of trace_id
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "admin token": token,
         "password": PASSWORD,
     }
-    yield World(server, name, key, other_key, revoked["key"], token, session_id, trace_id, secrets)
+    span_id = otlp.api(server, f"/api/v1/traces/{trace_id}", key=key)["spans"][0]["span_id"]
+    yield World(
+        server,
+        name,
+        key,
+        other_key,
+        revoked["key"],
+        token,
+        session_id,
+        trace_id,
+        secrets,
+        span_id=span_id,
+    )
     server.kill()
 
 
@@ -85,6 +98,7 @@ API = [
     ("GET", "/api/v1/traces", None),
     ("GET", "/api/v1/traces/{trace_id}", "trace"),
     ("DELETE", "/api/v1/traces/{trace_id}", "trace"),
+    ("GET", "/api/v1/traces/{trace_id}/spans/{span_id}/{field}", "span"),
     ("GET", "/api/v1/export", None),
     ("GET", "/api/v1/export?session_id={session_id}", "session"),
 ]
@@ -111,7 +125,8 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
             path.replace("{session_id}", quote(world.session_id, safe="")),
             path.replace("{session_id}", MISSING_SESSION),
         )
-    if kind == "trace":
+    if kind in ("trace", "span"):
+        path = path.replace("{span_id}", world.span_id).replace("{field}", "input")
         return (
             path.replace("{trace_id}", world.trace_id),
             path.replace("{trace_id}", MISSING_TRACE),

@@ -577,8 +577,11 @@ class DuckDBStore:
                     )
                     if len(part) > 1:
                         max_writes = len(part) // 2
-                    elif part[0].first_id < part[0].last_id:  # one write of several entries
-                        taken[:1] = entries = self._by_entry(part[0])
+                    elif (
+                        part[0].first_id < part[0].last_id
+                        and len(entries := self._by_entry(part[0])) > 1
+                    ):  # one write of several entries
+                        taken[:1] = entries
                         max_writes = max(1, len(entries) // 2)
                     elif not checkpointed:  # what the store holds may make room
                         checkpointed = True
@@ -611,29 +614,20 @@ class DuckDBStore:
                 self._journal.forget(part[-1].last_id)
 
     def _by_entry(self, journaled: _Journaled) -> list[_Journaled]:
-        """One write's entries as writes of their own (to store them apart); its
-        digests go with the first."""
+        """One write's entries as writes of their own (to store them apart), each with
+        its request's digest (any other digest goes with the first)."""
         entries = self._journal.entries(journaled.first_id, journaled.last_id)
-        pieces = [
-            _Journaled(entry_id, entry_id, batch.count, sum(map(len, streams(batch))), [])
-            for entry_id, batch in entries
-        ]
-        if not pieces:  # damaged on disk: stored as nothing, as _store would
+        if len(entries) < 2:  # damaged on disk meanwhile: left whole
             return [journaled]
-        pieces[0] = _Journaled(
-            pieces[0].first_id,
-            pieces[0].last_id,
-            pieces[0].spans,
-            pieces[0].bytes,
-            journaled.digests,
-        )
-        pieces[-1] = _Journaled(
-            pieces[-1].first_id,
-            journaled.last_id,
-            pieces[-1].spans,
-            pieces[-1].bytes,
-            pieces[-1].digests,
-        )
+        left = list(journaled.digests)
+        pieces = []
+        for entry_id, batch in entries:
+            mine = [d for d in left if d[1] == batch.digest]
+            left = [d for d in left if d[1] != batch.digest]
+            pieces.append(
+                _Journaled(entry_id, entry_id, batch.count, sum(map(len, streams(batch))), mine)
+            )
+        pieces[0].digests.extend(left)
         with self._write_lock:  # the counts of spans and bytes now go by the pieces
             self._unstored_spans += sum(p.spans for p in pieces) - journaled.spans
             self._unstored_bytes += sum(p.bytes for p in pieces) - journaled.bytes
@@ -650,26 +644,30 @@ class DuckDBStore:
         return True
 
     def _set_aside(self, journaled: _Journaled, reason: str) -> None:
-        """Move one journal entry the store cannot hold into the quarantine and count it
-        as stored, so that the entries after it are stored (see lamina.store.quarantine)."""
-        raw = self._journal.raw_entry(journaled.first_id)
-        if raw is None:
+        """Move a journal entry the store cannot hold (one, or the one left readable of a
+        write) into the quarantine and count it as stored, so that the entries after it
+        are stored (see lamina.store.quarantine)."""
+        found = [
+            (entry_id, raw)
+            for entry_id in range(journaled.first_id, journaled.last_id + 1)
+            if (raw := self._journal.raw_entry(entry_id)) is not None
+        ]
+        if not found:
             log.error(
                 "%d acknowledged spans could not be read back from the journal in %s (its "
                 "files were changed or damaged on disk).",
                 journaled.spans,
                 self._journal.directory,
             )
-        else:
-            try:
-                path = self._quarantine.put(journaled.first_id, raw, reason)
-            except OSError as exc:
-                raise StoreUnavailable(
-                    f"The store could not set aside spans it cannot hold in "
-                    f"{self._quarantine.directory} "
-                    f"({exc.strerror or exc}). Free disk space; they are safe in the journal."
-                ) from None
-            self._quarantined = self._quarantine.ids()
+        try:
+            paths = [self._quarantine.put(entry_id, raw, reason) for entry_id, raw in found]
+        except OSError as exc:
+            raise StoreUnavailable(
+                "The store could not set aside spans it cannot hold in "
+                f"{self._quarantine.directory} ({exc.strerror or exc}). Free disk space; "
+                "they are safe in the journal."
+            ) from None
+        self._quarantined = self._quarantine.ids()
         failure = "The store could not set aside spans it cannot hold ({error})."
         with self._transaction(failure) as con:
             self._record_digests(con, journaled.digests)
@@ -678,7 +676,7 @@ class DuckDBStore:
             self._unstored_spans -= journaled.spans
             self._unstored_bytes -= journaled.bytes
             self._journal.forget(journaled.last_id)
-        if raw is not None:
+        for (entry_id, _), path in zip(found, paths, strict=True):
             log.error(
                 "%d acknowledged spans (%.1f MB, one request) do not fit in the store's memory "
                 "(%s). They were set aside in %s so that newer spans can be stored: give the "
@@ -688,8 +686,8 @@ class DuckDBStore:
                 journaled.bytes / 1e6,
                 reason,
                 path,
-                journaled.first_id,
-                journaled.first_id,
+                entry_id,
+                entry_id,
             )
 
     def _record_digests(
