@@ -537,8 +537,10 @@ class DuckDBStore:
 
     def _store_unstored(self, upto: int | None = None, one_part: bool = False) -> None:
         """Store the journaled batches (up to entry ``upto``, or all; or only the first
-        part of them) in DuckDB, about STORE_SPANS (or STORE_BYTES) a transaction,
-        forgetting journal segments as they are stored. The caller holds the store
+        part of them) in DuckDB, about STORE_SPANS spans (or the part's share of the
+        store's memory, see PART_MEMORY_SHARE) a transaction, forgetting journal
+        segments as they are stored; a part that runs out of memory is split, and an
+        entry that cannot be stored alone is set aside. The caller holds the store
         lock."""
         with self._write_lock:
             count = len(self._unstored)
