@@ -184,7 +184,7 @@ class Journal:
             path = self.directory / f"{self._next_id:020d}-{attempt:04d}{SUFFIX}"
             try:
                 self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-                _sync_directory(self.directory)  # the new file's name is durable too
+                sync_directory(self.directory)  # the new file's name is durable too
                 break
             except FileExistsError:
                 continue
@@ -219,7 +219,8 @@ def _write_all(fd: int, buffers: list[bytes]) -> None:
             views[0] = views[0][written:]
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
+    """Make the names of a directory's new or removed files durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

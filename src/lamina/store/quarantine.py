@@ -24,7 +24,7 @@ import orjson
 from lamina.errors import NotFound
 from lamina.ingest.columns import ColumnBatch
 from lamina.store.base import Quarantined
-from lamina.store.journal import SUFFIX, read_entries
+from lamina.store.journal import SUFFIX, read_entries, sync_directory
 
 NOTE = ".json"  # beside each entry: why, and when
 
@@ -44,7 +44,7 @@ class Quarantine:
         _write_synced(self.directory / f"{name}{NOTE}", orjson.dumps(note))
         path = self.directory / f"{name}{SUFFIX}"
         _write_synced(path, raw)
-        _sync_directory(self.directory)
+        sync_directory(self.directory)
         return path
 
     def ids(self) -> list[str]:
@@ -87,7 +87,7 @@ class Quarantine:
         path = self._path(entry_id)
         path.unlink()
         path.with_suffix(NOTE).unlink(missing_ok=True)
-        _sync_directory(self.directory)
+        sync_directory(self.directory)
 
     def _path(self, entry_id: str) -> Path:
         if entry_id.isdigit():
@@ -109,14 +109,6 @@ def _write_synced(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
         os.fsync(fd)
     finally:
         os.close(fd)
