@@ -38,7 +38,9 @@ from lamina.web.app import Pages, create_app
 
 log = logging.getLogger("lamina.server")
 # What a server prints once it has stopped (after SIGINT or SIGTERM) and closed its store.
-STOPPED = "Lamina stopped: every span it acknowledged is stored."
+# "Saved", not "stored": spans may wait in the journal for the next start, or be set aside
+# in the quarantine (lamina quarantine list); both are on disk.
+STOPPED = "Lamina stopped: every span it acknowledged is saved."
 
 
 def bind(host: str, port: int) -> socket.socket:

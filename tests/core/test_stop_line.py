@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.conftest import start_server
 
-STOPPED = "Lamina stopped: every span it acknowledged is stored.\n"
+STOPPED = "Lamina stopped: every span it acknowledged is saved.\n"
 
 
 def test_the_server_prints_one_line_when_it_stops(tmp_path: Path) -> None:
