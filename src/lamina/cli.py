@@ -123,7 +123,7 @@ def serve(**flags: Any) -> None:
 @click.option("--key", envvar="LAMINA_PROJECT_API_KEY", help="Project API key for --url.")
 @handle_errors
 def demo_command(data_dir: Path, url: str | None, key: str | None) -> None:
-    """Send a realistic set of demo sessions to a server, through OTLP."""
+    """Send realistic demo sessions to a server, through OTLP."""
     from lamina import demo
 
     if url is None:

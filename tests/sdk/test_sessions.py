@@ -209,9 +209,11 @@ def test_concurrent_sessions_in_asyncio_tasks_stay_apart(
             await asyncio.sleep(0.001)
             await answer("second trace")
 
+    after_all = new_id("after all")  # the server is shared: a text no other test sends
+
     async def main() -> None:
         await asyncio.gather(*(one(sid) for sid in ids))
-        await answer("after all")  # in no session
+        await answer(after_all)  # in no session
 
     asyncio.run(main())
 
@@ -220,8 +222,8 @@ def test_concurrent_sessions_in_asyncio_tasks_stay_apart(
         assert result["trace_count"] == 2
         assert result["span_count"] == 5 + 2  # conversation + 2x(answer+step); answer+step
         assert [t["name"] for t in result["traces"]] == ["conversation", "answer"]
-    lonely = [t for t in traces(laminar, name="answer") if t["input_preview"] == "after all"]
-    assert len(lonely) == 1 and lonely[0]["session_id"] is None
+    lonely = [t for t in traces(laminar, name="answer") if t["input_preview"] == after_all]
+    assert len(lonely) == 1 and lonely[0]["session_id"] is None, lonely
 
 
 def test_a_task_created_inside_a_session_inherits_it(
