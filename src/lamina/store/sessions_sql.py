@@ -9,6 +9,7 @@ user value is ever formatted into the SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lamina.query.params import SessionQuery, TraceQuery
@@ -269,6 +270,22 @@ def _metadata_match(key: str, value: str) -> tuple[str, list[Any]]:
     return "json_extract_string(metadata, ?) = ?", ['$."' + quoted + '"[1]', value]
 
 
+def _trace_tag_metadata(
+    tag: str | None, metadata: Sequence[tuple[str, str]]
+) -> tuple[list[str], list[Any]]:
+    """Conditions on a trace: it has ``tag`` and every metadata pair."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if tag is not None:
+        conditions.append("list_contains(tags, ?)")
+        params.append(tag)
+    for key, value in metadata:
+        condition, pair = _metadata_match(key, value)
+        conditions.append(condition)
+        params += pair
+    return conditions, params
+
+
 def _session_filters(
     project_id: str, query: SessionQuery, since_start_ns: int | None
 ) -> tuple[list[str], list[Any]]:
@@ -300,15 +317,7 @@ def _session_filters(
         params += [prefix, prefix, project_id, *since, *search_params]
     if query.tag is not None or query.metadata:
         # a session with a trace that has the tag and every metadata pair
-        conditions = []
-        trace_params: list[Any] = []
-        if query.tag is not None:
-            conditions.append("list_contains(tags, ?)")
-            trace_params.append(query.tag)
-        for key, value in query.metadata:
-            condition, pair = _metadata_match(key, value)
-            conditions.append(condition)
-            trace_params += pair
+        conditions, trace_params = _trace_tag_metadata(query.tag, query.metadata)
         where.append(
             "session_id IN (SELECT session_id FROM traces WHERE project_id = ? "
             f"{traces_since}AND {' AND '.join(conditions)})"
@@ -445,13 +454,9 @@ def list_traces(
         where.append("error_count > 0")
     elif query.status == "ok":
         where.append("error_count = 0")
-    if query.tag is not None:
-        where.append("list_contains(tags, ?)")
-        params.append(query.tag)
-    for key, value in query.metadata:
-        condition, pair = _metadata_match(key, value)
-        where.append(condition)
-        params += pair
+    conditions, trace_params = _trace_tag_metadata(query.tag, query.metadata)
+    where += conditions
+    params += trace_params
     if query.since_ns is not None:
         where.append("end_ns >= ?")
         params.append(query.since_ns)
