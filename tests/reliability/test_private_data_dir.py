@@ -94,9 +94,8 @@ def _read_copy(data_dir: Path, copy: Path) -> tuple[list[str], str]:
     return [value for value in values if value], user_id
 
 
-def test_a_copy_of_the_store_file_alone_cannot_sign_a_cookie(
-    new_server: Callable[..., LaminaServer], tmp_path: Path
-) -> None:
+def _stopped_with_an_admin(new_server: Callable[..., LaminaServer]) -> LaminaServer:
+    """A server that made an admin user and stopped (its files closed)."""
     server = new_server(*IN_PROCESS)
     done = server.cli(
         "users",
@@ -108,6 +107,13 @@ def test_a_copy_of_the_store_file_alone_cannot_sign_a_cookie(
     )
     assert done.returncode == 0, done.stderr
     assert server.stop() == 0
+    return server
+
+
+def test_a_copy_of_the_store_file_alone_cannot_sign_a_cookie(
+    new_server: Callable[..., LaminaServer], tmp_path: Path
+) -> None:
+    server = _stopped_with_an_admin(new_server)
     values, user_id = _read_copy(server.data_dir, tmp_path / "copy.duckdb")
     assert user_id
 
@@ -120,17 +126,7 @@ def test_a_copy_of_the_store_file_alone_cannot_sign_a_cookie(
 def test_a_secret_an_earlier_release_kept_in_the_store_is_dropped(
     new_server: Callable[..., LaminaServer], tmp_path: Path
 ) -> None:
-    server = new_server(*IN_PROCESS)
-    done = server.cli(
-        "users",
-        "create",
-        "admin@example.com",
-        "--admin",
-        "--password-stdin",
-        input="a long password\n",
-    )
-    assert done.returncode == 0, done.stderr
-    assert server.stop() == 0
+    server = _stopped_with_an_admin(new_server)
     (server.data_dir / "cookie.secret").unlink(missing_ok=True)
     store = DuckDBStore(server.data_dir)
     store.set_setting("web.cookie_secret", "copied-by-someone")  # as releases before kept it
