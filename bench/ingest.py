@@ -187,7 +187,7 @@ def disk_usage(store: str, data_dir: Path) -> dict[str, tuple[int, int]]:
     if store == "duckdb":
         size = (data_dir / "lamina.duckdb").stat().st_size
         return {"lamina.duckdb (file)": (size, 0)}
-    from lamina.store.clickhouse_client import connect, parse_store
+    from lamina.store.clickhouse.client import connect, parse_store
 
     address = parse_store(f"chdb://{data_dir}/chdb" if store == "chdb" else store)
     client = connect(address)

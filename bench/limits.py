@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.workload import batches
 from lamina.ingest.decoder import PROTOBUF, _start_worker_in_process, decode_body
-from lamina.store.duckdb import DuckDBStore
+from lamina.store.duckdb.store import DuckDBStore
 
 
 def measure(spans: int = 50_000) -> dict[str, float]:

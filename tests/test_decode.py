@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from lamina.errors import BadRequest
 from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 from tests.core import otlp
 
 PRICES = PriceTable.load(None)

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from lamina.otlp import attributes
 from lamina.otlp.decode import decode_request
 from lamina.pricing import PriceTable
-from lamina.query.preview import _cut, _single_spaced
-from lamina.spans import SpanRecord
+from lamina.spans.preview import _cut, _single_spaced
+from lamina.spans.record import SpanRecord
 from tests.core import otlp
 
 PRICES = PriceTable.load(None)

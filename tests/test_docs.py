@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from lamina import docgen
+from lamina.receivers import http as otlp
 from lamina.settings import describe
-from lamina.web import admin, api, otlp
+from lamina.web import admin, api
 
 ROOT = Path(__file__).resolve().parents[1]
 

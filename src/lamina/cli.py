@@ -61,7 +61,7 @@ def connect(data_dir: Path) -> Iterator[Any]:
         yield operations.RemoteOperations(running["url"], operations.admin_token(data_dir))
         return
     from lamina import datadir
-    from lamina.server import open_store
+    from lamina.serve.server import open_store
 
     datadir.make_private(data_dir)
     store = open_store(Settings.load({"data_dir": data_dir}))  # --store from LAMINA_STORE
@@ -108,7 +108,7 @@ def _settings_options(func: F) -> F:
 def serve(**flags: Any) -> None:
     """Run the server: web pages, JSON API, OTLP/HTTP and OTLP/gRPC."""
     from lamina import demo
-    from lamina.server import serve as run
+    from lamina.serve.server import serve as run
 
     settings = Settings.load(flags)
     run(settings, after_start=demo.load_on_start if settings.demo else None)

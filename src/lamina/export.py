@@ -30,7 +30,7 @@ import orjson
 
 from lamina.errors import BadRequest
 from lamina.query.present import iso
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 
 FORMAT_VERSION = 1
 KINDS = ("sessions", "traces", "spans")

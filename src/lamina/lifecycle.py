@@ -72,7 +72,7 @@ def export_page(
 
 def import_spans(store: Store, project_id: str, spans: Sequence[Any]) -> dict[str, Any]:
     """Store exported span rows in the project, in one write (all or none)."""
-    from lamina.ingest.columns import to_columns
+    from lamina.spans.batch import to_columns
 
     if not isinstance(spans, list | tuple) or not all(isinstance(s, dict) for s in spans):
         raise BadRequest("spans must be a list of exported span objects.")

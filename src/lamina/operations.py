@@ -169,7 +169,7 @@ class Operations:
     def import_spans(self, project: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
         return lifecycle.import_spans(self.store, self._project(project).id, spans)
 
-    # -- writes the store set aside (lamina.store.quarantine) ----------------------------
+    # -- writes the store set aside (lamina.store.duckdb.quarantine) ----------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:
         return [self._named(asdict(entry)) for entry in self.store.list_quarantined()]
 

@@ -186,7 +186,7 @@ class Settings:
             raise ConfigError(
                 f"log_level must be debug, info, warning or error; got {self.log_level!r}."
             )
-        from lamina.store.clickhouse_client import parse_store
+        from lamina.store.clickhouse.client import parse_store
 
         parse_store(self.store)  # a store address that cannot work fails at start
         if self.price_file is not None and not Path(self.price_file).is_file():

@@ -25,7 +25,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from lamina import formatting as fmt
-from lamina.query.preview import error_text
+from lamina.spans.preview import error_text
 
 Cell = str | Text
 GAP = 3  # between two columns: a space of padding each side and the separator

@@ -9,10 +9,10 @@ from pathlib import Path
 from bench.workload import batches
 
 from lamina.ingest.batcher import IngestBatcher
-from lamina.ingest.columns import ColumnBatch
 from lamina.ingest.decoder import PROTOBUF, decode_body
 from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
-from lamina.store.duckdb import DuckDBStore
+from lamina.spans.batch import ColumnBatch
+from lamina.store.duckdb.store import DuckDBStore
 
 
 def _requests(count: int) -> list[ColumnBatch]:

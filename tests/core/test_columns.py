@@ -6,10 +6,10 @@ import pickle
 
 from bench.workload import batches
 
-from lamina.ingest.columns import SPAN_SCHEMA, ColumnBatch, to_columns
 from lamina.ingest.decoder import PROTOBUF, decode_body
 from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
-from lamina.spans import SpanRecord
+from lamina.spans.batch import SPAN_SCHEMA, ColumnBatch, to_columns
+from lamina.spans.record import SpanRecord
 
 
 def test_a_batch_crosses_to_the_server_whole() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lamina.query.payload import read_payload, replied, said
-from lamina.query.preview import (
+from lamina.spans.payload import read_payload, replied, said
+from lamina.spans.preview import (
     error_text,
     input_preview,
     message_line,

@@ -19,11 +19,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from lamina.errors import BadRequest
-from lamina.ingest.columns import from_columns, records_to_columns
 from lamina.otlp import attributes as conv
 from lamina.otlp.decode import decode_request, parse_protobuf
 from lamina.otlp.wire import count_spans, decode_wire
 from lamina.pricing import PriceTable
+from lamina.spans.batch import from_columns, records_to_columns
 from tests.strategies import any_values, damaged
 
 PRICES = PriceTable.load(None)

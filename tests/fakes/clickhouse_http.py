@@ -57,7 +57,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from lamina.store.clickhouse_client import ChdbClient
+from lamina.store.clickhouse.client import ChdbClient
 
 VERSION = "26.9.2.1"
 MAX_URI_BYTES = 1024 * 1024  # ClickHouse's http_max_uri_size

@@ -28,10 +28,10 @@ import orjson
 
 with atheris.instrument_imports(include=["lamina"]):
     from lamina.errors import BadRequest
-    from lamina.ingest.columns import records_to_columns, to_columns
     from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
     from lamina.otlp.wire import decode_wire
     from lamina.pricing import PriceTable
+    from lamina.spans.batch import records_to_columns, to_columns
 
 PRICES = PriceTable.load(None)
 

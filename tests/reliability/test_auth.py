@@ -21,8 +21,8 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
+from lamina.receivers import http as otlp_routes
 from lamina.web import admin, api
-from lamina.web import otlp as otlp_routes
 from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
 from tests.core.otlp import IN_PROCESS

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lamina.store.duckdb import DB_FILE, DuckDBStore
-from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
+from lamina.store.duckdb.schema import MIGRATIONS, SCHEMA_VERSION
+from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from tests.conftest import LAMINA, LaminaServer, run_cli
 from tests.core import otlp
 from tests.core.otlp import IN_PROCESS

@@ -26,11 +26,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from lamina.errors import BadRequest
-from lamina.ingest.columns import to_columns
 from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query, parse_trace_query
-from lamina.store.duckdb import DuckDBStore
+from lamina.spans.batch import to_columns
+from lamina.store.duckdb.store import DuckDBStore
 from tests.strategies import any_values, damaged
 
 SCALE = float(os.environ.get("LAMINA_FUZZ_EXAMPLES", "1"))

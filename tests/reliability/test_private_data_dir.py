@@ -20,7 +20,7 @@ import duckdb
 import httpx
 from itsdangerous import URLSafeTimedSerializer
 
-from lamina.store.duckdb import DB_FILE, DuckDBStore
+from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from tests.conftest import LaminaServer
 from tests.core import otlp
 from tests.core.otlp import IN_PROCESS

@@ -34,7 +34,7 @@ import grpc
 import httpx
 import pytest
 
-from lamina.otlp.grpc_server import MAX_CONCURRENT_RPCS
+from lamina.receivers.grpc import MAX_CONCURRENT_RPCS
 from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
 from tests.core.otlp import IN_PROCESS

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from lamina.store.clickhouse import ClickHouseStore
-from lamina.store.clickhouse_client import parse_store
+from lamina.store.clickhouse.client import parse_store
+from lamina.store.clickhouse.store import ClickHouseStore
 from tests.conftest import LaminaServer, run_cli, start_server
 from tests.core import otlp
 

@@ -125,7 +125,7 @@ def test_the_wheel_is_pure_python_without_the_c_decoder(app: App) -> None:
         names = wheel.namelist()
     assert not [n for n in names if n.endswith((".so", ".c", ".pyd"))]
     # the server's code is in it (`lamina serve` says what to add to run it)
-    assert "lamina/server.py" in names and "lamina/web/templates/base.html" in names
+    assert "lamina/serve/server.py" in names and "lamina/web/templates/base.html" in names
 
 
 def test_the_sdk_adds_under_20_mb_and_none_of_the_server_packages(app: App) -> None:

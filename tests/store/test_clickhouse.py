@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from lamina.errors import ConfigError, Conflict
-from lamina.spans import SpanRecord
-from lamina.store.clickhouse import ClickHouseStore
-from lamina.store.clickhouse_client import StoreAddress, parse_store
-from lamina.store.clickhouse_schema import SCHEMA_VERSION
+from lamina.spans.record import SpanRecord
+from lamina.store.clickhouse.client import StoreAddress, parse_store
+from lamina.store.clickhouse.schema import SCHEMA_VERSION
+from lamina.store.clickhouse.store import ClickHouseStore
 from tests.store.test_contract import BASE, SECOND, agent_trace, rec, sessions, trace_id
 
 SUMMARY_TABLES = ("traces", "session_traces", "sessions")

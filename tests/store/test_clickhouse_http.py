@@ -16,8 +16,8 @@ import clickhouse_connect
 import pytest
 
 from lamina.errors import ConfigError, StoreUnavailable
-from lamina.store.clickhouse import ClickHouseStore
-from lamina.store.clickhouse_client import ClientError, HttpClient, parse_store
+from lamina.store.clickhouse.client import ClientError, HttpClient, parse_store
+from lamina.store.clickhouse.store import ClickHouseStore
 from tests.fakes.clickhouse_http import FakeClickHouse, shared
 from tests.store.test_contract import BASE, agent_trace
 

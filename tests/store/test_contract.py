@@ -20,7 +20,7 @@ import pytest
 
 from lamina.errors import Conflict
 from lamina.query.params import parse_session_query, parse_trace_query
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 from lamina.store.base import Store
 
 SECOND = 1_000_000_000
@@ -37,7 +37,7 @@ class Backend:
 
 
 def _duckdb(tmp_path: Path) -> Backend:
-    from lamina.store.duckdb import DuckDBStore
+    from lamina.store.duckdb.store import DuckDBStore
 
     return Backend("duckdb", lambda: DuckDBStore(tmp_path / "data"))
 
@@ -48,8 +48,8 @@ def _clickhouse(tmp_path: Path) -> Backend:
     chDB runs one engine per process on one directory, so every test's store is a
     database of its own in a directory shared by the test run.
     """
-    from lamina.store.clickhouse import ClickHouseStore
-    from lamina.store.clickhouse_client import parse_store
+    from lamina.store.clickhouse.client import parse_store
+    from lamina.store.clickhouse.store import ClickHouseStore
 
     database = "t_" + re.sub(r"\W", "_", tmp_path.name)
     address = parse_store(f"chdb://{tmp_path.parent}/chdb?database={database}")
@@ -61,8 +61,8 @@ def _clickhouse_http(tmp_path: Path) -> Backend:
     served by the test server in tests/fakes/clickhouse_http.py (the statements run on
     ClickHouse's engine, in the same chDB directory as ``_clickhouse``), or by a real
     ClickHouse server when LAMINA_TEST_CLICKHOUSE names one."""
-    from lamina.store.clickhouse import ClickHouseStore
-    from lamina.store.clickhouse_client import parse_store
+    from lamina.store.clickhouse.client import parse_store
+    from lamina.store.clickhouse.store import ClickHouseStore
     from tests.fakes.clickhouse_http import shared
 
     database = "h_" + re.sub(r"\W", "_", tmp_path.name)
@@ -319,7 +319,7 @@ def test_one_group_commit_of_many_batches_equals_writing_in_order(
 ) -> None:
     """The ingest path: several requests' column batches, holding pieces of the same
     traces, in one write_columns call (one transaction)."""
-    from lamina.ingest.columns import to_columns
+    from lamina.spans.batch import to_columns
 
     rng = random.Random(seed)
     ordered = [agent_trace("s-ordered", BASE + n * 5 * SECOND, turn=n) for n in range(3)]

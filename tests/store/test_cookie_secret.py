@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from lamina.store.base import Store
-from lamina.store.clickhouse import ClickHouseStore
-from lamina.store.clickhouse_client import parse_store
+from lamina.store.clickhouse.client import parse_store
+from lamina.store.clickhouse.store import ClickHouseStore
 from lamina.web.pages.accounts import SECRET_SETTING, cookie_secret
 from tests.fakes.clickhouse_http import shared
 

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from lamina.query.params import parse_session_query
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 from lamina.store import sessions_sql
-from lamina.store.duckdb import DB_FILE, DuckDBStore
+from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z

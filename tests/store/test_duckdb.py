@@ -15,10 +15,10 @@ from lamina.errors import ConfigError, StoreUnavailable
 from lamina.ingest.decoder import PROTOBUF, decode_body
 from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
 from lamina.query.params import parse_session_query
-from lamina.store import duckdb as duckdb_store
 from lamina.store import sessions_sql
-from lamina.store.duckdb import CHECKPOINT_IDLE_SECONDS, DB_FILE, DuckDBStore
-from lamina.store.schema import SCHEMA_VERSION
+from lamina.store.duckdb import store as duckdb_store
+from lamina.store.duckdb.schema import SCHEMA_VERSION
+from lamina.store.duckdb.store import CHECKPOINT_IDLE_SECONDS, DB_FILE, DuckDBStore
 
 
 def test_a_new_data_dir_records_its_schema_version(tmp_path: Path) -> None:

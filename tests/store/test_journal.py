@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from lamina.errors import StoreUnavailable
-from lamina.ingest.columns import streams, to_columns
 from lamina.query.params import parse_session_query, parse_trace_query
-from lamina.spans import SpanRecord
-from lamina.store import duckdb as store_module
-from lamina.store.duckdb import JOURNAL_DIR, DuckDBStore
-from lamina.store.journal import MAGIC, Journal
+from lamina.spans.batch import streams, to_columns
+from lamina.spans.record import SpanRecord
+from lamina.store.duckdb import store as store_module
+from lamina.store.duckdb.journal import MAGIC, Journal
+from lamina.store.duckdb.store import JOURNAL_DIR, DuckDBStore
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -149,9 +149,9 @@ def keep_out_of_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
 CRASHING_WRITER = """
 import os, random, sys
 from pathlib import Path
-from lamina.store import duckdb as store_module
-from lamina.store.journal import Journal
-from lamina.ingest.columns import to_columns
+from lamina.store.duckdb import store as store_module
+from lamina.store.duckdb.journal import Journal
+from lamina.spans.batch import to_columns
 from tests.store.test_journal import spans
 store_module.STORE_SPANS = 10**9
 store_module.STORE_SECONDS = store_module.STORE_IDLE_SECONDS = 3600.0

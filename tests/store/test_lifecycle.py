@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from lamina.errors import BadRequest
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 from lamina.store.base import Deleted, Store
 from tests.store.test_contract import (
     BASE,

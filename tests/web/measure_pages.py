@@ -22,8 +22,8 @@ import httpx
 import orjson
 
 from lamina import operations
-from lamina.spans import SpanRecord
-from lamina.store.duckdb import DuckDBStore
+from lamina.spans.record import SpanRecord
+from lamina.store.duckdb.store import DuckDBStore
 from tests.conftest import run_cli, start_server
 
 ROUNDS = 15

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lamina.query.payload import as_messages, read_payload, replied, said
+from lamina.spans.payload import as_messages, read_payload, replied, said
 
 
 def test_openai_messages_with_tool_calls() -> None:

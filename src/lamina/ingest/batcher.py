@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 
 from lamina.errors import LaminaError, Overloaded, PayloadTooLarge, StoreUnavailable
-from lamina.ingest.columns import ColumnBatch
+from lamina.spans.batch import ColumnBatch
 from lamina.store.base import Store
 
 log = logging.getLogger("lamina.ingest")

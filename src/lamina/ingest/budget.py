@@ -10,7 +10,7 @@ are refused with 429 and Retry-After, like a full queue.
 Both receivers count in one budget. OTLP/HTTP takes each chunk as it arrives.
 gRPC hands over a message only whole, so an OTLP/gRPC call reserves the body
 limit before it asks for its message and keeps the message's size once read
-(``otlp/grpc_server.py``); past the budget it is RESOURCE_EXHAUSTED.
+(``receivers/grpc.py``); past the budget it is RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations

@@ -24,11 +24,11 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from lamina.errors import BadRequest, PayloadTooLarge, StoreUnavailable
-from lamina.ingest.columns import ColumnBatch, from_columns, records_to_columns, request_digest
 from lamina.otlp.decode import decode_request as decode_message
 from lamina.otlp.decode import parse_json, parse_protobuf, rejection
 from lamina.otlp.wire import count_spans, decode_wire
 from lamina.pricing import PriceTable
+from lamina.spans.batch import ColumnBatch, from_columns, records_to_columns, request_digest
 
 log = logging.getLogger("lamina.ingest")
 

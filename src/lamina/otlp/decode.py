@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from lamina.errors import BadRequest
 from lamina.otlp import attributes as conv
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 
 CostFunction = Callable[[str | None, str | None, int | None, int | None], float | None]
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from lamina.ingest.columns import SPAN_FIELDS
 from lamina.otlp import attributes as conv
 from lamina.otlp.decode import CostFunction
+from lamina.spans.batch import SPAN_FIELDS
 
 try:
     from lamina.otlp import _wire

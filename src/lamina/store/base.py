@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.query.params import Page, SessionQuery, TraceQuery
-from lamina.spans import SpanRecord
+from lamina.spans.record import SpanRecord
 
 if TYPE_CHECKING:
-    from lamina.ingest.columns import ColumnBatch
+    from lamina.spans.batch import ColumnBatch
 
 Row = dict[str, Any]
 
@@ -59,7 +59,7 @@ class User:
 @dataclass(frozen=True, slots=True)
 class Quarantined:
     """A journal entry the store set aside because it could not hold it (see
-    lamina.store.quarantine): its id, spans, bytes, projects, when and why."""
+    lamina.store.duckdb.quarantine): its id, spans, bytes, projects, when and why."""
 
     id: str
     spans: int

@@ -16,8 +16,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from lamina.errors import LaminaError, Overloaded
+from lamina.receivers import http as otlp
 from lamina.runtime import Runtime
-from lamina.web import admin, api, otlp
+from lamina.web import admin, api
 from lamina.web.api import JSONResponse
 
 log = logging.getLogger("lamina.web")
@@ -28,7 +29,7 @@ Hook = Callable[[], Awaitable[None]]
 async def health(request: Request) -> Response:
     """200 while acknowledged spans are being stored; 503 with the reason while they
     cannot be (they wait in the journal). Writes the store set aside because it could
-    not hold them (see lamina.store.quarantine) are named, with a warning."""
+    not hold them (see lamina.store.duckdb.quarantine) are named, with a warning."""
     runtime: Runtime = request.app.state.runtime
     failure = runtime.store.write_failure()
     body: dict[str, Any] = {
@@ -73,7 +74,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
     """The client closed the connection, or was cut off for sending too slowly
-    (lamina.connections), while its body was read: no one is left to answer, and
+    (lamina.serve.connections), while its body was read: no one is left to answer, and
     nothing went wrong here worth a traceback in the log: one line at debug."""
     log.debug(
         "%s %s: the client left before sending its whole body", request.method, request.url.path

@@ -14,7 +14,8 @@ from typing import Any
 from starlette.responses import Response
 
 from lamina.errors import NotFound
-from lamina.query import payload, present
+from lamina.query import present
+from lamina.spans import payload
 from lamina.store.base import Row
 from lamina.web.pages import spans, transcript
 from lamina.web.pages.base import Page

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lamina.query import payload
-from lamina.query.preview import error_text
+from lamina.spans import payload
+from lamina.spans.preview import error_text
 from lamina.store.base import Row
 from lamina.web.pages import spans
 from lamina.web.pages.render import display_preview, parse_iso

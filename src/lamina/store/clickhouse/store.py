@@ -2,8 +2,8 @@
 
 The same SQL runs on a ClickHouse server through ``clickhouse-connect``
 (``--store clickhouse://...``) or in-process on chDB (``--store chdb:///PATH``);
-see :mod:`lamina.store.clickhouse_client`. The schema and why it is shaped so
-are in :mod:`lamina.store.clickhouse_schema`.
+see :mod:`lamina.store.clickhouse.client`. The schema and why it is shaped so
+are in :mod:`lamina.store.clickhouse.schema`.
 
 An ingest batch is four statements, none of which reads before it writes
 except the last: the spans (Arrow), the batch's per-trace deltas (Arrow), the
@@ -30,19 +30,19 @@ from lamina.errors import (
     NotFound,
     StoreUnavailable,
 )
-from lamina.ingest.columns import ColumnBatch, combine, to_columns
 from lamina.query.params import Page, SessionQuery, TraceQuery
-from lamina.spans import SpanRecord
-from lamina.store import clickhouse_sql as sql
+from lamina.spans.batch import ColumnBatch, combine, to_columns
+from lamina.spans.record import SpanRecord
 from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
-from lamina.store.clickhouse_client import (
+from lamina.store.clickhouse import sql
+from lamina.store.clickhouse.client import (
     Client,
     ClientError,
     StoreAddress,
     connect,
 )
-from lamina.store.clickhouse_rows import session_links, trace_row, trace_rows
-from lamina.store.clickhouse_schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
+from lamina.store.clickhouse.rows import session_links, trace_row, trace_rows
+from lamina.store.clickhouse.schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
 from lamina.store.rows import (
     LARGE_FIELDS,
     cut_span_row,

@@ -2,7 +2,7 @@
 
 Decoding (in a worker process) turns each request's SpanRecords into one
 :class:`ColumnBatch`: an Arrow table of spans and one of per-trace summary
-deltas (see :mod:`lamina.store.summaries`). Sequence numbers are offsets
+deltas (see :mod:`lamina.spans.summaries`). Sequence numbers are offsets
 within the batch until the writer joins batches and gives them their place
 (:func:`combine`). Arrow tables cross the process boundary as buffers, so the
 server process does almost no per-span Python work.
@@ -20,8 +20,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lamina.spans import SpanRecord
-from lamina.store.summaries import TRACE_SCHEMA, trace_deltas
+from lamina.spans.record import SpanRecord
+from lamina.spans.summaries import TRACE_SCHEMA, trace_deltas
 
 SPAN_SCHEMA = pa.schema(
     [

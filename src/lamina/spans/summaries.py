@@ -7,7 +7,7 @@ may arrive in any order, across any number of requests, and the summary ends
 the same. A rank is the span's start time, lowered by 2**62 for the root span:
 the root's name and previews win over any other span's, and otherwise the
 earliest span's do. A span that failed without an output offers its error
-as its output (see :mod:`lamina.query.preview`).
+as its output (see :mod:`lamina.spans.preview`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from lamina.query.preview import error_preview, input_preview, output_preview
+from lamina.spans.preview import error_preview, input_preview, output_preview
 
 ROOT_BONUS = 2**62
 

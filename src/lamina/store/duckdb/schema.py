@@ -175,7 +175,7 @@ MIGRATIONS: list[str] = [
         PARTITION BY project_id ORDER BY coalesce(cost, 0) DESC, session_id DESC
     ) <= 500;
     """,
-    # 9: the id of the last journal entry stored (lamina.store.journal): entries after it
+    # 9: the id of the last journal entry stored (lamina.store.duckdb.journal): entries after it
     # are stored again when the store opens. One row.
     """
     CREATE TABLE journal_stored (entry_id BIGINT NOT NULL);

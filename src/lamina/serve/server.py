@@ -6,7 +6,7 @@ a busy port leaves no key that was never shown), then records the running
 server in the data dir so the CLI can reach it. SIGINT/SIGTERM stop accepting,
 write everything already acknowledged or queued, checkpoint the store and exit.
 
-HTTP connections are limited as :mod:`lamina.connections` describes. The gRPC
+HTTP connections are limited as :mod:`lamina.serve.connections` describes. The gRPC
 port is bound without SO_REUSEPORT, so a second server cannot share it by
 accident (the kernel would split the connections between the two); only the
 workers of one ``--workers N`` server share it.
@@ -25,18 +25,18 @@ from typing import Any, TextIO
 import uvicorn
 
 from lamina import datadir, operations, retention
-from lamina.connections import Limits, http_protocol
 from lamina.errors import ConfigError
-from lamina.otlp.grpc_server import start_grpc
+from lamina.receivers.grpc import start_grpc
 from lamina.runtime import Runtime
+from lamina.serve.connections import Limits, http_protocol
+from lamina.serve.supervisor import is_worker, worker_slot
 from lamina.settings import Settings
 from lamina.store.base import Store
-from lamina.store.clickhouse_client import parse_store
-from lamina.store.duckdb import DuckDBStore
-from lamina.supervisor import is_worker, worker_slot
+from lamina.store.clickhouse.client import parse_store
+from lamina.store.duckdb.store import DuckDBStore
 from lamina.web.app import Pages, create_app
 
-log = logging.getLogger("lamina.server")
+log = logging.getLogger("lamina.serve.server")
 # What a server prints once it has stopped (after SIGINT or SIGTERM) and closed its store.
 # "Saved", not "stored": spans may wait in the journal for the next start, or be set aside
 # in the quarantine (lamina quarantine list); both are on disk.
@@ -95,7 +95,7 @@ def serve(
     # writer from waiting up to 5 ms each time it needs the GIL back.
     sys.setswitchinterval(0.0005)
     if settings.workers > 1:
-        from lamina.supervisor import supervise
+        from lamina.serve.supervisor import supervise
 
         supervise(settings, out)
         return
@@ -118,7 +118,7 @@ def open_store(settings: Settings) -> Store:
             settings.threads_for_store,
             unstored_limit=settings.max_queue_spans,
         )
-    from lamina.store.clickhouse import ClickHouseStore
+    from lamina.store.clickhouse.store import ClickHouseStore
 
     return ClickHouseStore(address)
 

@@ -1,7 +1,7 @@
 """Span inputs and outputs read as chat, JSON, or text; and the words of a turn.
 
 Shared by the pages (the trace view, the session's transcript) and the previews
-made at ingest (:mod:`lamina.query.preview`), so a list and a transcript pick
+made at ingest (:mod:`lamina.spans.preview`), so a list and a transcript pick
 the same words. A payload is stored as text (usually JSON). Here it becomes one of:
 
 - ``chat``: a list of messages (OpenAI, Anthropic, OpenTelemetry GenAI and

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lamina.store.base import Row
-from lamina.store.clickhouse_schema import NO_RANK
+from lamina.store.clickhouse.schema import NO_RANK
 from lamina.store.rows import duration_ms, parse_json, total_tokens
 
 _RANKED = pa.struct([("rank", pa.int64()), ("value", pa.string())])

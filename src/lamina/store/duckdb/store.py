@@ -1,6 +1,6 @@
 """The embedded store: one DuckDB file in the data directory.
 
-A write is journaled (appended to a file and synced, :mod:`lamina.store.journal`)
+A write is journaled (appended to a file and synced, :mod:`lamina.store.duckdb.journal`)
 and answered; journaled batches are stored in DuckDB in large transactions of
 column-wise Arrow appends (never row by row), and always before a read: the
 spans, and one summary delta per trace they touch folded into ``traces`` and
@@ -25,13 +25,15 @@ import duckdb
 import pyarrow as pa
 
 from lamina.errors import BadRequest, ConfigError, Conflict, InvalidCursor, StoreUnavailable
-from lamina.ingest.columns import ColumnBatch, combine, streams, to_columns
 from lamina.query.params import MAX_LIMIT, Page, SessionQuery, TraceQuery
-from lamina.spans import SpanRecord
+from lamina.spans.batch import ColumnBatch, combine, streams, to_columns
+from lamina.spans.record import SpanRecord
+from lamina.spans.summaries import merge_metadata, plain_metadata
 from lamina.store import sessions_sql
 from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
-from lamina.store.journal import Journal
-from lamina.store.quarantine import Quarantine
+from lamina.store.duckdb.journal import Journal
+from lamina.store.duckdb.quarantine import Quarantine
+from lamina.store.duckdb.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.rows import (
     LARGE_FIELDS,
     cut_fields,
@@ -46,8 +48,6 @@ from lamina.store.rows import (
     total_tokens,
     whole_value,
 )
-from lamina.store.schema import MIGRATIONS, SCHEMA_VERSION
-from lamina.store.summaries import merge_metadata, plain_metadata
 
 DB_FILE = "lamina.duckdb"
 JOURNAL_DIR = "journal"
@@ -58,7 +58,7 @@ RETRY_WINDOW_NS = 3600 * 1_000_000_000
 # Batches are journaled and answered, then stored in DuckDB (their spans appended,
 # their summary deltas folded into ``traces`` and ``sessions``) in one transaction
 # once this many spans (or bytes of them) have gathered, this long after the first,
-# once writes pause this long, or before any read (see lamina.store.journal). DuckDB
+# once writes pause this long, or before any read (see lamina.store.duckdb.journal). DuckDB
 # writes each full row group of an append straight into the file: at 16,384 spans a
 # transaction the store spends 23 µs of CPU a span, at 1,024 44; a fold costs about
 # 0.12 s of CPU whatever its size, plus 8 µs a trace.
@@ -70,7 +70,7 @@ STORE_BYTES = 32 << 20
 # retried for ever, holding up every write after it. So a part holds at most this
 # share of the store's memory (32 MB at the default 256 MB); a part that still runs
 # out of memory is halved, down to one journal entry, and an entry that cannot be
-# stored on its own is set aside (lamina.store.quarantine) so the next ones flow.
+# stored on its own is set aside (lamina.store.duckdb.quarantine) so the next ones flow.
 PART_MEMORY_SHARE = 8
 STORE_SECONDS = 2.0
 STORE_IDLE_SECONDS = 0.25
@@ -464,7 +464,7 @@ class DuckDBStore:
         self.write_columns([to_columns(records)])
 
     def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
-        """Journal column batches (see :mod:`lamina.ingest.columns`); once this returns
+        """Journal column batches (see :mod:`lamina.spans.batch`); once this returns
         they are durable, and every read sees them.
 
         They are stored in DuckDB later, many writes a transaction (see STORE_SPANS),
@@ -648,7 +648,7 @@ class DuckDBStore:
     def _set_aside(self, journaled: _Journaled, reason: str) -> None:
         """Move a journal entry the store cannot hold (one, or the one left readable of a
         write) into the quarantine and count it as stored, so that the entries after it
-        are stored (see lamina.store.quarantine)."""
+        are stored (see lamina.store.duckdb.quarantine)."""
         found = [
             (entry_id, raw)
             for entry_id in range(journaled.first_id, journaled.last_id + 1)
@@ -733,7 +733,7 @@ class DuckDBStore:
         return batch.count
 
     def _replay_journal(self) -> None:
-        """Store the journal's entries a crash left unstored (see lamina.store.journal)."""
+        """Store the journal's entries a crash left unstored (see lamina.store.duckdb.journal)."""
         (stored_id,) = _one(self._db.execute("SELECT entry_id FROM journal_stored"))
         now = time.time_ns()
         for entry_id, batch in self._journal.replay(stored_id):
@@ -1239,7 +1239,7 @@ class DuckDBStore:
         return self._write_failure if self._unstored_spans > 0 else None
 
     def quarantined_ids(self) -> list[str]:
-        """The ids of the journal entries set aside (see lamina.store.quarantine)."""
+        """The ids of the journal entries set aside (see lamina.store.duckdb.quarantine)."""
         return list(self._quarantined)
 
     def list_quarantined(self) -> list[Quarantined]:

@@ -1,7 +1,7 @@
 """SQL for the ClickHouse store: trace and session reads, lists, and the session refresh.
 
 A trace's summary is the aggregate of its delta rows (``GROUP BY trace_id``
-over ``traces``; see :mod:`lamina.store.clickhouse_schema`), so every read is
+over ``traces``; see :mod:`lamina.store.clickhouse.schema`), so every read is
 exact whether or not ClickHouse has merged the rows yet. Sessions are read
 ``FINAL`` (the newest version of each). Every list uses keyset pagination on
 ``(sort value, id)``. User values travel only as ``{name:Type}`` parameters.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.query.params import SessionQuery, TraceQuery
-from lamina.store.clickhouse_schema import HOUR_NS, NO_RANK
+from lamina.store.clickhouse.schema import HOUR_NS, NO_RANK
 from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
 

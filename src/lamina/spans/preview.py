@@ -1,14 +1,14 @@
 """One-line previews of span inputs and outputs: what lists, the CLI and the API show.
 
 A preview is the words a turn of the session's transcript shows, on one line:
-:func:`lamina.query.payload.said` picks them from an input (a chat's last user
+:func:`lamina.spans.payload.said` picks them from an input (a chat's last user
 message; a field such as ``user_message`` or ``question`` of a JSON object, or
-its only text field; a text as itself) and :func:`~lamina.query.payload.replied`
+its only text field; a text as itself) and :func:`~lamina.spans.payload.replied`
 from an output (a chat's last message; a field such as ``answer``). Anything
 else is compact JSON. A span that failed previews its output as its error's
 type and message (``ValueError: card declined``) when it has no output.
 
-Previews are made once, at ingest (:mod:`lamina.store.summaries`), and cut to
+Previews are made once, at ingest (:mod:`lamina.spans.summaries`), and cut to
 PREVIEW_CHARS characters on a character boundary.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from lamina.query.payload import (
+from lamina.spans.payload import (
     REPLY_KEYS,
     SAID_KEYS,
     Message,

@@ -11,7 +11,7 @@ holds the port meanwhile (bound, never listening) so it stays theirs; it first
 checks that no one else holds it, since SO_REUSEPORT would share it with any
 other server that set it too.
 
-Workers are ordinary servers (``python -m lamina.supervisor``, settings in
+Workers are ordinary servers (``python -m lamina.serve.supervisor``, settings in
 ``LAMINA_*`` variables) that do not write the running-server file or print the
 banner, and tell the supervisor when they are ready through a pipe. SIGTERM or
 SIGINT is passed to every worker, which stops accepting, writes everything it
@@ -39,9 +39,9 @@ from lamina import operations
 from lamina.errors import ConfigError
 from lamina.settings import Settings
 from lamina.store.base import Project
-from lamina.store.clickhouse_client import parse_store
+from lamina.store.clickhouse.client import parse_store
 
-log = logging.getLogger("lamina.supervisor")
+log = logging.getLogger("lamina.serve.supervisor")
 
 # How the supervisor talks to a worker (not settings: no one sets these by hand).
 HTTP_FD_ENV = "LAMINA_WORKER_HTTP_FD"
@@ -96,7 +96,7 @@ class Supervisor:
 
     # -- start -------------------------------------------------------------------------------
     def run(self) -> int:
-        from lamina.server import bind
+        from lamina.serve.server import bind
 
         settings = self.settings
         self.http_socket = bind(settings.host, settings.port)
@@ -132,7 +132,7 @@ class Supervisor:
         env[INDEX_ENV] = str(index)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "lamina.supervisor"],
+                [sys.executable, "-m", "lamina.serve.supervisor"],
                 env=env,
                 pass_fds=(self.http_socket.fileno(), write_fd),
             )
@@ -187,7 +187,7 @@ class Supervisor:
         return worker.ready
 
     def _info(self) -> dict[str, Any]:
-        from lamina.server import _url_host
+        from lamina.serve.server import _url_host
 
         info: dict[str, Any] = {
             "url": f"http://{_url_host(self.settings.host)}:{self.http_port}",
@@ -200,7 +200,7 @@ class Supervisor:
         return info
 
     def _banner(self, info: dict[str, Any], project: str, first_key: str | None) -> None:
-        from lamina.server import _banner
+        from lamina.serve.server import _banner
 
         pids = ", ".join(str(worker.process.pid) for worker in self.workers)
         extra = [f"Workers: {len(self.workers)} server processes (pids {pids})"]
@@ -285,7 +285,7 @@ def _hold_port(host: str, port: int) -> socket.socket:
     A socket with SO_REUSEPORT shares the port with any other that set it (another
     ``--workers`` server, an older Lamina), so a port of someone else's is found first
     by binding it without."""
-    from lamina.server import grpc_port_error
+    from lamina.serve.server import grpc_port_error
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     if port != 0:
@@ -307,7 +307,7 @@ def _hold_port(host: str, port: int) -> socket.socket:
 
 def _prepare_store(settings: Settings) -> tuple[Project, str | None]:
     """The schema, project "default" and (on a new store) its first key, to show."""
-    from lamina.server import open_store
+    from lamina.serve.server import open_store
 
     store = open_store(settings)
     try:
@@ -320,7 +320,7 @@ def _prepare_store(settings: Settings) -> tuple[Project, str | None]:
 
 def supervise(settings: Settings, out: TextIO) -> None:
     """Run ``settings.workers`` servers; exit when they have stopped."""
-    from lamina.server import STOPPED
+    from lamina.serve.server import STOPPED
 
     check_store(settings)
     code = Supervisor(settings, out).run()
@@ -381,7 +381,7 @@ def worker_slot() -> WorkerSlot | None:
 def _worker_main() -> None:
     from lamina import demo
     from lamina.errors import LaminaError
-    from lamina.server import serve
+    from lamina.serve.server import serve
 
     try:
         settings = Settings.load()

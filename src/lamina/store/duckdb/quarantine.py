@@ -22,9 +22,9 @@ from pathlib import Path
 import orjson
 
 from lamina.errors import NotFound
-from lamina.ingest.columns import ColumnBatch
+from lamina.spans.batch import ColumnBatch
 from lamina.store.base import Quarantined
-from lamina.store.journal import SUFFIX, read_entries, sync_directory
+from lamina.store.duckdb.journal import SUFFIX, read_entries, sync_directory
 
 NOTE = ".json"  # beside each entry: why, and when
 

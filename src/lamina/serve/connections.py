@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from lamina.settings import Settings
 
-log = logging.getLogger("lamina.connections")
+log = logging.getLogger("lamina.serve.connections")
 
 BODY_CHECK_SECONDS = 1.0  # how often a body's rate is checked
 FILE_HEADROOM = 1024  # open files kept for the store, decode workers and gRPC
