@@ -8,7 +8,8 @@ Fixtures
 ``LaminaServer``  has ``.url``, ``.grpc_target`` ("127.0.0.1:PORT"), ``.api_key``,
                   ``.data_dir``, ``.get(path, key=..., **params)`` -> httpx.Response,
                   ``.api(path, **params)`` -> parsed JSON (asserts 200),
-                  ``.wait_for(path, predicate, **params)`` polls the API briefly,
+                  ``.wait_for(path, predicate, **params)`` polls the API until the predicate
+                  holds (AssertionError after ``timeout`` s),
                   ``.cli(*args)`` runs the `lamina` command on the data dir,
                   ``.stop()`` (SIGTERM, waits) and ``.kill()`` (SIGKILL).
 """
@@ -60,9 +61,20 @@ class LaminaServer:
         deadline = time.monotonic() + timeout
         while True:
             result = self.api(path, **params)
-            if predicate(result) or time.monotonic() > deadline:
+            if predicate(result):
                 return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{path} did not answer as expected in {timeout} s: {result}")
             time.sleep(0.05)
+
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        """The first line of the server's output holding ``text``, once it is printed."""
+        deadline = time.monotonic() + timeout
+        while not (lines := [line for line in self.output if text in line]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server never printed {text!r}:\n{''.join(self.output)}")
+            time.sleep(0.05)
+        return lines[0]
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--data-dir", str(self.data_dir), input=input)

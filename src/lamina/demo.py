@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -433,7 +434,9 @@ async def load_on_start(runtime: Any, info: dict[str, Any]) -> None:
     from lamina.operations import DEFAULT_PROJECT
 
     store = runtime.store
-    if store.get_setting(DEMO_SETTING):
+    if loaded := store.get_setting(DEMO_SETTING):
+        when = datetime.fromtimestamp(int(loaded) / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        log.info("The demo data was loaded into this data dir on %s; not sent again.", when)
         return
     project = store.find_project(DEFAULT_PROJECT)
     if project is None:

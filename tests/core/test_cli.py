@@ -228,7 +228,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # `serve --demo` loads it once per data dir, and revokes its loader key
     assert server.stop() == 0
     again = new_server("--demo", data_dir=server.data_dir, api_key=server.api_key)
-    time.sleep(0.7)  # the loader would have sent by now (it takes ~0.1 s)
+    again.wait_for_output("The demo data was loaded into this data dir on")
     assert otlp.api(again, "/healthz")["spans_written"] == 0
     listing = _ok(again.cli("keys", "list"))
     loader = [line for line in listing.splitlines() if "demo-loader" in line]

@@ -58,7 +58,12 @@ def safe_redirect(client: httpx.Client, target: str) -> str:
 def test_odd_session_ids_and_project_names(client: httpx.Client, web: Seeded) -> None:
     session = "team a/conv ü #1?x=<b>"
     send_turns(web.server, session, [("odd id", "fine")])
-    web.server.wait_for("/api/v1/sessions", lambda p: True, user_id="u-1")
+    web.server.wait_for(
+        "/api/v1/sessions",
+        lambda page: session in {s["session_id"] for s in page["items"]},
+        user_id="u-1",
+        limit=100,
+    )
     page = client.get(f"/p/default/sessions/{quote(session, safe='')}")
     assert page.status_code == 200, page.text
     assert "team a/conv ü #1?x=&lt;b&gt;" in page.text
