@@ -18,6 +18,7 @@ import orjson
 
 from lamina import auth, datadir, lifecycle, retention
 from lamina.errors import BadRequest, ConfigError, Conflict, LaminaError, NotFound
+from lamina.exchange import export
 from lamina.query import present
 from lamina.store.base import Project, Store
 
@@ -155,7 +156,7 @@ class Operations:
         session_id: str | None = None,
     ) -> dict[str, Any]:
         found = self._project(project)
-        page = lifecycle.export_page(self.store, found.id, kind, after, limit, session_id)
+        page = export.export_page(self.store, found.id, kind, after, limit, session_id)
         if kind == "spans" and after is None:
             page["total"] = self._span_total(found.id, session_id)
         return page

@@ -20,7 +20,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from lamina.export import IMPORT_CHUNK_BYTES, read_spans
+from lamina.exchange.importing import IMPORT_CHUNK_BYTES, read_spans
 from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
 from tests.core.otlp import IN_PROCESS

@@ -27,8 +27,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from lamina import export, lifecycle
+from lamina import lifecycle
 from lamina.errors import BadRequest, Forbidden
+from lamina.exchange import export
 from lamina.query import present
 from lamina.runtime import Runtime
 
@@ -117,7 +118,7 @@ def _delete_trace(runtime: Runtime, project_id: str, request: Request) -> Any:
 
 
 async def _export(request: Request) -> Response:
-    """The project's (or one session's) data as a download (see lamina.export): one JSONL
+    """The project's (or one session's) data as a download (see lamina.exchange.export): one JSONL
     file, or the three Parquet files of ``lamina export --format parquet`` in a zip."""
     runtime: Runtime = request.app.state.runtime
     project_id = await project_of(request)
@@ -127,7 +128,7 @@ async def _export(request: Request) -> Response:
     session_id = request.query_params.get("session_id") or None
 
     def fetch(kind: str, after: str | None) -> dict[str, Any]:
-        return lifecycle.export_page(runtime.store, project_id, kind, after, 2000, session_id)
+        return export.export_page(runtime.store, project_id, kind, after, 2000, session_id)
 
     if session_id is not None:  # a missing session is a 404, before the download starts
         await run_in_threadpool(fetch, "sessions", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina import export
+from lamina.exchange import export
 from lamina.query.params import (
     MAX_DURATION_MS,
     MAX_LIMIT,

@@ -1,14 +1,6 @@
-"""The export file format: a project's (or one session's) data as JSONL or Parquet, and
-back into span records for import.
-
-JSONL is one file: a header line ``{"lamina_export": 1, ...}``, then one line per
-session, trace and span, each with ``"kind"``, then a trailer line
-``{"kind": "trailer", "sessions": N, "traces": N, "spans": N}``: a file without it was
-cut short (a download that broke off, a disk that filled). Rows carry the JSON API's
-fields, plus exact nanosecond times (``start_ns``, ``end_ns``, events' ``time_ns``)
-and, for spans, their ``trace_id``. Parquet is a directory holding
-``sessions.parquet``, ``traces.parquet`` and ``spans.parquet``, with the same columns
-(times as UTC timestamps and nanoseconds; JSON objects as JSON text).
+"""Reading an export back (see :mod:`lamina.exchange.export` for the format): the span
+rows of a JSONL file, a Parquet directory or the session page's Parquet zip, and each
+row as a span of the project it is imported into.
 
 Import reads only the spans, in chunks bounded by count and by bytes: a store
 recomputes the trace and session summaries from them, exactly as at ingest.
@@ -22,22 +14,16 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from lamina.errors import BadRequest
-from lamina.query.present import iso
-from lamina.spans.record import SpanRecord
+from lamina.exchange.export import FORMAT_VERSION, KINDS
 
-FORMAT_VERSION = 1
-KINDS = ("sessions", "traces", "spans")
-FORMATS = ("jsonl", "parquet")
-_KIND_OF_LINE = {"sessions": "session", "traces": "trace", "spans": "span"}
 _HEX = re.compile(r"^[0-9a-f]+$")
-_JSON_TEXT = ("metadata", "attributes", "events", "resource")
 _MAX_TIME = 2**63
 MiB = 1024 * 1024
 # An import sends (or stores) spans at most this many, and this many bytes of them, at
@@ -48,207 +34,6 @@ IMPORT_CHUNK_BYTES = 8 * MiB
 # stores the files in its zips as they are; a file that unpacks to more than this many
 # times its packed size is not one of them (a 510 KB zip unpacked to 512 MiB).
 MAX_UNPACK_RATIO = 10
-
-# A page of rows of one kind, from Operations.export_page: (kind, after) -> page.
-Fetch = Callable[[str, str | None], Mapping[str, Any]]
-
-
-def line(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored row (see ``Store.export_page``) as an export line."""
-    out: dict[str, Any] = {"kind": _KIND_OF_LINE[kind], **row}
-    out["start_time"] = iso(row.get("start_ns"))
-    out["end_time"] = iso(row.get("end_ns"))
-    if kind == "spans":
-        out["events"] = [
-            {**event, "time": iso(event.get("time_ns"))} if isinstance(event, dict) else event
-            for event in row.get("events") or []
-        ]
-    return out
-
-
-def header(project: str, session_id: str | None = None) -> dict[str, Any]:
-    import time
-
-    out: dict[str, Any] = {
-        "lamina_export": FORMAT_VERSION,
-        "project": project,
-        "exported_at": iso(time.time_ns()),
-    }
-    if session_id is not None:
-        out["session_id"] = session_id
-    return out
-
-
-def pages(fetch: Fetch, kinds: tuple[str, ...] = KINDS) -> Iterator[tuple[str, list[Any]]]:
-    """Every page of every kind, in order: (kind, export lines)."""
-    for kind in kinds:
-        after: str | None = None
-        while True:
-            page = fetch(kind, after)
-            yield kind, list(page["items"])
-            after = page["next_cursor"]
-            if after is None:
-                break
-
-
-def jsonl_lines(first: Mapping[str, Any], rows: Iterator[tuple[str, list[Any]]]) -> Iterator[bytes]:
-    """The JSONL file, a chunk of lines per page, and the trailer once every page has
-    been read (never when a page fails: the file then shows it was cut short)."""
-    yield orjson.dumps(first) + b"\n"
-    counts = dict.fromkeys(KINDS, 0)
-    for kind, items in rows:
-        if items:
-            counts[kind] += len(items)
-            yield b"".join(orjson.dumps(item) + b"\n" for item in items)
-    yield orjson.dumps({"kind": "trailer", **counts}) + b"\n"
-
-
-def write_file(target: Path, chunks: Iterator[bytes]) -> None:
-    """``chunks`` into ``target``, through a new temporary file beside it (made with
-    O_EXCL and O_NOFOLLOW, so nothing planted there is followed or overwritten),
-    renamed over ``target`` once complete. Readable by its owner only: an export holds
-    every prompt."""
-    target = target.absolute()
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
-
-
-# -- Parquet --------------------------------------------------------------------------------
-
-
-def _schemas() -> dict[str, Any]:
-    import pyarrow as pa
-
-    time = pa.timestamp("ns", tz="UTC")
-    text, integer, number = pa.string(), pa.int64(), pa.float64()
-    texts = pa.list_(pa.string())
-    common = [
-        ("start_time", time),
-        ("end_time", time),
-        ("start_ns", integer),
-        ("end_ns", integer),
-        ("duration_ms", number),
-        ("input_tokens", integer),
-        ("output_tokens", integer),
-        ("cost", number),
-    ]
-    return {
-        "sessions": pa.schema(
-            [
-                ("session_id", text),
-                ("trace_count", integer),
-                ("span_count", integer),
-                *common,
-                ("active_duration_ms", number),
-                ("total_tokens", integer),
-                ("user_ids", texts),
-                ("error_count", integer),
-                ("first_input", text),
-                ("last_output", text),
-            ]
-        ),
-        "traces": pa.schema(
-            [
-                ("trace_id", text),
-                ("session_id", text),
-                ("user_id", text),
-                ("name", text),
-                *common,
-                ("status", text),
-                ("span_count", integer),
-                ("error_count", integer),
-                ("total_tokens", integer),
-                ("tags", texts),
-                ("metadata", text),
-                ("input_preview", text),
-                ("output_preview", text),
-            ]
-        ),
-        "spans": pa.schema(
-            [
-                ("trace_id", text),
-                ("span_id", text),
-                ("parent_span_id", text),
-                ("name", text),
-                ("span_type", text),
-                *common,
-                ("status", text),
-                ("status_message", text),
-                ("session_id", text),
-                ("user_id", text),
-                ("input", text),
-                ("output", text),
-                ("model", text),
-                ("provider", text),
-                ("tags", texts),
-                ("metadata", text),
-                ("attributes", text),
-                ("events", text),
-                ("resource", text),
-                ("service_name", text),
-            ]
-        ),
-    }
-
-
-def _parquet_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["start_time"] = row.get("start_ns")
-    out["end_time"] = row.get("end_ns")
-    for name in _JSON_TEXT:
-        if name in out and not isinstance(out[name], str):
-            out[name] = orjson.dumps(out[name]).decode()
-    return out
-
-
-def write_parquet(directory: Path, rows: Iterator[tuple[str, list[Any]]]) -> None:
-    """``sessions.parquet``, ``traces.parquet`` and ``spans.parquet`` in ``directory``
-    (made if new), each written to a new temporary file and renamed into place once
-    all three are complete."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if directory.exists() and not directory.is_dir():
-        raise BadRequest(
-            f"{directory} is a file, and a Parquet export is a directory of three files. "
-            "Choose a new name, or an existing directory, with --output."
-        )
-    schemas = _schemas()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    files: dict[str, tuple[Path, Any, Any]] = {}  # kind -> (temporary file, handle, writer)
-    try:
-        for kind, items in rows:
-            if kind not in files:
-                fd, name = tempfile.mkstemp(dir=directory, prefix=f".{kind}.", suffix=".partial")
-                handle = os.fdopen(fd, "wb")
-                writer = pq.ParquetWriter(handle, schemas[kind], compression="zstd")
-                files[kind] = (Path(name), handle, writer)
-            if items:
-                table = pa.Table.from_pylist([_parquet_row(i) for i in items], schemas[kind])
-                files[kind][2].write_table(table)
-        for _, handle, writer in files.values():
-            writer.close()
-            handle.close()
-        for kind, (path, _, _) in files.items():
-            os.replace(path, directory / f"{kind}.parquet")
-    except BaseException:
-        for path, handle, writer in files.values():
-            with contextlib.suppress(Exception):
-                writer.close()
-            handle.close()
-            path.unlink(missing_ok=True)
-        raise
-
-
-# -- import -------------------------------------------------------------------------------------
 
 
 class Chunks:
@@ -429,8 +214,9 @@ def _parquet_spans(path: Path) -> Iterator[list[dict[str, Any]]]:
         yield chunks.take()
 
 
-def to_record(project_id: str, row: Mapping[str, Any]) -> SpanRecord:
-    """One exported span row as a record of ``project_id``; BadRequest when unusable."""
+def to_span(project_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """One exported span row as a span of ``project_id`` (a row for
+    :func:`lamina.spans.batch.from_rows`); BadRequest when unusable."""
     where = str(row.get("_where", "a span"))
 
     def fail(problem: str) -> BadRequest:
@@ -500,7 +286,7 @@ def to_record(project_id: str, row: Mapping[str, Any]) -> SpanRecord:
     if not isinstance(metadata, dict):
         raise fail("metadata must be an object.")
     status = row.get("status")
-    return SpanRecord(
+    return dict(
         project_id=project_id,
         trace_id=trace_id,
         span_id=span_id,

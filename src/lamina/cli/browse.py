@@ -1,0 +1,129 @@
+"""`lamina sessions` and `lamina traces`: look at them in the terminal, or delete them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lamina.cli import views
+from lamina.cli.common import (
+    connect,
+    console,
+    data_dir_option,
+    handle_errors,
+    json_option,
+    print_json,
+    project_option,
+    yes_option,
+)
+
+# -- sessions and traces ------------------------------------------------------------------------
+
+
+@click.group()
+def sessions() -> None:
+    """Look at sessions in the terminal."""
+
+
+@sessions.command("list")
+@project_option
+@click.option("--limit", default=20, show_default=True)
+@click.option("--user", "user_id", default=None, help="Only sessions of this user id.")
+@click.option(
+    "--search", "q", default=None, help="Only sessions whose inputs or outputs contain this."
+)
+@click.option("--sort", default="start_time", show_default=True)
+@json_option
+@data_dir_option
+@handle_errors
+def sessions_list(
+    project: str,
+    limit: int,
+    user_id: str | None,
+    q: str | None,
+    sort: str,
+    as_json: bool,
+    data_dir: Path,
+) -> None:
+    """List the newest sessions."""
+    params = {"limit": str(limit), "sort": sort}
+    if user_id:
+        params["user_id"] = user_id
+    if q:
+        params["q"] = q
+    with connect(data_dir) as ops:
+        page = ops.list_sessions(project=project, params=params)
+    if as_json:
+        print_json(page)
+    else:
+        views.print_sessions(console, page["items"])
+
+
+@sessions.command("show")
+@click.argument("session_id")
+@project_option
+@json_option
+@data_dir_option
+@handle_errors
+def sessions_show(session_id: str, project: str, as_json: bool, data_dir: Path) -> None:
+    """Show one session and its traces."""
+    with connect(data_dir) as ops:
+        session = ops.get_session(project=project, session_id=session_id)
+    if as_json:
+        print_json(session)
+    else:
+        views.print_session(console, session)
+
+
+@click.group()
+def traces() -> None:
+    """Look at traces in the terminal."""
+
+
+@sessions.command("delete")
+@click.argument("session_id")
+@project_option
+@yes_option
+@data_dir_option
+@handle_errors
+def sessions_delete(session_id: str, project: str, yes: bool, data_dir: Path) -> None:
+    """Delete one session: all its traces and their spans."""
+    if not yes:
+        click.confirm(f'Delete session "{session_id}" and all its traces?', abort=True)
+    with connect(data_dir) as ops:
+        deleted = ops.delete_session(project=project, session_id=session_id)["deleted"]
+    console.print(
+        f'Deleted session "{session_id}": {deleted["traces"]} traces, {deleted["spans"]} spans.'
+    )
+
+
+@traces.command("show")
+@click.argument("trace_id")
+@project_option
+@json_option
+@data_dir_option
+@handle_errors
+def traces_show(trace_id: str, project: str, as_json: bool, data_dir: Path) -> None:
+    """Show one trace as a span tree."""
+    with connect(data_dir) as ops:
+        trace = ops.get_trace(project=project, trace_id=trace_id)
+    if as_json:
+        print_json(trace)
+    else:
+        views.print_trace(console, trace)
+
+
+@traces.command("delete")
+@click.argument("trace_id")
+@project_option
+@yes_option
+@data_dir_option
+@handle_errors
+def traces_delete(trace_id: str, project: str, yes: bool, data_dir: Path) -> None:
+    """Delete one trace and its spans."""
+    if not yes:
+        click.confirm(f"Delete trace {trace_id}?", abort=True)
+    with connect(data_dir) as ops:
+        deleted = ops.delete_trace(project=project, trace_id=trace_id)["deleted"]
+    console.print(f"Deleted trace {trace_id} ({deleted['spans']} spans).")

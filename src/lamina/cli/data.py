@@ -1,0 +1,118 @@
+"""`lamina export` and `lamina import`: a project's data to files, and back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lamina.cli.common import (
+    connect,
+    console,
+    data_dir_option,
+    err_console,
+    handle_errors,
+    progress_bars,
+    project_option,
+)
+
+
+@click.command("export", short_help="Export sessions, traces and spans (JSONL, Parquet).")
+@project_option
+@click.option("--session", "session_id", default=None, help="Only this session.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "parquet"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one file of lines; parquet: a directory of three files.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="File (jsonl; - for standard output) or directory (parquet). "
+    "Default: PROJECT.jsonl or PROJECT-parquet/.",
+)
+@data_dir_option
+@handle_errors
+def export_command(
+    project: str,
+    session_id: str | None,
+    file_format: str,
+    output: Path | None,
+    data_dir: Path,
+) -> None:
+    """Export a project's (or one session's) sessions, traces and spans."""
+    from lamina.exchange import export
+
+    name = project if session_id is None else f"{project}-{session_id}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    target = output or Path(f"{safe}.jsonl" if file_format == "jsonl" else f"{safe}-parquet")
+    counts = dict.fromkeys(export.KINDS, 0)
+    with connect(data_dir) as ops, progress_bars() as progress:
+        tasks = {kind: progress.add_task(kind, total=None) for kind in export.KINDS}
+
+        def fetch(kind: str, after: str | None) -> Any:
+            page = ops.export_page(
+                project=project, kind=kind, after=after, limit=2000, session_id=session_id
+            )
+            if "total" in page:
+                progress.update(tasks[kind], total=page["total"])
+            counts[kind] += len(page["items"])
+            progress.update(tasks[kind], completed=counts[kind])
+            if page["next_cursor"] is None:
+                progress.update(tasks[kind], total=counts[kind])
+            return page
+
+        rows = export.pages(fetch)
+        if file_format == "parquet":
+            export.write_parquet(target, rows)
+        elif str(target) == "-":
+            for chunk in export.jsonl_lines(export.header(project, session_id), rows):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        else:
+            export.write_file(target, export.jsonl_lines(export.header(project, session_id), rows))
+    where = "standard output" if str(target) == "-" else str(target)
+    err_console.print(
+        f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
+        f"{counts['spans']} spans to {where}.",
+        highlight=False,
+    )
+
+
+@click.command("import", short_help="Import an export's spans into a project.")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@click.option("--project", required=True, help="The project to import into (made if new).")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Import the spans of a JSONL file that lacks the trailer line a complete export "
+    "ends with (an export cut short); without it such a file is refused.",
+)
+@data_dir_option
+@handle_errors
+def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> None:
+    """Import the spans of an export (a JSONL file, a Parquet directory, or the session
+    page's Parquet zip) into a project; its traces and sessions are rebuilt from them."""
+    from lamina.exchange import importing
+
+    spans = 0
+    chunks = importing.read_spans(file, partial=partial)  # a file it refuses makes no project
+    with connect(data_dir) as ops:
+        if project not in {p["name"] for p in ops.list_projects()}:
+            ops.create_project(name=project)
+            err_console.print(f'Created project "{project}".', highlight=False)
+        with progress_bars() as progress:
+            task = progress.add_task("spans", total=None)
+            for chunk in chunks:
+                result = ops.import_spans(project=project, spans=chunk)
+                spans += result["spans"]
+                progress.update(task, completed=spans)
+            progress.update(task, total=spans)
+    console.print(f'Imported {spans} spans into project "{project}".')
