@@ -11,15 +11,15 @@ holds the port meanwhile (bound, never listening) so it stays theirs; it first
 checks that no one else holds it, since SO_REUSEPORT would share it with any
 other server that set it too.
 
-Workers are ordinary servers (``python -m lamina.serve.supervisor``, settings in
-``LAMINA_*`` variables) that do not write the running-server file or print the
-banner, and tell the supervisor when they are ready through a pipe. SIGTERM or
+Workers are ordinary servers (lamina.serve.worker: ``python -m lamina.serve``,
+settings in ``LAMINA_*`` variables) that do not write the running-server file or
+print the banner, and tell the supervisor when they are ready through a pipe. SIGTERM or
 SIGINT is passed to every worker, which stops accepting, writes everything it
 acknowledged or queued, and exits; the supervisor exits when all have. A worker
 that exits on its own is started again (after a pause that grows while it keeps
 dying young).
 
-Only a shared store can have several writers: see :func:`check_store`.
+Only a shared store can have several writers: see :func:`lamina.serve.stores.check_store`.
 """
 
 from __future__ import annotations
@@ -37,40 +37,19 @@ from typing import Any, TextIO
 
 from lamina import operations
 from lamina.errors import ConfigError
+from lamina.serve.banner import print_banner
+from lamina.serve.process import STOPPED, server_info
+from lamina.serve.sockets import bind, hold_port
+from lamina.serve.stores import check_store, open_store
+from lamina.serve.worker import HTTP_FD_ENV, INDEX_ENV, READY_FD_ENV
 from lamina.settings import Settings
 from lamina.store.base import Project
-from lamina.store.clickhouse.client import parse_store
 
 log = logging.getLogger("lamina.serve.supervisor")
-
-# How the supervisor talks to a worker (not settings: no one sets these by hand).
-HTTP_FD_ENV = "LAMINA_WORKER_HTTP_FD"
-READY_FD_ENV = "LAMINA_WORKER_READY_FD"
-INDEX_ENV = "LAMINA_WORKER_INDEX"
 
 START_TIMEOUT = 90.0  # seconds for every worker to be ready
 STOP_TIMEOUT = 60.0  # seconds a worker has to write what it holds and exit
 YOUNG = 10.0  # a worker that dies younger than this is restarted after a growing pause
-
-
-def check_store(settings: Settings) -> None:
-    """Refuse ``--workers`` above 1 on a store that only one process can open."""
-    if settings.workers <= 1:
-        return
-    kind = parse_store(settings.store).kind
-    if kind == "clickhouse":
-        return
-    what = (
-        "the embedded DuckDB file in the data dir"
-        if kind == "duckdb"
-        else "chDB (--store chdb://), whose engine runs inside one process"
-    )
-    raise ConfigError(
-        f"--workers {settings.workers} needs a store that several processes can share, and "
-        f"this server keeps its data in {what}, which only one process can open at a time. "
-        "Run with --workers 1 (one process already uses every core for decoding), or keep "
-        "the data in a ClickHouse server: --store clickhouse://USER:PASS@HOST:8123/DB."
-    )
 
 
 @dataclass
@@ -96,13 +75,11 @@ class Supervisor:
 
     # -- start -------------------------------------------------------------------------------
     def run(self) -> int:
-        from lamina.serve.server import bind
-
         settings = self.settings
         self.http_socket = bind(settings.host, settings.port)
         self.http_port = self.http_socket.getsockname()[1]
         if settings.grpc_port >= 0:
-            self.grpc_hold = _hold_port(settings.host, settings.grpc_port)
+            self.grpc_hold = hold_port(settings.host, settings.grpc_port)
             self.grpc_port = self.grpc_hold.getsockname()[1]
         project, first_key = _prepare_store(settings)
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -132,7 +109,7 @@ class Supervisor:
         env[INDEX_ENV] = str(index)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "lamina.serve.supervisor"],
+                [sys.executable, "-m", "lamina.serve"],
                 env=env,
                 pass_fds=(self.http_socket.fileno(), write_fd),
             )
@@ -187,21 +164,10 @@ class Supervisor:
         return worker.ready
 
     def _info(self) -> dict[str, Any]:
-        from lamina.serve.server import _url_host
-
-        info: dict[str, Any] = {
-            "url": f"http://{_url_host(self.settings.host)}:{self.http_port}",
-            "http_port": self.http_port,
-            "host": self.settings.host,
-            "workers": self.settings.workers,
-        }
-        if self.grpc_port >= 0:
-            info["grpc_port"] = self.grpc_port
-        return info
+        grpc_port = self.grpc_port if self.grpc_port >= 0 else None
+        return server_info(self.settings, self.http_port, grpc_port, self.settings.workers)
 
     def _banner(self, info: dict[str, Any], project: str, first_key: str | None) -> None:
-        from lamina.serve.server import _banner
-
         pids = ", ".join(str(worker.process.pid) for worker in self.workers)
         extra = [f"Workers: {len(self.workers)} server processes (pids {pids})"]
         if first_key is not None:
@@ -209,7 +175,7 @@ class Supervisor:
                 "First sign-in: create an administrator with `lamina users create EMAIL --admin` "
                 "(with LAMINA_STORE set to this store)"
             )
-        _banner(self.out, self.settings, info, project, first_key, extra)
+        print_banner(self.out, self.settings, info, project, first_key, extra)
 
     # -- run ---------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -279,36 +245,8 @@ class Supervisor:
             worker.ready_fd = -1
 
 
-def _hold_port(host: str, port: int) -> socket.socket:
-    """Bind (never listen) with SO_REUSEPORT: the workers' gRPC servers bind it too.
-
-    A socket with SO_REUSEPORT shares the port with any other that set it (another
-    ``--workers`` server, an older Lamina), so a port of someone else's is found first
-    by binding it without."""
-    from lamina.serve.server import grpc_port_error
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    if port != 0:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                raise grpc_port_error(host, port, exc.strerror or str(exc)) from None
-    held = socket.socket(family, socket.SOCK_STREAM)
-    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        held.bind((host, port))
-    except OSError as exc:
-        held.close()
-        raise grpc_port_error(host, port, exc.strerror or str(exc)) from None
-    return held
-
-
 def _prepare_store(settings: Settings) -> tuple[Project, str | None]:
     """The schema, project "default" and (on a new store) its first key, to show."""
-    from lamina.serve.server import open_store
-
     store = open_store(settings)
     try:
         project, first_key = operations.ensure_default_project(store)
@@ -320,8 +258,6 @@ def _prepare_store(settings: Settings) -> tuple[Project, str | None]:
 
 def supervise(settings: Settings, out: TextIO) -> None:
     """Run ``settings.workers`` servers; exit when they have stopped."""
-    from lamina.serve.server import STOPPED
-
     check_store(settings)
     code = Supervisor(settings, out).run()
     if code:
@@ -329,70 +265,4 @@ def supervise(settings: Settings, out: TextIO) -> None:
     print(STOPPED, file=out, flush=True)
 
 
-# -- a worker ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkerSlot:
-    """What a worker process got from its supervisor."""
-
-    index: int
-    http_socket: socket.socket
-    ready_fd: int
-    supervisor_pid: int
-
-    def ready(self) -> None:
-        try:
-            os.write(self.ready_fd, b"ready\n")
-        finally:
-            os.close(self.ready_fd)
-
-    async def stop_when_orphaned(self) -> None:
-        """Stop this worker cleanly (as SIGTERM does) if its supervisor is gone: killed
-        with SIGKILL, it could not pass the signal on."""
-        import asyncio
-
-        while os.getppid() == self.supervisor_pid:
-            await asyncio.sleep(0.5)
-        log.warning("The supervisor (pid %d) is gone; this worker stops.", self.supervisor_pid)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def is_worker() -> bool:
-    """Whether a supervisor started this process (as one of its workers)."""
-    return bool(os.environ.get(HTTP_FD_ENV))
-
-
-def worker_slot() -> WorkerSlot | None:
-    """This process's slot when a supervisor started it, else None (once a process)."""
-    http_fd = os.environ.get(HTTP_FD_ENV)
-    if not http_fd:
-        return None
-    sock = socket.socket(fileno=int(http_fd))
-    sock.setblocking(False)
-    return WorkerSlot(
-        index=int(os.environ.get(INDEX_ENV, "0")),
-        http_socket=sock,
-        ready_fd=int(os.environ[READY_FD_ENV]),
-        supervisor_pid=os.getppid(),
-    )
-
-
-def _worker_main() -> None:
-    from lamina import demo
-    from lamina.errors import LaminaError
-    from lamina.serve.server import serve
-
-    try:
-        settings = Settings.load()
-        serve(settings, after_start=demo.load_on_start if settings.demo else None)
-    except LaminaError as exc:
-        print(f"Error: {exc.message}", file=sys.stderr, flush=True)
-        sys.exit(2 if exc.code == "config_error" else 1)
-
-
-if __name__ == "__main__":
-    _worker_main()
-
-
-__all__ = ["Supervisor", "WorkerSlot", "check_store", "supervise", "worker_slot"]
+__all__ = ["Supervisor", "supervise"]
