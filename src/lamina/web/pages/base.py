@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lamina.errors import NotFound, Unauthorized
 from lamina.runtime import Runtime
-from lamina.store.base import Project
+from lamina.store.base import Project, Store
 from lamina.web.pages.accounts import Accounts, Visitor
 from lamina.web.pages.render import plural, project_slug, viewer_zone
 
@@ -75,7 +75,7 @@ class Page:
     projects: list[Project] = field(default_factory=list)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.site.runtime.store
 
     @property
