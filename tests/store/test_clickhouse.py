@@ -12,13 +12,14 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lamina.errors import ConfigError, Conflict
+from lamina.spans.batch import from_rows
 from lamina.spans.record import SpanRecord
 from lamina.store.clickhouse.client import StoreAddress, parse_store
 from lamina.store.clickhouse.schema import SCHEMA_VERSION
@@ -46,7 +47,11 @@ def opener(tmp_path: Path) -> Iterator[Callable[[str], ClickHouseStore]]:
 
 
 def _query(store: ClickHouseStore, sql: str) -> list[dict[str, Any]]:
-    return store._client.query(sql).to_pylist()  # a test may look inside
+    return store.connection.client.query(sql).to_pylist()  # a test may look inside
+
+
+def _write(store: ClickHouseStore, spans: list[SpanRecord]) -> None:
+    store.write_columns([from_rows(asdict(span) for span in spans)])
 
 
 def _pieces(seed: int) -> tuple[list[SpanRecord], list[list[SpanRecord]]]:
@@ -80,15 +85,15 @@ def test_reads_are_exact_before_any_merge(
     """Summaries read from unmerged delta rows and session versions equal merged ones."""
     spans, writes = _pieces(seed)
     merged = opener("merged")
-    merged.write_spans(spans)
+    _write(merged, spans)
     for table in SUMMARY_TABLES:
-        merged._client.execute(f"OPTIMIZE TABLE {table} FINAL")
+        merged.connection.client.execute(f"OPTIMIZE TABLE {table} FINAL")
 
     unmerged = opener("unmerged")
     for table in SUMMARY_TABLES:
-        unmerged._client.execute(f"SYSTEM STOP MERGES {table}")
+        unmerged.connection.client.execute(f"SYSTEM STOP MERGES {table}")
     for write in writes:
-        unmerged.write_spans(write)
+        _write(unmerged, write)
     rows = _query(unmerged, "SELECT count() AS n FROM traces")[0]["n"]
     versions = _query(unmerged, "SELECT count() AS n FROM sessions")[0]["n"]
     assert rows > 3 and versions > 1  # the reads below really meet unmerged rows
@@ -104,14 +109,14 @@ def test_two_servers_writing_pieces_of_the_same_traces_at_once_agree(
 ) -> None:
     spans, writes = _pieces(7)
     alone = opener("alone")
-    alone.write_spans(spans)
+    _write(alone, spans)
     first, second = opener("shared"), opener("shared")
     errors: list[BaseException] = []
 
     def write(store: ClickHouseStore, parts: list[list[SpanRecord]]) -> None:
         try:
             for part in parts:
-                store.write_spans(part)
+                _write(store, part)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -154,7 +159,7 @@ def test_text_with_any_characters_round_trips(opener: Callable[[str], ClickHouse
     store.set_setting(odd, odd)
     assert store.get_setting(odd) == odd
     trace = trace_id()
-    store.write_spans([rec(trace, odd, session_id=odd, user_id=odd, input=odd, tags=(odd,))])
+    _write(store, [rec(trace, odd, session_id=odd, user_id=odd, input=odd, tags=(odd,))])
     session = store.get_session("prj_a", odd)
     assert session is not None and session["user_ids"] == [odd]
     assert sessions(store, user_id=odd)[0]["session_id"] == odd
@@ -171,7 +176,7 @@ def test_a_late_span_starting_after_its_trace_ends_is_still_found(
     trace = trace_id()
     root = rec(trace, "root", ms=10)
     odd = replace(rec(trace, "skewed", start=BASE + 5 * SECOND), end_ns=BASE + SECOND)
-    store.write_spans([root, odd])
+    _write(store, [root, odd])
     got = store.get_trace("prj_a", trace)
     assert got is not None and [s["name"] for s in got["spans"]] == ["root", "skewed"]
 
@@ -180,7 +185,7 @@ def test_a_database_from_a_newer_release_is_refused_clearly(
     opener: Callable[[str], ClickHouseStore],
 ) -> None:
     store = opener("main")
-    store._client.execute(f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION + 1}, 0)")
+    store.connection.client.execute(f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION + 1}, 0)")
     with pytest.raises(ConfigError) as raised:
         opener("main")
     assert "newer" in raised.value.message

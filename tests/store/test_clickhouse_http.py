@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import clickhouse_connect
 import pytest
 
 from lamina.errors import ConfigError, StoreUnavailable
+from lamina.spans.batch import from_rows
 from lamina.store.clickhouse.client import ClientError, HttpClient, parse_store
 from lamina.store.clickhouse.store import ClickHouseStore
 from tests.fakes.clickhouse_http import FakeClickHouse, shared
@@ -103,11 +105,11 @@ def test_a_failing_insert_is_a_retryable_error_and_the_retry_stores_the_batch(
 ) -> None:
     store = ClickHouseStore(parse_store(fake.store_url(database)))
     try:
-        spans = agent_trace("s-retry", BASE)
+        batch = from_rows(asdict(span) for span in agent_trace("s-retry", BASE))
         fake.fail(r"^INSERT INTO `traces`")
         with pytest.raises(StoreUnavailable, match="could not save spans"):
-            store.write_spans(spans)
-        store.write_spans(spans)  # the sender's retry
+            store.write_columns([batch])
+        store.write_columns([batch])  # the sender's retry
         session = store.get_session("prj_a", "s-retry")
         assert session is not None and session["trace_count"] == 1
     finally:

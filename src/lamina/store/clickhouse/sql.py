@@ -1,4 +1,4 @@
-"""SQL for the ClickHouse store: trace and session reads, lists, and the session refresh.
+"""SQL for the ClickHouse store's reads: one trace or session, their spans, and lists.
 
 A trace's summary is the aggregate of its delta rows (``GROUP BY trace_id``
 over ``traces``; see :mod:`lamina.store.clickhouse.schema`), so every read is
@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.query.params import SessionQuery, TraceQuery
-from lamina.store.clickhouse.schema import HOUR_NS, NO_RANK
+from lamina.store.clickhouse.schema import NO_RANK
 from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
 
 
-def _ranked(column: str) -> str:
+def ranked(column: str) -> str:
+    """The value of the lowest rank among a trace's (rank, value) rows; NULL for none."""
     return f"if(min({column}).1 = {NO_RANK}, NULL, min({column}).2)"
 
 
@@ -25,8 +26,8 @@ def _ranked(column: str) -> str:
 # read before aggregating (key columns only: the aggregate is then still whole).
 _TRACE_AGGREGATE = f"""
 SELECT trace_id,
-    {_ranked("session_r")} AS session_id,
-    {_ranked("user_r")} AS user_id,
+    {ranked("session_r")} AS session_id,
+    {ranked("user_r")} AS user_id,
     min(name_r).2 AS name,
     min(first_ns) AS start_ns,
     max(last_ns) AS end_ns,
@@ -38,8 +39,8 @@ SELECT trace_id,
     sum(cost_sum) AS cost,
     arraySort(groupUniqArrayArray(tag_set)) AS tags,
     minMap(meta_r) AS meta,
-    {_ranked("input_r")} AS input_preview,
-    {_ranked("output_r")} AS output_preview,
+    {ranked("input_r")} AS input_preview,
+    {ranked("output_r")} AS output_preview,
     groupUniqArrayArray(session_set) AS sessions_named
 FROM traces
 WHERE project_id = {{project:String}}{{where}}
@@ -90,9 +91,8 @@ ONE_TRACE_SPANS = (
 )
 
 # The same, each large value cut (see lamina.store.rows.TRACE_VALUE_CHARS).
-ONE_TRACE_CUT_SPANS = ONE_TRACE_SPANS.replace(
-    SPAN_FIELDS, cut_fields(SPAN_FIELDS, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})"), 1
-)
+_CUT_SPAN_FIELDS = cut_fields(SPAN_FIELDS, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})")
+ONE_TRACE_CUT_SPANS = ONE_TRACE_SPANS.replace(SPAN_FIELDS, _CUT_SPAN_FIELDS, 1)
 
 
 def one_span_value(field: str) -> str:
@@ -124,14 +124,6 @@ SESSION_SPANS = (
 )
 
 
-def doomed_traces(narrow: str, where: str) -> str:
-    """Traces a delete takes: their bounds (to find their spans) and sessions."""
-    return (
-        "SELECT trace_id, start_ns, greatest(end_ns, last_start_ns) AS last_ns, sessions_named "
-        f"FROM ({trace_aggregate(narrow)}) WHERE {where}"
-    )
-
-
 def session_traces() -> str:
     return (
         f"SELECT {TRACE_FIELDS} FROM ({trace_aggregate(IN_SESSION)}) "
@@ -145,74 +137,6 @@ def one_session() -> str:
         "WHERE trace_count > 0"
     )
 
-
-# Sessions recomputed from their traces' summaries and inserted as a new
-# version; {touched} is a query of (project_id, session_id) pairs. A session
-# left with no traces gets trace_count 0, which reads skip.
-_REFRESH_SESSIONS = f"""
-INSERT INTO sessions (project_id, session_id, trace_count, span_count, start_ns, end_ns,
-    active_ns, input_tokens, output_tokens, cost, user_ids, error_count, first_input,
-    last_output, version)
-WITH touched AS ({{touched}}),
-members AS (
-    SELECT DISTINCT project_id, trace_id FROM session_traces
-    WHERE (project_id, session_id) IN (SELECT project_id, session_id FROM touched)
-),
-current AS (
-    SELECT project_id, trace_id,
-        {_ranked("session_r")} AS session_id,
-        {_ranked("user_r")} AS user_id,
-        min(first_ns) AS t_start,
-        max(last_ns) AS t_end,
-        sum(span_n) AS t_spans,
-        sum(error_n) AS t_errors,
-        sum(in_tokens) AS t_in,
-        sum(out_tokens) AS t_out,
-        sum(cost_sum) AS t_cost,
-        {_ranked("input_r")} AS t_input,
-        {_ranked("output_r")} AS t_output
-    FROM traces
-    WHERE (project_id, trace_id) IN (SELECT project_id, trace_id FROM members)
-    GROUP BY project_id, trace_id
-),
-summary AS (
-    SELECT project_id, session_id,
-        count() AS s_traces,
-        sum(t_spans) AS s_spans,
-        min(t_start) AS s_start,
-        max(t_end) AS s_end,
-        sum(t_end - t_start) AS s_active,
-        sum(t_in) AS s_in,
-        sum(t_out) AS s_out,
-        sum(t_cost) AS s_cost,
-        arraySort(groupUniqArray(user_id)) AS s_users,
-        countIf(t_errors > 0) AS s_errors,
-        argMinIf(t_input, (t_start, trace_id), t_input IS NOT NULL) AS s_first,
-        argMaxIf(t_output, (t_end, trace_id), t_output IS NOT NULL) AS s_last
-    FROM current
-    WHERE (project_id, session_id) IN (SELECT project_id, session_id FROM touched)
-    GROUP BY project_id, session_id
-)
-SELECT t.project_id, t.session_id, s.s_traces, s.s_spans, s.s_start, s.s_end, s.s_active,
-    s.s_in, s.s_out, s.s_cost, s.s_users, s.s_errors, s.s_first, s.s_last,
-    toUnixTimestamp64Nano(now64(9))
-FROM touched AS t
-LEFT JOIN summary AS s ON s.project_id = t.project_id AND s.session_id = t.session_id
-SETTINGS join_use_nulls = 0
-"""
-
-# At ingest: every session any of the batch's traces ever named.
-REFRESH_AFTER_WRITE = _REFRESH_SESSIONS.replace(
-    "{touched}",
-    "SELECT DISTINCT project_id, arrayJoin(session_set) AS session_id FROM traces "
-    "WHERE (project_id, trace_id) IN {keys:Array(Tuple(String, String))}",
-)
-# After a delete: the sessions the deleted traces had named, given as a list.
-REFRESH_SESSIONS = _REFRESH_SESSIONS.replace(
-    "{touched}",
-    "SELECT DISTINCT {project:String} AS project_id, arrayJoin({sessions:Array(String)}) "
-    "AS session_id",
-)
 
 _SESSION_SORT = {
     "start_time": "start_ns",
@@ -401,34 +325,3 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
     )
     sql = _page(inner, query.sort, query.descending, "trace_id", query.cursor, params, query.limit)
     return sql, params
-
-
-# Exports page in each table's own key order.
-EXPORT_SPANS = (
-    f"SELECT trace_id, {SPAN_FIELDS} FROM spans WHERE project_id = {{project:String}}{{where}} "
-    f"ORDER BY intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id LIMIT {{limit:UInt32}}"
-)
-EXPORT_SPANS_AFTER = (
-    f" AND (intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id) > "
-    f"(intDiv({{after_ns:Int64}}, {HOUR_NS}), {{after_trace:String}}, {{after_ns:Int64}}, "
-    "{after_span:String})"
-)
-# The sizes of the next spans of an export, so that a page can end by bytes: their text,
-# plus a little for ids, times and numbers.
-EXPORT_SPAN_SIZES = (
-    "SELECT start_ns, trace_id, span_id, length(name) + length(status_message) "
-    "+ length(ifNull(input, '')) + length(ifNull(output, '')) + length(metadata) "
-    "+ length(attributes) + length(events) + length(resource) "
-    "+ length(arrayStringConcat(tags, ',')) + 200 AS size "
-    "FROM spans WHERE project_id = {project:String}{where} "
-    f"ORDER BY intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id LIMIT {{limit:UInt32}}"
-)
-EXPORT_SPANS_UP_TO = (
-    f" AND (intDiv(start_ns, {HOUR_NS}), trace_id, start_ns, span_id) <= "
-    f"(intDiv({{last_ns:Int64}}, {HOUR_NS}), {{last_trace:String}}, {{last_ns:Int64}}, "
-    "{last_span:String})"
-)
-EXPORT_SPANS_OF_SESSION = (
-    f" AND trace_id IN (SELECT trace_id FROM ({trace_aggregate(IN_SESSION)}) "
-    "WHERE session_id = {session:String})"
-)

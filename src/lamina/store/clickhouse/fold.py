@@ -1,8 +1,12 @@
-"""Rows between the ClickHouse store and the rest of Lamina.
+"""Folding summary deltas, ClickHouse's way: nothing is read before it is written.
 
-In: an ingest batch's per-trace deltas in the shape of the ``traces`` table
-((rank, value) tuples, metadata maps). Out: query rows as the Store protocol
-returns them, identical in shape to the DuckDB store's.
+Each ingest batch carries one delta per trace it touches (lamina.spans.summaries).
+They are appended to ``traces`` as rows of commutative aggregates ((rank, value)
+tuples whose minimum wins, sums, unions, metadata maps); reads aggregate them
+``GROUP BY trace_id`` (see :mod:`lamina.store.clickhouse.sql`), so any number of
+servers can write pieces of one trace at once. The sessions a batch (or a delete)
+touched are then recomputed from their traces' summaries in one ``INSERT ... SELECT``
+and stored as a new version.
 """
 
 from __future__ import annotations
@@ -13,14 +17,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lamina.store.base import Row
+from lamina.store.clickhouse import sql
 from lamina.store.clickhouse.schema import NO_RANK
-from lamina.store.rows import duration_ms, parse_json, total_tokens
 
 _RANKED = pa.struct([("rank", pa.int64()), ("value", pa.string())])
 
 
-# -- ingest: deltas as ClickHouse rows -------------------------------------------------------------
+# -- the deltas as rows of ``traces`` ----------------------------------------------------------
 
 
 def _ranked(value: pa.ChunkedArray, rank: pa.ChunkedArray) -> pa.StructArray:
@@ -105,19 +108,72 @@ def session_links(deltas: pa.Table) -> pa.Table:
     )
 
 
-# -- rows as the protocol returns them -------------------------------------------------------------
+# -- sessions, recomputed from their traces ---------------------------------------------------
 
+# Sessions recomputed from their traces' summaries and inserted as a new
+# version; {touched} is a query of (project_id, session_id) pairs. A session
+# left with no traces gets trace_count 0, which reads skip.
+_REFRESH_SESSIONS = f"""
+INSERT INTO sessions (project_id, session_id, trace_count, span_count, start_ns, end_ns,
+    active_ns, input_tokens, output_tokens, cost, user_ids, error_count, first_input,
+    last_output, version)
+WITH touched AS ({{touched}}),
+members AS (
+    SELECT DISTINCT project_id, trace_id FROM session_traces
+    WHERE (project_id, session_id) IN (SELECT project_id, session_id FROM touched)
+),
+current AS (
+    SELECT project_id, trace_id,
+        {sql.ranked("session_r")} AS session_id,
+        {sql.ranked("user_r")} AS user_id,
+        min(first_ns) AS t_start,
+        max(last_ns) AS t_end,
+        sum(span_n) AS t_spans,
+        sum(error_n) AS t_errors,
+        sum(in_tokens) AS t_in,
+        sum(out_tokens) AS t_out,
+        sum(cost_sum) AS t_cost,
+        {sql.ranked("input_r")} AS t_input,
+        {sql.ranked("output_r")} AS t_output
+    FROM traces
+    WHERE (project_id, trace_id) IN (SELECT project_id, trace_id FROM members)
+    GROUP BY project_id, trace_id
+),
+summary AS (
+    SELECT project_id, session_id,
+        count() AS s_traces,
+        sum(t_spans) AS s_spans,
+        min(t_start) AS s_start,
+        max(t_end) AS s_end,
+        sum(t_end - t_start) AS s_active,
+        sum(t_in) AS s_in,
+        sum(t_out) AS s_out,
+        sum(t_cost) AS s_cost,
+        arraySort(groupUniqArray(user_id)) AS s_users,
+        countIf(t_errors > 0) AS s_errors,
+        argMinIf(t_input, (t_start, trace_id), t_input IS NOT NULL) AS s_first,
+        argMaxIf(t_output, (t_end, trace_id), t_output IS NOT NULL) AS s_last
+    FROM current
+    WHERE (project_id, session_id) IN (SELECT project_id, session_id FROM touched)
+    GROUP BY project_id, session_id
+)
+SELECT t.project_id, t.session_id, s.s_traces, s.s_spans, s.s_start, s.s_end, s.s_active,
+    s.s_in, s.s_out, s.s_cost, s.s_users, s.s_errors, s.s_first, s.s_last,
+    toUnixTimestamp64Nano(now64(9))
+FROM touched AS t
+LEFT JOIN summary AS s ON s.project_id = t.project_id AND s.session_id = t.session_id
+SETTINGS join_use_nulls = 0
+"""
 
-def trace_row(row: dict[str, Any]) -> Row:
-    out = dict(row)
-    out.pop("last_start_ns", None)
-    keys = out.pop("meta_keys")
-    values = out.pop("meta_values")
-    out["duration_ms"] = duration_ms(row)
-    out["status"] = "error" if row["error_count"] else "ok"
-    out["total_tokens"] = total_tokens(row)
-    out["tags"] = list(row["tags"] or [])
-    out["metadata"] = {
-        key: parse_json(value, value) for key, value in zip(keys or [], values or [], strict=True)
-    }
-    return out
+# At ingest: every session any of the batch's traces ever named.
+REFRESH_AFTER_WRITE = _REFRESH_SESSIONS.replace(
+    "{touched}",
+    "SELECT DISTINCT project_id, arrayJoin(session_set) AS session_id FROM traces "
+    "WHERE (project_id, trace_id) IN {keys:Array(Tuple(String, String))}",
+)
+# After a delete: the sessions the deleted traces had named, given as a list.
+REFRESH_SESSIONS = _REFRESH_SESSIONS.replace(
+    "{touched}",
+    "SELECT DISTINCT {project:String} AS project_id, arrayJoin({sessions:Array(String)}) "
+    "AS session_id",
+)

@@ -1,0 +1,106 @@
+"""Deleting traces, sessions and projects, and each project's retention.
+
+ClickHouse has no multi-table transactions: a delete is several lightweight
+DELETEs (each visible at once) and a refresh of the sessions that lost a trace.
+One that fails part-way is reported; running it again finishes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.store.base import Deleted, Project
+from lamina.store.clickhouse import sql
+from lamina.store.clickhouse.catalog import find_project
+from lamina.store.clickhouse.connection import Connection
+from lamina.store.clickhouse.fold import REFRESH_SESSIONS
+from lamina.store.clickhouse.reads import count_spans
+
+_DELETE_CHUNK = 5_000
+
+
+def _doomed_traces(narrow: str, where: str) -> str:
+    """Traces a delete takes: their bounds (to find their spans) and sessions."""
+    return (
+        "SELECT trace_id, start_ns, greatest(end_ns, last_start_ns) AS last_ns, sessions_named "
+        f"FROM ({sql.trace_aggregate(narrow)}) WHERE {where}"
+    )
+
+
+def delete_trace(db: Connection, project_id: str, trace_id: str) -> Deleted:
+    narrow = " AND trace_id = {trace:String}"
+    return _delete_traces(db, project_id, narrow, "1", {"trace": trace_id})
+
+
+def delete_session(db: Connection, project_id: str, session_id: str) -> Deleted:
+    where = "session_id = {session:String}"
+    return _delete_traces(db, project_id, sql.IN_SESSION, where, {"session": session_id})
+
+
+def delete_before(db: Connection, project_id: str, before_ns: int) -> Deleted:
+    return _delete_traces(db, project_id, "", "end_ns < {before:Int64}", {"before": before_ns})
+
+
+def _delete_traces(
+    db: Connection, project_id: str, narrow: str, where: str, params: dict[str, Any]
+) -> Deleted:
+    with db.write_lock:
+        doomed = db.query(_doomed_traces(narrow, where), {"project": project_id, **params})
+        spans = 0
+        touched: set[str] = set()
+        for start in range(0, len(doomed), _DELETE_CHUNK):
+            chunk = doomed[start : start + _DELETE_CHUNK]
+            chunk_params = {
+                "project": project_id,
+                "ids": [row["trace_id"] for row in chunk],
+                "low": min(row["start_ns"] for row in chunk),
+                "high": max(row["last_ns"] for row in chunk),
+            }
+            in_chunk = "project_id = {project:String} AND trace_id IN {ids:Array(String)}"
+            of_spans = f"{in_chunk} AND start_ns BETWEEN {{low:Int64}} AND {{high:Int64}}"
+            counted = db.query(f"SELECT count() AS n FROM spans WHERE {of_spans}", chunk_params)
+            spans += int(counted[0]["n"])
+            db.execute(f"DELETE FROM spans WHERE {of_spans}", chunk_params)
+            db.execute(f"DELETE FROM traces WHERE {in_chunk}", chunk_params)
+            db.execute(f"DELETE FROM session_traces WHERE {in_chunk}", chunk_params)
+            for row in chunk:
+                touched.update(row["sessions_named"])
+        names = sorted(touched)
+        for start in range(0, len(names), _DELETE_CHUNK):
+            db.execute(
+                REFRESH_SESSIONS,
+                {"project": project_id, "sessions": names[start : start + _DELETE_CHUNK]},
+            )
+    return Deleted(len(doomed), spans)
+
+
+def delete_project(db: Connection, project_id: str) -> Deleted:
+    params = {"project": project_id}
+    with db.write_lock:
+        traces = db.query(
+            "SELECT uniqExact(trace_id) AS n FROM traces WHERE project_id = {project:String}",
+            params,
+        )[0]["n"]
+        spans = count_spans(db, project_id)
+        tables = (
+            "spans",
+            "traces",
+            "session_traces",
+            "sessions",
+            "api_keys",
+            "request_digests",
+        )
+        for table in tables:
+            db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)
+        db.execute("DELETE FROM projects WHERE id = {project:String}", params)
+    return Deleted(int(traces), spans)
+
+
+def set_retention(db: Connection, project_id: str, days: int | None) -> Project | None:
+    db.execute(
+        "ALTER TABLE projects UPDATE retention_days = {days:Nullable(Int32)} "
+        "WHERE id = {project:String} SETTINGS mutations_sync = 2",
+        {"project": project_id, "days": days},
+    )
+    found = find_project(db, project_id)
+    return found if found is not None and found.id == project_id else None
