@@ -179,6 +179,7 @@ def test_a_late_span_starting_after_its_trace_ends_is_still_found(
     _write(store, [root, odd])
     got = store.get_trace("prj_a", trace)
     assert got is not None and [s["name"] for s in got["spans"]] == ["root", "skewed"]
+    assert store.get_traces("prj_a", [trace]) == [got]
 
 
 def test_a_database_from_a_newer_release_is_refused_clearly(

@@ -95,6 +95,23 @@ _CUT_SPAN_FIELDS = cut_fields(SPAN_FIELDS, "lengthUTF8({f})", "substringUTF8({f}
 ONE_TRACE_CUT_SPANS = ONE_TRACE_SPANS.replace(SPAN_FIELDS, _CUT_SPAN_FIELDS, 1)
 
 
+# Many traces at once: their summaries, then the spans of all of them, whose start
+# times the summaries bound. A session's traces lie close together; between traces far
+# apart, the trace_id key column and bloom filter skip the granules of other traces.
+def many_traces() -> str:
+    return (
+        f"SELECT {TRACE_FIELDS}, last_start_ns FROM "
+        f"({trace_aggregate(' AND trace_id IN {traces:Array(String)}')})"
+    )
+
+
+MANY_TRACES_CUT_SPANS = (
+    f"SELECT trace_id, {_CUT_SPAN_FIELDS} FROM spans WHERE project_id = {{project:String}} "
+    "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
+    "AND trace_id IN {traces:Array(String)} ORDER BY trace_id, start_ns, seq"
+)
+
+
 def one_span_value(field: str) -> str:
     """One whole value of one span (``field`` one of lamina.store.rows.LARGE_FIELDS)."""
     return (
