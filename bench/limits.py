@@ -15,18 +15,19 @@ import time
 from pathlib import Path
 
 from bench.workload import batches
-from lamina.ingest.decoder import PROTOBUF, _start_worker_in_process, decode_body
+from lamina.otlp.body import PROTOBUF, decode_body
+from lamina.pricing import PriceTable
 from lamina.store.duckdb.store import DuckDBStore
 
 
 def measure(spans: int = 50_000) -> dict[str, float]:
     work = batches(spans)
     bodies = [gzip.decompress(batch.body) for batch in work]
-    _start_worker_in_process(None)
+    price = PriceTable.load(None).cost
     started = time.perf_counter()
-    decoded = [decode_body(body, PROTOBUF, "bench") for body in bodies]
+    decoded = [decode_body(body, PROTOBUF, "bench", price) for body in bodies]
     decode_rate = spans / (time.perf_counter() - started)
-    columns = [d.columns for d in decoded if d.columns is not None]
+    columns = [batch for batch in decoded if batch.count]
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckDBStore(Path(tmp))
         started = time.perf_counter()

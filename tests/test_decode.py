@@ -9,6 +9,7 @@ OpenInference, OpenLLMetry (Traceloop), Langfuse and the Vercel AI SDK really em
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -18,8 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from lamina.errors import BadRequest
 from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
-from lamina.spans.record import SpanRecord
 from tests.core import otlp
+from tests.otlp.decoded import spans_of
 
 PRICES = PriceTable.load(None)
 MS = 1_000_000
@@ -27,19 +28,19 @@ MS = 1_000_000
 
 def decode(
     attributes: dict[str, Any], resource: dict[str, Any] | None = None, **span: Any
-) -> SpanRecord:
+) -> SimpleNamespace:
     """One span with these attributes, decoded."""
     request = otlp.export(
         [otlp.span(otlp.new_trace_id(), span.pop("name", "span"), attributes=attributes, **span)],
         resource=resource if resource is not None else {},
     )
     batch = decode_request(request, "prj_test", PRICES.cost)
-    assert batch.rejected == 0, batch.errors
-    (record,) = batch.records
+    assert batch.rejected == 0, batch.rejection
+    (record,) = spans_of(batch)
     return record
 
 
-def kept(record: SpanRecord) -> dict[str, Any]:
+def kept(record: SimpleNamespace) -> dict[str, Any]:
     value: dict[str, Any] = orjson.loads(record.attributes)
     return value
 
@@ -685,7 +686,7 @@ def _nested_request(levels: int) -> bytes:
 def test_nested_values_are_decoded_whole(encoding: str) -> None:
     request = parse_protobuf(_nested_request(25)) if encoding == "protobuf" else None
     request = request or parse_json(_nested_json(25))
-    (record,) = decode_request(request, "p", PRICES.cost).records
+    (record,) = spans_of(decode_request(request, "p", PRICES.cost))
     value = kept(record)["deep"]
     for _ in range(25):
         value = value["k"]
@@ -724,7 +725,7 @@ def test_ids_times_status_and_parent() -> None:
         ]
     )
     request.resource_spans[0].scope_spans[0].spans[0].status.code = 0  # unset
-    root, child = decode_request(request, "p", PRICES.cost).records
+    root, child = spans_of(decode_request(request, "p", PRICES.cost))
     assert root.trace_id == trace_id.hex() and root.span_id == root_id.hex()
     assert root.parent_span_id is None and child.parent_span_id == root_id.hex()
     assert (root.start_ns, root.end_ns) == (start, start + 5 * MS)
@@ -737,7 +738,7 @@ def test_an_all_zero_parent_is_no_parent_and_end_before_start_is_clamped() -> No
         [otlp.span(otlp.new_trace_id(), "x", parent=bytes(8), start_ns=1000, duration_ms=0)]
     )
     request.resource_spans[0].scope_spans[0].spans[0].end_time_unix_nano = 10
-    (record,) = decode_request(request, "p", PRICES.cost).records
+    (record,) = spans_of(decode_request(request, "p", PRICES.cost))
     assert record.parent_span_id is None
     assert record.end_ns == record.start_ns == 1000
 
@@ -760,8 +761,8 @@ def test_invalid_ids_are_rejected_and_counted(
     good = otlp.span(otlp.new_trace_id(), "good")
     bad = otlp.span(trace_id, "bad", span_id=span_id, parent=parent)
     batch = decode_request(otlp.export([good, bad, good]), "p", PRICES.cost)
-    assert len(batch.records) == 2 and batch.rejected == 1
-    assert says in batch.error_message and batch.error_message.startswith("1 span(s)")
+    assert batch.count == 2 and batch.rejected == 1
+    assert says in batch.rejection and batch.rejection.startswith("1 span(s)")
 
 
 def test_times_past_int64_are_rejected_and_absurd_counts_dropped() -> None:
@@ -771,8 +772,8 @@ def test_times_past_int64_are_rejected_and_absurd_counts_dropped() -> None:
     future.end_time_unix_nano = 2**64 - 1
     good = otlp.span(otlp.new_trace_id(), "good")
     batch = decode_request(otlp.export([future, good]), "p", PRICES.cost)
-    assert [r.name for r in batch.records] == ["good"] and batch.rejected == 1
-    assert "time" in batch.error_message
+    assert [r.name for r in spans_of(batch)] == ["good"] and batch.rejected == 1
+    assert "time" in batch.rejection
     record = decode({"gen_ai.usage.input_tokens": "9" * 20, "gen_ai.usage.output_tokens": 7})
     assert (record.input_tokens, record.output_tokens) == (None, 7)
 
@@ -798,12 +799,12 @@ def test_json_encoding_decodes_like_protobuf() -> None:
         )
     ]
     request = otlp.export(spans, resource={"service.name": "json"})
-    from_json = decode_request(
-        parse_json(orjson.dumps(otlp.to_otlp_json(request))), "p", PRICES.cost
-    ).records
-    from_protobuf = decode_request(
-        parse_protobuf(request.SerializeToString()), "p", PRICES.cost
-    ).records
+    from_json = spans_of(
+        decode_request(parse_json(orjson.dumps(otlp.to_otlp_json(request))), "p", PRICES.cost)
+    )
+    from_protobuf = spans_of(
+        decode_request(parse_protobuf(request.SerializeToString()), "p", PRICES.cost)
+    )
     assert from_json == from_protobuf
     assert from_json[0].input_tokens == 5_000_000_000
     assert from_json[0].start_ns == 1_767_225_600_000_000_001
@@ -835,7 +836,7 @@ def test_json_accepts_enum_names_numbers_for_int64_and_unknown_fields() -> None:
             }
         ]
     }
-    (record,) = decode_request(parse_json(orjson.dumps(document)), "p", PRICES.cost).records
+    (record,) = spans_of(decode_request(parse_json(orjson.dumps(document)), "p", PRICES.cost))
     assert record.trace_id == "5b8efff798038103d269b633813fc60c"
     assert record.span_id == "eee19b7ec3c1b174"
     assert record.status == "error"
@@ -861,8 +862,8 @@ def test_protobuf_that_does_not_parse_is_a_bad_request() -> None:
 
 
 def test_empty_bodies_are_empty_exports() -> None:
-    assert decode_request(parse_protobuf(b""), "p", PRICES.cost).records == []
-    assert decode_request(parse_json(b"{}"), "p", PRICES.cost).records == []
+    assert spans_of(decode_request(parse_protobuf(b""), "p", PRICES.cost)) == []
+    assert spans_of(decode_request(parse_json(b"{}"), "p", PRICES.cost)) == []
     assert isinstance(parse_protobuf(b""), ExportTraceServiceRequest)
 
 

@@ -8,6 +8,7 @@ shortcuts must not change.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -19,15 +20,15 @@ from lamina.otlp import attributes
 from lamina.otlp.decode import decode_request
 from lamina.pricing import PriceTable
 from lamina.spans.preview import _cut, _single_spaced
-from lamina.spans.record import SpanRecord
 from tests.core import otlp
+from tests.otlp.decoded import spans_of
 
 PRICES = PriceTable.load(None)
 
 
-def decode(values: dict[str, Any]) -> SpanRecord:
+def decode(values: dict[str, Any]) -> SimpleNamespace:
     request = otlp.export([otlp.span(otlp.new_trace_id(), "s", attributes=values)], resource={})
-    (record,) = decode_request(request, "p", PRICES.cost).records
+    (record,) = spans_of(decode_request(request, "p", PRICES.cost))
     return record
 
 

@@ -12,9 +12,10 @@ from typing import Any
 from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
 from lamina.ingest.budget import ByteBudget
-from lamina.ingest.decoder import Decoded, Decoder
+from lamina.ingest.decoder import Decoder
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
+from lamina.spans.batch import ColumnBatch
 from lamina.store.base import Store
 
 
@@ -47,13 +48,13 @@ class Runtime:
 
     async def ingest(
         self, project_id: str, body: bytes, content_type: str, encoding: str = "identity"
-    ) -> Decoded:
+    ) -> ColumnBatch:
         """Decode, normalise and store one export body (compressed as ``encoding``
-        says); returns once it is committed."""
+        says); returns its batch once it is committed."""
         with self.batcher.arriving():
-            decoded = await self.decoder.decode(body, content_type, project_id, encoding)
-            if decoded.columns is None:
-                return decoded
-            committed = self.batcher.enqueue(decoded.columns)
+            batch = await self.decoder.decode(body, content_type, project_id, encoding)
+            if not batch.count:
+                return batch
+            committed = self.batcher.enqueue(batch)
         await committed
-        return decoded
+        return batch

@@ -9,19 +9,19 @@ from pathlib import Path
 from bench.workload import batches
 
 from lamina.ingest.batcher import IngestBatcher
-from lamina.ingest.decoder import PROTOBUF, decode_body
-from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
+from lamina.otlp.body import PROTOBUF, decode_body
+from lamina.pricing import PriceTable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.duckdb.store import DuckDBStore
 
 
 def _requests(count: int) -> list[ColumnBatch]:
-    start_worker_in_process(None)
+    price = PriceTable.load(None).cost
     decoded = [
-        decode_body(gzip.decompress(batch.body), PROTOBUF, "p").columns
+        decode_body(gzip.decompress(batch.body), PROTOBUF, "p", price)
         for batch in batches(count * 100, batch_size=100)
     ]
-    return [columns for columns in decoded if columns is not None][:count]
+    return [columns for columns in decoded if columns.count][:count]
 
 
 def test_requests_decoded_together_are_committed_together(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bench.workload import batches
 
-from lamina.ingest.decoder import PROTOBUF, WORKER_NICENESS, Decoder
+from lamina.ingest.decoder import WORKER_NICENESS, Decoder
+from lamina.otlp.body import PROTOBUF
 from tests.processes import children
 
 

@@ -31,7 +31,6 @@ with atheris.instrument_imports(include=["lamina"]):
     from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
     from lamina.otlp.wire import decode_wire
     from lamina.pricing import PriceTable
-    from lamina.spans.batch import records_to_columns, to_columns
 
 PRICES = PriceTable.load(None)
 
@@ -44,17 +43,16 @@ def decode(body: bytes) -> None:
             if parse is parse_protobuf and decode_wire(body, "prj_fuzz", PRICES.cost) is not None:
                 raise AssertionError("the wire decoder accepted a body upb refuses") from None
             continue
-        batch = decode_request(request, "prj_fuzz", PRICES.cost)
+        batch = decode_request(request, "prj_fuzz", PRICES.cost)  # trace deltas included
         spans = sum(len(s.spans) for rs in request.resource_spans for s in rs.scope_spans)
-        if batch.rejected + len(batch.records) != spans:
-            raise AssertionError(f"{spans} spans in, {len(batch.records)} + {batch.rejected} out")
-        if batch.records:
-            to_columns(batch.records)  # trace deltas included
+        if batch.rejected + batch.count != spans:
+            raise AssertionError(f"{spans} spans in, {batch.count} + {batch.rejected} out")
         wire = decode_wire(request.SerializeToString(), "prj_fuzz", PRICES.cost)
-        expected = {
-            name: list(values) for name, values in records_to_columns(batch.records).items()
-        }
-        if wire is not None and (wire.errors != batch.errors or repr(wire.spans) != repr(expected)):
+        if wire is not None and (
+            wire.rejection != batch.rejection
+            or repr(wire.spans.to_pylist()) != repr(batch.spans.to_pylist())
+            or not wire.traces.equals(batch.traces)
+        ):
             raise AssertionError("the wire decoder and decode.py disagree")
 
 

@@ -29,7 +29,6 @@ from lamina.errors import BadRequest
 from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query, parse_trace_query
-from lamina.spans.batch import to_columns
 from lamina.store.duckdb.store import DuckDBStore
 from tests.strategies import any_values, damaged
 
@@ -47,11 +46,10 @@ def fuzz(examples: int) -> Any:
 
 
 def decode_all_the_way(request: ExportTraceServiceRequest) -> None:
-    """What the server does with a parsed request: nothing here may raise."""
+    """What the server does with a parsed request (trace deltas included): nothing here
+    may raise."""
     batch = decode_request(request, "prj_fuzz", PRICES.cost)
-    if batch.records:
-        to_columns(batch.records)  # trace deltas included
-    assert batch.rejected + len(batch.records) == sum(
+    assert batch.rejected + batch.count == sum(
         len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans
     )
 
@@ -302,8 +300,8 @@ def test_deep_nesting_is_refused_or_cut_not_a_crash() -> None:
         parse_protobuf(_deep_request(20_000))
     # within that limit, the decoder stores a marker past its own depth bound
     batch = decode_request(parse_protobuf(_deep_request(40)), "prj", PRICES.cost)
-    (record,) = batch.records
-    assert "nested too deeply" in record.attributes
+    (attributes,) = batch.spans["attributes"].to_pylist()
+    assert "nested too deeply" in attributes
     # the same in OTLP JSON
     nested: Any = {"stringValue": "bottom"}
     for _ in range(60):

@@ -12,13 +12,16 @@ import pytest
 from bench.workload import batches
 
 from lamina.errors import ConfigError, StoreUnavailable
-from lamina.ingest.decoder import PROTOBUF, decode_body
-from lamina.ingest.decoder import _start_worker_in_process as start_worker_in_process
+from lamina.otlp.body import PROTOBUF, decode_body
+from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query
 from lamina.store import sessions_sql
-from lamina.store.duckdb import store as duckdb_store
+from lamina.store.duckdb import connection
 from lamina.store.duckdb.schema import SCHEMA_VERSION
-from lamina.store.duckdb.store import CHECKPOINT_IDLE_SECONDS, DB_FILE, DuckDBStore
+from lamina.store.duckdb.store import DB_FILE, DuckDBStore
+from lamina.store.duckdb.storer import CHECKPOINT_IDLE_SECONDS
+
+PRICE = PriceTable.load(None).cost
 
 
 def test_a_new_data_dir_records_its_schema_version(tmp_path: Path) -> None:
@@ -50,9 +53,8 @@ def test_the_wal_is_checkpointed_into_the_file_while_ingest_goes_on(tmp_path: Pa
     later (about 60 MB of WAL written), with spans stored in the background between
     writes, the WAL must still be near that size and the data in the file (a result the
     store left open once stopped every checkpoint)."""
-    start_worker_in_process(None)
     columns = [
-        decode_body(gzip.decompress(batch.body), PROTOBUF, "p").columns for batch in batches(40_000)
+        decode_body(gzip.decompress(batch.body), PROTOBUF, "p", PRICE) for batch in batches(40_000)
     ]
     store = DuckDBStore(tmp_path, memory_mb=64)
     wal = tmp_path / (DB_FILE + ".wal")
@@ -77,9 +79,8 @@ def test_once_writes_pause_the_wal_is_checkpointed_if_it_holds_memory(
     memory: at 5M spans reads after an ingest ran out of it. A pause in writes
     checkpoints the WAL when that holds more than a share of the store's memory
     (0.0: any; 600 spans hold far less than half of 256 MB, and stay in memory)."""
-    monkeypatch.setattr(duckdb_store, "CHECKPOINT_MEMORY_SHARE", held_share)
-    start_worker_in_process(None)
-    columns = decode_body(gzip.decompress(batches(600)[0].body), PROTOBUF, "p").columns
+    monkeypatch.setattr(connection, "CHECKPOINT_MEMORY_SHARE", held_share)
+    columns = decode_body(gzip.decompress(batches(600)[0].body), PROTOBUF, "p", PRICE)
     assert columns is not None
     store = DuckDBStore(tmp_path)
     wal = tmp_path / (DB_FILE + ".wal")
@@ -110,8 +111,7 @@ def test_one_trace_or_session_is_looked_up_in_an_index(
     (at 1M spans the scan of ``traces`` alone took 10 ms); DuckDB plans an index scan
     only when the lookup is written the way ``by_id`` writes it."""
     store = DuckDBStore(tmp_path)
-    start_worker_in_process(None)
-    columns = decode_body(gzip.decompress(batches(600)[0].body), PROTOBUF, "p").columns
+    columns = decode_body(gzip.decompress(batches(600)[0].body), PROTOBUF, "p", PRICE)
     assert columns is not None
     store.write_columns([columns])
     store.count_spans()
@@ -136,7 +136,7 @@ def test_the_server_gives_the_store_half_the_cores_unless_told(tmp_path: Path) -
         Settings.load({"store_threads": -1}, environ={})
     store = DuckDBStore(tmp_path, threads=3)
     try:
-        threads = store._cursor().execute("SELECT current_setting('threads')").fetchall()
+        threads = store._connection.cursor().execute("SELECT current_setting('threads')").fetchall()
         assert threads[0][0] == 3
     finally:
         store.close()
@@ -145,18 +145,17 @@ def test_the_server_gives_the_store_half_the_cores_unless_told(tmp_path: Path) -
 def test_a_read_that_runs_out_of_store_memory_is_a_clear_503(tmp_path: Path) -> None:
     """Out of memory is a passing condition (other work holds the store's memory), not a
     server error: the reader gets StoreUnavailable (503, retry) saying what happened."""
-    start_worker_in_process(None)
     store = DuckDBStore(tmp_path)
     try:
         for batch in batches(6_000):
-            columns = decode_body(gzip.decompress(batch.body), PROTOBUF, "p").columns
+            columns = decode_body(gzip.decompress(batch.body), PROTOBUF, "p", PRICE)
             assert columns is not None
             store.write_columns([columns])
         store.close()
         store = DuckDBStore(tmp_path)  # none of the spans in memory
         assert store.count_spans() > 0
         # just what the store holds now: the search cannot pin a block to scan
-        cursor = store._cursor()
+        cursor = store._connection.cursor()
         (used,) = cursor.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[
             0
         ]
@@ -165,5 +164,5 @@ def test_a_read_that_runs_out_of_store_memory_is_a_clear_503(tmp_path: Path) -> 
             store.list_sessions("p", parse_session_query({"q": "zebra", "sort": "cost"}))
         assert "out of memory" in raised.value.message
     finally:
-        store._cursor().execute("SET memory_limit = '256MB'")
+        store._connection.cursor().execute("SET memory_limit = '256MB'")
         store.close()

@@ -1,6 +1,7 @@
 /*
  * The OTLP trace export read straight from its protobuf wire format into the columns
- * of a batch of spans (see lamina/otlp/fast.py, the only caller).
+ * of a batch of spans (see lamina/otlp/wire.py, the only caller, which makes them a
+ * lamina.spans.batch.ColumnBatch).
  *
  * This is the fast path of lamina/otlp/decode.py, which remains the definition: every
  * value this module produces is the value decode.py's decode_request() produces for
@@ -25,7 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- what fast.configure() hands over ------------------------------------------- */
+/* ---- what wire.py's configure() call hands over ------------------------------------------- */
 
 static PyObject *roles;        /* attributes._ROLES: name -> role tuple (a cache) */
 static PyObject *role_fn;      /* attributes.role: works out and caches a role */
@@ -39,7 +40,7 @@ static PyObject *s_unset, *s_ok, *s_error, *s_default, *s_llm, *s_empty_list_jso
 static PyObject *s_name, *s_time_ns, *s_attributes, *s_service_name, *s_upper, *s_empty;
 static PyObject *s_norm[13];
 
-/* The fields of the conventions table, in the order fast.FIELDS gives their names. */
+/* The fields of the conventions table, in the order wire.FIELDS gives their names. */
 enum {
     F_SESSION, F_USER, F_TAGS, F_SPAN_TYPE, F_INPUT, F_INPUT_LATE, F_OUTPUT, F_OUTPUT_LATE,
     F_MODEL, F_PROVIDER, F_INPUT_TOKENS, F_OUTPUT_TOKENS, F_COST, F_INPUT_COST,
@@ -50,12 +51,24 @@ static int span_only(int f) {
 }
 enum { R_KEEP = 0, R_FIELD = 1, R_MESSAGE = 2, R_METADATA = 3 };
 
-/* The columns, in lamina.ingest.columns._FIELDS order. */
+/* The columns decode() fills, and their names (the module's COLUMNS), which must be
+ * lamina.spans.batch.SPAN_FIELDS: wire.py refuses to load a module built otherwise,
+ * and tests/spans/test_schema_lists.py checks them. */
 enum {
     C_PROJECT, C_TRACE, C_SPAN, C_PARENT, C_NAME, C_TYPE, C_START, C_END, C_STATUS,
     C_STATUS_MESSAGE, C_SESSION, C_USER, C_INPUT, C_OUTPUT, C_MODEL, C_PROVIDER,
     C_INPUT_TOKENS, C_OUTPUT_TOKENS, C_COST, C_TAGS, C_METADATA, C_ATTRIBUTES, C_EVENTS,
     C_RESOURCE, C_SERVICE, N_COLUMNS
+};
+static const char *const column_names[N_COLUMNS] = {
+    [C_PROJECT] = "project_id", [C_TRACE] = "trace_id", [C_SPAN] = "span_id",
+    [C_PARENT] = "parent_span_id", [C_NAME] = "name", [C_TYPE] = "span_type",
+    [C_START] = "start_ns", [C_END] = "end_ns", [C_STATUS] = "status",
+    [C_STATUS_MESSAGE] = "status_message", [C_SESSION] = "session_id", [C_USER] = "user_id",
+    [C_INPUT] = "input", [C_OUTPUT] = "output", [C_MODEL] = "model", [C_PROVIDER] = "provider",
+    [C_INPUT_TOKENS] = "input_tokens", [C_OUTPUT_TOKENS] = "output_tokens", [C_COST] = "cost",
+    [C_TAGS] = "tags", [C_METADATA] = "metadata", [C_ATTRIBUTES] = "attributes",
+    [C_EVENTS] = "events", [C_RESOURCE] = "resource", [C_SERVICE] = "service_name",
 };
 
 #define MAX_DEPTH 32 /* decode.py's _MAX_VALUE_DEPTH: deeper values go to the slow path */
@@ -1244,5 +1257,25 @@ PyMODINIT_FUNC PyInit__wire(void) {
         !(s_upper = PyUnicode_InternFromString("upper")) ||
         !(s_empty = PyUnicode_InternFromString("")))
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    PyObject *names = PyTuple_New(N_COLUMNS);
+    if (names == NULL) goto fail;
+    for (int i = 0; i < N_COLUMNS; i++) {
+        PyObject *name = column_names[i] ? PyUnicode_InternFromString(column_names[i]) : NULL;
+        if (name == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "lamina._wire: a column has no name");
+            Py_DECREF(names);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(names, i, name);
+    }
+    if (PyModule_AddObject(m, "COLUMNS", names) < 0) {
+        Py_DECREF(names);
+        goto fail;
+    }
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
 }

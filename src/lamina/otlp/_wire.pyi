@@ -3,6 +3,9 @@
 from collections.abc import Callable
 from typing import Any
 
+#: The names of the columns decode() fills, in order (lamina.spans.batch.SPAN_FIELDS).
+COLUMNS: tuple[str, ...]
+
 def configure(
     roles: dict[str, tuple[Any, ...]],
     role: Callable[[str], tuple[Any, ...]],

@@ -1,7 +1,7 @@
-"""OTLP trace exports read from the protobuf wire format straight into span columns.
+"""OTLP trace exports read from the protobuf wire format straight into a batch of spans.
 
-The fast path of :mod:`lamina.otlp.decode`, in C (``_wire.c``): the same spans, the
-same values, about five times quicker, because no protobuf message object is built
+The fast path of :mod:`lamina.otlp.decode`, in C (``_wire.c``): the same batch, the
+same values, several times quicker, because no protobuf message object is built
 and no field is read through Python. decode.py stays the definition. A request the C
 code does not read exactly as upb would (malformed, or unusual in a way that affects
 the result) comes back as None, and the caller decodes it with upb and decode.py,
@@ -12,15 +12,11 @@ from the attribute dict the C code built.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
 import orjson
 
 from lamina.otlp import attributes as conv
 from lamina.otlp.decode import CostFunction
-from lamina.spans.batch import SPAN_FIELDS
+from lamina.spans.batch import SPAN_FIELDS, ColumnBatch, from_columns
 
 try:
     from lamina.otlp import _wire
@@ -53,6 +49,9 @@ FIELDS = (
 assert set(FIELDS) == set(conv._FIELD_NAMES), "a field of the conventions is missing here"
 
 if _wire is not None:
+    # _wire.decode() fills its columns in the order of _wire.COLUMNS.
+    if _wire.COLUMNS != SPAN_FIELDS:
+        raise ImportError("lamina.otlp._wire was built for other span fields: build it again")
     _wire.configure(
         conv._ROLES,
         conv.role,
@@ -64,18 +63,8 @@ if _wire is not None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class WireColumns:
-    spans: dict[str, Sequence[Any]]  # SpanRecord's fields as columns (see columns.from_columns)
-    errors: list[str]  # why each rejected span was not stored
-
-    @property
-    def rejected(self) -> int:
-        return len(self.errors)
-
-
-def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumns | None:
-    """The spans of a protobuf ExportTraceServiceRequest as columns, or None when the
+def decode_wire(body: bytes, project_id: str, price: CostFunction) -> ColumnBatch | None:
+    """The spans of a protobuf ExportTraceServiceRequest as a batch, or None when the
     request must be decoded with upb and decode.py instead."""
     if _wire is None:
         return None
@@ -83,8 +72,7 @@ def decode_wire(body: bytes, project_id: str, price: CostFunction) -> WireColumn
     if result is None:
         return None
     columns, errors = result
-    # _wire.decode() fills the columns in SPAN_FIELDS order.
-    return WireColumns(dict(zip(SPAN_FIELDS, columns, strict=True)), errors)
+    return from_columns(dict(zip(SPAN_FIELDS, columns, strict=True)), errors=errors)
 
 
 def count_spans(body: bytes) -> int:

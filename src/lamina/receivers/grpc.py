@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from lamina.errors import BadRequest, LaminaError, PayloadTooLarge
-from lamina.ingest.decoder import PROTOBUF, body_too_large
+from lamina.otlp.body import PROTOBUF, body_too_large
 from lamina.runtime import Runtime
 
 TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -97,7 +97,7 @@ def handlers(runtime: Runtime) -> list[grpc.GenericRpcHandler]:
         response = ExportTraceServiceResponse()
         if batch.rejected:
             response.partial_success.rejected_spans = batch.rejected
-            response.partial_success.error_message = batch.error_message
+            response.partial_success.error_message = batch.rejection
         return response
 
     def discarding(response: Message) -> Export:

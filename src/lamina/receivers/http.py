@@ -35,7 +35,7 @@ from lamina.errors import (
     UnsupportedMediaType,
 )
 from lamina.ingest.budget import ByteBudget
-from lamina.ingest.decoder import ENCODINGS, JSON, PROTOBUF, body_too_large
+from lamina.otlp.body import ENCODINGS, JSON, PROTOBUF, body_too_large
 from lamina.runtime import Runtime
 
 _GRPC_STATUS = {400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 503: 14}
@@ -142,7 +142,7 @@ async def export_traces(request: Request) -> Response:
     response = ExportTraceServiceResponse()
     if batch.rejected:
         response.partial_success.rejected_spans = batch.rejected
-        response.partial_success.error_message = batch.error_message
+        response.partial_success.error_message = batch.rejection
     return _encode(response, content_type)
 
 

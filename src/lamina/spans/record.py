@@ -1,7 +1,10 @@
-"""The one internal span representation.
+"""A span as one Python object: what ``Store.write_spans`` and tests that build spans
+one at a time still take (``to_columns`` makes them a batch).
 
-Both OTLP receivers decode into :class:`SpanRecord`, the ingest batcher queues
-them, and every store writes them. Nothing else describes a span.
+Not the span representation: decoders produce, the batcher queues and stores write
+:class:`lamina.spans.batch.ColumnBatch`, and spans are built from plain rows with
+:func:`lamina.spans.batch.from_rows`. This class goes once ``write_spans`` and its
+tests build rows instead (issue #18).
 """
 
 from __future__ import annotations
@@ -12,15 +15,7 @@ from typing import Any
 
 @dataclass(slots=True)
 class SpanRecord:
-    """A span after decoding and normalising, ready to store; treat it as immutable
-    (not frozen only because a frozen dataclass takes four times as long to build,
-    and decoding builds one per span).
-
-    Times are integer nanoseconds since the Unix epoch. ``input`` and
-    ``output`` hold the payload as text (usually JSON); ``attributes``,
-    ``events`` and ``resource`` hold everything the span carried, as JSON text,
-    so nothing the client sent is dropped.
-    """
+    """A span's fields (see SPAN_SCHEMA for what each holds)."""
 
     project_id: str
     trace_id: str  # 32 lowercase hex digits
