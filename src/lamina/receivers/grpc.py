@@ -1,48 +1,40 @@
 """OTLP/gRPC receiver: TraceService/Export (and accepting LogsService/MetricsService/Export).
 
-Runs on the same asyncio loop as the HTTP server and ingests through the same
-decode step and batcher. The key comes in the ``authorization`` metadata.
+Runs on the same asyncio loop as the HTTP server, and each call goes through the
+same steps (:mod:`lamina.receivers.common`). The key comes in the ``authorization``
+metadata.
 
 Nothing is read before the key is checked. gRPC hands a unary method's handler
 a message it has already received whole (up to twice the body limit, inflated
 if the client compressed it), so each Export is served by a handler that takes
-its request as a stream: it checks the key, then reserves ``max_body_bytes`` in
+its request as a stream: once the key is checked, it takes ``max_body_bytes`` in
 the in-flight byte budget the HTTP receiver uses, and only then asks for the
-message, as raw bytes. The message's bytes stay counted until it is decoded.
-A call with a wrong key or arriving while the budget is spent costs the server
-no more than its metadata. The number of calls served at once is bounded too
-(:data:`MAX_CONCURRENT_RPCS`); gRPC answers RESOURCE_EXHAUSTED past it.
+message, as raw bytes, keeping the message's size in the budget until it is
+decoded. A call with a wrong key or arriving while the budget is spent costs the
+server no more than its metadata. The number of calls served at once is bounded
+too (:data:`MAX_CONCURRENT_RPCS`); gRPC answers RESOURCE_EXHAUSTED past it.
 A body that is not a valid message gets INVALID_ARGUMENT with a reason, like a
 400 over HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from lamina.errors import BadRequest, LaminaError, PayloadTooLarge
-from lamina.otlp.body import PROTOBUF, body_too_large
+from lamina.ingest.budget import Hold
+from lamina.otlp.body import body_too_large
+from lamina.receivers.common import SIGNALS, Signal, receive
 from lamina.runtime import Runtime
 
-TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
-LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
-METRICS_SERVICE = "opentelemetry.proto.collector.metrics.v1.MetricsService"
 # Calls served at once, all services together; gRPC refuses more with
 # RESOURCE_EXHAUSTED, which exporters retry. Each waiting call holds at most its
 # HTTP/2 flow-control window, never its whole message (see the module docstring).
 MAX_CONCURRENT_RPCS = 64
-
-# What an Export does once its key is checked and its message read: (project, body) -> answer.
-Export = Callable[[str, bytes], Awaitable[Message]]
 
 
 def _authorization(context: Any) -> str | None:
@@ -63,28 +55,25 @@ async def _first(requests: AsyncIterator[bytes]) -> bytes:
     raise BadRequest("The call carried no request message.")
 
 
-def gated(runtime: Runtime, export: Export) -> grpc.RpcMethodHandler:
-    """The handler of one Export method: the key, then room in the byte budget, then the
-    message, in that order (see the module docstring)."""
+def export_handler(runtime: Runtime, signal: Signal) -> grpc.RpcMethodHandler:
+    """The handler of one signal's Export method: the key, then room in the byte budget,
+    then the message, in that order (see the module docstring)."""
     limit = runtime.settings.max_body_bytes
 
     async def handle(requests: AsyncIterator[bytes], context: Any) -> Message:
-        held = 0
-        try:
-            project_id = runtime.keys.project_for(_authorization(context))
-            runtime.bodies.take(limit)
-            held = limit
+        async def read(hold: Hold) -> bytes:
+            hold.take(limit)
             body = await _first(requests)
-            runtime.bodies.give_back(held - len(body))  # more than the limit: refused below
-            held = len(body)
             if len(body) > limit:
                 raise PayloadTooLarge(body_too_large(limit))
-            return await export(project_id, body)
+            hold.keep(len(body))
+            return body
+
+        try:
+            return await receive(runtime, signal, _authorization(context), read)
         except LaminaError as error:
-            await context.abort(getattr(grpc.StatusCode, error.grpc_code), error.message)
+            await context.abort(grpc.StatusCode[error.grpc_code], error.message)
             raise AssertionError("unreachable: abort raises") from None
-        finally:
-            runtime.bodies.give_back(held)
 
     return grpc.stream_unary_rpc_method_handler(
         handle, request_deserializer=None, response_serializer=_serialize
@@ -92,30 +81,11 @@ def gated(runtime: Runtime, export: Export) -> grpc.RpcMethodHandler:
 
 
 def handlers(runtime: Runtime) -> list[grpc.GenericRpcHandler]:
-    async def export_traces(project_id: str, body: bytes) -> Message:
-        batch = await runtime.ingest(project_id, body, PROTOBUF)
-        response = ExportTraceServiceResponse()
-        if batch.rejected:
-            response.partial_success.rejected_spans = batch.rejected
-            response.partial_success.error_message = batch.rejection
-        return response
-
-    def discarding(response: Message) -> Export:
-        """Logs and metrics are accepted and dropped, so their exporters never retry."""
-
-        async def export(project_id: str, body: bytes) -> Message:
-            return response
-
-        return export
-
-    services = {
-        TRACE_SERVICE: export_traces,
-        LOGS_SERVICE: discarding(ExportLogsServiceResponse()),
-        METRICS_SERVICE: discarding(ExportMetricsServiceResponse()),
-    }
     return [
-        grpc.method_handlers_generic_handler(name, {"Export": gated(runtime, export)})
-        for name, export in services.items()
+        grpc.method_handlers_generic_handler(
+            signal.service, {"Export": export_handler(runtime, signal)}
+        )
+        for signal in SIGNALS
     ]
 
 
