@@ -69,8 +69,8 @@ def expected(store: DuckDBStore, project: str = "prj_a", **params: str) -> list[
 def kept(store: DuckDBStore, project: str) -> list[str]:
     """The sessions the store keeps as the project's costliest, once what is written
     is folded in (as before any read)."""
-    with store._reading():
-        rows = store._query(
+    with store._storer.reading():
+        rows = store._connection.query(
             "SELECT session_id FROM costliest_sessions WHERE project_id = ? "
             f"ORDER BY {sessions_sql.COST_ORDER}",
             [project],

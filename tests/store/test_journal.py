@@ -13,15 +13,19 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from lamina.errors import StoreUnavailable
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.spans.batch import streams, to_columns
 from lamina.spans.record import SpanRecord
-from lamina.store.duckdb import store as store_module
+from lamina.store.duckdb import storer
+from lamina.store.duckdb.backlog import first_part
 from lamina.store.duckdb.journal import MAGIC, Journal
-from lamina.store.duckdb.store import JOURNAL_DIR, DuckDBStore
+from lamina.store.duckdb.store import DuckDBStore
+from lamina.store.duckdb.storer import JOURNAL_DIR
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -56,8 +60,8 @@ def test_reads_see_every_write_while_batches_are_stored_beside_the_writer(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Store after nearly every write, so storing and journaling overlap all the time.
-    monkeypatch.setattr(store_module, "STORE_SPANS", 5)
-    monkeypatch.setattr(store_module, "STORE_CHECK_SECONDS", 0.001)
+    monkeypatch.setattr(storer, "STORE_SPANS", 5)
+    monkeypatch.setattr(storer, "STORE_CHECK_SECONDS", 0.001)
     store = DuckDBStore(tmp_path / "data", threads=1)
     rng = random.Random(seed)
     written: dict[str, int] = {}  # trace id -> spans acknowledged
@@ -97,7 +101,7 @@ def test_reads_see_every_write_while_batches_are_stored_beside_the_writer(
     sessions = store.list_sessions(PROJECT, parse_session_query({"limit": "100"})).items
     assert sum(session["span_count"] for session in sessions) == sum(written.values())
     assert sum(session["trace_count"] for session in sessions) == len(written)
-    assert store._unstored_spans == 0 and not store._unstored
+    assert store._storer.backlog.spans == 0 and not store._storer.backlog.writes
     store.close()
     assert not list((tmp_path / "data" / JOURNAL_DIR).iterdir())  # all of it stored
 
@@ -113,21 +117,21 @@ def test_a_write_journaled_while_a_store_runs_is_stored_by_the_next(
 
     folded_first = threading.Event()
     written_second = threading.Event()
-    fold = DuckDBStore._fold
+    fold = storer.fold_deltas
 
-    def paused(self: DuckDBStore, con: object, deltas: object) -> None:
-        fold(self, con, deltas)  # type: ignore[arg-type]
+    def paused(con: duckdb.DuckDBPyConnection, deltas: pa.Table) -> None:
+        fold(con, deltas)
         folded_first.set()
         assert written_second.wait(10)  # the store commits only after the second write
 
-    monkeypatch.setattr(DuckDBStore, "_fold", paused)
+    monkeypatch.setattr(storer, "fold_deltas", paused)
     reader = threading.Thread(target=lambda: store.get_trace(PROJECT, first[0].trace_id))
     reader.start()
     assert folded_first.wait(10)
     store.write_spans(second)  # journaled while the first is being stored
     written_second.set()
     reader.join()
-    monkeypatch.setattr(DuckDBStore, "_fold", fold)
+    monkeypatch.setattr(storer, "fold_deltas", fold)
 
     trace = store.get_trace(PROJECT, first[0].trace_id)
     assert trace is not None
@@ -137,10 +141,10 @@ def test_a_write_journaled_while_a_store_runs_is_stored_by_the_next(
 
 def keep_out_of_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """No storing in the background: journaled batches wait for a read or close."""
-    monkeypatch.setattr(store_module, "STORE_SPANS", 10**9)
-    monkeypatch.setattr(store_module, "STORE_SECONDS", 3600.0)
-    monkeypatch.setattr(store_module, "STORE_IDLE_SECONDS", 3600.0)
-    monkeypatch.setattr(store_module, "STORE_CHECK_SECONDS", 3600.0)  # not even a look
+    monkeypatch.setattr(storer, "STORE_SPANS", 10**9)
+    monkeypatch.setattr(storer, "STORE_SECONDS", 3600.0)
+    monkeypatch.setattr(storer, "STORE_IDLE_SECONDS", 3600.0)
+    monkeypatch.setattr(storer, "STORE_CHECK_SECONDS", 3600.0)  # not even a look
 
 
 # A process that journals batches and is then killed before it stores them (os._exit:
@@ -149,14 +153,15 @@ def keep_out_of_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
 CRASHING_WRITER = """
 import os, random, sys
 from pathlib import Path
-from lamina.store.duckdb import store as store_module
+from lamina.store.duckdb import storer
 from lamina.store.duckdb.journal import Journal
+from lamina.store.duckdb.store import DuckDBStore
 from lamina.spans.batch import to_columns
 from tests.store.test_journal import spans
-store_module.STORE_SPANS = 10**9
-store_module.STORE_SECONDS = store_module.STORE_IDLE_SECONDS = 3600.0
+storer.STORE_SPANS = 10**9
+storer.STORE_SECONDS = storer.STORE_IDLE_SECONDS = 3600.0
 data, then = Path(sys.argv[1]), sys.argv[2]
-store = store_module.DuckDBStore(data, threads=1)
+store = DuckDBStore(data, threads=1)
 rng = random.Random(7)
 for batch in range(int(sys.argv[3])):
     store.write_columns([to_columns(spans(rng, batch, traces=6), digest=f"request-{batch}")])
@@ -191,7 +196,7 @@ def expected(batches: int) -> dict[str, int]:
 
 
 def stored(store: DuckDBStore) -> dict[str, int]:
-    con = store._cursor()
+    con = store._connection.cursor()
     by_spans = dict(con.execute("SELECT trace_id, count(*) FROM spans GROUP BY 1").fetchall())
     summaries = store.list_traces(PROJECT, parse_trace_query({"limit": "100"})).items
     assert {t["trace_id"]: t["span_count"] for t in summaries} == by_spans
@@ -244,7 +249,7 @@ def test_a_writer_far_ahead_of_storing_stores_before_it_journals_more(
     if limit == "bytes":
         sample = to_columns(spans(random.Random(0), 0, traces=6))
         per_span = sum(map(len, streams(sample))) / sample.count
-        monkeypatch.setattr(store_module, "UNSTORED_LIMIT_BYTES", int(100 * per_span))
+        monkeypatch.setattr(storer, "UNSTORED_LIMIT_BYTES", int(100 * per_span))
     store = DuckDBStore(
         tmp_path / "data", threads=1, unstored_limit=100 if limit == "spans" else 10**9
     )
@@ -255,8 +260,8 @@ def test_a_writer_far_ahead_of_storing_stores_before_it_journals_more(
             records = spans(rng, batch, traces=6)
             store.write_spans(records)
             written += len(records)
-            assert store._unstored_spans < 100 + 80  # the limit, and one write of at most 80
-        con = store._cursor()
+            assert store._storer.backlog.spans < 100 + 80  # the limit, and one write of at most 80
+        con = store._connection.cursor()
         (in_duckdb,) = con.execute("SELECT count(*) FROM spans").fetchall()[0]
         assert written - 180 < in_duckdb < written
         assert store.count_spans(PROJECT) == written
@@ -323,11 +328,11 @@ def test_a_backlog_is_stored_a_part_at_a_time(
     try:
         for batch in range(10):
             store.write_columns([to_columns(spans(rng, batch, traces=6))])
-        taken = list(store._unstored)
-        monkeypatch.setattr(store_module, "STORE_SPANS", 120)
+        taken = list(store._storer.backlog.writes)
+        monkeypatch.setattr(storer, "STORE_SPANS", 120)
         parts = []
         while rest := taken[sum(map(len, parts)) :]:
-            parts.append(store_module._first_part(rest))
+            parts.append(first_part(rest, storer.STORE_SPANS, storer.STORE_BYTES))
         assert len(parts) > 2
         for part in parts[:-1]:  # each part holds the limit, and no write more than needed
             assert sum(j.spans for j in part) >= 120 > sum(j.spans for j in part[:-1])
@@ -338,7 +343,9 @@ def test_a_backlog_is_stored_a_part_at_a_time(
             trace: sum(r.trace_id == trace for r in records)
             for trace in {r.trace_id for r in records}
         }
-        (last,) = store._cursor().execute("SELECT entry_id FROM journal_stored").fetchall()[0]
+        (last,) = (
+            store._connection.cursor().execute("SELECT entry_id FROM journal_stored").fetchall()[0]
+        )
         assert last == 10 and not list((tmp_path / "data" / JOURNAL_DIR).iterdir())
     finally:
         store.close()
@@ -359,26 +366,26 @@ def test_parts_of_a_backlog_stored_before_a_failure_stay_stored(
             if batch == 7:
                 records[0].name = None  # type: ignore[assignment]
             store.write_columns([to_columns(records)])
-        taken = list(store._unstored)
-        monkeypatch.setattr(store_module, "STORE_SPANS", 120)
+        taken = list(store._storer.backlog.writes)
+        monkeypatch.setattr(storer, "STORE_SPANS", 120)
         with pytest.raises(StoreUnavailable):
             store.count_spans(PROJECT)
         parts_before, done = [], 0
         while done < 7:  # the parts that end before the refused write
-            part = store_module._first_part(taken[done:])
+            part = first_part(taken[done:], storer.STORE_SPANS, storer.STORE_BYTES)
             if done + len(part) > 7:
                 break
             parts_before.append(part)
             done += len(part)
         assert parts_before
-        con = store._cursor()
+        con = store._connection.cursor()
         (last,) = con.execute("SELECT entry_id FROM journal_stored").fetchall()[0]
         assert last == parts_before[-1][-1].last_id
         (in_duckdb,) = con.execute("SELECT count(*) FROM spans").fetchall()[0]
         assert in_duckdb == sum(j.spans for part in parts_before for j in part)
-        assert [j.last_id for j in store._unstored] == list(range(last + 1, 11))
+        assert [j.last_id for j in store._storer.backlog.writes] == list(range(last + 1, 11))
     finally:
-        store._unstored.clear()  # the refused write would only fail again on closing
+        store._storer.backlog.writes.clear()  # the refused write would only fail again on closing
         store.close()
 
 
@@ -388,8 +395,8 @@ def test_storing_in_the_background_a_part_at_a_time_stores_every_write(
     """The background storer takes one part a transaction (so reads can get in between)
     and comes back for the rest: a burst of writes several parts long ends up stored
     whole, with no read to push it, and the journal is emptied."""
-    monkeypatch.setattr(store_module, "STORE_SPANS", 100)
-    monkeypatch.setattr(store_module, "STORE_CHECK_SECONDS", 0.01)
+    monkeypatch.setattr(storer, "STORE_SPANS", 100)
+    monkeypatch.setattr(storer, "STORE_CHECK_SECONDS", 0.01)
     store = DuckDBStore(tmp_path / "data", threads=1)
     rng = random.Random(13)
     try:
@@ -399,9 +406,9 @@ def test_storing_in_the_background_a_part_at_a_time_stores_every_write(
             store.write_spans(records)
             written += len(records)
         deadline = time.monotonic() + 30
-        while store._unstored_spans and time.monotonic() < deadline:
+        while store._storer.backlog.spans and time.monotonic() < deadline:
             time.sleep(0.01)
-        con = store._cursor()
+        con = store._connection.cursor()
         assert con.execute("SELECT count(*) FROM spans").fetchall()[0][0] == written
         # every stored segment deleted; at most the one still open remains
         assert len(list((tmp_path / "data" / JOURNAL_DIR).glob("*.journal"))) <= 1

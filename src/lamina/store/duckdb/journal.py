@@ -7,7 +7,7 @@ straight into the file, compressed once, where a small one goes through its WAL
 their answer, so the spans of one answer cannot wait for 16,384 more. The store
 therefore writes each batch here first (appended to a file and synced, many
 batches a sync) and answers; it moves batches into DuckDB in large transactions
-later (:class:`lamina.store.duckdb.store.DuckDBStore`), and before any read.
+later (:class:`lamina.store.duckdb.storer.Storer`), and before any read.
 
 The journal is a directory of segment files. Every entry has an id, one more
 than the last; the store records in DuckDB, in the transaction that stores

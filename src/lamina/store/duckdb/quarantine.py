@@ -15,16 +15,19 @@ deletes them. A file is named after its entry's id.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
 
 import orjson
 
-from lamina.errors import NotFound
+from lamina.errors import NotFound, StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import Quarantined
-from lamina.store.duckdb.journal import SUFFIX, read_entries, sync_directory
+from lamina.store.duckdb.journal import SUFFIX, Journal, read_entries, sync_directory
+
+log = logging.getLogger("lamina.store")
 
 NOTE = ".json"  # beside each entry: why, and when
 
@@ -46,6 +49,33 @@ class Quarantine:
         _write_synced(path, raw)
         sync_directory(self.directory)
         return path
+
+    def take(
+        self, journal: Journal, first_id: int, last_id: int, spans: int, reason: str
+    ) -> list[tuple[int, Path]]:
+        """Keep the journal's entries ``first_id`` to ``last_id`` (one write's ``spans``
+        spans) that it can still read back: their ids and files. StoreUnavailable when
+        they cannot be written here (they are still in the journal)."""
+        found = [
+            (entry_id, raw)
+            for entry_id in range(first_id, last_id + 1)
+            if (raw := journal.raw_entry(entry_id)) is not None
+        ]
+        if not found:
+            log.error(
+                "%d acknowledged spans could not be read back from the journal in %s (its "
+                "files were changed or damaged on disk).",
+                spans,
+                journal.directory,
+            )
+        try:
+            return [(entry_id, self.put(entry_id, raw, reason)) for entry_id, raw in found]
+        except OSError as exc:
+            raise StoreUnavailable(
+                "The store could not set aside spans it cannot hold in "
+                f"{self.directory} ({exc.strerror or exc}). Free disk space; "
+                "they are safe in the journal."
+            ) from None
 
     def ids(self) -> list[str]:
         """The ids of the entries set aside, oldest first (their files are not read)."""

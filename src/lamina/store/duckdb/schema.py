@@ -7,6 +7,13 @@ an earlier release keeps working. Never edit a released migration: add one.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
+
+from lamina.errors import ConfigError
+from lamina.store.duckdb.connection import first_line, one, rollback
+
 MIGRATIONS: list[str] = [
     # 1: projects, keys, users, spans, per-trace and per-session summaries.
     """
@@ -184,3 +191,37 @@ MIGRATIONS: list[str] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Bring the data file at ``path`` (open on ``con``) to SCHEMA_VERSION, refusing a
+    file that is not a Lamina one or that a newer release wrote."""
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if tables and "schema_version" not in tables:  # never write into someone else's file
+        raise ConfigError(
+            f"{path} is a DuckDB database, but not a Lamina data file (it holds "
+            f"tables such as {sorted(tables)[0]!r} and no schema version). Point "
+            "--data-dir at another directory."
+        )
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = one(con.execute("SELECT max(version) FROM schema_version"))
+    current = int(row[0]) if row and row[0] is not None else 0
+    if current > SCHEMA_VERSION:
+        raise ConfigError(
+            f"The data directory {path.parent} was written by a newer Lamina "
+            f"(schema version {current}; this release knows up to {SCHEMA_VERSION}). "
+            "Upgrade Lamina, or point --data-dir at another directory."
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(MIGRATIONS[version - 1])
+            con.execute("INSERT INTO schema_version VALUES (?)", [version])
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            rollback(con)
+            raise ConfigError(
+                f"Cannot upgrade the data directory {path.parent} to schema version "
+                f"{version} ({first_line(exc)}). It is unchanged; restore it from a backup "
+                "if it was damaged, or point --data-dir at another directory."
+            ) from None

@@ -1,0 +1,198 @@
+"""Reads of sessions, traces and spans (the SQL itself is in lamina.store.sessions_sql).
+
+Lists and searches read only the summaries (``sessions``, ``traces``); one trace reads
+its spans by the range of sequence numbers it covers, so DuckDB's zone maps on
+``seq`` skip every other row group. The store runs each of these once everything
+journaled is stored (see lamina.store.duckdb.storer.Storer.reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import duckdb
+
+from lamina.query.params import Page, SessionQuery, TraceQuery
+from lamina.spans.summaries import plain_metadata
+from lamina.store import sessions_sql
+from lamina.store.base import Row
+from lamina.store.duckdb.connection import Connection, one
+from lamina.store.rows import (
+    LARGE_FIELDS,
+    cut_fields,
+    cut_span_row,
+    duration_ms,
+    outline_row,
+    page,
+    parse_json,
+    session_row,
+    total_tokens,
+    whole_value,
+)
+
+# A newest-first search looks first among this many pages' worth of the newest
+# sessions or traces (see _windowed_search).
+SEARCH_WINDOW = 8
+# A trace's spans, their large values cut (see lamina.store.rows.TRACE_VALUE_CHARS).
+_CUT_SPAN_FIELDS = cut_fields(sessions_sql.SPAN_FIELDS, "length({f})", "left({f}, {n})")
+Q = TypeVar("Q", SessionQuery, TraceQuery)
+
+
+def list_sessions(connection: Connection, project_id: str, query: SessionQuery) -> Page[Row]:
+    rows: list[dict[str, Any]] = []
+    if sessions_sql.reads_costliest(query):
+        rows = connection.query(
+            *sessions_sql.list_sessions(project_id, query, table="costliest_sessions")
+        )
+    if len(rows) <= query.limit:  # not a full page there: it may lie past them
+        rows = _windowed_search(
+            connection, "sessions", sessions_sql.list_sessions, project_id, query
+        )
+    return page([session_row(row) for row in rows], query.limit, query.sort, "session_id")
+
+
+def count_sessions(connection: Connection, project_id: str, query: SessionQuery, up_to: int) -> int:
+    row = one(connection.cursor().execute(*sessions_sql.count_sessions(project_id, query, up_to)))
+    return int(row[0]) if row else 0
+
+
+def session_spans(
+    connection: Connection, project_id: str, session_id: str, limit: int
+) -> list[Row]:
+    traces = connection.query(sessions_sql.SESSION_TRACE_SEQS, [session_id, project_id])
+    if not traces:
+        return []
+    rows = connection.query(*sessions_sql.session_spans(project_id, traces, limit))
+    return [outline_row(row) for row in rows]
+
+
+def get_session(connection: Connection, project_id: str, session_id: str) -> Row | None:
+    sql, params = sessions_sql.one_session(project_id, session_id)
+    rows = connection.query(sql, params)
+    if not rows:
+        return None
+    session = session_row(rows[0])
+    traces = connection.query(
+        sessions_sql.by_id(
+            "traces", "session_id", sessions_sql.TRACE_FIELDS, "ORDER BY start_ns, trace_id"
+        ),
+        [session_id, project_id],
+    )
+    session["traces"] = [trace_row(row) for row in traces]
+    return session
+
+
+def list_traces(connection: Connection, project_id: str, query: TraceQuery) -> Page[Row]:
+    rows = _windowed_search(connection, "traces", sessions_sql.list_traces, project_id, query)
+    return page([trace_row(row) for row in rows], query.limit, query.sort, "trace_id")
+
+
+def _windowed_search(
+    connection: Connection,
+    table: str,
+    build: Callable[[str, Q, int | None], tuple[str, list[Any]]],
+    project_id: str,
+    query: Q,
+) -> list[dict[str, Any]]:
+    """A page of ``table``, searched newest first when that is the order asked for.
+
+    Searching means scanning span payloads, so a search for the newest matches
+    first looks only at the rows that started since the start of the
+    ``SEARCH_WINDOW``-th newest one (and at their spans, which started later
+    still, so DuckDB's zone maps on ``spans.start_ns`` skip the rest), then at
+    windows eight times as wide, and at last at everything. A window holding a
+    full page of matches is the exact answer: every row outside it started
+    earlier than all of them."""
+    windowed = query.q is not None and query.sort == "start_time" and query.descending
+    rank = SEARCH_WINDOW * (query.limit + 1)
+    while windowed:
+        sql, params = sessions_sql.search_window(
+            table, project_id, query.cursor.value if query.cursor else None, rank
+        )
+        row = one(connection.cursor().execute(sql, params))
+        if row is None:
+            break
+        rows = connection.query(*build(project_id, query, row[0]))
+        if len(rows) > query.limit:
+            return rows
+        rank *= 8
+    return connection.query(*build(project_id, query, None))
+
+
+def get_trace(connection: Connection, project_id: str, trace_id: str) -> Row | None:
+    rows = connection.query(
+        sessions_sql.by_id("traces", "trace_id", f"{sessions_sql.TRACE_FIELDS}, min_seq, max_seq"),
+        [trace_id, project_id],
+    )
+    if not rows:
+        return None
+    trace = trace_row(rows[0])
+    where = "seq BETWEEN ? AND ? AND project_id = ? AND trace_id = ?"
+    params = [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id]
+    try:
+        spans = connection.query(
+            f"SELECT {_CUT_SPAN_FIELDS} FROM spans WHERE {where} ORDER BY start_ns, seq",
+            params,
+        )
+    except duckdb.OutOfMemoryException:
+        # A scan holds the whole text of the rows it reads together (6 spans of
+        # 12 MB did not fit in 64 MB): read them one at a time, each value cut.
+        seqs = connection.query(
+            f"SELECT seq FROM spans WHERE {where} ORDER BY start_ns, seq", params
+        )
+        spans = [
+            span
+            for row in seqs
+            for span in connection.query(
+                f"SELECT {_CUT_SPAN_FIELDS} FROM spans WHERE seq = ? AND project_id = ?",
+                [row["seq"], project_id],
+            )
+        ]
+    trace["spans"] = [cut_span_row(row) for row in spans]
+    return trace
+
+
+def span_value(
+    connection: Connection, project_id: str, trace_id: str, span_id: str, field: str
+) -> Row | None:
+    if field not in LARGE_FIELDS:
+        return None
+    rows = connection.query(
+        sessions_sql.by_id("traces", "trace_id", "min_seq, max_seq"), [trace_id, project_id]
+    )
+    if not rows:
+        return None
+    found = connection.query(
+        f"SELECT {field} AS value FROM spans WHERE seq BETWEEN ? AND ? AND project_id = ? "
+        "AND trace_id = ? AND span_id = ? LIMIT 1",
+        [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id, span_id],
+    )
+    if not found:
+        return None
+    value = whole_value(field, found[0]["value"])
+    return {"trace_id": trace_id, "span_id": span_id, "field": field, "value": value}
+
+
+def count_spans(connection: Connection, project_id: str | None = None) -> int:
+    if project_id is None:
+        row = one(connection.cursor().execute("SELECT count(*) FROM spans"))
+    else:
+        row = one(
+            connection.cursor().execute(
+                "SELECT count(*) FROM spans WHERE project_id = ?", [project_id]
+            )
+        )
+    return int(row[0]) if row else 0
+
+
+def trace_row(row: dict[str, Any]) -> Row:
+    out = dict(row)
+    out.pop("min_seq", None)
+    out.pop("max_seq", None)
+    out["duration_ms"] = duration_ms(row)
+    out["status"] = "error" if row["error_count"] else "ok"
+    out["total_tokens"] = total_tokens(row)
+    out["tags"] = list(row["tags"] or [])
+    out["metadata"] = plain_metadata(parse_json(row["metadata"], {}))
+    return out
