@@ -1,9 +1,5 @@
 """Fixtures for the core tests (the shared ones are in tests/conftest.py).
 
-Servers started only to try a limit decode in their own process (``--decode-workers 0``):
-starting decode workers is the dearest part of a start on this 2-core machine, and it
-keeps that configuration tested too. The shared ``server`` uses the default workers.
-
 The end-to-end API tests in ``BOTH_STORES`` run twice: against the DuckDB store and
 against the ClickHouse store (its SQL on chDB, in the server's process), each with
 one shared server (and ``new_server`` on the same store); ``store_kind`` says which.
@@ -20,7 +16,6 @@ import pytest
 
 from tests.conftest import LaminaServer, start_server
 from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
 
 BOTH_STORES = {
     "tests.core.test_api",
@@ -80,23 +75,3 @@ def new_server(
 def _shared_http_client() -> Iterator[None]:
     yield
     otlp.close_client()
-
-
-@pytest.fixture(scope="session")
-def small_body_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
-    """A server that takes at most 4096 bytes per request (after decompression)."""
-    running = start_server(
-        tmp_path_factory.mktemp("small-body"), "--max-body-bytes", "4096", *IN_PROCESS
-    )
-    yield running
-    running.kill()
-
-
-@pytest.fixture(scope="session")
-def small_queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
-    """A server whose ingest queue holds at most 10 spans."""
-    running = start_server(
-        tmp_path_factory.mktemp("small-queue"), "--max-queue-spans", "10", *IN_PROCESS
-    )
-    yield running
-    running.kill()

@@ -5,7 +5,7 @@
  *
  * This is the fast path of lamina/otlp/decode.py, which remains the definition: every
  * value this module produces is the value decode.py's decode_request() produces for
- * the same request, and tests/core/test_wire.py checks that on many generated
+ * the same request, and tests/otlp/test_wire.py checks that on many generated
  * requests. Anything out of the ordinary is not handled here:
  *
  *   - a request this module does not read exactly as upb would (malformed wire data,

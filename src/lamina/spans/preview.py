@@ -48,7 +48,7 @@ def output_preview(text: str | None, limit: int = PREVIEW_CHARS) -> str | None:
 
 def _preview(text: str | None, keys: tuple[str, ...], pick_last: bool, limit: int) -> str | None:
     # The steps of read_payload() and said()/replied() without building their objects:
-    # this runs twice for each trace at ingest. tests/core/test_preview.py holds the two
+    # this runs twice for each trace at ingest. tests/spans/test_preview.py holds the two
     # to the same answers.
     if text is None:
         return None
