@@ -30,6 +30,7 @@ from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.duckdb.store import DuckDBStore
+from tests.store.writing import write
 from tests.strategies import any_values, damaged
 
 SCALE = float(os.environ.get("LAMINA_FUZZ_EXAMPLES", "1"))
@@ -386,7 +387,7 @@ def query_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStor
 
     store = DuckDBStore(Path(tmp_path_factory.mktemp("fuzz-store")))
     for n in range(5):
-        store.write_spans(agent_trace(f"s-{n % 2}", BASE + n * 10**9, turn=n))
+        write(store, agent_trace(f"s-{n % 2}", BASE + n * 10**9, turn=n))
     yield store
     store.close()
 

@@ -22,6 +22,7 @@ from lamina.errors import Conflict
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.spans.record import SpanRecord
 from lamina.store.base import Store
+from tests.store.writing import column_batch, write
 
 SECOND = 1_000_000_000
 MS = 1_000_000
@@ -211,7 +212,7 @@ def _plain(value: Any, where: str = "row") -> None:
 def test_a_written_trace_reads_back_whole(store: Store) -> None:
     spans = agent_trace("s-1", BASE)
     root, llm, tool = spans
-    store.write_spans(spans)
+    write(store, spans)
     trace = store.get_trace("prj_a", root.trace_id)
     assert trace is not None
     _plain(trace, "trace")
@@ -270,7 +271,7 @@ def test_unknown_ids_are_none(store: Store) -> None:
 
 
 def test_an_empty_write_is_a_no_op(store: Store) -> None:
-    store.write_spans([])
+    write(store, [])
     assert store.count_spans() == 0
 
 
@@ -291,10 +292,10 @@ def test_summaries_do_not_depend_on_order_or_batches(backend: Backend, seed: int
     rng.shuffle(pieces)
     store = backend.open()
     try:
-        store.write_spans([span for spans in ordered for span in spans])
+        write(store, [span for spans in ordered for span in spans])
         cuts = sorted(rng.sample(range(1, len(pieces)), 3))
         for begin, end in zip([0, *cuts], [*cuts, len(pieces)], strict=True):
-            store.write_spans(pieces[begin:end])
+            write(store, pieces[begin:end])
             # A read between writes: the next pieces meet traces already summarised.
             store.get_session("prj_a", "s-shuf")
         expected = store.get_session("prj_a", "s-ordered")
@@ -319,8 +320,6 @@ def test_one_group_commit_of_many_batches_equals_writing_in_order(
 ) -> None:
     """The ingest path: several requests' column batches, holding pieces of the same
     traces, in one write_columns call (one transaction)."""
-    from lamina.spans.batch import to_columns
-
     rng = random.Random(seed)
     ordered = [agent_trace("s-ordered", BASE + n * 5 * SECOND, turn=n) for n in range(3)]
     grouped = [
@@ -338,11 +337,11 @@ def test_one_group_commit_of_many_batches_equals_writing_in_order(
     rng.shuffle(pieces)
     cuts = sorted(rng.sample(range(1, len(pieces)), 4))
     batches = [
-        to_columns(pieces[a:b]) for a, b in zip([0, *cuts], [*cuts, len(pieces)], strict=True)
+        column_batch(pieces[a:b]) for a, b in zip([0, *cuts], [*cuts, len(pieces)], strict=True)
     ]
     store = backend.open()
     try:
-        store.write_spans([span for spans in ordered for span in spans])
+        write(store, [span for spans in ordered for span in spans])
         store.write_columns(batches)
         expected = store.get_session("prj_a", "s-ordered")
         got = store.get_session("prj_a", "s-group")
@@ -367,7 +366,7 @@ def test_one_group_commit_of_many_batches_equals_writing_in_order(
 
 def test_the_root_span_names_the_trace_and_gives_its_previews(store: Store) -> None:
     root, llm, tool = agent_trace("s-late-root", BASE)
-    store.write_spans([llm])
+    write(store, [llm])
     early = store.get_trace("prj_a", root.trace_id)
     assert early is not None
     assert (early["name"], early["input_preview"], early["output_preview"]) == (
@@ -376,8 +375,8 @@ def test_the_root_span_names_the_trace_and_gives_its_previews(store: Store) -> N
         "child output",
     )
     assert early["session_id"] is None
-    store.write_spans([tool])
-    store.write_spans([root])
+    write(store, [tool])
+    write(store, [root])
     late = store.get_trace("prj_a", root.trace_id)
     assert late is not None
     assert (late["name"], late["input_preview"], late["output_preview"]) == (
@@ -394,8 +393,8 @@ def test_a_traces_session_and_user_are_its_earliest_spans(store: Store) -> None:
     late = rec(trace, "late", start=BASE + 5 * MS, session_id="s-late", user_id="u-late")
     early = rec(trace, "early", start=BASE + 1 * MS, session_id="s-early", user_id="u-early")
     none = rec(trace, "none", start=BASE, session_id=None, user_id=None)
-    store.write_spans([late])
-    store.write_spans([none, early])
+    write(store, [late])
+    write(store, [none, early])
     got = store.get_trace("prj_a", trace)
     assert got is not None
     assert (got["session_id"], got["user_id"]) == ("s-early", "u-early")
@@ -406,9 +405,9 @@ def test_late_spans_find_their_trace_whatever_its_id(store: Store) -> None:
     up by part of the id): each late span joins its own trace and no other."""
     ending = "abcdef0123456789"
     ids = ["0" * 16 + ending, "1" * 16 + ending, "not-hex-trace", "other-not-hex"]
-    store.write_spans([rec(trace, "first", session_id="s-ids") for trace in ids])
+    write(store, [rec(trace, "first", session_id="s-ids") for trace in ids])
     assert store.get_session("prj_a", "s-ids") is not None  # summarised before the rest
-    store.write_spans([rec(trace, "late", start=BASE + MS, session_id="s-ids") for trace in ids])
+    write(store, [rec(trace, "late", start=BASE + MS, session_id="s-ids") for trace in ids])
     session = store.get_session("prj_a", "s-ids")
     assert session is not None
     assert sorted(trace["trace_id"] for trace in session["traces"]) == sorted(ids)
@@ -423,7 +422,7 @@ def test_session_fields(store: Store) -> None:
         agent_trace("s-fields", BASE + 30 * SECOND, user="u-1", turn=2),
     ]
     turns[1][2] = replace(turns[1][2], status="ok")  # one trace without an error
-    store.write_spans([span for spans in turns for span in spans])
+    write(store, [span for spans in turns for span in spans])
     session = store.get_session("prj_a", "s-fields")
     assert session is not None
     _plain(session, "session")
@@ -452,14 +451,14 @@ def test_session_fields(store: Store) -> None:
 
 
 def test_traces_without_a_session_are_not_a_session(store: Store) -> None:
-    store.write_spans(agent_trace(None, BASE))
+    write(store, agent_trace(None, BASE))
     assert sessions(store) == []
     assert len(traces(store)) == 1
 
 
 def test_values_never_reported_stay_null(store: Store) -> None:
     trace = trace_id()
-    store.write_spans([rec(trace, "plain", session_id="s-null")])
+    write(store, [rec(trace, "plain", session_id="s-null")])
     session = store.get_session("prj_a", "s-null")
     assert session is not None
     for name in ("input_tokens", "output_tokens", "total_tokens", "cost"):
@@ -476,7 +475,7 @@ def test_projects_never_see_each_other(store: Store) -> None:
     ]
     # the very same trace id in the other project
     theirs += [replace(span, project_id="prj_b", span_id=span_id()) for span in mine]
-    store.write_spans(mine + theirs)
+    write(store, mine + theirs)
     trace = store.get_trace("prj_a", mine[0].trace_id)
     assert trace is not None and trace["span_count"] == 3
     session = store.get_session("prj_a", "shared-session")
@@ -493,7 +492,7 @@ def test_a_large_batch(store: Store) -> None:
     spans = []
     for n in range(500):
         spans += agent_trace(f"s-{n % 50}", BASE + n * SECOND, turn=n)
-    store.write_spans(spans)
+    write(store, spans)
     assert store.count_spans("prj_a") == 1500
     assert len(sessions(store)) == 50
     assert all(row["trace_count"] == 10 and row["span_count"] == 30 for row in sessions(store))
@@ -502,7 +501,7 @@ def test_a_large_batch(store: Store) -> None:
 def test_payloads_are_stored_exactly_and_previews_are_short(store: Store) -> None:
     big = "ünïcödé 🙂 " * 50_000
     root = rec(trace_id(), "big", input=big, output="x" * 1000, session_id="s-big")
-    store.write_spans([root])
+    write(store, [root])
     trace = store.get_trace("prj_a", root.trace_id)
     assert trace is not None
     span = trace["spans"][0]  # a trace cuts a value this long; it is stored whole
@@ -516,7 +515,7 @@ def test_payloads_are_stored_exactly_and_previews_are_short(store: Store) -> Non
 def test_data_survives_closing_and_reopening(backend: Backend) -> None:
     store = backend.open()
     spans = agent_trace("s-durable", BASE)
-    store.write_spans(spans)
+    write(store, spans)
     project = store.create_project("durable")
     store.set_setting("marker", "1")
     store.close()
@@ -527,7 +526,7 @@ def test_data_survives_closing_and_reopening(backend: Backend) -> None:
         assert again.find_project("durable") == project
         assert again.get_setting("marker") == "1"
         more = agent_trace("s-durable", BASE + SECOND, turn=1)  # writing goes on after reopen
-        again.write_spans(more)
+        write(again, more)
         session = again.get_session("prj_a", "s-durable")
         assert session is not None and session["trace_count"] == 2
         trace = again.get_trace("prj_a", more[0].trace_id)
@@ -565,8 +564,8 @@ def filled(
                     metadata |= {"dir\\": "c:\\", 'say "hi"': "yes"}
                 spans[0] = replace(spans[0], name="checkout", tags=("shop",), metadata=metadata)
             batch += spans
-    store.write_spans(batch[:40])
-    store.write_spans(batch[40:])
+    write(store, batch[:40])
+    write(store, batch[40:])
     yield store
     store.close()
 
@@ -776,7 +775,7 @@ def test_searching_newest_first_pages_like_a_full_scan(store: Store) -> None:
             spans[1] = replace(spans[1], output="an ancient word")
             holders["ancient"].add(n)
         batch += spans
-    store.write_spans(batch)
+    write(store, batch)
     every = sessions(store)
     every_trace = traces(store)
     for word, numbers in holders.items():
@@ -804,7 +803,7 @@ def test_a_sessions_spans_are_every_span_of_its_traces(store: Store) -> None:
         for span in agent_trace("s-spans", BASE, project="prj_b")
     ]
     other = agent_trace("s-other", BASE + SECOND)
-    store.write_spans([s for t in turns for s in t] + [late_root, late_child] + theirs + other)
+    write(store, [s for t in turns for s in t] + [late_root, late_child] + theirs + other)
     got = store.session_spans("prj_a", "s-spans", 100)
     _plain(got, "spans")
     expected = sorted(
@@ -842,10 +841,10 @@ def test_the_spans_of_a_session_interleaved_with_others(store: Store) -> None:
     for n in range(70):
         ours = rec(trace_id(), f"turn-{n}", start=BASE + n * SECOND, session_id="s-many")
         theirs = rec(trace_id(), "other", start=BASE + n * SECOND, session_id="s-else")
-        store.write_spans([ours, theirs])
+        write(store, [ours, theirs])
         mine.append(ours)
     late = rec(mine[0].trace_id, "late", parent=mine[0].span_id, start=BASE + 100 * SECOND)
-    store.write_spans([late])
+    write(store, [late])
     got = store.session_spans("prj_a", "s-many", 1000)
     assert [row["span_id"] for row in got] == [s.span_id for s in [*mine, late]]
     assert [row["span_id"] for row in store.session_spans("prj_a", "s-many", 3)] == [
@@ -965,7 +964,7 @@ def test_projects_keys_and_users_are_plain_values(store: Store) -> None:
 )
 def test_previews_are_one_readable_line(store: Store, text: str, preview: str) -> None:
     root = rec(trace_id(), "root", input=text, output=text)
-    store.write_spans([root])
+    write(store, [root])
     trace = store.get_trace("prj_a", root.trace_id)
     assert trace is not None
     assert trace["input_preview"] == preview and trace["output_preview"] == preview
@@ -982,7 +981,7 @@ def test_a_trace_cuts_large_values_and_one_is_read_whole(store: Store) -> None:
     long_text = "é" * (TRACE_VALUE_CHARS + 10)
     large = rec(trace, "large", input=long_text, output="short")
     small = rec(trace, "small", start=BASE + MS, input="tiny")
-    store.write_spans([large, small])
+    write(store, [large, small])
     got = store.get_trace("prj_a", trace)
     assert got is not None
     by_name = {span["name"]: span for span in got["spans"]}

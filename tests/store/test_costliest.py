@@ -16,6 +16,7 @@ from lamina.query.params import parse_session_query
 from lamina.spans.record import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
+from tests.store.writing import write
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -101,18 +102,18 @@ def test_pages_by_cost_stay_exact_whatever_happens_to_the_sessions(
                 session = f"s-{rng.randrange(12):02d}"
                 start = next(clock)
                 traces[trace] = (project, session, start)
-                store.write_spans([span(trace, session, cost, start, project)])
+                write(store, [span(trace, session, cost, start, project)])
             elif action == "grow":
                 trace = rng.choice(known)
                 project, session, start = traces[trace]
-                store.write_spans([span(trace, session, cost, next(clock), project)])
+                write(store, [span(trace, session, cost, next(clock), project)])
             elif action == "move":  # an earlier span names another session
                 trace = rng.choice(known)
                 project, _, start = traces[trace]
                 session = f"s-{rng.randrange(12):02d}"
                 start -= MS
                 traces[trace] = (project, session, start)
-                store.write_spans([span(trace, session, cost, start, project)])
+                write(store, [span(trace, session, cost, start, project)])
             elif action == "delete":
                 trace = rng.choice(known)
                 store.delete_trace(traces.pop(trace)[0], trace)
@@ -143,7 +144,7 @@ def test_an_older_data_dir_gets_its_costliest_sessions_on_upgrade(tmp_path: Path
     for n in range(8):
         session, cost = f"s-{n}", float((n * 5) % 8)
         costs[session] = cost
-        store.write_spans([span(f"{next(_ids):032x}", session, cost, BASE + n * MS)])
+        write(store, [span(f"{next(_ids):032x}", session, cost, BASE + n * MS)])
     want = expected(store)
     store.close()
     with duckdb.connect(str(tmp_path / DB_FILE)) as con:
@@ -165,7 +166,7 @@ def test_a_page_past_the_kept_sessions_reads_them_all(tmp_path: Path) -> None:
         records: list[SpanRecord] = []
         for n in range(sessions_sql.COSTLIEST_KEPT + 40):
             records.append(span(f"{next(_ids):032x}", f"s-{n:04d}", n % 97 / 10, BASE + n * MS))
-        store.write_spans(records)
+        write(store, records)
         want = expected(store)
         got = by_cost(store, 200)
         assert got == want and len(got) == sessions_sql.COSTLIEST_KEPT + 40
@@ -185,7 +186,8 @@ def test_a_costly_session_that_loses_cost_gives_way_to_the_next(
     try:
         dear, cheap = f"{next(_ids):032x}", f"{next(_ids):032x}"
         moving = f"{next(_ids):032x}"
-        store.write_spans(
+        write(
+            store,
             [
                 span(dear, "s-a", 10.0, BASE),
                 span(cheap, "s-a", 0.5, BASE + MS),
@@ -193,13 +195,13 @@ def test_a_costly_session_that_loses_cost_gives_way_to_the_next(
                 span(f"{next(_ids):032x}", "s-b", 0.2, BASE + 2 * MS),
                 span(f"{next(_ids):032x}", "s-c", 8.0, BASE + 3 * MS),
                 span(f"{next(_ids):032x}", "s-d", 7.0, BASE + 4 * MS),
-            ]
+            ],
         )
         assert by_cost(store, 2) == ["s-a", "s-b", "s-c", "s-d"]
         store.delete_trace("prj_a", dear)
         assert by_cost(store, 2) == ["s-b", "s-c", "s-d", "s-a"]
         assert kept(store, "prj_a") == ["s-b", "s-c", "s-d"]
-        store.write_spans([span(moving, "s-e", None, BASE)])  # earlier: now in s-e
+        write(store, [span(moving, "s-e", None, BASE)])  # earlier: now in s-e
         assert by_cost(store, 2) == ["s-e", "s-c", "s-d", "s-a", "s-b"]
         assert kept(store, "prj_a") == ["s-e", "s-c", "s-d"]
     finally:
@@ -210,7 +212,7 @@ def test_a_deleted_project_keeps_nothing(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path)
     try:
         for project in ("prj_a", "prj_b"):
-            store.write_spans([span(f"{next(_ids):032x}", "s-1", 1.0, BASE, project)])
+            write(store, [span(f"{next(_ids):032x}", "s-1", 1.0, BASE, project)])
         assert kept(store, "prj_a") == kept(store, "prj_b") == ["s-1"]
         store.delete_project("prj_a")
         assert kept(store, "prj_a") == [] and kept(store, "prj_b") == ["s-1"]

@@ -19,13 +19,14 @@ import pytest
 
 from lamina.errors import StoreUnavailable
 from lamina.query.params import parse_session_query, parse_trace_query
-from lamina.spans.batch import streams, to_columns
+from lamina.spans.batch import streams
 from lamina.spans.record import SpanRecord
 from lamina.store.duckdb import storer
 from lamina.store.duckdb.backlog import first_part
 from lamina.store.duckdb.journal import MAGIC, Journal
 from lamina.store.duckdb.store import DuckDBStore
 from lamina.store.duckdb.storer import JOURNAL_DIR
+from tests.store.writing import column_batch, write
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -79,7 +80,7 @@ def test_reads_see_every_write_while_batches_are_stored_beside_the_writer(
     try:
         for batch in range(60):
             records = spans(rng, batch, traces=40)
-            store.write_spans(records)
+            write(store, records)
             for record in records:
                 written[record.trace_id] = written.get(record.trace_id, 0) + 1
             # The write has returned (a client would have its answer): a read sees it.
@@ -113,7 +114,7 @@ def test_a_write_journaled_while_a_store_runs_is_stored_by_the_next(
     store = DuckDBStore(tmp_path / "data", threads=1)
     rng = random.Random(3)
     first, second = spans(rng, 0, traces=1), spans(rng, 1, traces=1)
-    store.write_spans(first)
+    write(store, first)
 
     folded_first = threading.Event()
     written_second = threading.Event()
@@ -128,7 +129,7 @@ def test_a_write_journaled_while_a_store_runs_is_stored_by_the_next(
     reader = threading.Thread(target=lambda: store.get_trace(PROJECT, first[0].trace_id))
     reader.start()
     assert folded_first.wait(10)
-    store.write_spans(second)  # journaled while the first is being stored
+    write(store, second)  # journaled while the first is being stored
     written_second.set()
     reader.join()
     monkeypatch.setattr(storer, "fold_deltas", fold)
@@ -156,15 +157,15 @@ from pathlib import Path
 from lamina.store.duckdb import storer
 from lamina.store.duckdb.journal import Journal
 from lamina.store.duckdb.store import DuckDBStore
-from lamina.spans.batch import to_columns
 from tests.store.test_journal import spans
+from tests.store.writing import column_batch
 storer.STORE_SPANS = 10**9
 storer.STORE_SECONDS = storer.STORE_IDLE_SECONDS = 3600.0
 data, then = Path(sys.argv[1]), sys.argv[2]
 store = DuckDBStore(data, threads=1)
 rng = random.Random(7)
 for batch in range(int(sys.argv[3])):
-    store.write_columns([to_columns(spans(rng, batch, traces=6), digest=f"request-{batch}")])
+    store.write_columns([column_batch(spans(rng, batch, traces=6), digest=f"request-{batch}")])
 if then == "store":
     Journal.forget = lambda self, stored_id: None  # killed before the journal is tidied
     store.count_spans()
@@ -215,7 +216,7 @@ def test_a_crash_loses_no_journaled_span_and_stores_none_twice(tmp_path: Path, t
         assert stored(store) == expected(12)
         assert not list((data / JOURNAL_DIR).iterdir())
         # a client retrying a request whose answer it lost is recognised
-        store.write_columns([to_columns(spans(random.Random(7), 0, 6), digest="request-0")])
+        store.write_columns([column_batch(spans(random.Random(7), 0, 6), digest="request-0")])
         assert stored(store) == expected(12)
     finally:
         store.close()
@@ -247,7 +248,7 @@ def test_a_writer_far_ahead_of_storing_stores_before_it_journals_more(
     would refuse it)."""
     keep_out_of_the_way(monkeypatch)
     if limit == "bytes":
-        sample = to_columns(spans(random.Random(0), 0, traces=6))
+        sample = column_batch(spans(random.Random(0), 0, traces=6))
         per_span = sum(map(len, streams(sample))) / sample.count
         monkeypatch.setattr(storer, "UNSTORED_LIMIT_BYTES", int(100 * per_span))
     store = DuckDBStore(
@@ -258,7 +259,7 @@ def test_a_writer_far_ahead_of_storing_stores_before_it_journals_more(
     try:
         for batch in range(20):
             records = spans(rng, batch, traces=6)
-            store.write_spans(records)
+            write(store, records)
             written += len(records)
             assert store._storer.backlog.spans < 100 + 80  # the limit, and one write of at most 80
         con = store._connection.cursor()
@@ -273,7 +274,7 @@ def test_the_journal_holds_what_the_worker_sent(tmp_path: Path) -> None:
     """A batch that came from a decode worker (as Arrow IPC streams) is journaled as
     those bytes; one built in this process is serialised; both read back equal."""
     rng = random.Random(9)
-    built = to_columns(spans(rng, 0, traces=3), digest="d-1")
+    built = column_batch(spans(rng, 0, traces=3), digest="d-1")
     received = pickle.loads(pickle.dumps(built))
     assert received.ipc is not None and built.ipc is None
     journal = Journal(tmp_path / "journal")
@@ -299,7 +300,7 @@ def test_batches_are_stored_from_the_journal_files(
     writes = [spans(rng, batch, traces=6) for batch in range(3)]
     try:
         for records in writes:
-            store.write_spans(records)
+            write(store, records)
         (segment,) = (tmp_path / "data" / JOURNAL_DIR).iterdir()
         data = bytearray(segment.read_bytes())
         second = data.index(MAGIC, len(MAGIC))  # the second entry's header
@@ -327,7 +328,7 @@ def test_a_backlog_is_stored_a_part_at_a_time(
     rng = random.Random(11)
     try:
         for batch in range(10):
-            store.write_columns([to_columns(spans(rng, batch, traces=6))])
+            store.write_columns([column_batch(spans(rng, batch, traces=6))])
         taken = list(store._storer.backlog.writes)
         monkeypatch.setattr(storer, "STORE_SPANS", 120)
         parts = []
@@ -365,7 +366,7 @@ def test_parts_of_a_backlog_stored_before_a_failure_stay_stored(
             records = spans(rng, batch, traces=6)
             if batch == 7:
                 records[0].name = None  # type: ignore[assignment]
-            store.write_columns([to_columns(records)])
+            store.write_columns([column_batch(records)])
         taken = list(store._storer.backlog.writes)
         monkeypatch.setattr(storer, "STORE_SPANS", 120)
         with pytest.raises(StoreUnavailable):
@@ -403,7 +404,7 @@ def test_storing_in_the_background_a_part_at_a_time_stores_every_write(
         written = 0
         for batch in range(30):
             records = spans(rng, batch, traces=6)
-            store.write_spans(records)
+            write(store, records)
             written += len(records)
         deadline = time.monotonic() + 30
         while store._storer.backlog.spans and time.monotonic() < deadline:

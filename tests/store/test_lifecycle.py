@@ -29,6 +29,7 @@ from tests.store.test_contract import (
     trace_id,
     traces,
 )
+from tests.store.writing import write
 
 
 @pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
@@ -44,7 +45,7 @@ def store(backend: Backend) -> Iterator[Store]:
 
 
 def _write(store: Store, *groups: list[SpanRecord]) -> None:
-    store.write_spans([span for spans in groups for span in spans])
+    write(store, [span for spans in groups for span in spans])
 
 
 def _as(spans: list[SpanRecord], session: str) -> list[SpanRecord]:
@@ -128,7 +129,7 @@ def test_a_deleted_trace_that_gets_late_spans_starts_afresh(store: Store) -> Non
     root, llm, tool = agent_trace("s-late", BASE)
     _write(store, [root, llm])
     store.delete_trace("prj_a", root.trace_id)
-    store.write_spans([tool])  # a late span of the deleted trace
+    write(store, [tool])  # a late span of the deleted trace
     again = store.get_trace("prj_a", root.trace_id)
     assert again is not None
     assert again["span_count"] == 1 and [s["name"] for s in again["spans"]] == ["tool"]
@@ -289,7 +290,7 @@ def test_export_refuses_an_unknown_kind(store: Store) -> None:
 
 def test_a_root_span_alone_exports_with_its_parent_empty(store: Store) -> None:
     trace = trace_id()
-    store.write_spans([rec(trace, "root")])
+    write(store, [rec(trace, "root")])
     (span,) = _export(store, "spans", 10)
     assert span["trace_id"] == trace and span["parent_span_id"] is None
 

@@ -25,6 +25,7 @@ from lamina import operations
 from lamina.spans.record import SpanRecord
 from lamina.store.duckdb.store import DuckDBStore
 from tests.conftest import run_cli, start_server
+from tests.store.writing import write
 
 ROUNDS = 15
 SPANS_PER_TRACE = 10
@@ -87,13 +88,13 @@ def fill(data_dir: Path, spans: int) -> None:
                     )
                 )
             if len(batch) >= 20_000:
-                store.write_spans(batch)
+                write(store, batch)
                 batch = []
                 done = (t + 1) * SPANS_PER_TRACE
                 rate = done / (time.monotonic() - began)
                 print(f"\r  {done:,} spans written ({rate:,.0f}/s)", end="", file=sys.stderr)
         if batch:
-            store.write_spans(batch)
+            write(store, batch)
         print(file=sys.stderr)
     finally:
         store.close()

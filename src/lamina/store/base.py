@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.query.params import Page, SessionQuery, TraceQuery
-from lamina.spans.record import SpanRecord
 
 if TYPE_CHECKING:
     from lamina.spans.batch import ColumnBatch
@@ -77,9 +76,6 @@ class Store(Protocol):
         When this returns, the spans are durable and visible to every query.
         This is the ingest path: the batcher's writer is its only caller.
         """
-
-    def write_spans(self, records: Sequence[SpanRecord]) -> None:
-        """The same for records (a convenience: ``write_columns([to_columns(records)])``)."""
 
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]: ...
 

@@ -27,8 +27,7 @@ import duckdb
 
 from lamina.errors import StoreUnavailable
 from lamina.query.params import Page, SessionQuery, TraceQuery
-from lamina.spans.batch import ColumnBatch, to_columns
-from lamina.spans.record import SpanRecord
+from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
 from lamina.store.duckdb import catalog, export, lifecycle, reads
 from lamina.store.duckdb.connection import Connection, first_line
@@ -96,9 +95,6 @@ class DuckDBStore:
         lost answer: it is skipped, not stored twice.
         """
         self._storer.write(batches)
-
-    def write_spans(self, records: Sequence[SpanRecord]) -> None:
-        self.write_columns([to_columns(records)])
 
     @_settled
     def list_sessions(self, project_id: str, query: SessionQuery) -> Page[Row]:
