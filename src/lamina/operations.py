@@ -1,14 +1,16 @@
-"""Administrative operations the CLI runs, on the data dir or through a running server.
+"""Administrative operations, run on a store: what the JSON API's managing routes,
+the Settings page and the ``lamina`` command (on a data dir no server holds) do.
 
 DuckDB lets one process write a data file at a time. When ``lamina serve`` holds
-the data dir, the CLI sends each operation to the server's local admin
-endpoint (authenticated by a token only the data dir's owner can read), and
-the server runs the very same method on its store. Every method takes and
-returns plain JSON values, so both ways give the same answer.
+the data dir, the CLI calls the server's JSON API instead (:mod:`lamina.cli.client`),
+authenticated by the data dir's admin token, and the server runs these same
+operations. Every method takes and returns plain JSON values, so both ways give
+the same answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -17,53 +19,37 @@ from typing import Any
 import orjson
 
 from lamina import auth, datadir, lifecycle, retention
-from lamina.errors import BadRequest, ConfigError, Conflict, LaminaError, NotFound
-from lamina.exchange import export
+from lamina.errors import BadRequest, Conflict, NotFound
+from lamina.exchange import export, importing
+from lamina.ingest.batcher import IngestBatcher
 from lamina.query import present
-from lamina.store.base import Project, Store
+from lamina.store.base import ApiKey, Project, Store, User
 
 SERVER_FILE = "server.json"
 DEFAULT_PROJECT = "default"
 
 
+def find_project(store: Store, name: str) -> Project:
+    """The project called ``name`` (or whose id it is), or NotFound naming the others."""
+    project = store.find_project(name)
+    if project is None:
+        names = ", ".join(p.name for p in store.list_projects()) or "none yet"
+        raise NotFound(f'No project "{name}". Projects: {names}.')
+    return project
+
+
 class Operations:
     """The operations, run directly on a store."""
 
-    # The names the admin endpoint will run; nothing else is reachable through it.
-    EXPOSED = frozenset(
-        {
-            "create_project",
-            "list_projects",
-            "create_key",
-            "list_keys",
-            "revoke_key",
-            "create_user",
-            "list_users",
-            "list_sessions",
-            "get_session",
-            "get_trace",
-            "delete_trace",
-            "delete_session",
-            "delete_project",
-            "set_retention",
-            "export_page",
-            "import_spans",
-            "list_quarantined",
-            "retry_quarantined",
-            "drop_quarantined",
-        }
-    )
-
-    def __init__(self, store: Store, on_change: Any = None) -> None:
+    def __init__(
+        self, store: Store, on_change: Any = None, batcher: IngestBatcher | None = None
+    ) -> None:
         self.store = store
-        self._on_change = on_change
+        self._on_change = on_change  # called when keys stop working (revoked, deleted)
+        self._batcher = batcher  # the writer imports go through
 
     def _project(self, name: str) -> Project:
-        project = self.store.find_project(name)
-        if project is None:
-            names = ", ".join(p.name for p in self.store.list_projects()) or "none yet"
-            raise NotFound(f'No project "{name}". Projects: {names}.')
-        return project
+        return find_project(self.store, name)
 
     def create_project(self, name: str) -> dict[str, Any]:
         name = name.strip()
@@ -74,18 +60,22 @@ class Operations:
     def list_projects(self) -> list[dict[str, Any]]:
         return [asdict(project) for project in self.store.list_projects()]
 
+    def get_project(self, project: str) -> dict[str, Any]:
+        """The project, with how many spans it holds."""
+        found = self._project(project)
+        return {**asdict(found), "span_count": self.store.count_spans(found.id)}
+
     def create_key(self, project: str, name: str = "default") -> dict[str, Any]:
         found = self._project(project)
+        if not name.strip() or len(name) > 100:
+            raise BadRequest("A key name must be 1 to 100 characters.")
         key, record = auth.create_key(self.store, found.id, name)
         return {"key": key, **asdict(record), "project": found.name}
 
     def list_keys(self, project: str | None = None) -> list[dict[str, Any]]:
         project_id = self._project(project).id if project else None
-        names = {p.id: p.name for p in self.store.list_projects()}
-        return [
-            {**asdict(key), "project": names.get(key.project_id, key.project_id)}
-            for key in self.store.list_keys(project_id)
-        ]
+        names = self._project_names()
+        return [_key(key, names) for key in self.store.list_keys(project_id)]
 
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         record = self.store.revoke_key(key_id)
@@ -93,7 +83,7 @@ class Operations:
             raise NotFound(f'No API key with id "{key_id}". `lamina keys list` shows the ids.')
         if self._on_change is not None:
             self._on_change()
-        return asdict(record)
+        return _key(record, self._project_names())
 
     def create_user(self, email: str, password: str, is_admin: bool = False) -> dict[str, Any]:
         from lamina.web.passwords import hash_password
@@ -105,15 +95,11 @@ class Operations:
             raise BadRequest("A password must be at least 8 characters.")
         if self.store.find_user(email) is not None:  # sign-in finds emails in any case
             raise Conflict(f"A user with the email {email} already exists.")
-        user = self.store.create_user(email, hash_password(password), is_admin)
-        return {"id": user.id, "email": user.email, "is_admin": user.is_admin}
+        return _user(self.store.create_user(email, hash_password(password), is_admin))
 
     def list_users(self) -> list[dict[str, Any]]:
         """The users who can sign in, without their password hashes."""
-        return [
-            {"id": u.id, "email": u.email, "is_admin": u.is_admin, "created_ns": u.created_ns}
-            for u in self.store.list_users()
-        ]
+        return [_user(user) for user in self.store.list_users()]
 
     def list_sessions(self, project: str, params: dict[str, str]) -> dict[str, Any]:
         return present.list_sessions(self.store, self._project(project).id, params)
@@ -147,28 +133,23 @@ class Operations:
         deleted = retention.apply(self.store, changed)
         return {**asdict(changed), "deleted": asdict(deleted)}
 
-    def export_page(
-        self,
-        project: str,
-        kind: str,
-        after: str | None = None,
-        limit: int = 1000,
-        session_id: str | None = None,
-    ) -> dict[str, Any]:
-        found = self._project(project)
-        page = export.export_page(self.store, found.id, kind, after, limit, session_id)
-        if kind == "spans" and after is None:
-            page["total"] = self._span_total(found.id, session_id)
-        return page
+    def export_rows(self, project: str, session_id: str | None = None) -> export.Rows:
+        """Every page of export lines of the project (or of one of its sessions)."""
+        project_id = self._project(project).id
 
-    def _span_total(self, project_id: str, session_id: str | None) -> int:
-        if session_id is None:
-            return self.store.count_spans(project_id)
-        session = self.store.get_session(project_id, session_id)
-        return int(session["span_count"]) if session is not None else 0
+        def fetch(kind: str, after: str | None) -> dict[str, Any]:
+            return export.export_page(self.store, project_id, kind, after, 2000, session_id)
+
+        return export.pages(fetch)
 
     def import_spans(self, project: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
-        return lifecycle.import_spans(self.store, self._project(project).id, spans)
+        """Store exported span rows in the project through the ingest batcher, in one
+        write (all or none); returns once they are committed."""
+        assert self._batcher is not None, "imports need the batcher"
+        batch, traces = importing.to_batch(self._project(project).id, spans)
+        if batch.count:
+            asyncio.run(_committed(self._batcher, batch))
+        return {"spans": batch.count, "traces": traces}
 
     # -- writes the store set aside (lamina.store.duckdb.quarantine) ----------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:
@@ -180,10 +161,31 @@ class Operations:
     def drop_quarantined(self, entry_id: str) -> dict[str, Any]:
         return self._named(asdict(self.store.drop_quarantined(entry_id)))
 
+    def _project_names(self) -> dict[str, str]:
+        return {p.id: p.name for p in self.store.list_projects()}
+
     def _named(self, entry: dict[str, Any]) -> dict[str, Any]:
-        names = {p.id: p.name for p in self.store.list_projects()}
+        names = self._project_names()
         entry["projects"] = [names.get(p, p) for p in entry.pop("project_ids")]
         return entry
+
+
+def _key(key: ApiKey, names: dict[str, str]) -> dict[str, Any]:
+    return {**asdict(key), "project": names.get(key.project_id, key.project_id)}
+
+
+def _user(user: User) -> dict[str, Any]:
+    """A user, without the password hash."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "is_admin": user.is_admin,
+        "created_ns": user.created_ns,
+    }
+
+
+async def _committed(batcher: IngestBatcher, batch: Any) -> None:
+    await batcher.enqueue(batch)
 
 
 def ensure_default_project(store: Store) -> tuple[Project, str | None]:
@@ -199,47 +201,6 @@ def ensure_default_project(store: Store) -> tuple[Project, str | None]:
         return found, None
     key, _ = auth.create_key(store, project.id, "default")
     return project, key
-
-
-class RemoteOperations:
-    """The same operations, sent to a running server's admin endpoint."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url
-        self._token = token
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in Operations.EXPOSED:
-            raise AttributeError(name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if args:
-                raise TypeError("remote operations take keyword arguments only")
-            import httpx  # only the remote path needs it; keeps the CLI quick to start
-
-            try:
-                response = httpx.post(
-                    f"{self.url}/api/admin/{name}",
-                    content=orjson.dumps(kwargs),
-                    headers={"Authorization": f"Bearer {self._token}"},
-                    timeout=30,
-                )
-            except httpx.HTTPError as exc:
-                raise ConfigError(f"Cannot reach the Lamina server at {self.url}: {exc}") from exc
-            payload = response.json()
-            if response.status_code >= 400:
-                raise _error_from(response.status_code, payload)
-            return payload
-
-        return call
-
-
-def _error_from(status: int, payload: Any) -> LaminaError:
-    message = str(payload.get("error", {}).get("message", payload))
-    for cls in (BadRequest, NotFound, Conflict):
-        if cls.status == status:
-            return cls(message)
-    return LaminaError(message)
 
 
 # -- the admin token and the running server's address, kept in the data dir -------

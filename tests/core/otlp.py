@@ -158,19 +158,18 @@ def api(server: Any, path: str, key: str | None = None, **params: Any) -> Any:
 
 
 def admin(server: Any, operation: str, **arguments: Any) -> Any:
-    """Run an operation on the server's admin endpoint, exactly as the `lamina` CLI does
-    while the server holds the data dir (the token is the data dir's admin.token); much
-    faster than starting the CLI. The CLI itself is tested in test_cli.py."""
-    import orjson
+    """Run an operation on the server through its JSON API with the admin token, exactly
+    as the `lamina` CLI does while the server holds the data dir (the token is the data
+    dir's admin.token); much faster than starting the CLI. The CLI itself is tested in
+    test_cli.py."""
+    from lamina.cli.client import ApiClient
 
     token = (server.data_dir / "admin.token").read_text().strip()
-    response = client().post(
-        f"{server.url}/api/admin/{operation}",
-        content=orjson.dumps(arguments),
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+    client = ApiClient(server.url, token)
+    try:
+        return getattr(client, operation)(**arguments)
+    finally:
+        client.close()
 
 
 def new_project(server: Any, prefix: str) -> tuple[str, str]:

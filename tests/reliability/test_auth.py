@@ -1,7 +1,10 @@
 """Authorisation over every route: no key, a malformed or unknown key, a revoked key,
-another project's key, the admin token where a key belongs and the reverse, a
-signed-out browser, a browser DELETE without its CSRF token. Each is denied, and no
-answer tells whether the session or trace exists. Then: no secret in the server's log.
+another project's key (also naming the owner's project), a project key on the managing
+routes, a token that is not quite the admin token, the admin token where an OTLP key
+belongs, a signed-out browser, a browser change without its CSRF token, a browser whose
+user is not an administrator on the managing routes. Each is denied, and no answer
+tells whether the session, trace, project or key exists. Then: no secret in the
+server's log.
 
 One server, at ``--log-level debug`` (access log on), serves the whole module; the
 last test reads everything it wrote.
@@ -14,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import grpc
 import httpx
+import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
@@ -46,6 +50,7 @@ class World:
     secrets: dict[str, str]
     key_id: str = "key_x"  # a key of the owner's, made on the Settings page
     span_id: str = ""  # a span of trace_id
+    owner_key_id: str = ""  # the id of the owner's key
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +71,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "password": PASSWORD,
     }
     span_id = otlp.api(server, f"/api/v1/traces/{trace_id}", key=key)["spans"][0]["span_id"]
+    owner_key_id = next(
+        k["id"]
+        for k in otlp.admin(server, "list_keys", project=name)
+        if key.startswith(k["prefix"])
+    )
     yield World(
         server,
         name,
@@ -77,20 +87,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         trace_id,
         secrets,
         span_id=span_id,
+        owner_key_id=owner_key_id,
     )
     server.kill()
-
-
-def _call(world: World, method: str, path: str, headers: dict[str, str], **params: Any) -> Any:
-    url = world.server.url + path
-    return otlp.client().request(method, url, headers=headers, params=params or None)
 
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-# Every API route, with the ids it takes: (method, path, kind of id or None).
+# Every route of a project, with the ids it takes: (method, path, kind of id or None).
 API = [
     ("GET", "/api/v1/sessions", None),
     ("GET", "/api/v1/sessions/{session_id}", "session"),
@@ -101,20 +107,37 @@ API = [
     ("GET", "/api/v1/traces/{trace_id}/spans/{span_id}/{field}", "span"),
     ("GET", "/api/v1/export", None),
     ("GET", "/api/v1/export?session_id={session_id}", "session"),
+    ("POST", "/api/v1/import", None),
+]
+# Every managing route (admin token only), with the ids it takes.
+ADMIN = [
+    ("GET", "/api/v1/projects", None),
+    ("POST", "/api/v1/projects", None),
+    ("GET", "/api/v1/projects/{project}", "project"),
+    ("PATCH", "/api/v1/projects/{project}", "project"),
+    ("DELETE", "/api/v1/projects/{project}", "project"),
+    ("GET", "/api/v1/keys", None),
+    ("GET", "/api/v1/keys?project={project}", "project"),
+    ("POST", "/api/v1/keys", None),
+    ("POST", "/api/v1/keys/{key_id}/revoke", "key"),
+    ("GET", "/api/v1/users", None),
+    ("POST", "/api/v1/users", None),
+    ("GET", "/api/v1/quarantine", None),
+    ("POST", "/api/v1/quarantine/{entry_id}/retry", "entry"),
+    ("DELETE", "/api/v1/quarantine/{entry_id}", "entry"),
 ]
 PUBLIC = {"/api/v1/openapi.json", "/healthz"}
 OTLP_PATHS = sorted(route.path for route in otlp_routes.routes)  # type: ignore[attr-defined]
 
 
 def test_the_matrix_covers_every_route() -> None:
-    covered = {(method, path.split("?")[0]) for method, path, _ in API}
-    for route in api.routes:
+    covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
+    for route in [*api.routes, *admin.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
                 continue
             path = re.sub(r":\w+}", "}", route.path)  # type: ignore[attr-defined]
             assert (method, path) in covered, f"{method} {path} is not in the matrix"
-    assert [r.path for r in admin.routes] == ["/api/admin/{operation}"]  # type: ignore[attr-defined]
     assert all(path.startswith("/v1/") for path in OTLP_PATHS)
 
 
@@ -131,7 +154,37 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
             path.replace("{trace_id}", world.trace_id),
             path.replace("{trace_id}", MISSING_TRACE),
         )
+    if kind == "project":
+        return path.replace("{project}", quote(world.name)), path.replace("{project}", "nowhere")
+    if kind == "key":
+        return path.replace("{key_id}", world.owner_key_id), path.replace("{key_id}", "key_0")
+    if kind == "entry":
+        return path.replace("{entry_id}", "q_1"), path.replace("{entry_id}", "q_2")
     return path, path
+
+
+def _body(world: World, method: str, path: str) -> bytes | None:
+    """What a caller would send to change the owner's data, were it let through."""
+    bodies: dict[str, Any] = {
+        "/api/v1/import": otlp.uid("x"),
+        "/api/v1/projects": {"name": otlp.uid("intruder")},
+        "/api/v1/keys": {"project": world.name, "name": "intruder"},
+        "/api/v1/users": {"email": "intruder@example.com", "password": "x" * 12},
+    }
+    if method == "PATCH":
+        return orjson.dumps({"retention_days": 1})
+    body = bodies.get(path.split("?")[0]) if method == "POST" else None
+    if isinstance(body, str):  # an import: a session the owner's list would show
+        span = {"kind": "span", "trace_id": "f" * 32, "span_id": "0" * 16, "name": body}
+        return orjson.dumps({**span, "session_id": "intruder", "start_ns": 1, "end_ns": 2})
+    return None if body is None else orjson.dumps(body)
+
+
+def _call(world: World, method: str, path: str, headers: dict[str, str], **params: Any) -> Any:
+    url = world.server.url + path
+    if params:  # beside the path's own query, if any
+        url += ("&" if "?" in path else "?") + urlencode(params)
+    return otlp.client().request(method, url, headers=headers, content=_body(world, method, path))
 
 
 def _bad_credentials(world: World) -> dict[str, dict[str, str]]:
@@ -141,15 +194,17 @@ def _bad_credentials(world: World) -> dict[str, dict[str, str]]:
         "basic auth": {"Authorization": "Basic dXNlcjpwYXNz"},
         "unknown key": _bearer("lmn_" + "x" * 43),
         "revoked key": _bearer(world.revoked_key),
-        "admin token as key": _bearer(world.admin_token),
+        "token with one more character": _bearer(world.admin_token + "x"),
+        "token cut short": _bearer(world.admin_token[:-1]),
     }
 
 
 def test_no_key_a_bad_key_or_a_revoked_key_is_401_everywhere_and_reveals_nothing(
     world: World,
 ) -> None:
+    before = _state(world)
     for label, headers in _bad_credentials(world).items():
-        for method, path, kind in API:
+        for method, path, kind in [*API, *ADMIN]:
             real, missing = _paths(world, path, kind)
             on_real = _call(world, method, real, headers)
             on_missing = _call(world, method, missing, headers)
@@ -157,33 +212,50 @@ def test_no_key_a_bad_key_or_a_revoked_key_is_401_everywhere_and_reveals_nothing
             assert on_real.status_code == 401, where
             assert on_real.json() == on_missing.json(), where
             assert on_real.json()["error"]["code"] == "unauthorized", where
-            assert world.session_id not in on_real.text and world.trace_id not in on_real.text
+            for secret in (world.session_id, world.trace_id, world.name, "prj_", "key_"):
+                assert secret not in on_real.text, where
         for path in OTLP_PATHS:
             body = otlp.export(otlp.conversation_turn("s-x", 0, start_ns=1))
             answer = otlp.post(world.server.url, None, body, path=path, headers=headers)
             assert answer.status_code == 401, f"{label}: POST {path}"
+    for path in OTLP_PATHS:  # the admin token is no project's key
+        body = otlp.export(otlp.conversation_turn("s-x", 0, start_ns=1))
+        answer = otlp.post(world.server.url, world.admin_token, body, path=path)
+        assert answer.status_code == 401, f"admin token: POST {path}"
+    assert _state(world) == before
     _owner_still_has_everything(world)
 
 
 def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) -> None:
+    before = _state(world)
     headers = _bearer(world.other_key)
     for method, path, kind in API:
-        real, missing = _paths(world, path, kind)
-        on_real = _call(world, method, real, headers)
-        on_missing = _call(world, method, missing, headers)
-        where = f"{method} {path}"
-        if kind is None:
-            assert on_real.status_code == 200, where
-            assert world.trace_id not in on_real.text and world.session_id not in on_real.text
-            continue
-        assert on_real.status_code == on_missing.status_code == 404, where
-        assert on_real.json()["error"]["code"] == on_missing.json()["error"]["code"], where
-        # the message names the id that was asked for, and nothing more
-        real_id = world.session_id if kind == "session" else world.trace_id
-        missing_id = MISSING_SESSION if kind == "session" else MISSING_TRACE
-        assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
-            "error"
-        ]["message"].replace(missing_id, "ID"), where
+        for params in ({}, {"project": world.name}):  # naming the owner's project changes nothing
+            real, missing = _paths(world, path, kind)
+            on_real = _call(world, method, real, headers, **params)
+            on_missing = _call(world, method, missing, headers, **params)
+            where = f"{method} {path} {params}"
+            if kind is None:
+                assert on_real.status_code == 200, where
+                assert world.trace_id not in on_real.text and world.session_id not in on_real.text
+                continue
+            assert on_real.status_code == on_missing.status_code == 404, where
+            assert on_real.json()["error"]["code"] == on_missing.json()["error"]["code"], where
+            # the message names the id that was asked for, and nothing more
+            real_id = world.session_id if kind == "session" else world.trace_id
+            missing_id = MISSING_SESSION if kind == "session" else MISSING_TRACE
+            assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
+                "error"
+            ]["message"].replace(missing_id, "ID"), where
+    for key in (world.other_key, world.key):  # a project key manages nothing, not even its own
+        for method, path, kind in ADMIN:
+            real, missing = _paths(world, path, kind)
+            on_real = _call(world, method, real, _bearer(key))
+            on_missing = _call(world, method, missing, _bearer(key))
+            assert on_real.status_code == on_missing.status_code == 403, f"{method} {path}"
+            assert on_real.json() == on_missing.json()
+            assert world.name not in on_real.text and "prj_" not in on_real.text
+    assert _state(world) == before  # the import made a session in the stranger's project
     _owner_still_has_everything(world)
 
 
@@ -198,39 +270,50 @@ def test_grpc_refuses_bad_keys(world: World) -> None:
     request = otlp.export(otlp.conversation_turn("s-grpc", 0, start_ns=1))
     with grpc.insecure_channel(world.server.grpc_target) as channel:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)
-        for label, headers in _bad_credentials(world).items():
+        wrong = {**_bad_credentials(world), "admin token": _bearer(world.admin_token)}
+        for label, headers in wrong.items():
             metadata = [("authorization", v) for v in headers.values()]
             with pytest.raises(grpc.RpcError) as raised:
                 stub.Export(request, metadata=metadata, timeout=10)
             assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED, label
 
 
-def test_the_admin_endpoint_needs_the_admin_token(world: World) -> None:
-    url = f"{world.server.url}/api/admin/list_projects"
-    wrong = _bad_credentials(world)
-    del wrong["admin token as key"]  # here it is right
-    for label, headers in {
-        **wrong,
-        "project key": _bearer(world.key),
-        "token with one more character": _bearer(world.admin_token + "x"),
-        "token cut short": _bearer(world.admin_token[:-1]),
-    }.items():
-        answer = otlp.client().post(url, headers=headers, content=b"{}")
-        assert answer.status_code == 401, label
-        assert "prj_" not in answer.text, label
-        # an operation that does not exist is no different: nothing to enumerate
-        other = otlp.client().post(f"{world.server.url}/api/admin/no_such_op", headers=headers)
-        assert other.status_code == 401, label
-    good = otlp.client().post(url, headers=_bearer(world.admin_token), content=b"{}")
-    assert good.status_code == 200 and world.name in good.text
-    assert otlp.client().get(url, headers=_bearer(world.admin_token)).status_code == 405
+def test_the_admin_token_reads_any_project_it_names_and_manages_them(world: World) -> None:
+    token = _bearer(world.admin_token)
+    for method, path, kind in API:
+        if method != "GET":
+            continue
+        real, _ = _paths(world, path, kind)
+        mine = _call(world, method, real, token, project=world.name)
+        assert mine.status_code == 200, f"{method} {path}"
+        if kind is not None:  # under another project, the owner's items do not exist
+            stranger = _call(world, method, real, token, project=_stranger(world))
+            assert stranger.status_code == 404, f"{method} {path}"
+    sessions = _call(world, "GET", "/api/v1/sessions", token, project=world.name)
+    assert world.session_id in sessions.text
+    nowhere = _call(world, "GET", "/api/v1/sessions", token, project="no-such-project")
+    assert nowhere.status_code == 404
+    for method, path, kind in ADMIN:
+        if method == "GET":
+            real, _ = _paths(world, path, kind)
+            assert _call(world, method, real, token).status_code == 200, path
+    projects = _call(world, "GET", "/api/v1/projects", token).json()["items"]
+    assert world.name in {project["name"] for project in projects}
+
+
+def _stranger(world: World) -> str:
+    return next(
+        p["name"]
+        for p in otlp.admin(world.server, "list_projects")
+        if p["name"].startswith("stranger")
+    )
 
 
 def test_the_owners_key_may_do_everything(world: World) -> None:
     """The control: the same routes with the right key work."""
     mine = _bearer(world.key)
     for method, path, kind in API:
-        if method == "DELETE":
+        if method in ("DELETE", "POST"):
             continue
         real, _ = _paths(world, path, kind)
         assert _call(world, method, real, mine).status_code == 200, f"{method} {path}"
@@ -284,6 +367,44 @@ def test_a_browser_needs_to_be_signed_in_and_to_send_its_csrf_token(world: World
         cookies={"lamina_session": world.secrets["session cookie"]},
     )
     assert stale.status_code == 401
+
+
+def test_only_an_administrators_browser_may_manage(world: World) -> None:
+    if not any(line.startswith("First sign-in") for line in world.server.output):
+        pytest.skip("this build has no web pages")
+    otlp.admin(world.server, "create_user", email="member@example.com", password=PASSWORD)
+    otlp.admin(
+        world.server, "create_user", email="admin@example.com", password=PASSWORD, is_admin=True
+    )
+    before = _state(world)
+    with _browser(world, "member@example.com") as (member, csrf):
+        for method, path, kind in ADMIN:
+            real, _ = _paths(world, path, kind)
+            answer = member.request(
+                method, real, content=_body(world, method, path), headers={"X-CSRF-Token": csrf}
+            )
+            assert answer.status_code == 403, f"{method} {path}"
+            assert "administrators" in answer.json()["error"]["message"]
+    assert _state(world) == before
+    with _browser(world, "admin@example.com") as (chief, csrf):
+        assert world.name in chief.get("/api/v1/projects").text
+        made = {"name": otlp.uid("by-the-admin")}
+        assert chief.post("/api/v1/projects", json=made).status_code == 403  # no CSRF token
+        created = chief.post("/api/v1/projects", json=made, headers={"X-CSRF-Token": csrf})
+        assert created.status_code == 201, created.text
+        gone = chief.delete(f"/api/v1/projects/{made['name']}", headers={"X-CSRF-Token": csrf})
+        assert gone.status_code == 200, gone.text
+    assert _state(world) == before
+
+
+@contextmanager
+def _browser(world: World, email: str) -> Iterator[tuple[httpx.Client, str]]:
+    """A browser signed in as ``email``, and its CSRF token."""
+    with httpx.Client(base_url=world.server.url, timeout=30) as client:
+        token = _csrf(client.get("/signin"))
+        data = {"email": email, "password": PASSWORD, "csrf": token}
+        assert client.post("/signin", data=data).status_code == 303
+        yield client, _csrf(client.get("/p/default/settings"))
 
 
 # -- the pages ---------------------------------------------------------------------------------
@@ -490,7 +611,7 @@ def test_sign_in_is_rate_limited_and_says_so(world: World) -> None:
 
 def test_no_secret_is_ever_written_to_the_log(world: World) -> None:
     """Runs last in this module: everything above was logged at debug level."""
-    # more traffic that carries secrets: the CLI through the admin endpoint, gRPC ingest
+    # more traffic that carries secrets: the CLI through the JSON API, gRPC ingest
     done = world.server.cli("keys", "list")
     assert done.returncode == 0, done.stderr
     request = otlp.export(otlp.conversation_turn("s-log", 0, start_ns=1))

@@ -115,7 +115,7 @@ class Seeded:
 
 
 def create_user(server: LaminaServer, email: str, admin: bool = False, cli: bool = False) -> None:
-    """A user who can sign in: with `lamina users create`, or (faster) the admin endpoint."""
+    """A user who can sign in: with `lamina users create`, or (faster) the JSON API."""
     if cli:
         args = ["users", "create", email, "--password-stdin", *(["--admin"] if admin else [])]
         result = server.cli(*args, input=PASSWORD + "\n")
@@ -123,12 +123,12 @@ def create_user(server: LaminaServer, email: str, admin: bool = False, cli: bool
         return
     token = (server.data_dir / "admin.token").read_text().strip()
     answer = httpx.post(
-        f"{server.url}/api/admin/create_user",
+        f"{server.url}/api/v1/users",
         json={"email": email, "password": PASSWORD, "is_admin": admin},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 201, answer.text
 
 
 @pytest.fixture(scope="session")

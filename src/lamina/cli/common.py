@@ -1,7 +1,8 @@
 """What every command shares: the consoles, the options, errors, and :func:`connect`.
 
 Administrative commands work whether or not a server is running on the same
-data dir: when one is, they go through it (see :mod:`lamina.operations`).
+data dir: when one is, they go through its JSON API (:mod:`lamina.cli.client`),
+otherwise they open the data dir themselves (:mod:`lamina.operations`).
 """
 
 from __future__ import annotations
@@ -66,19 +67,30 @@ def connect(data_dir: Path) -> Iterator[Any]:
     """The operations for this data dir: through the running server, or directly."""
     running = operations.running_server(data_dir)
     if running is not None:
-        yield operations.RemoteOperations(running["url"], operations.admin_token(data_dir))
+        from lamina.cli.client import ApiClient
+
+        client = ApiClient(running["url"], operations.admin_token(data_dir))
+        try:
+            yield client
+        finally:
+            client.close()
         return
     from lamina import datadir
+    from lamina.ingest.batcher import IngestBatcher
     from lamina.serve.stores import open_store
 
     datadir.make_private(data_dir)
-    store = open_store(Settings.load({"data_dir": data_dir}))  # --store from LAMINA_STORE
+    settings = Settings.load({"data_dir": data_dir})  # --store from LAMINA_STORE
+    store = open_store(settings)
+    batcher = IngestBatcher(store, settings.max_queue_spans, settings.max_batch_spans)
+    batcher.start()  # imports go through it, as at a server
     try:
         project, first_key = operations.ensure_default_project(store)
         if first_key is not None:  # a new data dir: this is the only time the key is shown
             click.echo(f'Project "{project.name}" API key: {first_key}   (shown once)', err=True)
-        yield operations.Operations(store)
+        yield operations.Operations(store, batcher=batcher)
     finally:
+        batcher.stop()
         store.close()
 
 

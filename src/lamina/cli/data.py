@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -56,20 +55,24 @@ def export_command(
     counts = dict.fromkeys(export.KINDS, 0)
     with connect(data_dir) as ops, progress_bars() as progress:
         tasks = {kind: progress.add_task(kind, total=None) for kind in export.KINDS}
+        holder = (
+            ops.get_session(project=project, session_id=session_id)
+            if session_id is not None
+            else ops.get_project(project=project)
+        )
+        progress.update(tasks["spans"], total=holder["span_count"])
 
-        def fetch(kind: str, after: str | None) -> Any:
-            page = ops.export_page(
-                project=project, kind=kind, after=after, limit=2000, session_id=session_id
-            )
-            if "total" in page:
-                progress.update(tasks[kind], total=page["total"])
-            counts[kind] += len(page["items"])
-            progress.update(tasks[kind], completed=counts[kind])
-            if page["next_cursor"] is None:
+        def counted(rows: export.Rows) -> export.Rows:
+            for kind, items in rows:
+                for done in export.KINDS[: export.KINDS.index(kind)]:
+                    progress.update(tasks[done], total=counts[done])
+                counts[kind] += len(items)
+                progress.update(tasks[kind], completed=counts[kind])
+                yield kind, items
+            for kind in export.KINDS:
                 progress.update(tasks[kind], total=counts[kind])
-            return page
 
-        rows = export.pages(fetch)
+        rows = counted(ops.export_rows(project=project, session_id=session_id))
         if file_format == "parquet":
             export.write_parquet(target, rows)
         elif str(target) == "-":

@@ -42,6 +42,8 @@ EXPORT_PAGE_BYTES = 8 * 1024 * 1024
 
 # A page of export lines of one kind (see export_page): (kind, after) -> page.
 Fetch = Callable[[str, str | None], Mapping[str, Any]]
+# Pages of export lines, every kind in order: (kind, lines).
+Rows = Iterator[tuple[str, list[Any]]]
 
 
 def line(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,7 +105,7 @@ def header(project: str, session_id: str | None = None) -> dict[str, Any]:
     return out
 
 
-def pages(fetch: Fetch, kinds: tuple[str, ...] = KINDS) -> Iterator[tuple[str, list[Any]]]:
+def pages(fetch: Fetch, kinds: tuple[str, ...] = KINDS) -> Rows:
     """Every page of every kind, in order: (kind, export lines)."""
     for kind in kinds:
         after: str | None = None
@@ -115,7 +117,7 @@ def pages(fetch: Fetch, kinds: tuple[str, ...] = KINDS) -> Iterator[tuple[str, l
                 break
 
 
-def jsonl_lines(first: Mapping[str, Any], rows: Iterator[tuple[str, list[Any]]]) -> Iterator[bytes]:
+def jsonl_lines(first: Mapping[str, Any], rows: Rows) -> Iterator[bytes]:
     """The JSONL file, a chunk of lines per page, and the trailer once every page has
     been read (never when a page fails: the file then shows it was cut short)."""
     yield orjson.dumps(first) + b"\n"
@@ -233,7 +235,7 @@ def _parquet_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_parquet(directory: Path, rows: Iterator[tuple[str, list[Any]]]) -> None:
+def write_parquet(directory: Path, rows: Rows) -> None:
     """``sessions.parquet``, ``traces.parquet`` and ``spans.parquet`` in ``directory``
     (made if new), each written to a new temporary file and renamed into place once
     all three are complete."""

@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import orjson
 
 from lamina.errors import BadRequest
 from lamina.exchange.export import FORMAT_VERSION, KINDS
+from lamina.spans.batch import ColumnBatch, from_rows
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _MAX_TIME = 2**63
@@ -34,6 +35,10 @@ IMPORT_CHUNK_BYTES = 8 * MiB
 # stores the files in its zips as they are; a file that unpacks to more than this many
 # times its packed size is not one of them (a 510 KB zip unpacked to 512 MiB).
 MAX_UNPACK_RATIO = 10
+# The most spans one import request (POST /api/v1/import) may hold.
+MAX_IMPORT_SPANS = 10_000
+# What an import request's lines may be, besides spans (passed over).
+_OTHER_LINES = ("session", "trace", "trailer")
 
 
 class Chunks:
@@ -82,11 +87,11 @@ def read_spans(path: Path, partial: bool = False) -> Iterator[list[dict[str, Any
     return _jsonl_spans(path)
 
 
-def _check_version(path: Path, header: Mapping[str, Any]) -> None:
+def _check_version(source: Path | str, header: Mapping[str, Any]) -> None:
     version = header.get("lamina_export")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise BadRequest(
-            f"{path} was written by a newer Lamina (export format {version}); "
+            f"{source} was written by a newer Lamina (export format {version}); "
             "upgrade Lamina to import it."
         )
 
@@ -313,3 +318,41 @@ def to_span(project_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
         resource=json_text("resource", "{}"),
         service_name=text("service_name"),
     )
+
+
+def to_batch(project_id: str, rows: Sequence[Mapping[str, Any]]) -> tuple[ColumnBatch, int]:
+    """Exported span rows as one batch of ``project_id``'s spans, and how many traces
+    they are in; BadRequest (naming the row) when one is unusable."""
+    if len(rows) > MAX_IMPORT_SPANS:
+        raise BadRequest(f"Import at most {MAX_IMPORT_SPANS:,} spans at a time.")
+    spans = [to_span(project_id, row) for row in rows]
+    return from_rows(spans), len({span["trace_id"] for span in spans})
+
+
+def rows_of_lines(body: bytes) -> list[dict[str, Any]]:
+    """The span rows of an import request's body: lines of an export (JSONL), of which
+    the header, sessions, traces and trailer are passed over."""
+    rows = []
+    for number, raw in enumerate(body.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            item = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"Line {number}: not JSON ({exc}).") from None
+        if not isinstance(item, dict):
+            raise BadRequest(f"Line {number}: not a JSON object.")
+        kind = item.get("kind")
+        if item.get("lamina_export") is not None:
+            _check_version("The export in this request", item)
+            continue
+        if kind in _OTHER_LINES:
+            continue
+        if kind != "span":
+            raise BadRequest(
+                f'Line {number}: "kind" must be "span" (or session, trace or trailer, which '
+                f"are passed over); got {orjson.dumps(kind).decode()[:80]}."
+            )
+        item["_where"] = f"line {number}"
+        rows.append(item)
+    return rows

@@ -1,140 +1,121 @@
-"""The local admin endpoint the CLI uses while the server holds the data dir.
-
-``POST /api/admin/{operation}`` with a JSON object of keyword arguments, and
-the data dir's admin token as the Bearer key. Only the operations listed in
-:attr:`Operations.EXPOSED` can be called. A body is at most MAX_BODY bytes
-(``lamina import`` sends chunks far below it) and counts against the server's
-bound on request bytes held at once; each argument must have the type the
-operation declares, or the answer is a 400 that says which.
+"""The JSON API's managing routes: projects, API keys, users, and the writes the store
+set aside. Only the data directory's admin token (what the ``lamina`` command sends
+while a server holds the data dir) or a signed-in administrator may call them (see
+:mod:`lamina.web.access`); each runs an :class:`~lamina.operations.Operations` method,
+the very one the command runs on a data dir no server holds.
 """
 
 from __future__ import annotations
 
-import hmac
-import inspect
-import types
-import typing
+from collections.abc import Callable
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lamina.auth import bearer_token
-from lamina.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from lamina.operations import Operations
 from lamina.runtime import Runtime
+from lamina.web.access import require_admin
 from lamina.web.api import JSONResponse
+from lamina.web.bodies import FLAG, TEXT, WHOLE_OR_NULL, json_fields
 
-MAX_BODY = 64 * 1024 * 1024
-
-
-async def run_operation(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    token = bearer_token(request.headers.get("authorization")) or ""
-    if not hmac.compare_digest(token.encode(), runtime.extras["admin_token"].encode()):
-        raise Unauthorized("The admin endpoint needs the data directory's admin token.")
-    name = request.path_params["operation"]
-    if name not in Operations.EXPOSED:
-        raise NotFound(f"No admin operation {name!r}.")
-    taken = 0
-    try:
-        body, taken = await _read_body(request, runtime)
-        try:
-            kwargs = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"The body must be a JSON object: {exc}") from exc
-        del body
-        if not isinstance(kwargs, dict):
-            raise BadRequest("The body must be a JSON object of arguments.")
-        operation = getattr(Operations(runtime.store, on_change=runtime.keys.forget), name)
-        check_arguments(name, operation, kwargs)
-        return JSONResponse(await run_in_threadpool(operation, **kwargs))
-    finally:
-        runtime.bodies.give_back(taken)
+# An operation and its arguments: the JSON body's fields and the path's parameters.
+Handler = Callable[[Operations, dict[str, Any]], Any]
 
 
-async def _read_body(request: Request, runtime: Runtime) -> tuple[bytes, int]:
-    """The body, refused past MAX_BODY; the bytes taken from the server's budget."""
-    too_large = PayloadTooLarge(
-        f"An admin request body may hold at most {MAX_BODY // (1024 * 1024)} MiB. "
-        "`lamina import` sends its spans in chunks well below that: a single span this "
-        "large cannot be imported."
-    )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise too_large
-    chunks = []
-    taken = 0
-    try:
-        async for chunk in request.stream():
-            if taken + len(chunk) > MAX_BODY:
-                raise too_large
-            runtime.bodies.take(len(chunk))
-            taken += len(chunk)
-            chunks.append(chunk)
-    except BaseException:
-        runtime.bodies.give_back(taken)
-        raise
-    return b"".join(chunks), taken
+def _route(
+    path: str,
+    method: str,
+    handler: Handler,
+    fields: dict[str, tuple[type, ...]] | None = None,
+    required: tuple[str, ...] = (),
+    query: tuple[str, ...] = (),
+    status: int = 200,
+) -> Route:
+    async def endpoint(request: Request) -> Response:
+        await require_admin(request)
+        runtime: Runtime = request.app.state.runtime
+        arguments: dict[str, Any] = {
+            name: request.query_params[name] for name in query if name in request.query_params
+        }
+        if fields is not None:
+            arguments.update(await json_fields(request, runtime, fields, required))
+        arguments.update(request.path_params)
+        operations = Operations(runtime.store, on_change=runtime.keys.forget)
+        result = await run_in_threadpool(handler, operations, arguments)
+        return JSONResponse(result, status)
+
+    return Route(path, endpoint, methods=[method])
 
 
-def check_arguments(name: str, operation: Any, kwargs: dict[str, Any]) -> None:
-    """BadRequest unless ``kwargs`` are the operation's arguments, each of its type."""
-    try:
-        inspect.signature(operation).bind(**kwargs)
-    except TypeError as exc:
-        raise BadRequest(f"Wrong arguments for {name}: {exc}") from exc
-    hints = typing.get_type_hints(operation)
-    for argument, value in kwargs.items():
-        expected = hints.get(argument, Any)
-        if not _is(value, expected):
-            raise BadRequest(
-                f"Wrong arguments for {name}: {argument} must be {_describe(expected)}; "
-                f"got {orjson.dumps(value).decode()[:80]}."
-            )
+def _items(found: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"items": found}
 
 
-def _is(value: Any, expected: Any) -> bool:
-    """Whether a JSON value has the type an operation declares (str, int, bool, None,
-    unions of them, lists and dicts of them, Any)."""
-    if expected is Any:
-        return True
-    origin = typing.get_origin(expected)
-    if origin in (types.UnionType, typing.Union):
-        return any(_is(value, option) for option in typing.get_args(expected))
-    if expected is type(None):
-        return value is None
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected in (str, bool, float):
-        return isinstance(value, expected)
-    parameters = typing.get_args(expected)
-    if origin is list:
-        return isinstance(value, list) and all(_is(item, parameters[0]) for item in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(_is(item, parameters[1]) for item in value.values())
-    return False
-
-
-def _describe(expected: Any) -> str:
-    if typing.get_origin(expected) in (types.UnionType, typing.Union):
-        return " or ".join(_describe(option) for option in typing.get_args(expected))
-    origin = typing.get_origin(expected)
-    names = {str: "text", int: "a whole number", bool: "true or false", float: "a number"}
-    if expected is Any:
-        return "any JSON value"
-    if expected is type(None):
-        return "null"
-    if origin is list:
-        return f"a list, each item {_describe(typing.get_args(expected)[0])}"
-    if origin is dict and typing.get_args(expected)[1] is not Any:
-        return f"an object, each value {_describe(typing.get_args(expected)[1])}"
-    if origin is dict or expected is dict:
-        return "an object"
-    return names.get(expected, "any JSON value")
-
-
-routes = [Route("/api/admin/{operation}", run_operation, methods=["POST"])]
+routes = [
+    _route("/api/v1/projects", "GET", lambda ops, _: _items(ops.list_projects())),
+    _route(
+        "/api/v1/projects",
+        "POST",
+        lambda ops, a: ops.create_project(a["name"]),
+        fields={"name": TEXT},
+        required=("name",),
+        status=201,
+    ),
+    _route("/api/v1/projects/{project:path}", "GET", lambda ops, a: ops.get_project(a["project"])),
+    _route(
+        "/api/v1/projects/{project:path}",
+        "PATCH",
+        lambda ops, a: ops.set_retention(a["project"], a["retention_days"]),
+        fields={"retention_days": WHOLE_OR_NULL},
+        required=("retention_days",),
+    ),
+    _route(
+        "/api/v1/projects/{project:path}",
+        "DELETE",
+        lambda ops, a: ops.delete_project(a["project"]),
+    ),
+    _route(
+        "/api/v1/keys",
+        "GET",
+        lambda ops, a: _items(ops.list_keys(a.get("project"))),
+        query=("project",),
+    ),
+    _route(
+        "/api/v1/keys",
+        "POST",
+        lambda ops, a: ops.create_key(a["project"], a.get("name", "default")),
+        fields={"project": TEXT, "name": TEXT},
+        required=("project",),
+        status=201,
+    ),
+    _route(
+        "/api/v1/keys/{key_id}/revoke",
+        "POST",
+        lambda ops, a: ops.revoke_key(a["key_id"]),
+        fields={},
+    ),
+    _route("/api/v1/users", "GET", lambda ops, _: _items(ops.list_users())),
+    _route(
+        "/api/v1/users",
+        "POST",
+        lambda ops, a: ops.create_user(a["email"], a["password"], a.get("is_admin", False)),
+        fields={"email": TEXT, "password": TEXT, "is_admin": FLAG},
+        required=("email", "password"),
+        status=201,
+    ),
+    _route("/api/v1/quarantine", "GET", lambda ops, _: _items(ops.list_quarantined())),
+    _route(
+        "/api/v1/quarantine/{entry_id}/retry",
+        "POST",
+        lambda ops, a: ops.retry_quarantined(a["entry_id"]),
+        fields={},
+    ),
+    _route(
+        "/api/v1/quarantine/{entry_id}",
+        "DELETE",
+        lambda ops, a: ops.drop_quarantined(a["entry_id"]),
+    ),
+]

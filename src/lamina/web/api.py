@@ -1,24 +1,20 @@
-"""The JSON API, v1: sessions and traces, authenticated by a project API key.
+"""The JSON API, v1: a project's sessions and traces, its export and import.
 
-Every handler resolves the key to its project first, then asks the query
-layer (the same functions the pages use). A session or trace of another
-project is a 404, never a 403.
-
-A signed-in browser may call the API without a key; for a DELETE it must also
-send its CSRF token in ``X-CSRF-Token`` (the one its forms carry), and an
-``Origin`` header, if any, must name this server.
+Every handler resolves the caller's project first (:func:`lamina.web.access.project_of`:
+from a project API key, or named by the admin token or a signed-in browser), then asks
+the query layer (the same functions the pages use). A session or trace of another
+project is a 404, never a 403. :mod:`lamina.web.admin` holds the managing routes.
 """
 
 from __future__ import annotations
 
-import hmac
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 from starlette.background import BackgroundTask
@@ -28,13 +24,16 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from lamina import lifecycle
-from lamina.errors import BadRequest, Forbidden
-from lamina.exchange import export
+from lamina.errors import BadRequest
+from lamina.exchange import export, importing
 from lamina.query import present
 from lamina.runtime import Runtime
+from lamina.web.access import project_of
+from lamina.web.bodies import read_body
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-CSRF_HEADER = "x-csrf-token"
+MiB = 1024 * 1024
+# An import request's body: `lamina import` sends chunks of at most about 8 MiB.
+MAX_IMPORT_BODY = 64 * MiB
 
 
 class JSONResponse(Response):
@@ -55,32 +54,6 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return JSONResponse(result)
 
     return endpoint
-
-
-async def project_of(request: Request) -> str:
-    """The project a request may read: from its API key, or the signed-in browser."""
-    runtime: Runtime = request.app.state.runtime
-    browser = runtime.extras.get("browser_project")
-    if browser is not None and request.headers.get("authorization") is None:
-        project: str = await browser(request)
-        if request.method not in SAFE_METHODS:
-            _check_browser_write(request)
-        return project
-    return await run_in_threadpool(runtime.keys.project_for, request.headers.get("authorization"))
-
-
-def _check_browser_write(request: Request) -> None:
-    """A change asked for by a signed-in browser must come from our own page."""
-    origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
-        raise Forbidden("This request came from another site, so it was refused.")
-    visitor = request.scope.get("lamina.visitor")  # set by the pages' sign-in check
-    expected = str(getattr(visitor, "csrf", "") or "")
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise Forbidden(
-            "Send the page's CSRF token in the X-CSRF-Token header (or use an API key)."
-        )
 
 
 def _sessions(runtime: Runtime, project_id: str, request: Request) -> Any:
@@ -151,6 +124,33 @@ async def _export(request: Request) -> Response:
     )
 
 
+async def _import(request: Request) -> Response:
+    """Store the span lines of an export (JSONL) in the project, through the ingest
+    batcher as OTLP spans are: answered once they are committed, all or none."""
+    runtime: Runtime = request.app.state.runtime
+    project_id = await project_of(request)
+    body, taken = await read_body(
+        request,
+        runtime,
+        MAX_IMPORT_BODY,
+        f"An import request may hold at most {MAX_IMPORT_BODY // MiB} MiB of lines. "
+        "`lamina import` sends its spans in chunks well below that: a single span this "
+        "large cannot be imported.",
+    )
+    try:
+        batch, traces = await run_in_threadpool(_import_batch, project_id, body)
+        del body  # not held while the batch waits for its commit
+        if batch.count:
+            await runtime.batcher.enqueue(batch)
+    finally:
+        runtime.bodies.give_back(taken)
+    return JSONResponse({"spans": batch.count, "traces": traces})
+
+
+def _import_batch(project_id: str, body: bytes) -> tuple[Any, int]:
+    return importing.to_batch(project_id, importing.rows_of_lines(body))
+
+
 def _parquet_zip(rows: Iterator[tuple[str, list[Any]]]) -> Path:
     """A temporary folder holding export.zip: sessions, traces and spans.parquet."""
     folder = Path(tempfile.mkdtemp(prefix="lamina-export-"))
@@ -186,6 +186,7 @@ async def _openapi(request: Request) -> Response:
 routes = [
     Route("/api/v1/openapi.json", _openapi),
     Route("/api/v1/export", _export),
+    Route("/api/v1/import", _import, methods=["POST"]),
     Route("/api/v1/sessions", _endpoint(_sessions)),
     Route("/api/v1/sessions/{session_id:path}", _endpoint(_session)),
     Route("/api/v1/sessions/{session_id:path}", _endpoint(_delete_session), methods=["DELETE"]),

@@ -1,4 +1,4 @@
-"""The HTTP application: OTLP/HTTP, the JSON API, the admin endpoint and the pages."""
+"""The HTTP application: OTLP/HTTP, the JSON API and the pages."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,11 +19,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lamina.errors import LaminaError, NotFound, Unauthorized
-from lamina.operations import DEFAULT_PROJECT
 from lamina.runtime import Runtime
+from lamina.web.access import ACCOUNTS_KEY
 from lamina.web.pages import lists, session, settings, signin, trace
 from lamina.web.pages.accounts import Accounts
-from lamina.web.pages.base import SITE_KEY, Site, page, site_of
+from lamina.web.pages.base import SITE_KEY, Site, page
 from lamina.web.pages.render import environment, load_assets, static_route, viewer_zone
 
 SECURITY_HEADERS = {
@@ -93,25 +92,6 @@ class WebPages:
         return []
 
 
-async def browser_project(request: Request) -> str:
-    """The project a signed-in browser asks the JSON API about (``?project=NAME``)."""
-    site = site_of(request)
-    visitor = await site.accounts.visitor(request)
-    if visitor is None:
-        raise Unauthorized(
-            "Sign in to the web pages, or send 'Authorization: Bearer <project API key>'."
-        )
-    store = site.runtime.store
-    name = request.query_params.get("project") or DEFAULT_PROJECT
-    project = await run_in_threadpool(store.find_project, name)
-    if project is None and "project" not in request.query_params:
-        projects = await run_in_threadpool(store.list_projects)
-        project = projects[0] if projects else None
-    if project is None or not site.accounts.may_see(visitor.user, project):
-        raise NotFound(f'There is no project "{name}".')
-    return project.id
-
-
 def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
     """Every page route (docs/ui.md lists them; a test keeps it so)."""
     both = ["GET", "POST"]
@@ -150,7 +130,7 @@ def install(runtime: Runtime) -> WebPages:
     accounts = Accounts(runtime.store, runtime.settings.data_dir)
     site = Site(runtime=runtime, accounts=accounts, env=environment(assets))
     runtime.extras[SITE_KEY] = site
-    runtime.extras["browser_project"] = browser_project
+    runtime.extras[ACCOUNTS_KEY] = accounts  # the JSON API asks them about browsers
     return WebPages(
         site=site,
         routes=build_routes(static_route(assets)),
@@ -158,4 +138,4 @@ def install(runtime: Runtime) -> WebPages:
     )
 
 
-__all__ = ["WebPages", "browser_project", "install"]
+__all__ = ["WebPages", "install"]

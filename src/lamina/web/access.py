@@ -1,0 +1,131 @@
+"""Who may call the JSON API, and which project a request reads or changes.
+
+Three kinds of caller:
+
+- a **project API key** (``Authorization: Bearer lmn_...``) reads and changes its own
+  project, and nothing else: a ``project`` parameter is ignored, and the routes that
+  manage projects, keys, users and set-aside writes answer 403;
+- the data directory's **admin token** (``<data dir>/admin.token``, which the ``lamina``
+  command reads) may call every route, on any project named by ``?project=NAME``
+  (or its id);
+- a **signed-in browser** (its session cookie, no ``Authorization`` header) reads the
+  project named by ``?project=`` (the ``default`` one when none is named), and may
+  call the managing routes when its user is an administrator. Every change it asks
+  for must carry its CSRF token in ``X-CSRF-Token`` and, if it sends an ``Origin``,
+  come from this server.
+
+A caller that is none of these is a 401, whatever it asks for.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from lamina.auth import bearer_token
+from lamina.errors import Forbidden, NotFound, Unauthorized
+from lamina.operations import DEFAULT_PROJECT, find_project
+from lamina.runtime import Runtime
+from lamina.store.base import Project, User
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "x-csrf-token"
+# Where the web pages put their accounts (lamina.web.pages.accounts.Accounts) for the
+# API, when the server has pages.
+ACCOUNTS_KEY = "accounts"
+
+
+class Visitor(Protocol):
+    user: User
+    csrf: str
+
+
+class Accounts(Protocol):
+    """What the web pages tell the API about a browser."""
+
+    async def visitor(self, request: Request) -> Any: ...  # a Visitor, or None
+
+    def may_see(self, user: User, project: Project) -> bool: ...
+
+
+async def project_of(request: Request) -> str:
+    """The id of the project the request reads or changes (see the module's text)."""
+    runtime: Runtime = request.app.state.runtime
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        accounts: Accounts | None = runtime.extras.get(ACCOUNTS_KEY)
+        if accounts is not None:
+            return await _browser_project(request, runtime, accounts)
+    elif _is_admin_token(runtime, authorization):
+        name = request.query_params.get("project") or DEFAULT_PROJECT
+        project = await run_in_threadpool(find_project, runtime.store, name)
+        return project.id
+    return await run_in_threadpool(runtime.keys.project_for, authorization)
+
+
+async def require_admin(request: Request) -> None:
+    """Refuse the request unless it carries the admin token or comes from a signed-in
+    administrator's browser (with its CSRF token, for a change)."""
+    runtime: Runtime = request.app.state.runtime
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        accounts: Accounts | None = runtime.extras.get(ACCOUNTS_KEY)
+        if accounts is not None:
+            visitor = await _signed_in(request, accounts)
+            if not visitor.user.is_admin:
+                raise Forbidden("Only administrators can do this.")
+            return
+    elif _is_admin_token(runtime, authorization):
+        return
+    # a project key: a 401 when it is not one (as everywhere), else a 403
+    await run_in_threadpool(runtime.keys.project_for, authorization)
+    raise Forbidden(
+        "A project API key reads and changes its own project's traces only; this needs "
+        "the data directory's admin token (or a signed-in administrator)."
+    )
+
+
+def _is_admin_token(runtime: Runtime, authorization: str) -> bool:
+    token = bearer_token(authorization) or ""
+    admin: str = runtime.extras["admin_token"]
+    return hmac.compare_digest(token.encode(), admin.encode())
+
+
+async def _signed_in(request: Request, accounts: Accounts) -> Visitor:
+    visitor: Visitor | None = await accounts.visitor(request)
+    if visitor is None:
+        raise Unauthorized(
+            "Sign in to the web pages, or send 'Authorization: Bearer <project API key>'."
+        )
+    if request.method not in SAFE_METHODS:
+        _check_browser_write(request, visitor)
+    return visitor
+
+
+async def _browser_project(request: Request, runtime: Runtime, accounts: Accounts) -> str:
+    visitor = await _signed_in(request, accounts)
+    store = runtime.store
+    name = request.query_params.get("project") or DEFAULT_PROJECT
+    project = await run_in_threadpool(store.find_project, name)
+    if project is None and "project" not in request.query_params:
+        projects = await run_in_threadpool(store.list_projects)
+        project = projects[0] if projects else None
+    if project is None or not accounts.may_see(visitor.user, project):
+        raise NotFound(f'There is no project "{name}".')
+    return project.id
+
+
+def _check_browser_write(request: Request, visitor: Visitor) -> None:
+    """A change asked for by a signed-in browser must come from our own page."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        raise Forbidden("This request came from another site, so it was refused.")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not visitor.csrf or not hmac.compare_digest(sent.encode(), visitor.csrf.encode()):
+        raise Forbidden(
+            "Send the page's CSRF token in the X-CSRF-Token header (or use an API key)."
+        )

@@ -1,0 +1,44 @@
+"""The OpenAPI 3.0 description of the JSON API, served at ``GET /api/v1/openapi.json``.
+
+Written by hand beside docs/api.md, from the same lists the query layer checks
+parameters against (sorts, statuses, limits), so the two cannot disagree on those:
+:mod:`~lamina.web.openapi.project` describes a project's routes,
+:mod:`~lamina.web.openapi.admin` the managing ones, :mod:`~lamina.web.openapi.schemas`
+their answers. A test runs schemathesis against a live server with this document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.web.openapi import admin, project, schemas
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Lamina JSON API",
+            "version": "1",
+            "description": "Sessions and traces of the project your API key belongs to; "
+            "with the data directory's admin token, every project, and the routes that "
+            "manage projects, keys and users. See docs/api.md.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": {**project.paths(), **admin.paths()},
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A project API key (lmn_...), or the data directory's "
+                    "admin token (<data dir>/admin.token).",
+                }
+            },
+            "schemas": schemas.schemas(),
+        },
+    }
+
+
+__all__ = ["document"]
