@@ -852,6 +852,52 @@ def test_the_spans_of_a_session_interleaved_with_others(store: Store) -> None:
     ]
 
 
+def test_many_traces_read_at_once_are_each_as_one_trace_reads(store: Store) -> None:
+    """get_traces answers what get_trace answers for each trace, in the order asked
+    (each once), leaving out what the project does not have: another project's trace,
+    an unknown id."""
+    turns = [agent_trace("s-many", BASE + n * SECOND, turn=n) for n in range(3)]
+    theirs = agent_trace("s-many", BASE, project="prj_b")
+    write(store, [s for t in turns for s in t] + theirs)
+    ids = [t[0].trace_id for t in turns]
+    asked = [ids[2], theirs[0].trace_id, ids[0], "f" * 32, ids[2], ids[1]]
+    got = store.get_traces("prj_a", asked)
+    _plain(got, "traces")
+    assert got == [store.get_trace("prj_a", trace) for trace in (ids[2], ids[0], ids[1])]
+    assert [len(trace["spans"]) for trace in got] == [3, 3, 3]
+    assert store.get_traces("prj_b", ids) == []
+    assert store.get_traces("prj_a", []) == []
+
+
+def test_many_traces_interleaved_with_others_read_at_once(store: Store) -> None:
+    """More traces than a store may look for one by one, each written between another
+    session's, a late span that widens an early trace's range, and a large value cut
+    as get_trace cuts it."""
+    from lamina.store.rows import TRACE_VALUE_CHARS
+
+    mine: list[SpanRecord] = []
+    for n in range(70):
+        ours = rec(trace_id(), f"turn-{n}", start=BASE + n * SECOND, session_id="s-many")
+        theirs = rec(trace_id(), "other", start=BASE + n * SECOND, session_id="s-else")
+        write(store, [ours, theirs])
+        mine.append(ours)
+    late = rec(mine[0].trace_id, "late", parent=mine[0].span_id, start=BASE + 100 * SECOND)
+    large = rec(
+        mine[1].trace_id,
+        "large",
+        parent=mine[1].span_id,
+        start=BASE + SECOND + MS,
+        input="x" * (TRACE_VALUE_CHARS + 1),
+    )
+    write(store, [late, large])
+    ids = [span.trace_id for span in reversed(mine)]
+    got = store.get_traces("prj_a", ids)
+    assert got == [store.get_trace("prj_a", trace) for trace in ids]
+    assert [len(trace["spans"]) for trace in got[-2:]] == [2, 2]
+    assert got[-1]["spans"][1]["name"] == "late"
+    assert got[-2]["spans"][1]["truncated"] == {"input": TRACE_VALUE_CHARS + 1}
+
+
 def _iso(ns: int) -> str:
     from datetime import UTC, datetime
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 from bench.workload import batches
 
@@ -20,6 +21,9 @@ from lamina.store.duckdb import connection
 from lamina.store.duckdb.schema import SCHEMA_VERSION
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from lamina.store.duckdb.storer import CHECKPOINT_IDLE_SECONDS
+from lamina.store.rows import TRACE_VALUE_CHARS
+from tests.store.test_contract import rec, trace_id
+from tests.store.writing import write
 
 PRICE = PriceTable.load(None).cost
 
@@ -165,4 +169,28 @@ def test_a_read_that_runs_out_of_store_memory_is_a_clear_503(tmp_path: Path) -> 
         assert "out of memory" in raised.value.message
     finally:
         store._connection.cursor().execute("SET memory_limit = '256MB'")
+        store.close()
+
+
+def test_traces_read_at_once_whose_spans_do_not_fit_together_are_read_apart(
+    tmp_path: Path,
+) -> None:
+    """Two traces of three 12 MB spans in a 64 MB store: their spans' text cannot be
+    held at once (as for one trace of six, see get_trace), so get_traces reads them a
+    trace at a time, and a span at a time within one, each large value cut."""
+    store = DuckDBStore(tmp_path, memory_mb=64)
+    try:
+        ids = [trace_id(), trace_id()]
+        for n in range(6):
+            text = f"{n}" * 12_000_000  # as from OTLP: the input, and in the attributes
+            attributes = orjson.dumps({"input.value": text}).decode()
+            write(store, [rec(ids[n % 2], f"wide-{n}", start=n, input=text, attributes=attributes)])
+        got = store.get_traces("prj_a", ids)
+        assert [trace["trace_id"] for trace in got] == ids
+        for trace in got:
+            assert len(trace["spans"]) == 3
+            for span in trace["spans"]:
+                assert span["truncated"] == {"input": 12_000_000, "attributes": 12_000_018}
+                assert len(span["input"]) == TRACE_VALUE_CHARS
+    finally:
         store.close()

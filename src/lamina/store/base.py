@@ -97,6 +97,11 @@ class Store(Protocol):
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         """The trace's fields plus ``spans``: all its spans in start order."""
 
+    def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+        """What :meth:`get_trace` answers for each of ``trace_ids``, in one round of
+        queries however many there are: in the order of ``trace_ids``, each once, those
+        the project does not have left out."""
+
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         """One whole large value of a span (``input``, ``output``, ``metadata``,
         ``attributes``, ``events``, ``resource``), which :meth:`get_trace` may cut

@@ -8,7 +8,7 @@ journaled is stored (see lamina.store.duckdb.storer.Storer.reading).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import duckdb
@@ -151,6 +151,35 @@ def get_trace(connection: Connection, project_id: str, trace_id: str) -> Row | N
         ]
     trace["spans"] = [cut_span_row(row) for row in spans]
     return trace
+
+
+def get_traces(connection: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+    """What :func:`get_trace` answers for each of ``trace_ids`` the project has (each
+    once), in their order: two statements however many traces there are."""
+    wanted = list(dict.fromkeys(trace_ids))
+    if not wanted:
+        return []
+    found = {
+        row["trace_id"]: row
+        for row in connection.query(sessions_sql.MANY_TRACES, [wanted, project_id])
+    }
+    if not found:
+        return []
+    spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
+    try:
+        rows = connection.query(
+            *sessions_sql.traces_spans(project_id, list(found.values()), _CUT_SPAN_FIELDS)
+        )
+    except duckdb.OutOfMemoryException:
+        # Their spans' text together does not fit: a trace at a time (see get_trace).
+        return [
+            trace
+            for trace_id in wanted
+            if (trace := get_trace(connection, project_id, trace_id)) is not None
+        ]
+    for row in rows:
+        spans[row.pop("trace_id")].append(cut_span_row(row))
+    return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
 
 
 def span_value(

@@ -121,6 +121,10 @@ class DuckDBStore:
         return reads.get_trace(self._connection, project_id, trace_id)
 
     @_settled
+    def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+        return reads.get_traces(self._connection, project_id, trace_ids)
+
+    @_settled
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         return reads.span_value(self._connection, project_id, trace_id, span_id, field)
 
