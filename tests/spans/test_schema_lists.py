@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from lamina.otlp import wire
-from lamina.spans.batch import SPAN_COLUMNS, SPAN_FIELDS, SPAN_SCHEMA
+from lamina.spans.batch import SPAN_COLUMNS, SPAN_DEFAULTS, SPAN_FIELDS, SPAN_SCHEMA
 from lamina.store import sessions_sql
 from lamina.store.clickhouse import schema as clickhouse_schema
 from lamina.store.clickhouse import sql as clickhouse_sql
@@ -67,17 +67,19 @@ def _plain(clickhouse_type: str) -> str:
 
 def test_the_clickhouse_spans_table_is_span_schema(tmp_path: Path) -> None:
     """The table the migrations leave has SPAN_SCHEMA's columns and types (in its own
-    order: batches are inserted by column name)."""
-    client = ChdbClient(tmp_path / "chdb")
+    order: batches are inserted by column name). chDB runs one engine per process on
+    one directory: a database of this test's own in the directory the run shares."""
+    database = "schema_" + re.sub(r"\W", "_", tmp_path.name)
+    client = ChdbClient(tmp_path.parent / "chdb")
     try:
-        client.execute("CREATE DATABASE IF NOT EXISTS schema_check")
-        client.use("schema_check")
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.use(database)
         for migration in clickhouse_schema.MIGRATIONS:
             for statement in migration:
                 client.execute(statement)
         columns = client.query(
             "SELECT name, type FROM system.columns "
-            "WHERE database = 'schema_check' AND table = 'spans'"
+            f"WHERE database = '{database}' AND table = 'spans'"
         ).to_pylist()
     finally:
         client.close()
@@ -94,5 +96,6 @@ def test_the_stores_read_a_span_s_fields_in_span_schema_order(fields: str) -> No
     assert _names(fields) == READ_FIELDS
 
 
-def test_span_schema_names_each_field_once() -> None:
+def test_span_schema_names_each_field_once_and_defaults_only_its_fields() -> None:
     assert len(set(SPAN_COLUMNS)) == len(SPAN_COLUMNS) and SPAN_COLUMNS[0] == "seq"
+    assert set(SPAN_DEFAULTS) < set(SPAN_FIELDS)

@@ -20,10 +20,10 @@ import pytest
 
 from lamina.errors import ConfigError, Conflict
 from lamina.spans.batch import from_rows
-from lamina.spans.record import SpanRecord
 from lamina.store.clickhouse.client import StoreAddress, parse_store
 from lamina.store.clickhouse.schema import SCHEMA_VERSION
 from lamina.store.clickhouse.store import ClickHouseStore
+from tests.spans.record import SpanRecord
 from tests.store.test_contract import BASE, SECOND, agent_trace, rec, sessions, trace_id
 
 SUMMARY_TABLES = ("traces", "session_traces", "sessions")

@@ -20,8 +20,8 @@ import pytest
 
 from lamina.errors import Conflict
 from lamina.query.params import parse_session_query, parse_trace_query
-from lamina.spans.record import SpanRecord
 from lamina.store.base import Store
+from tests.spans.record import SpanRecord
 from tests.store.writing import column_batch, write
 
 SECOND = 1_000_000_000

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from lamina.query.params import parse_session_query
-from lamina.spans.record import SpanRecord
 from lamina.store import sessions_sql
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
+from tests.spans.record import SpanRecord
 from tests.store.writing import write
 
 MS = 1_000_000

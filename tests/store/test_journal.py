@@ -20,12 +20,12 @@ import pytest
 from lamina.errors import StoreUnavailable
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.spans.batch import streams
-from lamina.spans.record import SpanRecord
 from lamina.store.duckdb import storer
 from lamina.store.duckdb.backlog import first_part
 from lamina.store.duckdb.journal import MAGIC, Journal
 from lamina.store.duckdb.store import DuckDBStore
 from lamina.store.duckdb.storer import JOURNAL_DIR
+from tests.spans.record import SpanRecord
 from tests.store.writing import column_batch, write
 
 MS = 1_000_000

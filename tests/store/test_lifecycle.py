@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from lamina.errors import BadRequest
-from lamina.spans.record import SpanRecord
 from lamina.store.base import Deleted, Store
+from tests.spans.record import SpanRecord
 from tests.store.test_contract import (
     BASE,
     SECOND,

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from lamina.spans.batch import ColumnBatch, from_rows
-from lamina.spans.record import SpanRecord
 from lamina.store.base import Store
+from tests.spans.record import SpanRecord
 
 
 def column_batch(records: Iterable[SpanRecord], digest: str | None = None) -> ColumnBatch:

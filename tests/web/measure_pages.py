@@ -22,9 +22,9 @@ import httpx
 import orjson
 
 from lamina import operations
-from lamina.spans.record import SpanRecord
 from lamina.store.duckdb.store import DuckDBStore
 from tests.conftest import run_cli, start_server
+from tests.spans.record import SpanRecord
 from tests.store.writing import write
 
 ROUNDS = 15

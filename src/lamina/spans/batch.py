@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lamina.spans.record import SpanRecord
 from lamina.spans.summaries import TRACE_SCHEMA, trace_deltas
 
 # Times are integer nanoseconds since the Unix epoch. ``input`` and ``output`` hold the
@@ -172,11 +171,6 @@ def from_rows(rows: Iterable[Mapping[str, Any]], digest: str | None = None) -> C
 
 
 _FIELD_NAMES = frozenset(SPAN_FIELDS)
-
-
-def to_columns(records: Sequence[SpanRecord], digest: str | None = None) -> ColumnBatch:
-    """SpanRecords as a batch: for ``Store.write_spans`` until it goes (issue #18)."""
-    return from_rows([asdict(record) for record in records], digest)
 
 
 def _rejection(errors: Sequence[str]) -> str:

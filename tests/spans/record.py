@@ -1,16 +1,13 @@
-"""A span as one Python object: what ``Store.write_spans`` and tests that build spans
-one at a time still take (``to_columns`` makes them a batch).
+"""A span built one field at a time, for tests that make spans one by one.
 
-Not the span representation: decoders produce, the batcher queues and stores write
-:class:`lamina.spans.batch.ColumnBatch`, and spans are built from plain rows with
-:func:`lamina.spans.batch.from_rows`. This class goes once ``write_spans`` and its
-tests build rows instead (issue #18).
+Not a span representation of Lamina's: decoders produce, the batcher queues and
+stores write :class:`lamina.spans.batch.ColumnBatch`. ``dataclasses.asdict(record)``
+is a span row for :func:`lamina.spans.batch.from_rows` (see tests/store/writing.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(slots=True)
@@ -42,15 +39,3 @@ class SpanRecord:
     events: str = "[]"
     resource: str = "{}"
     service_name: str | None = None
-
-    @property
-    def duration_ns(self) -> int:
-        return max(0, self.end_ns - self.start_ns)
-
-    @property
-    def is_root(self) -> bool:
-        return self.parent_span_id is None
-
-    def summary(self) -> dict[str, Any]:
-        """A short description for logs and error messages."""
-        return {"trace_id": self.trace_id, "span_id": self.span_id, "name": self.name}
