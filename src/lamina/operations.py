@@ -14,16 +14,18 @@ import asyncio
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from lamina import auth, datadir, lifecycle, retention
 from lamina.errors import BadRequest, Conflict, NotFound
-from lamina.exchange import export, importing
-from lamina.ingest.batcher import IngestBatcher
 from lamina.query import present
 from lamina.store.base import ApiKey, Project, Store, User
+
+if TYPE_CHECKING:  # the commands that need these import them (pyarrow is slow to load)
+    from lamina.exchange.export import Rows
+    from lamina.ingest.batcher import IngestBatcher
 
 SERVER_FILE = "server.json"
 DEFAULT_PROJECT = "default"
@@ -133,8 +135,10 @@ class Operations:
         deleted = retention.apply(self.store, changed)
         return {**asdict(changed), "deleted": asdict(deleted)}
 
-    def export_rows(self, project: str, session_id: str | None = None) -> export.Rows:
+    def export_rows(self, project: str, session_id: str | None = None) -> Rows:
         """Every page of export lines of the project (or of one of its sessions)."""
+        from lamina.exchange import export
+
         project_id = self._project(project).id
 
         def fetch(kind: str, after: str | None) -> dict[str, Any]:
@@ -145,6 +149,8 @@ class Operations:
     def import_spans(self, project: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
         """Store exported span rows in the project through the ingest batcher, in one
         write (all or none); returns once they are committed."""
+        from lamina.exchange import importing
+
         assert self._batcher is not None, "imports need the batcher"
         batch, traces = importing.to_batch(self._project(project).id, spans)
         if batch.count:

@@ -23,7 +23,7 @@ from lamina.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from lamina.exchange import export, importing
+from lamina.exchange import export
 
 # An export's lines are handed on a page at a time: at most this many, or about this
 # many bytes of them.
@@ -105,6 +105,8 @@ class ApiClient:
     def import_spans(self, project: str, spans: list[dict[str, Any]]) -> dict[str, Any]:
         """Send exported span rows to ``POST /api/v1/import``, checked here first (so
         that an error names the file and line), waiting while the server is busy."""
+        from lamina.exchange import importing
+
         lines = []
         for row in spans:
             importing.to_span("", row)
