@@ -908,6 +908,16 @@ def _iso(ns: int) -> str:
 # -- projects, keys, users, settings ----------------------------------------------------------
 
 
+def test_a_store_says_whether_other_processes_share_it(backend: Backend) -> None:
+    """What is made once per store (the cookie secret) waits for other servers' only on
+    a store they can write at the same moment: ClickHouse, not a DuckDB file."""
+    store = backend.open()
+    try:
+        assert store.shared is (backend.name != "duckdb")
+    finally:
+        store.close()
+
+
 def test_projects(store: Store) -> None:
     first = store.create_project("alpha")
     second = store.create_project("beta")

@@ -27,7 +27,7 @@ import orjson
 
 from lamina.errors import BadRequest, NotFound
 from lamina.query.present import iso
-from lamina.store.base import Store
+from lamina.store.base import ExportKind, Store
 
 FORMAT_VERSION = 1
 KINDS = ("sessions", "traces", "spans")
@@ -80,7 +80,7 @@ def export_page(
         raise NotFound(f'No session "{session_id}" in this project.')
     page = store.export_page(
         project_id,
-        kind,
+        ExportKind(kind),
         after=after,
         limit=limit,
         session_id=session_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.query.params import Page, SessionQuery, TraceQuery
@@ -68,7 +69,20 @@ class Quarantined:
     reason: str
 
 
+class ExportKind(StrEnum):
+    """What :meth:`Store.export_page` reads a page of."""
+
+    SESSIONS = "sessions"
+    TRACES = "traces"
+    SPANS = "spans"
+
+
 class Store(Protocol):
+    # Whether other processes (servers) may write the same store at the same moment
+    # (ClickHouse): what is made once per store (the cookie secret) then waits for
+    # theirs. A store only one process opens (DuckDB) is not shared.
+    shared: bool
+
     # -- spans ---------------------------------------------------------------
     def write_columns(self, batches: Sequence[ColumnBatch]) -> None:
         """Store the batches' spans and merge their trace deltas, in one transaction.
@@ -130,7 +144,7 @@ class Store(Protocol):
     def export_page(
         self,
         project_id: str,
-        kind: str,
+        kind: ExportKind,
         after: str | None = None,
         limit: int = 1000,
         session_id: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 
 from lamina.errors import BadRequest, InvalidCursor
 from lamina.query.params import Page
-from lamina.store.base import Row
+from lamina.store.base import ExportKind, Row
 from lamina.store.clickhouse import sql
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.reads import trace_row
@@ -50,7 +50,7 @@ _SPANS_OF_SESSION = (
 def export_page(
     db: Connection,
     project_id: str,
-    kind: str,
+    kind: ExportKind,
     after: str | None = None,
     limit: int = 1000,
     session_id: str | None = None,

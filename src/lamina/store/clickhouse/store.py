@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from lamina.errors import NotFound
 from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans.batch import ColumnBatch
-from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
+from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.clickhouse import catalog, export, lifecycle, reads, writer
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
@@ -91,7 +91,7 @@ class ClickHouseStore:
     def export_page(
         self,
         project_id: str,
-        kind: str,
+        kind: ExportKind,
         after: str | None = None,
         limit: int = 1000,
         session_id: str | None = None,

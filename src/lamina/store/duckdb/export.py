@@ -10,7 +10,7 @@ import duckdb
 from lamina.errors import BadRequest, InvalidCursor
 from lamina.query.params import Page
 from lamina.store import sessions_sql
-from lamina.store.base import Row
+from lamina.store.base import ExportKind, Row
 from lamina.store.duckdb.connection import Connection
 from lamina.store.duckdb.reads import trace_row
 from lamina.store.rows import session_row, span_row
@@ -29,7 +29,7 @@ _SIZE_WINDOW = 64
 def export_page(
     connection: Connection,
     project_id: str,
-    kind: str,
+    kind: ExportKind,
     after: str | None = None,
     limit: int = 1000,
     session_id: str | None = None,
@@ -37,7 +37,7 @@ def export_page(
 ) -> Page[Row]:
     """See lamina.store.base.Store.export_page."""
     params: list[Any] = [project_id]
-    if kind == "spans":
+    if kind == ExportKind.SPANS:
         key, convert = "seq", span_row
         source = "FROM spans WHERE project_id = ?"
         if session_id is not None:
@@ -47,15 +47,17 @@ def export_page(
         if max_bytes is not None:
             return _span_page(connection, source, params, after, limit, max_bytes)
         sql = f"SELECT seq, trace_id, {sessions_sql.SPAN_FIELDS} {source}"
-    elif kind in ("traces", "sessions"):
-        fields = sessions_sql.TRACE_FIELDS if kind == "traces" else sessions_sql.SESSION_FIELDS
-        key = "trace_id" if kind == "traces" else "session_id"
-        convert = trace_row if kind == "traces" else session_row
-        sql = f"SELECT {fields} FROM {kind} WHERE project_id = ?"
+    elif kind in (ExportKind.TRACES, ExportKind.SESSIONS):
+        traces = kind == ExportKind.TRACES
+        fields = sessions_sql.TRACE_FIELDS if traces else sessions_sql.SESSION_FIELDS
+        key = "trace_id" if traces else "session_id"
+        convert = trace_row if traces else session_row
+        table = "traces" if traces else "sessions"
+        sql = f"SELECT {fields} FROM {table} WHERE project_id = ?"
         if session_id is not None:
             sql += " AND session_id = ?"
             params.append(session_id)
-    else:
+    else:  # a caller the type checker did not see
         raise BadRequest(f"Cannot export {kind!r}: choose sessions, traces or spans.")
     if after is not None:
         sql += f" AND {key} > ?"

@@ -28,7 +28,7 @@ import duckdb
 from lamina.errors import StoreUnavailable
 from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans.batch import ColumnBatch
-from lamina.store.base import ApiKey, Deleted, Project, Quarantined, Row, User
+from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.duckdb import catalog, export, lifecycle, reads
 from lamina.store.duckdb.connection import Connection, first_line
 from lamina.store.duckdb.schema import migrate
@@ -66,6 +66,8 @@ def _settled(read: F) -> F:
 
 class DuckDBStore:
     """The Store protocol on a DuckDB file. Safe to share between threads."""
+
+    shared = False  # one process opens the data directory (DuckDB locks the file)
 
     def __init__(
         self,
@@ -166,7 +168,7 @@ class DuckDBStore:
     def export_page(
         self,
         project_id: str,
-        kind: str,
+        kind: ExportKind,
         after: str | None = None,
         limit: int = 1000,
         session_id: str | None = None,

@@ -65,7 +65,7 @@ def cookie_secret(store: Store, data_dir: Path | None = None) -> str:
     same secret. A server that still read too early learns the winner from the first
     cookie it cannot verify (``_secret_changed``).
     """
-    if data_dir is not None and not getattr(store, "shared", False):
+    if data_dir is not None and not store.shared:
         if store.get_setting(SECRET_SETTING):
             store.set_setting(SECRET_SETTING, "")
             (data_dir / datadir.COOKIE_SECRET).unlink(missing_ok=True)
@@ -74,7 +74,7 @@ def cookie_secret(store: Store, data_dir: Path | None = None) -> str:
     if secret:
         return secret
     store.set_setting(SECRET_SETTING, secrets.token_urlsafe(48))
-    if getattr(store, "shared", False):  # other processes may be writing theirs
+    if store.shared:  # other processes may be writing theirs
         time.sleep(_SETTLE_SECONDS)
     winner = store.get_setting(SECRET_SETTING)
     if not winner:
