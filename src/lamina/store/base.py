@@ -1,4 +1,4 @@
-"""The Store protocol: what every store (DuckDB now, ClickHouse later) provides.
+"""The Store protocol: what every store (DuckDB, ClickHouse) provides.
 
 Rows come back as plain dicts keyed by the JSON API's field names (see
 ARCHITECTURE.md), with two differences the query layer smooths over: times
