@@ -89,11 +89,12 @@ async def session_page(page: Page) -> Response:
 
 async def _export(page: Page, session: Row) -> Response:
     assert page.project is not None
-    loaded = await page.call(_load, page.store, page.project.id, session, 0, len(session["traces"]))
+    ids = [t["trace_id"] for t in session["traces"]]
+    rows = await page.call(page.store.get_traces, page.project.id, ids)  # one round
     body: dict[str, Any] = {
         **session,
         "project": page.project.name,
-        "traces": [loaded[t["trace_id"]] for t in session["traces"]],
+        "traces": [present.trace(row) for row in rows],
     }
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in session["session_id"])
     return Response(
