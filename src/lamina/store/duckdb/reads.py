@@ -1,4 +1,5 @@
-"""Reads of sessions, traces and spans (the SQL itself is in lamina.store.sessions_sql).
+"""Reads of sessions, traces and spans (the SQL of lists and searches is in
+lamina.store.sessions_sql; that of the spans of chosen traces is here, at the end).
 
 Lists and searches read only the summaries (``sessions``, ``traces``); one trace reads
 its spans by the range of sequence numbers it covers, so DuckDB's zone maps on
@@ -60,10 +61,10 @@ def count_sessions(connection: Connection, project_id: str, query: SessionQuery,
 def session_spans(
     connection: Connection, project_id: str, session_id: str, limit: int
 ) -> list[Row]:
-    traces = connection.query(sessions_sql.SESSION_TRACE_SEQS, [session_id, project_id])
+    traces = connection.query(_SESSION_TRACE_SEQS, [session_id, project_id])
     if not traces:
         return []
-    rows = connection.query(*sessions_sql.session_spans(project_id, traces, limit))
+    rows = connection.query(*_session_spans_sql(project_id, traces, limit))
     return [outline_row(row) for row in rows]
 
 
@@ -159,16 +160,13 @@ def get_traces(connection: Connection, project_id: str, trace_ids: Sequence[str]
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
-    found = {
-        row["trace_id"]: row
-        for row in connection.query(sessions_sql.MANY_TRACES, [wanted, project_id])
-    }
+    found = {row["trace_id"]: row for row in connection.query(_MANY_TRACES, [wanted, project_id])}
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
     try:
         rows = connection.query(
-            *sessions_sql.traces_spans(project_id, list(found.values()), _CUT_SPAN_FIELDS)
+            *_traces_spans_sql(project_id, list(found.values()), _CUT_SPAN_FIELDS)
         )
     except duckdb.OutOfMemoryException:
         # Their spans' text together does not fit: a trace at a time (see get_trace).
@@ -224,4 +222,75 @@ def trace_row(row: dict[str, Any]) -> Row:
     out["total_tokens"] = total_tokens(row)
     out["tags"] = list(row["tags"] or [])
     out["metadata"] = plain_metadata(parse_json(row["metadata"], {}))
+    return out
+
+
+# -- the spans of chosen traces, by their seq ranges ---------------------------------
+# A session's spans without their payloads, for its timeline: its traces (looked up
+# by session) give the ranges of their spans' seq, which zone maps narrow the scan to.
+# One range from the lowest to the highest read every span between (the session's
+# traces are interleaved with others'): 22 ms for a 7-trace session of 300k spans, one
+# range a trace 6 ms. At most SEQ_RANGES ranges: the closest are joined past that.
+_OUTLINE_FIELDS = "trace_id, span_id, parent_span_id, name, span_type, start_ns, end_ns, status"
+_SESSION_TRACE_SEQS = sessions_sql.by_id("traces", "session_id", "trace_id, min_seq, max_seq")
+SEQ_RANGES = 64
+
+
+def _session_spans_sql(
+    project_id: str, traces: list[dict[str, Any]], limit: int
+) -> tuple[str, list[Any]]:
+    """The first ``limit`` spans (by start) of ``traces`` (rows of _SESSION_TRACE_SEQS)."""
+    within, params = _spans_of(project_id, traces)
+    sql = f"SELECT {_OUTLINE_FIELDS} FROM spans WHERE {within} ORDER BY start_ns, span_id LIMIT ?"
+    return sql, [*params, limit]
+
+
+# Several traces at once (a session's page, its export), looked up in the index as
+# sessions_sql.by_id does: their ids are the first parameter (a list), the project the
+# second.
+_MANY_TRACES = (
+    "WITH found AS MATERIALIZED (SELECT * FROM traces WHERE list_contains(?, trace_id)) "
+    f"SELECT {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM found WHERE project_id = ?"
+)
+
+
+def _traces_spans_sql(
+    project_id: str, traces: list[dict[str, Any]], fields: str
+) -> tuple[str, list[Any]]:
+    """Every span of ``traces`` (rows of _MANY_TRACES): its ``trace_id`` and ``fields``,
+    by start (then seq), read in one statement. At 300k spans, for a session's 50
+    traces: 24 ms, where reading them one trace at a time took 330 ms."""
+    within, params = _spans_of(project_id, traces)
+    return f"SELECT trace_id, {fields} FROM spans WHERE {within} ORDER BY start_ns, seq", params
+
+
+def _spans_of(project_id: str, traces: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """The condition on ``spans`` that selects the spans of ``traces`` (rows with
+    ``trace_id``, ``min_seq`` and ``max_seq``), and its parameters."""
+    ranges = seq_ranges([(t["min_seq"], t["max_seq"]) for t in traces], SEQ_RANGES)
+    within = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
+    bounds = [bound for pair in ranges for bound in pair]
+    condition = f"({within}) AND project_id = ? AND list_contains(?, trace_id)"
+    return condition, [*bounds, project_id, [t["trace_id"] for t in traces]]
+
+
+def seq_ranges(ranges: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
+    """``ranges`` joined where they overlap, then across the smallest gaps between them
+    until at most ``most`` are left (they cover every value they covered)."""
+    joined: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if joined and low <= joined[-1][1] + 1:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
+        else:
+            joined.append((low, high))
+    if len(joined) <= most:
+        return joined
+    gaps = sorted(range(1, len(joined)), key=lambda i: joined[i][0] - joined[i - 1][1])
+    closed = set(gaps[: len(joined) - most])
+    out = [joined[0]]
+    for i in range(1, len(joined)):
+        if i in closed:
+            out[-1] = (out[-1][0], joined[i][1])
+        else:
+            out.append(joined[i])
     return out
