@@ -12,19 +12,19 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lamina.errors import ConfigError, Conflict
-from lamina.spans.batch import from_rows
 from lamina.store.clickhouse.client import StoreAddress, parse_store
 from lamina.store.clickhouse.schema import SCHEMA_VERSION
 from lamina.store.clickhouse.store import ClickHouseStore
 from tests.spans.record import SpanRecord
 from tests.store.test_contract import BASE, SECOND, agent_trace, rec, sessions, trace_id
+from tests.store.writing import write
 
 SUMMARY_TABLES = ("traces", "session_traces", "sessions")
 
@@ -48,10 +48,6 @@ def opener(tmp_path: Path) -> Iterator[Callable[[str], ClickHouseStore]]:
 
 def _query(store: ClickHouseStore, sql: str) -> list[dict[str, Any]]:
     return store.connection.client.query(sql).to_pylist()  # a test may look inside
-
-
-def _write(store: ClickHouseStore, spans: list[SpanRecord]) -> None:
-    store.write_columns([from_rows(asdict(span) for span in spans)])
 
 
 def _pieces(seed: int) -> tuple[list[SpanRecord], list[list[SpanRecord]]]:
@@ -85,15 +81,15 @@ def test_reads_are_exact_before_any_merge(
     """Summaries read from unmerged delta rows and session versions equal merged ones."""
     spans, writes = _pieces(seed)
     merged = opener("merged")
-    _write(merged, spans)
+    write(merged, spans)
     for table in SUMMARY_TABLES:
         merged.connection.client.execute(f"OPTIMIZE TABLE {table} FINAL")
 
     unmerged = opener("unmerged")
     for table in SUMMARY_TABLES:
         unmerged.connection.client.execute(f"SYSTEM STOP MERGES {table}")
-    for write in writes:
-        _write(unmerged, write)
+    for piece in writes:
+        write(unmerged, piece)
     rows = _query(unmerged, "SELECT count() AS n FROM traces")[0]["n"]
     versions = _query(unmerged, "SELECT count() AS n FROM sessions")[0]["n"]
     assert rows > 3 and versions > 1  # the reads below really meet unmerged rows
@@ -109,20 +105,20 @@ def test_two_servers_writing_pieces_of_the_same_traces_at_once_agree(
 ) -> None:
     spans, writes = _pieces(7)
     alone = opener("alone")
-    _write(alone, spans)
+    write(alone, spans)
     first, second = opener("shared"), opener("shared")
     errors: list[BaseException] = []
 
-    def write(store: ClickHouseStore, parts: list[list[SpanRecord]]) -> None:
+    def write_all(store: ClickHouseStore, parts: list[list[SpanRecord]]) -> None:
         try:
             for part in parts:
-                _write(store, part)
+                write(store, part)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=write, args=(first, writes[0::2])),
-        threading.Thread(target=write, args=(second, writes[1::2])),
+        threading.Thread(target=write_all, args=(first, writes[0::2])),
+        threading.Thread(target=write_all, args=(second, writes[1::2])),
     ]
     for thread in threads:
         thread.start()
@@ -159,7 +155,7 @@ def test_text_with_any_characters_round_trips(opener: Callable[[str], ClickHouse
     store.set_setting(odd, odd)
     assert store.get_setting(odd) == odd
     trace = trace_id()
-    _write(store, [rec(trace, odd, session_id=odd, user_id=odd, input=odd, tags=(odd,))])
+    write(store, [rec(trace, odd, session_id=odd, user_id=odd, input=odd, tags=(odd,))])
     session = store.get_session("prj_a", odd)
     assert session is not None and session["user_ids"] == [odd]
     assert sessions(store, user_id=odd)[0]["session_id"] == odd
@@ -176,7 +172,7 @@ def test_a_late_span_starting_after_its_trace_ends_is_still_found(
     trace = trace_id()
     root = rec(trace, "root", ms=10)
     odd = replace(rec(trace, "skewed", start=BASE + 5 * SECOND), end_ns=BASE + SECOND)
-    _write(store, [root, odd])
+    write(store, [root, odd])
     got = store.get_trace("prj_a", trace)
     assert got is not None and [s["name"] for s in got["spans"]] == ["root", "skewed"]
     assert store.get_traces("prj_a", [trace]) == [got]

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import clickhouse_connect
 import pytest
 
 from lamina.errors import ConfigError, StoreUnavailable
-from lamina.spans.batch import from_rows
 from lamina.store.clickhouse.client import ClientError, HttpClient, parse_store
 from lamina.store.clickhouse.store import ClickHouseStore
 from tests.fakes.clickhouse_http import FakeClickHouse, shared
 from tests.store.test_contract import BASE, agent_trace
+from tests.store.writing import column_batch
 
 
 @pytest.fixture
@@ -105,7 +104,7 @@ def test_a_failing_insert_is_a_retryable_error_and_the_retry_stores_the_batch(
 ) -> None:
     store = ClickHouseStore(parse_store(fake.store_url(database)))
     try:
-        batch = from_rows(asdict(span) for span in agent_trace("s-retry", BASE))
+        batch = column_batch(agent_trace("s-retry", BASE))
         fake.fail(r"^INSERT INTO `traces`")
         with pytest.raises(StoreUnavailable, match="could not save spans"):
             store.write_columns([batch])

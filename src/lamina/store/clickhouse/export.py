@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.errors import BadRequest, InvalidCursor
-from lamina.query.params import Page
 from lamina.store.base import ExportKind, Row
 from lamina.store.clickhouse import sql
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.reads import trace_row
 from lamina.store.clickhouse.schema import HOUR_NS
+from lamina.store.queries import Page
 from lamina.store.rows import session_row, span_row
 
 # Spans in the table's sort order (project, hour, trace, start), then span id.
@@ -59,9 +59,9 @@ def export_page(
     params: dict[str, Any] = {"project": project_id, "limit": limit + 1}
     if session_id is not None:
         params["session"] = session_id
-    if kind == "spans":
+    if kind == ExportKind.SPANS:
         return _export_spans(db, params, after, limit, session_id is not None, max_bytes)
-    if kind == "traces":
+    if kind == ExportKind.TRACES:
         narrow = sql.IN_SESSION if session_id is not None else ""
         where = "session_id = {session:String}" if session_id is not None else "1"
         if after is not None:
@@ -72,7 +72,7 @@ def export_page(
             f"WHERE {where} ORDER BY trace_id LIMIT {{limit:UInt32}}"
         )
         key, convert = "trace_id", trace_row
-    elif kind == "sessions":
+    elif kind == ExportKind.SESSIONS:
         narrow = " AND session_id = {session:String}" if session_id is not None else ""
         if after is not None:
             narrow += " AND session_id > {after:String}"
@@ -82,7 +82,7 @@ def export_page(
             "ORDER BY session_id LIMIT {limit:UInt32}"
         )
         key, convert = "session_id", session_row
-    else:
+    else:  # a caller the type checker did not see
         raise BadRequest(f"Cannot export {kind!r}: choose sessions, traces or spans.")
     rows = db.query(text, params)
     cursor = str(rows[limit - 1][key]) if len(rows) > limit else None

@@ -22,20 +22,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lamina.errors import NotFound
-from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.clickhouse import catalog, export, lifecycle, reads, writer
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
+from lamina.store.queries import Page, SessionQuery, TraceQuery
 
 
 class ClickHouseStore:
     """The Store protocol on ClickHouse. Safe to share between threads."""
 
-    # Other processes (servers) may write the same database at the same moment:
-    # code that makes a value once per store (the cookie secret) waits for theirs.
-    shared = True
+    shared = True  # other servers may write the same database at the same moment
 
     def __init__(self, address: StoreAddress, client: Client | None = None) -> None:
         self.address = address
