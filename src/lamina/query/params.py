@@ -1,147 +1,32 @@
-"""Query parameters, sorting and cursors shared by the JSON API, the pages and the CLI.
+"""Query parameters parsed for the JSON API, the pages and the CLI.
 
-Parsing turns untrusted request parameters into frozen query objects, so a
-store never sees a raw string it has to validate. Cursors are opaque to
-clients: a base64url JSON pair of (sort value, id) for keyset pagination.
+Parsing turns untrusted request parameters into the frozen query objects of
+:mod:`lamina.store.queries`, so a store never sees a raw string it has to validate;
+a bad parameter is a BadRequest that names it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
 
-import orjson
+from lamina.errors import BadRequest
+from lamina.store.queries import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    SESSION_SORTS,
+    TRACE_SORTS,
+    Cursor,
+    SessionQuery,
+    TraceQuery,
+)
 
-from lamina.errors import BadRequest, InvalidCursor
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 MAX_METADATA = 20  # metadata filters in one query
 MAX_DURATION_MS = 1e12  # about 31 years: as nanoseconds, well inside 64 bits
 
-# API sort name -> the store column it sorts by.
-SESSION_SORTS = (
-    "start_time",
-    "end_time",
-    "duration_ms",
-    "active_duration_ms",
-    "trace_count",
-    "span_count",
-    "total_tokens",
-    "cost",
-    "error_count",
-    "session_id",
-    "user_id",
-)
-TRACE_SORTS = (
-    "start_time",
-    "end_time",
-    "duration_ms",
-    "span_count",
-    "total_tokens",
-    "cost",
-    "name",
-    "session_id",
-    "user_id",
-)
 TRACE_STATUSES = ("ok", "error")
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
-
-T = TypeVar("T")
-
-
-# The type of each sort's value in a cursor; every other sort is an integer.
-_SORT_TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,),
-    "session_id": (str,),
-    "user_id": (str,),  # a session's first user id (in order), "" for none
-    "cost": (int, float),
-}
-_BAD_CURSOR = (
-    "The cursor parameter is not one this server issued for this sort. Use the next_cursor "
-    "value from the previous page, unchanged and with the same sort, or leave it out for "
-    "the first page."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a page ended: the sort it belongs to, the last sort value and id."""
-
-    sort: str
-    value: Any
-    key: str
-
-    def encode(self) -> str:
-        raw = orjson.dumps([self.sort, self.value, self.key])
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str, sort: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            cursor_sort, value, key = orjson.loads(raw)
-        except (binascii.Error, ValueError, TypeError) as exc:
-            raise InvalidCursor(_BAD_CURSOR) from exc
-        expected = _SORT_TYPES.get(sort, (int,))
-        if (
-            cursor_sort != sort
-            or not isinstance(key, str)
-            or isinstance(value, bool)
-            or not isinstance(value, expected)
-        ):
-            raise InvalidCursor(_BAD_CURSOR)
-        return cls(sort, value, key)
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionQuery:
-    limit: int = DEFAULT_LIMIT
-    cursor: Cursor | None = None
-    sort: str = "start_time"
-    descending: bool = True
-    user_id: str | None = None
-    q: str | None = None
-    since_ns: int | None = None
-    until_ns: int | None = None
-    min_traces: int | None = None
-    session_id_prefix: str | None = None
-    min_cost: float | None = None
-    max_cost: float | None = None
-    min_duration_ns: int | None = None
-    max_duration_ns: int | None = None
-    has_errors: bool | None = None
-    # A session matches these when one of its traces carries the tag and every pair.
-    tag: str | None = None
-    metadata: tuple[tuple[str, str], ...] = field(default=())
-
-
-@dataclass(frozen=True, slots=True)
-class TraceQuery:
-    limit: int = DEFAULT_LIMIT
-    cursor: Cursor | None = None
-    sort: str = "start_time"
-    descending: bool = True
-    session_id: str | None = None
-    user_id: str | None = None
-    name: str | None = None
-    status: str | None = None
-    tag: str | None = None
-    q: str | None = None
-    since_ns: int | None = None
-    until_ns: int | None = None
-    metadata: tuple[tuple[str, str], ...] = field(default=())
 
 
 def parse_session_query(

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lamina.errors import NotFound
-from lamina.query.params import Page, SessionQuery, parse_session_query, parse_trace_query
+from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.base import Row, Store
+from lamina.store.queries import Page, SessionQuery
 from lamina.store.rows import LARGE_FIELDS
 
 # A list of sessions counts its total up to this many; past it, it says "more than".

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lamina.query.params import Page, SessionQuery, TraceQuery
+from lamina.store.queries import Page, SessionQuery, TraceQuery
 
 if TYPE_CHECKING:
     from lamina.spans.batch import ColumnBatch

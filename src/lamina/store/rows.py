@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from lamina.query.params import Cursor, Page
 from lamina.store.base import Row
+from lamina.store.queries import Cursor, Page
 
 
 def new_id(prefix: str) -> str:

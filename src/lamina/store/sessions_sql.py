@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lamina.query.params import SessionQuery, TraceQuery
+from lamina.store.queries import SessionQuery, TraceQuery
 
 TRACE_FIELDS = (
     "trace_id, session_id, user_id, name, start_ns, end_ns, span_count, error_count, "

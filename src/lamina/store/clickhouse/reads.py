@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.store.base import Row
 from lamina.store.clickhouse import sql
 from lamina.store.clickhouse.connection import Connection
+from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     LARGE_FIELDS,
     cut_span_row,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.query.params import SessionQuery, TraceQuery
 from lamina.store.clickhouse.schema import NO_RANK
+from lamina.store.queries import SessionQuery, TraceQuery
 from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
 

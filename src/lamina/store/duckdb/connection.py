@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from lamina.errors import ConfigError, StoreUnavailable
-from lamina.query.params import MAX_LIMIT
+from lamina.store.queries import MAX_LIMIT
 
 log = logging.getLogger("lamina.store")
 # The data file is attached under this name, with row groups of this many rows

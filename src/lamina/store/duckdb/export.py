@@ -8,11 +8,11 @@ from typing import Any
 import duckdb
 
 from lamina.errors import BadRequest, InvalidCursor
-from lamina.query.params import Page
 from lamina.store import sessions_sql
 from lamina.store.base import ExportKind, Row
 from lamina.store.duckdb.connection import Connection
 from lamina.store.duckdb.reads import trace_row
+from lamina.store.queries import Page
 from lamina.store.rows import session_row, span_row
 
 # A span's size in an export page: its text, plus a little for its ids, times and

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans.summaries import plain_metadata
 from lamina.store import sessions_sql
 from lamina.store.base import Row
 from lamina.store.duckdb.connection import Connection, one
+from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     LARGE_FIELDS,
     cut_fields,

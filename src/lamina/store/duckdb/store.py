@@ -26,13 +26,13 @@ from typing import Any, TypeVar, cast
 import duckdb
 
 from lamina.errors import StoreUnavailable
-from lamina.query.params import Page, SessionQuery, TraceQuery
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.duckdb import catalog, export, lifecycle, reads
 from lamina.store.duckdb.connection import Connection, first_line
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
+from lamina.store.queries import Page, SessionQuery, TraceQuery
 
 DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")

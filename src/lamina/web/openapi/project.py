@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.exchange import export
-from lamina.query.params import (
-    MAX_DURATION_MS,
-    MAX_LIMIT,
-    MAX_METADATA,
-    SESSION_SORTS,
-    TRACE_SORTS,
-    TRACE_STATUSES,
-)
+from lamina.query.params import MAX_DURATION_MS, MAX_METADATA, TRACE_STATUSES
+from lamina.store.queries import MAX_LIMIT, SESSION_SORTS, TRACE_SORTS
 from lamina.store.rows import LARGE_FIELDS
 from lamina.web.openapi.parts import TEXT, TIME, errors, operation, path, query
 
