@@ -1,7 +1,7 @@
 """What both OTLP receivers do with one export call, in this order:
 
 1. authorise: the project of the key, before any of the body is read;
-2. hold the body's bytes in the in-flight byte budget (``Runtime.bodies``) as the
+2. hold the body's bytes in the in-flight byte budget (``ServerRuntime.bodies``) as the
    receiver reads it (a :class:`~lamina.ingest.budget.Hold`: given back once the
    call is answered);
 3. decode and ingest: traces go to the decoder and the batcher, and the call waits
@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from lamina.ingest.budget import Hold
 from lamina.otlp.body import PROTOBUF
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 from lamina.spans.batch import ColumnBatch
 
 # How a receiver reads a call's body, holding its bytes in the budget as it goes.
@@ -73,7 +73,7 @@ SIGNALS = (TRACES, LOGS, METRICS)
 
 
 async def receive(
-    runtime: Runtime,
+    runtime: ServerRuntime,
     signal: Signal,
     authorization: str | None,
     read: ReadBody,

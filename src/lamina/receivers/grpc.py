@@ -29,7 +29,7 @@ from lamina.errors import BadRequest, LaminaError, PayloadTooLarge
 from lamina.ingest.budget import Hold
 from lamina.otlp.body import body_too_large
 from lamina.receivers.common import SIGNALS, Signal, receive
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 
 # Calls served at once, all services together; gRPC refuses more with
 # RESOURCE_EXHAUSTED, which exporters retry. Each waiting call holds at most its
@@ -55,7 +55,7 @@ async def _first(requests: AsyncIterator[bytes]) -> bytes:
     raise BadRequest("The call carried no request message.")
 
 
-def export_handler(runtime: Runtime, signal: Signal) -> grpc.RpcMethodHandler:
+def export_handler(runtime: ServerRuntime, signal: Signal) -> grpc.RpcMethodHandler:
     """The handler of one signal's Export method: the key, then room in the byte budget,
     then the message, in that order (see the module docstring)."""
     limit = runtime.settings.max_body_bytes
@@ -80,7 +80,7 @@ def export_handler(runtime: Runtime, signal: Signal) -> grpc.RpcMethodHandler:
     )
 
 
-def handlers(runtime: Runtime) -> list[grpc.GenericRpcHandler]:
+def handlers(runtime: ServerRuntime) -> list[grpc.GenericRpcHandler]:
     return [
         grpc.method_handlers_generic_handler(
             signal.service, {"Export": export_handler(runtime, signal)}
@@ -90,7 +90,7 @@ def handlers(runtime: Runtime) -> list[grpc.GenericRpcHandler]:
 
 
 async def start_grpc(
-    runtime: Runtime, host: str, port: int, share_port: bool = True
+    runtime: ServerRuntime, host: str, port: int, share_port: bool = True
 ) -> tuple[Any, int]:
     """Start the gRPC server; returns it and the port it listens on. ``share_port``:
     bind with SO_REUSEPORT (grpcio's default), so the workers of one server can share

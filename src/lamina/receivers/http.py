@@ -28,7 +28,7 @@ from lamina.ingest.budget import Hold
 from lamina.otlp import body as otlp_body
 from lamina.otlp.body import JSON, PROTOBUF, body_too_large
 from lamina.receivers.common import SIGNALS, Signal, receive
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 
 
 async def read_body(request: Request, limit: int, hold: Hold) -> bytes:
@@ -84,7 +84,7 @@ def endpoint(signal: Signal) -> Callable[[Request], Awaitable[Response]]:
     """The POST endpoint of one signal."""
 
     async def export(request: Request) -> Response:
-        runtime: Runtime = request.app.state.runtime
+        runtime: ServerRuntime = request.app.state.runtime
         limit = runtime.settings.max_body_bytes
         content_type = PROTOBUF  # the encoding of an error answered before it is known
         body_read = False

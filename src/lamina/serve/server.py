@@ -24,7 +24,6 @@ import uvicorn
 from lamina import operations, retention
 from lamina.errors import ConfigError
 from lamina.receivers.grpc import start_grpc
-from lamina.runtime import Runtime
 from lamina.serve import process
 from lamina.serve.banner import print_banner
 from lamina.serve.connections import Limits, http_protocol
@@ -32,12 +31,13 @@ from lamina.serve.sockets import bind, grpc_port_error
 from lamina.serve.stores import open_store
 from lamina.serve.supervisor import supervise
 from lamina.serve.worker import is_worker, worker_slot
+from lamina.server_runtime import ServerRuntime
 from lamina.settings import Settings
 from lamina.store.base import Store
 from lamina.web import pages
 from lamina.web.app import create_app
 
-AfterStart = Callable[[Runtime, dict[str, Any]], Any]
+AfterStart = Callable[[ServerRuntime, dict[str, Any]], Any]
 
 
 def serve(
@@ -67,10 +67,11 @@ def _serve(
     after_start: AfterStart | None,
 ) -> None:
     try:
-        runtime = Runtime.build(settings, store)
+        runtime = ServerRuntime.build(
+            settings, store, admin_token=operations.admin_token(settings.data_dir)
+        )
     except ValueError as exc:  # a bad price file
         raise ConfigError(str(exc)) from None
-    runtime.extras["admin_token"] = operations.admin_token(settings.data_dir)
     web_pages = pages.install(runtime)
     slot = worker_slot()  # one of --workers N: the supervisor owns the port and the banner
     http_socket = slot.http_socket if slot is not None else bind(settings.host, settings.port)

@@ -20,7 +20,6 @@ A caller that is none of these is a 401, whatever it asks for.
 from __future__ import annotations
 
 import hmac
-from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -29,35 +28,18 @@ from starlette.requests import Request
 from lamina.auth import bearer_token
 from lamina.errors import Forbidden, NotFound, Unauthorized
 from lamina.operations import DEFAULT_PROJECT, find_project
-from lamina.runtime import Runtime
-from lamina.store.base import Project, User
+from lamina.server_runtime import BrowserAccounts, ServerRuntime, Visitor
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_HEADER = "x-csrf-token"
-# Where the web pages put their accounts (lamina.web.pages.accounts.Accounts) for the
-# API, when the server has pages.
-ACCOUNTS_KEY = "accounts"
-
-
-class Visitor(Protocol):
-    user: User
-    csrf: str
-
-
-class Accounts(Protocol):
-    """What the web pages tell the API about a browser."""
-
-    async def visitor(self, request: Request) -> Any: ...  # a Visitor, or None
-
-    def may_see(self, user: User, project: Project) -> bool: ...
 
 
 async def project_of(request: Request) -> str:
     """The id of the project the request reads or changes (see the module's text)."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: ServerRuntime = request.app.state.runtime
     authorization = request.headers.get("authorization")
     if authorization is None:
-        accounts: Accounts | None = runtime.extras.get(ACCOUNTS_KEY)
+        accounts = runtime.accounts
         if accounts is not None:
             return await _browser_project(request, runtime, accounts)
     elif _is_admin_token(runtime, authorization):
@@ -70,10 +52,10 @@ async def project_of(request: Request) -> str:
 async def require_admin(request: Request) -> None:
     """Refuse the request unless it carries the admin token or comes from a signed-in
     administrator's browser (with its CSRF token, for a change)."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: ServerRuntime = request.app.state.runtime
     authorization = request.headers.get("authorization")
     if authorization is None:
-        accounts: Accounts | None = runtime.extras.get(ACCOUNTS_KEY)
+        accounts = runtime.accounts
         if accounts is not None:
             visitor = await _signed_in(request, accounts)
             if not visitor.user.is_admin:
@@ -89,13 +71,12 @@ async def require_admin(request: Request) -> None:
     )
 
 
-def _is_admin_token(runtime: Runtime, authorization: str) -> bool:
+def _is_admin_token(runtime: ServerRuntime, authorization: str) -> bool:
     token = bearer_token(authorization) or ""
-    admin: str = runtime.extras["admin_token"]
-    return hmac.compare_digest(token.encode(), admin.encode())
+    return hmac.compare_digest(token.encode(), runtime.admin_token.encode())
 
 
-async def _signed_in(request: Request, accounts: Accounts) -> Visitor:
+async def _signed_in(request: Request, accounts: BrowserAccounts) -> Visitor:
     visitor: Visitor | None = await accounts.visitor(request)
     if visitor is None:
         raise Unauthorized(
@@ -106,7 +87,9 @@ async def _signed_in(request: Request, accounts: Accounts) -> Visitor:
     return visitor
 
 
-async def _browser_project(request: Request, runtime: Runtime, accounts: Accounts) -> str:
+async def _browser_project(
+    request: Request, runtime: ServerRuntime, accounts: BrowserAccounts
+) -> str:
     visitor = await _signed_in(request, accounts)
     store = runtime.store
     name = request.query_params.get("project") or DEFAULT_PROJECT

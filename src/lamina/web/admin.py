@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.operations import Operations
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 from lamina.web.access import require_admin
 from lamina.web.api import JSONResponse
 from lamina.web.bodies import FLAG, TEXT, WHOLE_OR_NULL, json_fields
@@ -36,7 +36,7 @@ def _route(
 ) -> Route:
     async def endpoint(request: Request) -> Response:
         await require_admin(request)
-        runtime: Runtime = request.app.state.runtime
+        runtime: ServerRuntime = request.app.state.runtime
         arguments: dict[str, Any] = {
             name: request.query_params[name] for name in query if name in request.query_params
         }

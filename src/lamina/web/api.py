@@ -27,7 +27,7 @@ from lamina import lifecycle
 from lamina.errors import BadRequest
 from lamina.exchange import export, importing
 from lamina.query import present
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 from lamina.web.access import project_of
 from lamina.web.bodies import read_body
 
@@ -43,12 +43,12 @@ class JSONResponse(Response):
         return orjson.dumps(content, default=str)
 
 
-Handler = Callable[[Runtime, str, Request], Any]
+Handler = Callable[[ServerRuntime, str, Request], Any]
 
 
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        runtime: Runtime = request.app.state.runtime
+        runtime: ServerRuntime = request.app.state.runtime
         project_id = await project_of(request)
         result = await run_in_threadpool(handler, runtime, project_id, request)
         return JSONResponse(result)
@@ -56,44 +56,44 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _sessions(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _sessions(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     metadata = request.query_params.getlist("metadata")
     return present.list_sessions(runtime.store, project_id, request.query_params, metadata)
 
 
-def _session(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _session(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     return present.get_session(runtime.store, project_id, request.path_params["session_id"])
 
 
-def _traces(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _traces(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     metadata = request.query_params.getlist("metadata")
     return present.list_traces(runtime.store, project_id, request.query_params, metadata)
 
 
-def _trace(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _trace(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     return present.get_trace(runtime.store, project_id, request.path_params["trace_id"])
 
 
-def _span_value(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _span_value(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     path = request.path_params
     return present.span_value(
         runtime.store, project_id, path["trace_id"], path["span_id"], path["field"]
     )
 
 
-def _delete_session(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _delete_session(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     session_id = request.path_params["session_id"]
     return lifecycle.delete_session(runtime.store, project_id, session_id)
 
 
-def _delete_trace(runtime: Runtime, project_id: str, request: Request) -> Any:
+def _delete_trace(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     return lifecycle.delete_trace(runtime.store, project_id, request.path_params["trace_id"])
 
 
 async def _export(request: Request) -> Response:
     """The project's (or one session's) data as a download (see lamina.exchange.export): one JSONL
     file, or the three Parquet files of ``lamina export --format parquet`` in a zip."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     file_format = request.query_params.get("format", "jsonl")
     if file_format not in export.FORMATS:
@@ -127,7 +127,7 @@ async def _export(request: Request) -> Response:
 async def _import(request: Request) -> Response:
     """Store the span lines of an export (JSONL) in the project, through the ingest
     batcher as OTLP spans are: answered once they are committed, all or none."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     body, taken = await read_body(
         request,

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 from lamina.web import admin, api
 from lamina.web.api import JSONResponse
 
@@ -30,7 +30,7 @@ async def health(request: Request) -> Response:
     """200 while acknowledged spans are being stored; 503 with the reason while they
     cannot be (they wait in the journal). Writes the store set aside because it could
     not hold them (see lamina.store.duckdb.quarantine) are named, with a warning."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: ServerRuntime = request.app.state.runtime
     failure = runtime.store.write_failure()
     body: dict[str, Any] = {
         "status": "ok" if failure is None else "failing",
@@ -100,7 +100,7 @@ class Pages(Protocol):
 
 
 def create_app(
-    runtime: Runtime,
+    runtime: ServerRuntime,
     on_start: list[Hook] | None = None,
     on_stop: list[Hook] | None = None,
     pages: Pages | None = None,
@@ -139,5 +139,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.pages = pages
     app.state.error_page = pages.error_page if pages is not None else None
     return app

@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 
 from lamina.errors import BadRequest, PayloadTooLarge
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 
 MiB = 1024 * 1024
 # A JSON object of a few fields (a project's name, a user's email and password).
@@ -27,7 +27,7 @@ _NAMES = {str: "text", int: "a whole number", bool: "true or false", type(None):
 
 
 async def read_body(
-    request: Request, runtime: Runtime, limit: int, too_large: str
+    request: Request, runtime: ServerRuntime, limit: int, too_large: str
 ) -> tuple[bytes, int]:
     """The body, refused with ``too_large`` past ``limit`` bytes (before reading it when
     its Content-Length says so), and the bytes taken from the server's budget, which
@@ -52,7 +52,7 @@ async def read_body(
 
 async def json_fields(
     request: Request,
-    runtime: Runtime,
+    runtime: ServerRuntime,
     fields: Mapping[str, tuple[type, ...]],
     required: Collection[str] = (),
 ) -> dict[str, Any]:

@@ -19,11 +19,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lamina.errors import LaminaError, NotFound, Unauthorized
-from lamina.runtime import Runtime
-from lamina.web.access import ACCOUNTS_KEY
+from lamina.server_runtime import ServerRuntime
 from lamina.web.pages import lists, session, settings, signin, trace
 from lamina.web.pages.accounts import Accounts
-from lamina.web.pages.base import SITE_KEY, Site, page
+from lamina.web.pages.base import Site, page
 from lamina.web.pages.render import environment, load_assets, static_route, viewer_zone
 
 SECURITY_HEADERS = {
@@ -124,13 +123,12 @@ async def _favicon(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def install(runtime: Runtime) -> WebPages:
+def install(runtime: ServerRuntime) -> WebPages:
     """Build the pages for this runtime; ``lamina serve`` calls this once at start."""
     assets = load_assets()
     accounts = Accounts(runtime.store, runtime.settings.data_dir)
     site = Site(runtime=runtime, accounts=accounts, env=environment(assets))
-    runtime.extras[SITE_KEY] = site
-    runtime.extras[ACCOUNTS_KEY] = accounts  # the JSON API asks them about browsers
+    runtime.accounts = accounts  # the JSON API asks them about browsers
     return WebPages(
         site=site,
         routes=build_routes(static_route(assets)),

@@ -20,12 +20,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lamina.errors import NotFound, Unauthorized
-from lamina.runtime import Runtime
+from lamina.server_runtime import ServerRuntime
 from lamina.store.base import Project, Store
 from lamina.web.pages.accounts import Accounts, Visitor
 from lamina.web.pages.render import plural, project_slug, viewer_zone
 
-SITE_KEY = "pages.site"
 FRAGMENT_HEADER = "x-lamina-fragment"
 # What the next page says once, after a delete: a kind and counts (``session.9.41``),
 # set by the server's redirect or by the page's script after a DELETE. Only the
@@ -40,14 +39,15 @@ T = TypeVar("T")
 class Site:
     """Everything the pages share: the runtime, accounts and templates."""
 
-    runtime: Runtime
+    runtime: ServerRuntime
     accounts: Accounts
     env: Environment
 
 
 def site_of(request: Request) -> Site:
-    runtime: Runtime = request.app.state.runtime
-    site: Site = runtime.extras[SITE_KEY]
+    """The pages' shared parts: the app keeps the pages it was built with
+    (lamina.web.app.create_app), and they hold their site."""
+    site: Site = request.app.state.pages.site
     return site
 
 

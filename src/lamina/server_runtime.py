@@ -1,13 +1,18 @@
-"""What a running server holds: settings, store, decoder, writer, keys.
+"""What a running server holds: settings, store, decoder, writer, keys, the admin
+token, and the web pages' accounts.
 
-One object, passed to the HTTP app and the gRPC servicer, instead of a
-factory with many arguments. Both receivers ingest through :meth:`ingest`.
+One object, passed to the HTTP app and the gRPC servicer, instead of a factory
+with many arguments; ``lamina serve`` (lamina.serve.server) builds it. Both
+receivers ingest through :meth:`ServerRuntime.ingest`. (The SDK an application
+runs has its own state, lamina.sdk.runtime; the two share nothing.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.requests import Request
 
 from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
@@ -16,21 +21,44 @@ from lamina.ingest.decoder import Decoder
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
 from lamina.spans.batch import ColumnBatch
-from lamina.store.base import Store
+from lamina.store.base import Project, Store, User
+
+
+class Visitor(Protocol):
+    """A signed-in browser, as the JSON API needs it."""
+
+    @property
+    def user(self) -> User: ...
+
+    @property
+    def csrf(self) -> str: ...
+
+
+class BrowserAccounts(Protocol):
+    """What the web pages (lamina.web.pages.accounts.Accounts) tell the JSON API about
+    a browser that sends no API key: who is signed in, and what they may see."""
+
+    async def visitor(self, request: Request) -> Visitor | None: ...
+
+    def may_see(self, user: User, project: Project) -> bool: ...
 
 
 @dataclass
-class Runtime:
+class ServerRuntime:
     settings: Settings
     store: Store
     batcher: IngestBatcher
     keys: KeyResolver
     decoder: Decoder
     bodies: ByteBudget
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The data dir's admin token (lamina.operations.admin_token): what the `lamina`
+    # command sends to a server that holds the data dir.
+    admin_token: str
+    # Set by the web pages when they are installed (lamina.web.pages.install).
+    accounts: BrowserAccounts | None = None
 
     @classmethod
-    def build(cls, settings: Settings, store: Store) -> Runtime:
+    def build(cls, settings: Settings, store: Store, admin_token: str) -> ServerRuntime:
         PriceTable.load(settings.price_file)  # a bad price file fails here, with its reason
         return cls(
             settings=settings,
@@ -44,6 +72,7 @@ class Runtime:
                 settings.max_body_bytes,
             ),
             bodies=ByteBudget(settings.max_inflight_bytes),
+            admin_token=admin_token,
         )
 
     async def ingest(
