@@ -18,6 +18,7 @@ setup-test:
 lint:
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports --no-logo --no-cache
 
 typecheck:
 	.venv/bin/mypy
