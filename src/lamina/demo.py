@@ -15,13 +15,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+if TYPE_CHECKING:
+    from lamina.server_runtime import ServerRuntime
 
 log = logging.getLogger("lamina.demo")
 DEMO_SETTING = "demo_loaded"
@@ -428,7 +431,7 @@ def send(url: str, key: str, progress: bool = False) -> int:
     return sum(len(spans) for spans in traces)
 
 
-async def load_on_start(runtime: Any, info: dict[str, Any]) -> None:
+async def load_on_start(runtime: ServerRuntime, info: dict[str, Any]) -> None:
     """Send the demo data to this server once per data dir (``lamina serve --demo``)."""
     from lamina import auth
     from lamina.operations import DEFAULT_PROJECT

@@ -60,16 +60,20 @@ class SignalStop:
     uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal
     against the handlers it found. These handlers make that a no-op, so the
     process goes on to write what it holds, checkpoint the store and exit 0. A
-    signal that arrives before :meth:`attach` (while gRPC starts) is ignored."""
+    signal that arrives before :meth:`attach` (while gRPC starts) is remembered: the
+    server stops as soon as it is attached."""
 
     def __init__(self) -> None:
         self.server: uvicorn.Server | None = None
+        self.requested = False
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._stop)
 
     def attach(self, server: uvicorn.Server) -> None:
         self.server = server
+        server.should_exit = self.requested
 
     def _stop(self, signum: int, frame: Any) -> None:
+        self.requested = True
         if self.server is not None:
             self.server.should_exit = True
