@@ -47,9 +47,8 @@ def duration(ms: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def clock(iso_time: str | None) -> str:
-    """An ISO time as local HH:MM:SS (the terminal's zone)."""
-    if not iso_time:
+def clock(moment: datetime | None) -> str:
+    """A time as local YYYY-MM-DD HH:MM:SS (the terminal's zone)."""
+    if moment is None:
         return "—"
-    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from tests.core import otlp
 from tests.web.conftest import PASSWORD, Seeded, send_turns
 
+SECOND = 1_000_000_000
 FULL_TIME = re.compile(r'<time datetime="([^"]+)" title="([^"]+)" data-fmt="full">([^<]+)<')
 
 
@@ -142,3 +145,80 @@ def test_times_in_the_viewers_zone_with_utc_on_hover(client: httpx.Client, web: 
         assert found[3] == local.strftime("%Y-%m-%d %H:%M:%S")
         assert found[2] == moment.strftime("%Y-%m-%d %H:%M:%S.") + found[2][20:23] + " UTC"
     client.cookies.delete("lamina_tz")
+
+
+def _whole_second_ago(seconds: int) -> int:
+    """A time ``seconds`` ago on a whole second (its ISO text has no fraction)."""
+    return (time.time_ns() // SECOND - seconds) * SECOND
+
+
+def test_a_span_on_a_whole_second_is_shown_before_a_later_sibling(
+    client: httpx.Client, web: Seeded
+) -> None:
+    # As ISO text, 12:00:00Z sorts after 12:00:00.500000Z; as a time it is earlier.
+    trace = otlp.new_trace_id()
+    start = _whole_second_ago(30)
+    root = otlp.span(trace, "root", start_ns=start, duration_ms=2000)
+    first = otlp.span(trace, "first", parent=root.span_id, start_ns=start, duration_ms=100)
+    later = otlp.span(trace, "later", parent=root.span_id, start_ns=start + 500 * otlp.MS)
+    sent = otlp.post(web.url, web.server.api_key, otlp.export([later, first, root]))
+    assert sent.status_code == 200, sent.text
+    web.server.wait_for(f"/api/v1/traces/{trace.hex()}", lambda t: t["span_count"] == 3)
+    page = client.get(f"/p/default/traces/{trace.hex()}")
+    shown = re.findall(r'role="treeitem" id="row-([0-9a-f]{16})"', page.text)
+    assert shown == [root.span_id.hex(), first.span_id.hex(), later.span_id.hex()]
+
+
+def test_idle_time_is_counted_from_the_latest_end_so_far(client: httpx.Client, web: Seeded) -> None:
+    # Turn a ends on a whole second, turn b (overlapping it) half a second later: the
+    # 59.7 s before turn c are not idle; the 4 minutes before turn d are.
+    session = otlp.uid("idle")
+    start = _whole_second_ago(600)
+    turns = [("a", start - 10 * SECOND, 10_000), ("b", start - 5 * SECOND, 5_500)]
+    turns += [("c", start + 60_200 * otlp.MS, 1000), ("d", start + 300 * SECOND, 1000)]
+    spans = [
+        otlp.span(otlp.new_trace_id(), name, start_ns=at, duration_ms=ms,
+                  attributes={"session.id": session})
+        for name, at, ms in turns
+    ]  # fmt: skip
+    sent = otlp.post(web.url, web.server.api_key, otlp.export(spans))
+    assert sent.status_code == 200, sent.text
+    web.server.wait_for(f"/api/v1/sessions/{session}", lambda s: s["trace_count"] == 4)
+    page = client.get(f"/p/default/sessions/{session}")
+    assert re.findall(r'<div class="gap" role="separator"><span>([^<]+)</span>', page.text) == [
+        "4 min idle"
+    ]
+
+
+def test_the_api_and_the_download_write_times_as_iso_text_with_z(
+    client: httpx.Client, web: Seeded
+) -> None:
+    session = otlp.uid("iso")
+    trace = otlp.new_trace_id()
+    start = _whole_second_ago(20)
+    root = otlp.span(
+        trace, "root", start_ns=start, duration_ms=1500.25, attributes={"session.id": session}
+    )
+    child = otlp.span(
+        trace, "child", parent=root.span_id, start_ns=start + 123_456_789, duration_ms=1,
+        events=[("note", start + 250 * otlp.MS, {})],
+    )  # fmt: skip
+    sent = otlp.post(web.url, web.server.api_key, otlp.export([root, child]))
+    assert sent.status_code == 200, sent.text
+    web.server.wait_for(f"/api/v1/sessions/{session}", lambda s: s["trace_count"] == 1)
+    at = datetime.fromtimestamp(start // SECOND, UTC)
+
+    def text(moment: datetime) -> str:  # as docs/api.md shows: microseconds unless 0
+        fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+    expected = [
+        f'"start_time":"{text(at)}"',
+        f'"end_time":"{text(at + timedelta(microseconds=1_500_250))}"',
+        f'"start_time":"{text(at + timedelta(microseconds=123_456))}"',  # cut from ns
+        f'"time":"{text(at + timedelta(milliseconds=250))}"',
+    ]
+    api = client.get(f"/api/v1/traces/{trace.hex()}", params={"project": "default"}).text
+    assert all(written in api for written in expected), api
+    download = client.get(f"/p/default/sessions/{session}", params={"export": "json"}).text
+    assert all(written.replace(":", ": ", 1) in download for written in expected), download

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lamina.query.present import iso
+from lamina.query.present import moment
 from lamina.web.pages import waterfall
 
 SECOND = 1_000_000_000
@@ -36,8 +36,8 @@ def _session(*traces: tuple[str, int, int]) -> dict[str, Any]:
                 "trace_id": trace,
                 "name": f"turn-{trace}",
                 "status": "ok",
-                "start_time": iso(start),
-                "end_time": iso(start + ms * 1_000_000),
+                "start_time": moment(start),
+                "end_time": moment(start + ms * 1_000_000),
             }
             for trace, start, ms in traces
         ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -77,13 +78,15 @@ class ApiClient:
 
     # -- a project's sessions and traces -----------------------------------------------------
     def list_sessions(self, project: str, params: Mapping[str, str]) -> dict[str, Any]:
-        return self._call("GET", "/api/v1/sessions", params={**params, "project": project})
+        page = self._call("GET", "/api/v1/sessions", params={**params, "project": project})
+        page["items"] = [_presented(item) for item in page["items"]]
+        return page
 
     def get_session(self, project: str, session_id: str) -> dict[str, Any]:
-        return self._call("GET", _session_path(session_id), params={"project": project})
+        return _presented(self._call("GET", _session_path(session_id), params={"project": project}))
 
     def get_trace(self, project: str, trace_id: str) -> dict[str, Any]:
-        return self._call("GET", _trace_path(trace_id), params={"project": project})
+        return _presented(self._call("GET", _trace_path(trace_id), params={"project": project}))
 
     def delete_session(self, project: str, session_id: str) -> dict[str, Any]:
         return self._call("DELETE", _session_path(session_id), params={"project": project})
@@ -154,6 +157,21 @@ class ApiClient:
             return self._client.request(method, path, **options)
         except httpx.HTTPError as exc:
             raise ConfigError(f"Cannot reach the Lamina server at {self.url}: {exc}") from exc
+
+
+def _presented(row: dict[str, Any]) -> dict[str, Any]:
+    """A session, trace or span the JSON API sent, its times (ISO text on the wire)
+    ``datetime`` again: what :mod:`lamina.query.present` gives on a store."""
+    for name in ("start_time", "end_time"):
+        if isinstance(row.get(name), str):
+            row[name] = datetime.fromisoformat(row[name])
+    for event in row.get("events") or []:
+        if isinstance(event, dict) and isinstance(event.get("time"), str):
+            event["time"] = datetime.fromisoformat(event["time"])
+    for name in ("traces", "spans"):
+        for item in row.get(name) or []:
+            _presented(item)
+    return row
 
 
 def _project_path(project: str) -> str:

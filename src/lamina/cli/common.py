@@ -8,7 +8,6 @@ otherwise they open the data dir themselves (:mod:`lamina.operations`).
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from rich.console import Console
 
 from lamina import operations
 from lamina.errors import LaminaError
+from lamina.query import present
 from lamina.settings import Settings
 
 console = Console()
@@ -59,7 +59,8 @@ project_option = click.option("--project", default=operations.DEFAULT_PROJECT, s
 
 
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    """What the JSON API would answer (times as its ISO text), indented."""
+    click.echo(present.json_bytes(value, indent=True).decode())
 
 
 @contextmanager

@@ -1,10 +1,13 @@
 """Terminal views for the CLI: tables of projects, keys, users, sessions and traces.
 
-A table fits the terminal without cutting what people copy: ids, times, numbers and
-costs are always shown whole. When the table is too wide, names are cut first, then
-the columns each table ranks least important are left out, one at a time; a preview
-takes the room left, on up to two lines, or is left out too. A table that still does
-not fit is printed wider than the terminal, which wraps its lines: nothing is cut.
+Sessions and traces are what :mod:`lamina.query.present` gives (times as
+``datetime``), from the store or, through :mod:`lamina.cli.client`, from a running
+server. A table fits the terminal without cutting what people copy: ids, times,
+numbers and costs are always shown whole. When the table is too wide, names are cut
+first, then the columns each table ranks least important are left out, one at a time;
+a preview takes the room left, on up to two lines, or is left out too. A table that
+still does not fit is printed wider than the terminal, which wraps its lines: nothing
+is cut.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from lamina import formatting as fmt
+from lamina.query import present
 from lamina.spans.preview import error_text
 
 Cell = str | Text
@@ -111,9 +115,8 @@ def _lines(text: str, width: int) -> str:
 
 
 def _date(ns: int | None) -> str:
-    if ns is None:
-        return "—"
-    return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M")
+    """A project's, key's or user's ``created_ns`` as a local date and minute."""
+    return fmt.clock(present.moment(ns))[:16]
 
 
 def _status(text: str, bad: bool) -> Text:
@@ -174,8 +177,8 @@ def print_users(console: Console, users: list[dict[str, Any]]) -> None:
     print_table(console, columns, rows, title="Users", caption=caption)
 
 
-def _short_time(iso_time: str | None) -> str:
-    return fmt.clock(iso_time)[5:16]  # MM-DD HH:MM
+def _short_time(moment: datetime | None) -> str:
+    return fmt.clock(moment)[5:16]  # MM-DD HH:MM
 
 
 def print_sessions(console: Console, sessions: list[dict[str, Any]]) -> None:

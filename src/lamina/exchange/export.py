@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import BadRequest, NotFound
-from lamina.query.present import iso
+from lamina.query.present import moment
 from lamina.store.base import ExportKind, Store
 
 FORMAT_VERSION = 1
@@ -44,6 +44,12 @@ EXPORT_PAGE_BYTES = 8 * 1024 * 1024
 Fetch = Callable[[str, str | None], Mapping[str, Any]]
 # Pages of export lines, every kind in order: (kind, lines).
 Rows = Iterator[tuple[str, list[Any]]]
+
+
+def iso(ns: int | None) -> str | None:
+    """An export line's time: ISO-8601 in UTC, as the JSON API writes it."""
+    found = moment(ns)
+    return None if found is None else found.isoformat().replace("+00:00", "Z")
 
 
 def line(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """Rows from a store as the JSON API shows them; shared by the API, the pages and the CLI.
 
 The API, the pages and the CLI call these functions, so a page and its JSON
-twin can never disagree. Times become ISO-8601 UTC strings; costs are rounded to
-COST_DIGITS significant digits (sums of float prices read 4.2000000000000004e-05).
+twin can never disagree. A time changes form once, here: the store's nanoseconds
+since 1970 (``start_ns``) become a timezone-aware UTC ``datetime`` to the microsecond
+(``start_time``), which the pages and the terminal format for people, and only
+:func:`json_bytes` writes as text (ISO-8601, ``2026-11-24T13:58:03.120000Z``). Costs
+are rounded to COST_DIGITS significant digits (sums of float prices read
+4.2000000000000004e-05).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from lamina.errors import NotFound
 from lamina.query.params import parse_session_query, parse_trace_query
@@ -21,12 +27,20 @@ from lamina.store.rows import LARGE_FIELDS
 TOTAL_CAP = 10_000
 
 
-def iso(ns: int | None) -> str | None:
+def moment(ns: int | None) -> datetime | None:
+    """A time in the store (nanoseconds since 1970) as presented rows hold it."""
     if ns is None:
         return None
-    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
-    micros = (ns // 1000) % 1_000_000
-    return moment.replace(microsecond=micros).isoformat().replace("+00:00", "Z")
+    whole = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
+    return whole.replace(microsecond=(ns // 1000) % 1_000_000)
+
+
+def json_bytes(value: Any, indent: bool = False) -> bytes:
+    """Presented rows as the JSON API answers them (the API's responses, the session
+    page's download, the CLI's ``--json``). A time is ISO-8601 in UTC with ``Z``, its
+    microseconds shown unless they are 0: ``2026-11-24T13:58:03.120000Z``."""
+    option = orjson.OPT_UTC_Z | (orjson.OPT_INDENT_2 if indent else 0)
+    return orjson.dumps(value, default=str, option=option)
 
 
 COST_DIGITS = 10
@@ -39,8 +53,8 @@ def cost(value: float | None) -> float | None:
 
 def _times(row: Row) -> Row:
     out = dict(row)
-    out["start_time"] = iso(out.pop("start_ns"))
-    out["end_time"] = iso(out.pop("end_ns"))
+    out["start_time"] = moment(out.pop("start_ns"))
+    out["end_time"] = moment(out.pop("end_ns"))
     if "cost" in out:
         out["cost"] = cost(out["cost"])
     return out
@@ -76,7 +90,7 @@ def span(row: Row) -> Row:
     out = _times(row)
     for event in out.get("events") or []:
         if isinstance(event, dict) and "time_ns" in event:
-            event["time"] = iso(event.pop("time_ns"))
+            event["time"] = moment(event.pop("time_ns"))
     return out
 
 

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina import formatting as fmt
+from lamina.query import present
 
 WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
@@ -36,10 +37,6 @@ TZ_COOKIE = "lamina_tz"
 
 
 # -- times ----------------------------------------------------------------------------
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @lru_cache(maxsize=64)
@@ -78,31 +75,24 @@ def utc_title(moment: datetime) -> str:
 
 
 @pass_context
-def when(context: Context, value: str | None, style: str = "clock") -> Markup:
-    """A ``<time>`` element: the viewer's local time, the exact UTC value on hover."""
-    if not value:
+def when(context: Context, value: datetime | None, style: str = "clock") -> Markup:
+    """A ``<time>`` element: the viewer's local time, the exact UTC value on hover
+    (``value`` is a presented row's time, or an account's, see :func:`ns_when`)."""
+    if value is None:
         return Markup("—")
     zone: tzinfo = context.get("tz") or UTC
-    moment = parse_iso(value).astimezone(zone)
-    text = clock_text(moment, style, datetime.now(zone))
+    local = value.astimezone(zone)
+    text = clock_text(local, style, datetime.now(zone))
+    exact = value.astimezone(UTC).isoformat().replace("+00:00", "Z")  # for the script
     return Markup('<time datetime="{}" title="{}" data-fmt="{}">{}</time>').format(
-        value, utc_title(moment), style, text
+        exact, utc_title(local), style, text
     )
 
 
 @pass_context
 def ns_when(context: Context, value: int | None, style: str = "clock") -> Markup:
-    if value is None:
-        return Markup("—")
-    moment = datetime.fromtimestamp(value / 1e9, UTC)
-    return when(context, moment.isoformat().replace("+00:00", "Z"), style)
-
-
-def span_range(start: str | None, end: str | None) -> str:
-    """ "14:02 – 14:14" style range for headers (no markup)."""
-    if not start or not end:
-        return ""
-    return f"{parse_iso(start):%H:%M} – {parse_iso(end):%H:%M}"
+    """``when`` for the times of keys and users (``created_ns``), which are not rows."""
+    return when(context, present.moment(value), style)
 
 
 # -- numbers and text ---------------------------------------------------------------------
@@ -248,7 +238,6 @@ def environment(assets: dict[str, Asset]) -> Environment:
         static=lambda name: f"/static/{name}?v={assets[name].version}",
         query=query,
         plural=plural,
-        span_range=span_range,
         escape=escape,
     )
     return env

@@ -13,7 +13,6 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from starlette.responses import Response
 
 from lamina.errors import BadRequest
@@ -98,7 +97,7 @@ async def _export(page: Page, session: Row) -> Response:
     }
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in session["session_id"])
     return Response(
-        orjson.dumps(body, option=orjson.OPT_INDENT_2, default=str),
+        present.json_bytes(body, indent=True),
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="session-{name[:80]}.json"; '

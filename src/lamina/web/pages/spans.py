@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lamina.store.base import Row
-from lamina.web.pages.render import parse_iso
+
+# Where a span without a time sorts and is drawn (the store gives every span one).
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 @dataclass(slots=True)
@@ -43,11 +47,8 @@ class Problem:
     stacktrace: str
 
 
-def _ns(iso: str | None) -> int:
-    if not iso:
-        return 0
-    moment = parse_iso(iso)
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+def _at(moment: datetime | None) -> datetime:
+    return _NO_TIME if moment is None else moment
 
 
 def tree_rows(spans: list[Row]) -> list[TreeRow]:
@@ -57,11 +58,10 @@ def tree_rows(spans: list[Row]) -> list[TreeRow]:
         parent = span["parent_span_id"] if span["parent_span_id"] in ids else None
         children[parent].append(span)
     for group in children.values():
-        group.sort(key=lambda s: (s["start_time"] or "", s["span_id"]))
-    starts = [_ns(s["start_time"]) for s in spans]
-    ends = [_ns(s["end_time"]) for s in spans]
-    first = min(starts, default=0)
-    total = max(max(ends, default=0) - first, 1)
+        group.sort(key=lambda s: (_at(s["start_time"]), s["span_id"]))
+    first = min((_at(s["start_time"]) for s in spans), default=_NO_TIME)
+    last = max((_at(s["end_time"]) for s in spans), default=_NO_TIME)
+    total = max(last - first, timedelta(microseconds=1))
 
     rows: list[TreeRow] = []
     stack: list[tuple[Row, int, list[str]]] = [(span, 0, []) for span in reversed(children[None])]
@@ -72,8 +72,8 @@ def tree_rows(spans: list[Row]) -> list[TreeRow]:
             continue
         seen.add(span["span_id"])
         kids = children.get(span["span_id"], [])
-        start = _ns(span["start_time"]) - first
-        length = max(_ns(span["end_time"]) - _ns(span["start_time"]), 0)
+        start = _at(span["start_time"]) - first
+        length = max(_at(span["end_time"]) - _at(span["start_time"]), timedelta(0))
         rows.append(
             TreeRow(
                 span=span,
@@ -135,13 +135,14 @@ def problems(span: Row) -> list[Problem]:
 
 def event_offset_ms(span: Row, event: dict[str, Any]) -> float | None:
     when = event.get("time")
-    if not isinstance(when, str) or not span.get("start_time"):
+    if not isinstance(when, datetime) or span.get("start_time") is None:
         return None
-    return (_ns(when) - _ns(span["start_time"])) / 1e6
+    offset: float = (when - span["start_time"]) / _MS
+    return offset
 
 
 def root_span(spans: list[Row]) -> Row | None:
     ids = {span["span_id"] for span in spans}
     roots = [s for s in spans if s["parent_span_id"] not in ids]
     pool = roots or spans
-    return min(pool, key=lambda s: s["start_time"] or "", default=None)
+    return min(pool, key=lambda s: _at(s["start_time"]), default=None)

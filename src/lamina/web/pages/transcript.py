@@ -9,12 +9,13 @@ trace was not loaded (past the page's limit) shows the list previews.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lamina.spans import payload
 from lamina.spans.preview import error_text
 from lamina.store.base import Row
 from lamina.web.pages import spans
-from lamina.web.pages.render import display_preview, parse_iso
+from lamina.web.pages.render import display_preview
 
 IDLE_GAP_MS = 60_000
 MAX_CHIPS = 8
@@ -52,15 +53,17 @@ class Mark:
 
 def turns(session: Row, loaded: dict[str, Row]) -> list[Turn]:
     result: list[Turn] = []
-    previous_end: str | None = None
+    previous_end: datetime | None = None
     for trace in session["traces"]:
         full = loaded.get(trace["trace_id"])
         turn = _turn(trace, full) if full is not None else _preview_turn(trace)
-        if previous_end and trace["start_time"]:
-            gap = (parse_iso(trace["start_time"]) - parse_iso(previous_end)).total_seconds()
-            if gap * 1000 >= IDLE_GAP_MS:
-                turn.gap_ms = gap * 1000
-        if trace["end_time"] and (previous_end is None or trace["end_time"] > previous_end):
+        if previous_end is not None and trace["start_time"] is not None:
+            gap_ms = (trace["start_time"] - previous_end).total_seconds() * 1000
+            if gap_ms >= IDLE_GAP_MS:
+                turn.gap_ms = gap_ms
+        if trace["end_time"] is not None and (
+            previous_end is None or trace["end_time"] > previous_end
+        ):
             previous_end = trace["end_time"]
         result.append(turn)
     return result
@@ -113,13 +116,13 @@ def _turn(trace: Row, full: Row) -> Turn:
 
 def timeline(session: Row) -> list[Mark]:
     traces: list[Row] = session["traces"]
-    if not traces or not session["start_time"] or not session["end_time"]:
+    start, end = session["start_time"], session["end_time"]
+    if not traces or start is None or end is None:
         return []
-    start = parse_iso(session["start_time"])
-    total = max((parse_iso(session["end_time"]) - start).total_seconds(), 1e-6)
+    total = max((end - start).total_seconds(), 1e-6)
     marks = []
     for trace in traces:
-        offset = (parse_iso(trace["start_time"]) - start).total_seconds()
+        offset = (trace["start_time"] - start).total_seconds()
         marks.append(
             Mark(
                 trace=trace,
