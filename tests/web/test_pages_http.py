@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from lamina.web.pages.session import LOAD_SPANS
 from tests.core import otlp
 from tests.web.conftest import PASSWORD, Seeded, send_turns
 
@@ -222,3 +223,44 @@ def test_the_api_and_the_download_write_times_as_iso_text_with_z(
     assert all(written in api for written in expected), api
     download = client.get(f"/p/default/sessions/{session}", params={"export": "json"}).text
     assert all(written.replace(":", ": ", 1) in download for written in expected), download
+
+
+def _whole_and_lazy(html: str) -> tuple[int, list[str]]:
+    """How many turns the session page shows whole, and the ids of those it will load."""
+    turns = re.findall(r'<article class="turn([^"]*)" id="turn-([0-9a-f]{32})"', html)
+    return sum("turn-preview" not in classes for classes, _ in turns), [
+        trace_id for classes, trace_id in turns if "turn-preview" in classes
+    ]
+
+
+def test_the_session_page_shows_its_turns_whole(client: httpx.Client, web: Seeded) -> None:
+    session = otlp.uid("whole")
+    send_turns(web.server, session, [(f"q{n}", f"a{n}") for n in range(60)], remember=False)
+    web.server.wait_for(f"/api/v1/sessions/{session}", lambda s: s["trace_count"] == 60)
+    page = client.get(f"/p/default/sessions/{session}")
+    assert _whole_and_lazy(page.text) == (60, [])
+    assert all(f"a{n}</" in page.text for n in range(60))
+
+
+def test_turns_past_the_spans_a_page_reads_come_lazily(client: httpx.Client, web: Seeded) -> None:
+    session = otlp.uid("lazy")
+    start = time.time_ns() - 60 * SECOND
+    spans, trace_ids = [], []
+    for turn in range(2):  # two turns of more than half of LOAD_SPANS spans each
+        trace = otlp.new_trace_id()
+        root = otlp.span(
+            trace, f"turn-{turn}", start_ns=start + turn * SECOND,
+            attributes={"session.id": session, "output.value": f"reply {turn}"},
+        )  # fmt: skip
+        spans += [root] + [
+            otlp.span(trace, "step", parent=root.span_id, start_ns=start + turn * SECOND)
+            for _ in range(LOAD_SPANS // 2)
+        ]
+        trace_ids.append(trace.hex())
+    sent = otlp.post(web.url, web.server.api_key, otlp.export(spans))
+    assert sent.status_code == 200, sent.text
+    web.server.wait_for(f"/api/v1/sessions/{session}", lambda s: s["trace_count"] == 2)
+    page = client.get(f"/p/default/sessions/{session}")
+    assert _whole_and_lazy(page.text) == (1, [trace_ids[1]])
+    lazy = client.get(f"/p/default/traces/{trace_ids[1]}", params={"fragment": "turn", "n": "2"})
+    assert "reply 1" in lazy.text and "turn-preview" not in lazy.text

@@ -12,7 +12,7 @@ are rounded to COST_DIGITS significant digits (sums of float prices read
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -25,14 +25,14 @@ from lamina.store.rows import LARGE_FIELDS
 
 # A list of sessions counts its total up to this many; past it, it says "more than".
 TOTAL_CAP = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def moment(ns: int | None) -> datetime | None:
     """A time in the store (nanoseconds since 1970) as presented rows hold it."""
     if ns is None:
         return None
-    whole = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
-    return whole.replace(microsecond=(ns // 1000) % 1_000_000)
+    return EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def json_bytes(value: Any, indent: bool = False) -> bytes:

@@ -1,15 +1,15 @@
 """The session page, a session's expansion in the Sessions tab, and its JSON export.
 
 All three start from :func:`lamina.query.present.get_session` (the JSON twin
-is ``GET /api/v1/sessions/{id}``). The page also reads each turn's trace
-(``GET /api/v1/traces/{id}``) for the transcript, up to :data:`TURNS_PER_PAGE`
-turns at a time, and the outline of the session's spans for its waterfall
+is ``GET /api/v1/sessions/{id}``). The page also reads its turns' traces (each
+what ``GET /api/v1/traces/{id}`` answers) for the transcript, up to
+:data:`TURNS_PER_PAGE` turns at a time in one :meth:`Store.get_traces` call, and
+the outline of the session's spans for its waterfall
 (:mod:`lamina.web.pages.waterfall`).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -22,30 +22,27 @@ from lamina.web.pages import transcript, waterfall
 from lamina.web.pages.base import Page
 
 TURNS_PER_PAGE = 100
-LOAD_BUDGET_S = 0.08  # server time spent reading whole turns before the rest come lazily
+# A page reads whole the turns whose spans, added up in order, stay within this many
+# (the first turn always); the rest come lazily as they scroll into view.
+LOAD_SPANS = 2000
 EXPANSION_ROWS = 100
 
 
-def _load(
-    store: Store,
-    project_id: str,
-    session: Row,
-    first: int,
-    last: int,
-    budget_s: float | None = None,
-) -> dict[str, Row]:
-    """Full traces for turns first..last, stopping early once the time budget is spent.
+def _load(store: Store, project_id: str, session: Row, first: int, last: int) -> dict[str, Row]:
+    """Whole traces for turns first..last, in one read, up to LOAD_SPANS spans of them.
 
     The transcript shows the rest from their list previews, and the page's
     script fills them in (``?fragment=turn``) as they scroll into view.
     """
-    loaded: dict[str, Row] = {}
-    started = time.perf_counter()
+    wanted: list[str] = []
+    spans = 0
     for trace in session["traces"][first:last]:
-        if budget_s is not None and loaded and time.perf_counter() - started > budget_s:
+        spans += trace["span_count"] or 0
+        if wanted and spans > LOAD_SPANS:
             break
-        loaded[trace["trace_id"]] = present.get_trace(store, project_id, trace["trace_id"])
-    return loaded
+        wanted.append(trace["trace_id"])
+    rows = store.get_traces(project_id, wanted) if wanted else []
+    return {row["trace_id"]: present.trace(row) for row in rows}
 
 
 async def session_page(page: Page) -> Response:
@@ -67,9 +64,7 @@ async def session_page(page: Page) -> Response:
     except ValueError:
         raise BadRequest("from must be a whole number of turns.") from None
     last = first + TURNS_PER_PAGE
-    loaded = await page.call(
-        _load, page.store, page.project.id, session, first, last, LOAD_BUDGET_S
-    )
+    loaded = await page.call(_load, page.store, page.project.id, session, first, last)
     turns = transcript.turns(session, loaded)[first:last]
     outline = await page.call(
         page.store.session_spans, page.project.id, session_id, waterfall.SPAN_LIMIT
