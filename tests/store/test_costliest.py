@@ -149,7 +149,9 @@ def test_an_older_data_dir_gets_its_costliest_sessions_on_upgrade(tmp_path: Path
     store.close()
     with duckdb.connect(str(tmp_path / DB_FILE)) as con:
         con.execute("DROP TABLE costliest_sessions")
-        con.execute("DROP TABLE journal_stored")  # and migration 9 after it
+        con.execute("DROP TABLE journal_stored")  # and migrations 9 and 10 after it
+        con.execute("DROP TABLE span_values; DROP TABLE whole_values_before")
+        con.execute("ALTER TABLE spans DROP COLUMN cut_lengths")
         con.execute("DELETE FROM schema_version WHERE version >= 8")
     store = DuckDBStore(tmp_path)
     try:

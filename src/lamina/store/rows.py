@@ -108,14 +108,27 @@ def cut_fields(fields: str, length: str, cut: str) -> str:
 
 def cut_span_row(row: dict[str, Any]) -> Row:
     """A span read with :func:`cut_fields`: a ``truncated`` map names the values cut."""
+    return trace_span_row(row, cut_columns(row))
+
+
+def cut_columns(row: dict[str, Any]) -> dict[str, int]:
+    """Each large value of a row read with :func:`cut_fields` put in its field's place;
+    the full lengths of those cut (field: characters)."""
     truncated = {}
     for name in LARGE_FIELDS:
         row[name] = row.pop(f"{name}_cut")
         chars = row.pop(f"{name}_chars", None)
         if chars is not None:
             truncated[name] = int(chars)
-            if name in _EMPTY_JSON:
-                row[name] = _EMPTY_JSON[name]
+    return truncated
+
+
+def trace_span_row(row: dict[str, Any], truncated: dict[str, int]) -> Row:
+    """A span as a trace shows it, its large values cut to TRACE_VALUE_CHARS characters
+    where ``truncated`` gives their full lengths (then named in the span's own)."""
+    for name in truncated:
+        if name in _EMPTY_JSON:
+            row[name] = _EMPTY_JSON[name]
     out = span_row(row)
     if truncated:
         out["truncated"] = truncated

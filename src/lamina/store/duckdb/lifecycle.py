@@ -16,8 +16,9 @@ _FAILURE = "The store could not delete ({error})."
 def delete_traces(
     connection: Connection, project_id: str, where: str, params: list[Any]
 ) -> Deleted:
-    """The project's traces matching ``where``, their spans, and a refresh of the
-    sessions they were in, in one transaction (spans found by sequence range)."""
+    """The project's traces matching ``where``, their spans (and the values kept apart
+    of those, lamina.store.duckdb.values), and a refresh of the sessions they were in,
+    in one transaction (spans found by sequence range)."""
     with connection.transaction(_FAILURE) as con:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
@@ -36,6 +37,11 @@ def delete_traces(
                 )
             )
             spans = int(deleted[0]) if deleted else 0
+            con.execute(
+                "DELETE FROM span_values WHERE seq BETWEEN ? AND ? AND project_id = ? "
+                "AND trace_id IN (SELECT trace_id FROM doomed)",
+                [low, high, project_id],
+            )
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT "
                 "? AS project_id, session_id FROM doomed WHERE session_id IS NOT NULL",
@@ -58,6 +64,7 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
         traces = (one(row) or (0,))[0]
         row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])
         spans = (one(row) or (0,))[0]
+        con.execute("DELETE FROM span_values WHERE project_id = ?", [project_id])
         for table in ("traces", "sessions", "costliest_sessions", "api_keys", "request_digests"):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])

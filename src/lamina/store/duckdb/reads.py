@@ -18,11 +18,11 @@ from lamina.spans.summaries import plain_metadata
 from lamina.store import sessions_sql
 from lamina.store.base import Row
 from lamina.store.duckdb.connection import Connection, one
+from lamina.store.duckdb.values import CUT_COLUMN, join_values, trace_spans
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     LARGE_FIELDS,
     cut_fields,
-    cut_span_row,
     duration_ms,
     outline_row,
     page,
@@ -35,8 +35,15 @@ from lamina.store.rows import (
 # A newest-first search looks first among this many pages' worth of the newest
 # sessions or traces (see _windowed_search).
 SEARCH_WINDOW = 8
-# A trace's spans, their large values cut (see lamina.store.rows.TRACE_VALUE_CHARS).
-_CUT_SPAN_FIELDS = cut_fields(sessions_sql.SPAN_FIELDS, "length({f})", "left({f}, {n})")
+# A trace's spans: their fields, with the heads of the long values kept apart (see
+# lamina.store.duckdb.values), and what joins those to the rest. Spans stored before
+# values were kept apart (a data dir of an earlier release) may hold long values
+# whole: the traces they are in are read with those cut in SQL (see
+# lamina.store.rows.TRACE_VALUE_CHARS), which made a one-trace read 5 ms slower.
+_SPAN_FIELDS = f"seq, {sessions_sql.SPAN_FIELDS}, {CUT_COLUMN}"
+_CUT_SPAN_FIELDS = (
+    f"seq, {cut_fields(sessions_sql.SPAN_FIELDS, 'length({f})', 'left({f}, {n})')}, {CUT_COLUMN}"
+)
 Q = TypeVar("Q", SessionQuery, TraceQuery)
 
 
@@ -121,7 +128,11 @@ def _windowed_search(
     return connection.query(*build(project_id, query, None))
 
 
-def get_trace(connection: Connection, project_id: str, trace_id: str) -> Row | None:
+def get_trace(
+    connection: Connection, project_id: str, trace_id: str, whole_before: int
+) -> Row | None:
+    """The trace and its spans. ``whole_before``: spans below this ``seq`` may hold long
+    values whole (see _CUT_SPAN_FIELDS)."""
     rows = connection.query(
         sessions_sql.by_id("traces", "trace_id", f"{sessions_sql.TRACE_FIELDS}, min_seq, max_seq"),
         [trace_id, project_id],
@@ -129,16 +140,17 @@ def get_trace(connection: Connection, project_id: str, trace_id: str) -> Row | N
     if not rows:
         return None
     trace = trace_row(rows[0])
+    cut_in_sql = rows[0]["min_seq"] < whole_before
+    fields = _CUT_SPAN_FIELDS if cut_in_sql else _SPAN_FIELDS
     where = "seq BETWEEN ? AND ? AND project_id = ? AND trace_id = ?"
     params = [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id]
     try:
         spans = connection.query(
-            f"SELECT {_CUT_SPAN_FIELDS} FROM spans WHERE {where} ORDER BY start_ns, seq",
-            params,
+            f"SELECT {fields} FROM spans WHERE {where} ORDER BY start_ns, seq", params
         )
     except duckdb.OutOfMemoryException:
-        # A scan holds the whole text of the rows it reads together (6 spans of
-        # 12 MB did not fit in 64 MB): read them one at a time, each value cut.
+        # A scan holds the whole text of the rows it reads together (6 spans of 12 MB
+        # stored whole did not fit in 64 MB): read them one at a time, each value cut.
         seqs = connection.query(
             f"SELECT seq FROM spans WHERE {where} ORDER BY start_ns, seq", params
         )
@@ -146,17 +158,20 @@ def get_trace(connection: Connection, project_id: str, trace_id: str) -> Row | N
             span
             for row in seqs
             for span in connection.query(
-                f"SELECT {_CUT_SPAN_FIELDS} FROM spans WHERE seq = ? AND project_id = ?",
+                f"SELECT {fields} FROM spans WHERE seq = ? AND project_id = ?",
                 [row["seq"], project_id],
             )
         ]
-    trace["spans"] = [cut_span_row(row) for row in spans]
+    trace["spans"] = trace_spans(connection, spans, cut_in_sql)
     return trace
 
 
-def get_traces(connection: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+def get_traces(
+    connection: Connection, project_id: str, trace_ids: Sequence[str], whole_before: int
+) -> list[Row]:
     """What :func:`get_trace` answers for each of ``trace_ids`` the project has (each
-    once), in their order: two statements however many traces there are."""
+    once), in their order: two statements however many traces there are (and one more
+    for the values kept apart, if any)."""
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
@@ -164,19 +179,20 @@ def get_traces(connection: Connection, project_id: str, trace_ids: Sequence[str]
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
+    cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
+    fields = _CUT_SPAN_FIELDS if cut_in_sql else _SPAN_FIELDS
     try:
-        rows = connection.query(
-            *_traces_spans_sql(project_id, list(found.values()), _CUT_SPAN_FIELDS)
-        )
+        rows = connection.query(*_traces_spans_sql(project_id, list(found.values()), fields))
     except duckdb.OutOfMemoryException:
         # Their spans' text together does not fit: a trace at a time (see get_trace).
         return [
             trace
             for trace_id in wanted
-            if (trace := get_trace(connection, project_id, trace_id)) is not None
+            if (trace := get_trace(connection, project_id, trace_id, whole_before)) is not None
         ]
-    for row in rows:
-        spans[row.pop("trace_id")].append(cut_span_row(row))
+    owners = [row.pop("trace_id") for row in rows]
+    for owner, span in zip(owners, trace_spans(connection, rows, cut_in_sql), strict=True):
+        spans[owner].append(span)
     return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
 
 
@@ -191,13 +207,14 @@ def span_value(
     if not rows:
         return None
     found = connection.query(
-        f"SELECT {field} AS value FROM spans WHERE seq BETWEEN ? AND ? AND project_id = ? "
-        "AND trace_id = ? AND span_id = ? LIMIT 1",
+        f"SELECT seq, {field}, {CUT_COLUMN} FROM spans WHERE seq BETWEEN ? AND ? "
+        "AND project_id = ? AND trace_id = ? AND span_id = ? LIMIT 1",
         [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id, span_id],
     )
     if not found:
         return None
-    value = whole_value(field, found[0]["value"])
+    join_values(connection, found, field=field)
+    value = whole_value(field, found[0][field])
     return {"trace_id": trace_id, "span_id": span_id, "field": field, "value": value}
 
 

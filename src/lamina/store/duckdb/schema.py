@@ -188,6 +188,24 @@ MIGRATIONS: list[str] = [
     CREATE TABLE journal_stored (entry_id BIGINT NOT NULL);
     INSERT INTO journal_stored VALUES (0);
     """,
+    # 10: long values kept apart (lamina.store.duckdb.values): a span keeps the head of
+    # each, and the full lengths of those it holds the head of; the rest is in chunks
+    # in ``span_values``. Spans stored before (``seq`` below the one row of
+    # ``whole_values_before``) may hold long values whole.
+    """
+    ALTER TABLE spans ADD COLUMN cut_lengths MAP(VARCHAR, BIGINT);
+    CREATE TABLE span_values (
+        seq BIGINT NOT NULL,
+        project_id VARCHAR NOT NULL,
+        trace_id VARCHAR NOT NULL,
+        span_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        char_offset BIGINT NOT NULL,
+        chunk VARCHAR NOT NULL
+    );
+    CREATE TABLE whole_values_before (seq BIGINT NOT NULL);
+    INSERT INTO whole_values_before SELECT coalesce(max(seq), 0) + 1 FROM spans;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,7 +29,7 @@ from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.duckdb import catalog, export, lifecycle, reads
-from lamina.store.duckdb.connection import Connection, first_line
+from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -81,6 +81,11 @@ class DuckDBStore:
         self._connection = Connection(self.path, memory_mb, threads)
         try:
             migrate(self._connection.db, self.path)
+            # Spans below this seq were stored before long values were kept apart
+            # (lamina.store.duckdb.values), and may hold them whole.
+            (self._whole_before,) = one(
+                self._connection.db.execute("SELECT seq FROM whole_values_before")
+            )
             self._storer = Storer(self._connection, data_dir, unstored_limit)
         except BaseException:
             self._connection.db.close()
@@ -120,11 +125,11 @@ class DuckDBStore:
 
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
-        return reads.get_trace(self._connection, project_id, trace_id)
+        return reads.get_trace(self._connection, project_id, trace_id, self._whole_before)
 
     @_settled
     def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
-        return reads.get_traces(self._connection, project_id, trace_ids)
+        return reads.get_traces(self._connection, project_id, trace_ids, self._whole_before)
 
     @_settled
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:

@@ -2,12 +2,13 @@
 
 A write is appended to the journal and synced (lamina.store.duckdb.journal), and
 answered; a background thread stores the backlog (lamina.store.duckdb.backlog) in
-large transactions of column-wise Arrow appends, a part a transaction: the spans, and
-one summary delta per trace they touch folded into ``traces`` and ``sessions``
-(lamina.store.duckdb.fold). A read first has what was journaled before it stored
-(:meth:`Storer.reading`). A part that runs out of the store's memory is halved, and a
-journal entry that cannot be stored alone is set aside (lamina.store.duckdb.quarantine)
-so that the next ones flow. On opening, what a crash left in the journal is stored.
+large transactions of column-wise Arrow appends, a part a transaction: the spans
+(their long values kept apart, lamina.store.duckdb.values), and one summary delta per
+trace they touch folded into ``traces`` and ``sessions`` (lamina.store.duckdb.fold).
+A read first has what was journaled before it stored (:meth:`Storer.reading`). A part
+that runs out of the store's memory is halved, and a journal entry that cannot be
+stored alone is set aside (lamina.store.duckdb.quarantine) so that the next ones flow.
+On opening, what a crash left in the journal is stored.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from lamina.store.duckdb.retries import (
     forget_digests,
     record_digests,
 )
+from lamina.store.duckdb.values import split
 
 JOURNAL_DIR = "journal"
 QUARANTINE_DIR = "quarantine"
@@ -110,6 +112,7 @@ class Storer:
         unstored = [digest for journaled in self.backlog.writes for digest in journaled.digests]
         self._retries = Retries(db, unstored)
         self._checkpointed = False  # nothing written since the last idle checkpoint
+        self.idle_checks = 0  # pauses in writes that found what to checkpoint, if any
         self._closing = threading.Event()
         self._thread = threading.Thread(
             target=self._store_in_background, name="lamina-store", daemon=True
@@ -311,7 +314,10 @@ class Storer:
             forget_digests(con, now)
             self._digests_pruned = now
         record_digests(con, digests)
-        append(con, "spans", batch.spans)
+        spans, values = split(batch.spans)  # long values kept apart, see values.py
+        append(con, "spans", spans)
+        if values.num_rows:
+            append(con, "span_values", values)
         fold_deltas(con, batch.traces)
         return batch.count
 
@@ -355,6 +361,7 @@ class Storer:
                 return  # a write came in meanwhile
             self._connection.checkpoint_if_held()
             self._checkpointed = True
+            self.idle_checks += 1
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
