@@ -5,6 +5,7 @@ Fixtures
 ``server``        session-scoped running server (shared; use unique session/trace ids).
 ``new_server``    factory: ``new_server(*extra_args, data_dir=None)`` starts a fresh
                   server (its own data dir unless given), stopped at the end of the test.
+``store_kind``    the store they run on: "duckdb" (but see "Both stores" below).
 ``LaminaServer``  has ``.url``, ``.grpc_target`` ("127.0.0.1:PORT"), ``.api_key``,
                   ``.data_dir``, ``.get(path, key=..., **params)`` -> httpx.Response,
                   ``.api(path, **params)`` -> parsed JSON (asserts 200),
@@ -12,6 +13,14 @@ Fixtures
                   holds (AssertionError after ``timeout`` s),
                   ``.cli(*args)`` runs the `lamina` command on the data dir,
                   ``.stop()`` (SIGTERM, waits) and ``.kill()`` (SIGKILL).
+
+Both stores
+-----------
+A module marked ``pytestmark = pytest.mark.both_stores`` runs each test that uses
+``server`` or ``new_server`` twice, ``[duckdb]`` and ``[clickhouse]``: against the DuckDB
+store and against the ClickHouse store (its SQL on chDB, in the server's process), each
+with one shared server (``duckdb_server``, ``clickhouse_server``), and ``new_server``
+starting servers on the same store; ``store_kind`` says which.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support import otlp
 
 LAMINA = str(Path(sys.executable).parent / "lamina")
 _RUNNING = re.compile(r"Lamina is running: (\S+) .*OTLP/gRPC: (\S+)")
@@ -144,21 +155,61 @@ def start_server(
     return server
 
 
+STORE_KINDS = ["duckdb", "clickhouse"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A ``both_stores`` module's tests that use a server run once on each store."""
+    if metafunc.definition.get_closest_marker("both_stores") is None:
+        return
+    # new_server asks for store_kind; the session-scoped server is chosen by its param
+    names = [name for name in ("server", "store_kind") if name in metafunc.fixturenames]
+    if names:
+        values = [[kind] * len(names) for kind in STORE_KINDS]
+        metafunc.parametrize(names, values, indirect=True, ids=STORE_KINDS, scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = getattr(request, "param", "duckdb")
+    return kind
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+def duckdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
     running = start_server(tmp_path_factory.mktemp("lamina-data"))
     yield running
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
+    """The shared server on the ClickHouse store (chDB in its process)."""
+    data_dir = tmp_path_factory.mktemp("lamina-clickhouse")
+    running = start_server(data_dir, "--store", f"chdb://{data_dir}/chdb")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def server(request: pytest.FixtureRequest) -> LaminaServer:
+    """The shared server: on DuckDB, or on the store a ``both_stores`` test runs on
+    (the parametrisation gives this fixture a param and the module's scope)."""
+    kind = getattr(request, "param", "duckdb")
+    found: LaminaServer = request.getfixturevalue(f"{kind}_server")
+    return found
+
+
 @pytest.fixture
-def new_server(tmp_path: Path) -> Iterator[Callable[..., LaminaServer]]:
+def new_server(tmp_path: Path, store_kind: str) -> Iterator[Callable[..., LaminaServer]]:
     started: list[LaminaServer] = []
 
     def start(
         *extra: str, data_dir: Path | None = None, api_key: str | None = None
     ) -> LaminaServer:
         directory = data_dir or tmp_path / f"data-{len(started)}"
+        if store_kind == "clickhouse":
+            extra = (*extra, "--store", f"chdb://{directory}/chdb")
         running = start_server(directory, *extra, api_key=api_key)
         started.append(running)
         return running
@@ -166,6 +217,12 @@ def new_server(tmp_path: Path) -> Iterator[Callable[..., LaminaServer]]:
     yield start
     for running in started:
         running.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_http_client() -> Iterator[None]:
+    yield
+    otlp.close_client()
 
 
 _EXIT_STATUS = pytest.StashKey[int]()

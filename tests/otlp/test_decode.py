@@ -19,8 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from lamina.errors import BadRequest
 from lamina.otlp.decode import decode_request, parse_json, parse_protobuf
 from lamina.pricing import PriceTable
-from tests.core import otlp
 from tests.otlp.decoded import spans_of
+from tests.support import otlp
 
 PRICES = PriceTable.load(None)
 MS = 1_000_000

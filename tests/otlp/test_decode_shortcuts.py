@@ -20,8 +20,8 @@ from lamina.otlp import attributes
 from lamina.otlp.decode import decode_request
 from lamina.pricing import PriceTable
 from lamina.spans.preview import _cut, _single_spaced
-from tests.core import otlp
 from tests.otlp.decoded import spans_of
+from tests.support import otlp
 
 PRICES = PriceTable.load(None)
 

@@ -12,14 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _shared_http_client() -> Iterator[None]:
-    yield
-    otlp.close_client()
+from tests.support.otlp import IN_PROCESS
 
 
 @pytest.fixture(scope="session")

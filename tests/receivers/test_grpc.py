@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

@@ -23,8 +23,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS, JSON, MS, PROTOBUF
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS, JSON, MS, PROTOBUF
 
 
 def _absent(server: LaminaServer, *trace_ids: bytes) -> None:

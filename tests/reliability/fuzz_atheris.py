@@ -58,7 +58,7 @@ def decode(body: bytes) -> None:
 
 def seeds() -> list[bytes]:
     """Real requests, in both encodings."""
-    from tests.core import otlp
+    from tests.support import otlp
 
     turns = [
         otlp.conversation_turn("conv-1", 0, start_ns=1_700_000_000_000_000_000),

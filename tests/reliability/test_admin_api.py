@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
 
 MiB = 1024 * 1024
 

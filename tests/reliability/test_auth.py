@@ -28,9 +28,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from lamina.receivers import http as otlp_routes
 from lamina.web import admin, api
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
 from tests.reliability.test_data_lifecycle import send_session
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 PASSWORD = "a long and secret passphrase 42"
 MISSING_TRACE = "0123456789abcdef0123456789abcdef"

@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 HALF_REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n"  # the headers never end
 HOLD_SECONDS = 6  # the first server's header timeout: long enough to check all are held

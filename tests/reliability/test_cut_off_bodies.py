@@ -11,7 +11,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from tests.conftest import LaminaServer
-from tests.core.otlp import IN_PROCESS
+from tests.support.otlp import IN_PROCESS
 
 
 def _leave_mid_body(server: LaminaServer, path: str) -> None:

@@ -19,8 +19,8 @@ import pytest
 from lamina.store.duckdb.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from tests.conftest import LAMINA, LaminaServer, run_cli
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 OLD_KEY = "lmn_" + "o" * 43
 START = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z

@@ -13,8 +13,8 @@ from urllib.parse import quote
 import orjson
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS, MS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS, MS
 
 DAY_NS = 86_400 * 1_000_000_000
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 
 from tests.conftest import LAMINA, LaminaServer
-from tests.core import otlp
 from tests.reliability.test_data_lifecycle import send_session
+from tests.support import otlp
 
 
 def _lines(path: Path) -> list[bytes]:

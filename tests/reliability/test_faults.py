@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 SPANS_PER_TRACE = 3
 KILL_CYCLES = int(os.environ.get("LAMINA_KILL_CYCLES", "5"))

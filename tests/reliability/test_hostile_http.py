@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
 from tests.reliability.test_fuzz import _deep_request, _field
 from tests.reliability.test_overload import rss_mb
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 MiB = 1 << 20
 BODY_LIMIT = 1 * MiB

@@ -22,8 +22,8 @@ import pytest
 
 from lamina.exchange.importing import IMPORT_CHUNK_BYTES, read_spans
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 SPANS = 2000
 TEXT = 40_000  # characters of input per span

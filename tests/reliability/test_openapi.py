@@ -20,9 +20,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
 from tests.reliability.test_data_lifecycle import send_session
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 EXAMPLES = int(os.environ.get("LAMINA_SCHEMATHESIS_EXAMPLES", "25"))
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
 from tests.processes import children
+from tests.support import otlp
 
 LOAD_SECONDS = float(os.environ.get("LAMINA_OVERLOAD_SECONDS", "10"))
 SENDERS = 8

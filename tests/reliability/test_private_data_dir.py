@@ -22,8 +22,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from tests.conftest import LaminaServer
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 
 def _modes(data_dir: Path) -> dict[str, int]:

@@ -36,9 +36,9 @@ import pytest
 
 from lamina.receivers.grpc import MAX_CONCURRENT_RPCS
 from tests.conftest import LaminaServer, start_server
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
 from tests.reliability.test_overload import rss_mb
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 WRONG_KEY = [("authorization", "Bearer lmn_" + "x" * 43)]

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from lamina.store.clickhouse.client import parse_store
 from lamina.store.clickhouse.store import ClickHouseStore
 from tests.conftest import LaminaServer, run_cli, start_server
-from tests.core import otlp
+from tests.support import otlp
 
 FAST = ("--decode-workers", "0")  # decoding in the server process: quicker to start
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import start_server
-from tests.core.test_stop_line import STOPPED
+from tests.serve.test_stop_line import STOPPED
 
 
 def test_a_workers_server_prints_one_line_when_it_stops(tmp_path: Path, store_url: str) -> None:

@@ -11,8 +11,8 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.conftest import start_server
-from tests.core import otlp
-from tests.core.test_ports import refused
+from tests.serve.test_ports import refused
+from tests.support import otlp
 
 FAST = ("--decode-workers", "0")
 

@@ -10,7 +10,7 @@ from bench.workload import batches
 from lamina.otlp.body import PROTOBUF, decode_body
 from lamina.pricing import PriceTable
 from lamina.spans.batch import SPAN_SCHEMA, ColumnBatch, from_columns, from_rows
-from tests.core import otlp
+from tests.support import otlp
 
 PRICES = PriceTable.load(None)
 

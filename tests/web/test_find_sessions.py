@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.core import otlp
+from tests.support import otlp
 from tests.web.conftest import Seeded
 
 SESSIONS = 55  # more than a page (50)

@@ -15,7 +15,7 @@ import orjson
 import pyarrow.parquet as pq
 from playwright.sync_api import Page, expect
 
-from tests.core import otlp
+from tests.support import otlp
 from tests.web.conftest import Seeded, send_turns
 
 

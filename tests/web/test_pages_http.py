@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from lamina.web.pages.session import LOAD_SPANS
-from tests.core import otlp
+from tests.support import otlp
 from tests.web.conftest import PASSWORD, Seeded, send_turns
 
 SECOND = 1_000_000_000

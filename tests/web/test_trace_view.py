@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from tests.core import otlp
+from tests.support import otlp
 from tests.web.conftest import Seeded
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from rich.cells import cell_len
 
 from tests.conftest import LaminaServer, run_cli
-from tests.core import otlp
+from tests.support import otlp
 
 Result = subprocess.CompletedProcess[str]
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import LaminaServer, run_cli
-from tests.core import otlp
-from tests.core.otlp import IN_PROCESS
+from tests.support import otlp
+from tests.support.otlp import IN_PROCESS
 
 Result = subprocess.CompletedProcess[str]
 

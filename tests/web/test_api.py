@@ -18,8 +18,10 @@ import orjson
 import pytest
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
-from tests.core.otlp import MS
+from tests.support import otlp
+from tests.support.otlp import MS
+
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 BASE_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 SECOND = 1_000_000_000

@@ -10,7 +10,7 @@ import httpx
 import orjson
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
 
 BASE_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 

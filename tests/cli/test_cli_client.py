@@ -12,7 +12,7 @@ import pytest
 from lamina.cli.client import _pages
 from lamina.errors import LaminaError
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
 
 
 def _lines(*items: dict[str, object]) -> list[bytes]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
+
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 
 def test_the_same_request_sent_twice_is_stored_once(server: LaminaServer) -> None:

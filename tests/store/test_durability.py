@@ -17,8 +17,8 @@ import httpx
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.conftest import LaminaServer, run_cli
-from tests.core import otlp
 from tests.processes import children
+from tests.support import otlp
 
 SPANS_PER_TRACE = 3
 

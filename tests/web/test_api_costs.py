@@ -7,7 +7,7 @@ import re
 import time
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
 
 
 def test_costs_are_rounded_to_ten_significant_digits(server: LaminaServer) -> None:

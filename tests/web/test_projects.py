@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
+
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 
 @dataclass

@@ -18,8 +18,10 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
-from tests.core.otlp import MS
+from tests.support import otlp
+from tests.support.otlp import MS
+
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 Span = Any
 

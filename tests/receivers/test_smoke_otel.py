@@ -16,7 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
+
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 
 def _provider(exporter: object) -> TracerProvider:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import LaminaServer
-from tests.core import otlp
+from tests.support import otlp
 
 
 def _span_cost(server: LaminaServer, attributes: dict[str, Any]) -> tuple[Any, Any]:
