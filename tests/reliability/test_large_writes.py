@@ -15,8 +15,10 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import orjson
 
 from tests.conftest import LaminaServer
 from tests.support import otlp
@@ -213,3 +215,73 @@ def test_a_trace_of_spans_larger_than_the_store_memory_is_readable(
         link = re.search(r'<a href="([^"]+)"[^>]*>open the whole input', page.text)
         assert link is not None and link[1].startswith(path), page.text[-2000:]
         assert browser.get(link[1]).json()["value"] == "0" * 12_000_000  # the link works
+
+
+def test_an_import_of_many_long_values_is_stored_while_other_projects_write(
+    new_server: Callable[..., LaminaServer], tmp_path: Path
+) -> None:
+    """The report's reproduction: `lamina import` of 2,000 spans of 150 KB (300 MB) into
+    a server whose store has 64 MB, while another project sends a span every 0.1 s.
+    DuckDB could not checkpoint that much long text in that memory (from about 51 MB
+    on): parts were halved, then set aside or refused, and the other project got 503s.
+    Long values are now kept apart in chunks: every span is stored, nothing is set
+    aside, one value reads back whole, and every write of the other project is 200."""
+    spans, size = 2_000, 150_000
+    source = tmp_path / "big.jsonl"
+    traces = [otlp.new_trace_id().hex() for _ in range(spans)]
+    with source.open("wb") as out:
+        out.write(orjson.dumps({"lamina_export": 1, "project": "restored"}) + b"\n")
+        for n, trace in enumerate(traces):
+            span = {
+                "kind": "span",
+                "trace_id": trace,
+                "span_id": f"{n + 1:016x}",
+                "name": f"big-{n}",
+                "start_ns": 1_767_225_600_000_000_000 + n,
+                "end_ns": 1_767_225_600_000_000_000 + n + 1000,
+                "input": f"{n:05d}" + "x" * (size - 5),
+            }
+            out.write(orjson.dumps(span) + b"\n")
+        trailer = {"kind": "trailer", "sessions": 0, "traces": 0, "spans": spans}
+        out.write(orjson.dumps(trailer) + b"\n")
+    server = new_server(*IN_PROCESS, *SMALL_STORE)
+    other, other_key = otlp.new_project(server, "other")
+    codes: list[int] = []
+    importing = threading.Event()
+
+    def send() -> None:  # a span every 0.1 s while the import runs (at most 60 s)
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=30) as client:
+            headers = {"Authorization": f"Bearer {other_key}", "Content-Type": otlp.PROTOBUF}
+            while importing.is_set() and time.monotonic() < deadline:
+                body = otlp.export([otlp.span(otlp.new_trace_id(), f"small-{len(codes)}")])
+                response = client.post(
+                    server.url + "/v1/traces", content=body.SerializeToString(), headers=headers
+                )
+                codes.append(response.status_code)
+                time.sleep(0.1)
+
+    importing.set()
+    sender = threading.Thread(target=send)
+    sender.start()
+    started = time.monotonic()
+    try:
+        done = server.cli("import", str(source), "--project", "restored")
+    finally:
+        importing.clear()
+        sender.join(35)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert f'Imported {spans} spans into project "restored"' in done.stdout
+    assert _total(server, "restored") == spans, f"imported in {took:.1f} s"
+    assert codes and codes == [200] * len(codes), codes
+    assert _total(server, other) == len(codes)
+    _wait_for_an_empty_journal(server)
+    assert not (server.data_dir / "quarantine").exists()
+    health = _health(server)
+    assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    path = f"/api/v1/traces/{traces[1234]}/spans/{1235:016x}/input"
+    restored = otlp.admin(server, "create_key", project="restored")["key"]
+    whole = otlp.get(server, path, key=restored)
+    assert whole.status_code == 200, whole.text[:300]
+    assert whole.json()["value"] == "01234" + "x" * (size - 5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lamina.store.duckdb import connection
 from lamina.store.duckdb.schema import SCHEMA_VERSION
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from lamina.store.duckdb.storer import CHECKPOINT_IDLE_SECONDS
+from lamina.store.duckdb.values import CHUNK_BYTES, chunks
 from lamina.store.rows import TRACE_VALUE_CHARS
 from tests.store.test_contract import BASE, MS, rec, trace_id
 from tests.store.writing import write
@@ -202,10 +204,11 @@ def test_many_long_values_are_stored_whole_in_a_small_store(tmp_path: Path) -> N
     """The report's import (#17) at half its size: 1,000 spans of 150 KB (150 MB) in writes of
     about 8 MB, into a store of 64 MB. DuckDB could not checkpoint row groups holding
     that many long strings in that memory ("failed to pin block" from about 51 MB on):
-    parts were halved, then refused (503) or set aside. Values of more than 16 KiB are
-    now kept apart in chunks (cut between characters: the text is not all ASCII):
-    everything is stored and nothing set aside, a value reads back whole and exports
-    whole, and a trace answers it cut."""
+    parts were halved and still failed, the writes stayed in the journal (reads stored
+    them for themselves only) and new ones were refused (503). Values of more than
+    16 KiB are now kept apart in chunks (cut between characters: the text is not all
+    ASCII): everything is stored and nothing set aside, a value reads back whole and
+    exports whole, and a trace answers it cut."""
     spans, size, per_write = 1_000, 150_000, 50
     text = ("abcdefghijklmnoé" * (size // 16 + 1))[: size - 5]
 
@@ -219,6 +222,9 @@ def test_many_long_values_are_stored_whole_in_a_small_store(tmp_path: Path) -> N
             batch = range(first, min(spans, first + per_write))
             write(store, [rec(ids[n], f"big-{n}", input=value(n)) for n in batch])
         assert store.count_spans("prj_a") == spans
+        # stored, not only read: a read stores what could not be stored for itself only
+        assert store.write_failure() is None
+        assert not list((tmp_path / "journal").glob("*.journal"))
         assert store.quarantined_ids() == []
         assert not (tmp_path / "quarantine").exists()
         trace = store.get_trace("prj_a", ids[567])
@@ -295,3 +301,14 @@ def test_deletes_take_the_values_kept_apart_with_their_spans(tmp_path: Path) -> 
         assert chunks_of("prj_c") == 0
     finally:
         store.close()
+
+
+def test_long_values_are_cut_between_characters_into_chunks_of_bounded_bytes() -> None:
+    """Chunks of at most CHUNK_BYTES bytes of UTF-8, never inside a character, each
+    with the offset of its first character; joined, the text again."""
+    text = "".join(random.choice("aé€😀") for _ in range(40_000))
+    pieces = chunks(text)
+    assert len(pieces) > 4 and "".join(piece for _, piece in pieces) == text
+    for offset, piece in pieces:
+        assert len(piece.encode()) <= CHUNK_BYTES and text[offset : offset + len(piece)] == piece
+    assert len(pieces[0][1].encode()) > CHUNK_BYTES - 4  # as full as a character allows
