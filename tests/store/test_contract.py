@@ -1057,3 +1057,42 @@ def test_a_trace_cuts_large_values_and_one_is_read_whole(store: Store) -> None:
     assert store.span_value("prj_b", trace, large.span_id, "input") is None
     assert store.span_value("prj_a", trace, "0" * 16, "input") is None
     assert store.span_value("prj_a", trace, large.span_id, "name") is None
+
+
+def test_values_longer_than_a_chunk_and_shorter_than_the_cut_are_whole(store: Store) -> None:
+    """Values of tens of KB but under TRACE_VALUE_CHARS characters (the DuckDB store keeps
+    all but their first 16 KiB apart) are answered whole by a trace, get_traces and an
+    export, JSON ones parsed; a store holding several on one span joins each to its own."""
+    import orjson
+
+    from lamina.store.base import ExportKind
+    from lamina.store.rows import TRACE_VALUE_CHARS
+
+    words = {"k": "ä" * 12_000, "l": "b" * 9_000}
+    attributes = orjson.dumps({"input.value": "x" * 30_000, **words}).decode()
+    events = orjson.dumps([{"name": "e", "attributes": words}]).decode()
+    trace = trace_id()
+    wide = rec(
+        trace,
+        "wide",
+        input="ü" * (TRACE_VALUE_CHARS - 1),
+        output="o" * 20_000,
+        attributes=attributes,
+        events=events,
+        metadata={"m": "ß" * 17_000},
+    )
+    write(store, [wide, rec(trace, "small", start=BASE + MS, input="tiny")])
+    got = store.get_trace("prj_a", trace)
+    assert got is not None and store.get_traces("prj_a", [trace]) == [got]
+    by_name = {span["name"]: span for span in got["spans"]}
+    span = by_name["wide"]
+    assert "truncated" not in span and span["input"] == wide.input
+    assert span["output"] == wide.output and span["metadata"] == {"m": "ß" * 17_000}
+    assert span["attributes"] == orjson.loads(attributes)
+    assert span["events"] == orjson.loads(events)
+    assert by_name["small"]["input"] == "tiny"
+    exported = {s["name"]: s for s in store.export_page("prj_a", ExportKind.SPANS).items}
+    for name in ("input", "output", "attributes", "events"):
+        assert exported["wide"][name] == span[name]
+    whole = store.span_value("prj_a", trace, wide.span_id, "events")
+    assert whole is not None and whole["value"] == orjson.loads(events)
