@@ -6,7 +6,8 @@ block" for ever, a restart changing nothing. A journal part (32 MB of spans) sto
 in one DuckDB transaction, which holds everything it appends in the store's memory
 until it commits, did not fit; the part was retried for ever and everything newer
 waited behind it. These tests keep the proportions at a small size: spans of a few
-MB into a store given 64 MB.
+MB into a store given 64 MB; the report's import itself (2,000 spans of 150 KB) runs
+at full size, into 64 MB.
 """
 
 from __future__ import annotations
