@@ -99,6 +99,23 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
+SCORE_OPS = ("=", "!=", "<", "<=", ">", ">=")
+SESSION_STATUSES = ("active", "ended")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCondition:
+    """``score=NAME<op>VALUE`` on a list: the session's (or trace's) average of NAME
+    compared with ``value``; or, with a categorical ``label`` (``=`` and ``!=`` only),
+    whether any of its NAME scores has that label. Those without a NAME score never
+    match. A session's scores are its own and its traces' (see lamina.store.scores)."""
+
+    name: str
+    op: str
+    value: float | None = None
+    label: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SessionQuery:
     limit: int = DEFAULT_LIMIT
@@ -119,6 +136,12 @@ class SessionQuery:
     # A session matches these when one of its traces carries the tag and every pair.
     tag: str | None = None
     metadata: tuple[tuple[str, str], ...] = field(default=())
+    status: str | None = None  # SESSION_STATUSES
+    scores: tuple[ScoreCondition, ...] = ()
+    has_scores: tuple[str, ...] = ()  # has_score=NAME: at least one NAME score
+    # sort == "score": by score_sort's average; those without that score come last in
+    # either order (the cursor's sort is "score:NAME")
+    score_sort: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +159,6 @@ class TraceQuery:
     since_ns: int | None = None
     until_ns: int | None = None
     metadata: tuple[tuple[str, str], ...] = field(default=())
+    scores: tuple[ScoreCondition, ...] = ()
+    has_scores: tuple[str, ...] = ()
+    score_sort: str | None = None  # as SessionQuery's
