@@ -25,6 +25,7 @@ from lamina.sdk import propagation
 from lamina.sdk.config import SdkSettings
 from lamina.sdk.runtime import STATE, Runtime
 from lamina.sdk.scope import ContextScope
+from lamina.sdk.score_args import ScoreArgumentError, end_args, outcome_payload, score_payload
 from lamina.sdk.serialize import to_json
 
 log = logging.getLogger("lamina.sdk")
@@ -129,8 +130,9 @@ class Laminar:
 
     @staticmethod
     def flush(timeout_seconds: float = DEFAULT_FLUSH_TIMEOUT_SECONDS) -> bool:
-        """Send every span ended so far; wait at most ``timeout_seconds``.
-        True when they were all delivered to the server in time. Never raises."""
+        """Send every span ended and every score given so far; wait at most
+        ``timeout_seconds``. True when they were all delivered to the server in
+        time. Never raises."""
         runtime = STATE.runtime
         return True if runtime is None else runtime.flush(timeout_seconds)
 
@@ -246,6 +248,67 @@ class Laminar:
         """The current trace's id (32 hex digits, as the JSON API shows it), or None."""
         span_context = get_current_span().get_span_context()
         return format_trace_id(span_context.trace_id) if span_context.is_valid else None
+
+    # -- scores and session outcomes -------------------------------------------------
+
+    @staticmethod
+    def score(
+        name: str,
+        value: float | bool | None = None,
+        *,
+        label: str | None = None,
+        session_id: str | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        comment: str | None = None,
+    ) -> str | None:
+        """Score a session, a trace or a span: ``value`` a number (or a bool),
+        ``label`` a category, or both. With no ``session_id`` or ``trace_id``, inside
+        a span, it scores the current trace. Queued and sent in the background
+        (retried while the server is unreachable); returns the score's id, or None
+        when it was not queued (the reason is logged). Never raises, never waits."""
+        try:
+            if trace_id is None and session_id is None:
+                trace_id = Laminar.get_trace_id()
+            payload = score_payload(
+                name,
+                value,
+                label=label,
+                session_id=session_id,
+                trace_id=trace_id,
+                span_id=span_id,
+                comment=comment,
+            )
+            runtime = STATE.runtime
+            if runtime is None:
+                raise ScoreArgumentError("Laminar.initialize() has not run, so it is not sent")
+            runtime.scores.add_score(payload)
+            return str(payload["score_id"])
+        except ScoreArgumentError as exc:
+            log.warning("Lamina: Laminar.score(%r) ignored: %s", name, exc)
+        except Exception:
+            log.exception("Lamina: Laminar.score(%r) failed; the application is not affected", name)
+        return None
+
+    @staticmethod
+    def end_session(session_id: str, outcome: str | None = None) -> None:
+        """Mark session ``session_id`` ended, with an ``outcome`` (``success``,
+        ``partial``, ``failure``, ``abandoned`` or ``unknown``) when given. Sent in
+        the background like scores; never raises, never waits."""
+        try:
+            session, checked = end_args(session_id, outcome)
+            runtime = STATE.runtime
+            if runtime is None:
+                raise ScoreArgumentError("Laminar.initialize() has not run, so it is not sent")
+            if checked is not None:
+                # The outcome goes as a score with an id of ours, so a retry of it is
+                # never a second outcome; the end itself is the same however often sent.
+                runtime.scores.add_score(outcome_payload(session, checked))
+            runtime.scores.add_session_end(session)
+        except ScoreArgumentError as exc:
+            log.warning("Lamina: Laminar.end_session(%r) ignored: %s", session_id, exc)
+        except Exception:
+            log.exception("Lamina: Laminar.end_session(%r) failed", session_id)
 
     # -- across services ------------------------------------------------------------
 

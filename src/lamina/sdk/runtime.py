@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from importlib.metadata import PackageNotFoundError, version
 
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -22,6 +23,7 @@ from opentelemetry.trace import Tracer
 from lamina.sdk import instrumentation
 from lamina.sdk.config import DEFAULT_MAX_PAYLOAD_CHARS, SdkSettings
 from lamina.sdk.processor import SdkProcessor
+from lamina.sdk.scores import Post, ScoreSender, http_post
 
 log = logging.getLogger("lamina.sdk")
 
@@ -41,7 +43,12 @@ def sdk_version() -> str:
 class Runtime:
     """One initialised SDK: provider, tracer, export processor, instrumentors."""
 
-    def __init__(self, settings: SdkSettings, exporter: SpanExporter | None = None) -> None:
+    def __init__(
+        self,
+        settings: SdkSettings,
+        exporter: SpanExporter | None = None,
+        post: Post | None = None,
+    ) -> None:
         self.settings = settings
         resource = Resource.create(
             {"service.name": settings.service_name, "lamina.sdk.version": sdk_version()}
@@ -58,21 +65,39 @@ class Runtime:
             exporter, max_queue_size=settings.max_queue_size, endpoint=settings.traces_endpoint
         )
         self.provider.add_span_processor(self.export)
+        if post is None:
+            post = http_post(
+                settings.base_url,
+                settings.project_api_key,
+                settings.export_timeout_seconds,
+                f"lamina-python/{sdk_version()}",
+            )
+        self.scores = ScoreSender(post, where=settings.base_url)
         # A no-op tracer when OTEL_SDK_DISABLED=true: observe then records nothing.
         self.tracer: Tracer = self.provider.get_tracer("lamina", sdk_version())
         try:
             self.instrumented = instrumentation.activate(settings.instrument_modules, self.provider)
         except BaseException:
             self.export.shutdown(0)
+            self.scores.shutdown(0)
             raise
 
+    @property
+    def failing(self) -> bool:
+        """Whether the server was unreachable at the last attempt (spans or scores)."""
+        return self.export.failing or self.scores.failing
+
     def flush(self, timeout_seconds: float) -> bool:
-        return self.export.force_flush(int(timeout_seconds * 1000))
+        deadline = time.monotonic() + timeout_seconds
+        spans = self.export.force_flush(int(timeout_seconds * 1000))
+        return self.scores.flush(max(0.0, deadline - time.monotonic())) and spans
 
     def shutdown(self, timeout_seconds: float) -> None:
+        deadline = time.monotonic() + timeout_seconds
         instrumentation.deactivate(self.provider)
         self.export.shutdown(int(timeout_seconds * 1000))
         self.provider.shutdown()
+        self.scores.shutdown(max(0.0, deadline - time.monotonic()))
 
 
 class State:
@@ -108,7 +133,7 @@ class State:
     def at_exit(self) -> None:
         runtime = self.stop()
         if runtime is not None:
-            wait = EXIT_FLUSH_SECONDS_WHEN_FAILING if runtime.export.failing else EXIT_FLUSH_SECONDS
+            wait = EXIT_FLUSH_SECONDS_WHEN_FAILING if runtime.failing else EXIT_FLUSH_SECONDS
             runtime.shutdown(wait)
 
 
