@@ -254,6 +254,8 @@ def test_long_values_an_earlier_release_stored_whole_are_read_as_before(tmp_path
         con.execute("UPDATE spans SET input = ?", [long_text])
         con.execute("ALTER TABLE spans DROP COLUMN cut_lengths")
         con.execute("DROP TABLE span_values; DROP TABLE whole_values_before")
+        con.execute("DROP TABLE scores; DROP TABLE score_configs; DROP TABLE session_ends")
+        con.execute("ALTER TABLE projects DROP COLUMN session_idle_minutes")
         con.execute("DELETE FROM schema_version WHERE version >= 10")
     store = DuckDBStore(tmp_path)
     try:

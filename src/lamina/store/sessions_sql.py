@@ -9,9 +9,11 @@ user value is ever formatted into the SQL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from lamina.store import scores_sql
 from lamina.store.queries import SessionQuery, TraceQuery
 
 TRACE_FIELDS = (
@@ -338,7 +340,15 @@ def _session_filters(
             params.append(bound)
     if query.has_errors is not None:
         where.append("error_count > 0" if query.has_errors else "error_count = 0")
-    return where, params
+    if query.status is not None:
+        ended, ended_params = scores_sql.ended(project_id, time.time_ns())
+        where.append(ended if query.status == "ended" else f"NOT {ended}")
+        params += ended_params
+    owned = scores_sql.owned_by_session(project_id)
+    conditions, score_params = scores_sql.score_filters(
+        owned, "session_id", query.scores, query.has_scores
+    )
+    return where + conditions, params + score_params
 
 
 def count_sessions(project_id: str, query: SessionQuery, up_to: int) -> tuple[str, list[Any]]:
@@ -358,20 +368,30 @@ def list_sessions(
     later (a search window). ``table`` may be ``costliest_sessions`` (see
     ``reads_costliest``)."""
     where, params = _session_filters(project_id, query, since_start_ns)
-    inner = (
-        f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort FROM {table} "
-        f"WHERE {' AND '.join(where)}"
-    )
+    sort, sort_params = _SESSION_SORT.get(query.sort, "NULL"), list[Any]()
+    if query.sort == "score" and query.score_sort is not None:
+        owned = scores_sql.owned_by_session(project_id)
+        sort, sort_params = scores_sql.score_sort(owned, table, "session_id", query.score_sort)
+    inner = f"SELECT {SESSION_FIELDS}, {sort} AS _sort FROM {table} WHERE {' AND '.join(where)}"
+    return _paged(inner, [*sort_params, *params], query, "session_id")
+
+
+def _paged(
+    inner: str, params: list[Any], query: SessionQuery | TraceQuery, key: str
+) -> tuple[str, list[Any]]:
+    """``inner`` (rows with their ``_sort`` value) after the query's cursor, in its order,
+    a page and one row more. A sort by a score puts rows without it last either way."""
+    by_score = query.sort == "score"
+    keyset, order = (_keyset, _order)
+    if by_score:
+        keyset, order = scores_sql.score_keyset, scores_sql.score_order
     outer = ""
     if query.cursor is not None:
-        clause, cursor_params = _keyset(
-            query.descending, "session_id", query.cursor.value, query.cursor.key
-        )
+        clause, cursor_params = keyset(query.descending, key, query.cursor.value, query.cursor.key)
         outer = f"WHERE {clause}"
-        params += cursor_params
-    sql = f"SELECT * FROM ({inner}) {outer} {_order(query.descending, 'session_id')} LIMIT ?"
-    params.append(query.limit + 1)
-    return sql, params
+        params = [*params, *cursor_params]
+    sql = f"SELECT * FROM ({inner}) {outer} {order(query.descending, key)} LIMIT ?"
+    return sql, [*params, query.limit + 1]
 
 
 def by_id(table: str, column: str, fields: str, order: str = "") -> str:
@@ -424,17 +444,14 @@ def list_traces(
         search, search_params = _search(project_id, query.q, since_start_ns)
         where.append(f"trace_id IN ({search})")
         params += search_params
-    inner = (
-        f"SELECT {TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort FROM traces "
-        f"WHERE {' AND '.join(where)}"
+    owned = scores_sql.owned_by_trace(project_id)
+    conditions, score_params = scores_sql.score_filters(
+        owned, "trace_id", query.scores, query.has_scores
     )
-    outer = ""
-    if query.cursor is not None:
-        clause, cursor_params = _keyset(
-            query.descending, "trace_id", query.cursor.value, query.cursor.key
-        )
-        outer = f"WHERE {clause}"
-        params += cursor_params
-    sql = f"SELECT * FROM ({inner}) {outer} {_order(query.descending, 'trace_id')} LIMIT ?"
-    params.append(query.limit + 1)
-    return sql, params
+    where += conditions
+    params += score_params
+    sort, sort_params = _TRACE_SORT.get(query.sort, "NULL"), list[Any]()
+    if query.sort == "score" and query.score_sort is not None:
+        sort, sort_params = scores_sql.score_sort(owned, "traces", "trace_id", query.score_sort)
+    inner = f"SELECT {TRACE_FIELDS}, {sort} AS _sort FROM traces WHERE {' AND '.join(where)}"
+    return _paged(inner, [*sort_params, *params], query, "trace_id")

@@ -13,7 +13,7 @@ from lamina.store.base import ApiKey, Project, User
 from lamina.store.duckdb.connection import Connection
 from lamina.store.rows import new_id
 
-_PROJECT = "id, name, created_ns, retention_days"
+_PROJECT = "id, name, created_ns, retention_days, session_idle_minutes"
 _KEY = "id, project_id, name, prefix, created_ns, revoked_ns"
 _USER = "id, email, password_hash, is_admin, created_ns"
 
@@ -46,6 +46,15 @@ def find_project(connection: Connection, name_or_id: str) -> Project | None:
 
 def set_retention(connection: Connection, project_id: str, days: int | None) -> Project | None:
     connection.write("UPDATE projects SET retention_days = ? WHERE id = ?", [days, project_id])
+    return find_project(connection, project_id)
+
+
+def set_session_idle_minutes(
+    connection: Connection, project_id: str, minutes: int
+) -> Project | None:
+    connection.write(
+        "UPDATE projects SET session_idle_minutes = ? WHERE id = ?", [minutes, project_id]
+    )
     return find_project(connection, project_id)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.base import Deleted
+from lamina.store.duckdb import scores
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.fold import refresh_sessions
 
@@ -14,12 +15,19 @@ _FAILURE = "The store could not delete ({error})."
 
 
 def delete_traces(
-    connection: Connection, project_id: str, where: str, params: list[Any]
+    connection: Connection,
+    project_id: str,
+    where: str,
+    params: list[Any],
+    session_id: str | None = None,
 ) -> Deleted:
     """The project's traces matching ``where``, their spans (and the values kept apart
-    of those, lamina.store.duckdb.values), and a refresh of the sessions they were in,
-    in one transaction (spans found by sequence range)."""
+    of those, lamina.store.duckdb.values), their scores, and a refresh of the sessions
+    they were in, in one transaction (spans found by sequence range). With
+    ``session_id`` (the session's traces), the session's own scores and end too."""
     with connection.transaction(_FAILURE) as con:
+        if session_id is not None:
+            scores.delete_of_session(con, project_id, session_id)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
             f"min_seq, max_seq FROM traces WHERE project_id = ? AND {where}",
@@ -52,6 +60,7 @@ def delete_traces(
                 "AND trace_id IN (SELECT trace_id FROM doomed)",
                 [project_id],
             )
+            scores.delete_of_traces(con, project_id)
             refresh_sessions(con, -(2**63))  # from all their traces
         con.execute("DROP TABLE doomed")
     return Deleted(int(traces), spans)
@@ -65,7 +74,16 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
         row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])
         spans = (one(row) or (0,))[0]
         con.execute("DELETE FROM span_values WHERE project_id = ?", [project_id])
-        for table in ("traces", "sessions", "costliest_sessions", "api_keys", "request_digests"):
+        for table in (
+            "traces",
+            "sessions",
+            "costliest_sessions",
+            "api_keys",
+            "request_digests",
+            "scores",
+            "score_configs",
+            "session_ends",
+        ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])
     return Deleted(int(traces), int(spans))

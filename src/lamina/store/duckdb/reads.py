@@ -17,6 +17,7 @@ import duckdb
 from lamina.spans.summaries import plain_metadata
 from lamina.store import sessions_sql
 from lamina.store.base import Row
+from lamina.store.duckdb import scores
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.values import CUT_COLUMN, join_values, trace_spans
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -57,7 +58,9 @@ def list_sessions(connection: Connection, project_id: str, query: SessionQuery) 
         rows = _windowed_search(
             connection, "sessions", sessions_sql.list_sessions, project_id, query
         )
-    return page([session_row(row) for row in rows], query.limit, query.sort, "session_id")
+    found = page([session_row(row) for row in rows], query.limit, _sort_name(query), "session_id")
+    scores.add_session_fields(connection, project_id, found.items)
+    return found
 
 
 def count_sessions(connection: Connection, project_id: str, query: SessionQuery, up_to: int) -> int:
@@ -81,6 +84,8 @@ def get_session(connection: Connection, project_id: str, session_id: str) -> Row
     if not rows:
         return None
     session = session_row(rows[0])
+    scores.add_session_fields(connection, project_id, [session])
+    session["scores"] = scores.session_scores(connection, project_id, session_id)
     traces = connection.query(
         sessions_sql.by_id(
             "traces", "session_id", sessions_sql.TRACE_FIELDS, "ORDER BY start_ns, trace_id"
@@ -88,12 +93,20 @@ def get_session(connection: Connection, project_id: str, session_id: str) -> Row
         [session_id, project_id],
     )
     session["traces"] = [trace_row(row) for row in traces]
+    scores.add_trace_fields(connection, project_id, session["traces"])
     return session
 
 
 def list_traces(connection: Connection, project_id: str, query: TraceQuery) -> Page[Row]:
     rows = _windowed_search(connection, "traces", sessions_sql.list_traces, project_id, query)
-    return page([trace_row(row) for row in rows], query.limit, query.sort, "trace_id")
+    found = page([trace_row(row) for row in rows], query.limit, _sort_name(query), "trace_id")
+    scores.add_trace_fields(connection, project_id, found.items)
+    return found
+
+
+def _sort_name(query: SessionQuery | TraceQuery) -> str:
+    """The sort a page's cursor names: a sort by a score names the score."""
+    return f"score:{query.score_sort}" if query.sort == "score" else query.sort
 
 
 def _windowed_search(
@@ -163,6 +176,8 @@ def get_trace(
             )
         ]
     trace["spans"] = trace_spans(connection, spans, cut_in_sql)
+    scores.add_trace_fields(connection, project_id, [trace])
+    trace["scores"] = scores.trace_scores(connection, project_id, [trace_id])[trace_id]
     return trace
 
 
@@ -193,7 +208,12 @@ def get_traces(
     owners = [row.pop("trace_id") for row in rows]
     for owner, span in zip(owners, trace_spans(connection, rows, cut_in_sql), strict=True):
         spans[owner].append(span)
-    return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
+    out = [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
+    scores.add_trace_fields(connection, project_id, out)
+    by_trace = scores.trace_scores(connection, project_id, [trace["trace_id"] for trace in out])
+    for trace in out:
+        trace["scores"] = by_trace[trace["trace_id"]]
+    return out
 
 
 def span_value(

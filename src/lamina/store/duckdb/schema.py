@@ -206,6 +206,46 @@ MIGRATIONS: list[str] = [
     CREATE TABLE whole_values_before (seq BIGINT NOT NULL);
     INSERT INTO whole_values_before SELECT coalesce(max(seq), 0) + 1 FROM spans;
     """,
+    # 11: scores (lamina.store.scores) and their configs, sessions ended explicitly, and
+    # each project's idle time after which a session counts as ended. A score on a trace
+    # keeps the session of its trace in ``trace_session`` (NULL until the trace is
+    # stored; the fold fills it, lamina.store.duckdb.scores). No key index on scores:
+    # their writes are serialised (the store lock), and ART indexes are held in memory.
+    """
+    ALTER TABLE projects ADD COLUMN session_idle_minutes INTEGER DEFAULT 30;
+    CREATE TABLE scores (
+        project_id VARCHAR NOT NULL,
+        score_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        value DOUBLE,
+        label VARCHAR,
+        source VARCHAR NOT NULL,
+        author VARCHAR,
+        session_id VARCHAR,
+        trace_id VARCHAR,
+        span_id VARCHAR,
+        comment VARCHAR,
+        created_ns BIGINT NOT NULL,
+        trace_session VARCHAR
+    );
+    CREATE TABLE score_configs (
+        project_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        min DOUBLE,
+        max DOUBLE,
+        categories VARCHAR NOT NULL,
+        description VARCHAR,
+        created_ns BIGINT NOT NULL,
+        PRIMARY KEY (project_id, name)
+    );
+    CREATE TABLE session_ends (
+        project_id VARCHAR NOT NULL,
+        session_id VARCHAR NOT NULL,
+        ended_ns BIGINT NOT NULL,
+        PRIMARY KEY (project_id, session_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

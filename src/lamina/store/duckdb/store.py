@@ -28,11 +28,12 @@ import duckdb
 from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
-from lamina.store.duckdb import catalog, export, lifecycle, reads
+from lamina.store.duckdb import catalog, export, lifecycle, reads, scores
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
 from lamina.store.queries import Page, SessionQuery, TraceQuery
+from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 
 DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")
@@ -139,6 +140,36 @@ class DuckDBStore:
     def count_spans(self, project_id: str | None = None) -> int:
         return reads.count_spans(self._connection, project_id)
 
+    # -- scores and session ends (lamina.store.duckdb.scores) -------------------------
+    def add_scores(self, project_id: str, scores_: Sequence[Score]) -> None:
+        """Store the scores in one transaction, durable when this returns; beside the
+        storer's folds, never at the same time (see lamina.store.duckdb.scores)."""
+        with self._storer.store_lock:
+            scores.add_scores(self._connection, project_id, scores_)
+
+    @_settled
+    def list_scores(self, project_id: str, query: ScoreQuery) -> Page[Score]:
+        return scores.list_scores(self._connection, project_id, query)
+
+    def delete_score(self, project_id: str, score_id: str) -> Score | None:
+        with self._storer.store_lock:
+            return scores.delete_score(self._connection, project_id, score_id)
+
+    def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
+        return scores.put_score_config(self._connection, project_id, config)
+
+    def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
+        return scores.list_score_configs(self._connection, project_id)
+
+    def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
+        return scores.delete_score_config(self._connection, project_id, name)
+
+    def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:
+        scores.end_session(self._connection, project_id, session_id, ended_ns)
+
+    def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None:
+        return catalog.set_session_idle_minutes(self._connection, project_id, minutes)
+
     # -- data lifecycle ---------------------------------------------------------------
     @contextlib.contextmanager
     def _everything_stored(self) -> Iterator[None]:
@@ -155,7 +186,7 @@ class DuckDBStore:
     def delete_session(self, project_id: str, session_id: str) -> Deleted:
         with self._everything_stored():
             return lifecycle.delete_traces(
-                self._connection, project_id, "session_id = ?", [session_id]
+                self._connection, project_id, "session_id = ?", [session_id], session_id
             )
 
     def delete_before(self, project_id: str, before_ns: int) -> Deleted:

@@ -42,6 +42,7 @@ from lamina.store.duckdb.retries import (
     forget_digests,
     record_digests,
 )
+from lamina.store.duckdb.scores import resolve_trace_sessions
 from lamina.store.duckdb.values import split
 
 JOURNAL_DIR = "journal"
@@ -319,6 +320,7 @@ class Storer:
         if values.num_rows:
             append(con, "span_values", values)
         fold_deltas(con, batch.traces)
+        resolve_trace_sessions(con, batch.traces)  # scores that came before their trace
         return batch.count
 
     def _replay_journal(self) -> None:

@@ -1,0 +1,301 @@
+"""Scores, score configs and session ends in the DuckDB store (see lamina.store.scores).
+
+Scores are written in one transaction a call, under the storer's store lock (as deletes
+are), so a batch of them is durable when :func:`add_scores` returns and never runs
+beside a fold. A score on a trace keeps the session of its trace in ``trace_session``:
+filled when the score is added if the trace is stored, and by the fold
+(:func:`resolve_trace_sessions`) when the trace arrives or moves later. Holding the
+lock makes the two meet: a score added while its trace is being folded would otherwise
+miss it on both sides. Reads (lamina.store.scores_sql) then never join scores to traces.
+
+Configs and session ends are small tables changed by one statement each, as the catalog
+is (lamina.store.duckdb.catalog).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from lamina.store.base import Row
+from lamina.store.duckdb.connection import Connection, one
+from lamina.store.queries import Cursor, Page
+from lamina.store.scores import Category, Score, ScoreConfig, ScoreQuery, ScoreType
+from lamina.store.scores_sql import (
+    DEFAULT_IDLE_MINUTES,
+    MINUTE_NS,
+    SESSION_SUMMARIES,
+    TRACE_SUMMARIES,
+)
+
+SCORE_FIELDS = tuple(field.name for field in dataclasses.fields(Score))
+_FIELDS = ", ".join(SCORE_FIELDS)
+_SCORE_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.string()),
+        ("score_id", pa.string()),
+        ("name", pa.string()),
+        ("value", pa.float64()),
+        ("label", pa.string()),
+        ("source", pa.string()),
+        ("author", pa.string()),
+        ("session_id", pa.string()),
+        ("trace_id", pa.string()),
+        ("span_id", pa.string()),
+        ("comment", pa.string()),
+        ("created_ns", pa.int64()),
+    ]
+)
+# New scores (registered as ``new_scores``) not yet stored, each once, with the session
+# of their trace when it is stored (parameters: the project, twice).
+_ADD = """
+INSERT INTO scores BY NAME
+SELECT n.*, t.session_id AS trace_session
+FROM (SELECT * FROM new_scores QUALIFY row_number() OVER (PARTITION BY score_id) = 1) n
+LEFT JOIN (SELECT trace_id, session_id FROM traces WHERE project_id = ?
+    AND trace_id IN (SELECT trace_id FROM new_scores)) t USING (trace_id)
+WHERE n.score_id NOT IN (SELECT score_id FROM scores WHERE project_id = ?)
+"""
+# The scores on the traces a fold touched (``folded_traces``) take their traces' session.
+_RESOLVE = """
+UPDATE scores SET trace_session = t.session_id
+FROM (SELECT project_id, trace_id, session_id FROM traces
+      WHERE trace_id IN (SELECT trace_id FROM folded_traces)) t
+WHERE scores.project_id = t.project_id AND scores.trace_id = t.trace_id
+    AND scores.trace_session IS DISTINCT FROM t.session_id
+"""
+_ANY_TO_RESOLVE = """
+SELECT count(*) FROM scores
+WHERE trace_id IN (SELECT trace_id FROM folded_traces)
+"""
+_FAILURE = "The store could not save scores ({error}). {advice}"
+
+
+# -- writes ------------------------------------------------------------------------
+def add_scores(connection: Connection, project_id: str, scores: Sequence[Score]) -> None:
+    """Store the scores not stored yet, in one transaction (the caller holds the store
+    lock)."""
+    if not scores:
+        return
+    columns: dict[str, list[Any]] = {"project_id": [project_id] * len(scores)}
+    for name in SCORE_FIELDS:
+        columns[name] = [getattr(score, name) for score in scores]
+    rows = pa.table(columns, schema=_SCORE_SCHEMA)
+    with connection.transaction(_FAILURE) as con:
+        con.register("new_scores", rows)
+        try:
+            con.execute(_ADD, [project_id, project_id])
+        finally:
+            con.unregister("new_scores")
+
+
+def resolve_trace_sessions(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> None:
+    """Inside a fold's transaction: the scores on the folded traces (``traces``, summary
+    deltas) take the session their trace has now."""
+    con.register("folded_traces", traces.select(["trace_id"]))
+    try:
+        (found,) = one(con.execute(_ANY_TO_RESOLVE))
+        if found:
+            con.execute(_RESOLVE)
+    finally:
+        con.unregister("folded_traces")
+
+
+def delete_score(connection: Connection, project_id: str, score_id: str) -> Score | None:
+    with connection.transaction(_FAILURE) as con:
+        rows = con.execute(
+            f"DELETE FROM scores WHERE project_id = ? AND score_id = ? RETURNING {_FIELDS}",
+            [project_id, score_id],
+        ).fetchall()
+    return Score(*rows[0]) if rows else None
+
+
+def delete_of_traces(con: duckdb.DuckDBPyConnection, project_id: str) -> None:
+    """Inside a delete's transaction: the scores on the traces being deleted (``doomed``)."""
+    con.execute(
+        "DELETE FROM scores WHERE project_id = ? AND trace_id IN (SELECT trace_id FROM doomed)",
+        [project_id],
+    )
+
+
+def delete_of_session(con: duckdb.DuckDBPyConnection, project_id: str, session_id: str) -> None:
+    """Inside a delete's transaction: the session's own scores and its end."""
+    for table in ("scores", "session_ends"):
+        con.execute(
+            f"DELETE FROM {table} WHERE project_id = ? AND session_id = ?", [project_id, session_id]
+        )
+
+
+# -- reads -------------------------------------------------------------------------
+def list_scores(connection: Connection, project_id: str, query: ScoreQuery) -> Page[Score]:
+    """Newest first; a session's are its own and its traces'."""
+    where = ["project_id = ?"]
+    params: list[Any] = [project_id]
+    if query.session_id is not None:
+        where.append("(session_id = ? OR trace_session = ?)")
+        params += [query.session_id, query.session_id]
+    for column, value in (
+        ("trace_id", query.trace_id),
+        ("name", query.name),
+        ("source", query.source),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if query.since_ns is not None:
+        where.append("created_ns >= ?")
+        params.append(query.since_ns)
+    if query.until_ns is not None:
+        where.append("created_ns < ?")
+        params.append(query.until_ns)
+    if query.cursor is not None:
+        where.append("(created_ns < ? OR (created_ns = ? AND score_id < ?))")
+        params += [query.cursor.value, query.cursor.value, query.cursor.key]
+    rows = connection.query(
+        f"SELECT {_FIELDS} FROM scores WHERE {' AND '.join(where)} "
+        "ORDER BY created_ns DESC, score_id DESC LIMIT ?",
+        [*params, query.limit + 1],
+    )
+    scores = [Score(**row) for row in rows[: query.limit]]
+    cursor = None
+    if len(rows) > query.limit:
+        cursor = Cursor("created", scores[-1].created_ns, scores[-1].score_id).encode()
+    return Page(scores, cursor)
+
+
+def session_scores(connection: Connection, project_id: str, session_id: str) -> list[Row]:
+    """The session's scores and its traces', newest first, as dicts."""
+    rows = connection.query(
+        f"SELECT {_FIELDS} FROM scores WHERE project_id = ? "
+        "AND (session_id = ? OR trace_session = ?) ORDER BY created_ns DESC, score_id DESC",
+        [project_id, session_id, session_id],
+    )
+    return rows
+
+
+def trace_scores(
+    connection: Connection, project_id: str, trace_ids: list[str]
+) -> dict[str, list[Row]]:
+    """Each trace's scores and its spans', newest first, as dicts (one statement)."""
+    out: dict[str, list[Row]] = {trace_id: [] for trace_id in trace_ids}
+    for row in connection.query(
+        f"SELECT {_FIELDS} FROM scores WHERE project_id = ? AND list_contains(?, trace_id) "
+        "ORDER BY created_ns DESC, score_id DESC",
+        [project_id, trace_ids],
+    ):
+        out[row["trace_id"]].append(row)
+    return out
+
+
+def add_session_fields(connection: Connection, project_id: str, rows: list[Row]) -> None:
+    """Give session rows their ``status``, ``ended_ns`` and ``score_summary``: two small
+    statements for the page, whatever its filters."""
+    if not rows:
+        return
+    ids = [row["session_id"] for row in rows]
+    found = connection.query(
+        "SELECT (SELECT session_idle_minutes FROM projects WHERE id = ?) AS idle, "
+        "list(session_id) AS ids, list(ended_ns) AS ends "
+        "FROM session_ends WHERE project_id = ? AND list_contains(?, session_id)",
+        [project_id, project_id, ids],
+    )[0]
+    idle_ns = int(found["idle"] or DEFAULT_IDLE_MINUTES) * MINUTE_NS
+    ends = dict(zip(found["ids"] or [], found["ends"] or [], strict=True))
+    now = time.time_ns()
+    summaries = _summaries(connection, SESSION_SUMMARIES, [project_id, ids, project_id, ids])
+    for row in rows:
+        ended_ns = ends.get(row["session_id"])
+        if ended_ns is None and row["end_ns"] + idle_ns <= now:
+            ended_ns = row["end_ns"] + idle_ns
+        row["status"] = "active" if ended_ns is None else "ended"
+        row["ended_ns"] = ended_ns
+        row["score_summary"] = summaries.get(row["session_id"], {})
+
+
+def add_trace_fields(connection: Connection, project_id: str, rows: list[Row]) -> None:
+    """Give trace rows their ``score_summary``: one statement for the page."""
+    if not rows:
+        return
+    ids = [row["trace_id"] for row in rows]
+    summaries = _summaries(connection, TRACE_SUMMARIES, [project_id, ids])
+    for row in rows:
+        row["score_summary"] = summaries.get(row["trace_id"], {})
+
+
+def _summaries(
+    connection: Connection, sql: str, params: list[Any]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in connection.query(sql, params):
+        avg = None if row["avg"] is None else float(row["avg"])
+        out.setdefault(row["owner"], {})[row["name"]] = {"avg": avg, "count": int(row["count"])}
+    return out
+
+
+# -- configs and session ends --------------------------------------------
+_CONFIG = "name, type, min, max, categories, description, created_ns"
+
+
+def put_score_config(connection: Connection, project_id: str, config: ScoreConfig) -> ScoreConfig:
+    if not config.created_ns:
+        config = dataclasses.replace(config, created_ns=time.time_ns())
+    categories = [{"label": c.label, "value": c.value} for c in config.categories]
+    connection.write(
+        f"INSERT OR REPLACE INTO score_configs (project_id, {_CONFIG}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            project_id,
+            config.name,
+            config.type.value,
+            config.min,
+            config.max,
+            orjson.dumps(categories).decode(),
+            config.description,
+            config.created_ns,
+        ],
+    )
+    return config
+
+
+def list_score_configs(connection: Connection, project_id: str) -> list[ScoreConfig]:
+    rows = connection.query(
+        f"SELECT {_CONFIG} FROM score_configs WHERE project_id = ? ORDER BY name", [project_id]
+    )
+    return [_config(row) for row in rows]
+
+
+def delete_score_config(connection: Connection, project_id: str, name: str) -> ScoreConfig | None:
+    with connection.transaction("The store could not delete the score config ({error}).") as con:
+        cursor = con.execute(
+            f"DELETE FROM score_configs WHERE project_id = ? AND name = ? RETURNING {_CONFIG}",
+            [project_id, name],
+        )
+        names = [column[0] for column in cursor.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return _config(rows[0]) if rows else None
+
+
+def _config(row: dict[str, Any]) -> ScoreConfig:
+    categories = tuple(Category(c["label"], c["value"]) for c in orjson.loads(row["categories"]))
+    return ScoreConfig(
+        name=row["name"],
+        type=ScoreType(row["type"]),
+        min=row["min"],
+        max=row["max"],
+        categories=categories,
+        description=row["description"],
+        created_ns=row["created_ns"],
+    )
+
+
+def end_session(connection: Connection, project_id: str, session_id: str, ended_ns: int) -> None:
+    """The first end is kept."""
+    connection.write(
+        "INSERT OR IGNORE INTO session_ends VALUES (?, ?, ?)", [project_id, session_id, ended_ns]
+    )
