@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ import orjson
 from lamina import auth, datadir, lifecycle, retention
 from lamina.errors import BadRequest, Conflict, NotFound
 from lamina.query import present
+from lamina.query import scores as scoring
+from lamina.query.params import parse_score_query
 from lamina.store.base import ApiKey, Project, Store, User
 
 if TYPE_CHECKING:  # the commands that need these import them (pyarrow is slow to load)
@@ -29,6 +32,9 @@ if TYPE_CHECKING:  # the commands that need these import them (pyarrow is slow t
 
 SERVER_FILE = "server.json"
 DEFAULT_PROJECT = "default"
+MAX_IDLE_MINUTES = 7 * 24 * 60
+# Who gives the scores of the admin token (the ``lamina`` command, on a server or not).
+ADMIN = scoring.Giver("admin")
 
 
 def find_project(store: Store, name: str) -> Project:
@@ -135,6 +141,44 @@ class Operations:
         deleted = retention.apply(self.store, changed)
         return {**asdict(changed), "deleted": asdict(deleted)}
 
+    def set_session_idle_minutes(self, project: str, minutes: int) -> dict[str, Any]:
+        """A session of the project ends once its last span ended this long ago."""
+        if isinstance(minutes, bool) or not 1 <= minutes <= MAX_IDLE_MINUTES:
+            raise BadRequest(
+                f"session_idle_minutes must be a whole number from 1 to {MAX_IDLE_MINUTES} "
+                f"(a week); got {minutes}."
+            )
+        changed = self.store.set_session_idle_minutes(self._project(project).id, minutes)
+        if changed is None:
+            raise NotFound(f'No project "{project}".')
+        return asdict(changed)
+
+    # -- scores (lamina.query.scores; the server's routes are lamina.web.scores) --------------
+    def list_scores(self, project: str, params: dict[str, str]) -> dict[str, Any]:
+        page = self.store.list_scores(self._project(project).id, parse_score_query(params))
+        return {"items": [present.score(s) for s in page.items], "next_cursor": page.next_cursor}
+
+    def add_score(self, project: str, item: dict[str, Any]) -> dict[str, Any]:
+        """Give a score, as ``POST /api/v1/scores`` does with the admin token."""
+        project_id = self._project(project).id
+        known = scoring.configs(self.store, project_id)
+        made = scoring.to_score(item, known, ADMIN, time.time_ns(), scoring.new_score_id)
+        self.store.add_scores(project_id, [made])
+        return {"score": present.score(made)}
+
+    def delete_score(self, project: str, score_id: str) -> dict[str, Any]:
+        deleted = self.store.delete_score(self._project(project).id, score_id)
+        if deleted is None:
+            raise NotFound(f'No score "{score_id}" in project "{project}".')
+        return {"deleted": present.score(deleted)}
+
+    def end_session(
+        self, project: str, session_id: str, outcome: str | None = None
+    ) -> dict[str, Any]:
+        """End the session now and, with an outcome, give it an outcome score."""
+        project_id = self._project(project).id
+        return scoring.end_session(self.store, project_id, session_id, outcome, ADMIN)
+
     def export_rows(self, project: str, session_id: str | None = None) -> Rows:
         """Every page of export lines of the project (or of one of its sessions)."""
         from lamina.exchange import export
@@ -156,6 +200,11 @@ class Operations:
         if batch.count:
             asyncio.run(_committed(self._batcher, batch))
         return {"spans": batch.count, "traces": traces}
+
+    def import_scores(self, project: str, scores: list[Any]) -> dict[str, Any]:
+        """Store exported scores (lamina.exchange.importing.read_scores) as given."""
+        self.store.add_scores(self._project(project).id, scores)
+        return {"scores": len(scores)}
 
     # -- writes the store set aside (lamina.store.duckdb.quarantine) ----------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:

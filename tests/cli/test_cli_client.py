@@ -27,8 +27,8 @@ def test_a_download_is_paged_by_kind_every_kind_in_order() -> None:
         {"kind": "trailer", "sessions": 0, "traces": 0, "spans": 2},
     )
     pages = list(_pages(iter(lines)))
-    assert [kind for kind, _ in pages] == ["sessions", "traces", "spans"]
-    assert [len(items) for _, items in pages] == [0, 0, 2]
+    assert [kind for kind, _ in pages] == ["sessions", "traces", "spans", "scores"]
+    assert [len(items) for _, items in pages] == [0, 0, 2, 0]
 
 
 def test_a_download_cut_short_or_miscounted_is_an_error() -> None:
@@ -39,7 +39,7 @@ def test_a_download_cut_short_or_miscounted_is_an_error() -> None:
             list(_pages(iter(lines)))
 
 
-def test_a_parquet_export_of_spans_without_sessions_has_all_three_files(
+def test_a_parquet_export_of_spans_without_sessions_has_all_four_files(
     server: LaminaServer, tmp_path: Path
 ) -> None:
     name, key = otlp.new_project(server, "no-sessions")
@@ -51,6 +51,6 @@ def test_a_parquet_export_of_spans_without_sessions_has_all_three_files(
     assert "Exported 0 sessions, 3 traces and 3 spans" in done.stderr
     rows = {
         kind: pq.read_table(target / f"{kind}.parquet").num_rows
-        for kind in ("sessions", "traces", "spans")
+        for kind in ("sessions", "traces", "spans", "scores")
     }
-    assert rows == {"sessions": 0, "traces": 3, "spans": 3}
+    assert rows == {"sessions": 0, "traces": 3, "spans": 3, "scores": 0}

@@ -33,7 +33,13 @@ def test_a_cut_short_export_is_refused_unless_asked_for(
     done = server.cli("export", "--project", name, "-o", str(whole))
     assert done.returncode == 0, done.stderr
     lines = _lines(whole)
-    assert orjson.loads(lines[-1]) == {"kind": "trailer", "sessions": 1, "traces": 3, "spans": 6}
+    assert orjson.loads(lines[-1]) == {
+        "kind": "trailer",
+        "sessions": 1,
+        "traces": 3,
+        "spans": 6,
+        "scores": 0,
+    }
 
     cut = tmp_path / "cut.jsonl"  # as a download that broke off after four spans
     cut.write_bytes(b"\n".join(lines[:-3]) + b"\n")

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 BASE_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 SECOND = 1_000_000_000
+IDLE_NS = 30 * 60 * SECOND
 TRACE_COUNTS = [1, 2, 3, 1, 2, 3, 1, 2, 3, 2]
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
@@ -171,6 +172,11 @@ class DataSet:
             "error_count": sum(t.error for t in traces),
             "first_input": traces[0].input,
             "last_output": max(traces, key=lambda t: t.end_ns).output,
+            # the data set is of 2026-01-01: every session ended the project's idle
+            # timeout (30 minutes by default) after its last span
+            "status": "ended",
+            "ended_at": _iso(end + IDLE_NS),
+            "score_summary": {},
         }
 
     def expected_session(self, i: int) -> dict[str, Any]:
@@ -200,6 +206,7 @@ class DataSet:
             "metadata": t.metadata,
             "input_preview": t.input,
             "output_preview": t.output,
+            "score_summary": {},
         }
 
 
@@ -279,6 +286,7 @@ def test_one_session_has_its_traces_in_time_order(server: LaminaServer, data: Da
     for i in (0, 5, 9):
         got = _get(server, data, f"/api/v1/sessions/{data.session_ids[i]}")
         traces = got.pop("traces")
+        assert got.pop("scores") == []
         assert got == data.expected_session(i)
         assert traces == [data.expected_trace(t) for t in data.session_traces(i)]
         for trace in traces:
@@ -307,6 +315,7 @@ def test_one_trace_has_every_span_field(server: LaminaServer, data: DataSet) -> 
     spec = next(t for t in data.traces if t.session == 7 and t.turn == 1)
     got = _get(server, data, f"/api/v1/traces/{spec.trace_id}")
     spans = got.pop("spans")
+    assert got.pop("scores") == []
     assert got == data.expected_trace(spec)
     assert [span["name"] for span in spans] == ["turn", "llm", "tool"]  # start order
     fields = {

@@ -3,6 +3,7 @@
 - :mod:`~lamina.cli.serve`: ``serve``, ``demo``
 - :mod:`~lamina.cli.admin`: ``projects``, ``keys``, ``users``
 - :mod:`~lamina.cli.browse`: ``sessions``, ``traces``
+- :mod:`~lamina.cli.scores`: ``scores``
 - :mod:`~lamina.cli.data`: ``export``, ``import``
 - :mod:`~lamina.cli.quarantine`: ``quarantine``
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from lamina.cli import admin, browse, data, quarantine, serve
+from lamina.cli import admin, browse, data, quarantine, scores, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -31,6 +32,7 @@ for command in (
     admin.users,
     browse.sessions,
     browse.traces,
+    scores.scores,
     data.export_command,
     data.import_command,
     quarantine.quarantine,

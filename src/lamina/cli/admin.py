@@ -93,6 +93,21 @@ def projects_retention(name: str, days: int, data_dir: Path) -> None:
     )
 
 
+@projects.command("idle-timeout", short_help="End a project's sessions after MINUTES idle.")
+@click.argument("name")
+@click.argument("minutes", type=click.IntRange(1, 7 * 24 * 60))
+@data_dir_option
+@handle_errors
+def projects_idle_timeout(name: str, minutes: int, data_dir: Path) -> None:
+    """A session of project NAME shows as ended once its last span ended MINUTES ago
+    (1 to 10080, a week; 30 by default), or once it is ended (`lamina sessions end`)."""
+    with connect(data_dir) as ops:
+        result = ops.set_session_idle_minutes(project=name, minutes=minutes)
+    console.print(
+        f'Project "{result["name"]}": a session ends {minutes} minutes after its last span.'
+    )
+
+
 # -- keys ----------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from lamina.cli.common import (
     project_option,
     yes_option,
 )
+from lamina.store.scores import OUTCOME
 
 # -- sessions and traces ------------------------------------------------------------------------
 
@@ -96,6 +97,31 @@ def sessions_delete(session_id: str, project: str, yes: bool, data_dir: Path) ->
     console.print(
         f'Deleted session "{session_id}": {deleted["traces"]} traces, {deleted["spans"]} spans.'
     )
+
+
+@sessions.command("end")
+@click.argument("session_id")
+@click.option(
+    "--outcome",
+    type=click.Choice([category.label for category in OUTCOME.categories]),
+    default=None,
+    help="How the session went: given as its outcome score.",
+)
+@project_option
+@json_option
+@data_dir_option
+@handle_errors
+def sessions_end(
+    session_id: str, outcome: str | None, project: str, as_json: bool, data_dir: Path
+) -> None:
+    """End a session now (it shows as ended), with its outcome if given."""
+    with connect(data_dir) as ops:
+        ended = ops.end_session(project=project, session_id=session_id, outcome=outcome)
+    if as_json:
+        print_json(ended)
+    else:
+        said = f" with the outcome {outcome}" if outcome else ""
+        console.print(f'Ended session "{session_id}"{said}.')
 
 
 @traces.command("show")

@@ -94,6 +94,35 @@ class ApiClient:
     def delete_trace(self, project: str, trace_id: str) -> dict[str, Any]:
         return self._call("DELETE", _trace_path(trace_id), params={"project": project})
 
+    # -- scores --------------------------------------------------------------------------------
+    def list_scores(self, project: str, params: Mapping[str, str]) -> dict[str, Any]:
+        page = self._call("GET", "/api/v1/scores", params={**params, "project": project})
+        page["items"] = [_presented(item) for item in page["items"]]
+        return page
+
+    def add_score(self, project: str, item: dict[str, Any]) -> dict[str, Any]:
+        answer = self._call("POST", "/api/v1/scores", params={"project": project}, json=item)
+        return {"score": _presented(answer["score"])}
+
+    def delete_score(self, project: str, score_id: str) -> dict[str, Any]:
+        path = f"/api/v1/scores/{quote(score_id, safe='')}"
+        answer = self._call("DELETE", path, params={"project": project})
+        return {"deleted": _presented(answer["deleted"])}
+
+    def end_session(
+        self, project: str, session_id: str, outcome: str | None = None
+    ) -> dict[str, Any]:
+        body = {"outcome": outcome} if outcome is not None else {}
+        path = _session_path(session_id) + "/end"
+        answer = _presented(self._call("POST", path, params={"project": project}, json=body))
+        if answer.get("outcome"):
+            _presented(answer["outcome"])
+        return answer
+
+    def set_session_idle_minutes(self, project: str, minutes: int) -> dict[str, Any]:
+        body = {"session_idle_minutes": minutes}
+        return self._call("PATCH", _project_path(project), json=body)
+
     # -- export and import ------------------------------------------------------------------
     def export_rows(self, project: str, session_id: str | None = None) -> export.Rows:
         """The pages of ``GET /api/v1/export``, read as they arrive; a LaminaError when
@@ -133,6 +162,24 @@ class ApiClient:
                 return answer
             time.sleep(max(1, int(wait)))
 
+    def import_scores(self, project: str, scores: list[dict[str, Any]]) -> dict[str, Any]:
+        """Send exported score rows to ``POST /api/v1/import`` (checked here first)."""
+        from lamina.exchange import importing
+
+        for row in scores:
+            importing.to_imported_score(row)
+        lines = [
+            orjson.dumps({**{k: v for k, v in row.items() if k != "_where"}, "kind": "score"})
+            for row in scores
+        ]
+        return self._call(
+            "POST",
+            "/api/v1/import",
+            params={"project": project},
+            content=b"\n".join(lines),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+
     # -- writes the store set aside -----------------------------------------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:
         return self._items("/api/v1/quarantine")
@@ -162,13 +209,13 @@ class ApiClient:
 def _presented(row: dict[str, Any]) -> dict[str, Any]:
     """A session, trace or span the JSON API sent, its times (ISO text on the wire)
     ``datetime`` again: what :mod:`lamina.query.present` gives on a store."""
-    for name in ("start_time", "end_time"):
+    for name in ("start_time", "end_time", "ended_at", "created_at"):
         if isinstance(row.get(name), str):
             row[name] = datetime.fromisoformat(row[name])
     for event in row.get("events") or []:
         if isinstance(event, dict) and isinstance(event.get("time"), str):
             event["time"] = datetime.fromisoformat(event["time"])
-    for name in ("traces", "spans"):
+    for name in ("traces", "spans", "scores"):
         for item in row.get(name) or []:
             _presented(item)
     return row
@@ -218,7 +265,7 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
     """An export download's lines as pages of one kind each, every kind in order (an
     empty page for a kind without lines); LaminaError unless the download ends with a
     trailer that counts them."""
-    kinds = {"session": "sessions", "trace": "traces", "span": "spans"}
+    kinds = {"session": "sessions", "trace": "traces", "span": "spans", "score": "scores"}
     counts = dict.fromkeys(export.KINDS, 0)
     page: list[Any] = []
     kind, size, trailer = export.KINDS[0], 0, None
@@ -240,7 +287,10 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
         page.append(item)
         size += len(raw)
         counts[kind] += 1
-    if trailer is None or any(trailer.get(k) != n for k, n in counts.items()):
+    # a server from before scores counts none
+    if trailer is None or any(
+        trailer.get(k, 0 if k == "scores" else None) != n for k, n in counts.items()
+    ):
         raise LaminaError(
             "The export from the server was cut short (see the server's log for why); "
             "nothing complete was written. Try again."

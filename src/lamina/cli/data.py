@@ -18,7 +18,7 @@ from lamina.cli.common import (
 )
 
 
-@click.command("export", short_help="Export sessions, traces and spans (JSONL, Parquet).")
+@click.command("export", short_help="Export sessions, traces, spans and scores (JSONL, Parquet).")
 @project_option
 @click.option("--session", "session_id", default=None, help="Only this session.")
 @click.option(
@@ -27,7 +27,7 @@ from lamina.cli.common import (
     type=click.Choice(["jsonl", "parquet"]),
     default="jsonl",
     show_default=True,
-    help="jsonl: one file of lines; parquet: a directory of three files.",
+    help="jsonl: one file of lines; parquet: a directory of four files.",
 )
 @click.option(
     "--output",
@@ -46,7 +46,7 @@ def export_command(
     output: Path | None,
     data_dir: Path,
 ) -> None:
-    """Export a project's (or one session's) sessions, traces and spans."""
+    """Export a project's (or one session's) sessions, traces, spans and scores."""
     from lamina.exchange import export
 
     name = project if session_id is None else f"{project}-{session_id}"
@@ -84,7 +84,8 @@ def export_command(
     where = "standard output" if str(target) == "-" else str(target)
     err_console.print(
         f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
-        f"{counts['spans']} spans to {where}.",
+        f"{counts['spans']} spans to {where}"
+        + (f", with {counts['scores']} scores." if counts["scores"] else "."),
         highlight=False,
     )
 
@@ -101,11 +102,12 @@ def export_command(
 @data_dir_option
 @handle_errors
 def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> None:
-    """Import the spans of an export (a JSONL file, a Parquet directory, or the session
-    page's Parquet zip) into a project; its traces and sessions are rebuilt from them."""
+    """Import the spans and scores of an export (a JSONL file, a Parquet directory, or
+    the session page's Parquet zip) into a project; its traces and sessions are rebuilt
+    from the spans."""
     from lamina.exchange import importing
 
-    spans = 0
+    spans = scores = 0
     chunks = importing.read_spans(file, partial=partial)  # a file it refuses makes no project
     with connect(data_dir) as ops:
         if project not in {p["name"] for p in ops.list_projects()}:
@@ -118,4 +120,7 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
                 spans += result["spans"]
                 progress.update(task, completed=spans)
             progress.update(task, total=spans)
-    console.print(f'Imported {spans} spans into project "{project}".')
+        for scored in importing.read_scores(file):
+            scores += ops.import_scores(project=project, scores=scored)["scores"]
+    with_scores = f", with {scores} scores" if scores else ""
+    console.print(f'Imported {spans} spans into project "{project}"{with_scores}.')

@@ -1,13 +1,14 @@
 """The export file format: a project's (or one session's) data as JSONL or Parquet.
 
 JSONL is one file: a header line ``{"lamina_export": 1, ...}``, then one line per
-session, trace and span, each with ``"kind"``, then a trailer line
-``{"kind": "trailer", "sessions": N, "traces": N, "spans": N}``: a file without it was
-cut short (a download that broke off, a disk that filled). Rows carry the JSON API's
-fields, plus exact nanosecond times (``start_ns``, ``end_ns``, events' ``time_ns``)
-and, for spans, their ``trace_id``. Parquet is a directory holding
-``sessions.parquet``, ``traces.parquet`` and ``spans.parquet``, with the same columns
-(times as UTC timestamps and nanoseconds; JSON objects as JSON text).
+session, trace, span and score, each with ``"kind"``, then a trailer line
+``{"kind": "trailer", "sessions": N, "traces": N, "spans": N, "scores": N}``: a file
+without it was cut short (a download that broke off, a disk that filled). Rows carry the
+JSON API's fields, plus exact nanosecond times (``start_ns``, ``end_ns``, events'
+``time_ns``, scores' ``created_ns``) and, for spans, their ``trace_id``. Parquet is a
+directory holding ``sessions.parquet``, ``traces.parquet``, ``spans.parquet`` and
+``scores.parquet``, with the same columns (times as UTC timestamps and nanoseconds;
+JSON objects as JSON text). Exports made before scores have no scores count or file.
 
 :func:`export_page` reads the store a page at a time; the JSON API's download and
 ``lamina export`` write the pages with :func:`jsonl_lines` or :func:`write_parquet`.
@@ -20,6 +21,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,13 @@ import orjson
 from lamina.errors import BadRequest, NotFound
 from lamina.query.present import moment
 from lamina.store.base import ExportKind, Store
+from lamina.store.queries import MAX_LIMIT, Cursor
+from lamina.store.scores import ScoreQuery
 
 FORMAT_VERSION = 1
-KINDS = ("sessions", "traces", "spans")
+KINDS = ("sessions", "traces", "spans", "scores")
 FORMATS = ("jsonl", "parquet")
-_KIND_OF_LINE = {"sessions": "session", "traces": "trace", "spans": "span"}
+_KIND_OF_LINE = {"sessions": "session", "traces": "trace", "spans": "span", "scores": "score"}
 _JSON_TEXT = ("metadata", "attributes", "events", "resource")
 MAX_EXPORT_PAGE = 5000
 # A page of an export holds at most about this much span text (and one span at
@@ -81,9 +85,12 @@ def export_page(
     if (
         session_id is not None
         and after is None
+        and kind != "scores"
         and store.get_session(project_id, session_id) is None
     ):
         raise NotFound(f'No session "{session_id}" in this project.')
+    if kind == "scores":
+        return _scores_page(store, project_id, after, limit, session_id)
     page = store.export_page(
         project_id,
         ExportKind(kind),
@@ -96,6 +103,19 @@ def export_page(
         "items": [line(kind, row) for row in page.items],
         "next_cursor": page.next_cursor,
     }
+
+
+def _scores_page(
+    store: Store, project_id: str, after: str | None, limit: int, session_id: str | None
+) -> dict[str, Any]:
+    """A page of the project's (or the session's) scores, newest first."""
+    cursor = Cursor.decode(after, "created") if after else None
+    query = ScoreQuery(limit=min(limit, MAX_LIMIT), cursor=cursor, session_id=session_id)
+    page = store.list_scores(project_id, query)
+    items = [
+        {"kind": "score", **asdict(item), "created_at": iso(item.created_ns)} for item in page.items
+    ]
+    return {"items": items, "next_cursor": page.next_cursor}
 
 
 def header(project: str, session_id: str | None = None) -> dict[str, Any]:
@@ -204,6 +224,22 @@ def _schemas() -> dict[str, Any]:
                 ("output_preview", text),
             ]
         ),
+        "scores": pa.schema(
+            [
+                ("score_id", text),
+                ("name", text),
+                ("value", number),
+                ("label", text),
+                ("source", text),
+                ("author", text),
+                ("session_id", text),
+                ("trace_id", text),
+                ("span_id", text),
+                ("comment", text),
+                ("created_ns", integer),
+                ("created_at", time),
+            ]
+        ),
         "spans": pa.schema(
             [
                 ("trace_id", text),
@@ -233,6 +269,9 @@ def _schemas() -> dict[str, Any]:
 
 def _parquet_row(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
+    if row.get("kind") == "score":
+        out["created_at"] = row.get("created_ns")
+        return out
     out["start_time"] = row.get("start_ns")
     out["end_time"] = row.get("end_ns")
     for name in _JSON_TEXT:

@@ -2,8 +2,9 @@
 rows of a JSONL file, a Parquet directory or the session page's Parquet zip, and each
 row as a span of the project it is imported into.
 
-Import reads only the spans, in chunks bounded by count and by bytes: a store
-recomputes the trace and session summaries from them, exactly as at ingest.
+Import reads the spans, in chunks bounded by count and by bytes: a store recomputes
+the trace and session summaries from them, exactly as at ingest. Scores are read
+after them and stored as they were given (same ids, so importing twice adds them once).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import orjson
 from lamina.errors import BadRequest
 from lamina.exchange.export import FORMAT_VERSION, KINDS
 from lamina.spans.batch import ColumnBatch, from_rows
+from lamina.store.scores import Score
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _MAX_TIME = 2**63
@@ -37,8 +39,10 @@ IMPORT_CHUNK_BYTES = 8 * MiB
 MAX_UNPACK_RATIO = 10
 # The most spans one import request (POST /api/v1/import) may hold.
 MAX_IMPORT_SPANS = 10_000
-# What an import request's lines may be, besides spans (passed over).
+# What an import request's lines may be, besides spans and scores (passed over).
 _OTHER_LINES = ("session", "trace", "trailer")
+# The most scores one import request may hold.
+MAX_IMPORT_SCORES = 10_000
 
 
 class Chunks:
@@ -121,12 +125,16 @@ def check_complete(path: Path) -> None:
             "older Lamina). To import the spans it does hold, run the import again with "
             "--partial."
         )
-    sessions, traces, spans = counts = [trailer.get(kind) for kind in KINDS]
+    # an export made before scores counts none
+    sessions, traces, spans, scores = counts = [
+        trailer.get(kind, 0 if kind == "scores" else None) for kind in KINDS
+    ]
     whole = [n for n in counts if isinstance(n, int) and not isinstance(n, bool)]
     if len(whole) != len(counts) or lines != 2 + sum(whole):
         raise BadRequest(
             f"{path} has {lines:,} lines, but its trailer line counts sessions: "
-            f"{sessions}, traces: {traces}, spans: {spans} (and a header and itself): the "
+            f"{sessions}, traces: {traces}, spans: {spans}, scores: {scores} (and a "
+            "header and itself): the "
             "file was changed or damaged after the export. To import the spans it does "
             "hold, run the import again with --partial."
         )
@@ -329,10 +337,11 @@ def to_batch(project_id: str, rows: Sequence[Mapping[str, Any]]) -> tuple[Column
     return from_rows(spans), len({span["trace_id"] for span in spans})
 
 
-def rows_of_lines(body: bytes) -> list[dict[str, Any]]:
-    """The span rows of an import request's body: lines of an export (JSONL), of which
-    the header, sessions, traces and trailer are passed over."""
+def rows_of_lines(body: bytes) -> tuple[list[dict[str, Any]], list[Score]]:
+    """The span rows and the scores of an import request's body: lines of an export
+    (JSONL), of which the header, sessions, traces and trailer are passed over."""
     rows = []
+    scores = []
     for number, raw in enumerate(body.splitlines(), 1):
         if not raw.strip():
             continue
@@ -348,11 +357,116 @@ def rows_of_lines(body: bytes) -> list[dict[str, Any]]:
             continue
         if kind in _OTHER_LINES:
             continue
+        item["_where"] = f"line {number}"
+        if kind == "score":
+            scores.append(to_imported_score(item))
+            if len(scores) > MAX_IMPORT_SCORES:
+                raise BadRequest(f"Import at most {MAX_IMPORT_SCORES:,} scores at a time.")
+            continue
         if kind != "span":
             raise BadRequest(
-                f'Line {number}: "kind" must be "span" (or session, trace or trailer, which '
-                f"are passed over); got {orjson.dumps(kind).decode()[:80]}."
+                f'Line {number}: "kind" must be "span" or "score" (or session, trace or '
+                f"trailer, which are passed over); got {orjson.dumps(kind).decode()[:80]}."
             )
-        item["_where"] = f"line {number}"
         rows.append(item)
-    return rows
+    return rows, scores
+
+
+def read_scores(path: Path) -> Iterator[list[Score]]:
+    """The scores of an export (JSONL lines of kind score, or the scores.parquet of a
+    Parquet directory or zip; none in an export made before scores), a chunk at a time."""
+    if path.is_dir():
+        if (path / "scores.parquet").is_file():
+            yield from _chunked(_parquet_rows(path / "scores.parquet"))
+        return
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic == b"PAR1":
+        return  # a spans.parquet alone
+    if magic == b"PK\x03\x04":
+        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
+            if "scores.parquet" not in archive.namelist():
+                return
+            info = archive.getinfo("scores.parquet")
+            if info.file_size > MAX_UNPACK_RATIO * info.compress_size + MiB:
+                raise BadRequest(f"{path} is not a Lamina export: its scores.parquet is too large.")
+            target = Path(folder) / "scores.parquet"
+            with archive.open(info) as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out, MiB)
+            yield from _chunked(_parquet_rows(target))
+        return
+    yield from _chunked(_jsonl_scores(path))
+
+
+def _jsonl_scores(path: Path) -> Iterator[Score]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if b'"score"' not in raw:  # most lines are spans: not parsed twice
+                continue
+            with contextlib.suppress(orjson.JSONDecodeError):
+                item = orjson.loads(raw)
+                if isinstance(item, dict) and item.get("kind") == "score":
+                    item["_where"] = f"{path.name}, line {number}"
+                    yield to_imported_score(item)
+
+
+def _parquet_rows(path: Path) -> Iterator[Score]:
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several kinds for a damaged file
+        raise BadRequest(f"{path} is not a readable Parquet file ({exc}).") from None
+    row = 0
+    for batch in source.iter_batches(batch_size=1000):
+        for item in batch.to_pylist():
+            row += 1
+            item.pop("created_at", None)
+            item["_where"] = f"{path.name}, row {row}"
+            yield to_imported_score(item)
+
+
+def _chunked(scores: Iterator[Score], size: int = 1000) -> Iterator[list[Score]]:
+    chunk: list[Score] = []
+    for item in scores:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def to_imported_score(row: Mapping[str, Any]) -> Score:
+    """One exported score row as it was given (its id, author, source and time kept,
+    so importing it twice adds it once); BadRequest naming the row when unusable."""
+    where = str(row.get("_where", "a score"))
+
+    def text(name: str, required: bool = False) -> str | None:
+        value = row.get(name)
+        if (value is None and not required) or (isinstance(value, str) and value):
+            return value
+        raise BadRequest(f"{where}: {name} must be text; got {str(value)[:80]!r}.")
+
+    value = row.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise BadRequest(f"{where}: value must be a number or null; got {str(value)[:80]!r}.")
+    created = row.get("created_ns")
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 <= created < _MAX_TIME:
+        raise BadRequest(f"{where}: created_ns must be nanoseconds since 1970.")
+    session_id, trace_id = text("session_id"), text("trace_id")
+    if session_id is None and trace_id is None:
+        raise BadRequest(f"{where}: a score needs a session_id or a trace_id.")
+    return Score(
+        score_id=text("score_id", True) or "",
+        name=text("name", True) or "",
+        value=None if value is None else float(value),
+        label=text("label"),
+        source=text("source") or "api",
+        author=text("author"),
+        session_id=session_id,
+        trace_id=trace_id,
+        span_id=text("span_id"),
+        comment=text("comment"),
+        created_ns=created,
+    )

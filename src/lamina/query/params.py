@@ -7,21 +7,28 @@ a bad parameter is a BadRequest that names it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from lamina.errors import BadRequest
 from lamina.store.queries import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    SCORE_OPS,
     SESSION_SORTS,
+    SESSION_STATUSES,
     TRACE_SORTS,
     Cursor,
+    ScoreCondition,
     SessionQuery,
     TraceQuery,
 )
+from lamina.store.scores import ScoreQuery
 
 MAX_METADATA = 20  # metadata filters in one query
+MAX_SCORE_FILTERS = 20  # score= and has_score= filters in one query
 MAX_DURATION_MS = 1e12  # about 31 years: as nanoseconds, well inside 64 bits
 
 TRACE_STATUSES = ("ok", "error")
@@ -32,12 +39,15 @@ _FALSE = ("false", "0", "no")
 def parse_session_query(
     params: Mapping[str, str], metadata: list[str] | None = None
 ) -> SessionQuery:
-    sort = _choice(params, "sort", SESSION_SORTS, "start_time")
+    sort, score_sort = _sort(params, SESSION_SORTS)
+    status = _text(params, "status")
+    if status is not None and status not in SESSION_STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(SESSION_STATUSES)}; got {status!r}.")
     min_duration = _number(params, "min_duration_ms", MAX_DURATION_MS)
     max_duration = _number(params, "max_duration_ms", MAX_DURATION_MS)
     return SessionQuery(
         limit=_limit(params),
-        cursor=_cursor(params, sort),
+        cursor=_cursor(params, f"score:{score_sort}" if score_sort else sort),
         sort=sort,
         descending=_order(params),
         user_id=_text(params, "user_id"),
@@ -53,6 +63,10 @@ def parse_session_query(
         has_errors=_bool(params, "has_errors"),
         tag=_text(params, "tag"),
         metadata=_metadata(metadata),
+        status=status,
+        scores=_score_conditions(params),
+        has_scores=_has_scores(params),
+        score_sort=score_sort,
     )
 
 
@@ -60,10 +74,10 @@ def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = No
     status = _text(params, "status")
     if status is not None and status not in TRACE_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(TRACE_STATUSES)}; got {status!r}.")
-    sort = _choice(params, "sort", TRACE_SORTS, "start_time")
+    sort, score_sort = _sort(params, TRACE_SORTS)
     return TraceQuery(
         limit=_limit(params),
-        cursor=_cursor(params, sort),
+        cursor=_cursor(params, f"score:{score_sort}" if score_sort else sort),
         sort=sort,
         descending=_order(params),
         session_id=_text(params, "session_id"),
@@ -75,7 +89,89 @@ def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = No
         since_ns=_time(params, "since"),
         until_ns=_time(params, "until"),
         metadata=_metadata(metadata),
+        scores=_score_conditions(params),
+        has_scores=_has_scores(params),
+        score_sort=score_sort,
     )
+
+
+def parse_score_query(params: Mapping[str, str]) -> ScoreQuery:
+    """``GET /api/v1/scores``'s filters; newest first (the cursor's sort is "created")."""
+    cursor = _text(params, "cursor")
+    return ScoreQuery(
+        limit=_limit(params),
+        cursor=Cursor.decode(cursor, "created") if cursor else None,
+        session_id=_text(params, "session_id"),
+        trace_id=(_text(params, "trace_id") or "").lower() or None,
+        name=_text(params, "name"),
+        source=_text(params, "source"),
+        since_ns=_time(params, "since"),
+        until_ns=_time(params, "until"),
+    )
+
+
+# NAME, an operator, and a number or a label: accuracy>=0.8, outcome=success
+_CONDITION = re.compile(r"^(?P<name>[^<>=!]+)(?P<op>!=|<=|>=|=|<|>)(?P<value>.*)$")
+
+
+def _all(params: Mapping[str, str], name: str) -> list[str]:
+    """Every value of a repeatable parameter (a request's query string gives them all;
+    a plain mapping, as the CLI passes, gives one)."""
+    getlist: Any = getattr(params, "getlist", None)
+    if getlist is not None:
+        values: list[str] = getlist(name)
+    else:
+        values = [params[name]] if name in params else []
+    if len(values) > MAX_SCORE_FILTERS:
+        raise BadRequest(f"At most {MAX_SCORE_FILTERS} {name} filters at once.")
+    for value in values:
+        if len(value) > 1000:
+            raise BadRequest(f"A {name} filter is too long (at most 1000 characters).")
+    return values
+
+
+def _score_conditions(params: Mapping[str, str]) -> tuple[ScoreCondition, ...]:
+    """``score=NAME<op>VALUE`` filters: a number compared with the average of NAME, or
+    (= and != only) a label of a categorical score."""
+    conditions = []
+    for text in _all(params, "score"):
+        found = _CONDITION.match(text.strip())
+        if found is None or not found["name"].strip() or not found["value"].strip():
+            raise BadRequest(
+                f"score filters look like NAME<op>VALUE with op one of {' '.join(SCORE_OPS)} "
+                f"(accuracy>=0.8, outcome=success); got {text[:80]!r}."
+            )
+        name, op, value = found["name"].strip(), found["op"], found["value"].strip()
+        try:
+            number = float(value)
+        except ValueError:
+            if op not in ("=", "!="):
+                raise BadRequest(
+                    f"score filter {text[:80]!r}: a label is compared with = or != only."
+                ) from None
+            conditions.append(ScoreCondition(name, op, label=value))
+            continue
+        if number != number or abs(number) > 1e15:
+            raise BadRequest(f"score filter {text[:80]!r}: the value is not a usable number.")
+        conditions.append(ScoreCondition(name, op, value=number))
+    return tuple(conditions)
+
+
+def _has_scores(params: Mapping[str, str]) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in _all(params, "has_score"))
+    if any(not name for name in names):
+        raise BadRequest("has_score names a score: has_score=NAME.")
+    return names
+
+
+def _sort(params: Mapping[str, str], sorts: tuple[str, ...]) -> tuple[str, str | None]:
+    """The sort, and for ``sort=score:NAME`` ("score", NAME)."""
+    value = _text(params, "sort") or "start_time"
+    if value.startswith("score:") and value[len("score:") :].strip():
+        return "score", value[len("score:") :].strip()
+    if value not in sorts:
+        raise BadRequest(f"sort must be one of {', '.join(sorts)} or score:NAME; got {value!r}.")
+    return value, None
 
 
 def _metadata(items: list[str] | None) -> tuple[tuple[str, str], ...]:
@@ -152,13 +248,6 @@ def _limit(params: Mapping[str, str]) -> int:
 def _cursor(params: Mapping[str, str], sort: str) -> Cursor | None:
     value = _text(params, "cursor")
     return Cursor.decode(value, sort) if value else None
-
-
-def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = _text(params, name) or default
-    if value not in choices:
-        raise BadRequest(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-    return value
 
 
 def _order(params: Mapping[str, str]) -> bool:

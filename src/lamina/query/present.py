@@ -22,6 +22,7 @@ from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.base import Row, Store
 from lamina.store.queries import Page, SessionQuery
 from lamina.store.rows import LARGE_FIELDS
+from lamina.store.scores import Score
 
 # A list of sessions counts its total up to this many; past it, it says "more than".
 TOTAL_CAP = 10_000
@@ -57,7 +58,27 @@ def _times(row: Row) -> Row:
     out["end_time"] = moment(out.pop("end_ns"))
     if "cost" in out:
         out["cost"] = cost(out["cost"])
+    if "ended_ns" in out:
+        out["ended_at"] = moment(out.pop("ended_ns"))
+    if "scores" in out:  # a detail's scores, newest first
+        out["scores"] = [score(item) if isinstance(item, Score) else item for item in out["scores"]]
     return out
+
+
+def score(item: Score) -> Row:
+    return {
+        "score_id": item.score_id,
+        "name": item.name,
+        "value": item.value,
+        "label": item.label,
+        "comment": item.comment,
+        "source": item.source,
+        "author": item.author,
+        "session_id": item.session_id,
+        "trace_id": item.trace_id,
+        "span_id": item.span_id,
+        "created_at": moment(item.created_ns),
+    }
 
 
 def session(row: Row) -> Row:

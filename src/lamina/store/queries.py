@@ -82,7 +82,9 @@ class Cursor:
             cursor_sort, value, key = orjson.loads(raw)
         except (binascii.Error, ValueError, TypeError) as exc:
             raise InvalidCursor(_BAD_CURSOR) from exc
-        expected = _SORT_TYPES.get(sort, (int,))
+        # a score sort's value is an average, or None for those without that score
+        scored = (int, float, type(None)) if sort.startswith("score:") else None
+        expected = scored or _SORT_TYPES.get(sort, (int,))
         if (
             cursor_sort != sort
             or not isinstance(key, str)

@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.auth import bearer_token
+from lamina.auth import KEY_PREFIX, bearer_token
 from lamina.errors import Forbidden, NotFound, Unauthorized
 from lamina.operations import DEFAULT_PROJECT, find_project
+from lamina.query.scores import Giver
 from lamina.server_runtime import BrowserAccounts, ServerRuntime, Visitor
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -47,6 +48,25 @@ async def project_of(request: Request) -> str:
         project = await run_in_threadpool(find_project, runtime.store, name)
         return project.id
     return await run_in_threadpool(runtime.keys.project_for, authorization)
+
+
+async def giver_of(request: Request, project_id: str) -> Giver:
+    """Who gives the scores a request sends (after :func:`project_of` let it in): an
+    API key by its name, the admin token as "admin", a signed-in browser by its user's
+    email (its scores' source is always ui)."""
+    runtime: ServerRuntime = request.app.state.runtime
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        accounts = runtime.accounts
+        visitor = await accounts.visitor(request) if accounts is not None else None
+        return Giver(visitor.user.email if visitor is not None else None, browser=True)
+    if _is_admin_token(runtime, authorization):
+        return Giver("admin")
+    token = bearer_token(authorization) or ""
+    prefix = token[: len(KEY_PREFIX) + 6]
+    keys = await run_in_threadpool(runtime.store.list_keys, project_id)
+    names = [key.name for key in keys if key.prefix == prefix and key.revoked_ns is None]
+    return Giver(names[0] if names else None)
 
 
 async def require_admin(request: Request) -> None:

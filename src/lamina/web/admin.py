@@ -15,11 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lamina.errors import BadRequest
 from lamina.operations import Operations
 from lamina.server_runtime import ServerRuntime
 from lamina.web.access import require_admin
 from lamina.web.api import JSONResponse
-from lamina.web.bodies import FLAG, TEXT, WHOLE_OR_NULL, json_fields
+from lamina.web.bodies import FLAG, TEXT, WHOLE, WHOLE_OR_NULL, json_fields
 
 # An operation and its arguments: the JSON body's fields and the path's parameters.
 Handler = Callable[[Operations, dict[str, Any]], Any]
@@ -50,6 +51,19 @@ def _route(
     return Route(path, endpoint, methods=[method])
 
 
+def _change_project(ops: Operations, arguments: dict[str, Any]) -> Any:
+    """Set the project's retention, its sessions' idle timeout, or both."""
+    if "retention_days" not in arguments and "session_idle_minutes" not in arguments:
+        raise BadRequest("Give retention_days, session_idle_minutes or both.")
+    project = arguments["project"]
+    answer = None
+    if "session_idle_minutes" in arguments:
+        answer = ops.set_session_idle_minutes(project, arguments["session_idle_minutes"])
+    if "retention_days" in arguments:
+        answer = ops.set_retention(project, arguments["retention_days"])
+    return answer
+
+
 def _items(found: list[dict[str, Any]]) -> dict[str, Any]:
     return {"items": found}
 
@@ -68,9 +82,8 @@ routes = [
     _route(
         "/api/v1/projects/{project:path}",
         "PATCH",
-        lambda ops, a: ops.set_retention(a["project"], a["retention_days"]),
-        fields={"retention_days": WHOLE_OR_NULL},
-        required=("retention_days",),
+        _change_project,
+        fields={"retention_days": WHOLE_OR_NULL, "session_idle_minutes": WHOLE},
     ),
     _route(
         "/api/v1/projects/{project:path}",

@@ -125,7 +125,8 @@ async def _export(request: Request) -> Response:
 
 async def _import(request: Request) -> Response:
     """Store the span lines of an export (JSONL) in the project, through the ingest
-    batcher as OTLP spans are: answered once they are committed, all or none."""
+    batcher as OTLP spans are: answered once they are committed, all or none; then
+    its score lines, as they were given."""
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     body, taken = await read_body(
@@ -137,21 +138,25 @@ async def _import(request: Request) -> Response:
         "large cannot be imported.",
     )
     try:
-        batch, traces = await run_in_threadpool(_import_batch, project_id, body)
+        batch, traces, scores = await run_in_threadpool(_import_batch, project_id, body)
         del body  # not held while the batch waits for its commit
         if batch.count:
             await runtime.batcher.enqueue(batch)
     finally:
         runtime.bodies.give_back(taken)
-    return JSONResponse({"spans": batch.count, "traces": traces})
+    if scores:
+        await run_in_threadpool(runtime.store.add_scores, project_id, scores)
+    return JSONResponse({"spans": batch.count, "traces": traces, "scores": len(scores)})
 
 
-def _import_batch(project_id: str, body: bytes) -> tuple[Any, int]:
-    return importing.to_batch(project_id, importing.rows_of_lines(body))
+def _import_batch(project_id: str, body: bytes) -> tuple[Any, int, list[Any]]:
+    spans, scores = importing.rows_of_lines(body)
+    batch, traces = importing.to_batch(project_id, spans)
+    return batch, traces, scores
 
 
 def _parquet_zip(rows: Iterator[tuple[str, list[Any]]]) -> Path:
-    """A temporary folder holding export.zip: sessions, traces and spans.parquet."""
+    """A temporary folder holding export.zip: sessions, traces, spans and scores.parquet."""
     folder = Path(tempfile.mkdtemp(prefix="lamina-export-"))
     try:
         export.write_parquet(folder / "tables", rows)

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
 from lamina.server_runtime import ServerRuntime
-from lamina.web import admin, api
+from lamina.web import admin, api, scores
 from lamina.web.api import JSONResponse
 
 log = logging.getLogger("lamina.web")
@@ -123,6 +123,7 @@ def create_app(
         Route("/healthz", health),
         *otlp.routes,
         *api.routes,
+        *scores.routes,
         *admin.routes,
         *(pages.routes if pages is not None else []),
     ]

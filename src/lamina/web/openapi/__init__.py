@@ -3,7 +3,8 @@
 Written by hand beside docs/api.md, from the same lists the query layer checks
 parameters against (sorts, statuses, limits), so the two cannot disagree on those:
 :mod:`~lamina.web.openapi.project` describes a project's routes,
-:mod:`~lamina.web.openapi.admin` the managing ones, :mod:`~lamina.web.openapi.schemas`
+:mod:`~lamina.web.openapi.scores` those of scores, :mod:`~lamina.web.openapi.admin`
+the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.web.openapi import admin, project, schemas
+from lamina.web.openapi import admin, project, schemas, scores
 
 
 def document() -> dict[str, Any]:
@@ -26,7 +27,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
-        "paths": {**project.paths(), **admin.paths()},
+        "paths": {**project.paths(), **scores.paths(project.PROJECT), **admin.paths()},
         "components": {
             "securitySchemes": {
                 "apiKey": {
@@ -36,7 +37,7 @@ def document() -> dict[str, Any]:
                     "admin token (<data dir>/admin.token).",
                 }
             },
-            "schemas": schemas.schemas(),
+            "schemas": {**schemas.schemas(), **scores.schemas()},
         },
     }
 

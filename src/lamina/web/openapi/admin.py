@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.operations import MAX_IDLE_MINUTES
 from lamina.retention import MAX_DAYS
 from lamina.web.openapi.parts import TEXT, an_object, json_body, operation, path, query
 
@@ -51,22 +52,35 @@ def paths() -> dict[str, Any]:
             ),
             "patch": operation(
                 "Keep the project's traces this many days (0 or null: for ever); older "
-                "ones are deleted at once, and from then on by the server.",
-                "setRetention",
-                (200, "ProjectRetention", "The project, and what was deleted now."),
+                "ones are deleted at once, and from then on by the server. And/or end its "
+                "sessions after this many minutes without a span.",
+                "changeProject",
+                (
+                    200,
+                    "ProjectChanged",
+                    "The project, and with retention_days what was deleted now.",
+                ),
                 (400, 401, 403, 404),
                 [_PROJECT],
                 json_body(
-                    an_object(
-                        {
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": False,
+                        "properties": {
                             "retention_days": {
                                 "type": "integer",
                                 "nullable": True,
                                 "minimum": 0,
                                 "maximum": MAX_DAYS,
-                            }
-                        }
-                    )
+                            },
+                            "session_idle_minutes": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_IDLE_MINUTES,
+                            },
+                        },
+                    }
                 ),
             ),
             "delete": operation(

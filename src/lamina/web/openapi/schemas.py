@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.store.queries import SESSION_STATUSES
 from lamina.store.rows import LARGE_FIELDS, TRACE_VALUE_CHARS
 from lamina.web.openapi.parts import (
     INT_OR_NULL,
@@ -17,6 +18,7 @@ from lamina.web.openapi.parts import (
     an_object,
     ref,
 )
+from lamina.web.openapi.scores import SCORE_SUMMARY
 
 
 def schemas() -> dict[str, Any]:
@@ -38,6 +40,9 @@ def schemas() -> dict[str, Any]:
         "error_count": {"type": "integer"},
         "first_input": TEXT_OR_NULL,
         "last_output": TEXT_OR_NULL,
+        "status": {"type": "string", "enum": list(SESSION_STATUSES)},
+        "ended_at": {**TIME, "nullable": True},
+        "score_summary": SCORE_SUMMARY,
     }
     trace = {
         "trace_id": TEXT,
@@ -52,6 +57,7 @@ def schemas() -> dict[str, Any]:
         "metadata": {"type": "object"},
         "input_preview": TEXT_OR_NULL,
         "output_preview": TEXT_OR_NULL,
+        "score_summary": SCORE_SUMMARY,
     }
     span = {
         "span_id": TEXT,
@@ -79,6 +85,7 @@ def schemas() -> dict[str, Any]:
     }
 
     deleted = an_object({"traces": INTEGER, "spans": INTEGER})
+    scores = {"type": "array", "items": ref("Score"), "description": "Newest first."}
 
     def page(item: str, **more: Any) -> dict[str, Any]:
         return an_object(
@@ -100,12 +107,16 @@ def schemas() -> dict[str, Any]:
                 "value": {"description": "Text for input and output, JSON for the others."},
             }
         ),
-        "SessionDetail": an_object({**session, "traces": {"type": "array", "items": ref("Trace")}}),
-        "TraceDetail": an_object({**trace, "spans": {"type": "array", "items": ref("Span")}}),
+        "SessionDetail": an_object(
+            {**session, "traces": {"type": "array", "items": ref("Trace")}, "scores": scores}
+        ),
+        "TraceDetail": an_object(
+            {**trace, "spans": {"type": "array", "items": ref("Span")}, "scores": scores}
+        ),
         "SessionPage": page("Session", total=INT_OR_NULL, total_exact={"type": "boolean"}),
         "TracePage": page("Trace"),
         "Deleted": an_object({"deleted": deleted}),
-        "Imported": an_object({"spans": INTEGER, "traces": INTEGER}),
+        "Imported": an_object({"spans": INTEGER, "traces": INTEGER, "scores": INTEGER}),
         **_managed(deleted),
     }
 
@@ -133,6 +144,7 @@ def _managed(deleted: dict[str, Any]) -> dict[str, Any]:
         "name": TEXT,
         "created_ns": INTEGER,
         "retention_days": INT_OR_NULL,
+        "session_idle_minutes": INTEGER,
     }
     key = {
         "id": TEXT,
@@ -160,6 +172,7 @@ def _managed(deleted: dict[str, Any]) -> dict[str, Any]:
         "Project": an_object(project),
         "ProjectDetail": an_object({**project, "span_count": INTEGER}),
         "ProjectRetention": an_object({**project, "deleted": deleted}),
+        "ProjectChanged": {"oneOf": [ref("ProjectRetention"), ref("Project")]},
         "ProjectDeleted": an_object({"project": TEXT, "deleted": deleted}),
         "Projects": items("Project"),
         "Key": an_object(key),

@@ -1,0 +1,136 @@
+"""The JSON API's scores: give, list and delete a project's scores, manage its score
+configs, and end a session (with its outcome).
+
+A score is checked against the project's config of its name
+(:mod:`lamina.query.scores`) and stored at once; a score on a session or trace not
+seen yet is kept and shows when its spans arrive. A client may make the score's id
+(``score_id``): sending the same score again (a retry) does not add a second one.
+The project is the caller's, as on every project route (:mod:`lamina.web.access`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lamina.errors import BadRequest, NotFound
+from lamina.query import present
+from lamina.query import scores as judged
+from lamina.query.params import parse_score_query
+from lamina.server_runtime import ServerRuntime
+from lamina.store.scores import BUILT_IN_CONFIGS, Score
+from lamina.web.access import giver_of, project_of
+from lamina.web.api import JSONResponse
+from lamina.web.bodies import TEXT, json_fields, read_body
+
+MiB = 1024 * 1024
+# A batch of MAX_BATCH scores with long comments.
+MAX_SCORES_BODY = 16 * MiB
+
+
+async def _add_scores(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    giver = await giver_of(request, project_id)
+    body, taken = await read_body(
+        request,
+        runtime,
+        MAX_SCORES_BODY,
+        f"A scores request may hold at most {MAX_SCORES_BODY // MiB} MiB: send "
+        f"batches of at most {judged.MAX_BATCH} scores.",
+    )
+    try:
+        try:
+            given = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"The body must be a JSON object: {exc}") from None
+    finally:
+        runtime.bodies.give_back(taken)
+
+    def store_them() -> tuple[list[Score], bool]:
+        known = judged.configs(runtime.store, project_id)
+        made, batch = judged.to_scores(given, known, giver, time.time_ns(), judged.new_score_id)
+        runtime.store.add_scores(project_id, made)
+        return made, batch
+
+    made, batch = await run_in_threadpool(store_them)
+    if batch:
+        return JSONResponse({"scores": [present.score(item) for item in made]}, 201)
+    return JSONResponse({"score": present.score(made[0])}, 201)
+
+
+async def _list_scores(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    query = parse_score_query(request.query_params)
+    page = await run_in_threadpool(runtime.store.list_scores, project_id, query)
+    items = [present.score(item) for item in page.items]
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+
+
+async def _delete_score(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    score_id = request.path_params["score_id"]
+    deleted = await run_in_threadpool(runtime.store.delete_score, project_id, score_id)
+    if deleted is None:
+        raise NotFound(f'No score "{score_id[:100]}" in this project.')
+    return JSONResponse({"deleted": present.score(deleted)})
+
+
+async def _list_configs(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    found = await run_in_threadpool(judged.configs, runtime.store, project_id)
+    items = [judged.config(found[name]) for name in sorted(found)]
+    return JSONResponse({"items": items})
+
+
+async def _put_config(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    fields = dict.fromkeys(judged.CONFIG_FIELDS, (object,))
+    config = judged.to_config(await json_fields(request, runtime, fields))
+    stored = await run_in_threadpool(runtime.store.put_score_config, project_id, config)
+    return JSONResponse(judged.config(stored), 201)
+
+
+async def _delete_config(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    name = request.path_params["name"]
+    if name in BUILT_IN_CONFIGS:
+        raise BadRequest(f"{name} is built in: it cannot be deleted.")
+    deleted = await run_in_threadpool(runtime.store.delete_score_config, project_id, name)
+    if deleted is None:
+        raise NotFound(f'No score config "{name[:100]}" in this project.')
+    return JSONResponse({"deleted": judged.config(deleted)})
+
+
+async def _end_session(request: Request) -> Response:
+    """End the session now and, with an ``outcome``, give it an outcome score."""
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    giver = await giver_of(request, project_id)
+    given = await json_fields(request, runtime, {"outcome": TEXT})
+    session_id = request.path_params["session_id"]
+    answer = await run_in_threadpool(
+        judged.end_session, runtime.store, project_id, session_id, given.get("outcome"), giver
+    )
+    return JSONResponse(answer)
+
+
+routes = [
+    Route("/api/v1/scores", _list_scores),
+    Route("/api/v1/scores", _add_scores, methods=["POST"]),
+    Route("/api/v1/scores/{score_id}", _delete_score, methods=["DELETE"]),
+    Route("/api/v1/score-configs", _list_configs),
+    Route("/api/v1/score-configs", _put_config, methods=["POST"]),
+    Route("/api/v1/score-configs/{name}", _delete_config, methods=["DELETE"]),
+    Route("/api/v1/sessions/{session_id:path}/end", _end_session, methods=["POST"]),
+]

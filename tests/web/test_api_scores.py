@@ -1,0 +1,405 @@
+"""Scores through the JSON API (#19), on a real server: given before and after the spans
+arrive, summarised on sessions and traces (averages computed here, unknown left out),
+filtered and sorted by, checked against score configs, idempotent by score_id, a
+session ended with its outcome, deleted with their session, and carried by an export
+into another project.
+
+Each test makes a project of its own (with the admin token, over HTTP) on the shared
+server, so the tests do not see each other's data.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from statistics import mean
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LaminaServer
+from tests.support import otlp
+
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
+
+
+@dataclass
+class Project:
+    server: LaminaServer
+    name: str
+    key: str
+
+    def call(self, method: str, path: str, **options: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.key}", **options.pop("headers", {})}
+        return httpx.request(method, self.server.url + path, headers=headers, timeout=30, **options)
+
+    def ok(self, method: str, path: str, status: int = 200, **options: Any) -> Any:
+        response = self.call(method, path, **options)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def send(self, session_id: str, turns: int) -> list[str]:
+        """``turns`` traces of the session; their ids."""
+        spans = []
+        for turn in range(turns):
+            spans += otlp.conversation_turn(session_id, turn, start_ns=time.time_ns())
+        response = otlp.post(self.server.url, self.key, otlp.export(spans))
+        assert response.status_code == 200, response.text
+        trace_ids = [s.trace_id.hex() for s in spans if not s.parent_span_id]
+        self.wait_session(session_id, turns)
+        return trace_ids
+
+    def wait_session(self, session_id: str, turns: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 10
+        while True:
+            response = self.call("GET", f"/api/v1/sessions/{session_id}")
+            if response.status_code == 200 and response.json()["trace_count"] == turns:
+                found: dict[str, Any] = response.json()
+                return found
+            assert time.monotonic() < deadline, response.text
+            time.sleep(0.05)
+
+
+def admin(server: LaminaServer) -> dict[str, str]:
+    token = (server.data_dir / "admin.token").read_text().strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_project(server: LaminaServer) -> Project:
+    name = otlp.uid("scores")
+    made = httpx.post(
+        server.url + "/api/v1/projects", json={"name": name}, headers=admin(server), timeout=30
+    )
+    assert made.status_code == 201, made.text
+    keyed = httpx.post(
+        server.url + "/api/v1/keys",
+        json={"project": name, "name": "feedback-bot"},
+        headers=admin(server),
+        timeout=30,
+    )
+    assert keyed.status_code == 201, keyed.text
+    return Project(server, name, keyed.json()["key"])
+
+
+@pytest.fixture
+def project(server: LaminaServer) -> Project:
+    return new_project(server)
+
+
+def _summary(values: list[float | None]) -> dict[str, Any]:
+    counted = [v for v in values if v is not None]
+    return {"avg": pytest.approx(mean(counted)) if counted else None, "count": len(values)}
+
+
+def test_a_score_given_before_the_spans_shows_once_they_arrive(project: Project) -> None:
+    session_id = otlp.uid("early")
+    given = project.ok(
+        "POST",
+        "/api/v1/scores",
+        201,
+        json={"name": "helpful", "value": 0.75, "session_id": session_id, "comment": "kind"},
+    )["score"]
+    assert given["author"] == "feedback-bot" and given["source"] == "api"
+    assert given["created_at"].endswith("Z") and given["comment"] == "kind"
+    listed = project.ok("GET", "/api/v1/scores", params={"session_id": session_id})["items"]
+    assert [s["score_id"] for s in listed] == [given["score_id"]]
+    missing = project.call("GET", f"/api/v1/sessions/{session_id}")
+    assert missing.status_code == 404
+
+    trace_ids = project.send(session_id, 2)
+    late = project.ok(
+        "POST",
+        "/api/v1/scores",
+        201,
+        json={"name": "helpful", "value": 0.25, "trace_id": trace_ids[0]},
+    )["score"]
+    session = project.ok("GET", f"/api/v1/sessions/{session_id}")
+    assert {s["score_id"] for s in session["scores"]} == {given["score_id"], late["score_id"]}
+    assert session["score_summary"] == {"helpful": _summary([0.75, 0.25])}
+    assert session["status"] == "active" and session["ended_at"] is None
+    trace = project.ok("GET", f"/api/v1/traces/{trace_ids[0]}")
+    assert trace["score_summary"] == {"helpful": _summary([0.25])}
+    assert [s["score_id"] for s in trace["scores"]] == [late["score_id"]]
+    listed_sessions = project.ok("GET", "/api/v1/sessions")["items"]
+    assert listed_sessions[0]["score_summary"] == session["score_summary"]
+
+
+def test_summaries_against_a_reference_unknown_never_averaged(project: Project) -> None:
+    session_id = otlp.uid("judged")
+    trace_ids = project.send(session_id, 3)
+    given: list[dict[str, Any]] = [
+        {"name": "quality", "value": 0.5, "session_id": session_id},
+        {"name": "quality", "value": 1.0, "trace_id": trace_ids[0]},
+        {"name": "quality", "value": 0.0, "trace_id": trace_ids[1]},
+        {"name": "outcome", "label": "success", "session_id": session_id},
+        {"name": "outcome", "label": "unknown", "session_id": session_id},
+        {"name": "outcome", "label": "partial", "trace_id": trace_ids[2]},
+    ]
+    answer = project.ok("POST", "/api/v1/scores", 201, json={"scores": given})["scores"]
+    assert [s["value"] for s in answer[3:]] == [1.0, None, 0.5]
+    session = project.ok("GET", f"/api/v1/sessions/{session_id}")
+    assert session["score_summary"] == {
+        "quality": _summary([0.5, 1.0, 0.0]),
+        "outcome": _summary([1.0, None, 0.5]),
+    }
+    traces = project.ok("GET", "/api/v1/traces", params={"session_id": session_id})["items"]
+    by_id = {t["trace_id"]: t["score_summary"] for t in traces}
+    assert by_id[trace_ids[0]] == {"quality": _summary([1.0])}
+    assert by_id[trace_ids[2]] == {"outcome": _summary([0.5])}
+
+
+def test_filters_and_sorts_by_score_match_a_reference(project: Project) -> None:
+    values = {"a": [0.9, 0.7], "b": [0.2], "c": [0.5, 0.6, 0.4], "d": []}
+    ids = {label: otlp.uid(f"s{label}") for label in values}
+    for label, session_id in ids.items():
+        project.send(session_id, 1)
+        scores = [{"name": "quality", "value": v, "session_id": session_id} for v in values[label]]
+        if scores:
+            project.ok("POST", "/api/v1/scores", 201, json={"scores": scores})
+    project.ok(
+        "POST",
+        "/api/v1/scores",
+        201,
+        json={"name": "outcome", "label": "failure", "session_id": ids["b"]},
+    )
+    averages = {ids[k]: mean(v) for k, v in values.items() if v}
+
+    def sessions(*params: tuple[str, str]) -> list[str]:
+        return [
+            s["session_id"]
+            for s in project.ok("GET", "/api/v1/sessions", params=list(params))["items"]
+        ]
+
+    assert set(sessions(("score", "quality>=0.5"))) == {s for s, a in averages.items() if a >= 0.5}
+    assert set(sessions(("score", "quality<0.5"))) == {s for s, a in averages.items() if a < 0.5}
+    assert set(sessions(("score", "quality!=0.2"))) == {s for s, a in averages.items() if a != 0.2}
+    assert set(sessions(("has_score", "quality"))) == set(averages)
+    assert sessions(("score", "outcome=failure")) == [ids["b"]]
+    both = sessions(("score", "quality>0.1"), ("score", "quality<0.6"))
+    assert set(both) == {s for s, a in averages.items() if 0.1 < a < 0.6}
+    ranked = sorted(averages, key=averages.__getitem__)
+    assert sessions(("sort", "score:quality"), ("order", "asc")) == [*ranked, ids["d"]]
+    assert sessions(("sort", "score:quality"), ("order", "desc")) == [*ranked[::-1], ids["d"]]
+    # a page at a time, through the cursor
+    first = project.ok(
+        "GET", "/api/v1/sessions", params={"sort": "score:quality", "order": "asc", "limit": 2}
+    )
+    rest = project.ok(
+        "GET",
+        "/api/v1/sessions",
+        params={
+            "sort": "score:quality",
+            "order": "asc",
+            "limit": 2,
+            "cursor": first["next_cursor"],
+        },
+    )
+    paged = [s["session_id"] for s in first["items"] + rest["items"]]
+    assert paged == [*ranked, ids["d"]]
+    traces = project.ok("GET", "/api/v1/traces", params={"has_score": "quality"})["items"]
+    assert traces == []  # the scores are on the sessions, not their traces
+    for bad in ("quality", "quality>>1", "outcome<success", "=1"):
+        response = project.call("GET", "/api/v1/sessions", params={"score": bad})
+        assert response.status_code == 400, bad
+        assert "score" in response.json()["error"]["message"]
+
+
+def test_configs_are_checked_and_scores_against_them(project: Project) -> None:
+    def config(body: dict[str, Any]) -> httpx.Response:
+        return project.call("POST", "/api/v1/score-configs", json=body)
+
+    bad = [
+        ({"name": "tone", "type": "categorical"}, "categories"),
+        (
+            {"name": "tone", "type": "categorical", "categories": [{"label": "x", "value": 1}] * 2},
+            "twice",
+        ),
+        ({"name": "rating", "type": "numeric", "min": 5, "max": 1}, "min"),
+        ({"name": "rating", "type": "stars"}, "type"),
+        ({"name": "outcome", "type": "numeric"}, "built in"),
+        ({"name": "", "type": "numeric"}, "name"),
+    ]
+    for body, said in bad:
+        response = config(body)
+        assert response.status_code == 400, body
+        assert said in response.json()["error"]["message"], response.text
+    assert project.call("DELETE", "/api/v1/score-configs/outcome").status_code == 400
+
+    assert config({"name": "rating", "type": "numeric", "min": 1, "max": 5}).status_code == 201
+    assert config({"name": "thumbs", "type": "boolean"}).status_code == 201
+    tone = {
+        "name": "tone",
+        "type": "categorical",
+        "categories": [{"label": "warm", "value": 1}, {"label": "cold", "value": 0}],
+        "description": "How it sounded",
+    }
+    assert config(tone).status_code == 201
+    names = [c["name"] for c in project.ok("GET", "/api/v1/score-configs")["items"]]
+    assert names == ["outcome", "rating", "thumbs", "tone"]
+
+    session_id = otlp.uid("checked")
+    wrong = [
+        ({"name": "rating", "value": 9}, "at most 5"),
+        ({"name": "rating", "label": "good"}, "numeric"),
+        ({"name": "thumbs", "value": 0.5}, "true or false"),
+        ({"name": "tone", "label": "hot"}, "warm, cold"),
+        ({"name": "outcome", "label": "great"}, "success"),
+        ({"name": "free", "value": "high"}, "number"),
+        ({"name": "free"}, "number"),
+        ({"name": "free", "value": 1, "source": "ui"}, "source"),
+    ]
+    for body, said in wrong:
+        response = project.call("POST", "/api/v1/scores", json={**body, "session_id": session_id})
+        assert response.status_code == 400, body
+        assert said in response.json()["error"]["message"], response.text
+    nowhere = project.call("POST", "/api/v1/scores", json={"name": "free", "value": 1})
+    assert nowhere.status_code == 400 and "session_id" in nowhere.text
+    batch = [{"name": "free", "value": 1, "session_id": session_id}] * 2 + [{"name": "tone"}]
+    response = project.call("POST", "/api/v1/scores", json={"scores": batch})
+    assert response.status_code == 400 and "scores[2]" in response.text
+    too_many = project.call("POST", "/api/v1/scores", json={"scores": batch[:1] * 1001})
+    assert too_many.status_code == 400 and "1000" in too_many.text
+    assert project.ok("GET", "/api/v1/scores", params={"session_id": session_id})["items"] == []
+
+    good = [
+        {"name": "rating", "value": 4},
+        {"name": "thumbs", "value": True},
+        {"name": "thumbs", "value": "false"},
+        {"name": "tone", "label": "cold"},
+        {"name": "free", "value": -3.5, "source": "evaluator:judge-1"},
+    ]
+    made = project.ok(
+        "POST",
+        "/api/v1/scores",
+        201,
+        json={"scores": [{**g, "session_id": session_id} for g in good]},
+    )["scores"]
+    assert [(s["value"], s["label"]) for s in made] == [
+        (4.0, None),
+        (1.0, None),
+        (0.0, None),
+        (0.0, "cold"),
+        (-3.5, None),
+    ]
+    assert made[-1]["source"] == "evaluator:judge-1"
+    deleted = project.ok("DELETE", "/api/v1/score-configs/tone")["deleted"]
+    assert deleted["name"] == "tone"
+    assert project.call("DELETE", "/api/v1/score-configs/tone").status_code == 404
+
+
+def test_a_score_id_sent_again_is_not_a_second_score(project: Project) -> None:
+    session_id = otlp.uid("retried")
+    batch = [
+        {
+            "score_id": uuid.uuid4().hex,
+            "name": "q",
+            "value": n,
+            "session_id": session_id,
+            "source": "sdk",
+        }
+        for n in range(3)
+    ]
+    for _ in range(3):  # a client retrying a batch it never saw answered
+        project.ok("POST", "/api/v1/scores", 201, json={"scores": batch})
+    listed = project.ok("GET", "/api/v1/scores", params={"session_id": session_id})["items"]
+    assert sorted(s["score_id"] for s in listed) == sorted(s["score_id"] for s in batch)
+    assert {s["source"] for s in listed} == {"sdk"}
+    project.send(session_id, 1)
+    session = project.ok("GET", f"/api/v1/sessions/{session_id}")
+    assert session["score_summary"] == {"q": _summary([0, 1, 2])}
+
+
+def test_ending_a_session_with_its_outcome(project: Project) -> None:
+    session_id = otlp.uid("ending")
+    project.send(session_id, 1)
+    other = otlp.uid("running")
+    project.send(other, 1)
+    ended = project.ok("POST", f"/api/v1/sessions/{session_id}/end", json={"outcome": "failure"})
+    assert ended["outcome"]["name"] == "outcome" and ended["outcome"]["label"] == "failure"
+    session = project.ok("GET", f"/api/v1/sessions/{session_id}")
+    assert session["status"] == "ended" and session["ended_at"] is not None
+    assert session["score_summary"] == {"outcome": {"avg": 0.0, "count": 1}}
+    statuses = {
+        status: [
+            s["session_id"]
+            for s in project.ok("GET", "/api/v1/sessions", params={"status": status})["items"]
+        ]
+        for status in ("active", "ended")
+    }
+    assert statuses == {"active": [other], "ended": [session_id]}
+    again = project.ok("POST", f"/api/v1/sessions/{other}/end")
+    assert again["outcome"] is None
+    bad = project.call("POST", f"/api/v1/sessions/{other}/end", json={"outcome": "meh"})
+    assert bad.status_code == 400 and "success" in bad.text
+    assert project.call("GET", "/api/v1/sessions", params={"status": "idle"}).status_code == 400
+
+
+def test_the_idle_timeout_is_a_project_setting(project: Project) -> None:
+    url = f"{project.server.url}/api/v1/projects/{project.name}"
+    changed = httpx.patch(url, json={"session_idle_minutes": 5}, headers=admin(project.server))
+    assert changed.status_code == 200 and changed.json()["session_idle_minutes"] == 5
+    for bad in (0, 10081, "5", None):
+        refused = httpx.patch(
+            url, json={"session_idle_minutes": bad}, headers=admin(project.server)
+        )
+        assert refused.status_code == 400, bad
+    assert httpx.patch(url, json={}, headers=admin(project.server)).status_code == 400
+    by_key = httpx.patch(
+        url, json={"session_idle_minutes": 5}, headers={"Authorization": f"Bearer {project.key}"}
+    )
+    assert by_key.status_code == 403
+
+
+def test_deleting_a_session_or_score_deletes_its_scores(project: Project) -> None:
+    session_id = otlp.uid("doomed")
+    trace_ids = project.send(session_id, 2)
+    scores = [
+        {"name": "q", "value": 1, "session_id": session_id},
+        {"name": "q", "value": 0, "trace_id": trace_ids[1]},
+        {"name": "q", "value": 0, "trace_id": trace_ids[0], "span_id": "00000000000000aa"},
+    ]
+    made = project.ok("POST", "/api/v1/scores", 201, json={"scores": scores})["scores"]
+    one = made[0]["score_id"]
+    assert project.ok("DELETE", f"/api/v1/scores/{one}")["deleted"]["score_id"] == one
+    assert project.call("DELETE", f"/api/v1/scores/{one}").status_code == 404
+    assert len(project.ok("GET", "/api/v1/scores", params={"session_id": session_id})["items"]) == 2
+    project.ok("DELETE", f"/api/v1/sessions/{session_id}")
+    assert project.ok("GET", "/api/v1/scores")["items"] == []
+
+
+def test_export_and_import_carry_the_scores(project: Project, server: LaminaServer) -> None:
+    session_id = otlp.uid("moved")
+    trace_ids = project.send(session_id, 2)
+    scores = [
+        {"name": "q", "value": 0.5, "session_id": session_id, "comment": "fine"},
+        {"name": "outcome", "label": "unknown", "session_id": session_id},
+        {"name": "q", "value": 1, "trace_id": trace_ids[1]},
+    ]
+    project.ok("POST", "/api/v1/scores", 201, json={"scores": scores})
+    exported = project.call("GET", "/api/v1/export")
+    assert exported.status_code == 200
+    lines = exported.content.splitlines()
+    assert b'"scores":3' in lines[-1]
+    target = new_project(server)
+    imported = target.ok(
+        "POST",
+        "/api/v1/import",
+        content=exported.content,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert imported["scores"] == 3 and imported["traces"] == 2
+
+    def listed(p: Project) -> list[dict[str, Any]]:
+        return sorted(p.ok("GET", "/api/v1/scores")["items"], key=lambda s: s["score_id"])
+
+    assert listed(target) == listed(project)
+    session = target.wait_session(session_id, 2)
+    assert (
+        session["score_summary"]
+        == project.ok("GET", f"/api/v1/sessions/{session_id}")["score_summary"]
+    )
+    # importing again adds nothing
+    target.ok("POST", "/api/v1/import", content=exported.content)
+    assert len(listed(target)) == 3
