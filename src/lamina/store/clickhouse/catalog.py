@@ -17,7 +17,7 @@ from lamina.store.base import ApiKey, Project, User
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.rows import new_id
 
-_PROJECT_FIELDS = "id, name, created_ns, retention_days"
+_PROJECT_FIELDS = "id, name, created_ns, retention_days, session_idle_minutes"
 _KEY_FIELDS = "id, project_id, name, prefix, created_ns, revoked_ns"
 _USER_FIELDS = "id, email, password_hash, is_admin, created_ns"
 

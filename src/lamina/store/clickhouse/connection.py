@@ -61,12 +61,12 @@ class Connection:
                 f"The ClickHouse store did not answer ({exc}). Check that ClickHouse is up."
             ) from exc
 
-    def insert(self, table: str, data: pa.Table) -> None:
+    def insert(self, table: str, data: pa.Table, what: str = "spans") -> None:
         try:
             self.client.insert_arrow(table, data)
         except ClientError as exc:
             raise StoreUnavailable(
-                f"The ClickHouse store could not save spans ({exc}). Check that ClickHouse "
+                f"The ClickHouse store could not save {what} ({exc}). Check that ClickHouse "
                 "is up and has disk space; senders should retry."
             ) from exc
 

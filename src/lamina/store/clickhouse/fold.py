@@ -17,8 +17,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lamina.store.clickhouse import sql
-from lamina.store.clickhouse.schema import NO_RANK
+from lamina.store.clickhouse.schema import NO_RANK, ranked
 
 _RANKED = pa.struct([("rank", pa.int64()), ("value", pa.string())])
 
@@ -124,8 +123,8 @@ members AS (
 ),
 current AS (
     SELECT project_id, trace_id,
-        {sql.ranked("session_r")} AS session_id,
-        {sql.ranked("user_r")} AS user_id,
+        {ranked("session_r")} AS session_id,
+        {ranked("user_r")} AS user_id,
         min(first_ns) AS t_start,
         max(last_ns) AS t_end,
         sum(span_n) AS t_spans,
@@ -133,8 +132,8 @@ current AS (
         sum(in_tokens) AS t_in,
         sum(out_tokens) AS t_out,
         sum(cost_sum) AS t_cost,
-        {sql.ranked("input_r")} AS t_input,
-        {sql.ranked("output_r")} AS t_output
+        {ranked("input_r")} AS t_input,
+        {ranked("output_r")} AS t_output
     FROM traces
     WHERE (project_id, trace_id) IN (SELECT project_id, trace_id FROM members)
     GROUP BY project_id, trace_id

@@ -34,7 +34,10 @@ def delete_trace(db: Connection, project_id: str, trace_id: str) -> Deleted:
 
 def delete_session(db: Connection, project_id: str, session_id: str) -> Deleted:
     where = "session_id = {session:String}"
-    return _delete_traces(db, project_id, sql.IN_SESSION, where, {"session": session_id})
+    deleted = _delete_traces(db, project_id, sql.IN_SESSION, where, {"session": session_id})
+    with db.write_lock:  # scores given before any trace arrived, too
+        _forget_sessions(db, project_id, [session_id])
+    return deleted
 
 
 def delete_before(db: Connection, project_id: str, before_ns: int) -> Deleted:
@@ -60,6 +63,7 @@ def _delete_traces(
             of_spans = f"{in_chunk} AND start_ns BETWEEN {{low:Int64}} AND {{high:Int64}}"
             counted = db.query(f"SELECT count() AS n FROM spans WHERE {of_spans}", chunk_params)
             spans += int(counted[0]["n"])
+            db.execute(f"DELETE FROM scores WHERE {in_chunk}", chunk_params)
             db.execute(f"DELETE FROM spans WHERE {of_spans}", chunk_params)
             db.execute(f"DELETE FROM traces WHERE {in_chunk}", chunk_params)
             db.execute(f"DELETE FROM session_traces WHERE {in_chunk}", chunk_params)
@@ -72,6 +76,17 @@ def _delete_traces(
                 {"project": project_id, "sessions": names[start : start + _DELETE_CHUNK]},
             )
     return Deleted(len(doomed), spans)
+
+
+def _forget_sessions(db: Connection, project_id: str, sessions: list[str]) -> None:
+    """The scores given to deleted sessions, and their ends. (A session that only lost
+    its traces, to retention or trace deletes, keeps its own scores.)"""
+    if not sessions:
+        return
+    params = {"project": project_id, "sessions": sessions}
+    of_sessions = "project_id = {project:String} AND session_id IN {sessions:Array(String)}"
+    db.execute(f"DELETE FROM scores WHERE {of_sessions}", params)
+    db.execute(f"DELETE FROM session_ends WHERE {of_sessions}", params)
 
 
 def delete_project(db: Connection, project_id: str) -> Deleted:
@@ -89,6 +104,9 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "sessions",
             "api_keys",
             "request_digests",
+            "scores",
+            "score_configs",
+            "session_ends",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)

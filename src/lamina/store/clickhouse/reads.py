@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lamina.store.base import Row
-from lamina.store.clickhouse import sql
+from lamina.store.clickhouse import score_sql, scores, sql
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
@@ -44,14 +44,29 @@ def trace_row(row: dict[str, Any]) -> Row:
     return out
 
 
+def _sort_name(sort: str, score_sort: str | None) -> str:
+    """The sort a page's cursor names (``score:NAME`` for a sort by a score)."""
+    return f"score:{score_sort}" if sort == "score" else sort
+
+
+def _with_summaries(db: Connection, project_id: str, rows: list[Row], key: str) -> list[Row]:
+    text = score_sql.SESSION_SUMMARIES if key == "session_id" else score_sql.TRACE_SUMMARIES
+    found = scores.summaries(db, project_id, text, [row[key] for row in rows])
+    for row in rows:
+        row["score_summary"] = found.get(row[key], {})
+    return rows
+
+
 def list_sessions(db: Connection, project_id: str, query: SessionQuery) -> Page[Row]:
-    text, params = sql.list_sessions(project_id, query)
+    text, params = sql.list_sessions(project_id, query, scores.idle(db, project_id))
     rows = [session_row(row) for row in db.query(text, params)]
-    return page(rows, query.limit, query.sort, "session_id")
+    found = page(rows, query.limit, _sort_name(query.sort, query.score_sort), "session_id")
+    _with_summaries(db, project_id, found.items, "session_id")
+    return found
 
 
 def count_sessions(db: Connection, project_id: str, query: SessionQuery, up_to: int) -> int:
-    text, params = sql.count_sessions(project_id, query, up_to)
+    text, params = sql.count_sessions(project_id, query, up_to, scores.idle(db, project_id))
     rows = db.query(text, params)
     return int(rows[0]["n"]) if rows else 0
 
@@ -69,20 +84,24 @@ def session_spans(db: Connection, project_id: str, session_id: str, limit: int) 
 
 
 def get_session(db: Connection, project_id: str, session_id: str) -> Row | None:
-    params = {"project": project_id, "session": session_id}
+    params: dict[str, Any] = {"project": project_id, "session": session_id}
+    params.update(scores.idle(db, project_id))
     rows = db.query(sql.one_session(), params)
     if not rows:
         return None
-    session = session_row(rows[0])
-    traces = db.query(sql.session_traces(), params)
-    session["traces"] = [trace_row(row) for row in traces]
+    session = _with_summaries(db, project_id, [session_row(rows[0])], "session_id")[0]
+    session["scores"] = scores.session_scores(db, project_id, session_id)
+    traces = [trace_row(row) for row in db.query(sql.session_traces(), params)]
+    session["traces"] = _with_summaries(db, project_id, traces, "trace_id")
     return session
 
 
 def list_traces(db: Connection, project_id: str, query: TraceQuery) -> Page[Row]:
     text, params = sql.list_traces(project_id, query)
     rows = [trace_row(row) for row in db.query(text, params)]
-    return page(rows, query.limit, query.sort, "trace_id")
+    found = page(rows, query.limit, _sort_name(query.sort, query.score_sort), "trace_id")
+    _with_summaries(db, project_id, found.items, "trace_id")
+    return found
 
 
 def get_trace(db: Connection, project_id: str, trace_id: str) -> Row | None:
@@ -94,7 +113,8 @@ def get_trace(db: Connection, project_id: str, trace_id: str) -> Row | None:
     params["first"] = row["start_ns"]
     params["last"] = max(row["end_ns"], row["last_start_ns"])
     spans = db.query(sql.ONE_TRACE_CUT_SPANS, params)
-    trace = trace_row(row)
+    trace = _with_summaries(db, project_id, [trace_row(row)], "trace_id")[0]
+    trace["scores"] = scores.trace_scores(db, project_id, [trace_id])[trace_id]
     trace["spans"] = [cut_span_row(span) for span in spans]
     return trace
 
@@ -115,9 +135,12 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
     for span in db.query(sql.MANY_TRACES_CUT_SPANS, params):
         spans[span.pop("trace_id")].append(cut_span_row(span))
-    return [
-        {**trace_row(found[trace]), "spans": spans[trace]} for trace in wanted if trace in found
-    ]
+    traces = [trace_row(found[trace]) for trace in wanted if trace in found]
+    given = scores.trace_scores(db, project_id, list(found))
+    for trace in _with_summaries(db, project_id, traces, "trace_id"):
+        trace["scores"] = given[trace["trace_id"]]
+        trace["spans"] = spans[trace["trace_id"]]
+    return traces
 
 
 def span_value(

@@ -19,6 +19,10 @@ missing. Never edit a released migration: add one.
 - ``projects``, ``api_keys``, ``users``, ``settings``: small tables, also
   versioned, so every server sees the same ones; ``request_digests``: the
   requests committed in the last hour (a retry is stored once).
+- ``scores``, ``score_configs``, ``session_ends``: scores as they were given (a
+  session's or trace's summary is aggregated when read, so a score may come before
+  its trace), the configs, and the sessions ended explicitly (see
+  :mod:`lamina.store.clickhouse.scores`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from __future__ import annotations
 NO_RANK = 2**63 - 1
 HOUR_NS = 3_600_000_000_000
 WEEK_NS = 7 * 24 * HOUR_NS
+
+
+def ranked(column: str) -> str:
+    """The value of the lowest rank among a trace's (rank, value) rows; NULL for none."""
+    return f"if(min({column}).1 = {NO_RANK}, NULL, min({column}).2)"
+
 
 _RANKED = "SimpleAggregateFunction(min, Tuple(Int64, String))"
 
@@ -176,6 +186,55 @@ MIGRATIONS: list[list[str]] = [
         ) ENGINE = ReplacingMergeTree(version)
         ORDER BY name
         """,
+    ],
+    # 2: scores (#19), their configs, sessions ended explicitly, each project's idle time.
+    # Scores and ends keep their first write (version = -the tick of the insert): a
+    # client's retry of a score_id is not a second score, and ending again keeps the
+    # first end. Configs keep their last write.
+    [
+        """
+        CREATE TABLE IF NOT EXISTS scores (
+            project_id LowCardinality(String),
+            score_id String,
+            name LowCardinality(String),
+            value Nullable(Float64),
+            label Nullable(String),
+            source LowCardinality(String),
+            author Nullable(String),
+            session_id Nullable(String),
+            trace_id Nullable(String),
+            span_id Nullable(String),
+            comment Nullable(String) CODEC(ZSTD(1)),
+            created_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, score_id)
+        SETTINGS index_granularity = 1024
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS score_configs (
+            project_id String,
+            name String,
+            type String,
+            min Nullable(Float64),
+            max Nullable(Float64),
+            categories String,
+            description Nullable(String),
+            created_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, name)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS session_ends (
+            project_id String,
+            session_id String,
+            ended_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, session_id)
+        """,
+        "ALTER TABLE projects ADD COLUMN IF NOT EXISTS session_idle_minutes Int32 DEFAULT 30",
     ],
 ]
 

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.store.clickhouse.schema import NO_RANK
+from lamina.store.clickhouse import score_sql
+from lamina.store.clickhouse.schema import ranked
 from lamina.store.queries import SessionQuery, TraceQuery
 from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
-
-
-def ranked(column: str) -> str:
-    """The value of the lowest rank among a trace's (rank, value) rows; NULL for none."""
-    return f"if(min({column}).1 = {NO_RANK}, NULL, min({column}).2)"
-
 
 # One row per trace of a project, from its delta rows. {where} narrows the rows
 # read before aggregating (key columns only: the aggregate is then still whole).
@@ -149,10 +144,9 @@ def session_traces() -> str:
 
 
 def one_session() -> str:
-    return (
-        f"SELECT * FROM ({sessions_view(' AND session_id = {session:String}')}) "
-        "WHERE trace_count > 0"
-    )
+    """One session with its status (see score_sql.with_status)."""
+    one = sessions_view(" AND session_id = {session:String}")
+    return f"SELECT * FROM ({score_sql.with_status(one)}) WHERE trace_count > 0"
 
 
 _SESSION_SORT = {
@@ -167,6 +161,7 @@ _SESSION_SORT = {
     "error_count": "error_count",
     "session_id": "session_id",
     "user_id": "user_ids[1]",  # the first in order ("" for none); user_ids is sorted
+    "score": "_score",  # score_sql.sort_join: NULL (last) without the score
 }
 _TRACE_SORT = {
     "start_time": "start_ns",
@@ -178,8 +173,15 @@ _TRACE_SORT = {
     "name": "name",
     "session_id": "coalesce(session_id, '')",
     "user_id": "coalesce(user_id, '')",
+    "score": "_score",
 }
-_SORT_TYPES = {"cost": "Float64", "name": "String", "session_id": "String", "user_id": "String"}
+_SORT_TYPES = {
+    "cost": "Float64",
+    "name": "String",
+    "session_id": "String",
+    "user_id": "String",
+    "score": "Float64",
+}
 
 # Traces with a span whose input or output contains {q} (case-insensitive).
 _SEARCH = (
@@ -207,12 +209,16 @@ def _page(
             f"WHERE (_sort {op} {{cursor_value:{kind}}} OR "
             f"(_sort = {{cursor_value:{kind}}} AND {key} {op} {{cursor_key:String}}))"
         )
+        if sort == "score":  # NULL (no score) comes after every value, in either order
+            outer = f"WHERE (_sort IS NULL OR {outer[6:]})"
+            if cursor.value is None:
+                outer = f"WHERE _sort IS NULL AND {key} {op} {{cursor_key:String}}"
         params["cursor_value"] = cursor.value
         params["cursor_key"] = cursor.key
     params["limit"] = limit + 1
     return (
         f"SELECT * FROM ({inner}) {outer} "
-        f"ORDER BY _sort {direction}, {key} {direction} LIMIT {{limit:UInt32}}"
+        f"ORDER BY _sort {direction} NULLS LAST, {key} {direction} LIMIT {{limit:UInt32}}"
     )
 
 
@@ -280,15 +286,28 @@ def _session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
             params[name] = value
     if query.has_errors is not None:
         where.append("error_count > 0" if query.has_errors else "error_count = 0")
+    if query.status is not None:
+        where.append("status = {status:String}")
+        params["status"] = query.status
+    names = score_sql.session_names()
+    where += score_sql.conditions("session_id", names, query.scores, query.has_scores, params)
     return where
 
 
-def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {"project": project_id}
+def list_sessions(
+    project_id: str, query: SessionQuery, idle: dict[str, int]
+) -> tuple[str, dict[str, Any]]:
+    """``idle``: the parameters of score_sql.with_status (scores.idle)."""
+    params: dict[str, Any] = {"project": project_id, **idle}
     where = _session_filters(query, params)
+    joined = ""
+    if query.sort == "score":
+        names = score_sql.session_names()
+        joined = score_sql.sort_join("session_id", names, query.score_sort or "", params)
     inner = (
-        f"SELECT {SESSION_FIELDS}, {_SESSION_SORT[query.sort]} AS _sort "
-        f"FROM ({sessions_view()}) WHERE {' AND '.join(where)}"
+        f"SELECT {SESSION_FIELDS}, ended_ns, status, {_SESSION_SORT[query.sort]} AS _sort "
+        f"FROM ({score_sql.with_status(sessions_view())}) AS _rows{joined} "
+        f"WHERE {' AND '.join(where)}"
     )
     sql = _page(
         inner, query.sort, query.descending, "session_id", query.cursor, params, query.limit
@@ -296,12 +315,14 @@ def list_sessions(project_id: str, query: SessionQuery) -> tuple[str, dict[str, 
     return sql, params
 
 
-def count_sessions(project_id: str, query: SessionQuery, up_to: int) -> tuple[str, dict[str, Any]]:
+def count_sessions(
+    project_id: str, query: SessionQuery, up_to: int, idle: dict[str, int]
+) -> tuple[str, dict[str, Any]]:
     """How many sessions the query's filters select, counting no further than ``up_to``."""
-    params: dict[str, Any] = {"project": project_id, "up_to": up_to}
+    params: dict[str, Any] = {"project": project_id, "up_to": up_to, **idle}
     where = _session_filters(query, params)
     sql = (
-        f"SELECT count() AS n FROM (SELECT 1 FROM ({sessions_view()}) "
+        f"SELECT count() AS n FROM (SELECT 1 FROM ({score_sql.with_status(sessions_view())}) "
         f"WHERE {' AND '.join(where)} LIMIT {{up_to:UInt64}})"
     )
     return sql, params
@@ -336,9 +357,14 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
     if query.until_ns is not None:
         where.append("start_ns < {until:Int64}")
         params["until"] = query.until_ns
+    names = score_sql.trace_names()
+    where += score_sql.conditions("trace_id", names, query.scores, query.has_scores, params)
+    joined = ""
+    if query.sort == "score":
+        joined = score_sql.sort_join("trace_id", names, query.score_sort or "", params)
     inner = (
         f"SELECT {TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort "
-        f"FROM ({trace_aggregate(narrow)}) WHERE {' AND '.join(where)}"
+        f"FROM ({trace_aggregate(narrow)}) AS _rows{joined} WHERE {' AND '.join(where)}"
     )
     sql = _page(inner, query.sort, query.descending, "trace_id", query.cursor, params, query.limit)
     return sql, params

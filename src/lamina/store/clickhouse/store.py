@@ -14,7 +14,9 @@ that does it, all on one :class:`~lamina.store.clickhouse.connection.Connection`
 - ``reads`` (with its SQL in ``sql``): sessions, traces, spans, lists;
 - ``lifecycle``: deletes and retention; ``export``: pages of stored rows;
 - ``catalog``: projects, keys, users and settings, rows in the same database,
-  so nothing is kept in memory that another server would need.
+  so nothing is kept in memory that another server would need;
+- ``scores`` (with its SQL in ``score_sql``): scores, their configs, the end of
+  sessions.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from lamina.errors import NotFound
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.clickhouse import catalog, export, lifecycle, reads, writer
+from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.queries import Page, SessionQuery, TraceQuery
+from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 
 
 class ClickHouseStore:
@@ -69,6 +73,31 @@ class ClickHouseStore:
 
     def count_spans(self, project_id: str | None = None) -> int:
         return reads.count_spans(self.connection, project_id)
+
+    # -- scores and session outcomes -------------------------------------------------------------
+    def add_scores(self, project_id: str, scores: Sequence[Score]) -> None:
+        score_store.add_scores(self.connection, project_id, scores)
+
+    def list_scores(self, project_id: str, query: ScoreQuery) -> Page[Score]:
+        return score_store.list_scores(self.connection, project_id, query)
+
+    def delete_score(self, project_id: str, score_id: str) -> Score | None:
+        return score_store.delete_score(self.connection, project_id, score_id)
+
+    def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
+        return score_store.put_score_config(self.connection, project_id, config)
+
+    def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
+        return score_store.list_score_configs(self.connection, project_id)
+
+    def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
+        return score_store.delete_score_config(self.connection, project_id, name)
+
+    def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:
+        score_store.end_session(self.connection, project_id, session_id, ended_ns)
+
+    def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None:
+        return score_store.set_session_idle_minutes(self.connection, project_id, minutes)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:

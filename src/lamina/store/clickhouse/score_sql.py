@@ -1,0 +1,167 @@
+"""SQL for scores on the ClickHouse store: summaries, list conditions, the sort by a
+score, and each session's status.
+
+Scores are stored as they were given (``scores``, read ``FINAL``); what a session or
+trace has is worked out when read, so a score that came before its trace counts
+once the trace arrives. A score counts for the session it names and for the session
+of the trace it names (the trace's summary's session), once for each; for a trace,
+every score naming it (its spans' too). A None value is counted, never averaged
+(``avg`` skips NULLs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.store.clickhouse.schema import ranked
+from lamina.store.queries import ScoreCondition
+
+SCORE_FIELDS = (
+    "score_id, name, value, label, source, author, session_id, trace_id, span_id, comment, "
+    "created_ns"
+)
+_SCORES = "SELECT {fields} FROM scores FINAL WHERE project_id = {{project:String}}{narrow}"
+
+
+def _trace_sessions(traces: str) -> str:
+    """The session of each trace of the query ``traces`` (of trace ids)."""
+    return (
+        f"SELECT trace_id AS _trace, {ranked('session_r')} AS _session FROM traces "
+        f"WHERE project_id = {{project:String}} AND trace_id IN ({traces}) GROUP BY trace_id"
+    )
+
+
+def owned(on_sessions: str = "", on_traces: str = "") -> str:
+    """(owner, name, value, label): each score once for the session it names
+    (``on_sessions`` narrows those) and once for the session of its trace, when that
+    is another (``on_traces`` narrows those)."""
+    named = _SCORES.format(
+        fields="session_id AS owner, name, value, label",
+        narrow=f" AND session_id IS NOT NULL{on_sessions}",
+    )
+    of_traces = _SCORES.format(
+        fields="session_id, trace_id, name, value, label",
+        narrow=f" AND trace_id IS NOT NULL{on_traces}",
+    )
+    traces = _SCORES.format(fields="trace_id", narrow=f" AND trace_id IS NOT NULL{on_traces}")
+    return (
+        f"{named} UNION ALL SELECT t._session AS owner, s.name, s.value, s.label "
+        f"FROM ({of_traces}) AS s INNER JOIN ({_trace_sessions(traces)}) AS t "
+        "ON t._trace = s.trace_id "
+        "WHERE t._session IS NOT NULL AND (s.session_id IS NULL OR s.session_id != t._session)"
+    )
+
+
+# Per (session or trace, name): the average, the count and the labels given.
+_NAMED = (
+    "SELECT {key}, name, avg(value) AS avg, count() AS n, groupUniqArray(label) AS labels "
+    "FROM ({rows}) GROUP BY {key}, name"
+)
+
+
+def session_names(on_sessions: str = "", on_traces: str = "") -> str:
+    rows = f"SELECT owner AS session_id, name, value, label FROM ({owned(on_sessions, on_traces)})"
+    return _NAMED.format(key="session_id", rows=rows)
+
+
+def trace_names(narrow: str = "") -> str:
+    rows = _SCORES.format(
+        fields="trace_id, name, value, label", narrow=f" AND trace_id IS NOT NULL{narrow}"
+    )
+    return _NAMED.format(key="trace_id", rows=rows)
+
+
+# The traces that ever named the sessions {ids} (a trace's scores count for its session).
+_TRACES_OF_SESSIONS = (
+    " AND trace_id IN (SELECT trace_id FROM session_traces "
+    "WHERE project_id = {project:String} AND session_id IN {ids:Array(String)})"
+)
+
+# The summaries of some sessions or traces ({ids}), one row per name.
+SESSION_SUMMARIES = (
+    "SELECT session_id AS id, name, avg, n FROM ("
+    + session_names(" AND session_id IN {ids:Array(String)}", _TRACES_OF_SESSIONS)
+    + ") WHERE session_id IN {ids:Array(String)}"
+)
+TRACE_SUMMARIES = (
+    "SELECT trace_id AS id, name, avg, n FROM ("
+    + trace_names(" AND trace_id IN {ids:Array(String)}")
+    + ")"
+)
+
+
+def scores(narrow: str = "") -> str:
+    """The project's scores (``narrow``: more conditions on them)."""
+    return _SCORES.format(fields=SCORE_FIELDS, narrow=narrow)
+
+
+def session_scores(narrow: str = "") -> str:
+    """A session's (``{session}``) own scores and its traces', newest first."""
+    candidates = (
+        "SELECT trace_id FROM session_traces "
+        "WHERE project_id = {project:String} AND session_id = {session:String}"
+    )
+    of_session = (
+        f"SELECT _trace FROM ({_trace_sessions(candidates)}) WHERE _session = {{session:String}}"
+    )
+    narrow += f" AND (session_id = {{session:String}} OR trace_id IN ({of_session}))"
+    return f"{scores(narrow)} ORDER BY created_ns DESC, score_id DESC"
+
+
+TRACE_SCORES = (
+    _SCORES.format(fields=SCORE_FIELDS, narrow=" AND trace_id IN {ids:Array(String)}")
+    + " ORDER BY created_ns DESC, score_id DESC"
+)
+
+
+def conditions(
+    key: str,
+    names: str,
+    scores: tuple[ScoreCondition, ...],
+    has_scores: tuple[str, ...],
+    params: dict[str, Any],
+) -> list[str]:
+    """``key IN (...)`` conditions for a list's score filters; ``names`` is
+    :func:`session_names` or :func:`trace_names`."""
+    where = []
+    for n, condition in enumerate(scores):
+        params[f"sn{n}"] = condition.name
+        if condition.label is not None:
+            params[f"sl{n}"] = condition.label
+            held = f"has(labels, {{sl{n}:String}})"
+            test = held if condition.op == "=" else f"NOT {held}"
+        else:
+            params[f"sv{n}"] = condition.value
+            test = f"avg {condition.op} {{sv{n}:Float64}}"  # op is one of SCORE_OPS
+        where.append(
+            f"{key} IN (SELECT {key} FROM ({names}) WHERE name = {{sn{n}:String}} AND {test})"
+        )
+    for n, name in enumerate(has_scores):
+        params[f"hn{n}"] = name
+        where.append(f"{key} IN (SELECT {key} FROM ({names}) WHERE name = {{hn{n}:String}})")
+    return where
+
+
+def sort_join(key: str, names: str, name: str, params: dict[str, Any]) -> str:
+    """A LEFT JOIN giving each row of ``_rows`` its average of ``name`` as ``_score``
+    (NULL without)."""
+    params["score_sort"] = name
+    return (
+        f" LEFT JOIN (SELECT {key} AS _scored, avg AS _score FROM ({names}) "
+        f"WHERE name = {{score_sort:String}}) AS _sc ON _sc._scored = _rows.{key}"
+    )
+
+
+def with_status(sessions: str) -> str:
+    """``sessions`` (a query of session rows) with ``ended_ns`` and ``status``: ended
+    when ended explicitly (then, the first end), or once its last span ended the
+    project's idle time (``{idle_ns}``) ago or more (then, that much after it);
+    ``{idle_cutoff}`` is now less the idle time."""
+    return (
+        "SELECT _s.*, if(_e._at != 0, _e._at, "
+        "if(_s.end_ns <= {idle_cutoff:Int64}, _s.end_ns + {idle_ns:Int64}, NULL)) AS ended_ns, "
+        "if(ended_ns IS NULL, 'active', 'ended') AS status "
+        f"FROM ({sessions}) AS _s LEFT JOIN (SELECT session_id AS _ended, ended_ns AS _at "
+        "FROM session_ends FINAL WHERE project_id = {project:String}) AS _e "
+        "ON _e._ended = _s.session_id"
+    )
