@@ -15,6 +15,7 @@
 
 export { Laminar, type SessionOptions } from "./laminar.js";
 export { observe, type ObserveOptions } from "./observe.js";
+export { type ScoreOptions } from "./score-args.js";
 export { LaminaConfigError, type InitializeOptions, type InstrumentModules } from "./config.js";
 export { SPAN_TYPES, type SpanType } from "./attributes.js";
 export { VERSION } from "./version.js";

@@ -11,6 +11,7 @@ import * as attr from "./attributes.js";
 import { type InitializeOptions, resolveSettings } from "./config.js";
 import { type Headers, extract, inject } from "./propagation.js";
 import { Runtime, ensureContextManager, ensureExitHook, state } from "./runtime.js";
+import { type ScoreOptions, ScoreArgumentError, outcomePayload, scorePayload } from "./score-args.js";
 import { toJson } from "./serialize.js";
 
 export const DEFAULT_FLUSH_TIMEOUT_MILLIS = 5_000;
@@ -89,7 +90,7 @@ export class Laminar {
   }
 
   /**
-   * Send every span ended so far; wait at most `timeoutMillis`. Resolves to
+   * Send every span ended and every score given so far; wait at most `timeoutMillis`. Resolves to
    * true when they were all delivered to the server in time. Never rejects.
    */
   static flush(timeoutMillis: number = DEFAULT_FLUSH_TIMEOUT_MILLIS): Promise<boolean> {
@@ -191,6 +192,55 @@ export class Laminar {
   static getTraceId(): string | undefined {
     const spanContext = trace.getActiveSpan()?.spanContext();
     return spanContext !== undefined && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+  }
+
+  // -- scores and session outcomes ---------------------------------------------
+
+  /**
+   * Score a session (`sessionId`), a trace (`traceId`) or a span of it
+   * (`spanId`): `value` a number (or a boolean), `label` a category, or both.
+   * With neither `sessionId` nor `traceId`, inside an observed function, it
+   * scores the current trace. Queued and sent in the background (retried while
+   * the server is unreachable); returns the score's id, or undefined when it was
+   * not queued (the reason is logged). Never throws, never waits.
+   */
+  static score(options: ScoreOptions): string | undefined {
+    try {
+      const given = options !== null && typeof options === "object" ? options : ({} as ScoreOptions);
+      const traceId = given.traceId ?? (given.sessionId === undefined ? Laminar.getTraceId() : undefined);
+      const payload = scorePayload({ ...given, traceId });
+      const runtime = state().runtime;
+      if (runtime === undefined) throw new ScoreArgumentError("Laminar.initialize() has not run, so it is not sent");
+      runtime.scores.addScore(payload);
+      return payload.score_id as string;
+    } catch (error) {
+      warn(`Lamina: Laminar.score(${JSON.stringify(options?.name)}) ignored: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Mark session `sessionId` ended, with an `outcome` (`success`, `partial`,
+   * `failure`, `abandoned` or `unknown`) when given. Sent in the background
+   * like scores; never throws, never waits.
+   */
+  static endSession(sessionId: string, outcome?: string): void {
+    try {
+      if (typeof sessionId !== "string" || !sessionId.trim()) {
+        throw new ScoreArgumentError("sessionId must be a non-empty string");
+      }
+      if (outcome !== undefined && outcome !== null && (typeof outcome !== "string" || !outcome)) {
+        throw new ScoreArgumentError("outcome must be a non-empty string such as \"success\"");
+      }
+      const runtime = state().runtime;
+      if (runtime === undefined) throw new ScoreArgumentError("Laminar.initialize() has not run, so it is not sent");
+      // The outcome goes as a score with an id of ours, so a retry of it is never a
+      // second outcome; the end itself is the same however often it is sent.
+      if (outcome) runtime.scores.addScore(outcomePayload(sessionId.trim(), outcome));
+      runtime.scores.addSessionEnd(sessionId.trim());
+    } catch (error) {
+      warn(`Lamina: Laminar.endSession(${JSON.stringify(sessionId)}) ignored: ${(error as Error).message}`);
+    }
   }
 
   // -- across services ---------------------------------------------------------

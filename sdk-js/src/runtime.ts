@@ -20,6 +20,7 @@ import type { Settings } from "./config.js";
 import { OtlpHttpExporter } from "./exporter.js";
 import { activate, deactivate } from "./instrumentation.js";
 import { AssociationProcessor, ExportProcessor, type Warn, within } from "./processor.js";
+import { ScoreSender, httpPost } from "./scores.js";
 import { VERSION } from "./version.js";
 
 /** How long the exit hook waits for queued spans; much less when the server is known to be down. */
@@ -33,6 +34,7 @@ export class Runtime {
   readonly export: ExportProcessor;
   readonly exporter: OtlpHttpExporter;
   readonly instrumented: string[];
+  readonly scores: ScoreSender;
 
   constructor(settings: Settings, warn: Warn) {
     this.settings = settings;
@@ -59,21 +61,33 @@ export class Runtime {
       spanProcessors: [new AssociationProcessor(), this.export],
     });
     this.tracer = this.provider.getTracer("lamina-js", VERSION);
+    const { post, close } = httpPost(settings.baseUrl, settings.projectApiKey, settings.exportTimeoutMillis);
+    this.scores = new ScoreSender(post, settings.baseUrl, warn, close);
     try {
       this.instrumented = activate(settings.instrumentModules, this.provider);
     } catch (error) {
       void this.export.stop(0);
+      void this.scores.stop(0);
       throw error;
     }
   }
 
-  flush(timeoutMillis: number): Promise<boolean> {
-    return this.export.flush(timeoutMillis);
+  /** Whether the server was unreachable at the last attempt (spans or scores). */
+  get failing(): boolean {
+    return this.export.failing || this.exporter.lastAttemptFailed || this.scores.failing;
+  }
+
+  async flush(timeoutMillis: number): Promise<boolean> {
+    const [spans, scores] = await Promise.all([
+      this.export.flush(timeoutMillis),
+      this.scores.flush(timeoutMillis),
+    ]);
+    return spans && scores;
   }
 
   async shutdown(timeoutMillis: number): Promise<void> {
     deactivate(this.provider);
-    await this.export.stop(timeoutMillis);
+    await Promise.all([this.export.stop(timeoutMillis), this.scores.stop(timeoutMillis)]);
     await within(this.provider.shutdown(), 1000, undefined);
   }
 }
@@ -111,7 +125,8 @@ export function ensureContextManager(): void {
 
 /**
  * Flush what is queued when the event loop runs dry (`beforeExit`), so a
- * script that never calls `Laminar.shutdown()` still delivers its spans: it
+ * script that never calls `Laminar.shutdown()` still delivers its spans and
+ * scores: it
  * waits up to 5 s, or 0.5 s once the server is known to be unreachable (as
  * the Python SDK's exit hook). Not run on `process.exit()` or a signal: call
  * `await Laminar.shutdown()` first.
@@ -122,26 +137,38 @@ export function ensureExitHook(): void {
   current.exitHook = true;
   process.on("beforeExit", () => {
     const runtime = state().runtime;
-    if (runtime === undefined || !runtime.export.dirty) return;
-    const failing = runtime.export.failing || runtime.exporter.lastAttemptFailed;
+    if (runtime === undefined || (!runtime.export.dirty && !runtime.scores.dirty)) return;
+    const failing = runtime.failing;
     const deadline = Date.now() + (failing ? EXIT_FLUSH_MILLIS_WHEN_FAILING : EXIT_FLUSH_MILLIS);
     let reported = false;
     const giveUp = () => {
       runtime.exporter.onAttemptFailed = undefined;
-      if (!reported) runtime.export.reportAtExit();
+      runtime.scores.onAttemptFailed = undefined;
+      if (!reported) {
+        runtime.export.reportAtExit();
+        runtime.scores.reportAtExit();
+      }
       reported = true;
     };
     // The one thing that keeps the process alive while the flush runs.
     let hold = setTimeout(giveUp, deadline - Date.now());
-    runtime.exporter.onAttemptFailed = () => {
+    const shorten = () => {
       runtime.exporter.onAttemptFailed = undefined;
+      runtime.scores.onAttemptFailed = undefined;
       clearTimeout(hold);
       hold = setTimeout(giveUp, Math.min(EXIT_FLUSH_MILLIS_WHEN_FAILING, Math.max(0, deadline - Date.now())));
     };
-    void runtime.export.flush(EXIT_FLUSH_MILLIS, false).then((delivered) => {
+    runtime.exporter.onAttemptFailed = shorten;
+    runtime.scores.onAttemptFailed = shorten;
+    const spansAndScores = Promise.all([
+      runtime.export.flush(EXIT_FLUSH_MILLIS, false),
+      runtime.scores.flush(EXIT_FLUSH_MILLIS, false),
+    ]).then(([spans, scores]) => spans && scores);
+    void spansAndScores.then((delivered) => {
       clearTimeout(hold);
       if (delivered) {
         runtime.exporter.onAttemptFailed = undefined;
+        runtime.scores.onAttemptFailed = undefined;
       } else {
         giveUp();
       }
