@@ -26,7 +26,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from lamina.receivers import http as otlp_routes
-from lamina.web import admin, api
+from lamina.web import admin, api, scores
 from tests.conftest import LaminaServer, start_server
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
@@ -35,6 +35,9 @@ from tests.support.otlp import IN_PROCESS
 PASSWORD = "a long and secret passphrase 42"
 MISSING_TRACE = "0123456789abcdef0123456789abcdef"
 MISSING_SESSION = "no-such-session"
+MISSING_SCORE = "no-such-score"
+CONFIG = "tone"  # the owner's score config
+MISSING_CONFIG = "no-such-config"
 
 
 @dataclass
@@ -51,6 +54,7 @@ class World:
     key_id: str = "key_x"  # a key of the owner's, made on the Settings page
     span_id: str = ""  # a span of trace_id
     owner_key_id: str = ""  # the id of the owner's key
+    score_id: str = ""  # a score on the owner's session
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "password": PASSWORD,
     }
     span_id = otlp.api(server, f"/api/v1/traces/{trace_id}", key=key)["spans"][0]["span_id"]
+    scored = otlp.client().post(
+        f"{server.url}/api/v1/scores",
+        json={"name": "helpful", "value": 1, "session_id": session_id},
+        headers=_bearer(key),
+    )
+    assert scored.status_code == 201, scored.text
+    configured = otlp.client().post(
+        f"{server.url}/api/v1/score-configs",
+        json={"name": CONFIG, "type": "categorical", "categories": [{"label": "warm", "value": 1}]},
+        headers=_bearer(key),
+    )
+    assert configured.status_code == 201, configured.text
     owner_key_id = next(
         k["id"]
         for k in otlp.admin(server, "list_keys", project=name)
@@ -88,6 +104,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         secrets,
         span_id=span_id,
         owner_key_id=owner_key_id,
+        score_id=scored.json()["score"]["score_id"],
     )
     server.kill()
 
@@ -108,6 +125,13 @@ API = [
     ("GET", "/api/v1/export", None),
     ("GET", "/api/v1/export?session_id={session_id}", "session"),
     ("POST", "/api/v1/import", None),
+    ("GET", "/api/v1/scores", None),
+    ("POST", "/api/v1/scores", None),
+    ("DELETE", "/api/v1/scores/{score_id}", "score"),
+    ("GET", "/api/v1/score-configs", None),
+    ("POST", "/api/v1/score-configs", None),
+    ("DELETE", "/api/v1/score-configs/{name}", "config"),
+    ("POST", "/api/v1/sessions/{session_id}/end", "session"),
 ]
 # Every managing route (admin token only), with the ids it takes.
 ADMIN = [
@@ -132,7 +156,7 @@ OTLP_PATHS = sorted(route.path for route in otlp_routes.routes)  # type: ignore[
 
 def test_the_matrix_covers_every_route() -> None:
     covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
-    for route in [*api.routes, *admin.routes]:
+    for route in [*api.routes, *scores.routes, *admin.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
                 continue
@@ -154,6 +178,13 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
             path.replace("{trace_id}", world.trace_id),
             path.replace("{trace_id}", MISSING_TRACE),
         )
+    if kind == "score":
+        return (
+            path.replace("{score_id}", world.score_id),
+            path.replace("{score_id}", MISSING_SCORE),
+        )
+    if kind == "config":
+        return path.replace("{name}", CONFIG), path.replace("{name}", MISSING_CONFIG)
     if kind == "project":
         return path.replace("{project}", quote(world.name)), path.replace("{project}", "nowhere")
     if kind == "key":
@@ -170,7 +201,11 @@ def _body(world: World, method: str, path: str) -> bytes | None:
         "/api/v1/projects": {"name": otlp.uid("intruder")},
         "/api/v1/keys": {"project": world.name, "name": "intruder"},
         "/api/v1/users": {"email": "intruder@example.com", "password": "x" * 12},
+        "/api/v1/scores": {"name": "intrusion", "value": 0, "session_id": world.session_id},
+        "/api/v1/score-configs": {"name": "intrusion", "type": "numeric", "max": 0},
     }
+    if path.endswith("/end"):
+        return orjson.dumps({"outcome": "failure"})
     if method == "PATCH":
         return orjson.dumps({"retention_days": 1})
     body = bodies.get(path.split("?")[0]) if method == "POST" else None
@@ -235,15 +270,26 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
             on_real = _call(world, method, real, headers, **params)
             on_missing = _call(world, method, missing, headers, **params)
             where = f"{method} {path} {params}"
+            if kind is None and method == "POST" and "score" in path:
+                # made in the stranger's own project (the owner's state is unchanged)
+                assert on_real.status_code == 201, where
+                continue
             if kind is None:
                 assert on_real.status_code == 200, where
                 assert world.trace_id not in on_real.text and world.session_id not in on_real.text
+                assert world.score_id not in on_real.text and f'"{CONFIG}"' not in on_real.text
+                continue
+            if path.endswith("/end"):  # ends the stranger's session of that id, if any
+                assert on_real.status_code == on_missing.status_code == 200, where
                 continue
             assert on_real.status_code == on_missing.status_code == 404, where
             assert on_real.json()["error"]["code"] == on_missing.json()["error"]["code"], where
             # the message names the id that was asked for, and nothing more
-            real_id = world.session_id if kind == "session" else world.trace_id
-            missing_id = MISSING_SESSION if kind == "session" else MISSING_TRACE
+            real_id, missing_id = {
+                "session": (world.session_id, MISSING_SESSION),
+                "score": (world.score_id, MISSING_SCORE),
+                "config": (CONFIG, MISSING_CONFIG),
+            }.get(kind, (world.trace_id, MISSING_TRACE))
             assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
                 "error"
             ]["message"].replace(missing_id, "ID"), where
@@ -257,6 +303,29 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
             assert world.name not in on_real.text and "prj_" not in on_real.text
     assert _state(world) == before  # the import made a session in the stranger's project
     _owner_still_has_everything(world)
+
+
+def test_another_projects_key_sees_no_score_of_the_owners(world: World) -> None:
+    """Scores and configs by the owner's ids, names and filters: none from B's key."""
+    headers = _bearer(world.other_key)
+    queries = [
+        ("/api/v1/scores", {"session_id": world.session_id}),
+        ("/api/v1/scores", {"name": "helpful"}),
+        ("/api/v1/sessions", {"has_score": "helpful"}),
+        ("/api/v1/sessions", {"score": "helpful>=0"}),
+        ("/api/v1/sessions", {"sort": "score:helpful"}),
+        ("/api/v1/traces", {"has_score": "helpful"}),
+    ]
+    for path, params in queries:
+        for project in ({}, {"project": world.name}):
+            answer = _call(world, "GET", path, headers, **params, **project)
+            assert answer.status_code == 200, (path, params)
+            assert world.score_id not in answer.text
+            if path != "/api/v1/scores":  # B may have scored a session of that id itself
+                assert world.session_id not in answer.text
+            assert not [item for item in answer.json()["items"] if item.get("name") == "helpful"]
+    configs = _call(world, "GET", "/api/v1/score-configs", headers).json()["items"]
+    assert CONFIG not in {config["name"] for config in configs}
 
 
 def _owner_still_has_everything(world: World) -> None:
@@ -460,12 +529,15 @@ def _signed_in(world: World) -> Iterator[httpx.Client]:
 
 
 def _state(world: World) -> Any:
-    """Everything a page's form could change: projects, keys, users, the owner's data."""
+    """Everything a page's form could change: projects, keys, users, the owner's data
+    (its sessions with their status and score summaries, its scores and configs)."""
     return (
         otlp.admin(world.server, "list_projects"),
         otlp.admin(world.server, "list_keys"),
         _call(world, "GET", "/api/v1/sessions", _bearer(world.key)).json()["items"],
         _call(world, "GET", f"/api/v1/traces/{world.trace_id}", _bearer(world.key)).status_code,
+        _call(world, "GET", "/api/v1/scores", _bearer(world.key)).json()["items"],
+        _call(world, "GET", "/api/v1/score-configs", _bearer(world.key)).json()["items"],
     )
 
 
