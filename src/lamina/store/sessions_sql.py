@@ -344,9 +344,8 @@ def _session_filters(
         ended, ended_params = scores_sql.ended(project_id, time.time_ns())
         where.append(ended if query.status == "ended" else f"NOT {ended}")
         params += ended_params
-    owned = scores_sql.owned_by_session(project_id)
     conditions, score_params = scores_sql.score_filters(
-        owned, "session_id", query.scores, query.has_scores
+        project_id, scores_sql.SESSION, "session_id", query.scores, query.has_scores
     )
     return where + conditions, params + score_params
 
@@ -370,8 +369,9 @@ def list_sessions(
     where, params = _session_filters(project_id, query, since_start_ns)
     sort, sort_params = _SESSION_SORT.get(query.sort, "NULL"), list[Any]()
     if query.sort == "score" and query.score_sort is not None:
-        owned = scores_sql.owned_by_session(project_id)
-        sort, sort_params = scores_sql.score_sort(owned, table, "session_id", query.score_sort)
+        sort, sort_params = scores_sql.score_sort(
+            project_id, scores_sql.SESSION, table, "session_id", query.score_sort
+        )
     inner = f"SELECT {SESSION_FIELDS}, {sort} AS _sort FROM {table} WHERE {' AND '.join(where)}"
     return _paged(inner, [*sort_params, *params], query, "session_id")
 
@@ -444,14 +444,15 @@ def list_traces(
         search, search_params = _search(project_id, query.q, since_start_ns)
         where.append(f"trace_id IN ({search})")
         params += search_params
-    owned = scores_sql.owned_by_trace(project_id)
     conditions, score_params = scores_sql.score_filters(
-        owned, "trace_id", query.scores, query.has_scores
+        project_id, scores_sql.TRACE, "trace_id", query.scores, query.has_scores
     )
     where += conditions
     params += score_params
     sort, sort_params = _TRACE_SORT.get(query.sort, "NULL"), list[Any]()
     if query.sort == "score" and query.score_sort is not None:
-        sort, sort_params = scores_sql.score_sort(owned, "traces", "trace_id", query.score_sort)
+        sort, sort_params = scores_sql.score_sort(
+            project_id, scores_sql.TRACE, "traces", "trace_id", query.score_sort
+        )
     inner = f"SELECT {TRACE_FIELDS}, {sort} AS _sort FROM traces WHERE {' AND '.join(where)}"
     return _paged(inner, [*sort_params, *params], query, "trace_id")

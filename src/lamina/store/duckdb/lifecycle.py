@@ -81,6 +81,7 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "api_keys",
             "request_digests",
             "scores",
+            "score_totals",
             "score_configs",
             "session_ends",
         ):

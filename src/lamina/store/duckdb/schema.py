@@ -211,6 +211,8 @@ MIGRATIONS: list[str] = [
     # keeps the session of its trace in ``trace_session`` (NULL until the trace is
     # stored; the fold fills it, lamina.store.duckdb.scores). No key index on scores:
     # their writes are serialised (the store lock), and ART indexes are held in memory.
+    # ``score_totals`` holds each session's and trace's average, count and labels a
+    # score name, kept with every change of scores, for the lists' filters and sorts.
     """
     ALTER TABLE projects ADD COLUMN session_idle_minutes INTEGER DEFAULT 30;
     CREATE TABLE scores (
@@ -227,6 +229,15 @@ MIGRATIONS: list[str] = [
         comment VARCHAR,
         created_ns BIGINT NOT NULL,
         trace_session VARCHAR
+    );
+    CREATE TABLE score_totals (
+        project_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        owner VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        avg DOUBLE,
+        count BIGINT NOT NULL,
+        labels VARCHAR[] NOT NULL
     );
     CREATE TABLE score_configs (
         project_id VARCHAR NOT NULL,

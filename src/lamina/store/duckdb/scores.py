@@ -27,12 +27,7 @@ from lamina.store.base import Row
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.queries import Cursor, Page
 from lamina.store.scores import Category, Score, ScoreConfig, ScoreQuery, ScoreType
-from lamina.store.scores_sql import (
-    DEFAULT_IDLE_MINUTES,
-    MINUTE_NS,
-    SESSION_SUMMARIES,
-    TRACE_SUMMARIES,
-)
+from lamina.store.scores_sql import DEFAULT_IDLE_MINUTES, MINUTE_NS, SESSION, SUMMARIES, TRACE
 
 SCORE_FIELDS = tuple(field.name for field in dataclasses.fields(Score))
 _FIELDS = ", ".join(SCORE_FIELDS)
@@ -55,7 +50,7 @@ _SCORE_SCHEMA = pa.schema(
 # New scores (registered as ``new_scores``) not yet stored, each once, with the session
 # of their trace when it is stored (parameters: the project, twice).
 _ADD = """
-INSERT INTO scores BY NAME
+CREATE OR REPLACE TEMP TABLE changed_scores AS
 SELECT n.*, t.session_id AS trace_session
 FROM (SELECT * FROM new_scores QUALIFY row_number() OVER (PARTITION BY score_id) = 1) n
 LEFT JOIN (SELECT trace_id, session_id FROM traces WHERE project_id = ?
@@ -63,6 +58,10 @@ LEFT JOIN (SELECT trace_id, session_id FROM traces WHERE project_id = ?
 WHERE n.score_id NOT IN (SELECT score_id FROM scores WHERE project_id = ?)
 """
 # The scores on the traces a fold touched (``folded_traces``) take their traces' session.
+_ON_FOLDED = """
+SELECT project_id, session_id, trace_id, trace_session FROM scores
+WHERE trace_id IN (SELECT trace_id FROM folded_traces)
+"""
 _RESOLVE = """
 UPDATE scores SET trace_session = t.session_id
 FROM (SELECT project_id, trace_id, session_id FROM traces
@@ -70,9 +69,39 @@ FROM (SELECT project_id, trace_id, session_id FROM traces
 WHERE scores.project_id = t.project_id AND scores.trace_id = t.trace_id
     AND scores.trace_session IS DISTINCT FROM t.session_id
 """
-_ANY_TO_RESOLVE = """
-SELECT count(*) FROM scores
-WHERE trace_id IN (SELECT trace_id FROM folded_traces)
+# The totals (score_totals) of the sessions and traces that the changed scores
+# (``changed_scores``: their project_id, session_id, trace_id and trace_session, before
+# and after the change) count for, computed again from their scores.
+_TOUCHED = """
+CREATE OR REPLACE TEMP TABLE touched_owners AS
+SELECT DISTINCT project_id, kind, owner FROM (
+    SELECT project_id, 'session' AS kind, session_id AS owner FROM changed_scores
+    WHERE session_id IS NOT NULL
+    UNION ALL SELECT project_id, 'session', trace_session FROM changed_scores
+    WHERE trace_session IS NOT NULL
+    UNION ALL SELECT project_id, 'trace', trace_id FROM changed_scores
+    WHERE trace_id IS NOT NULL
+)
+"""
+_FORGET_TOTALS = """
+DELETE FROM score_totals WHERE EXISTS (
+    SELECT 1 FROM touched_owners o WHERE o.project_id = score_totals.project_id
+        AND o.kind = score_totals.kind AND o.owner = score_totals.owner
+)
+"""
+_TOTAL = """
+INSERT INTO score_totals
+SELECT project_id, kind, owner, name, avg(value), count(*),
+    coalesce(list(DISTINCT label) FILTER (WHERE label IS NOT NULL), []::VARCHAR[])
+FROM (
+    SELECT project_id, 'session' AS kind, session_id AS owner, name, value, label FROM scores
+    WHERE session_id IS NOT NULL
+    UNION ALL SELECT project_id, 'session', trace_session, name, value, label FROM scores
+    WHERE trace_session IS NOT NULL AND trace_session IS DISTINCT FROM session_id
+    UNION ALL SELECT project_id, 'trace', trace_id, name, value, label FROM scores
+    WHERE trace_id IS NOT NULL
+) JOIN touched_owners USING (project_id, kind, owner)
+GROUP BY project_id, kind, owner, name
 """
 _FAILURE = "The store could not save scores ({error}). {advice}"
 
@@ -93,6 +122,16 @@ def add_scores(connection: Connection, project_id: str, scores: Sequence[Score])
             con.execute(_ADD, [project_id, project_id])
         finally:
             con.unregister("new_scores")
+        con.execute("INSERT INTO scores BY NAME SELECT * FROM changed_scores")
+        _total(con)
+
+
+def _total(con: duckdb.DuckDBPyConnection) -> None:
+    """Compute the totals that ``changed_scores`` touch again (see _TOUCHED)."""
+    con.execute(_TOUCHED)
+    con.execute(_FORGET_TOTALS)
+    con.execute(_TOTAL)
+    con.execute("DROP TABLE changed_scores")
 
 
 def resolve_trace_sessions(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> None:
@@ -100,36 +139,47 @@ def resolve_trace_sessions(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> 
     deltas) take the session their trace has now."""
     con.register("folded_traces", traces.select(["trace_id"]))
     try:
-        (found,) = one(con.execute(_ANY_TO_RESOLVE))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE changed_scores AS {_ON_FOLDED}")
+        (found,) = one(con.execute("SELECT count(*) FROM changed_scores"))
         if found:
             con.execute(_RESOLVE)
+            con.execute(f"INSERT INTO changed_scores {_ON_FOLDED}")
+            _total(con)
     finally:
         con.unregister("folded_traces")
 
 
 def delete_score(connection: Connection, project_id: str, score_id: str) -> Score | None:
+    where, params = "project_id = ? AND score_id = ?", [project_id, score_id]
     with connection.transaction(_FAILURE) as con:
-        rows = con.execute(
-            f"DELETE FROM scores WHERE project_id = ? AND score_id = ? RETURNING {_FIELDS}",
-            [project_id, score_id],
-        ).fetchall()
+        rows = _delete(con, where, params)
     return Score(*rows[0]) if rows else None
+
+
+def _delete(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[Any]:
+    """Delete the scores matching ``where`` and compute the totals they counted in
+    again; the deleted scores' fields."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE changed_scores AS "
+        f"SELECT project_id, session_id, trace_id, trace_session FROM scores WHERE {where}",
+        params,
+    )
+    rows = con.execute(f"DELETE FROM scores WHERE {where} RETURNING {_FIELDS}", params).fetchall()
+    _total(con)
+    return rows
 
 
 def delete_of_traces(con: duckdb.DuckDBPyConnection, project_id: str) -> None:
     """Inside a delete's transaction: the scores on the traces being deleted (``doomed``)."""
-    con.execute(
-        "DELETE FROM scores WHERE project_id = ? AND trace_id IN (SELECT trace_id FROM doomed)",
-        [project_id],
-    )
+    _delete(con, "project_id = ? AND trace_id IN (SELECT trace_id FROM doomed)", [project_id])
 
 
 def delete_of_session(con: duckdb.DuckDBPyConnection, project_id: str, session_id: str) -> None:
     """Inside a delete's transaction: the session's own scores and its end."""
-    for table in ("scores", "session_ends"):
-        con.execute(
-            f"DELETE FROM {table} WHERE project_id = ? AND session_id = ?", [project_id, session_id]
-        )
+    _delete(con, "project_id = ? AND session_id = ?", [project_id, session_id])
+    con.execute(
+        "DELETE FROM session_ends WHERE project_id = ? AND session_id = ?", [project_id, session_id]
+    )
 
 
 # -- reads -------------------------------------------------------------------------
@@ -185,7 +235,8 @@ def trace_scores(
     """Each trace's scores and its spans', newest first, as dicts (one statement)."""
     out: dict[str, list[Row]] = {trace_id: [] for trace_id in trace_ids}
     for row in connection.query(
-        f"SELECT {_FIELDS} FROM scores WHERE project_id = ? AND list_contains(?, trace_id) "
+        f"SELECT {_FIELDS} FROM scores WHERE project_id = ? "
+        "AND list_contains(?::VARCHAR[], trace_id) "
         "ORDER BY created_ns DESC, score_id DESC",
         [project_id, trace_ids],
     ):
@@ -202,13 +253,13 @@ def add_session_fields(connection: Connection, project_id: str, rows: list[Row])
     found = connection.query(
         "SELECT (SELECT session_idle_minutes FROM projects WHERE id = ?) AS idle, "
         "list(session_id) AS ids, list(ended_ns) AS ends "
-        "FROM session_ends WHERE project_id = ? AND list_contains(?, session_id)",
+        "FROM session_ends WHERE project_id = ? AND list_contains(?::VARCHAR[], session_id)",
         [project_id, project_id, ids],
     )[0]
     idle_ns = int(found["idle"] or DEFAULT_IDLE_MINUTES) * MINUTE_NS
     ends = dict(zip(found["ids"] or [], found["ends"] or [], strict=True))
     now = time.time_ns()
-    summaries = _summaries(connection, SESSION_SUMMARIES, [project_id, ids, project_id, ids])
+    summaries = _summaries(connection, [project_id, SESSION, ids])
     for row in rows:
         ended_ns = ends.get(row["session_id"])
         if ended_ns is None and row["end_ns"] + idle_ns <= now:
@@ -223,16 +274,14 @@ def add_trace_fields(connection: Connection, project_id: str, rows: list[Row]) -
     if not rows:
         return
     ids = [row["trace_id"] for row in rows]
-    summaries = _summaries(connection, TRACE_SUMMARIES, [project_id, ids])
+    summaries = _summaries(connection, [project_id, TRACE, ids])
     for row in rows:
         row["score_summary"] = summaries.get(row["trace_id"], {})
 
 
-def _summaries(
-    connection: Connection, sql: str, params: list[Any]
-) -> dict[str, dict[str, dict[str, Any]]]:
+def _summaries(connection: Connection, params: list[Any]) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in connection.query(sql, params):
+    for row in connection.query(SUMMARIES, params):
         avg = None if row["avg"] is None else float(row["avg"])
         out.setdefault(row["owner"], {})[row["name"]] = {"avg": avg, "count": int(row["count"])}
     return out
