@@ -10,10 +10,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from lamina import Laminar, observe
@@ -159,6 +162,69 @@ def test_a_refused_score_is_dropped_with_a_warning_and_the_rest_of_its_batch_arr
     (warning,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert "HTTP 400" in warning and "splendid" in warning
     assert Laminar.flush(1) is True  # nothing left: later flushes are not spoiled
+
+
+class _LosingProxy(ThreadingHTTPServer):
+    """Between the SDK and the server: the first request reaches the server but its
+    answer is cut off (the connection drops), the second is answered 503, the rest
+    pass through."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.seen = 0
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: _LosingProxy
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.seen += 1
+        if self.server.seen == 2:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = {
+            "Authorization": self.headers["Authorization"],
+            "Content-Type": "application/json",
+        }
+        answer = httpx.post(self.server.upstream + self.path, content=body, headers=headers)
+        if self.server.seen == 1:
+            self.close_connection = True  # stored, but the SDK never hears so
+            return
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_score_whose_answer_is_lost_is_retried_and_stored_once(
+    server: LaminaServer, new_id: Callable[[str], str]
+) -> None:
+    proxy = _LosingProxy(server.url)
+    Laminar.initialize(project_api_key=server.api_key, base_url=proxy.url, instrument_modules=[])
+    try:
+        session_id = new_id("lost-answer")
+        ids = [Laminar.score("rating", n, session_id=session_id) for n in range(5)]
+        assert Laminar.flush(10) is True
+        assert proxy.seen == 3  # stored but unanswered, 503, then answered
+    finally:
+        Laminar.shutdown(0.5)
+        proxy.shutdown()
+        proxy.server_close()
+    found = _scores(server, session_id=session_id)
+    assert sorted(s["score_id"] for s in found) == sorted(ids)
 
 
 @pytest.fixture
