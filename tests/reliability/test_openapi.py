@@ -89,6 +89,10 @@ def test_every_managing_operation_keeps_to_its_description_with_the_admin_token(
 
 
 _MANAGING = {"projects", "keys", "users", "quarantine"}
+# Bodies whose fields depend on each other or on the project's score configs (a value
+# or a label as the name's config says; categories only for a categorical config),
+# which a schema cannot say: a schema-valid body may rightly be a 400 there.
+_CHECKED_AGAINST = {("POST", "/api/v1/scores"), ("POST", "/api/v1/score-configs")}
 
 
 def _operations(server: LaminaServer) -> list[Any]:
@@ -111,7 +115,7 @@ def _check(server: LaminaServer, operation: Any, mode: GenerationMode, key: str)
         # API ignores parameters it does not know (documented), so a malformed
         # request may rightly succeed: it must only never be a 5xx or off-schema
         excluded = [negative_data_rejection]
-        if "cursor" in (case.query or {}):
+        if "cursor" in (case.query or {}) or (case.method, case.path) in _CHECKED_AGAINST:
             excluded.append(positive_data_acceptance)
         case.call_and_validate(base_url=server.url, headers=headers, excluded_checks=excluded)
 

@@ -273,7 +273,7 @@ def _id(item: Mapping[str, Any], field: str, at: str) -> str | None:
     given = item.get(field)
     if given is None:
         return None
-    if not isinstance(given, str) or not 1 <= len(given) <= MAX_ID or given != given.strip():
+    if not isinstance(given, str) or not 1 <= len(given) <= MAX_ID:
         raise BadRequest(f"{at}{field} must be text of 1 to {MAX_ID} characters.")
     return given
 

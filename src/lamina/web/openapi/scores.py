@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.query.scores import CONFIG_FIELDS, MAX_BATCH, MAX_COMMENT, MAX_ID, MAX_NAME
+from lamina.query.scores import CONFIG_FIELDS, MAX_BATCH, MAX_COMMENT, MAX_ID, MAX_NAME, NAME
 from lamina.store.queries import MAX_LIMIT
 from lamina.store.scores import OUTCOME, ScoreType
 from lamina.web.openapi.parts import (
@@ -22,7 +22,7 @@ from lamina.web.openapi.parts import (
 )
 
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
-_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": NAME.pattern}
 _OUTCOMES = [category.label for category in OUTCOME.categories]
 SCORE_SUMMARY = {
     "type": "object",
