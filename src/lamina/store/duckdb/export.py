@@ -12,6 +12,7 @@ import duckdb
 from lamina.errors import BadRequest, InvalidCursor
 from lamina.store import sessions_sql
 from lamina.store.base import ExportKind, Row
+from lamina.store.duckdb import scores
 from lamina.store.duckdb.connection import Connection
 from lamina.store.duckdb.reads import trace_row
 from lamina.store.duckdb.values import CUT_COLUMN, join_values
@@ -76,7 +77,12 @@ def export_page(
     cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
     if kind == ExportKind.SPANS:
         return Page(_whole_spans(connection, rows[:limit]), cursor)
-    return Page([convert(row) for row in rows[:limit]], cursor)
+    found = [convert(row) for row in rows[:limit]]
+    if kind == ExportKind.TRACES:  # as lists give them (lamina.store.duckdb.scores)
+        scores.add_trace_fields(connection, project_id, found)
+    else:
+        scores.add_session_fields(connection, project_id, found)
+    return Page(found, cursor)
 
 
 def _whole_spans(connection: Connection, rows: list[dict[str, Any]]) -> list[Row]:
