@@ -166,8 +166,8 @@ def test_a_refused_score_is_dropped_with_a_warning_and_the_rest_of_its_batch_arr
 
 class _LosingProxy(ThreadingHTTPServer):
     """Between the SDK and the server: the first request reaches the server but its
-    answer is cut off (the connection drops), the second is answered 503, the rest
-    pass through."""
+    answer is cut off (the connection drops), the second is answered 429 with
+    ``Retry-After: 1``, the rest pass through."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -187,7 +187,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.seen += 1
         if self.server.seen == 2:
-            self.send_response(503)
+            self.send_response(429)
+            self.send_header("Retry-After", "1")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -209,7 +210,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_score_whose_answer_is_lost_is_retried_and_stored_once(
+def test_a_score_whose_answer_is_lost_or_refused_with_429_is_retried_and_stored_once(
     server: LaminaServer, new_id: Callable[[str], str]
 ) -> None:
     proxy = _LosingProxy(server.url)
@@ -217,8 +218,10 @@ def test_a_score_whose_answer_is_lost_is_retried_and_stored_once(
     try:
         session_id = new_id("lost-answer")
         ids = [Laminar.score("rating", n, session_id=session_id) for n in range(5)]
+        started = time.monotonic()
         assert Laminar.flush(10) is True
-        assert proxy.seen == 3  # stored but unanswered, 503, then answered
+        assert proxy.seen == 3  # stored but unanswered, 429, then answered
+        assert time.monotonic() - started >= 0.9  # the server's Retry-After was kept
     finally:
         Laminar.shutdown(0.5)
         proxy.shutdown()
