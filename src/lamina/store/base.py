@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.store.queries import Page, SessionQuery, TraceQuery
+from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 
 if TYPE_CHECKING:
     from lamina.spans.batch import ColumnBatch
@@ -27,6 +28,8 @@ class Project:
     name: str
     created_ns: int
     retention_days: int | None = None  # traces older than this are deleted; None: kept
+    # a session is "ended" once its last span ended this long ago (or it was ended)
+    session_idle_minutes: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,34 @@ class Store(Protocol):
         short: ``{trace_id, span_id, field, value}``; None if there is no such span."""
 
     def count_spans(self, project_id: str | None = None) -> int: ...
+
+    # -- scores and session outcomes (lamina.store.scores) ----------------------
+    # Session rows (lists and details) carry ``status`` ("active" or "ended"),
+    # ``ended_ns`` (None while active) and ``score_summary`` ({name: {"avg", "count"}}
+    # over the session's own scores and its traces'; a None value is counted in
+    # ``count`` but not in ``avg``); trace rows carry ``score_summary`` (the trace's and
+    # its spans' scores). Details (get_session, get_trace) also carry ``scores``: the
+    # list, newest first. Deleting a session, trace or project deletes its scores.
+    def add_scores(self, project_id: str, scores: Sequence[Score]) -> None:
+        """Store the scores, durable when this returns. A score_id the project has
+        already is not stored again (a client's retry), so adding is idempotent."""
+
+    def list_scores(self, project_id: str, query: ScoreQuery) -> Page[Score]: ...
+
+    def delete_score(self, project_id: str, score_id: str) -> Score | None: ...
+
+    def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
+        """Create the config, or replace the one of that name."""
+
+    def list_score_configs(self, project_id: str) -> list[ScoreConfig]: ...
+
+    def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None: ...
+
+    def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:
+        """Mark the session ended at ``ended_ns`` (a session not seen yet is ended
+        once it arrives; ending again keeps the first time)."""
+
+    def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None: ...
 
     # -- data lifecycle: delete, retention, export ------------------------------
     # Deletes run in one transaction each, beside ingest writes, and refresh the
