@@ -253,6 +253,11 @@ export class ScoreSender {
     this.running = true;
     void this.sleep(lingerMillis)
       .then(() => this.pump())
+      .catch(async (error: unknown) => {
+        // a bug of ours: keep the scores, and try again in a second
+        this.warn(`Lamina: sending scores failed (${String(error)}); retrying in a second`);
+        await this.sleep(1_000);
+      })
       .finally(() => {
         this.running = false;
         if (this.queue.length > 0 && !this.stopped) this.start(0);

@@ -261,8 +261,13 @@ class ScoreSender:
             self._wake.clear()
             if not self._waiters:
                 time.sleep(LINGER_SECONDS)  # let a burst gather into one batch
-            while not self._shutdown and self._send_head():
-                pass
+            try:
+                while not self._shutdown and self._send_head():
+                    pass
+            except Exception:  # a bug of ours: keep the thread, and the scores, alive
+                log.exception("Lamina: sending scores failed; retrying in a second")
+                self._urgent.wait(1.0)
+                self._wake.set()
 
     def _send_head(self) -> bool:
         """Send the items at the head of the queue; False when there is nothing
