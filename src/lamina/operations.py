@@ -25,6 +25,7 @@ from lamina.query import present
 from lamina.query import scores as scoring
 from lamina.query.params import parse_score_query
 from lamina.store.base import ApiKey, Project, Store, User
+from lamina.store.scores import Score
 
 if TYPE_CHECKING:  # the commands that need these import them (pyarrow is slow to load)
     from lamina.exchange.export import Rows
@@ -201,7 +202,7 @@ class Operations:
             asyncio.run(_committed(self._batcher, batch))
         return {"spans": batch.count, "traces": traces}
 
-    def import_scores(self, project: str, scores: list[Any]) -> dict[str, Any]:
+    def import_scores(self, project: str, scores: list[Score]) -> dict[str, Any]:
         """Store exported scores (lamina.exchange.importing.read_scores) as given."""
         self.store.add_scores(self._project(project).id, scores)
         return {"scores": len(scores)}

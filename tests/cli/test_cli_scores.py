@@ -71,3 +71,34 @@ def test_scores_on_a_data_dir_no_server_holds(tmp_path: Path) -> None:
     page = json.loads(cli("scores", "list", "--session", "s-1", "--json"))
     assert {s["name"] for s in page["items"]} == {"thumbs", "outcome"}
     assert "5 minutes" in cli("projects", "idle-timeout", "default", "5")
+
+
+def test_lamina_export_and_import_carry_scores_in_both_formats(
+    server: LaminaServer, tmp_path: Path
+) -> None:
+    name, key = otlp.new_project(server, "cli-moved")
+    session_id = otlp.uid("moved")
+    (trace_id,) = send_session(server, key, session_id, 1)
+    given = [
+        {"name": "q", "value": 0.25, "session_id": session_id, "comment": "ok"},
+        {"name": "outcome", "label": "unknown", "session_id": session_id},
+        {"name": "q", "value": 1, "trace_id": trace_id, "span_id": "00000000000000ab"},
+    ]
+    answer = otlp.client().post(
+        f"{server.url}/api/v1/scores",
+        json={"scores": given},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 201, answer.text
+
+    def scores(project: str) -> list[dict[str, object]]:
+        items = otlp.admin(server, "list_scores", project=project, params={})["items"]
+        return sorted(items, key=lambda s: str(s["score_id"]))
+
+    for file_format, target in (("jsonl", tmp_path / "x.jsonl"), ("parquet", tmp_path / "x")):
+        done = server.cli("export", "--project", name, "--format", file_format, "-o", str(target))
+        assert done.returncode == 0 and "with 3 scores" in done.stderr, done.stderr
+        copy = otlp.uid(f"copy-{file_format}")
+        done = server.cli("import", str(target), "--project", copy)
+        assert done.returncode == 0 and "with 3 scores" in done.stdout, done.stderr
+        assert scores(copy) == scores(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +26,7 @@ from lamina.errors import (
     PayloadTooLarge,
 )
 from lamina.exchange import export
+from lamina.store.scores import Score
 
 # An export's lines are handed on a page at a time: at most this many, or about this
 # many bytes of them.
@@ -162,23 +164,18 @@ class ApiClient:
                 return answer
             time.sleep(max(1, int(wait)))
 
-    def import_scores(self, project: str, scores: list[dict[str, Any]]) -> dict[str, Any]:
-        """Send exported score rows to ``POST /api/v1/import`` (checked here first)."""
-        from lamina.exchange import importing
-
-        for row in scores:
-            importing.to_imported_score(row)
-        lines = [
-            orjson.dumps({**{k: v for k, v in row.items() if k != "_where"}, "kind": "score"})
-            for row in scores
-        ]
-        return self._call(
+    def import_scores(self, project: str, scores: list[Score]) -> dict[str, Any]:
+        """Send scores read from an export (lamina.exchange.importing.read_scores) to
+        ``POST /api/v1/import`` as score lines."""
+        lines = [orjson.dumps({"kind": "score", **asdict(item)}) for item in scores]
+        answer = self._call(
             "POST",
             "/api/v1/import",
             params={"project": project},
             content=b"\n".join(lines),
             headers={"Content-Type": "application/x-ndjson"},
         )
+        return {"scores": answer["scores"]}
 
     # -- writes the store set aside -----------------------------------------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:
