@@ -206,7 +206,9 @@ MIGRATIONS: list[list[str]] = [
             span_id Nullable(String),
             comment Nullable(String) CODEC(ZSTD(1)),
             created_ns Int64,
-            version Int64
+            version Int64,
+            INDEX session_bloom session_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX trace_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 1
         ) ENGINE = ReplacingMergeTree(version)
         ORDER BY (project_id, score_id)
         SETTINGS index_granularity = 1024

@@ -31,10 +31,11 @@ def _trace_sessions(traces: str) -> str:
     )
 
 
-def owned(on_sessions: str = "", on_traces: str = "") -> str:
+def owned(on_sessions: str = "", on_traces: str = "", traces: str = "") -> str:
     """(owner, name, value, label): each score once for the session it names
     (``on_sessions`` narrows those) and once for the session of its trace, when that
-    is another (``on_traces`` narrows those)."""
+    is another (``on_traces`` narrows those; ``traces``, a query of trace ids, holds
+    every trace they may name: by default, those scored)."""
     named = _SCORES.format(
         fields="session_id AS owner, name, value, label",
         narrow=f" AND session_id IS NOT NULL{on_sessions}",
@@ -43,7 +44,9 @@ def owned(on_sessions: str = "", on_traces: str = "") -> str:
         fields="session_id, trace_id, name, value, label",
         narrow=f" AND trace_id IS NOT NULL{on_traces}",
     )
-    traces = _SCORES.format(fields="trace_id", narrow=f" AND trace_id IS NOT NULL{on_traces}")
+    traces = traces or _SCORES.format(
+        fields="trace_id", narrow=f" AND trace_id IS NOT NULL{on_traces}"
+    )
     return (
         f"{named} UNION ALL SELECT t._session AS owner, s.name, s.value, s.label "
         f"FROM ({of_traces}) AS s INNER JOIN ({_trace_sessions(traces)}) AS t "
@@ -59,8 +62,9 @@ _NAMED = (
 )
 
 
-def session_names(on_sessions: str = "", on_traces: str = "") -> str:
-    rows = f"SELECT owner AS session_id, name, value, label FROM ({owned(on_sessions, on_traces)})"
+def session_names(on_sessions: str = "", on_traces: str = "", traces: str = "") -> str:
+    scored = owned(on_sessions, on_traces, traces)
+    rows = f"SELECT owner AS session_id, name, value, label FROM ({scored})"
     return _NAMED.format(key="session_id", rows=rows)
 
 
@@ -73,14 +77,18 @@ def trace_names(narrow: str = "") -> str:
 
 # The traces that ever named the sessions {ids} (a trace's scores count for its session).
 _TRACES_OF_SESSIONS = (
-    " AND trace_id IN (SELECT trace_id FROM session_traces "
-    "WHERE project_id = {project:String} AND session_id IN {ids:Array(String)})"
+    "SELECT trace_id FROM session_traces "
+    "WHERE project_id = {project:String} AND session_id IN {ids:Array(String)}"
 )
 
 # The summaries of some sessions or traces ({ids}), one row per name.
 SESSION_SUMMARIES = (
     "SELECT session_id AS id, name, avg, n FROM ("
-    + session_names(" AND session_id IN {ids:Array(String)}", _TRACES_OF_SESSIONS)
+    + session_names(
+        " AND session_id IN {ids:Array(String)}",
+        f" AND trace_id IN ({_TRACES_OF_SESSIONS})",
+        _TRACES_OF_SESSIONS,
+    )
     + ") WHERE session_id IN {ids:Array(String)}"
 )
 TRACE_SUMMARIES = (
