@@ -315,3 +315,50 @@ def test_long_values_are_cut_between_characters_into_chunks_of_bounded_bytes() -
     for offset, piece in pieces:
         assert len(piece.encode()) <= CHUNK_BYTES and text[offset : offset + len(piece)] == piece
     assert len(pieces[0][1].encode()) > CHUNK_BYTES - 4  # as full as a character allows
+
+
+def test_scores_added_from_threads_beside_ingest_are_stored_once_and_find_their_session(
+    tmp_path: Path,
+) -> None:
+    """Four threads add overlapping scores (retries of each other's) on traces whose spans
+    are being written at the same time: each score is stored once, and every score on a
+    trace counts for the trace's session, whichever came first (scores are written under
+    the store lock, beside the fold that gives them their trace's session)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lamina.store.queries import SessionQuery
+    from lamina.store.scores import Score, ScoreQuery
+
+    store = DuckDBStore(tmp_path)
+    try:
+        traces = [(trace_id(), f"s-{n % 5}") for n in range(40)]
+
+        def spans() -> None:
+            for n, (trace, session) in enumerate(traces):
+                write(store, [rec(trace, start=BASE + n * MS, session_id=session)])
+
+        def scores(worker: int) -> None:
+            for first in range(worker * 20, worker * 20 + 40, 5):  # half another's ids
+                batch = [
+                    Score(f"scr_{n}", "q", 1.0, None, "api", None, None,
+                          traces[n % 40][0], None, None, BASE + n)
+                    for n in range(first, first + 5)
+                ]  # fmt: skip
+                store.add_scores("prj_a", batch)
+
+        with ThreadPoolExecutor(5) as pool:
+            done = [pool.submit(spans), *(pool.submit(scores, w) for w in range(4))]
+            for future in done:
+                future.result()
+        stored = store.list_scores("prj_a", ScoreQuery(limit=500)).items
+        assert sorted(s.score_id for s in stored) == sorted(f"scr_{n}" for n in range(100))
+        per_session: dict[str, int] = {}
+        for n in range(100):
+            session = traces[n % 40][1]
+            per_session[session] = per_session.get(session, 0) + 1
+        rows = store.list_sessions("prj_a", SessionQuery(limit=10)).items
+        assert {row["session_id"]: row["score_summary"]["q"]["count"] for row in rows} == (
+            per_session
+        )
+    finally:
+        store.close()

@@ -88,6 +88,7 @@ class DuckDBStore:
                 self._connection.db.execute("SELECT seq FROM whole_values_before")
             )
             self._storer = Storer(self._connection, data_dir, unstored_limit)
+            self._scores = scores.ScoreWriter(self._connection, self._storer.store_lock)
         except BaseException:
             self._connection.db.close()
             raise
@@ -142,10 +143,10 @@ class DuckDBStore:
 
     # -- scores and session ends (lamina.store.duckdb.scores) -------------------------
     def add_scores(self, project_id: str, scores_: Sequence[Score]) -> None:
-        """Store the scores in one transaction, durable when this returns; beside the
-        storer's folds, never at the same time (see lamina.store.duckdb.scores)."""
-        with self._storer.store_lock:
-            scores.add_scores(self._connection, project_id, scores_)
+        """Store the scores in one transaction (with those of concurrent calls), durable
+        when this returns; beside the storer's folds, never at the same time (see
+        lamina.store.duckdb.scores)."""
+        self._scores.add(project_id, scores_)
 
     @_settled
     def list_scores(self, project_id: str, query: ScoreQuery) -> Page[Score]:
