@@ -289,3 +289,27 @@ def test_scoring_before_initialize_is_logged_not_raised(caplog: pytest.LogCaptur
         Laminar.end_session("s", outcome="success")
     messages = [r.getMessage() for r in caplog.records]
     assert sum("initialize() has not run" in m for m in messages) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_worker_sends_its_own_scores(
+    server: LaminaServer, new_id: Callable[[str], str]
+) -> None:
+    # The pre-fork server pattern (gunicorn): initialised in the parent, scored in a child.
+    session_id = new_id("forked")
+    _run_elsewhere(
+        server,
+        f"""
+        import os
+        Laminar.score("parent", 1, session_id={session_id!r})
+        pid = os.fork()
+        if pid == 0:
+            Laminar.score("child", 2, session_id={session_id!r})
+            os._exit(0 if Laminar.flush(10) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert Laminar.flush(10)
+        """,
+    )
+    found = _scores(server, session_id=session_id)
+    assert sorted((s["name"], s["value"]) for s in found) == [("child", 2.0), ("parent", 1.0)]
