@@ -203,7 +203,7 @@ class Operations:
         return {"spans": batch.count, "traces": traces}
 
     def import_scores(self, project: str, scores: list[Score]) -> dict[str, Any]:
-        """Store exported scores (lamina.exchange.importing.read_scores) as given."""
+        """Store exported scores (lamina.exchange.scores.read_scores) as given."""
         self.store.add_scores(self._project(project).id, scores)
         return {"scores": len(scores)}
 

@@ -165,7 +165,7 @@ class ApiClient:
             time.sleep(max(1, int(wait)))
 
     def import_scores(self, project: str, scores: list[Score]) -> dict[str, Any]:
-        """Send scores read from an export (lamina.exchange.importing.read_scores) to
+        """Send scores read from an export (lamina.exchange.scores.read_scores) to
         ``POST /api/v1/import`` as score lines."""
         lines = [orjson.dumps({"kind": "score", **asdict(item)}) for item in scores]
         answer = self._call(

@@ -106,6 +106,7 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
     the session page's Parquet zip) into a project; its traces and sessions are rebuilt
     from the spans."""
     from lamina.exchange import importing
+    from lamina.exchange.scores import read_scores
 
     spans = scores = 0
     chunks = importing.read_spans(file, partial=partial)  # a file it refuses makes no project
@@ -120,7 +121,7 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
                 spans += result["spans"]
                 progress.update(task, completed=spans)
             progress.update(task, total=spans)
-        for scored in importing.read_scores(file):
+        for scored in read_scores(file):
             scores += ops.import_scores(project=project, scores=scored)["scores"]
     with_scores = f", with {scores} scores" if scores else ""
     console.print(f'Imported {spans} spans into project "{project}"{with_scores}.')
