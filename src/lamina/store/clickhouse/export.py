@@ -9,7 +9,7 @@ from typing import Any
 
 from lamina.errors import BadRequest, InvalidCursor
 from lamina.store.base import ExportKind, Row
-from lamina.store.clickhouse import sql
+from lamina.store.clickhouse import score_sql, scores, sql
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.reads import trace_row
 from lamina.store.clickhouse.schema import HOUR_NS
@@ -77,16 +77,18 @@ def export_page(
         if after is not None:
             narrow += " AND session_id > {after:String}"
             params["after"] = after
+        params.update(scores.idle(db, project_id))
         text = (
-            f"SELECT * FROM ({sql.sessions_view(narrow)}) WHERE trace_count > 0 "
-            "ORDER BY session_id LIMIT {limit:UInt32}"
+            f"SELECT * FROM ({score_sql.with_status(sql.sessions_view(narrow))}) "
+            "WHERE trace_count > 0 ORDER BY session_id LIMIT {limit:UInt32}"
         )
         key, convert = "session_id", session_row
     else:  # a caller the type checker did not see
         raise BadRequest(f"Cannot export {kind!r}: choose sessions, traces or spans.")
     rows = db.query(text, params)
     cursor = str(rows[limit - 1][key]) if len(rows) > limit else None
-    return Page([convert(row) for row in rows[:limit]], cursor)
+    items = [convert(row) for row in rows[:limit]]
+    return Page(scores.with_summaries(db, project_id, items, key), cursor)
 
 
 def _export_spans(

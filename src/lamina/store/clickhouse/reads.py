@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from lamina.store.base import Row
-from lamina.store.clickhouse import score_sql, scores, sql
+from lamina.store.clickhouse import scores, sql
 from lamina.store.clickhouse.connection import Connection
+from lamina.store.clickhouse.scores import with_summaries
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     LARGE_FIELDS,
@@ -49,19 +50,11 @@ def _sort_name(sort: str, score_sort: str | None) -> str:
     return f"score:{score_sort}" if sort == "score" else sort
 
 
-def _with_summaries(db: Connection, project_id: str, rows: list[Row], key: str) -> list[Row]:
-    text = score_sql.SESSION_SUMMARIES if key == "session_id" else score_sql.TRACE_SUMMARIES
-    found = scores.summaries(db, project_id, text, [row[key] for row in rows])
-    for row in rows:
-        row["score_summary"] = found.get(row[key], {})
-    return rows
-
-
 def list_sessions(db: Connection, project_id: str, query: SessionQuery) -> Page[Row]:
     text, params = sql.list_sessions(project_id, query, scores.idle(db, project_id))
     rows = [session_row(row) for row in db.query(text, params)]
     found = page(rows, query.limit, _sort_name(query.sort, query.score_sort), "session_id")
-    _with_summaries(db, project_id, found.items, "session_id")
+    with_summaries(db, project_id, found.items, "session_id")
     return found
 
 
@@ -89,10 +82,10 @@ def get_session(db: Connection, project_id: str, session_id: str) -> Row | None:
     rows = db.query(sql.one_session(), params)
     if not rows:
         return None
-    session = _with_summaries(db, project_id, [session_row(rows[0])], "session_id")[0]
+    session = with_summaries(db, project_id, [session_row(rows[0])], "session_id")[0]
     session["scores"] = scores.session_scores(db, project_id, session_id)
     traces = [trace_row(row) for row in db.query(sql.session_traces(), params)]
-    session["traces"] = _with_summaries(db, project_id, traces, "trace_id")
+    session["traces"] = with_summaries(db, project_id, traces, "trace_id")
     return session
 
 
@@ -100,7 +93,7 @@ def list_traces(db: Connection, project_id: str, query: TraceQuery) -> Page[Row]
     text, params = sql.list_traces(project_id, query)
     rows = [trace_row(row) for row in db.query(text, params)]
     found = page(rows, query.limit, _sort_name(query.sort, query.score_sort), "trace_id")
-    _with_summaries(db, project_id, found.items, "trace_id")
+    with_summaries(db, project_id, found.items, "trace_id")
     return found
 
 
@@ -113,7 +106,7 @@ def get_trace(db: Connection, project_id: str, trace_id: str) -> Row | None:
     params["first"] = row["start_ns"]
     params["last"] = max(row["end_ns"], row["last_start_ns"])
     spans = db.query(sql.ONE_TRACE_CUT_SPANS, params)
-    trace = _with_summaries(db, project_id, [trace_row(row)], "trace_id")[0]
+    trace = with_summaries(db, project_id, [trace_row(row)], "trace_id")[0]
     trace["scores"] = scores.trace_scores(db, project_id, [trace_id])[trace_id]
     trace["spans"] = [cut_span_row(span) for span in spans]
     return trace
@@ -137,7 +130,7 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
         spans[span.pop("trace_id")].append(cut_span_row(span))
     traces = [trace_row(found[trace]) for trace in wanted if trace in found]
     given = scores.trace_scores(db, project_id, list(found))
-    for trace in _with_summaries(db, project_id, traces, "trace_id"):
+    for trace in with_summaries(db, project_id, traces, "trace_id"):
         trace["scores"] = given[trace["trace_id"]]
         trace["spans"] = spans[trace["trace_id"]]
     return traces

@@ -124,6 +124,15 @@ def summaries(db: Connection, project_id: str, text: str, ids: Iterable[str]) ->
     return found
 
 
+def with_summaries(db: Connection, project_id: str, rows: list[Row], key: str) -> list[Row]:
+    """``rows`` (sessions or traces, by ``key``), each given its ``score_summary``."""
+    text = score_sql.SESSION_SUMMARIES if key == "session_id" else score_sql.TRACE_SUMMARIES
+    found = summaries(db, project_id, text, [row[key] for row in rows])
+    for row in rows:
+        row["score_summary"] = found.get(row[key], {})
+    return rows
+
+
 def session_scores(db: Connection, project_id: str, session_id: str) -> list[Row]:
     """The session's own scores and its traces', newest first, as dicts."""
     params = {"project": project_id, "session": session_id}
