@@ -10,6 +10,7 @@ server, so the tests do not see each other's data.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -403,3 +404,37 @@ def test_export_and_import_carry_the_scores(project: Project, server: LaminaServ
     # importing again adds nothing
     target.ok("POST", "/api/v1/import", content=exported.content)
     assert len(listed(target)) == 3
+
+
+def test_a_browsers_scores_are_its_users_with_the_source_ui(
+    project: Project, server: LaminaServer
+) -> None:
+    if not any(line.startswith("First sign-in") for line in server.output):
+        pytest.skip("this build has no web pages")
+    email, password = f"{otlp.uid('judge')}@example.com", "a long enough passphrase"
+    otlp.admin(server, "create_user", email=email, password=password, is_admin=True)
+    session_id = otlp.uid("browsed")
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        token = _csrf(browser.get("/signin"))
+        signed = browser.post("/signin", data={"email": email, "password": password, "csrf": token})
+        assert signed.status_code == 303
+        csrf = _csrf(browser.get("/p/default/settings"))
+        body = {"name": "thumbs", "value": 1, "session_id": session_id}
+        where = f"/api/v1/scores?project={project.name}"
+        assert browser.post(where, json=body).status_code == 403  # no CSRF token
+        made = browser.post(where, json=body, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+        claimed = browser.post(
+            where, json={**body, "source": "sdk"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert claimed.status_code == 400
+    score = made.json()["score"]
+    assert (score["author"], score["source"]) == (email, "ui")
+    listed = project.ok("GET", "/api/v1/scores", params={"source": "ui"})["items"]
+    assert [s["score_id"] for s in listed] == [score["score_id"]]
+
+
+def _csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, "no CSRF token on the page"
+    return found[1]
