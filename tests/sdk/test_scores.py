@@ -24,6 +24,8 @@ from tests.conftest import LaminaServer
 from tests.fakes.blackhole import Blackhole, unused_port_url
 from tests.sdk.support import flushed
 
+pytestmark = pytest.mark.both_stores
+
 
 def _scores(server: LaminaServer, **filters: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = server.api("/api/v1/scores", limit=500, **filters)["items"]
