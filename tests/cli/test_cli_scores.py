@@ -73,7 +73,7 @@ def test_scores_on_a_data_dir_no_server_holds(tmp_path: Path) -> None:
     assert "5 minutes" in cli("projects", "idle-timeout", "default", "5")
 
 
-def test_lamina_export_and_import_carry_scores_in_both_formats(
+def test_lamina_export_and_import_carry_scores_in_every_format(
     server: LaminaServer, tmp_path: Path
 ) -> None:
     name, key = otlp.new_project(server, "cli-moved")
@@ -95,9 +95,24 @@ def test_lamina_export_and_import_carry_scores_in_both_formats(
         items = otlp.admin(server, "list_scores", project=project, params={})["items"]
         return sorted(items, key=lambda s: str(s["score_id"]))
 
-    for file_format, target in (("jsonl", tmp_path / "x.jsonl"), ("parquet", tmp_path / "x")):
-        done = server.cli("export", "--project", name, "--format", file_format, "-o", str(target))
-        assert done.returncode == 0 and "with 3 scores" in done.stderr, done.stderr
+    zipped = tmp_path / "x.parquet.zip"  # the session page's download
+    download = otlp.client().get(
+        f"{server.url}/api/v1/export",
+        params={"format": "parquet"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert download.status_code == 200
+    zipped.write_bytes(download.content)
+    for file_format, target in (
+        ("jsonl", tmp_path / "x.jsonl"),
+        ("parquet", tmp_path / "x"),
+        ("zip", zipped),
+    ):
+        if file_format != "zip":
+            done = server.cli(
+                "export", "--project", name, "--format", file_format, "-o", str(target)
+            )
+            assert done.returncode == 0 and "with 3 scores" in done.stderr, done.stderr
         copy = otlp.uid(f"copy-{file_format}")
         done = server.cli("import", str(target), "--project", copy)
         assert done.returncode == 0 and "with 3 scores" in done.stdout, done.stderr
