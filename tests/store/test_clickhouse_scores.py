@@ -258,3 +258,38 @@ def test_deletes_take_their_scores(store: Store) -> None:
     store.delete_project(project.id)
     assert store.list_scores(project.id, ScoreQuery()).items == []
     assert store.list_score_configs(project.id) == []
+
+
+def test_a_database_of_the_first_schema_gains_scores(tmp_path: Path) -> None:
+    """A database written before scores (schema 1, a project in it) is brought to
+    schema 2 when opened: its project's idle time is the default, and scores work."""
+    from lamina.store.clickhouse.client import ChdbClient, parse_store
+    from lamina.store.clickhouse.schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
+    from lamina.store.clickhouse.store import ClickHouseStore
+
+    database = "old_" + tmp_path.name.replace("-", "_")
+    address = parse_store(f"chdb://{tmp_path.parent}/chdb?database={database}")
+    assert address.path is not None
+    client = ChdbClient(address.path)
+    try:
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.use(database)
+        client.execute(SCHEMA_TABLE)
+        for statement in MIGRATIONS[0]:
+            client.execute(statement)
+        client.execute("INSERT INTO schema_version VALUES (1, 0)")
+        client.execute("INSERT INTO projects VALUES ('old', 'prj_old', 1, NULL, -1)")
+    finally:
+        client.close()
+    store = ClickHouseStore(address)
+    try:
+        found = store.find_project("old")
+        assert found is not None and found.session_idle_minutes == 30
+        rows = store.connection.query("SELECT max(version) AS v FROM schema_version")
+        assert rows[0]["v"] == SCHEMA_VERSION == 2
+        session_trace(store, "s1", time.time_ns(), "prj_old")
+        store.add_scores("prj_old", [score("q", 1.0, session_id="s1")])
+        [row] = store.list_sessions("prj_old", SessionQuery()).items
+        assert summary(row) == {"q": (1.0, 1)} and row["status"] == "active"
+    finally:
+        store.close()
