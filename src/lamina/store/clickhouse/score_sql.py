@@ -122,15 +122,21 @@ TRACE_SCORES = (
 )
 
 
+def named(key: str, param: str) -> str:
+    """Per session (``key`` session_id) or trace (trace_id): its scores of the name
+    in ``{param}`` (only those read), as :data:`_NAMED`."""
+    narrow = f" AND name = {{{param}:String}}"
+    return session_names(narrow, narrow) if key == "session_id" else trace_names(narrow)
+
+
 def conditions(
     key: str,
-    names: str,
     scores: tuple[ScoreCondition, ...],
     has_scores: tuple[str, ...],
     params: dict[str, Any],
 ) -> list[str]:
-    """``key IN (...)`` conditions for a list's score filters; ``names`` is
-    :func:`session_names` or :func:`trace_names`."""
+    """``key IN (...)`` conditions for a list's score filters (``key``: session_id or
+    trace_id)."""
     where = []
     for n, condition in enumerate(scores):
         params[f"sn{n}"] = condition.name
@@ -141,22 +147,20 @@ def conditions(
         else:
             params[f"sv{n}"] = condition.value
             test = f"avg {condition.op} {{sv{n}:Float64}}"  # op is one of SCORE_OPS
-        where.append(
-            f"{key} IN (SELECT {key} FROM ({names}) WHERE name = {{sn{n}:String}} AND {test})"
-        )
+        where.append(f"{key} IN (SELECT {key} FROM ({named(key, f'sn{n}')}) WHERE {test})")
     for n, name in enumerate(has_scores):
         params[f"hn{n}"] = name
-        where.append(f"{key} IN (SELECT {key} FROM ({names}) WHERE name = {{hn{n}:String}})")
+        where.append(f"{key} IN (SELECT {key} FROM ({named(key, f'hn{n}')}))")
     return where
 
 
-def sort_join(key: str, names: str, name: str, params: dict[str, Any]) -> str:
+def sort_join(key: str, name: str, params: dict[str, Any]) -> str:
     """A LEFT JOIN giving each row of ``_rows`` its average of ``name`` as ``_score``
     (NULL without)."""
     params["score_sort"] = name
     return (
-        f" LEFT JOIN (SELECT {key} AS _scored, avg AS _score FROM ({names}) "
-        f"WHERE name = {{score_sort:String}}) AS _sc ON _sc._scored = _rows.{key}"
+        f" LEFT JOIN (SELECT {key} AS _scored, avg AS _score "
+        f"FROM ({named(key, 'score_sort')})) AS _sc ON _sc._scored = _rows.{key}"
     )
 
 

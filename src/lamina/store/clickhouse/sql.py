@@ -289,8 +289,7 @@ def _session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
     if query.status is not None:
         where.append("status = {status:String}")
         params["status"] = query.status
-    names = score_sql.session_names()
-    where += score_sql.conditions("session_id", names, query.scores, query.has_scores, params)
+    where += score_sql.conditions("session_id", query.scores, query.has_scores, params)
     return where
 
 
@@ -302,8 +301,7 @@ def list_sessions(
     where = _session_filters(query, params)
     joined = ""
     if query.sort == "score":
-        names = score_sql.session_names()
-        joined = score_sql.sort_join("session_id", names, query.score_sort or "", params)
+        joined = score_sql.sort_join("session_id", query.score_sort or "", params)
     inner = (
         f"SELECT {SESSION_FIELDS}, ended_ns, status, {_SESSION_SORT[query.sort]} AS _sort "
         f"FROM ({score_sql.with_status(sessions_view())}) AS _rows{joined} "
@@ -357,11 +355,10 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
     if query.until_ns is not None:
         where.append("start_ns < {until:Int64}")
         params["until"] = query.until_ns
-    names = score_sql.trace_names()
-    where += score_sql.conditions("trace_id", names, query.scores, query.has_scores, params)
+    where += score_sql.conditions("trace_id", query.scores, query.has_scores, params)
     joined = ""
     if query.sort == "score":
-        joined = score_sql.sort_join("trace_id", names, query.score_sort or "", params)
+        joined = score_sql.sort_join("trace_id", query.score_sort or "", params)
     inner = (
         f"SELECT {TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort "
         f"FROM ({trace_aggregate(narrow)}) AS _rows{joined} WHERE {' AND '.join(where)}"
