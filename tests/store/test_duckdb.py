@@ -13,7 +13,7 @@ import orjson
 import pytest
 from bench.workload import batches
 
-from lamina.errors import ConfigError, StoreUnavailable
+from lamina.errors import ConfigError, NotFound, StoreUnavailable
 from lamina.otlp.body import PROTOBUF, decode_body
 from lamina.pricing import PriceTable
 from lamina.query.params import parse_session_query
@@ -360,5 +360,19 @@ def test_scores_added_from_threads_beside_ingest_are_stored_once_and_find_their_
         assert {row["session_id"]: row["score_summary"]["q"]["count"] for row in rows} == (
             per_session
         )
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("entry_id", ["¹", "١", "1" * 21, "-1", "../1", ""])
+def test_a_set_aside_id_that_is_not_one_is_not_found(tmp_path: Path, entry_id: str) -> None:
+    """Ids come from URLs: a superscript digit once passed str.isdigit and broke int()
+    (a 500 where `DELETE /api/v1/quarantine/¹` should be a 404)."""
+    store = DuckDBStore(tmp_path)
+    try:
+        with pytest.raises(NotFound, match="No quarantined entry"):
+            store.drop_quarantined(entry_id)
+        with pytest.raises(NotFound, match="No quarantined entry"):
+            store.retry_quarantined(entry_id)
     finally:
         store.close()

@@ -120,7 +120,7 @@ class Quarantine:
         sync_directory(self.directory)
 
     def _path(self, entry_id: str) -> Path:
-        if entry_id.isdigit():
+        if entry_id.isascii() and entry_id.isdigit() and len(entry_id) <= 20:
             path = self.directory / f"{int(entry_id):020d}{SUFFIX}"
             if path.is_file():
                 return path
