@@ -76,6 +76,7 @@ def test_the_api_exports_large_spans_whole(
         "sessions": 20,
         "traces": SPANS,
         "spans": SPANS,
+        "scores": 0,
     }
 
     zipped = otlp.get(server, "/api/v1/export", key=key, format="parquet")
