@@ -8,6 +8,7 @@ same; these are the ClickHouse store's own checks, written beside it.)
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -293,3 +294,32 @@ def test_a_database_of_the_first_schema_gains_scores(tmp_path: Path) -> None:
         assert summary(row) == {"q": (1.0, 1)} and row["status"] == "active"
     finally:
         store.close()
+
+
+def test_two_servers_adding_the_same_scores_store_each_once(tmp_path: Path) -> None:
+    """Two servers on one database (a client retrying on the other one) add the same
+    score_ids at once: each is stored once, with the first server's fields."""
+    backend = _clickhouse(tmp_path)
+    first, second = backend.open(), backend.open()
+    try:
+        session_trace(first, "s1", time.time_ns())
+        given = [score("q", float(n % 2), session_id="s1") for n in range(200)]
+        first.add_scores("prj_a", given)
+        threads = [
+            threading.Thread(target=server.add_scores, args=("prj_a", batch))
+            for server, batch in (
+                (first, given),
+                (second, [replace(s, value=5.0) for s in given]),
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        for server in (first, second):
+            [row] = server.list_sessions("prj_a", SessionQuery()).items
+            assert summary(row) == {"q": (0.5, 200)}
+            assert len(server.list_scores("prj_a", ScoreQuery(limit=500)).items) == 200
+    finally:
+        first.close()
+        second.close()
