@@ -236,6 +236,8 @@ def test_a_written_trace_reads_back_whole(store: Store) -> None:
         "metadata": {"env": "prod", "model_family": "gpt"},
         "input_preview": "q0",  # the words of {"question": "q0"}, as the transcript shows
         "output_preview": "answer 0",
+        "score_summary": {},
+        "scores": [],
     }
     by_id = {span["span_id"]: span for span in trace["spans"]}
     assert [span["span_id"] for span in trace["spans"]] == [s.span_id for s in spans]
@@ -428,8 +430,8 @@ def test_session_fields(store: Store) -> None:
     _plain(session, "session")
     listed = sessions(store)
     assert [row["session_id"] for row in listed] == ["s-fields"]
-    summary = {k: v for k, v in session.items() if k != "traces"}
-    assert listed[0] == summary
+    summary = {k: v for k, v in session.items() if k not in ("traces", "scores")}
+    assert listed[0] == summary and session["scores"] == []
     assert summary == {
         "session_id": "s-fields",
         "trace_count": 3,
@@ -446,6 +448,9 @@ def test_session_fields(store: Store) -> None:
         "error_count": 2,
         "first_input": "q0",
         "last_output": "answer 1",
+        "status": "ended",  # its last span ended long ago
+        "ended_ns": BASE + 61 * SECOND + 30 * 60 * SECOND,  # then the idle time passed
+        "score_summary": {},
     }
     assert [trace["name"] for trace in session["traces"]] == ["turn-0", "turn-2", "turn-1"]
 
