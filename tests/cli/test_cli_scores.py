@@ -49,6 +49,8 @@ def test_scores_and_ending_a_session_through_the_server(server: LaminaServer) ->
         "quality": {"avg": 0.8, "count": 1},
         "outcome": {"avg": 0.75, "count": 2},
     }
+    shown = " ".join(_ok(server.cli("sessions", "show", session_id, *project)).split())
+    assert "ended " in shown and "scores: outcome 0.75 (2), quality 0.8 (1)" in shown
     listed = _ok(server.cli("scores", "list", "--session", session_id, *project))
     assert "quality" in listed and "partial" in listed and "meh" in listed
     page = json.loads(_ok(server.cli("scores", "list", "--name", "quality", *project, "--json")))

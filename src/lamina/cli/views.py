@@ -224,6 +224,7 @@ def print_session(console: Console, session: dict[str, Any]) -> None:
         f"users {escape(', '.join(session['user_ids'])) or '—'}",
         highlight=False,
     )
+    console.print(_standing(session), highlight=False)
     rows: list[list[Cell]] = [
         [
             fmt.clock(trace["start_time"])[11:],
@@ -248,6 +249,18 @@ def print_session(console: Console, session: dict[str, Any]) -> None:
         Column("Input → output", preview=True, drop=1),
     ]
     print_table(console, columns, rows)
+
+
+def _standing(session: dict[str, Any]) -> str:
+    """Whether the session is active or ended, and its scores' averages by name."""
+    ended = session.get("ended_at")
+    status = f"ended {fmt.clock(ended)}" if ended else str(session.get("status") or "active")
+    summary = session.get("score_summary") or {}
+    scores = ", ".join(
+        f"{escape(name)} {'—' if s['avg'] is None else format(s['avg'], '.3g')} ({s['count']})"
+        for name, s in sorted(summary.items())
+    )
+    return f"{status} · scores: {scores}" if scores else status
 
 
 def print_trace(console: Console, trace: dict[str, Any]) -> None:
