@@ -438,3 +438,30 @@ def _csrf(page: httpx.Response) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found is not None, "no CSRF token on the page"
     return found[1]
+
+
+def test_scores_are_listed_a_page_at_a_time_and_filtered(project: Project) -> None:
+    session_id = otlp.uid("paged")
+    batch = [{"name": f"n{i % 2}", "value": i, "session_id": session_id} for i in range(5)]
+    project.ok("POST", "/api/v1/scores", 201, json={"scores": batch})  # one created_at
+    project.ok("POST", "/api/v1/scores", 201, json={**batch[0], "source": "evaluator:x"})
+    whole = project.ok("GET", "/api/v1/scores", params={"limit": 500})["items"]
+    assert len(whole) == 6 and whole[0]["source"] == "evaluator:x"  # newest first
+    paged: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(10):
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = project.ok("GET", "/api/v1/scores", params=params)
+        paged += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == whole
+    by_name = project.ok("GET", "/api/v1/scores", params={"name": "n1"})["items"]
+    assert sorted(s["value"] for s in by_name) == [1.0, 3.0]
+    by_source = project.ok("GET", "/api/v1/scores", params={"source": "evaluator:x"})["items"]
+    assert [s["score_id"] for s in by_source] == [whole[0]["score_id"]]
+    later = project.ok("GET", "/api/v1/scores", params={"since": whole[0]["created_at"]})
+    assert [s["score_id"] for s in later["items"]] == [whole[0]["score_id"]]
+    for bad in ({"cursor": "nonsense"}, {"limit": 0}, {"since": "yesterday"}):
+        assert project.call("GET", "/api/v1/scores", params=bad).status_code == 400, bad
