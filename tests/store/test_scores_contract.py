@@ -522,3 +522,19 @@ def test_deletes_take_their_scores(store: Store) -> None:
     store.delete_project("prj_a")
     assert left() == set()
     assert store.list_score_configs("prj_a") == []
+
+
+def test_a_score_follows_its_trace_to_another_session(store: Store) -> None:
+    """A trace's session is its earliest span's: a late span that starts earlier moves
+    the trace, and the trace's scores count for the session it moved to."""
+    trace = trace_id()
+    write(store, [rec(trace, "root", start=BASE + 10 * MS, session_id="first")])
+    write(store, [rec(trace_id(), start=BASE, session_id="first")])  # keeps "first" alive
+    store.add_scores("prj_a", [score("helpful", 1.0, trace=trace)])
+    before = {row["session_id"]: row["score_summary"] for row in all_sessions(store)}
+    assert before == {"first": {"helpful": {"avg": 1.0, "count": 1}}}
+    write(store, [rec(trace, "earlier", start=BASE + 5 * MS, session_id="second")])
+    after = {row["session_id"]: row["score_summary"] for row in all_sessions(store)}
+    assert after == {"first": {}, "second": {"helpful": {"avg": 1.0, "count": 1}}}
+    assert [s.score_id for s in store.list_scores("prj_a", ScoreQuery(session_id="second")).items]
+    assert store.list_scores("prj_a", ScoreQuery(session_id="first")).items == []

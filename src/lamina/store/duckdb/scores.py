@@ -64,16 +64,29 @@ LEFT JOIN (SELECT project_id, score_id, true AS stored FROM scores
 WHERE s.stored IS NULL
 """
 # The scores on the traces a fold touched (``folded_traces``) take their traces' session.
-_ON_FOLDED = """
-SELECT project_id, session_id, trace_id, trace_session FROM scores
-WHERE trace_id IN (SELECT trace_id FROM folded_traces)
+# Whether any score names one of them (the usual answer, for new traces, is no: one
+# scan of the scores' trace ids), then those whose trace's session is not the one they
+# keep (a trace that came after its scores, or moved): only these change.
+_ANY_ON_FOLDED = """
+SELECT count(*) FROM scores WHERE trace_id IN (SELECT trace_id FROM folded_traces)
+"""
+_STALE = """
+CREATE OR REPLACE TEMP TABLE stale_scores AS
+SELECT s.rowid AS score_row, s.project_id, s.session_id, s.trace_id, s.trace_session,
+    t.session_id AS new_session
+FROM scores s JOIN (SELECT project_id, trace_id, session_id FROM traces
+    WHERE trace_id IN (SELECT trace_id FROM folded_traces)) t USING (project_id, trace_id)
+WHERE s.trace_id IN (SELECT trace_id FROM folded_traces)
+    AND s.trace_session IS DISTINCT FROM t.session_id
 """
 _RESOLVE = """
-UPDATE scores SET trace_session = t.session_id
-FROM (SELECT project_id, trace_id, session_id FROM traces
-      WHERE trace_id IN (SELECT trace_id FROM folded_traces)) t
-WHERE scores.project_id = t.project_id AND scores.trace_id = t.trace_id
-    AND scores.trace_session IS DISTINCT FROM t.session_id
+UPDATE scores SET trace_session = stale_scores.new_session FROM stale_scores
+WHERE scores.rowid = stale_scores.score_row
+"""
+_STALE_CHANGED = """
+CREATE OR REPLACE TEMP TABLE changed_scores AS
+SELECT project_id, session_id, trace_id, trace_session FROM stale_scores
+UNION ALL SELECT project_id, session_id, trace_id, new_session FROM stale_scores
 """
 # The totals (score_totals) of the sessions and traces that the changed scores
 # (``changed_scores``: their project_id, session_id, trace_id and trace_session, before
@@ -191,12 +204,16 @@ def resolve_trace_sessions(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> 
     deltas) take the session their trace has now."""
     con.register("folded_traces", traces.select(["trace_id"]))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE changed_scores AS {_ON_FOLDED}")
-        (found,) = one(con.execute("SELECT count(*) FROM changed_scores"))
-        if found:
+        (found,) = one(con.execute(_ANY_ON_FOLDED))
+        if not found:
+            return
+        con.execute(_STALE)
+        (stale,) = one(con.execute("SELECT count(*) FROM stale_scores"))
+        if stale:
             con.execute(_RESOLVE)
-            con.execute(f"INSERT INTO changed_scores {_ON_FOLDED}")
+            con.execute(_STALE_CHANGED)
             _total(con)
+        con.execute("DROP TABLE stale_scores")
     finally:
         con.unregister("folded_traces")
 
