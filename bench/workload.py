@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from lamina.demo import TraceBuilder, _json, _llm, attributes
+from lamina.demo.spans import TraceBuilder, _json, _llm, attributes
 
 MS = 1_000_000
 WORDS = [

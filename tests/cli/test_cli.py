@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from lamina.demo import scores as demo_scores
 from tests.conftest import LaminaServer, run_cli
 from tests.support import otlp
 from tests.support.otlp import IN_PROCESS
@@ -219,11 +222,43 @@ def test_demo_loads_realistic_sessions_through_otlp(
     trace = otlp.api(server, f"/api/v1/traces/{detail['traces'][0]['trace_id']}")
     assert {"LLM", "TOOL"} <= {span["span_type"] for span in trace["spans"]}
 
-    # `lamina demo` sends the same set again, through OTLP, to the running server
+    # then score configs, scores, comments and outcomes, through the JSON API
+    server.wait_for_output("demo spans and their scores", timeout=20)
+    given = [*demo_scores.SENT, *demo_scores.REVIEWED]
+    scores = otlp.api(server, "/api/v1/scores", limit=500)["items"]
+    assert len(scores) == len(given) >= 15
+    assert {s["source"] for s in scores} == {"sdk", "ui", "evaluator:llm-judge"}
+    assert {s["author"] for s in scores if s["source"] == "ui"} == {demo_scores.REVIEWER}
+    assert sum(bool(s["comment"]) for s in scores) == sum(bool(j.comment) for j in given) >= 4
+    configs = otlp.api(server, "/api/v1/score-configs")["items"]
+    assert {c["name"]: c["type"] for c in configs} == {
+        "helpfulness": "numeric",
+        "thumbs": "boolean",
+        "resolution": "categorical",
+        "outcome": "categorical",
+    }
+    listed = otlp.api(server, "/api/v1/sessions", limit=100)["items"]
+    outcomes = {s["session_id"]: s["label"] for s in scores if s["name"] == "outcome"}
+    assert sorted(outcomes.values()) == ["failure", "partial", "success", "unknown"]
+    ended = {s["session_id"] for s in listed if s["status"] == "ended"}
+    assert ended == set(outcomes) and len(listed) == len(ended) + 2  # two still active
+    # a summary is the average of what was sent; unknown is counted, never averaged
+    helpful = [j.value for j in given if j.story == "refund" and j.name == "helpfulness"]
+    refund = next(s for s in listed if outcomes.get(s["session_id"]) == "partial")
+    assert refund["score_summary"]["helpfulness"] == {
+        "avg": pytest.approx(sum(helpful) / len(helpful)),
+        "count": len(helpful),
+    }
+    unknown = next(s for s in listed if outcomes.get(s["session_id"]) == "unknown")
+    assert unknown["score_summary"]["outcome"] == {"avg": None, "count": 1}
+
+    # `lamina demo` sends the same set again, through OTLP, to the running server; the
+    # scores have fixed ids, so none is stored twice
     sent = _ok(server.cli("demo"))
     count = int(re.search(r"Sent (\d+) demo spans", sent).group(1))  # type: ignore[union-attr]
     assert count == spans
     assert otlp.api(server, "/healthz")["spans_written"] == 2 * spans
+    assert len(otlp.api(server, "/api/v1/scores", limit=500)["items"]) == len(given)
 
     # `serve --demo` loads it once per data dir, and revokes its loader key
     assert server.stop() == 0

@@ -1,33 +1,23 @@
-"""Demo data: a support chatbot, a checkout workflow and a coding agent.
+"""The demo's spans: a support chatbot, a checkout workflow and a coding agent.
 
-The spans are built as OTLP protobuf and sent over HTTP to a real server, the
-same path every client's data takes. Times are spread over the last hours so
-the pages look like a working day.
+Built as OTLP protobuf, as an instrumented application exports them. Times are
+spread over the last hours so the pages look like a working day: some sessions
+ended hours ago, two are still going.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gzip
-import logging
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-if TYPE_CHECKING:
-    from lamina.server_runtime import ServerRuntime
-
-log = logging.getLogger("lamina.demo")
-DEMO_SETTING = "demo_loaded"
 MS = 1_000_000
 
 
@@ -377,17 +367,40 @@ def agent_session(rng: random.Random, start_ns: int) -> Iterator[list[Span]]:
     yield builder.spans
 
 
-def demo_traces(seed: int = 7, now_ns: int | None = None) -> list[list[Span]]:
+@dataclass
+class DemoSession:
+    """One demo session: what it is (``story``), its id and its traces in time order."""
+
+    story: str
+    session_id: str
+    traces: list[list[Span]]
+
+    def trace_ids(self) -> list[str]:
+        return [spans[0].trace_id.hex() for spans in self.traces]
+
+
+MINUTE = 60 * 1_000_000_000
+
+
+def demo_sessions(seed: int = 7, now_ns: int | None = None) -> list[DemoSession]:
+    """The demo's sessions: some ended hours ago, some still active (their last span a
+    few minutes old, within the default idle timeout of 30 minutes)."""
     rng = random.Random(seed)
     now = now_ns or time.time_ns()
-    hour = 3600 * 1_000_000_000
-    traces: list[list[Span]] = []
-    for index in range(len(CONVERSATIONS)):
-        traces += chatbot_session(rng, index, now - (3 - index) * hour)
-    traces += checkout_session(rng, now - 2 * hour + 17 * MS * 1000, "u-7", fail=False)
-    traces += checkout_session(rng, now - 70 * 60 * 1_000_000_000, "u-1842", fail=True)
-    traces += agent_session(rng, now - 40 * 60 * 1_000_000_000)
-    return traces
+    made = [
+        ("refund", chatbot_session(rng, 0, now - 180 * MINUTE)),
+        ("shipping", chatbot_session(rng, 1, now - 120 * MINUTE)),
+        ("discount", chatbot_session(rng, 2, now - 20 * MINUTE)),
+        ("checkout", checkout_session(rng, now - 6 * MINUTE, "u-7", fail=False)),
+        ("declined", checkout_session(rng, now - 70 * MINUTE, "u-1842", fail=True)),
+        ("agent", agent_session(rng, now - 10 * MINUTE)),
+    ]
+    sessions = []
+    for story, session in made:
+        traces = list(session)
+        found = next(kv for kv in traces[0][0].attributes if kv.key == "session.id")
+        sessions.append(DemoSession(story, found.value.string_value, traces))
+    return sessions
 
 
 def export_request(
@@ -408,49 +421,3 @@ def export_request(
     for spans in traces:
         scope.spans.extend(spans)
     return request
-
-
-def send(url: str, key: str, progress: bool = False) -> int:
-    """Send the demo data to the server at ``url``; returns the number of spans sent."""
-    traces = demo_traces()
-    body = gzip.compress(export_request(traces).SerializeToString())
-    response = httpx.post(
-        f"{url.rstrip('/')}/v1/traces",
-        content=body,
-        headers={
-            "Content-Type": "application/x-protobuf",
-            "Content-Encoding": "gzip",
-            "Authorization": f"Bearer {key}",
-        },
-        timeout=30,
-    )
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"The server refused the demo data: {response.status_code} {response.text[:200]}"
-        )
-    return sum(len(spans) for spans in traces)
-
-
-async def load_on_start(runtime: ServerRuntime, info: dict[str, Any]) -> None:
-    """Send the demo data to this server once per data dir (``lamina serve --demo``)."""
-    from lamina import auth
-    from lamina.operations import DEFAULT_PROJECT
-
-    store = runtime.store
-    if loaded := store.get_setting(DEMO_SETTING):
-        when = datetime.fromtimestamp(int(loaded) / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        log.info("The demo data was loaded into this data dir on %s; not sent again.", when)
-        return
-    project = store.find_project(DEFAULT_PROJECT)
-    if project is None:
-        return
-    key, record = auth.create_key(store, project.id, "demo-loader")
-    try:
-        count = await asyncio.to_thread(send, info["url"], key)
-        store.set_setting(DEMO_SETTING, str(time.time_ns()))
-        log.info("Loaded %d demo spans into project %s.", count, project.name)
-    except Exception as exc:  # the server runs on without demo data
-        log.error("Could not load the demo data: %s", exc)
-    finally:
-        store.revoke_key(record.id)
-        runtime.keys.forget()

@@ -1,0 +1,77 @@
+"""Demo data sent to a real server, the way every client's data reaches it.
+
+- :mod:`~lamina.demo.spans`: the sessions (a support chatbot, a checkout workflow,
+  a coding agent), sent as one OTLP/HTTP protobuf request;
+- :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
+  sent through the JSON API once the spans are stored.
+
+``lamina serve --demo`` (``make run``) loads it once per data dir with a key it
+makes and revokes; ``lamina demo`` sends it to a running server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from lamina.demo.scores import send_scores
+from lamina.demo.spans import demo_sessions, export_request
+
+if TYPE_CHECKING:
+    from lamina.server_runtime import ServerRuntime
+
+log = logging.getLogger("lamina.demo")
+DEMO_SETTING = "demo_loaded"
+
+
+def send(url: str, key: str, progress: bool = False) -> int:
+    """Send the demo data to the server at ``url``; returns the number of spans sent."""
+    now_ns = time.time_ns()
+    sessions = demo_sessions(now_ns=now_ns)
+    traces = [spans for session in sessions for spans in session.traces]
+    body = gzip.compress(export_request(traces).SerializeToString())
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30) as client:
+        response = client.post(
+            "/v1/traces",
+            content=body,
+            headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"The server refused the demo data: {response.status_code} {response.text[:200]}"
+            )
+        scores = send_scores(client, sessions, now_ns)
+    log.debug("Sent %d demo scores.", scores)
+    return sum(len(spans) for spans in traces)
+
+
+async def load_on_start(runtime: ServerRuntime, info: dict[str, Any]) -> None:
+    """Send the demo data to this server once per data dir (``lamina serve --demo``)."""
+    from lamina import auth
+    from lamina.operations import DEFAULT_PROJECT
+
+    store = runtime.store
+    if loaded := store.get_setting(DEMO_SETTING):
+        when = datetime.fromtimestamp(int(loaded) / 1e9, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        log.info("The demo data was loaded into this data dir on %s; not sent again.", when)
+        return
+    project = store.find_project(DEFAULT_PROJECT)
+    if project is None:
+        return
+    key, record = auth.create_key(store, project.id, "demo-loader")
+    try:
+        count = await asyncio.to_thread(send, info["url"], key)
+        store.set_setting(DEMO_SETTING, str(time.time_ns()))
+        log.info("Loaded %d demo spans and their scores into project %s.", count, project.name)
+    except Exception as exc:  # the server runs on without demo data
+        log.error("Could not load the demo data: %s", exc)
+    finally:
+        store.revoke_key(record.id)
+        runtime.keys.forget()
