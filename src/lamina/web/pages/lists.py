@@ -8,16 +8,19 @@ answers just the table rows, for "Load more" and live updates.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import Response
 
 from lamina import auth
 from lamina.errors import BadRequest
 from lamina.query import present
+from lamina.web.pages import scores as score_pages
 from lamina.web.pages.base import Page, base_url
 from lamina.web.pages.render import query
 from lamina.web.pages.settings import snippets
@@ -36,7 +39,8 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "q": ("Search", TABS),
     "range": ("Time", TABS),
     "user_id": ("User", TABS),
-    "status": ("Status", ("traces",)),
+    "status": ("Status", TABS),  # traces: ok or error; sessions: active or ended
+    "outcome": ("Outcome", ("sessions",)),  # the API's score=outcome=VALUE
     "has_errors": ("Errors", ("sessions",)),
     "session_id": ("Session", ("traces",)),
     "session_id_prefix": ("Session id starts with", ("sessions",)),
@@ -51,6 +55,7 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 # Fields the page shows in seconds and the API takes in milliseconds.
 SECONDS = {"min_duration_s": "min_duration_ms", "max_duration_s": "max_duration_ms"}
 ERROR_CHOICES = {"true": "With errors", "false": "Without errors"}
+OUTCOMES = ("success", "partial", "failure", "abandoned", "unknown")
 SORTS = {
     "traces": (
         "start_time",
@@ -82,6 +87,8 @@ class Filters:
     tab: str
     values: dict[str, str]  # the form fields in use (not sort, order or cursor)
     metadata: list[str]
+    scores: list[str]  # score=NAME<op>VALUE, as the API takes them
+    has_scores: list[str]  # has_score=NAME
     sort: str
     order: str
     cursor: str | None
@@ -98,6 +105,8 @@ class Filters:
             if value and tab in tabs:
                 values[name] = value
         metadata = [m.strip() for m in params.getlist("metadata") if m.strip()]
+        scores = [s.strip() for s in params.getlist("score") if s.strip()]
+        has_scores = [s.strip() for s in params.getlist("has_score") if s.strip()]
         sort = params.get("sort") or "start_time"
         order = "asc" if params.get("order") == "asc" else "desc"
         invalid = None
@@ -105,15 +114,17 @@ class Filters:
             if name in values and not _seconds(values[name]):
                 invalid = f"{FIELDS[name][0]}: give a number of seconds, such as 1.5."
                 del values[name]
-        return cls(tab, values, metadata, sort, order, params.get("cursor") or None, invalid)
+        cursor = params.get("cursor") or None
+        return cls(tab, values, metadata, scores, has_scores, sort, order, cursor, invalid)
 
     @property
     def any(self) -> bool:
-        return bool(self.values or self.metadata)
+        return bool(self.values or self.metadata or self.scores or self.has_scores)
 
     def link_params(self) -> dict[str, Any]:
         """What links on this page keep: tab, filters, sort (metadata is added by query())."""
         params: dict[str, Any] = {"tab": self.tab, **self.values}
+        params.update(score=self.scores, has_score=self.has_scores)
         if self.sort != "start_time" or self.order != "desc":
             params["sort"], params["order"] = self.sort, self.order
         return params
@@ -124,15 +135,27 @@ class Filters:
 
     def json_link(self, project: str) -> str:
         """The same list from the JSON API."""
-        params: dict[str, Any] = {**self.api_params(), "project": project, "limit": None}
+        params: dict[str, Any] = {**self._api_values(), "project": project, "limit": None}
+        scores = self.scores + [f"outcome={v}" for k, v in self.values.items() if k == "outcome"]
+        params.update(score=scores, has_score=self.has_scores)
         params["metadata"] = self.metadata
         params["cursor"] = None
         if self.sort == "start_time" and self.order == "desc":
             params["sort"] = params["order"] = None
         return f"/api/v1/{self.tab}{query(params)}"
 
-    def api_params(self) -> dict[str, str]:
-        params = {k: v for k, v in self.values.items() if k != "range" and k not in SECONDS}
+    def api_params(self) -> ImmutableMultiDict[str, str]:
+        """The API's parameters: score filters repeat, so a multi-dict."""
+        params = self._api_values()
+        pairs = [*params.items(), *(("score", s) for s in self.scores)]
+        if "outcome" in self.values:
+            pairs.append(("score", f"outcome={self.values['outcome']}"))
+        pairs += [("has_score", name) for name in self.has_scores]
+        return ImmutableMultiDict(pairs)
+
+    def _api_values(self) -> dict[str, str]:
+        skip = ("range", "outcome", *SECONDS)
+        params = {k: v for k, v in self.values.items() if k not in skip}
         for name, api_name in SECONDS.items():
             if name in self.values:
                 params[api_name] = repr(float(self.values[name]) * 1000)
@@ -157,6 +180,13 @@ class Filters:
         for item in self.metadata:
             rest = [m for m in self.metadata if m != item]
             chips.append(("Metadata", item, {**base, "metadata": rest}))
+        for key, label, items in (
+            ("score", "Score", self.scores),
+            ("has_score", "Has score", self.has_scores),
+        ):
+            for item in items:
+                rest = [s for s in items if s != item]
+                chips.append((label, item, {**base, key: rest, "metadata": self.metadata}))
         return chips
 
     def sort_link(self, key: str) -> dict[str, Any]:
@@ -166,6 +196,20 @@ class Filters:
         else:
             order = "asc" if key in TEXT_SORTS else "desc"
         return {**base, "sort": key, "order": order, "metadata": self.metadata}
+
+    @property
+    def score_sort(self) -> str | None:
+        """The score name the list is sorted by (sort=score:NAME), if it is."""
+        return self.sort[len("score:") :] if self.sort.startswith("score:") else None
+
+    def score_names(self) -> list[str]:
+        """Score names this list must show a column for: its sort's and its filters'."""
+        names = [self.score_sort or ""] + [n for n in self.has_scores]
+        for text in self.scores:
+            names.append(re.split(r"[<>=!]", text, maxsplit=1)[0].strip())
+        if "outcome" in self.values:
+            names.append("outcome")
+        return list(dict.fromkeys(n for n in names if n))
 
     def aria_sort(self, key: str) -> str:
         if key != self.sort:
@@ -191,7 +235,7 @@ async def traces_page(page: Page) -> Response:
     try:
         if filters.invalid:
             raise BadRequest(filters.invalid)
-        if filters.sort not in SORTS[filters.tab]:
+        if filters.sort not in SORTS[filters.tab] and not filters.score_sort:
             raise BadRequest(f"This list cannot be sorted by {filters.sort!r}.")
         if filters.tab == "sessions":
             result = await page.call(
@@ -211,8 +255,11 @@ async def traces_page(page: Page) -> Response:
             )
     except BadRequest as exc:
         error = exc.message
+    known = await page.call(score_pages.configs, page.store, page.project.id)
     values = {
         "filters": filters,
+        "columns": _columns(page, filters, result["items"], known),
+        "outcomes": OUTCOMES,
         "items": result["items"],
         "next_cursor": result["next_cursor"],
         "total": result.get("total"),
@@ -230,6 +277,16 @@ async def traces_page(page: Page) -> Response:
         values["live_keys"] = [k for k in keys if k.revoked_ns is None]
         values["snippets"] = snippets(base_url(page.request), new_key or "lmn_…")
     return await page.render("traces.html", nav="traces", empty=empty, **values)
+
+
+def _columns(
+    page: Page, filters: Filters, items: list[Any], known: dict[str, Any]
+) -> list[score_pages.Column]:
+    """The score columns: a fragment of rows keeps its page's (``column=NAME``)."""
+    params = page.request.query_params
+    if params.get("fragment") == "rows" and "column" in params:
+        return [score_pages.Column(name, known.get(name)) for name in params.getlist("column")]
+    return score_pages.columns(items, known, filters.score_names())
 
 
 def _seconds(text: str) -> bool:

@@ -296,6 +296,12 @@ function fragmentUrl(cursor) {
   const url = new URL(location.href);
   url.searchParams.set("fragment", "rows");
   url.searchParams.delete("cursor");
+  // The rows keep the page's score columns, whatever scores the new rows have.
+  const table = document.querySelector("table[data-list]");
+  url.searchParams.delete("column");
+  for (const name of JSON.parse((table && table.dataset.scoreColumns) || "[]")) {
+    url.searchParams.append("column", name);
+  }
   if (cursor) url.searchParams.set("cursor", cursor);
   return url;
 }

@@ -1,0 +1,105 @@
+"""How the pages show scores: a column per score name in the lists, a cell per row.
+
+A list row's ``score_summary`` gives, per name, the average of its scores and how
+many there are (``{"quality": {"avg": 0.8, "count": 3}}``). A numeric average is
+shown with a colour from red to green over its config's ``min..max`` (0..1 without
+a config); a categorical name shows the label whose value the average equals (one
+``outcome`` score: "success"), else the average. Names, labels and comments are
+user text: the templates escape them like everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.store.base import Row, Store
+from lamina.store.scores import BUILT_IN_CONFIGS, ScoreConfig, ScoreType
+
+BUCKETS = 5  # colour steps from worst (0) to best (4)
+MAX_COLUMNS = 8  # score columns in a list, the first names A to Z (and the sorted one)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    text: str  # the average, or a label
+    bucket: int | None  # colour step, None when it has no place on a scale
+    chip: bool  # a categorical label, shown as a chip
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    config: ScoreConfig | None
+
+    @property
+    def sort_key(self) -> str:
+        return f"score:{self.name}"
+
+    def cell(self, row: Row) -> Cell | None:
+        entry = (row.get("score_summary") or {}).get(self.name)
+        if not entry:
+            return None
+        avg, count = entry.get("avg"), int(entry.get("count") or 0)
+        if avg is None:
+            return Cell("—", None, False, count)
+        config = self.config
+        if config is not None and config.type == ScoreType.CATEGORICAL:
+            labels = [c.label for c in config.categories if c.value == avg]
+            if len(labels) == 1:
+                return Cell(labels[0], _bucket(avg, *_bounds(config)), True, count)
+        if config is not None and config.type == ScoreType.BOOLEAN and count == 1:
+            return Cell("yes" if avg >= 0.5 else "no", _bucket(avg, 0, 1), True, count)
+        return Cell(number(avg), _bucket(avg, *_bounds(config)), False, count)
+
+
+def configs(store: Store, project_id: str) -> dict[str, ScoreConfig]:
+    """The project's score configs by name, the built-in ones included."""
+    found = {c.name: c for c in store.list_score_configs(project_id)}
+    return {**BUILT_IN_CONFIGS, **found}
+
+
+def columns(
+    rows: Iterable[Row], known: dict[str, ScoreConfig], also: Sequence[str] = ()
+) -> list[Column]:
+    """A column per score name in the rows (A to Z, at most MAX_COLUMNS), plus the
+    names in ``also`` (the one the list is sorted or filtered by) even with no rows."""
+    names: set[str] = set()
+    for row in rows:
+        names.update((row.get("score_summary") or {}).keys())
+    chosen = sorted(names)[:MAX_COLUMNS]
+    chosen += [name for name in also if name and name not in chosen]
+    return [Column(name, known.get(name)) for name in chosen]
+
+
+def number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def value_text(score: dict[str, Any]) -> str:
+    """A single score as a person reads it: its label, else its value."""
+    if score.get("label"):
+        return str(score["label"])
+    value = score.get("value")
+    return "—" if value is None else number(float(value))
+
+
+def _bounds(config: ScoreConfig | None) -> tuple[float, float]:
+    if config is None:
+        return 0.0, 1.0
+    if config.type == ScoreType.CATEGORICAL:
+        values = [c.value for c in config.categories if c.value is not None]
+        return (min(values), max(values)) if values else (0.0, 1.0)
+    if config.min is not None and config.max is not None:
+        return config.min, config.max
+    return 0.0, 1.0
+
+
+def _bucket(value: float, low: float, high: float) -> int | None:
+    if high <= low or not low <= value <= high:
+        return None  # outside the scale: shown without a colour
+    return min(BUCKETS - 1, int((value - low) / (high - low) * BUCKETS))
