@@ -255,6 +255,13 @@ def test_configs_are_checked_and_scores_against_them(project: Project) -> None:
         response = project.call("POST", "/api/v1/scores", json={**body, "session_id": session_id})
         assert response.status_code == 400, body
         assert said in response.json()["error"]["message"], response.text
+    for ids, said in (
+        ({"trace_id": session_id}, "32 hex digits"),
+        ({"trace_id": "A" * 32, "span_id": "xyz"}, "16 hex digits"),
+        ({"session_id": session_id, "span_id": "a" * 16}, "trace_id"),
+    ):
+        response = project.call("POST", "/api/v1/scores", json={"name": "free", "value": 1, **ids})
+        assert response.status_code == 400 and said in response.text, response.text
     nowhere = project.call("POST", "/api/v1/scores", json={"name": "free", "value": 1})
     assert nowhere.status_code == 400 and "session_id" in nowhere.text
     batch = [{"name": "free", "value": 1, "session_id": session_id}] * 2 + [{"name": "tone"}]

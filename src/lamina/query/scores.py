@@ -38,6 +38,7 @@ MAX_DESCRIPTION = 2000
 # A name: letters, digits and _ . - : / and spaces, not starting or ending with a space.
 NAME = re.compile(r"^[\w.:/-]([\w .:/-]*[\w.:/-])?$")
 SOURCES = ("sdk", "api")  # and evaluator:<name>; a browser's scores are "ui"
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 EVALUATOR = re.compile(r"^evaluator:[\w.:/-]{1,100}$")
 SCORE_FIELDS = (
     "score_id",
@@ -137,9 +138,9 @@ def to_score(
     trace_id = _id(item, "trace_id", at)
     span_id = _id(item, "span_id", at)
     if trace_id is not None:
-        trace_id = trace_id.lower()
+        trace_id = _hex(trace_id, 32, f"{at}trace_id")
     if span_id is not None:
-        span_id = span_id.lower()
+        span_id = _hex(span_id, 16, f"{at}span_id")
     if session_id is None and trace_id is None:
         raise BadRequest(f"{at}a score needs a session_id or a trace_id (and a span_id).")
     if span_id is not None and trace_id is None:
@@ -276,6 +277,15 @@ def _id(item: Mapping[str, Any], field: str, at: str) -> str | None:
     if not isinstance(given, str) or not 1 <= len(given) <= MAX_ID:
         raise BadRequest(f"{at}{field} must be text of 1 to {MAX_ID} characters.")
     return given
+
+
+def _hex(given: str, digits: int, field: str) -> str:
+    """A trace or span id as OpenTelemetry writes it: ``digits`` hex digits."""
+    if len(given) != digits or not _HEX.match(given):
+        raise BadRequest(
+            f"{field} must be {digits} hex digits, as OpenTelemetry writes it; got {given[:80]!r}."
+        )
+    return given.lower()
 
 
 def _number(given: Any, field: str) -> float:
