@@ -3,8 +3,10 @@
     python -m bench [--spans 1000000] [--quick]
 
 Prints the machine's raw limits, then each figure beside its target with pass
-or fail, and the command line that produced the table. `--quick` is a small
-smoke run (seconds) used by the test suite so the benchmarks cannot rot.
+or fail, and the command line that produced the table. After the spans, one
+score for every ten spans is given (100,000 at 1M: :mod:`bench.scores`) and the
+sessions list timed with them. `--quick` is a small smoke run (seconds) used by
+the test suite so the benchmarks cannot rot.
 """
 
 from __future__ import annotations
@@ -29,12 +31,22 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     "one trace": (15, "ms p50", False),
     "full-text search": (300, "ms p50", False),
     "Sessions tab page": (100, "ms server", False),
+    "sessions list filtered by a score": (30, "ms p50", False),
+    "sessions list sorted by a score": (30, "ms p50", False),
+    # the sessions list's p50 with the scores minus its p50 before any
+    "score summary on sessions list": (5, "ms p50", False),
+    # batches of bench.scores.BATCH, as the SDK sends them from a busy process
+    "POST /api/v1/scores": (2_000, "scores/s", True),
     "@observe / bare span": (1.5, "x", False),
 }
 # Figures printed for the record, without a target: name -> unit. The ingest rate
 # counting until every span is stored in DuckDB; reads the benchmark adds (see
 # bench.ingest.UNJUDGED) are in ms.
-UNTARGETED = {"ingest until all stored": "spans/s"}
+UNTARGETED = {
+    "ingest until all stored": "spans/s",
+    "POST /api/v1/scores, 1 a request": "scores/s",
+}
+SCORES_PER_SPAN = 0.1  # 100,000 scores at 1M spans
 
 
 def _shown(value: float) -> str:
@@ -61,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = 3 if args.quick else 50
 
     raw = limits.measure(2_000 if args.quick else 50_000)
-    result = ingest.run(spans, runs=runs)
+    result = ingest.run(spans, runs=runs, scores=int(spans * SCORES_PER_SPAN))
     figures: dict[str, float] = {
         "durable ingest": result.rate,
         "ingest until all stored": result.stored_rate,
@@ -70,28 +82,38 @@ def main(argv: list[str] | None = None) -> int:
         "sessions list p95": result.reads["sessions list"][1],
         "@observe / bare span": sdk_ratio(args.quick),
     }
+    if result.scores is not None:
+        given = result.scores
+        figures["POST /api/v1/scores"] = given.batch_rate
+        figures["POST /api/v1/scores, 1 a request"] = given.single_rate
+        figures.update({name: p50 for name, (p50, _) in given.reads.items()})
+        figures["score summary on sessions list"] = (
+            given.reads["sessions list with scores"][0] - result.reads["sessions list"][0]
+        )
 
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"\ncommand: {command.strip()}")
     print(f"machine: {os.cpu_count()} cores; {result.spans:,} spans stored through OTLP/HTTP")
+    if result.scores is not None:
+        print(f"scores: {result.scores.given:,} given through POST /api/v1/scores after them")
     print(
         f"raw limits: decode {raw['decode']:,.0f} spans/s on one core; "
         f"DuckDB append {raw['append']:,.0f} spans/s\n"
     )
-    print(f"{'measure':<26}{'figure':>12}  {'target':<18}verdict")
-    print("-" * 64)
+    print(f"{'measure':<34}{'figure':>12}  {'target':<18}verdict")
+    print("-" * 72)
     failed = 0
     for name, (target, unit, higher) in TARGETS.items():
         value = figures.get(name, float("nan"))
         ok = value >= target if higher else value <= target
         failed += not ok
         print(
-            f"{name:<26}{_shown(value):>12}  {f'{target:,g} {unit}':<18}{'pass' if ok else 'FAIL'}"
+            f"{name:<34}{_shown(value):>12}  {f'{target:,g} {unit}':<18}{'pass' if ok else 'FAIL'}"
         )
     for name, value in figures.items():
         if name not in TARGETS:
             unit = UNTARGETED.get(name, "ms p50")
-            print(f"{name:<26}{_shown(value):>12}  (no target: {unit})")
+            print(f"{name:<34}{_shown(value):>12}  (no target: {unit})")
     if result.acked != result.spans:
         print(f"\nonly {result.acked} of {result.spans} spans were acknowledged")
         return 2

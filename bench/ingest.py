@@ -1,6 +1,7 @@
 """Durable ingest rate and read latencies of one `lamina serve` process.
 
     python -m bench.ingest [--spans N] [--senders 4] [--batch 512] [--store duckdb|chdb|URL]
+                           [--scores N]
 
 Starts a server on a fresh data dir, sends N spans through OTLP/HTTP protobuf
 (gzip, ``--batch`` spans a request, ``--senders`` concurrent senders; a request
@@ -8,8 +9,10 @@ counts only once the server answered 200, which it does after the commit),
 then times the sessions list, one session and one trace over HTTP. Prints a
 table and the command line that produced it. ``--store chdb`` runs the server
 on the ClickHouse store (ClickHouse's engine in the server's process); a
-``clickhouse://...`` URL on a ClickHouse server. After the server stops, the
-store's bytes on disk are measured (ClickHouse tables after a final merge).
+``clickhouse://...`` URL on a ClickHouse server. With ``--scores N``, N scores are
+then given (``--senders`` clients) and the sessions list timed with them
+(:mod:`bench.scores`). After the server stops, the store's bytes on disk are
+measured (ClickHouse tables after a final merge).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import scores as given_scores
 from bench.server import EMAIL, PASSWORD, BenchServer
 from bench.workload import Batch, batches
 
@@ -163,6 +167,7 @@ class IngestResult:
     reads: dict[str, tuple[float, float]]  # name -> (p50 ms, p95 ms)
     disk: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (disk, raw) bytes
     stored: int | None = None  # spans in the DuckDB file once the server stopped
+    scores: given_scores.ScoreResult | None = None  # scores given after the reads
 
     @property
     def rate(self) -> float:
@@ -213,15 +218,15 @@ def run(
     runs: int = 50,
     extra: tuple[str, ...] = (),
     store: str = "duckdb",
+    scores: int = 0,
 ) -> IngestResult:
     print(f"building {spans:,} spans in batches of {batch}...", file=sys.stderr)
     work = batches(spans, batch)
     total = sum(b.spans for b in work)
     print(f"sending them with {senders} senders to the {store} store...", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        result = _run(
-            Path(tmp), work, total, senders, runs, (*extra, *store_flags(store, Path(tmp)))
-        )
+        flags = (*extra, *store_flags(store, Path(tmp)))
+        result = _run(Path(tmp), work, total, senders, runs, flags, scores)
         result.disk = disk_usage(store, Path(tmp))
         result.stored = stored_spans(store, Path(tmp))
     return result
@@ -245,13 +250,24 @@ def _run(
     senders: int,
     runs: int,
     extra: tuple[str, ...],
+    scores: int = 0,
 ) -> IngestResult:
     with BenchServer(data_dir, *extra) as server:
         acked, seconds, retries = send_all(server.url, server.key, work, senders)
         first_read = first_read_seconds(server.url, server.key)
         rss = server.rss_mb()
         reads = measure_reads(server.url, server.key, runs)
-    return IngestResult(total, len(work), acked, seconds, retries, rss, first_read, reads)
+        result = IngestResult(total, len(work), acked, seconds, retries, rss, first_read, reads)
+        if scores:
+            print(f"giving {scores:,} scores...", file=sys.stderr)
+            result.scores = given_scores.give(server.url, server.key, work, scores, senders)
+            headers = {"Authorization": f"Bearer {server.key}"}
+            with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+                result.scores.reads = {
+                    name: latency(client, "/api/v1/sessions", runs, limit="50", **params)
+                    for name, params in given_scores.READS.items()
+                }
+    return result
 
 
 def first_read_seconds(url: str, key: str) -> float:
@@ -276,12 +292,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--runs", type=int, default=50, help="timed runs of each read")
     parser.add_argument(
+        "--scores", type=int, default=0, help="scores to give after the ingest (bench.scores)"
+    )
+    parser.add_argument(
         "--store",
         default="duckdb",
         help="duckdb (the default file), chdb (the ClickHouse store on chDB) or clickhouse://...",
     )
     args = parser.parse_args(argv)
-    result = run(args.spans, args.senders, args.batch, args.runs, store=args.store)
+    result = run(
+        args.spans, args.senders, args.batch, args.runs, store=args.store, scores=args.scores
+    )
     print()
     print(f"command: python -m bench.ingest {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(
@@ -299,6 +320,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'server peak RSS':<40} {result.rss_mb:>11,.0f} MB")
     for name, (p50, p95) in result.reads.items():
         print(f"{name:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+    if result.scores is not None:
+        given = result.scores
+        batches_of = f"scores given, batches of {given_scores.BATCH}"
+        print(f"{batches_of:<40} {given.batch_rate:>10,.0f} /s")
+        print(f"{'scores given, one a request':<40} {given.single_rate:>10,.0f} /s")
+        for name, (p50, p95) in given.reads.items():
+            print(f"{name:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
     disk = sum(size for size, _ in result.disk.values())
     print(f"{'bytes on disk per span (all tables)':<40} {disk / result.acked:>12,.0f} B")
     for table, (size, raw) in result.disk.items():

@@ -49,6 +49,9 @@ WORDS = [
 class Batch:
     body: bytes  # gzipped ExportTraceServiceRequest
     spans: int
+    # (session id, trace id in hex) of each trace that starts in this batch, for
+    # the scores given after the ingest (bench.scores)
+    traces: tuple[tuple[str, str], ...] = ()
 
 
 def _sentence(rng: random.Random, words: int) -> str:
@@ -159,23 +162,27 @@ def batches(
         start_ns = time.time_ns() - duration_ns(total_spans) - 3600 * 1_000_000_000
     out: list[Batch] = []
     pending: list = []  # type: ignore[type-arg]
+    started: list[tuple[str, str]] = []
     made = 0
     for spans in traces(rng, sessions=10**9, start_ns=start_ns):
+        root = spans[0]
+        session = next(kv.value.string_value for kv in root.attributes if kv.key == "session.id")
+        started.append((session, root.trace_id.hex()))
         pending.extend(spans)
         made += len(spans)
         while len(pending) >= batch_size:
-            out.append(_batch(pending[:batch_size]))
-            pending = pending[batch_size:]
+            out.append(_batch(pending[:batch_size], started))
+            pending, started = pending[batch_size:], []
         if made >= total_spans:
             break
     if pending:
-        out.append(_batch(pending))
+        out.append(_batch(pending, started))
     return out
 
 
-def _batch(spans: list) -> Batch:  # type: ignore[type-arg]
+def _batch(spans: list, started: list[tuple[str, str]]) -> Batch:  # type: ignore[type-arg]
     request = ExportTraceServiceRequest()
     resource = request.resource_spans.add()
     resource.resource.attributes.extend(attributes({"service.name": "bench"}))
     resource.scope_spans.add().spans.extend(spans)
-    return Batch(gzip.compress(request.SerializeToString(), 1), len(spans))
+    return Batch(gzip.compress(request.SerializeToString(), 1), len(spans), tuple(started))

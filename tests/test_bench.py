@@ -7,6 +7,7 @@ prints its table.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,19 @@ def test_quick_benchmark_run_prints_every_target() -> None:
         "one trace",
         "Sessions tab page",
         "@observe / bare span",
+        "sessions list filtered by a score",
+        "sessions list sorted by a score",
+        "score summary on sessions list",
+        "POST /api/v1/scores",
+        "POST /api/v1/scores, 1 a request",
     ):
         assert name in result.stdout
     assert "raw limits: decode" in result.stdout
+    # every score given was answered 201; each read figure is a number
+    assert re.search(r"scores: 300 given through POST /api/v1/scores", result.stdout)
+    for line in result.stdout.splitlines():
+        if "score" in line and ("ms p50" in line or "scores/s" in line):
+            assert "nan" not in line, line
 
 
 def test_growth_run_measures_every_read_at_every_stage() -> None:
