@@ -47,8 +47,8 @@ def _given() -> dict[str, Any]:
             },
             "label": {**TEXT, "description": "A categorical config's category."},
             "session_id": _ID,
-            "trace_id": _ID,
-            "span_id": _ID,
+            "trace_id": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+            "span_id": {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"},
             "comment": {"type": "string", "maxLength": MAX_COMMENT},
             "source": {
                 "type": "string",
