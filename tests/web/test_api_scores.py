@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from statistics import mean
 from typing import Any
 
@@ -345,9 +346,22 @@ def test_ending_a_session_with_its_outcome(project: Project) -> None:
 
 
 def test_the_idle_timeout_is_a_project_setting(project: Project) -> None:
+    session_id = otlp.uid("idle")
+    ten_minutes_ago = time.time_ns() - 10 * 60 * 1_000_000_000
+    spans = otlp.conversation_turn(session_id, 0, start_ns=ten_minutes_ago)
+    assert otlp.post(project.server.url, project.key, otlp.export(spans)).status_code == 200
+    session = project.wait_session(session_id, 1)
+    assert (session["status"], session["ended_at"]) == ("active", None)  # 30 minutes
     url = f"{project.server.url}/api/v1/projects/{project.name}"
     changed = httpx.patch(url, json={"session_idle_minutes": 5}, headers=admin(project.server))
     assert changed.status_code == 200 and changed.json()["session_idle_minutes"] == 5
+    session = project.ok("GET", f"/api/v1/sessions/{session_id}")
+    assert session["status"] == "ended"
+    ended = datetime.fromisoformat(session["ended_at"])
+    last_end = datetime.fromisoformat(session["end_time"])
+    assert ended - last_end == timedelta(minutes=5)
+    listed = project.ok("GET", "/api/v1/sessions", params={"status": "ended"})["items"]
+    assert [s["session_id"] for s in listed] == [session_id]
     for bad in (0, 10081, "5", None):
         refused = httpx.patch(
             url, json={"session_idle_minutes": bad}, headers=admin(project.server)
