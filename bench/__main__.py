@@ -33,7 +33,7 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     "Sessions tab page": (100, "ms server", False),
     "sessions list filtered by a score": (30, "ms p50", False),
     "sessions list sorted by a score": (30, "ms p50", False),
-    # the sessions list's p50 with the scores minus its p50 before any
+    # the sessions list's p50 with the scores minus its p50 just before them
     "score summary on sessions list": (5, "ms p50", False),
     # batches of bench.scores.BATCH, as the SDK sends them from a busy process
     "POST /api/v1/scores": (2_000, "scores/s", True),
@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         figures["POST /api/v1/scores, 1 a request"] = given.single_rate
         figures.update({name: p50 for name, (p50, _) in given.reads.items()})
         figures["score summary on sessions list"] = (
-            given.reads["sessions list with scores"][0] - result.reads["sessions list"][0]
+            given.reads["sessions list with scores"][0]
+            - given.reads["sessions list before scores"][0]
         )
 
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])

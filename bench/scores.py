@@ -16,8 +16,8 @@ concurrent clients, each request counted once the server answered 201:
 
 Then the sessions list (50 a page) is timed with the scores, filtered by a score
 (``helpfulness<0.3``: the few bad sessions) and sorted by one (:data:`READS`); the
-score summary's cost is the plain list's p50 with the scores minus its p50 before
-any was given.
+score summary's cost is the plain list's p50 with the scores minus its p50 timed
+just before they were given (warm, as it is after them).
 """
 
 from __future__ import annotations
