@@ -152,7 +152,8 @@ def test_an_older_data_dir_gets_its_costliest_sessions_on_upgrade(tmp_path: Path
         con.execute("DROP TABLE journal_stored")  # and migrations 9 and 10 after it
         con.execute("DROP TABLE span_values; DROP TABLE whole_values_before")
         con.execute("ALTER TABLE spans DROP COLUMN cut_lengths")
-        con.execute("DROP TABLE scores; DROP TABLE score_totals; DROP TABLE score_configs")
+        con.execute("DROP TABLE scores; DROP TABLE score_configs")
+        con.execute("DROP TABLE session_score_totals; DROP TABLE trace_score_totals")
         con.execute("DROP TABLE session_ends")  # and migration 11
         con.execute("ALTER TABLE projects DROP COLUMN session_idle_minutes")
         con.execute("DELETE FROM schema_version WHERE version >= 8")

@@ -3,8 +3,8 @@ score, a session's status, and the score summaries of a page's rows.
 
 A session's scores are its own (``session_id``) and those of its traces; a trace's,
 those with its ``trace_id`` (its spans' too). A score naming a session and a trace of
-another session counts for both. Lists read ``score_totals``: for each session
-(``kind`` 'session') and trace ('trace') and score name, the average (of the scores
+another session counts for both. Lists read the totals (``session_score_totals``,
+``trace_score_totals``): for each session or trace and score name, the average (of the scores
 with a value), the count and the labels, kept by every change of scores (see
 lamina.store.duckdb.scores), so that a filter or sort by a score reads one small row
 a session instead of grouping every score. Built as text plus parameters; no user
@@ -23,7 +23,7 @@ DEFAULT_IDLE_MINUTES = 30
 MINUTE_NS = 60_000_000_000
 SESSION = "session"
 TRACE = "trace"
-_TOTALS = "SELECT owner FROM score_totals WHERE project_id = ? AND kind = ? AND name = ?"
+TOTALS = {SESSION: "session_score_totals", TRACE: "trace_score_totals"}
 
 
 def score_filters(
@@ -52,11 +52,11 @@ def score_filters(
             op = "<>" if condition.op == "!=" else condition.op
             assert op in ("=", "<>", "<", "<=", ">", ">="), op
             test, value = f"avg {op} ?", condition.value
-        where.append(f"{key} IN ({_TOTALS} AND {test})")
-        params += [project_id, kind, condition.name, value]
+        where.append(f"{key} IN ({_totals(kind)} AND {test})")
+        params += [project_id, condition.name, value]
     for name in has_scores:
-        where.append(f"{key} IN ({_TOTALS})")
-        params += [project_id, kind, name]
+        where.append(f"{key} IN ({_totals(kind)})")
+        params += [project_id, name]
     return where, params
 
 
@@ -66,9 +66,9 @@ def score_sort(
     """The sort value of a row of ``table`` by score ``name``: the average of its
     scores of that name (NULL without one, or with only scores without a value)."""
     return (
-        "(SELECT avg FROM score_totals st WHERE st.project_id = ? AND st.kind = ? "
+        f"(SELECT avg FROM {TOTALS[kind]} st WHERE st.project_id = ? "
         f"AND st.name = ? AND st.owner = {table}.{key})",
-        [project_id, kind, name],
+        [project_id, name],
     )
 
 
@@ -100,9 +100,14 @@ def ended(project_id: str, now_ns: int) -> tuple[str, list[Any]]:
     ), [now_ns, MINUTE_NS, project_id, DEFAULT_IDLE_MINUTES, project_id]
 
 
-# The summaries of chosen sessions or traces (parameters: the project, the kind, the
-# list of their ids).
-SUMMARIES = """
-SELECT owner, name, avg, count FROM score_totals
-WHERE project_id = ? AND kind = ? AND list_contains(?::VARCHAR[], owner)
-"""
+def _totals(kind: str) -> str:
+    return f"SELECT owner FROM {TOTALS[kind]} WHERE project_id = ? AND name = ?"
+
+
+def summaries(kind: str) -> str:
+    """The summaries of chosen sessions or traces (parameters: the project, the list of
+    their ids)."""
+    return (
+        f"SELECT owner, name, avg, count FROM {TOTALS[kind]} "
+        "WHERE project_id = ? AND list_contains(?::VARCHAR[], owner)"
+    )

@@ -81,7 +81,8 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "api_keys",
             "request_digests",
             "scores",
-            "score_totals",
+            "session_score_totals",
+            "trace_score_totals",
             "score_configs",
             "session_ends",
         ):

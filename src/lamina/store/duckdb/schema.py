@@ -211,7 +211,10 @@ MIGRATIONS: list[str] = [
     # keeps the session of its trace in ``trace_session`` (NULL until the trace is
     # stored; the fold fills it, lamina.store.duckdb.scores). No key index on scores:
     # their writes are serialised (the store lock), and ART indexes are held in memory.
-    # ``score_totals`` holds each session's and trace's average, count and labels a
+    # ``session_score_totals`` and ``trace_score_totals`` hold each session's and
+    # trace's average, count and labels a score name (two tables: a page's summary of
+    # sessions scans only sessions' rows, 4-5 -> 2 ms at 100k scores), kept with every
+    # change of scores, for the lists' summaries, filters and sorts.
     # score name, kept with every change of scores, for the lists' filters and sorts.
     """
     ALTER TABLE projects ADD COLUMN session_idle_minutes INTEGER DEFAULT 30;
@@ -230,15 +233,15 @@ MIGRATIONS: list[str] = [
         created_ns BIGINT NOT NULL,
         trace_session VARCHAR
     );
-    CREATE TABLE score_totals (
+    CREATE TABLE session_score_totals (
         project_id VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
         owner VARCHAR NOT NULL,
         name VARCHAR NOT NULL,
         avg DOUBLE,
         count BIGINT NOT NULL,
         labels VARCHAR[] NOT NULL
     );
+    CREATE TABLE trace_score_totals AS SELECT * FROM session_score_totals;
     CREATE TABLE score_configs (
         project_id VARCHAR NOT NULL,
         name VARCHAR NOT NULL,

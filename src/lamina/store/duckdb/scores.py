@@ -29,7 +29,14 @@ from lamina.store.base import Row
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.queries import Cursor, Page
 from lamina.store.scores import Category, Score, ScoreConfig, ScoreQuery, ScoreType
-from lamina.store.scores_sql import DEFAULT_IDLE_MINUTES, MINUTE_NS, SESSION, SUMMARIES, TRACE
+from lamina.store.scores_sql import (
+    DEFAULT_IDLE_MINUTES,
+    MINUTE_NS,
+    SESSION,
+    TOTALS,
+    TRACE,
+    summaries,
+)
 
 SCORE_FIELDS = tuple(field.name for field in dataclasses.fields(Score))
 _FIELDS = ", ".join(SCORE_FIELDS)
@@ -88,7 +95,7 @@ CREATE OR REPLACE TEMP TABLE changed_scores AS
 SELECT project_id, session_id, trace_id, trace_session FROM stale_scores
 UNION ALL SELECT project_id, session_id, trace_id, new_session FROM stale_scores
 """
-# The totals (score_totals) of the sessions and traces that the changed scores
+# The totals (scores_sql.TOTALS) of the sessions and traces that the changed scores
 # (``changed_scores``: their project_id, session_id, trace_id and trace_session, before
 # and after the change) count for, computed again from their scores.
 _TOUCHED = """
@@ -103,26 +110,32 @@ SELECT DISTINCT project_id, kind, owner FROM (
 )
 """
 _FORGET_TOTALS = """
-DELETE FROM score_totals WHERE EXISTS (
-    SELECT 1 FROM touched_owners o WHERE o.project_id = score_totals.project_id
-        AND o.kind = score_totals.kind AND o.owner = score_totals.owner
+DELETE FROM {table} WHERE EXISTS (
+    SELECT 1 FROM touched_owners o WHERE o.kind = '{kind}'
+        AND o.project_id = {table}.project_id AND o.owner = {table}.owner
 )
 """
-_TOTAL = """
-INSERT INTO score_totals
-SELECT project_id, kind, owner, name, avg(value), count(*),
+_TOTALS = """
+INSERT INTO {table}
+SELECT project_id, owner, name, avg(value), count(*),
     coalesce(list(DISTINCT label) FILTER (WHERE label IS NOT NULL), []::VARCHAR[])
-FROM (
-    SELECT project_id, 'session' AS kind, session_id AS owner, name, value, label FROM scores
+FROM ({scores}) JOIN (SELECT project_id, owner FROM touched_owners WHERE kind = '{kind}')
+    USING (project_id, owner)
+GROUP BY project_id, owner, name
+"""
+_OWNED = {  # the scores of touched owners, with the owner they count for
+    SESSION: """
+    SELECT project_id, session_id AS owner, name, value, label FROM scores
     WHERE session_id IN (SELECT owner FROM touched_owners WHERE kind = 'session')
-    UNION ALL SELECT project_id, 'session', trace_session, name, value, label FROM scores
+    UNION ALL SELECT project_id, trace_session, name, value, label FROM scores
     WHERE trace_session IN (SELECT owner FROM touched_owners WHERE kind = 'session')
         AND trace_session IS DISTINCT FROM session_id
-    UNION ALL SELECT project_id, 'trace', trace_id, name, value, label FROM scores
+    """,
+    TRACE: """
+    SELECT project_id, trace_id AS owner, name, value, label FROM scores
     WHERE trace_id IN (SELECT owner FROM touched_owners WHERE kind = 'trace')
-) JOIN touched_owners USING (project_id, kind, owner)
-GROUP BY project_id, kind, owner, name
-"""
+    """,
+}
 _FAILURE = "The store could not save scores ({error}). {advice}"
 
 
@@ -194,8 +207,9 @@ def _add(connection: Connection, calls: list[_Waiting]) -> None:
 def _total(con: duckdb.DuckDBPyConnection) -> None:
     """Compute the totals that ``changed_scores`` touch again (see _TOUCHED)."""
     con.execute(_TOUCHED)
-    con.execute(_FORGET_TOTALS)
-    con.execute(_TOTAL)
+    for kind, table in TOTALS.items():
+        con.execute(_FORGET_TOTALS.format(table=table, kind=kind))
+        con.execute(_TOTALS.format(table=table, kind=kind, scores=_OWNED[kind]))
     con.execute("DROP TABLE changed_scores")
 
 
@@ -328,7 +342,7 @@ def add_session_fields(connection: Connection, project_id: str, rows: list[Row])
     idle_ns = int(found["idle"] or DEFAULT_IDLE_MINUTES) * MINUTE_NS
     ends = dict(zip(found["ids"] or [], found["ends"] or [], strict=True))
     now = time.time_ns()
-    summaries = _summaries(connection, [project_id, SESSION, ids])
+    summaries = _summaries(connection, SESSION, [project_id, ids])
     for row in rows:
         ended_ns = ends.get(row["session_id"])
         if ended_ns is None and row["end_ns"] + idle_ns <= now:
@@ -343,14 +357,16 @@ def add_trace_fields(connection: Connection, project_id: str, rows: list[Row]) -
     if not rows:
         return
     ids = [row["trace_id"] for row in rows]
-    summaries = _summaries(connection, [project_id, TRACE, ids])
+    summaries = _summaries(connection, TRACE, [project_id, ids])
     for row in rows:
         row["score_summary"] = summaries.get(row["trace_id"], {})
 
 
-def _summaries(connection: Connection, params: list[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def _summaries(
+    connection: Connection, kind: str, params: list[Any]
+) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in connection.query(SUMMARIES, params):
+    for row in connection.query(summaries(kind), params):
         avg = None if row["avg"] is None else float(row["avg"])
         out.setdefault(row["owner"], {})[row["name"]] = {"avg": avg, "count": int(row["count"])}
     return out
