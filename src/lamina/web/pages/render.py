@@ -164,6 +164,21 @@ def query(params: dict[str, Any], **changes: Any) -> str:
     return "?" + urlencode(kept, doseq=True) if kept else "?"
 
 
+def score_value(score: dict[str, Any]) -> str:
+    """A score as a person reads it: its label, else its value ("up"/"down" for thumbs)."""
+    if score.get("label"):
+        return str(score["label"])
+    value = score.get("value")
+    if value is None:
+        return "—"
+    if score.get("name") == "thumbs" and value in (0, 1):
+        return "up" if value == 1 else "down"
+    number = float(value)
+    if number == int(number) and abs(number) < 1e6:
+        return str(int(number))
+    return f"{number:.2f}" if abs(number) < 100 else f"{number:.0f}"
+
+
 def to_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
 
@@ -233,6 +248,7 @@ def environment(assets: dict[str, Asset]) -> Environment:
         slug=project_slug,
         json=to_json,
         short_json=short_json,
+        score_value=score_value,
     )
     env.globals.update(
         static=lambda name: f"/static/{name}?v={assets[name].version}",

@@ -4,15 +4,14 @@ A list row's ``score_summary`` gives, per name, the average of its scores and ho
 many there are (``{"quality": {"avg": 0.8, "count": 3}}``). A numeric average is
 shown with a colour from red to green over its config's ``min..max`` (0..1 without
 a config); a categorical name shows the label whose value the average equals (one
-``outcome`` score: "success"), else the average. Names, labels and comments are
-user text: the templates escape them like everything else.
+``outcome`` score: "success"; "failure/abandoned" for labels of one value), else the
+average. Names, labels and comments are user text: the templates escape them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from lamina.store.base import Row, Store
 from lamina.store.scores import BUILT_IN_CONFIGS, ScoreConfig, ScoreType
@@ -48,8 +47,8 @@ class Column:
         config = self.config
         if config is not None and config.type == ScoreType.CATEGORICAL:
             labels = [c.label for c in config.categories if c.value == avg]
-            if len(labels) == 1:
-                return Cell(labels[0], _bucket(avg, *_bounds(config)), True, count)
+            if labels:  # labels of the same value cannot be told apart: "failure/abandoned"
+                return Cell("/".join(labels), _bucket(avg, *_bounds(config)), True, count)
         if config is not None and config.type == ScoreType.BOOLEAN and count == 1:
             return Cell("yes" if avg >= 0.5 else "no", _bucket(avg, 0, 1), True, count)
         return Cell(number(avg), _bucket(avg, *_bounds(config)), False, count)
@@ -78,14 +77,6 @@ def number(value: float) -> str:
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
-
-
-def value_text(score: dict[str, Any]) -> str:
-    """A single score as a person reads it: its label, else its value."""
-    if score.get("label"):
-        return str(score["label"])
-    value = score.get("value")
-    return "—" if value is None else number(float(value))
 
 
 def _bounds(config: ScoreConfig | None) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from lamina.errors import BadRequest
 from lamina.query import present
 from lamina.store.base import Row, Store
+from lamina.store.scores import OUTCOME
 from lamina.web.pages import transcript, waterfall
 from lamina.web.pages.base import Page
 
@@ -73,12 +74,22 @@ async def session_page(page: Page) -> Response:
         "session.html",
         nav="traces",
         session=session,
+        outcome=_outcome(session),
+        outcomes=OUTCOME.categories,
         turns=turns,
         first=first,
         last=min(last, len(session["traces"])),
         marks=transcript.timeline(session),
         waterfall=waterfall.build(session, outline),
     )
+
+
+def _outcome(session: Row) -> Row | None:
+    """The session's newest outcome score on the session itself, if any."""
+    for score in session.get("scores") or []:
+        if score["name"] == OUTCOME.name and not score.get("trace_id"):
+            return dict(score)
+    return None
 
 
 async def _export(page: Page, session: Row) -> Response:

@@ -40,6 +40,7 @@ class Turn:
     gap_ms: float | None = None
     tree: list[spans.TreeRow] | None = None
     loaded: bool = False
+    scores: list[Row] = field(default_factory=list)  # on its trace or spans, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +55,14 @@ class Mark:
 def turns(session: Row, loaded: dict[str, Row]) -> list[Turn]:
     result: list[Turn] = []
     previous_end: datetime | None = None
+    by_trace: dict[str, list[Row]] = {}
+    for score in session.get("scores") or []:
+        if score.get("trace_id"):
+            by_trace.setdefault(score["trace_id"], []).append(score)
     for trace in session["traces"]:
         full = loaded.get(trace["trace_id"])
         turn = _turn(trace, full) if full is not None else _preview_turn(trace)
+        turn.scores = by_trace.get(trace["trace_id"], [])
         if previous_end is not None and trace["start_time"] is not None:
             gap_ms = (trace["start_time"] - previous_end).total_seconds() * 1000
             if gap_ms >= IDLE_GAP_MS:
@@ -82,7 +88,9 @@ def _preview_turn(trace: Row) -> Turn:
 
 def full_turn(trace: Row, full: Row) -> Turn:
     """One turn from its whole trace (for the script that fills in lazy turns)."""
-    return _turn(trace, full)
+    turn = _turn(trace, full)
+    turn.scores = list(full.get("scores") or [])
+    return turn
 
 
 def _turn(trace: Row, full: Row) -> Turn:

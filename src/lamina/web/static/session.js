@@ -40,3 +40,65 @@ if (lazy.length) {
   );
   for (const article of lazy) observer.observe(article);
 }
+
+// Scores: thumbs on a turn and the session's outcome go to the JSON API as the
+// signed-in user (author: their email, source: ui), then the page is read again.
+const api = document.querySelector(".score-api");
+
+async function send(url, method, body) {
+  const problem = document.querySelector("[data-score-error]");
+  problem.hidden = true;
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": api.dataset.csrf },
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    response = null;
+  }
+  if (response && response.ok) return true;
+  const answer = response ? await response.json().catch(() => null) : null;
+  const message = answer && answer.error && answer.error.message;
+  problem.textContent =
+    message ||
+    (response
+      ? `The score was not saved: the server answered ${response.status}.`
+      : "The score was not saved: the server could not be reached. Try again.");
+  problem.hidden = false;
+  return false;
+}
+
+function reloadAt(anchor) {
+  if (anchor) history.replaceState(history.state, "", `#${anchor}`);
+  location.reload();
+}
+
+document.addEventListener("click", async (event) => {
+  if (!api) return;
+  const thumb = event.target.closest("[data-thumbs]");
+  if (thumb) {
+    for (const b of thumb.parentElement.querySelectorAll("button")) b.disabled = true;
+    const trace = thumb.dataset.trace;
+    const ok = thumb.dataset.mine // pressed again: take the rating back
+      ? await send(
+          api.dataset.scoresUrl.replace("/scores?", `/scores/${encodeURIComponent(thumb.dataset.mine)}?`),
+          "DELETE",
+        )
+      : await send(api.dataset.scoresUrl, "POST", {
+          name: "thumbs",
+          value: Number(thumb.dataset.thumbs),
+          trace_id: trace,
+        });
+    if (ok) reloadAt(`turn-${trace}`);
+    else for (const b of thumb.parentElement.querySelectorAll("button")) b.disabled = false;
+    return;
+  }
+  const choice = event.target.closest("[data-set-outcome]");
+  if (choice) {
+    choice.closest("details").open = false;
+    if (await send(api.dataset.endUrl, "POST", { outcome: choice.dataset.setOutcome })) reloadAt("");
+  }
+});
