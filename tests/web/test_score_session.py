@@ -115,3 +115,51 @@ def test_user_text_in_a_score_renders_as_text(page: Page, web: Seeded, rated: Ra
     assert dialogs == []
     html = page.request.get(page.url).text()
     assert "bad &lt;script&gt;alert(2)&lt;/script&gt;" in html
+
+
+def test_annotate_a_turn_with_a_categorical_config(page: Page, web: Seeded, rated: Rated) -> None:
+    config = {
+        "name": "tone",
+        "type": "categorical",
+        "categories": [{"label": "friendly", "value": 1}, {"label": "rude", "value": 0}],
+    }
+    answer = rated.api.post("/api/v1/score-configs", json=config)
+    assert answer.status_code in (200, 201), answer.text
+    _open(page, web, rated)
+    page.locator(f"#turn-{rated.traces[0]}").get_by_role("button", name="Annotate").click()
+    dialog = page.get_by_role("dialog", name="Annotate turn 1")
+    dialog.get_by_label("Score", exact=True).select_option("tone")
+    expect(dialog.get_by_label("Value", exact=True)).to_be_hidden()  # a label, not a number
+    dialog.get_by_label("Label", exact=True).select_option("rude")
+    comment = f"curt {XSS_IMG}"
+    dialog.get_by_label("Comment (optional, plain text)").fill(comment)
+    dialog.get_by_role("button", name="Save score").click()
+    expect(page.locator(f"#turn-{rated.traces[0]} .turn-score")).to_have_text(["tone rude"])
+    expect(page.locator(".score-list .score-comment")).to_have_text(comment)
+    [score] = rated.scores()
+    assert (score["name"], score["label"], score["value"]) == ("tone", "rude", 0)
+    assert (score["trace_id"], score["comment"], score["author"]) == (
+        rated.traces[0],
+        comment,
+        web.email,
+    )
+
+
+def test_annotate_a_span_on_the_trace_view(page: Page, web: Seeded, rated: Rated) -> None:
+    trace = rated.traces[1]
+    page.goto(f"{web.url}/p/{rated.project}/traces/{trace}")
+    page.get_by_role("treeitem", name=re.compile("openai.chat")).click()
+    expect(page.get_by_role("treeitem", name=re.compile("openai.chat"))).to_have_attribute(
+        "aria-selected", "true"
+    )
+    page.get_by_role("button", name="Annotate span").click()
+    dialog = page.get_by_role("dialog", name="Annotate this span")
+    dialog.get_by_label("Score", exact=True).select_option("")  # a new name, numeric
+    dialog.get_by_label("New score name").fill("accuracy")
+    dialog.get_by_label("Value", exact=True).fill("0.7")
+    dialog.get_by_role("button", name="Save score").click()
+    expect(page.locator(".score-list tbody tr td").first).to_have_text("accuracy")
+    [score] = rated.scores()
+    span = page.get_by_role("treeitem", name=re.compile("openai.chat")).get_attribute("data-id")
+    assert (score["name"], score["value"], score["trace_id"]) == ("accuracy", 0.7, trace)
+    assert score["span_id"] == span and score["source"] == "ui"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lamina.store.base import Row, Store
-from lamina.store.scores import BUILT_IN_CONFIGS, ScoreConfig, ScoreType
+from lamina.store.scores import BUILT_IN_CONFIGS, OUTCOME, ScoreConfig, ScoreType
 
 BUCKETS = 5  # colour steps from worst (0) to best (4)
 MAX_COLUMNS = 8  # score columns in a list, the first names A to Z (and the sorted one)
@@ -58,6 +58,13 @@ def configs(store: Store, project_id: str) -> dict[str, ScoreConfig]:
     """The project's score configs by name, the built-in ones included."""
     found = {c.name: c for c in store.list_score_configs(project_id)}
     return {**BUILT_IN_CONFIGS, **found}
+
+
+def annotating(store: Store, project_id: str) -> list[ScoreConfig]:
+    """The configs a trace or span can be annotated with, A to Z (not ``outcome``,
+    which the session page's header sets)."""
+    known = configs(store, project_id)
+    return sorted((c for c in known.values() if c.name != OUTCOME.name), key=lambda c: c.name)
 
 
 def columns(

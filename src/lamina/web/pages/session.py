@@ -19,6 +19,7 @@ from lamina.errors import BadRequest
 from lamina.query import present
 from lamina.store.base import Row, Store
 from lamina.store.scores import OUTCOME
+from lamina.web.pages import scores as score_pages
 from lamina.web.pages import transcript, waterfall
 from lamina.web.pages.base import Page
 
@@ -75,6 +76,7 @@ async def session_page(page: Page) -> Response:
         nav="traces",
         session=session,
         outcome=_outcome(session),
+        score_configs=await page.call(score_pages.annotating, page.store, page.project.id),
         outcomes=OUTCOME.categories,
         turns=turns,
         first=first,

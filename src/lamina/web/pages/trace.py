@@ -17,6 +17,7 @@ from lamina.errors import NotFound
 from lamina.query import present
 from lamina.spans import payload
 from lamina.store.base import Row
+from lamina.web.pages import scores as score_pages
 from lamina.web.pages import spans, transcript
 from lamina.web.pages.base import Page
 
@@ -114,4 +115,7 @@ async def trace_page(page: Page) -> Response:
     }
     if fragment == "view":
         return await page.render("_trace_view.html", panel=True, **values)
-    return await page.render("trace.html", nav="traces", panel=False, **values)
+    configs = await page.call(score_pages.annotating, page.store, page.project.id)
+    return await page.render(
+        "trace.html", nav="traces", panel=False, score_configs=configs, **values
+    )

@@ -1,6 +1,7 @@
 // The trace view: a span tree (ARIA tree) beside its waterfall, and the selected
 // span's detail, fetched as a server-rendered fragment when the selection moves.
 import { enhance, fetchFragment, note, selectTabKey, selectedTabKey } from "./app.js";
+import "./annotate.js";
 
 export function initTraceView(view, { panel = false } = {}) {
   const tree = view.querySelector("[data-tree]");
