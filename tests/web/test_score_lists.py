@@ -148,3 +148,20 @@ def test_more_rows_keep_the_pages_score_columns(page: Page, web: Seeded, scored:
     text = answer.text()
     assert text.count('<td class="num c-score" data-score="quality">') == SESSIONS
     assert 'data-score="outcome"' not in text
+
+
+def test_a_new_score_shows_live(page: Page, web: Seeded) -> None:
+    """A score that arrives while the list is open redraws its row (the live poll)."""
+    project, key = otlp.new_project(web.server, "live-scores")
+    spans = otlp.conversation_turn("live-0", 0, start_ns=time.time_ns() - MINUTE)
+    spans += otlp.conversation_turn("live-1", 0, start_ns=time.time_ns() - MINUTE)
+    assert otlp.post(web.url, key, otlp.export(spans)).status_code == 200
+    with httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        first = {"name": "quality", "value": 0.1, "session_id": "live-0"}
+        assert api.post("/api/v1/scores", json=first).status_code == 201
+        page.goto(f"{web.url}/p/{project}/traces?tab=sessions")
+        cell = page.locator('#rows > tr[data-id="live-1"] td[data-score="quality"]')
+        expect(cell).to_have_text("—")
+        second = {"name": "quality", "value": 0.9, "session_id": "live-1"}
+        assert api.post("/api/v1/scores", json=second).status_code == 201
+    expect(cell).to_have_text("0.90", timeout=10_000)

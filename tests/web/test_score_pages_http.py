@@ -1,0 +1,81 @@
+"""Scores on the pages over plain HTTP (#19): a bad score filter or sort is a message on
+the page (not a 500), filters and sort kept in the address and the JSON link, and the
+session page's score text escaped."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.support import otlp
+from tests.web.conftest import PASSWORD, XSS_SCRIPT, Seeded
+
+
+@pytest.fixture(scope="module")
+def client(web: Seeded) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=web.url, timeout=30) as signed_in:
+        form = signed_in.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        answer = signed_in.post(
+            "/signin", data={"email": web.email, "password": PASSWORD, "csrf": token[1]}
+        )
+        assert answer.status_code == 303
+        yield signed_in
+
+
+@pytest.fixture(scope="module")
+def project(web: Seeded) -> str:
+    name, key = otlp.new_project(web.server, "score-http")
+    spans = otlp.conversation_turn("http-0", 0, start_ns=time.time_ns() - 60 * 10**9)
+    assert otlp.post(web.url, key, otlp.export(spans)).status_code == 200
+    score = {"name": "quality", "value": 0.5, "session_id": "http-0", "comment": XSS_SCRIPT}
+    with httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        assert api.post("/api/v1/scores", json=score).status_code == 201
+    return name
+
+
+def test_a_bad_score_filter_or_sort_is_a_message(client: httpx.Client, project: str) -> None:
+    for params, message in [
+        ({"score": "quality~1"}, "score filters look like NAME&lt;op&gt;VALUE"),
+        ({"score": "quality>high"}, "a label is compared with = or != only"),
+        ({"sort": "score:"}, "cannot be sorted by"),
+        ({"status": "paused"}, "status must be one of active, ended"),
+    ]:
+        page = client.get(f"/p/{project}/traces", params={"tab": "sessions", **params})
+        assert page.status_code == 200, page.text
+        assert 'class="callout error" role="alert"' in page.text and message in page.text
+
+
+def test_filters_stay_in_links_and_the_json_link(client: httpx.Client, project: str) -> None:
+    params = {
+        "tab": "sessions",
+        "score": "quality>=0.5",
+        "has_score": "quality",
+        "outcome": "success",
+        "status": "active",
+    }
+    page = client.get(f"/p/{project}/traces", params=params)
+    assert page.status_code == 200
+    json_link = re.search(r'class="json-link" href="([^"]+)"', page.text)
+    assert json_link is not None
+    query = parse_qs(urlsplit(json_link[1].replace("&amp;", "&")).query)
+    assert query["score"] == ["quality>=0.5", "outcome=success"]
+    assert query["has_score"] == ["quality"] and query["status"] == ["active"]
+    sort = re.search(r'<a class="sort" href="([^"]+)">quality<', page.text)
+    assert sort is not None  # the filtered name has a column, even with no row shown
+    kept = parse_qs(urlsplit(sort[1].replace("&amp;", "&")).query)
+    assert kept["sort"] == ["score:quality"] and kept["score"] == ["quality>=0.5"]
+    assert kept["outcome"] == ["success"] and kept["has_score"] == ["quality"]
+
+
+def test_the_session_page_escapes_score_text(client: httpx.Client, project: str) -> None:
+    page = client.get(f"/p/{project}/sessions/http-0")
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page.text
+    assert XSS_SCRIPT not in page.text
