@@ -83,11 +83,9 @@ document.addEventListener("click", async (event) => {
   if (thumb) {
     for (const b of thumb.parentElement.querySelectorAll("button")) b.disabled = true;
     const trace = thumb.dataset.trace;
-    const ok = thumb.dataset.mine // pressed again: take the rating back
-      ? await send(
-          api.dataset.scoresUrl.replace("/scores?", `/scores/${encodeURIComponent(thumb.dataset.mine)}?`),
-          "DELETE",
-        )
+    const mine = thumb.dataset.mine; // pressed again: take the rating back
+    const ok = mine
+      ? await send(api.dataset.scoresUrl.replace("/scores?", `/scores/${encodeURIComponent(mine)}?`), "DELETE")
       : await send(api.dataset.scoresUrl, "POST", {
           name: "thumbs",
           value: Number(thumb.dataset.thumbs),
