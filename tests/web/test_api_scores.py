@@ -119,6 +119,9 @@ def test_a_score_given_before_the_spans_shows_once_they_arrive(project: Project)
     )["score"]
     session = project.ok("GET", f"/api/v1/sessions/{session_id}")
     assert {s["score_id"] for s in session["scores"]} == {given["score_id"], late["score_id"]}
+    # a detail's scores read as the scores list gives them (created_at, not created_ns)
+    listed = project.ok("GET", "/api/v1/scores", params={"session_id": session_id})["items"]
+    assert session["scores"] == listed
     assert session["score_summary"] == {"helpful": _summary([0.75, 0.25])}
     assert session["status"] == "active" and session["ended_at"] is None
     trace = project.ok("GET", f"/api/v1/traces/{trace_ids[0]}")

@@ -61,24 +61,32 @@ def _times(row: Row) -> Row:
     if "ended_ns" in out:
         out["ended_at"] = moment(out.pop("ended_ns"))
     if "scores" in out:  # a detail's scores, newest first
-        out["scores"] = [score(item) if isinstance(item, Score) else item for item in out["scores"]]
+        out["scores"] = [score(item) for item in out["scores"]]
     return out
 
 
-def score(item: Score) -> Row:
-    return {
-        "score_id": item.score_id,
-        "name": item.name,
-        "value": item.value,
-        "label": item.label,
-        "comment": item.comment,
-        "source": item.source,
-        "author": item.author,
-        "session_id": item.session_id,
-        "trace_id": item.trace_id,
-        "span_id": item.span_id,
-        "created_at": moment(item.created_ns),
-    }
+# A presented score's fields, in the JSON API's order (created_at from created_ns).
+_SCORE_FIELDS = (
+    "score_id",
+    "name",
+    "value",
+    "label",
+    "comment",
+    "source",
+    "author",
+    "session_id",
+    "trace_id",
+    "span_id",
+)
+
+
+def score(item: Score | Row) -> Row:
+    """A score as the API shows it, from a Score (lists) or a store's row (details)."""
+    fields = Score.__slots__
+    data = item if isinstance(item, dict) else {name: getattr(item, name) for name in fields}
+    out = {name: data[name] for name in _SCORE_FIELDS}
+    out["created_at"] = moment(data["created_ns"])
+    return out
 
 
 def session(row: Row) -> Row:
