@@ -12,6 +12,7 @@ are rounded to COST_DIGITS significant digits (sums of float prices read
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,10 @@ from lamina.store.scores import Score
 
 # A list of sessions counts its total up to this many; past it, it says "more than".
 TOTAL_CAP = 10_000
+# Counts a sessions list's total while the page itself is read (two reads at once: the
+# page's latency, not their sum; the sessions list at 1M spans took 4.6 -> 8.1 ms p50
+# when the count followed the page).
+_COUNTING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamina-count")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -127,8 +132,11 @@ def list_sessions(
     store: Store, project_id: str, params: Mapping[str, str], metadata: list[str] | None = None
 ) -> dict[str, Any]:
     query = parse_session_query(params, metadata)
+    counting = None
+    if query.q is None:  # a search is not counted (see _session_total)
+        counting = _COUNTING.submit(store.count_sessions, project_id, query, TOTAL_CAP + 1)
     page = store.list_sessions(project_id, query)
-    total, exact = _session_total(store, project_id, query, page)
+    total, exact = _session_total(query, page, counting)
     return {
         "items": [session(row) for row in page.items],
         "next_cursor": page.next_cursor,
@@ -138,16 +146,16 @@ def list_sessions(
 
 
 def _session_total(
-    store: Store, project_id: str, query: SessionQuery, page: Page[Row]
+    query: SessionQuery, page: Page[Row], counting: Future[int] | None
 ) -> tuple[int | None, bool]:
     """How many sessions the filters select, and whether that is exact (if not, there
     are more than that). Counted up to TOTAL_CAP; a search is not counted, which would
     read every span again: its total is the first page's, exact when nothing follows."""
     if query.cursor is None and (page.next_cursor is None or query.q is not None):
         return len(page.items), page.next_cursor is None
-    if query.q is not None:
+    if counting is None:
         return None, False
-    counted = store.count_sessions(project_id, query, TOTAL_CAP + 1)
+    counted = counting.result()
     return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
 
 
