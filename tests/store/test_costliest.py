@@ -1,5 +1,5 @@
 """Pages by cost on the DuckDB store, which reads them from a copy of each project's
-costliest sessions first (sessions_sql.COSTLIEST_KEPT): whatever happens to the
+costliest sessions first (fold_sql.COSTLIEST_KEPT): whatever happens to the
 sessions, every page must be the one sorting all sessions by cost gives."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from lamina.query.params import parse_session_query
-from lamina.store import sessions_sql
+from lamina.store.duckdb import fold_sql
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from tests.spans.record import SpanRecord
 from tests.store.writing import write
@@ -73,7 +73,7 @@ def kept(store: DuckDBStore, project: str) -> list[str]:
     with store._storer.reading():
         rows = store._connection.query(
             "SELECT session_id FROM costliest_sessions WHERE project_id = ? "
-            f"ORDER BY {sessions_sql.COST_ORDER}",
+            f"ORDER BY {fold_sql.COST_ORDER}",
             [project],
         )
     return [row["session_id"] for row in rows]
@@ -86,7 +86,7 @@ def test_pages_by_cost_stay_exact_whatever_happens_to_the_sessions(
     """With 3 sessions kept per project: new sessions, sessions growing costlier, a late
     span moving a trace (and its cost) to another session, deletes of traces and
     sessions, a retention cut, tied and unknown costs, two projects."""
-    monkeypatch.setattr(sessions_sql, "COSTLIEST_KEPT", 3)
+    monkeypatch.setattr(fold_sql, "COSTLIEST_KEPT", 3)
     rng = random.Random(seed)
     store = DuckDBStore(tmp_path)
     traces: dict[str, tuple[str, str, int]] = {}  # trace id: project, session, start
@@ -170,13 +170,13 @@ def test_a_page_past_the_kept_sessions_reads_them_all(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path)
     try:
         records: list[SpanRecord] = []
-        for n in range(sessions_sql.COSTLIEST_KEPT + 40):
+        for n in range(fold_sql.COSTLIEST_KEPT + 40):
             records.append(span(f"{next(_ids):032x}", f"s-{n:04d}", n % 97 / 10, BASE + n * MS))
         write(store, records)
         want = expected(store)
         got = by_cost(store, 200)
-        assert got == want and len(got) == sessions_sql.COSTLIEST_KEPT + 40
-        assert kept(store, "prj_a") == want[: sessions_sql.COSTLIEST_KEPT]
+        assert got == want and len(got) == fold_sql.COSTLIEST_KEPT + 40
+        assert kept(store, "prj_a") == want[: fold_sql.COSTLIEST_KEPT]
     finally:
         store.close()
 
@@ -187,7 +187,7 @@ def test_a_costly_session_that_loses_cost_gives_way_to_the_next(
     """Three kept of four: the costliest loses its dearest trace (deleted), then a trace
     moves from the second to a new session; each time the session ranked fourth must
     take its place on the first page."""
-    monkeypatch.setattr(sessions_sql, "COSTLIEST_KEPT", 3)
+    monkeypatch.setattr(fold_sql, "COSTLIEST_KEPT", 3)
     store = DuckDBStore(tmp_path)
     try:
         dear, cheap = f"{next(_ids):032x}", f"{next(_ids):032x}"

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from lamina.spans.summaries import merge_metadata
-from lamina.store import sessions_sql
+from lamina.store.duckdb import fold_sql
 from lamina.store.duckdb.connection import one
 
 
@@ -57,7 +57,7 @@ GROUP BY project_id, trace_id
 """
 
 # Each folded delta merged with its trace's stored row, if there is one
-# (``stored_batch_traces``, see sessions_sql.STORED_BATCH_TRACES). The stored rows are deleted
+# (``stored_batch_traces``, see fold_sql.STORED_BATCH_TRACES). The stored rows are deleted
 # and the merged ones inserted: DuckDB's ON CONFLICT DO UPDATE cost 30-75 µs a row.
 _MERGE_TRACES = f"""
 INSERT INTO traces BY NAME
@@ -79,7 +79,7 @@ SELECT f.project_id, f.trace_id,
         AS metadata,
     least(s.min_seq, f.min_seq) AS min_seq,
     greatest(s.max_seq, f.max_seq) AS max_seq,
-    {sessions_sql.trace_key("f.trace_id")} AS trace_key
+    {fold_sql.trace_key("f.trace_id")} AS trace_key
 FROM folded_deltas f LEFT JOIN stored_batch_traces s USING (project_id, trace_id)
 """
 _FORGET_STORED = "DELETE FROM traces WHERE rowid IN (SELECT stored_row FROM stored_batch_traces)"
@@ -90,11 +90,11 @@ def fold_deltas(con: duckdb.DuckDBPyConnection, deltas: pa.Table) -> None:
     traces = _merge_metadata(con, deltas)
     con.register("trace_batch", traces)
     try:
-        rows = [row for (row,) in con.execute(sessions_sql.FIND_STORED).fetchall()]
+        rows = [row for (row,) in con.execute(fold_sql.FIND_STORED).fetchall()]
         span = [rows[0], rows[-1]] if rows else [1, 0]  # none: an empty range
-        con.execute(sessions_sql.STORED_BATCH_TRACES, [*span, rows])
-        con.execute(sessions_sql.TOUCHED_SESSIONS)
-        (since,) = one(con.execute(sessions_sql.REFRESH_SINCE))
+        con.execute(fold_sql.STORED_BATCH_TRACES, [*span, rows])
+        con.execute(fold_sql.TOUCHED_SESSIONS)
+        (since,) = one(con.execute(fold_sql.REFRESH_SINCE))
         con.execute(_FOLD_DELTAS)
         (stored,) = one(con.execute("SELECT count(*) FROM stored_batch_traces"))
         if stored:
@@ -146,15 +146,15 @@ def _merge_metadata(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> pa.Tabl
 def refresh_sessions(con: duckdb.DuckDBPyConnection, since: int) -> None:
     """Recompute the summaries of the touched sessions (``touched_sessions``) from
     their traces that started at ``since`` or later, and keep the costliest sessions
-    of their projects (see sessions_sql.COSTLIEST_KEPT)."""
-    kept = sessions_sql.COSTLIEST_KEPT
-    con.execute(sessions_sql.FORGET_TOUCHED)
-    con.execute(sessions_sql.REFRESH_SESSIONS, [since])
-    con.execute(sessions_sql.STORE_REFRESHED)
-    con.execute(sessions_sql.COST_FLOORS, [kept])
-    con.execute(sessions_sql.FORGET_TOUCHED_COSTLIEST)
-    con.execute(sessions_sql.KEEP_COSTLIEST)
-    con.execute(sessions_sql.TRIM_COSTLIEST, [kept])
-    for (project_id,) in con.execute(sessions_sql.SHORT_OF_COSTLIEST, [kept]).fetchall():
-        con.execute(sessions_sql.FORGET_COSTLIEST, [project_id])
-        con.execute(sessions_sql.REBUILD_COSTLIEST, [project_id, kept])
+    of their projects (see fold_sql.COSTLIEST_KEPT)."""
+    kept = fold_sql.COSTLIEST_KEPT
+    con.execute(fold_sql.FORGET_TOUCHED)
+    con.execute(fold_sql.REFRESH_SESSIONS, [since])
+    con.execute(fold_sql.STORE_REFRESHED)
+    con.execute(fold_sql.COST_FLOORS, [kept])
+    con.execute(fold_sql.FORGET_TOUCHED_COSTLIEST)
+    con.execute(fold_sql.KEEP_COSTLIEST)
+    con.execute(fold_sql.TRIM_COSTLIEST, [kept])
+    for (project_id,) in con.execute(fold_sql.SHORT_OF_COSTLIEST, [kept]).fetchall():
+        con.execute(fold_sql.FORGET_COSTLIEST, [project_id])
+        con.execute(fold_sql.REBUILD_COSTLIEST, [project_id, kept])

@@ -174,7 +174,7 @@ MIGRATIONS: list[str] = [
     UPDATE traces SET trace_key = coalesce(try_cast('0x' || right(trace_id, 16) AS UBIGINT), 0);
     """,
     # 8: a copy of each project's 500 costliest sessions (the largest page), so the first
-    # pages by cost read them instead of sorting every session (sessions_sql.COSTLIEST_KEPT).
+    # pages by cost read them instead of sorting every session (fold_sql.COSTLIEST_KEPT).
     """
     CREATE TABLE costliest_sessions AS SELECT * FROM sessions LIMIT 0;
     INSERT INTO costliest_sessions SELECT * FROM sessions
