@@ -15,8 +15,8 @@ from lamina.cli.common import (
     err_console,
     handle_errors,
     json_option,
-    print_json,
     project_option,
+    show,
     yes_option,
 )
 
@@ -48,10 +48,7 @@ def projects_list(as_json: bool, data_dir: Path) -> None:
     """List projects."""
     with connect(data_dir) as ops:
         found = ops.list_projects()
-    if as_json:
-        print_json(found)
-    else:
-        views.print_projects(console, found)
+    show(as_json, found, views.print_projects)
 
 
 @projects.command("delete", short_help="Delete a project with all its data and keys.")
@@ -141,10 +138,7 @@ def keys_list(project: str | None, as_json: bool, data_dir: Path) -> None:
     """List API keys (their ids and first characters, never the secret)."""
     with connect(data_dir) as ops:
         found = ops.list_keys(project=project)
-    if as_json:
-        print_json(found)
-    else:
-        views.print_keys(console, found)
+    show(as_json, found, views.print_keys)
 
 
 @keys.command("revoke")
@@ -191,7 +185,4 @@ def users_list(as_json: bool, data_dir: Path) -> None:
     """List the users who can sign in (never their passwords)."""
     with connect(data_dir) as ops:
         found = ops.list_users()
-    if as_json:
-        print_json(found)
-    else:
-        views.print_users(console, found)
+    show(as_json, found, views.print_users)

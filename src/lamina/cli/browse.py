@@ -15,6 +15,7 @@ from lamina.cli.common import (
     json_option,
     print_json,
     project_option,
+    show,
     yes_option,
 )
 from lamina.store.scores import OUTCOME
@@ -71,10 +72,7 @@ def sessions_show(session_id: str, project: str, as_json: bool, data_dir: Path) 
     """Show one session and its traces."""
     with connect(data_dir) as ops:
         session = ops.get_session(project=project, session_id=session_id)
-    if as_json:
-        print_json(session)
-    else:
-        views.print_session(console, session)
+    show(as_json, session, views.print_session)
 
 
 @click.group()
@@ -134,10 +132,7 @@ def traces_show(trace_id: str, project: str, as_json: bool, data_dir: Path) -> N
     """Show one trace as a span tree."""
     with connect(data_dir) as ops:
         trace = ops.get_trace(project=project, trace_id=trace_id)
-    if as_json:
-        print_json(trace)
-    else:
-        views.print_trace(console, trace)
+    show(as_json, trace, views.print_trace)
 
 
 @traces.command("delete")

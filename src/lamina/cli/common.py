@@ -63,6 +63,14 @@ def print_json(value: Any) -> None:
     click.echo(present.json_bytes(value, indent=True).decode())
 
 
+def show(as_json: bool, value: Any, view: Callable[[Console, Any], None]) -> None:
+    """``value`` as JSON (``--json``), or through its terminal view."""
+    if as_json:
+        print_json(value)
+    else:
+        view(console, value)
+
+
 @contextmanager
 def connect(data_dir: Path) -> Iterator[Any]:
     """The operations for this data dir: through the running server, or directly."""
