@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 
@@ -153,6 +154,30 @@ class Store(Protocol):
         once it arrives; ending again keeps the first time)."""
 
     def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None: ...
+
+    # -- comments and bookmarks (lamina.store.comments) ----------------------------
+    # Deleting a session, trace or project deletes its comments and stars.
+    def add_comment(self, project_id: str, comment: Comment) -> Comment | None:
+        """Store the comment (one on a trace or span takes the trace's session) and
+        answer it as stored; None when the project has not its session or trace."""
+
+    def list_comments(self, project_id: str, query: CommentQuery) -> Page[Comment]:
+        """Oldest first; a session's are its own and those on its traces and spans."""
+
+    def get_comment(self, project_id: str, comment_id: str) -> Comment | None: ...
+
+    def delete_comment(self, project_id: str, comment_id: str) -> Comment | None: ...
+
+    def star(
+        self, project_id: str, user_id: str, kind: StarKind, target_id: str, starred: bool
+    ) -> bool:
+        """Star (or unstar) a session or trace for one user; False when the project has
+        not that session or trace. Starring twice keeps one star."""
+
+    def starred(
+        self, project_id: str, user_id: str, kind: StarKind, ids: Sequence[str]
+    ) -> set[str]:
+        """Those of ``ids`` the user starred. Lists filter by it with ``starred_by``."""
 
     # -- data lifecycle: delete, retention, export ------------------------------
     # Deletes run in one transaction each, beside ingest writes, and refresh the

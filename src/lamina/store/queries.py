@@ -144,6 +144,7 @@ class SessionQuery:
     # sort == "score": by score_sort's average; those without that score come last in
     # either order (the cursor's sort is "score:NAME")
     score_sort: str | None = None
+    starred_by: str | None = None  # starred=true: only the sessions this user starred
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +165,4 @@ class TraceQuery:
     scores: tuple[ScoreCondition, ...] = ()
     has_scores: tuple[str, ...] = ()
     score_sort: str | None = None  # as SessionQuery's
+    starred_by: str | None = None  # starred=true: only the traces this user starred

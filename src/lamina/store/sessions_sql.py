@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lamina.store import scores_sql
+from lamina.store.comments import StarKind, starred_condition
 from lamina.store.queries import SessionQuery, TraceQuery
 
 TRACE_FIELDS = (
@@ -198,6 +199,9 @@ def _session_filters(
         ended, ended_params = scores_sql.ended(project_id, time.time_ns())
         where.append(ended if query.status == "ended" else f"NOT {ended}")
         params += ended_params
+    if query.starred_by is not None:
+        where.append(starred_condition("session_id", StarKind.SESSION))
+        params += [project_id, query.starred_by]
     conditions, score_params = scores_sql.score_filters(
         project_id, scores_sql.SESSION, "session_id", query.scores, query.has_scores
     )
@@ -303,6 +307,9 @@ def list_traces(
     )
     where += conditions
     params += score_params
+    if query.starred_by is not None:
+        where.append(starred_condition("trace_id", StarKind.TRACE))
+        params += [project_id, query.starred_by]
     sort, sort_params = _TRACE_SORT.get(query.sort, "NULL"), list[Any]()
     if query.sort == "score" and query.score_sort is not None:
         sort, sort_params = scores_sql.score_sort(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.base import Deleted, Project
-from lamina.store.clickhouse import sql
+from lamina.store.clickhouse import comments, sql
 from lamina.store.clickhouse.catalog import find_project
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.fold import REFRESH_SESSIONS
@@ -67,6 +67,7 @@ def _delete_traces(
             db.execute(f"DELETE FROM spans WHERE {of_spans}", chunk_params)
             db.execute(f"DELETE FROM traces WHERE {in_chunk}", chunk_params)
             db.execute(f"DELETE FROM session_traces WHERE {in_chunk}", chunk_params)
+            comments.forget_traces(db, project_id, chunk_params["ids"])
             for row in chunk:
                 touched.update(row["sessions_named"])
         names = sorted(touched)
@@ -79,14 +80,15 @@ def _delete_traces(
 
 
 def _forget_sessions(db: Connection, project_id: str, sessions: list[str]) -> None:
-    """The scores given to deleted sessions, and their ends. (A session that only lost
-    its traces, to retention or trace deletes, keeps its own scores.)"""
+    """The scores given to deleted sessions, their ends, comments and stars. (A session
+    that only lost its traces, to retention or trace deletes, keeps its own scores.)"""
     if not sessions:
         return
     params = {"project": project_id, "sessions": sessions}
     of_sessions = "project_id = {project:String} AND session_id IN {sessions:Array(String)}"
     db.execute(f"DELETE FROM scores WHERE {of_sessions}", params)
     db.execute(f"DELETE FROM session_ends WHERE {of_sessions}", params)
+    comments.forget_sessions(db, project_id, sessions)
 
 
 def delete_project(db: Connection, project_id: str) -> Deleted:
@@ -107,6 +109,8 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "scores",
             "score_configs",
             "session_ends",
+            "comments",
+            "bookmarks",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)

@@ -23,6 +23,8 @@ missing. Never edit a released migration: add one.
   session's or trace's summary is aggregated when read, so a score may come before
   its trace), the configs, and the sessions ended explicitly (see
   :mod:`lamina.store.clickhouse.scores`).
+- ``comments``, ``bookmarks``: what people wrote on sessions, traces and spans, and
+  each user's stars (see :mod:`lamina.store.clickhouse.comments`).
 """
 
 from __future__ import annotations
@@ -237,6 +239,38 @@ MIGRATIONS: list[list[str]] = [
         ORDER BY (project_id, session_id)
         """,
         "ALTER TABLE projects ADD COLUMN IF NOT EXISTS session_idle_minutes Int32 DEFAULT 30",
+    ],
+    # 3: comments on sessions, traces and spans, and each user's stars (#19; see
+    # lamina.store.comments). Comment ids are made once by the server: no versions.
+    # A star is a row kept once (FINAL); unstarring deletes it.
+    [
+        """
+        CREATE TABLE IF NOT EXISTS comments (
+            project_id LowCardinality(String),
+            comment_id String,
+            session_id Nullable(String),
+            trace_id Nullable(String),
+            span_id Nullable(String),
+            body String CODEC(ZSTD(1)),
+            author Nullable(String),
+            author_id String,
+            created_ns Int64,
+            INDEX session_bloom session_id TYPE bloom_filter(0.01) GRANULARITY 1,
+            INDEX trace_bloom trace_id TYPE bloom_filter(0.01) GRANULARITY 1
+        ) ENGINE = MergeTree
+        ORDER BY (project_id, comment_id)
+        SETTINGS index_granularity = 1024
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS bookmarks (
+            project_id String,
+            user_id String,
+            kind LowCardinality(String),
+            target_id String,
+            created_ns Int64
+        ) ENGINE = ReplacingMergeTree(created_ns)
+        ORDER BY (project_id, user_id, kind, target_id)
+        """,
     ],
 ]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from lamina.store.clickhouse import score_sql
 from lamina.store.clickhouse.schema import ranked
+from lamina.store.comments import StarKind
 from lamina.store.queries import SessionQuery, TraceQuery
 from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
@@ -59,6 +60,14 @@ SESSION_FIELDS = (
 
 _SESSIONS = (
     f"SELECT {SESSION_FIELDS} FROM sessions FINAL WHERE project_id = {{project:String}}{{where}}"
+)
+
+
+# A list's row starred by a user (parameters project and star_user): see
+# lamina.store.clickhouse.comments.
+STARRED = (
+    "{key} IN (SELECT target_id FROM bookmarks FINAL WHERE project_id = {{project:String}} "
+    "AND user_id = {{star_user:String}} AND kind = '{kind}')"
 )
 
 
@@ -290,6 +299,9 @@ def _session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
         where.append("status = {status:String}")
         params["status"] = query.status
     where += score_sql.conditions("session_id", query.scores, query.has_scores, params)
+    if query.starred_by is not None:
+        where.append(STARRED.format(key="session_id", kind=StarKind.SESSION.value))
+        params["star_user"] = query.starred_by
     return where
 
 
@@ -356,6 +368,9 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
         where.append("start_ns < {until:Int64}")
         params["until"] = query.until_ns
     where += score_sql.conditions("trace_id", query.scores, query.has_scores, params)
+    if query.starred_by is not None:
+        where.append(STARRED.format(key="trace_id", kind=StarKind.TRACE.value))
+        params["star_user"] = query.starred_by
     joined = ""
     if query.sort == "score":
         joined = score_sql.sort_join("trace_id", query.score_sort or "", params)

@@ -16,7 +16,7 @@ that does it, all on one :class:`~lamina.store.clickhouse.connection.Connection`
 - ``catalog``: projects, keys, users and settings, rows in the same database,
   so nothing is kept in memory that another server would need;
 - ``scores`` (with its SQL in ``score_sql``): scores, their configs, the end of
-  sessions.
+  sessions; ``comments``: comments and each user's stars.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from collections.abc import Sequence
 from lamina.errors import NotFound
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
-from lamina.store.clickhouse import catalog, export, lifecycle, reads, writer
+from lamina.store.clickhouse import catalog, comments, export, lifecycle, reads, writer
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
+from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 
@@ -98,6 +99,29 @@ class ClickHouseStore:
 
     def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None:
         return score_store.set_session_idle_minutes(self.connection, project_id, minutes)
+
+    # -- comments and bookmarks ------------------------------------------------------------------
+    def add_comment(self, project_id: str, comment: Comment) -> Comment | None:
+        return comments.add_comment(self.connection, project_id, comment)
+
+    def list_comments(self, project_id: str, query: CommentQuery) -> Page[Comment]:
+        return comments.list_comments(self.connection, project_id, query)
+
+    def get_comment(self, project_id: str, comment_id: str) -> Comment | None:
+        return comments.get_comment(self.connection, project_id, comment_id)
+
+    def delete_comment(self, project_id: str, comment_id: str) -> Comment | None:
+        return comments.delete_comment(self.connection, project_id, comment_id)
+
+    def star(
+        self, project_id: str, user_id: str, kind: StarKind, target_id: str, starred: bool
+    ) -> bool:
+        return comments.star(self.connection, project_id, user_id, kind, target_id, starred)
+
+    def starred(
+        self, project_id: str, user_id: str, kind: StarKind, ids: Sequence[str]
+    ) -> set[str]:
+        return comments.starred(self.connection, project_id, user_id, kind, ids)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:

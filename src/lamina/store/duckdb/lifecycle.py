@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.base import Deleted
-from lamina.store.duckdb import scores
+from lamina.store.duckdb import comments, scores
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.fold import refresh_sessions
 
@@ -22,12 +22,15 @@ def delete_traces(
     session_id: str | None = None,
 ) -> Deleted:
     """The project's traces matching ``where``, their spans (and the values kept apart
-    of those, lamina.store.duckdb.values), their scores, and a refresh of the sessions
-    they were in, in one transaction (spans found by sequence range). With
-    ``session_id`` (the session's traces), the session's own scores and end too."""
+    of those, lamina.store.duckdb.values), their scores, comments and stars, and a
+    refresh of the sessions they were in, in one transaction (spans found by sequence
+    range). With
+    ``session_id`` (the session's traces), the session's own scores, end, comments and
+    stars too."""
     with connection.transaction(_FAILURE) as con:
         if session_id is not None:
             scores.delete_of_session(con, project_id, session_id)
+            comments.delete_of_session(con, project_id, session_id)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
             f"min_seq, max_seq FROM traces WHERE project_id = ? AND {where}",
@@ -61,6 +64,7 @@ def delete_traces(
                 [project_id],
             )
             scores.delete_of_traces(con, project_id)
+            comments.delete_of_traces(con, project_id)
             refresh_sessions(con, -(2**63))  # from all their traces
         con.execute("DROP TABLE doomed")
     return Deleted(int(traces), spans)
@@ -85,6 +89,8 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "trace_score_totals",
             "score_configs",
             "session_ends",
+            "comments",
+            "bookmarks",
         ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])

@@ -260,6 +260,29 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, session_id)
     );
     """,
+    # 12: comments on sessions, traces and spans, and each user's stars (#19; see
+    # lamina.store.comments). A comment on a trace keeps its trace's session.
+    """
+    CREATE TABLE comments (
+        project_id VARCHAR NOT NULL,
+        comment_id VARCHAR NOT NULL,
+        session_id VARCHAR,
+        trace_id VARCHAR,
+        span_id VARCHAR,
+        body VARCHAR NOT NULL,
+        author VARCHAR,
+        author_id VARCHAR NOT NULL,
+        created_ns BIGINT NOT NULL
+    );
+    CREATE TABLE bookmarks (
+        project_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        target_id VARCHAR NOT NULL,
+        created_ns BIGINT NOT NULL,
+        PRIMARY KEY (project_id, user_id, kind, target_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,7 +28,8 @@ import duckdb
 from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
-from lamina.store.duckdb import catalog, export, lifecycle, reads, scores
+from lamina.store.comments import Comment, CommentQuery, StarKind
+from lamina.store.duckdb import catalog, comments, export, lifecycle, reads, scores
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
@@ -170,6 +171,32 @@ class DuckDBStore:
 
     def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None:
         return catalog.set_session_idle_minutes(self._connection, project_id, minutes)
+
+    # -- comments and bookmarks (lamina.store.duckdb.comments) -----------------------
+    @_settled
+    def add_comment(self, project_id: str, comment: Comment) -> Comment | None:
+        return comments.add_comment(self._connection, project_id, comment)
+
+    @_settled
+    def list_comments(self, project_id: str, query: CommentQuery) -> Page[Comment]:
+        return comments.list_comments(self._connection, project_id, query)
+
+    def get_comment(self, project_id: str, comment_id: str) -> Comment | None:
+        return comments.get_comment(self._connection, project_id, comment_id)
+
+    def delete_comment(self, project_id: str, comment_id: str) -> Comment | None:
+        return comments.delete_comment(self._connection, project_id, comment_id)
+
+    @_settled
+    def star(
+        self, project_id: str, user_id: str, kind: StarKind, target_id: str, starred: bool
+    ) -> bool:
+        return comments.star(self._connection, project_id, user_id, kind, target_id, starred)
+
+    def starred(
+        self, project_id: str, user_id: str, kind: StarKind, ids: Sequence[str]
+    ) -> set[str]:
+        return comments.starred(self._connection, project_id, user_id, kind, ids)
 
     # -- data lifecycle ---------------------------------------------------------------
     @contextlib.contextmanager
