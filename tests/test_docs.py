@@ -8,7 +8,7 @@ from pathlib import Path
 from lamina import docgen
 from lamina.receivers import http as otlp
 from lamina.settings import describe
-from lamina.web import admin, api
+from lamina.web import admin, api, shares
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_every_setting_is_documented_with_flag_and_variable() -> None:
 
 def test_every_route_is_in_the_api_reference() -> None:
     text = (ROOT / "docs" / "api.md").read_text()
-    for route in [*api.routes, *otlp.routes, *admin.routes]:
+    for route in [*api.routes, *otlp.routes, *admin.routes, *shares.routes]:
         path = re.sub(r":\w+}", "}", route.path)  # type: ignore[attr-defined]
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method != "HEAD":

@@ -125,7 +125,7 @@ def _check(server: LaminaServer, operation: Any, mode: GenerationMode, key: str)
 def test_the_description_is_served_without_a_key_and_names_every_route(
     described: tuple[LaminaServer, str],
 ) -> None:
-    from lamina.web import api, scores
+    from lamina.web import api, scores, shares
 
     server, _ = described
     answer = httpx.get(f"{server.url}/api/v1/openapi.json", timeout=10)
@@ -135,7 +135,7 @@ def test_the_description_is_served_without_a_key_and_names_every_route(
     described_routes = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
-    for route in [*api.routes, *scores.routes]:
+    for route in [*api.routes, *scores.routes, *shares.routes]:
         path = route.path.replace(":path}", "}")  # type: ignore[attr-defined]
         if path == "/api/v1/openapi.json":
             continue

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
+from lamina.store.shares import Share
 
 if TYPE_CHECKING:
     from lamina.spans.batch import ColumnBatch
@@ -178,6 +179,19 @@ class Store(Protocol):
         self, project_id: str, user_id: str, kind: StarKind, ids: Sequence[str]
     ) -> set[str]:
         """Those of ``ids`` the user starred. Lists filter by it with ``starred_by``."""
+
+    # -- share links (lamina.store.shares) ----------------------------------------
+    def add_share(self, share: Share, token_hash: str) -> None:
+        """Keep the share, found later by ``token_hash`` (the token is never stored)."""
+
+    def list_shares(self, project_id: str, now_ns: int) -> list[Share]:
+        """The project's shares that have not expired at ``now_ns``, newest first."""
+
+    def find_share(self, token_hash: str, now_ns: int) -> Share | None:
+        """The share of that token hash, unless it expired at ``now_ns`` (or was revoked)."""
+
+    def delete_share(self, project_id: str, share_id_or_hash: str) -> Share | None:
+        """Revoke the project's share of that id or token hash; None if it has none."""
 
     # -- data lifecycle: delete, retention, export ------------------------------
     # Deletes run in one transaction each, beside ingest writes, and refresh the

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
 from lamina.server_runtime import ServerRuntime
-from lamina.web import admin, api, scores
+from lamina.web import admin, api, scores, shares
 from lamina.web.api import JSONResponse
 
 log = logging.getLogger("lamina.web")
@@ -124,6 +124,7 @@ def create_app(
         *otlp.routes,
         *api.routes,
         *scores.routes,
+        *shares.routes,
         *admin.routes,
         *(pages.routes if pages is not None else []),
     ]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.base import Deleted, Project
-from lamina.store.clickhouse import comments, sql
+from lamina.store.clickhouse import comments, shares, sql
 from lamina.store.clickhouse.catalog import find_project
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.fold import REFRESH_SESSIONS
 from lamina.store.clickhouse.reads import count_spans
+from lamina.store.shares import ShareKind
 
 _DELETE_CHUNK = 5_000
 
@@ -68,6 +69,7 @@ def _delete_traces(
             db.execute(f"DELETE FROM traces WHERE {in_chunk}", chunk_params)
             db.execute(f"DELETE FROM session_traces WHERE {in_chunk}", chunk_params)
             comments.forget_traces(db, project_id, chunk_params["ids"])
+            shares.forget(db, project_id, ShareKind.TRACE, chunk_params["ids"])
             for row in chunk:
                 touched.update(row["sessions_named"])
         names = sorted(touched)
@@ -89,6 +91,7 @@ def _forget_sessions(db: Connection, project_id: str, sessions: list[str]) -> No
     db.execute(f"DELETE FROM scores WHERE {of_sessions}", params)
     db.execute(f"DELETE FROM session_ends WHERE {of_sessions}", params)
     comments.forget_sessions(db, project_id, sessions)
+    shares.forget(db, project_id, ShareKind.SESSION, sessions)
 
 
 def delete_project(db: Connection, project_id: str) -> Deleted:
@@ -111,6 +114,7 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "session_ends",
             "comments",
             "bookmarks",
+            "shares",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)

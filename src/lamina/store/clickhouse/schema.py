@@ -25,6 +25,7 @@ missing. Never edit a released migration: add one.
   :mod:`lamina.store.clickhouse.scores`).
 - ``comments``, ``bookmarks``: what people wrote on sessions, traces and spans, and
   each user's stars (see :mod:`lamina.store.clickhouse.comments`).
+- ``shares``: share links, by their token's hash (see :mod:`lamina.store.clickhouse.shares`).
 """
 
 from __future__ import annotations
@@ -270,6 +271,24 @@ MIGRATIONS: list[list[str]] = [
             created_ns Int64
         ) ENGINE = ReplacingMergeTree(created_ns)
         ORDER BY (project_id, user_id, kind, target_id)
+        """,
+    ],
+    # 4: share links (#19; lamina.store.shares), found by the hash of their token (the
+    # table's key), never the token itself. A revoke deletes the row.
+    [
+        """
+        CREATE TABLE IF NOT EXISTS shares (
+            token_hash String,
+            share_id String,
+            project_id String,
+            kind LowCardinality(String),
+            object_id String,
+            redact_attributes Bool,
+            author Nullable(String),
+            created_ns Int64,
+            expires_ns Int64
+        ) ENGINE = MergeTree
+        ORDER BY token_hash
         """,
     ],
 ]

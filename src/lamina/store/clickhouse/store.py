@@ -26,13 +26,14 @@ from collections.abc import Sequence
 from lamina.errors import NotFound
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
-from lamina.store.clickhouse import catalog, comments, export, lifecycle, reads, writer
+from lamina.store.clickhouse import catalog, comments, export, lifecycle, reads, shares, writer
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
+from lamina.store.shares import Share
 
 
 class ClickHouseStore:
@@ -122,6 +123,19 @@ class ClickHouseStore:
         self, project_id: str, user_id: str, kind: StarKind, ids: Sequence[str]
     ) -> set[str]:
         return comments.starred(self.connection, project_id, user_id, kind, ids)
+
+    # -- share links -----------------------------------------------------------------------------
+    def add_share(self, share: Share, token_hash: str) -> None:
+        shares.add_share(self.connection, share, token_hash)
+
+    def list_shares(self, project_id: str, now_ns: int) -> list[Share]:
+        return shares.list_shares(self.connection, project_id, now_ns)
+
+    def find_share(self, token_hash: str, now_ns: int) -> Share | None:
+        return shares.find_share(self.connection, token_hash, now_ns)
+
+    def delete_share(self, project_id: str, share_id_or_hash: str) -> Share | None:
+        return shares.delete_share(self.connection, project_id, share_id_or_hash)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:

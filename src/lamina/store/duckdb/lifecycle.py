@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.base import Deleted
-from lamina.store.duckdb import comments, scores
+from lamina.store.duckdb import comments, scores, shares
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.fold import refresh_sessions
 
@@ -31,6 +31,7 @@ def delete_traces(
         if session_id is not None:
             scores.delete_of_session(con, project_id, session_id)
             comments.delete_of_session(con, project_id, session_id)
+            shares.delete_of_session(con, project_id, session_id)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE doomed AS SELECT trace_id, session_id, "
             f"min_seq, max_seq FROM traces WHERE project_id = ? AND {where}",
@@ -65,6 +66,7 @@ def delete_traces(
             )
             scores.delete_of_traces(con, project_id)
             comments.delete_of_traces(con, project_id)
+            shares.delete_of_traces(con, project_id)
             refresh_sessions(con, -(2**63))  # from all their traces
         con.execute("DROP TABLE doomed")
     return Deleted(int(traces), spans)
@@ -91,6 +93,7 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "session_ends",
             "comments",
             "bookmarks",
+            "shares",
         ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])

@@ -283,6 +283,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, user_id, kind, target_id)
     );
     """,
+    # 13: share links (#19; lamina.store.shares): found by the hash of their token (the
+    # key, so a visit is one index lookup), never the token itself.
+    """
+    CREATE TABLE shares (
+        token_hash VARCHAR PRIMARY KEY,
+        share_id VARCHAR NOT NULL,
+        project_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        object_id VARCHAR NOT NULL,
+        redact_attributes BOOLEAN NOT NULL,
+        author VARCHAR,
+        created_ns BIGINT NOT NULL,
+        expires_ns BIGINT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

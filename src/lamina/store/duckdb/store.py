@@ -29,12 +29,13 @@ from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.comments import Comment, CommentQuery, StarKind
-from lamina.store.duckdb import catalog, comments, export, lifecycle, reads, scores
+from lamina.store.duckdb import catalog, comments, export, lifecycle, reads, scores, shares
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
+from lamina.store.shares import Share
 
 DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")
@@ -197,6 +198,19 @@ class DuckDBStore:
         self, project_id: str, user_id: str, kind: StarKind, ids: Sequence[str]
     ) -> set[str]:
         return comments.starred(self._connection, project_id, user_id, kind, ids)
+
+    # -- share links (lamina.store.duckdb.shares) -----------------------------------------
+    def add_share(self, share: Share, token_hash: str) -> None:
+        shares.add_share(self._connection, share, token_hash)
+
+    def list_shares(self, project_id: str, now_ns: int) -> list[Share]:
+        return shares.list_shares(self._connection, project_id, now_ns)
+
+    def find_share(self, token_hash: str, now_ns: int) -> Share | None:
+        return shares.find_share(self._connection, token_hash, now_ns)
+
+    def delete_share(self, project_id: str, share_id_or_hash: str) -> Share | None:
+        return shares.delete_share(self._connection, project_id, share_id_or_hash)
 
     # -- data lifecycle ---------------------------------------------------------------
     @contextlib.contextmanager

@@ -3,7 +3,8 @@
 Written by hand beside docs/api.md, from the same lists the query layer checks
 parameters against (sorts, statuses, limits), so the two cannot disagree on those:
 :mod:`~lamina.web.openapi.project` describes a project's routes,
-:mod:`~lamina.web.openapi.scores` those of scores, :mod:`~lamina.web.openapi.admin`
+:mod:`~lamina.web.openapi.scores` those of scores,
+:mod:`~lamina.web.openapi.shares` those of share links, :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.web.openapi import admin, project, schemas, scores
+from lamina.web.openapi import admin, project, schemas, scores, shares
 
 
 def document() -> dict[str, Any]:
@@ -27,7 +28,12 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
-        "paths": {**project.paths(), **scores.paths(project.PROJECT), **admin.paths()},
+        "paths": {
+            **project.paths(),
+            **scores.paths(project.PROJECT),
+            **shares.paths(project.PROJECT),
+            **admin.paths(),
+        },
         "components": {
             "securitySchemes": {
                 "apiKey": {
@@ -37,7 +43,7 @@ def document() -> dict[str, Any]:
                     "admin token (<data dir>/admin.token).",
                 }
             },
-            "schemas": {**schemas.schemas(), **scores.schemas()},
+            "schemas": {**schemas.schemas(), **scores.schemas(), **shares.schemas()},
         },
     }
 

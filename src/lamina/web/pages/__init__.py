@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lamina.errors import LaminaError, NotFound, Unauthorized
 from lamina.server_runtime import ServerRuntime
-from lamina.web.pages import lists, session, settings, signin, trace
+from lamina.web.pages import lists, session, settings, share, signin, trace
 from lamina.web.pages.accounts import Accounts
 from lamina.web.pages.base import Site, page
 from lamina.web.pages.render import environment, load_assets, static_route, viewer_zone
@@ -115,6 +115,7 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
             page(settings.revoke_key),
             methods=["POST"],
         ),
+        *share.routes,
         Route("/favicon.ico", _favicon),
     ]
 
