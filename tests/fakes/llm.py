@@ -13,14 +13,22 @@ unchanged against it:
 Answers are deterministic: the reply is ``"You said: <last user text>"`` and the
 token counts are word counts (:func:`count_tokens`), so tests can predict them.
 Every request is kept in :attr:`FakeLLM.requests`.
+
+A test can script the chat completions' answers instead (:meth:`FakeLLM.script`, one
+:class:`Reply` per request, then the echo again; :attr:`FakeLLM.always` for every
+request): a text (a judge's JSON, or a malformed one), an HTTP error with headers
+(429 with ``Retry-After``, 500), a delay. :attr:`FakeLLM.reject_response_format` makes
+it refuse ``response_format`` with a 400, as servers without structured output do.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,6 +40,33 @@ class Request:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer to a chat completion: ``content`` as the assistant's text
+    (status 200), or an error ``status`` with ``error`` as its message; ``headers``
+    added to the answer; ``delay_s`` waited before answering."""
+
+    content: str | None = None
+    status: int = 200
+    error: str = "The fake was told to fail."
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+def judgement(
+    score: float | bool | None = None,
+    label: str | None = None,
+    reasoning: str = "Because.",
+    turn: int | None = None,
+) -> Reply:
+    """A judge's answer in the JSON schema Lamina's judges ask for."""
+    body = {"reasoning": reasoning, "score": score, "label": label, "turn": turn}
+    return Reply(content=json.dumps(body))
+
+
+REJECT_RESPONSE_FORMAT = "response_format is not supported by this server (model fake)."
 
 
 def _text_of(content: Any) -> str:
@@ -83,7 +118,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.server.fake.requests.append(Request(path, headers, body))
         if path.endswith("/chat/completions"):
-            if body.get("stream"):
+            reply = self.server.fake.next_reply(body)
+            if reply is not None:
+                self._reply(reply, body)
+            elif body.get("stream"):
                 self._stream(self._openai_events(body))
             else:
                 self._json(self._openai_completion(body))
@@ -97,8 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- OpenAI -----------------------------------------------------------------
 
-    def _openai_completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        text = reply_to(body.get("messages", []))
+    def _reply(self, reply: Reply, body: dict[str, Any]) -> None:
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        if reply.status != 200:
+            error = {"message": reply.error, "type": "fake_error", "param": None, "code": None}
+            self._json({"error": error}, status=reply.status, headers=reply.headers)
+        else:
+            self._json(self._openai_completion(body, reply.content), headers=reply.headers)
+
+    def _openai_completion(self, body: dict[str, Any], text: str | None = None) -> dict[str, Any]:
+        text = reply_to(body.get("messages", [])) if text is None else text
         inp, out = prompt_tokens(body), count_tokens(text)
         return {
             "id": "chatcmpl-fake",
@@ -194,12 +241,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- transport --------------------------------------------------------------
 
-    def _json(self, data: dict[str, Any], status: int = 200) -> None:
+    def _json(
+        self, data: dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
         payload = json.dumps(data).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
         self.send_header("request-id", "req_fake")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -231,11 +282,32 @@ class FakeLLM:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.replies: deque[Reply] = deque()
+        self.always: Reply | None = None
+        self.reject_response_format = False
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-llm", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="fake-llm", daemon=True
         )
+
+    def script(self, *replies: Reply) -> FakeLLM:
+        """Answer the next chat completions with ``replies``, in order."""
+        self.replies.extend(replies)
+        return self
+
+    def next_reply(self, body: dict[str, Any]) -> Reply | None:
+        """The scripted answer to a chat completion request, or None for the echo."""
+        if self.reject_response_format and "response_format" in body:
+            return Reply(status=400, error=REJECT_RESPONSE_FORMAT)
+        try:
+            return self.replies.popleft()
+        except IndexError:  # none left (or another request took the last)
+            return self.always
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The bodies of the chat completion requests received, in order."""
+        return [r.body for r in self.requests if r.path.endswith("/chat/completions")]
 
     @property
     def base_url(self) -> str:
