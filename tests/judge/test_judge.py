@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lamina.judge import JudgeError, LlmConfig, ScoreSpec, Verdict, judge
+from lamina.judge import JudgeError, LlmConfig, ScoreSpec, Verdict, judge, llm_config
 from lamina.pricing import PriceTable
 from lamina.store.duckdb.store import DuckDBStore
 from tests.fakes.llm import FakeLLM, Reply, judgement
@@ -152,7 +152,7 @@ def test_a_second_bad_answer_is_an_error_to_fix_not_to_retry(fake: FakeLLM, targ
     assert error.message.startswith("The judge did not answer in the JSON asked for")
     assert error.raw == "still no"
     assert error.input_tokens > 0 and error.prompt is not None
-    assert len(fake.chat_requests()) == 2
+    assert len(fake.chat_requests()) == 2 == error.calls
 
 
 def test_a_server_without_structured_output_is_asked_in_words_from_then_on(
@@ -240,7 +240,7 @@ def test_an_endpoint_that_keeps_failing_is_a_retryable_error_after_bounded_retri
     assert error.message == (
         "The judge's endpoint answered 500: The engine is down. (tried 3 times)"
     )
-    assert len(fake.chat_requests()) == 3
+    assert len(fake.chat_requests()) == 3 == error.calls
     assert len(waits.seconds) == 2
     assert 0.375 <= waits.seconds[0] <= 0.5 and 0.75 <= waits.seconds[1] <= 1.0
 
@@ -296,3 +296,32 @@ def test_an_endpoint_without_a_key_is_never_sent_the_servers_own(
 
     assert verdict.score == 1.0
     assert fake.requests[0].headers["authorization"] == "Bearer no-key"
+
+
+def test_a_prompt_that_cannot_be_filled_is_a_run_error_and_calls_nothing(
+    fake: FakeLLM, target: Target
+) -> None:
+    with pytest.raises(JudgeError) as raised:
+        judge(config(fake, prompt="Rate {{transcript}} for {{customer}}."), target)
+
+    assert not raised.value.retryable
+    assert raised.value.message.startswith("The prompt uses {{customer}}, which is not a variable")
+    assert fake.chat_requests() == []
+
+
+def test_an_evaluators_llm_object_becomes_its_config(fake: FakeLLM, target: Target) -> None:
+    given = {
+        "base_url": fake.openai_base_url,
+        "model": "gpt-4o-mini",
+        "api_key_env": "OPENAI_API_KEY",
+        "prompt": "Did it end well? {{last_output}}",
+        "score": {"name": "resolution", "type": "categorical", "categories": ["solved", "no"]},
+    }
+    llm = llm_config(given, api_key=None)
+    assert llm.score == ScoreSpec("resolution", "categorical", None, None, ("solved", "no"))
+    fake.script(judgement(label="no", turn=3))
+
+    verdict = judge(llm, target)
+
+    assert (verdict.label, verdict.trace_id) == ("no", target.traces[2]["trace_id"])
+    assert fake.chat_requests()[0]["messages"][1]["content"] == "Did it end well? answer 3"

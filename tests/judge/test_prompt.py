@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lamina.errors import BadRequest
-from lamina.judge import VARIABLES, render_prompt, validate_prompt
+from lamina.judge import VARIABLES, render_prompt, transcript_of, validate_prompt
 from lamina.judge.transcript import Transcript, Turn
+from tests.judge.conftest import Target
 
 TRANSCRIPT = Transcript(
     (
@@ -62,3 +63,9 @@ def test_first_input_and_last_output_are_cut_to_a_quarter_of_the_budget() -> Non
     first, last = text.split("|")
     assert len(first) <= 500 and len(last) <= 500
     assert "characters left out" in first and "characters left out" in last
+
+
+def test_metadata_given_as_json_text_is_read() -> None:
+    trace = {"trace_id": "c" * 32, "metadata": '{"channel": "web"}', "input_preview": "Hi"}
+    transcript = transcript_of(Target("trace", None, [trace]))
+    assert render_prompt("{{metadata}} {{first_input}}", transcript, 100) == '{"channel":"web"} Hi'

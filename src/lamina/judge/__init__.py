@@ -15,7 +15,7 @@ stores what they give::
 - :mod:`~lamina.judge.verdict`: :func:`judge`, the call the runner makes.
 """
 
-from lamina.judge.config import JudgeError, LlmConfig, ScoreSpec
+from lamina.judge.config import JudgeError, LlmConfig, ScoreSpec, llm_config
 from lamina.judge.prompt import VARIABLES, render_prompt, validate_prompt
 from lamina.judge.transcript import Target, Transcript, Turn, transcript_of
 from lamina.judge.verdict import Verdict, judge
@@ -30,6 +30,7 @@ __all__ = [
     "Turn",
     "Verdict",
     "judge",
+    "llm_config",
     "render_prompt",
     "transcript_of",
     "validate_prompt",

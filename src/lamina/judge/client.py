@@ -104,7 +104,8 @@ def complete(
                 if named is not None:
                     raise Rejected(named, calls) from None
             if status not in _RETRIED_STATUSES and status < 500:
-                raise JudgeError(_refused(llm, status, said), retryable=False) from None
+                message = _refused(llm, status, said)
+                raise JudgeError(message, retryable=False, calls=calls) from None
             wait = _retry_after(exc.response.headers)
             reason = f"The judge's endpoint answered {status}: {said}"
         except openai.APITimeoutError:
@@ -116,6 +117,7 @@ def complete(
             raise JudgeError(
                 f"The judge's endpoint gave an answer that is not a chat completion: {exc}",
                 retryable=True,
+                calls=calls,
             ) from None
         else:
             return _completion(response, calls)
@@ -124,11 +126,12 @@ def complete(
                 f"{reason} It asked to wait {wait:g} s before trying again.",
                 retryable=True,
                 retry_after_s=wait,
+                calls=calls,
             )
         if attempt < llm.max_retries:
             sleep(wait if wait is not None else _backoff(attempt))
     tries = f" (tried {llm.max_retries + 1} times)" if llm.max_retries else ""
-    raise JudgeError(reason + tries, retryable=True, retry_after_s=wait)
+    raise JudgeError(reason + tries, retryable=True, retry_after_s=wait, calls=llm.max_retries + 1)
 
 
 def _completion(response: Any, calls: int) -> Completion:

@@ -8,8 +8,9 @@ so a server's own ``OPENAI_API_KEY`` is never sent to an endpoint by accident.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ScoreType = Literal["numeric", "boolean", "categorical"]
 
@@ -50,6 +51,21 @@ class LlmConfig:
     temperature: float | None = 0.0  # None: not sent
 
 
+def llm_config(llm: Mapping[str, Any], api_key: str | None) -> LlmConfig:
+    """The config of an evaluator's ``llm`` object as the API takes it (``base_url``,
+    ``model``, ``prompt``, ``score``: ``name``, ``type``, ``min``, ``max``,
+    ``categories``), already validated, with its key resolved."""
+    score = llm["score"]
+    spec = ScoreSpec(
+        name=score["name"],
+        type=score.get("type", "numeric"),
+        min=score.get("min"),
+        max=score.get("max"),
+        categories=tuple(score.get("categories") or ()),
+    )
+    return LlmConfig(llm["base_url"], llm["model"], api_key, llm["prompt"], spec)
+
+
 class JudgeError(Exception):
     """A judge call that gave no verdict; ``message`` says why, for a person to act on.
 
@@ -57,8 +73,9 @@ class JudgeError(Exception):
     timeouts, an unreachable endpoint); ``retry_after_s`` is how long the endpoint
     asked us to wait, when it said. A judge whose answer could not be used even after
     the repair retry, or an endpoint that refuses the request (a wrong key, an unknown
-    model), is not retryable: the evaluator needs fixing. ``raw`` is the judge's last
-    answer, if any; the token counts are what the failed calls consumed.
+    model, a prompt that cannot be filled), is not retryable: the evaluator needs
+    fixing. ``raw`` is the judge's last answer, if any; ``prompt`` the filled prompt;
+    the token and call counts are what the failed attempt consumed.
     """
 
     def __init__(
@@ -70,6 +87,7 @@ class JudgeError(Exception):
         raw: str | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
+        calls: int = 0,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -78,4 +96,5 @@ class JudgeError(Exception):
         self.raw = raw
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
+        self.calls = calls  # HTTP requests made (for the evaluator's daily budget)
         self.prompt: str | None = None  # the filled prompt, set by judge()

@@ -22,7 +22,7 @@ VARIABLES = {
     "last_output": "the last answer the application gave",
     "metadata": "the conversation's metadata, as JSON",
 }
-MAX_PROMPT_CHARS = 20_000
+MAX_PROMPT_CHARS = 100_000
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -62,7 +62,7 @@ def render_prompt(prompt: str, transcript: Transcript, transcript_tokens: int) -
         "first_input": lambda: cut_middle(transcript.first_input, field_chars),
         "last_output": lambda: cut_middle(transcript.last_output, field_chars),
         "metadata": lambda: orjson.dumps(
-            dict(transcript.metadata), option=orjson.OPT_SORT_KEYS
+            dict(transcript.metadata), option=orjson.OPT_SORT_KEYS, default=str
         ).decode(),
         "transcript": lambda: render(transcript, transcript_tokens),
     }

@@ -56,7 +56,7 @@ class Turn:
 class Transcript:
     turns: tuple[Turn, ...]
     session_id: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def first_input(self) -> str:
@@ -96,9 +96,9 @@ def transcript_of(target: Target) -> Transcript:
     if target.kind == "session" and target.session is not None:
         return session_transcript(target.session, target.traces)
     turns = tuple(_turn(number, trace) for number, trace in enumerate(target.traces, start=1))
-    metadata: dict[str, str] = {}
+    metadata: dict[str, Any] = {}
     for trace in target.traces:
-        metadata.update(trace.get("metadata") or {})
+        metadata.update(_metadata(trace))
     session_id = target.traces[0].get("session_id") if target.traces else None
     return Transcript(turns, session_id, metadata)
 
@@ -109,12 +109,20 @@ def session_transcript(session: Row, traces: Sequence[Row]) -> Transcript:
     ``Store.get_traces`` gives them) and the others from their previews."""
     loaded = {trace["trace_id"]: trace for trace in traces}
     turns = []
-    metadata: dict[str, str] = {}
+    metadata: dict[str, Any] = {}
     for number, row in enumerate(session.get("traces") or [], start=1):
         full = loaded.get(row["trace_id"])
         turns.append(_turn(number, full) if full is not None else _preview_turn(number, row))
-        metadata.update((full or row).get("metadata") or {})
+        metadata.update(_metadata(full or row))
     return Transcript(tuple(turns), session.get("session_id"), metadata)
+
+
+def _metadata(trace: Row) -> dict[str, Any]:
+    """A trace's metadata: an object (or its JSON text), else nothing."""
+    value = trace.get("metadata")
+    if isinstance(value, str):
+        _, value = payload.parse(value)
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _preview_turn(number: int, trace: Row) -> Turn:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from lamina.errors import BadRequest
 from lamina.judge.answer import (
     Answer,
     BadAnswer,
@@ -76,10 +77,13 @@ def judge(
 
     ``client_factory(llm)`` makes a new ``openai.OpenAI``, closed after the call.
     ``prices`` (default: the built-in table) prices the tokens. A prompt that cannot be
-    used raises :class:`lamina.errors.BadRequest` (check it with ``validate_prompt``
-    when the evaluator is saved)."""
+    filled is a JudgeError too, not retryable (``validate_prompt`` finds it when the
+    evaluator is saved)."""
     transcript = transcript_of(target)
-    prompt = render_prompt(llm.prompt, transcript, llm.transcript_tokens)
+    try:
+        prompt = render_prompt(llm.prompt, transcript, llm.transcript_tokens)
+    except BadRequest as exc:  # saved before validate_prompt knew better: a run's error
+        raise JudgeError(exc.message, retryable=False) from None
     call = _Call(llm, len(transcript.turns), sleep)
     started = time.monotonic()
     try:
@@ -88,6 +92,7 @@ def judge(
     except JudgeError as exc:
         exc.input_tokens += call.input_tokens
         exc.output_tokens += call.output_tokens
+        exc.calls += call.calls
         exc.prompt = prompt
         raise
     return Verdict(
