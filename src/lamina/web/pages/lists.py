@@ -20,6 +20,7 @@ from starlette.responses import Response
 from lamina import auth
 from lamina.errors import BadRequest
 from lamina.query import present
+from lamina.web.pages import columns
 from lamina.web.pages import scores as score_pages
 from lamina.web.pages.base import Page, base_url
 from lamina.web.pages.render import query
@@ -256,8 +257,14 @@ async def traces_page(page: Page) -> Response:
     except BadRequest as exc:
         error = exc.message
     known = await page.call(score_pages.configs, page.store, page.project.id)
+    hidden: list[str] = []
+    if page.visitor is not None:
+        hidden = await page.call(
+            columns.hidden, page.store, page.visitor.user.id, page.project.id, filters.tab
+        )
     values = {
         "filters": filters,
+        "hidden_columns": hidden,
         "columns": _columns(page, filters, result["items"], known),
         "outcomes": OUTCOMES,
         "items": result["items"],

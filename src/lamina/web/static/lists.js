@@ -3,6 +3,7 @@
 // The address keeps the expanded sessions (open=ID, replaced in place) and the trace
 // in the panel (trace=ID, a history entry of its own: Back closes the panel).
 import { announce, enhance, fetchFragment, note } from "./app.js";
+import "./columns.js";
 
 const POLL_MS = 2000;
 const WIDE = window.matchMedia("(min-width: 1400px)");
