@@ -128,6 +128,24 @@ class Settings:
         "How often the server deletes traces older than their project's retention "
         "(`lamina projects retention`), in seconds; also once at start.",
     )
+    evaluator_concurrency: int = _setting(
+        2,
+        "LAMINA_EVALUATOR_CONCURRENCY",
+        "Evaluator runs (checks and LLM judge calls) one server process does at once, "
+        "beside ingest (0: this server runs none).",
+    )
+    evaluator_poll_ms: int = _setting(
+        5000,
+        "LAMINA_EVALUATOR_POLL_MS",
+        "How often the server looks for sessions and traces that went quiet and for "
+        "queued evaluator runs, in milliseconds.",
+    )
+    evaluator_lease_seconds: int = _setting(
+        300,
+        "LAMINA_EVALUATOR_LEASE_SECONDS",
+        "Seconds a server holds an evaluator run before another server may take it over "
+        "(the first one stopped mid-run); keep it above the longest judge call.",
+    )
     demo: bool = _setting(
         False, "LAMINA_DEMO", "Load the demo sessions through OTLP after start (once per data dir)."
     )
@@ -178,6 +196,12 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}.")
         if self.min_body_rate < 0:
             raise ConfigError("min_body_rate must be 0 (no minimum) or more.")
+        if self.evaluator_concurrency < 0 or self.evaluator_poll_ms < 10:
+            raise ConfigError(
+                "evaluator_concurrency must be 0 or more and evaluator_poll_ms at least 10."
+            )
+        if self.evaluator_lease_seconds < 1:
+            raise ConfigError("evaluator_lease_seconds must be at least 1.")
         if self.retention_check_seconds < 1:
             raise ConfigError("retention_check_seconds must be at least 1.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:

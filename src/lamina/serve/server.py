@@ -23,6 +23,7 @@ import uvicorn
 
 from lamina import operations, retention
 from lamina.errors import ConfigError
+from lamina.evaluation import runner
 from lamina.receivers.grpc import start_grpc
 from lamina.serve import process
 from lamina.serve.banner import print_banner
@@ -100,6 +101,8 @@ def _serve(
                         retention.keep_applying(store, settings.retention_check_seconds)
                     )
                 )
+            if settings.evaluator_concurrency > 0:  # each worker runs some (leases)
+                background.append(loop.create_task(runner.keep_running(store, settings)))
             if slot is not None:
                 background.append(loop.create_task(slot.stop_when_orphaned()))
                 slot.ready()

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.store.comments import Comment, CommentQuery, StarKind
+from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
@@ -270,5 +271,44 @@ class Store(Protocol):
 
     def drop_quarantined(self, entry_id: str) -> Quarantined:
         """Delete a set-aside entry and its spans (NotFound if there is none)."""
+
+    # -- evaluators and their runs (lamina.store.evaluators) ----------------------
+    def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
+        """Create the evaluator, or replace the project's one of its id (Conflict when
+        another of the project's evaluators has its name)."""
+
+    def list_evaluators(self, project_id: str) -> list[Evaluator]:
+        """The project's evaluators, by name."""
+
+    def delete_evaluator(self, project_id: str, evaluator_id: str) -> Evaluator | None:
+        """The evaluator and its runs (their scores stay)."""
+
+    def quiet_targets(
+        self,
+        project_id: str,
+        evaluator_id: str,
+        target: str,
+        since_ns: int,
+        until_ns: int,
+        limit: int,
+    ) -> list[Quiet]:
+        """The project's sessions (``target`` "session") or traces ("trace") whose last
+        span ended in [since_ns, until_ns] and that have no run of the evaluator at
+        their current version (a version changes when spans are added), oldest first."""
+
+    def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
+        """Store the runs whose run_id the project has not; how many were new."""
+
+    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+        """Hold up to ``limit`` runs of any project for ``owner`` until now + lease:
+        queued ones due by now, and running ones whose lease ran out (their server
+        stopped). Two servers never both hold one run. The runs come back running,
+        ``attempts`` counted; :meth:`save_run` then writes each one's end."""
+
+    def save_run(self, run: Run) -> None:
+        """Write the run's new state (its evaluator's project keeps it)."""
+
+    def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
+        """The evaluator's runs, newest queued first (those of another project: none)."""
 
     def close(self) -> None: ...

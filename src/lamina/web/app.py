@@ -19,6 +19,7 @@ from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
 from lamina.server_runtime import ServerRuntime
 from lamina.web import admin, api, scores, shares
+from lamina.web import evaluators as evaluator_api
 from lamina.web.api import JSONResponse
 
 log = logging.getLogger("lamina.web")
@@ -124,6 +125,7 @@ def create_app(
         *otlp.routes,
         *api.routes,
         *scores.routes,
+        *evaluator_api.routes,
         *shares.routes,
         *admin.routes,
         *(pages.routes if pages is not None else []),

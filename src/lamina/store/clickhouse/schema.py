@@ -291,6 +291,68 @@ MIGRATIONS: list[list[str]] = [
         ORDER BY token_hash
         """,
     ],
+    # 5: evaluators (#20; lamina.store.clickhouse.evaluators): definitions, their runs
+    # (the work queue: each change of a run's state is a new row version), and the
+    # claims that decide which server does a run's attempt (the earliest claim wins).
+    [
+        """
+        CREATE TABLE IF NOT EXISTS evaluators (
+            project_id String,
+            evaluator_id String,
+            name String,
+            target String,
+            enabled Bool,
+            definition String,
+            secret Nullable(String),
+            created_ns Int64,
+            updated_ns Int64,
+            deleted UInt8,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, evaluator_id)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS evaluator_runs (
+            project_id LowCardinality(String),
+            run_id String,
+            evaluator_id String,
+            target LowCardinality(String),
+            target_id String,
+            target_version String,
+            status LowCardinality(String),
+            queued_ns Int64,
+            attempts Int32,
+            not_before_ns Int64,
+            lease_owner Nullable(String),
+            lease_until_ns Int64,
+            finished_ns Nullable(Int64),
+            score_id Nullable(String),
+            value Nullable(Float64),
+            label Nullable(String),
+            comment Nullable(String) CODEC(ZSTD(1)),
+            trace_id Nullable(String),
+            latency_ms Nullable(Float64),
+            input_tokens Nullable(Int64),
+            output_tokens Nullable(Int64),
+            cost Nullable(Float64),
+            error Nullable(String),
+            superseded_ns Nullable(Int64),
+            row_version Int64
+        ) ENGINE = ReplacingMergeTree(row_version)
+        ORDER BY (project_id, evaluator_id, run_id)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS evaluator_claims (
+            run_id String,
+            attempt Int32,
+            owner String,
+            claimed_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (run_id, attempt)
+        TTL toDateTime(intDiv(claimed_ns, 1000000000)) + INTERVAL 7 DAY
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,10 +27,12 @@ from lamina.errors import NotFound
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.clickhouse import catalog, comments, export, lifecycle, reads, shares, writer
+from lamina.store.clickhouse import evaluators as evaluator_rows
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
+from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
@@ -220,6 +222,41 @@ class ClickHouseStore:
 
     def drop_quarantined(self, entry_id: str) -> Quarantined:
         raise NotFound("A ClickHouse store sets no writes aside: there is nothing to drop.")
+
+    # -- evaluators and their runs (lamina.store.clickhouse.evaluators) ----------------
+    def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
+        return evaluator_rows.put_evaluator(self.connection, project_id, evaluator)
+
+    def list_evaluators(self, project_id: str) -> list[Evaluator]:
+        return evaluator_rows.list_evaluators(self.connection, project_id)
+
+    def delete_evaluator(self, project_id: str, evaluator_id: str) -> Evaluator | None:
+        return evaluator_rows.delete_evaluator(self.connection, project_id, evaluator_id)
+
+    def quiet_targets(
+        self,
+        project_id: str,
+        evaluator_id: str,
+        target: str,
+        since_ns: int,
+        until_ns: int,
+        limit: int,
+    ) -> list[Quiet]:
+        return evaluator_rows.quiet_targets(
+            self.connection, project_id, evaluator_id, target, since_ns, until_ns, limit
+        )
+
+    def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
+        return evaluator_rows.queue_runs(self.connection, project_id, runs)
+
+    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+        return evaluator_rows.claim_runs(self.connection, owner, now_ns, lease_ns, limit)
+
+    def save_run(self, run: Run) -> None:
+        evaluator_rows.save_run(self.connection, run)
+
+    def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
+        return evaluator_rows.list_runs(self.connection, project_id, evaluator_id, query)
 
     def close(self) -> None:
         self.connection.close()

@@ -298,6 +298,49 @@ MIGRATIONS: list[str] = [
         expires_ns BIGINT NOT NULL
     );
     """,
+    # 14: evaluators (#20; lamina.store.evaluators): each project's definitions, and their
+    # runs, which are the work queue too (one row per evaluator, target and version).
+    # No key indexes (ART indexes are held in memory): the runner's thread is the one
+    # writer of runs, and queues by an anti-join (lamina.store.duckdb.evaluators).
+    """
+    CREATE TABLE evaluators (
+        project_id VARCHAR NOT NULL,
+        evaluator_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        enabled BOOLEAN NOT NULL,
+        definition VARCHAR NOT NULL,
+        secret VARCHAR,
+        created_ns BIGINT NOT NULL,
+        updated_ns BIGINT NOT NULL
+    );
+    CREATE TABLE evaluator_runs (
+        project_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        evaluator_id VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        target_id VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        queued_ns BIGINT NOT NULL,
+        attempts INTEGER NOT NULL,
+        not_before_ns BIGINT NOT NULL,
+        lease_owner VARCHAR,
+        lease_until_ns BIGINT NOT NULL,
+        finished_ns BIGINT,
+        score_id VARCHAR,
+        value DOUBLE,
+        label VARCHAR,
+        comment VARCHAR,
+        trace_id VARCHAR,
+        latency_ms DOUBLE,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        cost DOUBLE,
+        error VARCHAR,
+        superseded_ns BIGINT
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,10 +30,11 @@ from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.duckdb import catalog, comments, export, lifecycle, reads, scores, shares
+from lamina.store.duckdb import evaluators as evaluator_rows
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
-from lamina.store.duckdb.score_journal import ScoreWriter
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
+from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
@@ -51,7 +52,6 @@ def _settled(read: F) -> F:
     @functools.wraps(read)
     def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
         try:
-            self._scores.settle()  # every score acknowledged before the read
             with self._storer.reading():
                 return read(self, *args, **kwargs)
         except duckdb.Error as exc:
@@ -73,6 +73,7 @@ class DuckDBStore:
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
     shared = False  # one process opens the data directory (DuckDB locks the file)
+    _leases_released = False  # its evaluator runs' leases, at its first claim
 
     def __init__(
         self,
@@ -92,8 +93,7 @@ class DuckDBStore:
                 self._connection.db.execute("SELECT seq FROM whole_values_before")
             )
             self._storer = Storer(self._connection, data_dir, unstored_limit)
-            self._scores = ScoreWriter(self._connection, self._storer.store_lock, data_dir)
-            self._configs = scores.ConfigCache(self._connection)
+            self._scores = scores.ScoreWriter(self._connection, self._storer.store_lock)
         except BaseException:
             self._connection.db.close()
             raise
@@ -148,9 +148,9 @@ class DuckDBStore:
 
     # -- scores and session ends (lamina.store.duckdb.scores) -------------------------
     def add_scores(self, project_id: str, scores_: Sequence[Score]) -> None:
-        """Journal the scores (with those of concurrent calls), durable and seen by any
-        read once this returns; stored in DuckDB later (see
-        lamina.store.duckdb.score_journal)."""
+        """Store the scores in one transaction (with those of concurrent calls), durable
+        when this returns; beside the storer's folds, never at the same time (see
+        lamina.store.duckdb.scores)."""
         self._scores.add(project_id, scores_)
 
     @_settled
@@ -159,23 +159,16 @@ class DuckDBStore:
 
     def delete_score(self, project_id: str, score_id: str) -> Score | None:
         with self._storer.store_lock:
-            self._scores.store_journaled()
             return scores.delete_score(self._connection, project_id, score_id)
 
     def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
-        try:
-            return scores.put_score_config(self._connection, project_id, config)
-        finally:
-            self._configs.forget()
+        return scores.put_score_config(self._connection, project_id, config)
 
     def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
-        return self._configs.list(project_id)
+        return scores.list_score_configs(self._connection, project_id)
 
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
-        try:
-            return scores.delete_score_config(self._connection, project_id, name)
-        finally:
-            self._configs.forget()
+        return scores.delete_score_config(self._connection, project_id, name)
 
     def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:
         scores.end_session(self._connection, project_id, session_id, ended_ns)
@@ -229,7 +222,6 @@ class DuckDBStore:
         that must see (and keep out) every span written before it."""
         with self._storer.store_lock:
             self._storer.store_unstored()
-            self._scores.store_journaled()
             yield
 
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:
@@ -248,10 +240,7 @@ class DuckDBStore:
 
     def delete_project(self, project_id: str) -> Deleted:
         with self._everything_stored():
-            try:
-                return lifecycle.delete_project(self._connection, project_id)
-            finally:
-                self._configs.forget()
+            return lifecycle.delete_project(self._connection, project_id)
 
     def set_retention(self, project_id: str, days: int | None) -> Project | None:
         return catalog.set_retention(self._connection, project_id, days)
@@ -352,11 +341,47 @@ class DuckDBStore:
     def set_setting(self, name: str, value: str) -> None:
         catalog.set_setting(self._connection, name, value)
 
+    # -- evaluators and their runs (lamina.store.duckdb.evaluators) --------------------
+    def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
+        return evaluator_rows.put_evaluator(self._connection, project_id, evaluator)
+
+    def list_evaluators(self, project_id: str) -> list[Evaluator]:
+        return evaluator_rows.list_evaluators(self._connection, project_id)
+
+    def delete_evaluator(self, project_id: str, evaluator_id: str) -> Evaluator | None:
+        return evaluator_rows.delete_evaluator(self._connection, project_id, evaluator_id)
+
+    @_settled
+    def quiet_targets(
+        self,
+        project_id: str,
+        evaluator_id: str,
+        target: str,
+        since_ns: int,
+        until_ns: int,
+        limit: int,
+    ) -> list[Quiet]:
+        return evaluator_rows.quiet_targets(
+            self._connection, project_id, evaluator_id, target, since_ns, until_ns, limit
+        )
+
+    def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
+        return evaluator_rows.queue_runs(self._connection, project_id, runs)
+
+    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+        if not self._leases_released:  # no other process can hold one (see the module)
+            evaluator_rows.release_leases(self._connection)
+            self._leases_released = True
+        return evaluator_rows.claim_runs(self._connection, owner, now_ns, lease_ns, limit)
+
+    def save_run(self, run: Run) -> None:
+        evaluator_rows.save_run(self._connection, run)
+
+    def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
+        return evaluator_rows.list_runs(self._connection, project_id, evaluator_id, query)
+
     def close(self) -> None:
         self._storer.stop()
         with self._storer.store_lock:
-            with contextlib.suppress(StoreUnavailable):  # else stored on the next opening
-                self._scores.store_journaled()
-            self._scores.close()
             self._storer.close()
             self._connection.close()

@@ -1,0 +1,140 @@
+"""What the API does with evaluators: save a definition (its key sealed), a dry run on
+one session or trace, a backfill of the targets of a time range, and runs as shown."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lamina.errors import BadRequest, LaminaError, NotFound
+from lamina.evaluation import definition
+from lamina.evaluation.runner import JUDGE_MISSING, SECOND_NS, judge_target, queue, score_id
+from lamina.evaluation.secrets import KeyBox
+from lamina.evaluation.target import load
+from lamina.query import present
+from lamina.store.base import Store
+from lamina.store.evaluators import Evaluator, Run, RunStatus, run_id
+from lamina.store.rows import new_id
+
+MAX_BACKFILL = 100_000
+
+
+class NotImplementedYet(LaminaError):
+    status = 501
+    code = "not_implemented"
+    grpc_code = "UNIMPLEMENTED"
+
+
+def find(store: Store, project_id: str, evaluator_id: str) -> Evaluator:
+    for evaluator in store.list_evaluators(project_id):
+        if evaluator.evaluator_id == evaluator_id:
+            return evaluator
+    raise NotFound(f'No evaluator "{evaluator_id[:100]}" in this project.')
+
+
+def save(
+    store: Store, keys: KeyBox, project_id: str, given: Any, evaluator_id: str | None = None
+) -> Evaluator:
+    """Create an evaluator (``evaluator_id`` None) or change one."""
+    stored = find(store, project_id, evaluator_id) if evaluator_id is not None else None
+    checked, api_key = definition.parse(given, stored)
+    if api_key is definition.UNSET:
+        secret = stored.secret if stored is not None else None
+    else:
+        secret = keys.seal(api_key) if api_key is not None else None
+    if checked.spec.get("kind") != "llm_judge":
+        secret = None
+    now = time.time_ns()
+    evaluator = Evaluator(
+        evaluator_id=stored.evaluator_id if stored is not None else new_id("evl"),
+        name=checked.name,
+        target=checked.target,
+        enabled=checked.enabled,
+        definition=definition.dumps(checked.spec),
+        secret=secret,
+        created_ns=stored.created_ns if stored is not None else now,
+        updated_ns=now,
+    )
+    return store.put_evaluator(project_id, evaluator)
+
+
+def dry_run(store: Store, keys: KeyBox, project_id: str, evaluator: Evaluator, given: Any) -> Any:
+    """What the evaluator would give the session or trace ``given`` names, unsaved."""
+    if not isinstance(given, dict) or set(given) - {"session_id", "trace_id"}:
+        raise BadRequest("Give the session_id or the trace_id to try the evaluator on.")
+    field = "session_id" if evaluator.target == "session" else "trace_id"
+    target_id = given.get(field)
+    if not isinstance(target_id, str) or not target_id:
+        raise BadRequest(f"This evaluator judges a {evaluator.target}: give its {field}.")
+    spec = definition.spec_of(evaluator)
+    if spec["kind"] != "check":
+        raise NotImplementedYet(JUDGE_MISSING + " Checks can be tried now.")
+    target = load(store, project_id, evaluator.target, target_id)
+    if target is None:
+        raise NotFound(f'No {evaluator.target} "{target_id[:100]}" in this project.')
+    run = Run(
+        project_id=project_id,
+        run_id=run_id(evaluator.evaluator_id, target_id, "test"),
+        evaluator_id=evaluator.evaluator_id,
+        target=evaluator.target,
+        target_id=target_id,
+        version="test",
+        status=RunStatus.RUNNING,
+        queued_ns=time.time_ns(),
+    )
+    outcome = judge_target(evaluator, spec, target, run, keys)
+    if outcome.score is None:
+        return {"skipped": outcome.fields.get("error"), "score": None}
+    shown = present.score(outcome.score)
+    shown["score_id"] = None  # nothing is stored
+    return {"skipped": None, "score": shown}
+
+
+def backfill(
+    store: Store, project_id: str, evaluator: Evaluator, since_ns: int, until_ns: int
+) -> int:
+    """Queue the targets whose last span ended between the two times (and that went
+    quiet): how many runs were queued."""
+    spec = definition.spec_of(evaluator)
+    now = time.time_ns()
+    until_ns = min(until_ns, now - spec.get("quiet_seconds", 0) * SECOND_NS)
+    queued = 0
+    while queued < MAX_BACKFILL:
+        found = store.quiet_targets(
+            project_id, evaluator.evaluator_id, evaluator.target, since_ns, until_ns, 1000
+        )
+        if not found:
+            break
+        added = queue(store, project_id, evaluator, found, now)
+        queued += added
+        if not added:
+            break
+    return queued
+
+
+def present_run(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.run_id,
+        "target": run.target,
+        "target_id": run.target_id,
+        "version": run.version,
+        "status": str(run.status),
+        "attempts": run.attempts,
+        "queued_at": present.moment(run.queued_ns),
+        "finished_at": present.moment(run.finished_ns),
+        "score_id": run.score_id,
+        "value": run.value,
+        "label": run.label,
+        "comment": run.comment,
+        "trace_id": run.trace_id,
+        "latency_ms": run.latency_ms,
+        "input_tokens": run.input_tokens,
+        "output_tokens": run.output_tokens,
+        "cost": present.cost(run.cost),
+        "error": run.error,
+        "superseded": run.superseded_ns is not None,
+        "superseded_at": present.moment(run.superseded_ns),
+    }
+
+
+__all__ = ["backfill", "dry_run", "find", "present_run", "save", "score_id"]

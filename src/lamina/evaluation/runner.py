@@ -1,0 +1,298 @@
+"""The runner: judges each session or trace once it goes quiet, in the server process.
+
+Every ``evaluator_poll_ms`` it asks the store, for each enabled evaluator, which of its
+targets went quiet (no span for ``quiet_seconds``) at a version that has no run yet,
+and queues them (:meth:`Store.queue_runs`: one run per version, so a target is queued
+again only when spans arrived since). Then it claims as many runs as it has free
+workers (``evaluator_concurrency``, default 2) and does each in a thread of its own,
+apart from ingest, which never waits for it.
+
+A run: the target read as stored now; filtered (name, tag, metadata) and sampled
+(``sample_rate``, the same answer for every version of a target) or ``skipped``;
+judged (a check, or the LLM judge); its score written (source ``evaluator:<name>``,
+citing its turn's trace id; the score's id made from the run's, so a run done twice
+writes one score); the run saved ``ok``; then the evaluator's older ``ok`` runs of the
+same target are superseded: their scores deleted (the session's summary counts the
+newest judgement only) and the run marked ``superseded_ns`` (it keeps the old value,
+label and comment: the history). A failure the endpoint may recover from is queued
+again with a backoff, up to MAX_ATTEMPTS; any other is the run's ``error``.
+
+A server that stops mid-run leaves it ``running``: its lease runs out and a server
+claims it again (the DuckDB store's one process, at once on its next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lamina.evaluation import checks
+from lamina.evaluation.definition import spec_of
+from lamina.evaluation.secrets import KeyBox
+from lamina.evaluation.target import Target, load, metadata
+from lamina.settings import Settings
+from lamina.store.base import Store
+from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
+from lamina.store.scores import Score
+
+log = logging.getLogger("lamina.evaluation")
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = (5, 30, 120, 600)
+QUEUE_PAGE = 500  # targets queued an evaluator a poll
+SECOND_NS = 1_000_000_000
+JUDGE_MISSING = "The LLM judge is not available in this build yet."
+
+
+class Retry(Exception):
+    """A failure worth another attempt later (an endpoint down, the store busy)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What judging a target gave: the score it writes (None: skipped) and the run's
+    fields beside it."""
+
+    score: Score | None
+    fields: dict[str, Any]
+
+
+def score_id(run: Run) -> str:
+    return "evs_" + run.run_id.removeprefix("run_")
+
+
+def sampled(evaluator_id: str, target_id: str, rate: float) -> bool:
+    digest = hashlib.sha256(f"{evaluator_id}\0{target_id}".encode()).digest()
+    return int.from_bytes(digest[:8]) / 2**64 < rate
+
+
+def matches(spec: dict[str, Any], target: Target) -> bool:
+    """Whether one of the target's traces has the filter's name, tag and metadata."""
+    wanted = spec.get("filter") or {}
+    if not wanted:
+        return True
+    for trace in target.traces:
+        if "name" in wanted and trace.get("name") != wanted["name"]:
+            continue
+        if "tag" in wanted and wanted["tag"] not in (trace.get("tags") or []):
+            continue
+        found = metadata(trace)
+        if all(str(found.get(k)) == str(v) for k, v in (wanted.get("metadata") or {}).items()):
+            return True
+    return False
+
+
+def judge_target(
+    evaluator: Evaluator, spec: dict[str, Any], target: Target, run: Run, keys: KeyBox | None
+) -> Outcome:
+    """The target judged as ``spec`` says (filter and sample first)."""
+    if not matches(spec, target):
+        return Outcome(
+            None, {"error": "Filtered out: no turn has the filter's name, tag and metadata."}
+        )
+    if not sampled(evaluator.evaluator_id, target.target_id, spec.get("sample_rate", 1.0)):
+        return Outcome(None, {"error": "Sampled out (sample_rate)."})
+    if spec["kind"] != "check":
+        raise JudgeMissing(JUDGE_MISSING)
+    finding = checks.run(spec["check"], target)
+    score = Score(
+        score_id=score_id(run),
+        name=evaluator.name,
+        value=1.0 if finding.found else 0.0,
+        label=None,
+        source=f"evaluator:{evaluator.name}",
+        author=None,
+        session_id=target.target_id if target.kind == "session" else None,
+        trace_id=finding.trace_id if target.kind == "session" else target.target_id,
+        span_id=None,
+        comment=finding.comment,
+        created_ns=time.time_ns(),
+    )
+    return Outcome(
+        score, {"value": score.value, "comment": score.comment, "trace_id": finding.trace_id}
+    )
+
+
+class JudgeMissing(Exception):
+    """An llm_judge evaluator on a build without lamina.judge (see the seam in
+    docs/decisions.md)."""
+
+
+class Runner:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.concurrency = settings.evaluator_concurrency
+        self.lease_ns = settings.evaluator_lease_seconds * SECOND_NS
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.keys = KeyBox(settings.data_dir)
+        self._pool = ThreadPoolExecutor(self.concurrency or 1, thread_name_prefix="lamina-eval")
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._evaluators: dict[str, Evaluator] = {}
+
+    def poll(self) -> int:
+        """Queue what went quiet, then start as many claimed runs as there are free
+        workers; how many started."""
+        now = time.time_ns()
+        evaluators: dict[str, Evaluator] = {}
+        for project in self.store.list_projects():
+            for evaluator in self.store.list_evaluators(project.id):
+                evaluators[evaluator.evaluator_id] = evaluator
+                if evaluator.enabled:
+                    self._queue_quiet(project.id, evaluator, now)
+        self._evaluators = evaluators
+        with self._lock:
+            free = self.concurrency - self._busy
+        if free <= 0:
+            return 0
+        claimed = self.store.claim_runs(self.owner, now, self.lease_ns, free)
+        for run in claimed:
+            with self._lock:
+                self._busy += 1
+            self._pool.submit(self._do, run)
+        return len(claimed)
+
+    def _queue_quiet(self, project_id: str, evaluator: Evaluator, now: int) -> None:
+        spec = spec_of(evaluator)
+        until = now - spec.get("quiet_seconds", 0) * SECOND_NS
+        found = self.store.quiet_targets(
+            project_id,
+            evaluator.evaluator_id,
+            evaluator.target,
+            evaluator.created_ns,
+            until,
+            QUEUE_PAGE,
+        )
+        queue(self.store, project_id, evaluator, found, now)
+
+    def _do(self, run: Run) -> None:
+        try:
+            self.store.save_run(self.execute(run))
+        except Exception as exc:
+            log.exception("evaluator run %s failed; it is queued again", run.run_id)
+            try:
+                self.store.save_run(_again(run, f"The run failed: {exc}", time.time_ns()))
+            except Exception:  # the store is down: the lease runs out, then it runs again
+                log.exception("evaluator run %s could not be saved", run.run_id)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def execute(self, run: Run) -> Run:
+        """The run done, as it is to be saved (its score written and older runs
+        superseded already when it is ok)."""
+        evaluator = self._evaluators.get(run.evaluator_id)
+        now = time.time_ns()
+        done = dataclasses.replace(run, finished_ns=now, lease_owner=None, lease_until_ns=0)
+        if evaluator is None or not evaluator.enabled:
+            return _skipped(done, "The evaluator is disabled.")
+        target = load(self.store, run.project_id, run.target, run.target_id)
+        if target is None:
+            return _skipped(done, "The target was deleted.")
+        started = time.perf_counter()
+        try:
+            outcome = judge_target(evaluator, spec_of(evaluator), target, run, self.keys)
+        except JudgeMissing as exc:
+            return dataclasses.replace(done, status=RunStatus.ERROR, error=str(exc))
+        except Retry as exc:
+            return _again(run, str(exc), now)
+        latency = (time.perf_counter() - started) * 1000
+        if outcome.score is None:
+            return dataclasses.replace(done, status=RunStatus.SKIPPED, **outcome.fields)
+        self.store.add_scores(run.project_id, [outcome.score])
+        finished = dataclasses.replace(
+            done,
+            status=RunStatus.OK,
+            score_id=outcome.score.score_id,
+            latency_ms=latency,
+            error=None,
+            **outcome.fields,
+        )
+        self.store.save_run(finished)
+        return supersede(self.store, finished)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def queue(store: Store, project_id: str, evaluator: Evaluator, found: list[Any], now: int) -> int:
+    runs = [
+        Run(
+            project_id=project_id,
+            run_id=run_id(evaluator.evaluator_id, quiet.target_id, quiet.version),
+            evaluator_id=evaluator.evaluator_id,
+            target=evaluator.target,
+            target_id=quiet.target_id,
+            version=quiet.version,
+            status=RunStatus.QUEUED,
+            queued_ns=now,
+        )
+        for quiet in found
+    ]
+    return store.queue_runs(project_id, runs) if runs else 0
+
+
+def _skipped(run: Run, why: str) -> Run:
+    return dataclasses.replace(run, status=RunStatus.SKIPPED, error=why)
+
+
+def _again(run: Run, why: str, now: int) -> Run:
+    """The run queued again after a backoff, or its error once MAX_ATTEMPTS were made."""
+    if run.attempts >= MAX_ATTEMPTS:
+        return dataclasses.replace(
+            run, status=RunStatus.ERROR, error=why, finished_ns=now, lease_owner=None
+        )
+    wait = BACKOFF_SECONDS[min(run.attempts, len(BACKOFF_SECONDS)) - 1]
+    return dataclasses.replace(
+        run,
+        status=RunStatus.QUEUED,
+        error=why,
+        not_before_ns=now + wait * SECOND_NS,
+        lease_owner=None,
+        lease_until_ns=0,
+    )
+
+
+def supersede(store: Store, finished: Run) -> Run:
+    """Of the evaluator's ok runs of the target, the newest version's keeps its score;
+    the others' scores are deleted and the runs marked. ``finished`` as it is now."""
+    runs = store.list_runs(
+        finished.project_id,
+        finished.evaluator_id,
+        RunQuery(limit=500, target_id=finished.target_id, status=RunStatus.OK),
+    )
+    runs = [run for run in runs if run.run_id != finished.run_id] + [finished]
+    newest = max(runs, key=lambda run: (run.queued_ns, run.run_id))
+    now = time.time_ns()
+    for run in runs:
+        if run is newest or run.superseded_ns is not None:
+            continue
+        if run.score_id is not None:
+            store.delete_score(run.project_id, run.score_id)
+        marked = dataclasses.replace(run, superseded_ns=now)
+        if run is finished:
+            return marked  # a newer version's run finished first
+        store.save_run(marked)
+    return finished
+
+
+async def keep_running(store: Store, settings: Settings) -> None:
+    """Poll for ever (until cancelled, at the server's stop)."""
+    runner = Runner(store, settings)
+    try:
+        while True:
+            try:
+                await asyncio.to_thread(runner.poll)
+            except Exception:  # a store that cannot answer now may later; never stop
+                log.exception("evaluators: could not look for work; will try again")
+            await asyncio.sleep(settings.evaluator_poll_ms / 1000)
+    finally:
+        runner.close()

@@ -1,0 +1,255 @@
+"""Evaluators and their runs in the ClickHouse store (see lamina.store.evaluators).
+
+Any number of servers share the store, so each may queue and claim runs. Evaluators
+and runs are versioned rows (ReplacingMergeTree, read FINAL): a run's every change of
+state is a new row with a higher ``row_version`` (the writing server's tick); a queued
+run is inserted at row_version 0, so queueing it again never undoes a later state.
+
+A claim is decided by ``evaluator_claims``: a server claiming a run inserts a row for
+the run's next attempt, then reads the claims back; the earliest claim of an attempt
+wins (its version is the negated tick, and the table keeps the highest), as two
+servers creating one project agree (lamina.store.clickhouse.catalog). The loser leaves
+the run alone. Clocks far apart could let both think they won in a few milliseconds'
+window: the run's score then has one id either way (lamina.store.evaluators), so the
+score is not written twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from lamina.errors import Conflict
+from lamina.store.clickhouse.connection import Connection
+from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery, RunStatus
+
+_EVALUATOR_FIELDS = tuple(field.name for field in dataclasses.fields(Evaluator))
+_RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
+# A run's ``version`` (of its target) is the column target_version here.
+_RUN_COLUMNS = ", ".join("target_version AS version" if n == "version" else n for n in _RUN_FIELDS)
+_RUN_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.string()),
+        ("run_id", pa.string()),
+        ("evaluator_id", pa.string()),
+        ("target", pa.string()),
+        ("target_id", pa.string()),
+        ("target_version", pa.string()),
+        ("status", pa.string()),
+        ("queued_ns", pa.int64()),
+        ("attempts", pa.int32()),
+        ("not_before_ns", pa.int64()),
+        ("lease_owner", pa.string()),
+        ("lease_until_ns", pa.int64()),
+        ("finished_ns", pa.int64()),
+        ("score_id", pa.string()),
+        ("value", pa.float64()),
+        ("label", pa.string()),
+        ("comment", pa.string()),
+        ("trace_id", pa.string()),
+        ("latency_ms", pa.float64()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cost", pa.float64()),
+        ("error", pa.string()),
+        ("superseded_ns", pa.int64()),
+        ("row_version", pa.int64()),
+    ]
+)
+_QUIET = {
+    "session": """
+        SELECT session_id AS target_id,
+            concat(toString(span_count), ':', toString(end_ns)) AS version, end_ns
+        FROM sessions FINAL
+        WHERE project_id = {project:String} AND end_ns BETWEEN {since:Int64} AND {until:Int64}
+    """,
+    "trace": """
+        SELECT trace_id AS target_id,
+            concat(toString(sum(span_n)), ':', toString(max(last_ns))) AS version,
+            max(last_ns) AS end_ns
+        FROM traces WHERE project_id = {project:String} GROUP BY trace_id
+        HAVING end_ns BETWEEN {since:Int64} AND {until:Int64}
+    """,
+}
+
+
+def put_evaluator(db: Connection, project_id: str, evaluator: Evaluator) -> Evaluator:
+    taken = [
+        e
+        for e in list_evaluators(db, project_id)
+        if e.name == evaluator.name and e.evaluator_id != evaluator.evaluator_id
+    ]
+    if taken:
+        raise Conflict(f'This project has an evaluator named "{evaluator.name}" already.')
+    _put(db, project_id, evaluator, deleted=False)
+    return evaluator
+
+
+def _put(db: Connection, project_id: str, evaluator: Evaluator, deleted: bool) -> None:
+    db.execute(
+        "INSERT INTO evaluators VALUES ({project:String}, {evaluator_id:String}, {name:String}, "
+        "{target:String}, {enabled:Bool}, {definition:String}, {secret:Nullable(String)}, "
+        "{created_ns:Int64}, {updated_ns:Int64}, {deleted:UInt8}, {version:Int64})",
+        {
+            "project": project_id,
+            **dataclasses.asdict(evaluator),
+            "deleted": int(deleted),
+            "version": db.tick(),
+        },
+    )
+
+
+def list_evaluators(db: Connection, project_id: str) -> list[Evaluator]:
+    rows = db.query(
+        f"SELECT {', '.join(_EVALUATOR_FIELDS)} FROM evaluators FINAL "
+        "WHERE project_id = {project:String} AND deleted = 0 ORDER BY name",
+        {"project": project_id},
+    )
+    return [Evaluator(**row) for row in rows]
+
+
+def delete_evaluator(db: Connection, project_id: str, evaluator_id: str) -> Evaluator | None:
+    found = [e for e in list_evaluators(db, project_id) if e.evaluator_id == evaluator_id]
+    if not found:
+        return None
+    _put(db, project_id, found[0], deleted=True)
+    db.execute(
+        "DELETE FROM evaluator_runs WHERE project_id = {project:String} "
+        "AND evaluator_id = {evaluator:String}",
+        {"project": project_id, "evaluator": evaluator_id},
+    )
+    return found[0]
+
+
+def quiet_targets(
+    db: Connection,
+    project_id: str,
+    evaluator_id: str,
+    target: str,
+    since_ns: int,
+    until_ns: int,
+    limit: int,
+) -> list[Quiet]:
+    rows = db.query(
+        f"""
+        SELECT target_id, version, end_ns FROM ({_QUIET[target]})
+        WHERE (target_id, version) NOT IN (
+            SELECT target_id, target_version FROM evaluator_runs
+            WHERE project_id = {{project:String}} AND evaluator_id = {{evaluator:String}}
+        )
+        ORDER BY end_ns, target_id LIMIT {{limit:UInt32}}
+        """,
+        {
+            "project": project_id,
+            "evaluator": evaluator_id,
+            "since": since_ns,
+            "until": until_ns,
+            "limit": limit,
+        },
+    )
+    return [Quiet(**row) for row in rows]
+
+
+def queue_runs(db: Connection, project_id: str, runs: Sequence[Run]) -> int:
+    ids = list(dict.fromkeys(run.run_id for run in runs))
+    if not ids:
+        return 0
+    known = {
+        row["run_id"]
+        for row in db.query(
+            "SELECT DISTINCT run_id FROM evaluator_runs "
+            "WHERE project_id = {project:String} AND run_id IN {ids:Array(String)}",
+            {"project": project_id, "ids": ids},
+        )
+    }
+    new: dict[str, Run] = {}
+    for run in runs:
+        if run.run_id not in known:
+            new.setdefault(run.run_id, dataclasses.replace(run, project_id=project_id))
+    _insert(db, list(new.values()), 0)
+    return len(new)
+
+
+def _insert(db: Connection, runs: Sequence[Run], row_version: int) -> None:
+    if not runs:
+        return
+    columns: dict[str, list[Any]] = {name: [] for name in _RUN_SCHEMA.names}
+    for run in runs:
+        for name, value in zip(_RUN_FIELDS, dataclasses.astuple(run), strict=True):
+            column = "target_version" if name == "version" else name
+            columns[column].append(str(value) if isinstance(value, RunStatus) else value)
+        columns["row_version"].append(row_version)
+    db.insert("evaluator_runs", pa.table(columns, schema=_RUN_SCHEMA), "evaluator runs")
+
+
+def claim_runs(db: Connection, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+    rows = db.query(
+        f"SELECT {_RUN_COLUMNS} FROM evaluator_runs FINAL "
+        "WHERE (status = 'queued' AND not_before_ns <= {now:Int64}) "
+        "OR (status = 'running' AND lease_until_ns < {now:Int64}) "
+        "ORDER BY queued_ns LIMIT {limit:UInt32}",
+        {"now": now_ns, "limit": limit},
+    )
+    candidates = [_run(row) for row in rows]
+    if not candidates:
+        return []
+    tick = db.tick()
+    db.execute(
+        "INSERT INTO evaluator_claims SELECT run_id, attempt, {owner:String}, {tick:Int64}, "
+        "-{tick:Int64} FROM (SELECT arrayJoin({claims:Array(Tuple(String, Int32))}) AS c, "
+        "c.1 AS run_id, c.2 AS attempt)",
+        {"owner": owner, "tick": tick, "claims": [(r.run_id, r.attempts + 1) for r in candidates]},
+    )
+    won = {
+        (row["run_id"], row["attempt"])
+        for row in db.query(
+            "SELECT run_id, attempt FROM evaluator_claims FINAL "
+            "WHERE run_id IN {ids:Array(String)} AND owner = {owner:String}",
+            {"ids": [r.run_id for r in candidates], "owner": owner},
+        )
+    }
+    claimed = [
+        dataclasses.replace(
+            run,
+            status=RunStatus.RUNNING,
+            attempts=run.attempts + 1,
+            lease_owner=owner,
+            lease_until_ns=now_ns + lease_ns,
+        )
+        for run in candidates
+        if (run.run_id, run.attempts + 1) in won
+    ]
+    _insert(db, claimed, db.tick())
+    return claimed
+
+
+def save_run(db: Connection, run: Run) -> None:
+    _insert(db, [run], db.tick())
+
+
+def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
+    where = "project_id = {project:String} AND evaluator_id = {evaluator:String}"
+    params: dict[str, Any] = {"project": project_id, "evaluator": evaluator_id}
+    if query.before_ns is not None:
+        where += " AND queued_ns < {before:Int64}"
+        params["before"] = query.before_ns
+    if query.target_id is not None:
+        where += " AND target_id = {target:String}"
+        params["target"] = query.target_id
+    if query.status is not None:
+        where += " AND status = {status:String}"
+        params["status"] = str(query.status)
+    rows = db.query(
+        f"SELECT {_RUN_COLUMNS} FROM evaluator_runs FINAL WHERE {where} "
+        "ORDER BY queued_ns DESC, run_id DESC LIMIT {limit:UInt32}",
+        {**params, "limit": query.limit},
+    )
+    return [_run(row) for row in rows]
+
+
+def _run(row: dict[str, Any]) -> Run:
+    row["status"] = RunStatus(row["status"])
+    return Run(**row)

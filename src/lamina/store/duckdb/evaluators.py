@@ -1,0 +1,194 @@
+"""Evaluators and their runs in the DuckDB store (see lamina.store.evaluators).
+
+One process opens a DuckDB store, so its runner's one thread is the only one that
+queues and claims runs: a claim is one UPDATE ... RETURNING, a queue an INSERT with an
+anti-join, both under this module's lock (an API backfill queues too). A run still
+``running`` when the server stopped has a lease that runs out, and is claimed again
+then; the server's start claims them at once (no other process can hold them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from lamina.errors import Conflict
+from lamina.store.duckdb.connection import Connection
+from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery, RunStatus
+
+_EVALUATOR_FIELDS = tuple(field.name for field in dataclasses.fields(Evaluator))
+_RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
+_EVALUATOR = ", ".join(_EVALUATOR_FIELDS)
+_RUN = ", ".join(_RUN_FIELDS)
+_lock = threading.Lock()
+
+# A target's version: its span count and its last span's end (spans added change both
+# or at least the count).
+_QUIET = {
+    "session": """
+        SELECT session_id AS target_id, span_count || ':' || end_ns AS version, end_ns
+        FROM sessions s WHERE project_id = ? AND end_ns BETWEEN ? AND ?
+    """,
+    "trace": """
+        SELECT trace_id AS target_id, span_count || ':' || end_ns AS version, end_ns
+        FROM traces s WHERE project_id = ? AND end_ns BETWEEN ? AND ?
+    """,
+}
+
+
+def put_evaluator(connection: Connection, project_id: str, evaluator: Evaluator) -> Evaluator:
+    with _lock:
+        taken = connection.query(
+            "SELECT evaluator_id FROM evaluators WHERE project_id = ? AND name = ? "
+            "AND evaluator_id <> ?",
+            [project_id, evaluator.name, evaluator.evaluator_id],
+        )
+        if taken:
+            raise Conflict(f'This project has an evaluator named "{evaluator.name}" already.')
+        with connection.transaction("Could not save the evaluator ({error}). {advice}") as con:
+            con.execute(
+                "DELETE FROM evaluators WHERE project_id = ? AND evaluator_id = ?",
+                [project_id, evaluator.evaluator_id],
+            )
+            con.execute(
+                f"INSERT INTO evaluators (project_id, {_EVALUATOR}) "
+                f"VALUES (?, {', '.join('?' * len(_EVALUATOR_FIELDS))})",
+                [project_id, *dataclasses.astuple(evaluator)],
+            )
+    return evaluator
+
+
+def list_evaluators(connection: Connection, project_id: str) -> list[Evaluator]:
+    rows = connection.query(
+        f"SELECT {_EVALUATOR} FROM evaluators WHERE project_id = ? ORDER BY name", [project_id]
+    )
+    return [Evaluator(**row) for row in rows]
+
+
+def delete_evaluator(
+    connection: Connection, project_id: str, evaluator_id: str
+) -> Evaluator | None:
+    found = [e for e in list_evaluators(connection, project_id) if e.evaluator_id == evaluator_id]
+    if not found:
+        return None
+    with _lock, connection.transaction("Could not delete the evaluator ({error}).") as con:
+        for table in ("evaluators", "evaluator_runs"):
+            con.execute(
+                f"DELETE FROM {table} WHERE project_id = ? AND evaluator_id = ?",
+                [project_id, evaluator_id],
+            )
+    return found[0]
+
+
+def quiet_targets(
+    connection: Connection,
+    project_id: str,
+    evaluator_id: str,
+    target: str,
+    since_ns: int,
+    until_ns: int,
+    limit: int,
+) -> list[Quiet]:
+    rows = connection.query(
+        f"""
+        SELECT * FROM ({_QUIET[target]}) q
+        WHERE NOT EXISTS (
+            SELECT 1 FROM evaluator_runs r WHERE r.project_id = ? AND r.evaluator_id = ?
+                AND r.target_id = q.target_id AND r.version = q.version
+        )
+        ORDER BY end_ns, target_id LIMIT ?
+        """,
+        [project_id, since_ns, until_ns, project_id, evaluator_id, limit],
+    )
+    return [Quiet(**row) for row in rows]
+
+
+def queue_runs(connection: Connection, project_id: str, runs: Sequence[Run]) -> int:
+    added = 0
+    with _lock, connection.transaction("Could not queue evaluator runs ({error}).") as con:
+        for run in runs:
+            known = con.execute(
+                "SELECT count(*) FROM evaluator_runs WHERE project_id = ? AND run_id = ?",
+                [project_id, run.run_id],
+            ).fetchone()
+            if known and known[0]:
+                continue
+            con.execute(
+                f"INSERT INTO evaluator_runs ({_RUN}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})",
+                _row(dataclasses.replace(run, project_id=project_id)),
+            )
+            added += 1
+    return added
+
+
+def claim_runs(
+    connection: Connection, owner: str, now_ns: int, lease_ns: int, limit: int
+) -> list[Run]:
+    with _lock, connection.transaction("Could not claim evaluator runs ({error}).") as con:
+        rows = con.execute(
+            f"""
+                UPDATE evaluator_runs
+                SET status = 'running', lease_owner = ?, lease_until_ns = ?,
+                    attempts = attempts + 1
+                WHERE rowid IN (
+                    SELECT rowid FROM evaluator_runs
+                    WHERE (status = 'queued' AND not_before_ns <= ?)
+                        OR (status = 'running' AND lease_until_ns < ?)
+                    ORDER BY queued_ns LIMIT ?
+                )
+                RETURNING {_RUN}
+                """,
+            [owner, now_ns + lease_ns, now_ns, now_ns, limit],
+        ).fetchall()
+    return [_run(row) for row in rows]
+
+
+def release_leases(connection: Connection) -> None:
+    """Make every running run claimable now: at the start of the one process that opens
+    the store, no other can hold one."""
+    with _lock:
+        connection.write("UPDATE evaluator_runs SET lease_until_ns = 0 WHERE status = 'running'")
+
+
+def save_run(connection: Connection, run: Run) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in _RUN_FIELDS)
+    with _lock:
+        connection.write(
+            f"UPDATE evaluator_runs SET {assignments} WHERE project_id = ? AND run_id = ?",
+            [*_row(run), run.project_id, run.run_id],
+        )
+
+
+def list_runs(
+    connection: Connection, project_id: str, evaluator_id: str, query: RunQuery
+) -> list[Run]:
+    where = ["project_id = ?", "evaluator_id = ?"]
+    params: list[Any] = [project_id, evaluator_id]
+    if query.before_ns is not None:
+        where.append("queued_ns < ?")
+        params.append(query.before_ns)
+    if query.target_id is not None:
+        where.append("target_id = ?")
+        params.append(query.target_id)
+    if query.status is not None:
+        where.append("status = ?")
+        params.append(str(query.status))
+    cursor = connection.cursor().execute(
+        f"SELECT {_RUN} FROM evaluator_runs WHERE {' AND '.join(where)} "
+        "ORDER BY queued_ns DESC, run_id DESC LIMIT ?",
+        [*params, query.limit],
+    )
+    return [_run(row) for row in cursor.fetchall()]
+
+
+def _row(run: Run) -> list[Any]:
+    values = dataclasses.astuple(run)
+    return [str(v) if isinstance(v, RunStatus) else v for v in values]
+
+
+def _run(row: Sequence[Any]) -> Run:
+    values = dict(zip(_RUN_FIELDS, row, strict=True))
+    values["status"] = RunStatus(values["status"])
+    return Run(**values)

@@ -1,0 +1,155 @@
+"""The JSON API's evaluators (#20): define, list, change and delete a project's
+evaluators, list their runs, try one on a session or trace, and backfill.
+
+The project is the caller's, as on every project route (:mod:`lamina.web.access`):
+another project's evaluator is a 404. An evaluator's API key is write-only: no answer
+carries it (``llm.api_key_set`` says whether one is kept), and it is kept encrypted
+(lamina.evaluation.secrets).
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lamina.errors import BadRequest
+from lamina.evaluation import definition, manage
+from lamina.evaluation.secrets import KeyBox
+from lamina.query.params import _limit, _time
+from lamina.server_runtime import ServerRuntime
+from lamina.store.evaluators import Run, RunQuery, RunStatus
+from lamina.web.access import project_of
+from lamina.web.api import JSONResponse
+from lamina.web.bodies import MAX_JSON_BODY, read_body
+
+
+async def _body(request: Request, runtime: ServerRuntime) -> object:
+    body, taken = await read_body(
+        request, runtime, MAX_JSON_BODY, "This request's body may hold at most 1 MiB."
+    )
+    runtime.bodies.give_back(taken)
+    try:
+        return orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body must be a JSON object: {exc}") from None
+
+
+def _keys(runtime: ServerRuntime) -> KeyBox:
+    return KeyBox(runtime.settings.data_dir)
+
+
+async def _list(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    found = await run_in_threadpool(runtime.store.list_evaluators, project_id)
+    return JSONResponse({"items": [definition.present(item) for item in found]})
+
+
+async def _create(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    given = await _body(request, runtime)
+    made = await run_in_threadpool(manage.save, runtime.store, _keys(runtime), project_id, given)
+    return JSONResponse(definition.present(made), 201)
+
+
+async def _get(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    evaluator_id = request.path_params["evaluator_id"]
+    found = await run_in_threadpool(manage.find, runtime.store, project_id, evaluator_id)
+    return JSONResponse(definition.present(found))
+
+
+async def _change(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    given = await _body(request, runtime)
+    evaluator_id = request.path_params["evaluator_id"]
+    changed = await run_in_threadpool(
+        manage.save, runtime.store, _keys(runtime), project_id, given, evaluator_id
+    )
+    return JSONResponse(definition.present(changed))
+
+
+async def _delete(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    evaluator_id = request.path_params["evaluator_id"]
+    await run_in_threadpool(manage.find, runtime.store, project_id, evaluator_id)
+    deleted = await run_in_threadpool(runtime.store.delete_evaluator, project_id, evaluator_id)
+    assert deleted is not None
+    return JSONResponse({"deleted": definition.present(deleted)})
+
+
+async def _runs(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    evaluator_id = request.path_params["evaluator_id"]
+    params = request.query_params
+    status = params.get("status")
+    if status is not None and status not in RunStatus.__members__.values():
+        raise BadRequest(f"status is one of {', '.join(RunStatus)}; got {status[:40]!r}.")
+    query = RunQuery(
+        limit=_limit(params),
+        before_ns=_time(params, "before"),
+        target_id=params.get("target_id") or None,
+        status=RunStatus(status) if status else None,
+    )
+
+    def read() -> list[Run]:
+        manage.find(runtime.store, project_id, evaluator_id)
+        return runtime.store.list_runs(project_id, evaluator_id, query)
+
+    runs = await run_in_threadpool(read)
+    return JSONResponse({"items": [manage.present_run(run) for run in runs]})
+
+
+async def _test(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    given = await _body(request, runtime)
+    evaluator_id = request.path_params["evaluator_id"]
+
+    def try_it() -> object:
+        found = manage.find(runtime.store, project_id, evaluator_id)
+        return manage.dry_run(runtime.store, _keys(runtime), project_id, found, given)
+
+    return JSONResponse(await run_in_threadpool(try_it))
+
+
+async def _backfill(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    given = await _body(request, runtime)
+    if not isinstance(given, dict) or set(given) - {"since", "until"}:
+        raise BadRequest("A backfill takes since and until: ISO-8601 times.")
+    times = {name: str(value) for name, value in given.items() if value is not None}
+    since = _time(times, "since")
+    if since is None:
+        raise BadRequest("A backfill needs since: the earliest end of a session or trace.")
+    until = _time(times, "until") or time.time_ns()
+    evaluator_id = request.path_params["evaluator_id"]
+
+    def fill() -> int:
+        found = manage.find(runtime.store, project_id, evaluator_id)
+        return manage.backfill(runtime.store, project_id, found, since, until)
+
+    return JSONResponse({"queued": await run_in_threadpool(fill)}, 202)
+
+
+routes = [
+    Route("/api/v1/evaluators", _list),
+    Route("/api/v1/evaluators", _create, methods=["POST"]),
+    Route("/api/v1/evaluators/{evaluator_id}", _get),
+    Route("/api/v1/evaluators/{evaluator_id}", _change, methods=["PUT"]),
+    Route("/api/v1/evaluators/{evaluator_id}", _delete, methods=["DELETE"]),
+    Route("/api/v1/evaluators/{evaluator_id}/runs", _runs),
+    Route("/api/v1/evaluators/{evaluator_id}/test", _test, methods=["POST"]),
+    Route("/api/v1/evaluators/{evaluator_id}/backfill", _backfill, methods=["POST"]),
+]
