@@ -325,3 +325,32 @@ def test_an_evaluators_llm_object_becomes_its_config(fake: FakeLLM, target: Targ
 
     assert (verdict.label, verdict.trace_id) == ("no", target.traces[2]["trace_id"])
     assert fake.chat_requests()[0]["messages"][1]["content"] == "Did it end well? answer 3"
+
+
+def test_the_field_a_score_type_does_not_use_is_ignored(fake: FakeLLM, target: Target) -> None:
+    fake.script(judgement(score=0.5, label="great"), judgement(score=0.9, label="solved"))
+
+    numeric = judge(config(fake), target)
+    categorical = judge(config(fake, score=RESOLUTION), target)
+
+    assert (numeric.score, numeric.label) == (0.5, None)
+    assert (categorical.score, categorical.label) == (None, "solved")
+    first, second = (r["response_format"]["json_schema"]["schema"] for r in fake.chat_requests())
+    assert first["properties"]["score"]["type"] == "number"
+    assert first["properties"]["label"]["type"] == ["string", "null"]
+    assert second["properties"]["score"]["type"] == ["number", "null"]
+
+
+def test_a_boolean_judgement_is_1_or_0(fake: FakeLLM, target: Target) -> None:
+    escalated = ScoreSpec("escalated", "boolean")
+    fake.script(
+        judgement(score=True),
+        judgement(score=0),
+        Reply(content='{"reasoning": "x", "score": "yes", "label": null, "turn": null}'),
+        judgement(score=False),
+    )
+
+    answers = [judge(config(fake, score=escalated), target) for _ in range(3)]
+
+    assert [a.score for a in answers] == [1.0, 0.0, 0.0]
+    assert '"score" must be true or false' in fake.chat_requests()[3]["messages"][3]["content"]

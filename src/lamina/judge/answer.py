@@ -54,13 +54,15 @@ def response_format(spec: ScoreSpec, turns: int) -> dict[str, Any]:
 
 
 def _schema(spec: ScoreSpec, turns: int) -> dict[str, Any]:
+    # The field a type does not use is nullable rather than {"type": "null"}: OpenAI's
+    # strict mode documents a null only in a union. Its value is ignored when read.
     if spec.type == "categorical":
-        score: dict[str, Any] = {"type": "null"}
+        score: dict[str, Any] = {"type": ["number", "null"]}
         label: dict[str, Any] = {"type": "string", "enum": list(spec.categories)}
     elif spec.type == "boolean":
-        score, label = {"type": "boolean"}, {"type": "null"}
+        score, label = {"type": "boolean"}, {"type": ["string", "null"]}
     else:
-        score, label = {"type": "number"}, {"type": "null"}
+        score, label = {"type": "number"}, {"type": ["string", "null"]}
     score["description"] = _score_words(spec)
     label["description"] = _label_words(spec)
     return {
