@@ -7,7 +7,14 @@ import json
 import re
 
 from lamina.judge import transcript_of
-from lamina.judge.transcript import CHARS_PER_TOKEN, render
+from lamina.judge.transcript import (
+    CHARS_PER_TOKEN,
+    MIN_BUDGET_TOKENS,
+    ToolUse,
+    Transcript,
+    Turn,
+    render,
+)
 from lamina.store.base import Store
 from tests.judge.conftest import (
     BASE,
@@ -155,3 +162,17 @@ def test_a_long_answer_is_cut_from_its_middle(store: Store) -> None:
 def test_a_session_with_no_turns_says_so() -> None:
     transcript = transcript_of(Target("session", {"session_id": "s", "traces": []}, []))
     assert render(transcript, 100) == "(The conversation has no turns.)"
+
+
+def test_whatever_the_budget_the_text_fits_it_and_keeps_both_ends() -> None:
+    tools = tuple(ToolUse(f"tool{k}", "a" * 3_000, "r" * 9_000, None) for k in range(30))
+    turns = tuple(
+        Turn(n, f"{n:032x}", None, f"said {n} " + "s" * (n * 700), "reply " + "z" * 20_000, tools)
+        for n in range(1, 13)
+    )
+    transcript = Transcript(turns)
+    for budget in (1, 100, 150, 400, 1_000, 5_000, 50_000):
+        text = render(transcript, budget)
+        assert len(text) <= max(budget, MIN_BUDGET_TOKENS) * CHARS_PER_TOKEN, budget
+        assert text.startswith("## Turn 1\nUser: said 1 "), budget
+        assert "## Turn 12\n" in text, budget

@@ -29,6 +29,7 @@ from lamina.spans.preview import error_text, message_line
 Row = Mapping[str, Any]
 
 CHARS_PER_TOKEN = 4
+MIN_BUDGET_TOKENS = 100  # below this the markers would not fit
 MAX_TOOLS = 20  # tool calls shown per turn; the rest are counted
 _MIN_FIELD_CHARS = 200
 
@@ -226,8 +227,9 @@ def _preview(text: str | None) -> str | None:
 
 
 def render(transcript: Transcript, budget_tokens: int) -> str:
-    """The transcript as numbered turns, cut from the middle to ``budget_tokens``."""
-    budget = max(budget_tokens, 1) * CHARS_PER_TOKEN
+    """The transcript as numbered turns, cut from the middle to ``budget_tokens`` (at
+    least :data:`MIN_BUDGET_TOKENS`)."""
+    budget = max(budget_tokens, MIN_BUDGET_TOKENS) * CHARS_PER_TOKEN
     field_chars = max(_MIN_FIELD_CHARS, budget // 6)
     blocks = [_block(turn, field_chars) for turn in transcript.turns]
     if not blocks:
