@@ -332,8 +332,14 @@ def main(argv: list[str] | None = None) -> None:
     if result.scores is not None:
         given = result.scores
         batches_of = f"scores given, batches of {given_scores.BATCH}"
-        print(f"{batches_of:<40} {given.batch_rate:>10,.0f} /s")
-        print(f"{'scores given, one a request':<40} {given.single_rate:>10,.0f} /s")
+        print(
+            f"{batches_of:<40} {given.batch_rate:>10,.0f} /s"
+            f"  (target {given_scores.TARGET_RATE:,} /s)"
+        )
+        print(
+            f"{'scores given, one a request':<40} {given.single_rate:>10,.0f} /s"
+            f"  (target {given_scores.TARGET_RATE:,} /s, as batches)"
+        )
         for name, (p50, p95) in given.reads.items():
             print(f"{name:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
     disk = sum(size for size, _ in result.disk.values())

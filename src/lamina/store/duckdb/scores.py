@@ -1,12 +1,13 @@
 """Scores, score configs and session ends in the DuckDB store (see lamina.store.scores).
 
-Scores are written in one transaction a call, under the storer's store lock (as deletes
-are), so a batch of them is durable when :func:`add_scores` returns and never runs
-beside a fold. A score on a trace keeps the session of its trace in ``trace_session``:
-filled when the score is added if the trace is stored, and by the fold
-(:func:`resolve_trace_sessions`) when the trace arrives or moves later. Holding the
-lock makes the two meet: a score added while its trace is being folded would otherwise
-miss it on both sides. Reads (lamina.store.scores_sql) then never join scores to traces.
+Scores are journaled when given (lamina.store.duckdb.score_journal) and stored here
+later, many calls a transaction, under the storer's store lock (as deletes are), so
+that storing them never runs beside a fold. A score on a trace keeps the session of
+its trace in ``trace_session``: filled when the score is stored if the trace is, and
+by the fold (:func:`resolve_trace_sessions`) when the trace arrives or moves later.
+Holding the lock makes the two meet: a score stored while its trace is being folded
+would otherwise miss it on both sides. Reads (lamina.store.scores_sql) then never join
+scores to traces.
 
 Configs and session ends are small tables changed by one statement each, as the catalog
 is (lamina.store.duckdb.catalog).
@@ -18,7 +19,6 @@ import dataclasses
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -56,13 +56,14 @@ _SCORE_SCHEMA = pa.schema(
         ("created_ns", pa.int64()),
     ]
 )
-# New scores (registered as ``new_scores``) not yet stored, each once, with the session
-# of their trace when it is stored.
+# New scores (registered as ``new_scores``) not yet stored, each once (the first given
+# of an id), with the session of their trace when it is stored.
 _ADD = """
 CREATE OR REPLACE TEMP TABLE changed_scores AS
 SELECT n.*, t.session_id AS trace_session
 FROM (
-    SELECT * FROM new_scores QUALIFY row_number() OVER (PARTITION BY project_id, score_id) = 1
+    SELECT * FROM new_scores
+    QUALIFY row_number() OVER (PARTITION BY project_id, score_id ORDER BY created_ns) = 1
 ) n
 LEFT JOIN (SELECT project_id, trace_id, session_id FROM traces
     WHERE trace_id IN (SELECT trace_id FROM new_scores)) t USING (project_id, trace_id)
@@ -140,59 +141,17 @@ _FAILURE = "The store could not save scores ({error}). {advice}"
 
 
 # -- writes ------------------------------------------------------------------------
-@dataclass
-class _Waiting:
-    """One call's scores, waiting to be written with those of the calls beside it."""
-
-    project_id: str
-    scores: Sequence[Score]
-    done: bool = False
-    error: BaseException | None = None
+Added = tuple[str, Sequence[Score]]  # a call's project id and scores
 
 
-class ScoreWriter:
-    """Writes scores a transaction at a time under the store lock, the scores of every
-    call waiting for it together (a group commit): a transaction costs about the same
-    for one score as for hundreds (a fixed 20-40 ms here, the totals' statements), so
-    concurrent callers share one instead of queueing for one each."""
-
-    def __init__(self, connection: Connection, store_lock: threading.Lock) -> None:
-        self._connection = connection
-        self._store_lock = store_lock
-        self._mutex = threading.Lock()
-        self._waiting: list[_Waiting] = []
-
-    def add(self, project_id: str, scores: Sequence[Score]) -> None:
-        """Durable when this returns; raises what the transaction that held them raised."""
-        if not scores:
-            return
-        mine = _Waiting(project_id, scores)
-        with self._mutex:
-            self._waiting.append(mine)
-        with self._store_lock:
-            if not mine.done:  # else a caller before it wrote it meanwhile
-                with self._mutex:
-                    taken, self._waiting = self._waiting, []
-                try:
-                    _add(self._connection, taken)
-                except BaseException as exc:
-                    for waiting in taken:
-                        waiting.error = exc
-                    raise
-                finally:
-                    for waiting in taken:
-                        waiting.done = True
-        if mine.error is not None:
-            raise mine.error
-
-
-def _add(connection: Connection, calls: list[_Waiting]) -> None:
-    """Store the calls' scores not stored yet, in one transaction."""
+def add(connection: Connection, calls: Sequence[Added]) -> None:
+    """Store the calls' scores not stored yet, in one transaction (the caller holds the
+    store lock)."""
     columns: dict[str, list[Any]] = {
-        "project_id": [call.project_id for call in calls for _ in call.scores]
+        "project_id": [project_id for project_id, scores in calls for _ in scores]
     }
     for name in SCORE_FIELDS:
-        columns[name] = [getattr(score, name) for call in calls for score in call.scores]
+        columns[name] = [getattr(score, name) for _, scores in calls for score in scores]
     rows = pa.table(columns, schema=_SCORE_SCHEMA)
     with connection.transaction(_FAILURE) as con:
         con.register("new_scores", rows)
@@ -374,6 +333,35 @@ def _summaries(
 
 # -- configs and session ends --------------------------------------------
 _CONFIG = "name, type, min, max, categories, description, created_ns"
+
+
+class ConfigCache:
+    """The projects' score configs, each project's read once and kept until a config
+    changes: every change goes through this process (the DuckDB file is its alone), so
+    the score requests, which check each score against them, do not read them each time."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[ScoreConfig, ...]] = {}
+        self._changes = 0  # a read begun before a change does not keep what it found
+
+    def list(self, project_id: str) -> list[ScoreConfig]:
+        with self._lock:
+            kept, changes = self._kept.get(project_id), self._changes
+        if kept is not None:
+            return list(kept)
+        found = list_score_configs(self._connection, project_id)
+        with self._lock:
+            if changes == self._changes:
+                self._kept[project_id] = tuple(found)
+        return found
+
+    def forget(self) -> None:
+        """After a change of configs (the change made before this is called)."""
+        with self._lock:
+            self._kept.clear()
+            self._changes += 1
 
 
 def put_score_config(connection: Connection, project_id: str, config: ScoreConfig) -> ScoreConfig:

@@ -33,6 +33,7 @@ from lamina.store.duckdb import catalog, comments, export, lifecycle, reads, sco
 from lamina.store.duckdb import evaluators as evaluator_rows
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
+from lamina.store.duckdb.score_journal import ScoreWriter
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -52,6 +53,7 @@ def _settled(read: F) -> F:
     @functools.wraps(read)
     def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
         try:
+            self._scores.settle()  # every score acknowledged before the read
             with self._storer.reading():
                 return read(self, *args, **kwargs)
         except duckdb.Error as exc:
@@ -93,7 +95,8 @@ class DuckDBStore:
                 self._connection.db.execute("SELECT seq FROM whole_values_before")
             )
             self._storer = Storer(self._connection, data_dir, unstored_limit)
-            self._scores = scores.ScoreWriter(self._connection, self._storer.store_lock)
+            self._scores = ScoreWriter(self._connection, self._storer.store_lock, data_dir)
+            self._configs = scores.ConfigCache(self._connection)
         except BaseException:
             self._connection.db.close()
             raise
@@ -148,9 +151,9 @@ class DuckDBStore:
 
     # -- scores and session ends (lamina.store.duckdb.scores) -------------------------
     def add_scores(self, project_id: str, scores_: Sequence[Score]) -> None:
-        """Store the scores in one transaction (with those of concurrent calls), durable
-        when this returns; beside the storer's folds, never at the same time (see
-        lamina.store.duckdb.scores)."""
+        """Journal the scores (with those of concurrent calls), durable and seen by any
+        read once this returns; stored in DuckDB later (see
+        lamina.store.duckdb.score_journal)."""
         self._scores.add(project_id, scores_)
 
     @_settled
@@ -159,16 +162,23 @@ class DuckDBStore:
 
     def delete_score(self, project_id: str, score_id: str) -> Score | None:
         with self._storer.store_lock:
+            self._scores.store_journaled()
             return scores.delete_score(self._connection, project_id, score_id)
 
     def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
-        return scores.put_score_config(self._connection, project_id, config)
+        try:
+            return scores.put_score_config(self._connection, project_id, config)
+        finally:
+            self._configs.forget()
 
     def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
-        return scores.list_score_configs(self._connection, project_id)
+        return self._configs.list(project_id)
 
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
-        return scores.delete_score_config(self._connection, project_id, name)
+        try:
+            return scores.delete_score_config(self._connection, project_id, name)
+        finally:
+            self._configs.forget()
 
     def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:
         scores.end_session(self._connection, project_id, session_id, ended_ns)
@@ -222,6 +232,7 @@ class DuckDBStore:
         that must see (and keep out) every span written before it."""
         with self._storer.store_lock:
             self._storer.store_unstored()
+            self._scores.store_journaled()
             yield
 
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:
@@ -240,7 +251,10 @@ class DuckDBStore:
 
     def delete_project(self, project_id: str) -> Deleted:
         with self._everything_stored():
-            return lifecycle.delete_project(self._connection, project_id)
+            try:
+                return lifecycle.delete_project(self._connection, project_id)
+            finally:
+                self._configs.forget()
 
     def set_retention(self, project_id: str, days: int | None) -> Project | None:
         return catalog.set_retention(self._connection, project_id, days)
@@ -383,5 +397,8 @@ class DuckDBStore:
     def close(self) -> None:
         self._storer.stop()
         with self._storer.store_lock:
+            with contextlib.suppress(StoreUnavailable):  # else stored on the next opening
+                self._scores.store_journaled()
+            self._scores.close()
             self._storer.close()
             self._connection.close()
