@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from lamina.errors import BadRequest, Conflict, Forbidden, NotFound
 from lamina.operations import DEFAULT_PROJECT, Operations
+from lamina.query import shares as sharing
 from lamina.web.pages.base import Page, base_url, project_path, set_notice
 
 #: How an application installs the SDK while it is not on PyPI (as README and docs/sdk.md
@@ -64,6 +65,7 @@ async def _render(page: Page, status: int = 200, **values: Any) -> Response:
     keys = await page.call(page.store.list_keys, page.project.id)
     users = await page.call(page.store.list_users)
     spans = await page.call(page.store.count_spans, page.project.id)
+    shares = await page.call(sharing.active, page.store, page.project.id)
     defaults: dict[str, Any] = {
         "new_key": None,
         "new_key_name": None,
@@ -80,6 +82,7 @@ async def _render(page: Page, status: int = 200, **values: Any) -> Response:
         keys=sorted(keys, key=lambda k: (k.revoked_ns is not None, -k.created_ns)),
         users=users,
         span_total=spans,
+        shares=shares,
         active_keys=sum(1 for k in keys if k.revoked_ns is None),
         snippets=snippets(base_url(page.request), key),
         **{**defaults, **values},
@@ -87,7 +90,10 @@ async def _render(page: Page, status: int = 200, **values: Any) -> Response:
 
 
 async def settings_page(page: Page) -> Response:
-    notice = {"revoked": "The key is revoked: requests that use it are refused from now on."}
+    notice = {
+        "revoked": "The key is revoked: requests that use it are refused from now on.",
+        "share-revoked": "The share link is revoked: it opens nothing from now on.",
+    }
     return await _render(page, notice=notice.get(page.request.query_params.get("done", "")))
 
 
