@@ -26,7 +26,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from lamina.receivers import http as otlp_routes
-from lamina.web import admin, api, scores
+from lamina.web import admin, api, scores, shares
 from tests.conftest import LaminaServer, start_server
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
@@ -38,6 +38,7 @@ MISSING_SESSION = "no-such-session"
 MISSING_SCORE = "no-such-score"
 CONFIG = "tone"  # the owner's score config
 MISSING_CONFIG = "no-such-config"
+MISSING_SHARE = "shr_0000000000000000"
 
 
 @dataclass
@@ -55,6 +56,8 @@ class World:
     span_id: str = ""  # a span of trace_id
     owner_key_id: str = ""  # the id of the owner's key
     score_id: str = ""  # a score on the owner's session
+    share_id: str = ""  # a share link of the owner's session, and its token
+    share_token: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +90,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         headers=_bearer(key),
     )
     assert configured.status_code == 201, configured.text
+    shared = otlp.client().post(
+        f"{server.url}/api/v1/sessions/{quote(session_id, safe='')}/share",
+        json={},
+        headers=_bearer(key),
+    )
+    assert shared.status_code == 201, shared.text
     owner_key_id = next(
         k["id"]
         for k in otlp.admin(server, "list_keys", project=name)
@@ -105,6 +114,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         span_id=span_id,
         owner_key_id=owner_key_id,
         score_id=scored.json()["score"]["score_id"],
+        share_id=shared.json()["share"]["id"],
+        share_token=shared.json()["token"],
     )
     server.kill()
 
@@ -132,6 +143,10 @@ API = [
     ("POST", "/api/v1/score-configs", None),
     ("DELETE", "/api/v1/score-configs/{name}", "config"),
     ("POST", "/api/v1/sessions/{session_id}/end", "session"),
+    ("POST", "/api/v1/sessions/{session_id}/share", "session"),
+    ("POST", "/api/v1/traces/{trace_id}/share", "trace"),
+    ("GET", "/api/v1/shares", None),
+    ("DELETE", "/api/v1/shares/{key}", "share"),
 ]
 # Every managing route (admin token only), with the ids it takes.
 ADMIN = [
@@ -156,7 +171,7 @@ OTLP_PATHS = sorted(route.path for route in otlp_routes.routes)  # type: ignore[
 
 def test_the_matrix_covers_every_route() -> None:
     covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
-    for route in [*api.routes, *scores.routes, *admin.routes]:
+    for route in [*api.routes, *scores.routes, *shares.routes, *admin.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
                 continue
@@ -183,6 +198,8 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
             path.replace("{score_id}", world.score_id),
             path.replace("{score_id}", MISSING_SCORE),
         )
+    if kind == "share":
+        return path.replace("{key}", world.share_id), path.replace("{key}", MISSING_SHARE)
     if kind == "config":
         return path.replace("{name}", CONFIG), path.replace("{name}", MISSING_CONFIG)
     if kind == "project":
@@ -278,6 +295,7 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
                 assert on_real.status_code == 200, where
                 assert world.trace_id not in on_real.text and world.session_id not in on_real.text
                 assert world.score_id not in on_real.text and f'"{CONFIG}"' not in on_real.text
+                assert world.share_id not in on_real.text, where
                 continue
             if path.endswith("/end"):  # ends the stranger's session of that id, if any
                 assert on_real.status_code == on_missing.status_code == 200, where
@@ -288,6 +306,7 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
             real_id, missing_id = {
                 "session": (world.session_id, MISSING_SESSION),
                 "score": (world.score_id, MISSING_SCORE),
+                "share": (world.share_id, MISSING_SHARE),
                 "config": (CONFIG, MISSING_CONFIG),
             }.get(kind, (world.trace_id, MISSING_TRACE))
             assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
@@ -487,6 +506,8 @@ OPEN_PAGES = {
     ("POST", "/signout"): 403,
     ("GET", "/setup/{token}"): 404,  # once a user exists, the link is gone
     ("POST", "/setup/{token}"): 404,
+    ("GET", "/share/{token}"): 404,  # a share link's address; this token is no link
+    ("GET", "/share/{token}/traces/{trace_id}"): 404,
 }
 PAGE_USER = "pages@example.com"
 
@@ -538,6 +559,7 @@ def _state(world: World) -> Any:
         _call(world, "GET", f"/api/v1/traces/{world.trace_id}", _bearer(world.key)).status_code,
         _call(world, "GET", "/api/v1/scores", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/score-configs", _bearer(world.key)).json()["items"],
+        _call(world, "GET", "/api/v1/shares", _bearer(world.key)).json()["items"],
     )
 
 
@@ -626,7 +648,12 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
         "/p/{project}/sessions/{session_id}?fragment=traces",
         "/p/{project}/sessions/{session_id}?export=json",
     ]
-    listed = {path for method, path in _page_routes() if "_id}" in path and method == "GET"}
+    # (a share link's pages have no project: test_a_share_token_reads_its_one_object_only)
+    listed = {
+        path
+        for method, path in _page_routes()
+        if "_id}" in path and method == "GET" and not path.startswith("/share/")
+    }
     assert listed <= {p.split("?")[0] for p in pages}, "a page with an id is not checked"
     api = [
         ("GET", "/api/v1/traces/{trace_id}"),
@@ -664,6 +691,44 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
         # the owner's data is untouched, and under its own project the page shows it
         _owner_still_has_everything(world)
         assert browser.get(_page_path(world, "/p/{project}/traces/{trace_id}")).status_code == 200
+
+
+def test_a_share_token_reads_its_one_object_only(world: World) -> None:
+    """A share link's token opens its session and that session's traces, at the share's
+    own addresses only: no other session's trace (the same 404 as no link at all), no
+    route of the JSON API (as a key or as a cookie), no page of the project."""
+    base = f"{world.server.url}/share/{world.share_token}"
+    page = otlp.client().get(base)
+    assert page.status_code == 200 and world.session_id in page.text
+    assert otlp.client().get(f"{base}/traces/{world.trace_id}").status_code == 200
+    (elsewhere,) = send_session(world.server, world.key, otlp.uid("unshared"), 1)
+    before = _state(world)
+    nothing = otlp.client().get(f"{world.server.url}/share/{'x' * 43}")
+    for path in (
+        f"/traces/{elsewhere}",
+        f"/traces/{elsewhere}?fragment=span",
+        f"/traces/{elsewhere}?fragment=turn&n=1",
+        f"/traces/{MISSING_TRACE}",
+        "/traces/" + quote(world.session_id, safe=""),
+    ):
+        answer = otlp.client().get(base + path)
+        assert answer.status_code == 404 and answer.text == nothing.text, path
+        assert elsewhere not in answer.text
+    as_key = _bearer(world.share_token)
+    for method, path, kind in [*API, *ADMIN]:
+        real, _ = _paths(world, path, kind)
+        assert _call(world, method, real, as_key).status_code == 401, f"{method} {path}"
+    as_cookie = httpx.get(
+        f"{world.server.url}/api/v1/sessions?project={quote(world.name)}",
+        cookies={"lamina_session": world.share_token},
+        timeout=30,
+    )
+    assert as_cookie.status_code == 401
+    session_page = _page_path(world, "/p/{project}/sessions/{session_id}")
+    for headers in (as_key, {"Cookie": f"lamina_session={world.share_token}"}):
+        answer = httpx.get(world.server.url + session_page, headers=headers, timeout=30)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/signin")
+    assert _state(world) == before
 
 
 def test_sign_in_is_rate_limited_and_says_so(world: World) -> None:
