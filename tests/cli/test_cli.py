@@ -251,6 +251,9 @@ def test_demo_loads_realistic_sessions_through_otlp(
     }
     unknown = next(s for s in listed if outcomes.get(s["session_id"]) == "unknown")
     assert unknown["score_summary"]["outcome"] == {"avg": None, "count": 1}
+    # one live share link, of the refund conversation, for Settings to list
+    (shared,) = otlp.api(server, "/api/v1/shares")["items"]
+    assert shared["object"] == "session" and shared["object_id"] == refund["session_id"]
 
     # `lamina demo` sends the same set again, through OTLP, to the running server; the
     # scores have fixed ids, so none is stored twice
@@ -259,6 +262,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     assert count == spans
     assert otlp.api(server, "/healthz")["spans_written"] == 2 * spans
     assert len(otlp.api(server, "/api/v1/scores", limit=500)["items"]) == len(given)
+    assert otlp.api(server, "/api/v1/shares")["items"] == [shared]
 
     # `serve --demo` loads it once per data dir, and revokes its loader key
     assert server.stop() == 0

@@ -3,7 +3,8 @@
 - :mod:`~lamina.demo.spans`: the sessions (a support chatbot, a checkout workflow,
   a coding agent), sent as one OTLP/HTTP protobuf request;
 - :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
-  sent through the JSON API once the spans are stored.
+  sent through the JSON API once the spans are stored;
+- :mod:`~lamina.demo.shares`: a share link of one session, which Settings lists.
 
 ``lamina serve --demo`` (``make run``) loads it once per data dir with a key it
 makes and revokes; ``lamina demo`` sends it to a running server.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from lamina.demo.scores import send_scores
+from lamina.demo.shares import send_share
 from lamina.demo.spans import demo_sessions, export_request
 
 if TYPE_CHECKING:
@@ -30,8 +32,10 @@ log = logging.getLogger("lamina.demo")
 DEMO_SETTING = "demo_loaded"
 
 
-def send(url: str, key: str, progress: bool = False) -> int:
-    """Send the demo data to the server at ``url``; returns the number of spans sent."""
+def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | None = None) -> int:
+    """Send the demo data to the server at ``url``; returns the number of spans sent.
+    With ``admin`` (the admin token and the key's project name) the reviewer's scores
+    keep their source ui (see lamina.demo.scores)."""
     now_ns = time.time_ns()
     sessions = demo_sessions(now_ns=now_ns)
     traces = [spans for session in sessions for spans in session.traces]
@@ -47,7 +51,8 @@ def send(url: str, key: str, progress: bool = False) -> int:
             raise RuntimeError(
                 f"The server refused the demo data: {response.status_code} {response.text[:200]}"
             )
-        scores = send_scores(client, sessions, now_ns)
+        scores = send_scores(client, sessions, now_ns, admin)
+        send_share(client, sessions)
     log.debug("Sent %d demo scores.", scores)
     return sum(len(spans) for spans in traces)
 
@@ -67,7 +72,8 @@ async def load_on_start(runtime: ServerRuntime, info: dict[str, Any]) -> None:
         return
     key, record = auth.create_key(store, project.id, "demo-loader")
     try:
-        count = await asyncio.to_thread(send, info["url"], key)
+        admin = (runtime.admin_token, project.name)
+        count = await asyncio.to_thread(send, info["url"], key, False, admin)
         store.set_setting(DEMO_SETTING, str(time.time_ns()))
         log.info("Loaded %d demo spans and their scores into project %s.", count, project.name)
     except Exception as exc:  # the server runs on without demo data
