@@ -9,6 +9,7 @@ from lamina import docgen
 from lamina.receivers import http as otlp
 from lamina.settings import describe
 from lamina.web import admin, api, shares
+from lamina.web import evaluators as evaluator_api
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +35,13 @@ def test_every_route_is_in_the_api_reference() -> None:
             if method != "HEAD":
                 assert f"`{method} {path}`" in text, f"{method} {path}"
 
+
+def test_every_evaluator_route_is_in_the_api_reference() -> None:
+    text = (ROOT / "docs" / "api.md").read_text()
+    for route in evaluator_api.routes:
+        for method in route.methods or ():  # type: ignore[attr-defined]
+            if method != "HEAD":
+                assert f"`{method} {route.path}`" in text, f"{method} {route.path}"  # type: ignore[attr-defined]
 
 def test_readme_gives_the_two_setup_commands_and_they_exist() -> None:
     readme = (ROOT / "README.md").read_text()

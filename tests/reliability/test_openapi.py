@@ -69,7 +69,7 @@ def test_every_operation_keeps_to_its_description(
     """With a project key: a managing operation is a 403 the description allows."""
     server, key = described
     operations = _operations(server)
-    assert len(operations) == 29
+    assert len(operations) == 37
     for operation in operations:
         _check(server, operation, mode, key)
 
@@ -92,7 +92,13 @@ _MANAGING = {"projects", "keys", "users", "quarantine"}
 # Bodies whose fields depend on each other or on the project's score configs (a value
 # or a label as the name's config says; categories only for a categorical config),
 # which a schema cannot say: a schema-valid body may rightly be a 400 there.
-_CHECKED_AGAINST = {("POST", "/api/v1/scores"), ("POST", "/api/v1/score-configs")}
+_CHECKED_AGAINST = {
+    ("POST", "/api/v1/scores"),
+    ("POST", "/api/v1/score-configs"),
+    # an evaluator's fields depend on its kind and its check's type
+    ("POST", "/api/v1/evaluators"),
+    ("PUT", "/api/v1/evaluators/{evaluator_id}"),
+}
 
 
 def _operations(server: LaminaServer) -> list[Any]:
@@ -142,3 +148,16 @@ def test_the_description_is_served_without_a_key_and_names_every_route(
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method != "HEAD":
                 assert (method, path) in described_routes, f"{method} {path} is not described"
+
+
+def test_the_description_names_every_evaluator_route(
+    described: tuple[LaminaServer, str],
+) -> None:
+    from lamina.web import evaluators
+
+    server, _ = described
+    document = httpx.get(f"{server.url}/api/v1/openapi.json", timeout=10).json()
+    for route in evaluators.routes:
+        for method in route.methods or ():  # type: ignore[attr-defined]
+            if method != "HEAD":
+                assert method.lower() in document["paths"][route.path]  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@
 - :mod:`~lamina.cli.admin`: ``projects``, ``keys``, ``users``
 - :mod:`~lamina.cli.browse`: ``sessions``, ``traces``
 - :mod:`~lamina.cli.scores`: ``scores``
+- :mod:`~lamina.cli.evaluators`: ``evaluators``
 - :mod:`~lamina.cli.data`: ``export``, ``import``
 - :mod:`~lamina.cli.quarantine`: ``quarantine``
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import click
 
 from lamina.cli import admin, browse, data, quarantine, scores, serve
+from lamina.cli import evaluators as evaluator_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,6 +35,7 @@ for command in (
     browse.sessions,
     browse.traces,
     scores.scores,
+    evaluator_commands.evaluators,
     data.export_command,
     data.import_command,
     quarantine.quarantine,

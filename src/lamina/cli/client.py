@@ -177,6 +177,21 @@ class ApiClient:
         )
         return {"scores": answer["scores"]}
 
+    # -- evaluators (lamina.web.evaluators) ---------------------------------------------------
+    def list_evaluators(self, project: str) -> list[dict[str, Any]]:
+        return self._items("/api/v1/evaluators", {"project": project})
+
+    def add_evaluator(self, project: str, definition: Any) -> dict[str, Any]:
+        return self._call(
+            "POST", "/api/v1/evaluators", params={"project": project}, json=definition
+        )
+
+    def test_evaluator(
+        self, project: str, evaluator_id: str, target: dict[str, str]
+    ) -> dict[str, Any]:
+        path = f"/api/v1/evaluators/{quote(evaluator_id, safe='')}/test"
+        return self._call("POST", path, params={"project": project}, json=target)
+
     # -- writes the store set aside -----------------------------------------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:
         return self._items("/api/v1/quarantine")

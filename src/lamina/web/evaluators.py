@@ -127,17 +127,17 @@ async def _backfill(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     given = await _body(request, runtime)
-    if not isinstance(given, dict) or set(given) - {"since", "until"}:
-        raise BadRequest("A backfill takes since and until: ISO-8601 times.")
-    times = {name: str(value) for name, value in given.items() if value is not None}
-    since = _time(times, "since")
-    if since is None:
-        raise BadRequest("A backfill needs since: the earliest end of a session or trace.")
-    until = _time(times, "until") or time.time_ns()
     evaluator_id = request.path_params["evaluator_id"]
 
     def fill() -> int:
-        found = manage.find(runtime.store, project_id, evaluator_id)
+        found = manage.find(runtime.store, project_id, evaluator_id)  # a 404 before a 400
+        if not isinstance(given, dict) or set(given) - {"since", "until"}:
+            raise BadRequest("A backfill takes since and until: ISO-8601 times.")
+        times = {name: str(value) for name, value in given.items() if value is not None}
+        since = _time(times, "since")
+        if since is None:
+            raise BadRequest("A backfill needs since: the earliest end of a session or trace.")
+        until = _time(times, "until") or time.time_ns()
         return manage.backfill(runtime.store, project_id, found, since, until)
 
     return JSONResponse({"queued": await run_in_threadpool(fill)}, 202)

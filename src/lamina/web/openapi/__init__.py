@@ -4,6 +4,7 @@ Written by hand beside docs/api.md, from the same lists the query layer checks
 parameters against (sorts, statuses, limits), so the two cannot disagree on those:
 :mod:`~lamina.web.openapi.project` describes a project's routes,
 :mod:`~lamina.web.openapi.scores` those of scores,
+:mod:`~lamina.web.openapi.evaluators` those of evaluators,
 :mod:`~lamina.web.openapi.shares` those of share links, :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.web.openapi import admin, project, schemas, scores, shares
+from lamina.web.openapi import evaluators as evaluator_paths
 
 
 def document() -> dict[str, Any]:
@@ -31,6 +33,7 @@ def document() -> dict[str, Any]:
         "paths": {
             **project.paths(),
             **scores.paths(project.PROJECT),
+            **evaluator_paths.paths(project.PROJECT),
             **shares.paths(project.PROJECT),
             **admin.paths(),
         },
@@ -43,7 +46,12 @@ def document() -> dict[str, Any]:
                     "admin token (<data dir>/admin.token).",
                 }
             },
-            "schemas": {**schemas.schemas(), **scores.schemas(), **shares.schemas()},
+            "schemas": {
+                **schemas.schemas(),
+                **scores.schemas(),
+                **evaluator_paths.schemas(),
+                **shares.schemas(),
+            },
         },
     }
 

@@ -25,6 +25,7 @@ _ERRORS = {
     409: "An item with this name already exists.",
     413: "A body larger than the route accepts.",
     429: "The server is busy: retry after the Retry-After header's seconds.",
+    501: "Not available on this server yet (an LLM judge's dry run, before the judge lands).",
     503: "The server cannot store now: retry after the Retry-After header's seconds.",
 }
 
