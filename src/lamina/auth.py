@@ -49,6 +49,7 @@ class KeyResolver:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: dict[str, tuple[str, float]] = {}
+        self._names: dict[str, tuple[str | None, float]] = {}  # by the key's hash
         self._lock = threading.Lock()
 
     def project_for(self, authorization: str | None) -> str:
@@ -77,6 +78,25 @@ class KeyResolver:
             self._cache[digest] = (project_id, now + _CACHE_SECONDS)
         return project_id
 
+    def name_for(self, token: str, project_id: str) -> str | None:
+        """The name of a key of ``project_id`` (its author on the scores it gives),
+        cached as :meth:`project_for` caches its project; None if it has none."""
+        digest, now = hash_key(token), time.monotonic()
+        with self._lock:
+            hit = self._names.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        prefix = token[: len(KEY_PREFIX) + 6]
+        keys = self._store.list_keys(project_id)
+        names = [key.name for key in keys if key.prefix == prefix and key.revoked_ns is None]
+        name = names[0] if names else None
+        with self._lock:
+            if len(self._names) >= _CACHE_LIMIT:
+                self._names.clear()
+            self._names[digest] = (name, now + _CACHE_SECONDS)
+        return name
+
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._names.clear()

@@ -35,7 +35,7 @@ SERVER_FILE = "server.json"
 DEFAULT_PROJECT = "default"
 MAX_IDLE_MINUTES = 7 * 24 * 60
 # Who gives the scores of the admin token (the ``lamina`` command, on a server or not).
-ADMIN = scoring.Giver("admin")
+ADMIN = scoring.Giver("admin", admin=True)
 
 
 def find_project(store: Store, name: str) -> Project:
@@ -203,8 +203,11 @@ class Operations:
         return {"spans": batch.count, "traces": traces}
 
     def import_scores(self, project: str, scores: list[Score]) -> dict[str, Any]:
-        """Store exported scores (lamina.exchange.scores.read_scores) as given."""
-        self.store.add_scores(self._project(project).id, scores)
+        """Store exported scores (lamina.exchange.scores.read_scores) as given, checked
+        against the project's configs (lamina.query.scores.check_imported)."""
+        project_id = self._project(project).id
+        known = scoring.configs(self.store, project_id)
+        self.store.add_scores(project_id, scoring.check_imported(scores, known, ADMIN))
         return {"scores": len(scores)}
 
     # -- writes the store set aside (lamina.store.duckdb.quarantine) ----------------------------

@@ -19,6 +19,7 @@ from statistics import mean
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.conftest import LaminaServer
@@ -428,6 +429,52 @@ def test_export_and_import_carry_the_scores(project: Project, server: LaminaServ
     # importing again adds nothing
     target.ok("POST", "/api/v1/import", content=exported.content)
     assert len(listed(target)) == 3
+
+
+def test_an_import_is_checked_as_given_scores_are_and_only_the_admin_token_imports_ui(
+    project: Project, server: LaminaServer
+) -> None:
+    """An import's score lines are checked against the project's configs, as
+    POST /api/v1/scores checks a score; a key cannot import a score that says a person
+    gave it in the browser (source ui); a refused import stores none of its spans."""
+    config = {"name": "rating", "type": "numeric", "min": 0, "max": 1}
+    project.ok("POST", "/api/v1/score-configs", 201, json=config)
+    session_id = otlp.uid("imported")
+    project.send(session_id, 1)
+    exported = project.call("GET", "/api/v1/export").content
+    target = new_project(server)
+    target.ok("POST", "/api/v1/score-configs", 201, json=config)
+    ndjson = {"Content-Type": "application/x-ndjson"}
+
+    def line(**fields: Any) -> bytes:
+        given = {"kind": "score", "score_id": otlp.uid("s"), "session_id": session_id}
+        return orjson.dumps({**given, "created_ns": time.time_ns(), **fields})
+
+    for bad, why in (
+        (line(name="rating", value=5), "rating must be at most 1"),
+        (line(name="outcome", label="great"), "outcome has no label 'great'"),
+        (line(name="rating", value=1, source="ui", author="ann@example.com"), "admin token"),
+    ):
+        body = exported.rstrip(b"\n") + b"\n" + bad
+        refused = target.call("POST", "/api/v1/import", content=body, headers=ndjson)
+        assert refused.status_code == 400 and why in refused.text, refused.text
+    assert target.ok("GET", "/api/v1/scores")["items"] == []
+    assert target.ok("GET", "/api/v1/traces")["items"] == []
+    # the admin token imports it as given (the demo's reviewer, `lamina import`); a
+    # categorical score's value is the config's for its label
+    body = line(name="rating", value=1, source="ui", author="ann@example.com")
+    body += b"\n" + line(name="outcome", label="partial", value=0.0, source="sdk")
+    imported = httpx.post(
+        server.url + "/api/v1/import",
+        params={"project": target.name},
+        content=body,
+        headers={**admin(server), **ndjson},
+        timeout=30,
+    )
+    assert imported.status_code == 200 and imported.json()["scores"] == 2, imported.text
+    listed = {s["name"]: s for s in target.ok("GET", "/api/v1/scores")["items"]}
+    assert (listed["rating"]["source"], listed["rating"]["author"]) == ("ui", "ann@example.com")
+    assert (listed["outcome"]["label"], listed["outcome"]["value"]) == ("partial", 0.5)
 
 
 def test_a_browsers_scores_are_its_users_with_the_source_ui(

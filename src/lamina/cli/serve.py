@@ -53,6 +53,7 @@ def demo_command(data_dir: Path, url: str | None, key: str | None) -> None:
     """Send realistic demo sessions to a server, through OTLP."""
     from lamina import demo
 
+    admin = None
     if url is None:
         running = operations.running_server(data_dir)
         if running is None:
@@ -65,8 +66,9 @@ def demo_command(data_dir: Path, url: str | None, key: str | None) -> None:
         with connect(data_dir) as ops:
             created = ops.create_key(project=operations.DEFAULT_PROJECT, name="demo")
             key = created["key"]
+        admin = (operations.admin_token(data_dir), operations.DEFAULT_PROJECT)
     if not key:
         fail("Pass --key (or set LAMINA_PROJECT_API_KEY) with --url.")
         return
-    count = demo.send(url, key, progress=True)
+    count = demo.send(url, key, progress=True, admin=admin)
     console.print(f"Sent {count} demo spans to {url}.")

@@ -13,7 +13,9 @@ and a reviewer would give them.
   sessions that ended, some with a comment, as the pages record them (source ``ui``,
   author her email, given half an hour after each session). A key's scores are its
   own and made at the request's time, so these go as an export's score lines
-  (``POST /api/v1/import`` keeps a score's source, author and time).
+  (``POST /api/v1/import`` keeps a score's source, author and time) with the admin
+  token, the one credential that may import ``ui`` scores; sent with a key alone
+  (``lamina demo --url --key``) their source is ``api``.
 
 The discount conversation and the agent's run are still active and unreviewed.
 Every score has a fixed id, so sending the demo again adds no score twice.
@@ -167,7 +169,9 @@ def score_json(session: DemoSession, judgement: Judgement) -> dict[str, Any]:
     return item
 
 
-def review_line(session: DemoSession, judgement: Judgement, now_ns: int) -> dict[str, Any]:
+def review_line(
+    session: DemoSession, judgement: Judgement, now_ns: int, source: str = "ui"
+) -> dict[str, Any]:
     """A reviewer's judgement as an export's score line: its value from the config,
     given half an hour after the session's last span (never in the future)."""
     item = score_json(session, judgement)
@@ -180,14 +184,21 @@ def review_line(session: DemoSession, judgement: Judgement, now_ns: int) -> dict
         **item,
         "value": value,
         "label": label,
+        "source": source,
         "author": REVIEWER,
         "created_ns": min(last_end + REVIEW_DELAY_NS, now_ns),
     }
 
 
-def send_scores(client: httpx.Client, sessions: list[DemoSession], now_ns: int) -> int:
+def send_scores(
+    client: httpx.Client,
+    sessions: list[DemoSession],
+    now_ns: int,
+    admin: tuple[str, str] | None = None,
+) -> int:
     """Send the configs, scores and the shop's session end through ``client`` (its base
-    URL the server, its headers the key); returns the number of scores sent."""
+    URL the server, its headers the key); the reviewer's with ``admin`` (the admin
+    token and the key's project name) when given. Returns the number of scores sent."""
     by_story: Mapping[str, DemoSession] = {session.story: session for session in sessions}
     for config in CONFIGS:
         _check(client.post("/api/v1/score-configs", json=config))
@@ -195,10 +206,15 @@ def send_scores(client: httpx.Client, sessions: list[DemoSession], now_ns: int) 
     _check(client.post("/api/v1/scores", json={"scores": batch}))
     ended = by_story[ENDED_BY_THE_SHOP].session_id
     _check(client.post(f"/api/v1/sessions/{ended}/end", json={}))
-    lines = [review_line(by_story[j.story], j, now_ns) for j in REVIEWED]
+    source = "ui" if admin is not None else "api"
+    lines = [review_line(by_story[j.story], j, now_ns, source) for j in REVIEWED]
     body = b"\n".join(orjson.dumps(line) for line in lines)
     headers = {"Content-Type": "application/x-ndjson"}
-    _check(client.post("/api/v1/import", content=body, headers=headers))
+    params = {}
+    if admin is not None:
+        headers["Authorization"] = f"Bearer {admin[0]}"
+        params["project"] = admin[1]
+    _check(client.post("/api/v1/import", content=body, headers=headers, params=params))
     return len(batch) + len(lines)
 
 

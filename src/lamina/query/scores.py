@@ -13,8 +13,8 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lamina.errors import BadRequest
@@ -58,10 +58,11 @@ CONFIG_FIELDS = ("name", "type", "min", "max", "categories", "description")
 class Giver:
     """Who gives the scores of a request: the author recorded, and whether the
     request may name its source (an API key or the admin token) or is a browser's
-    (always ``ui``)."""
+    (always ``ui``); only the admin token imports scores given in the browser."""
 
     author: str | None
     browser: bool = False
+    admin: bool = False
 
 
 def new_score_id() -> str:
@@ -92,6 +93,40 @@ def configs(store: Store, project_id: str) -> dict[str, ScoreConfig]:
     """The project's configs by name, the built-in ones included."""
     found = {config.name: config for config in store.list_score_configs(project_id)}
     return {**found, **BUILT_IN_CONFIGS}
+
+
+def check_imported(
+    scores: Sequence[Score], known: Mapping[str, ScoreConfig], giver: Giver
+) -> list[Score]:
+    """An export's scores as an import stores them: their ids, sources, authors and
+    times kept (importing a file twice adds each once), each whose name has a config in
+    the project checked against it as a given score is (a categorical score takes its
+    label's value from the config); one without is kept as exported (an export does
+    not carry its configs). Only the admin token (``lamina import``) imports a score
+    given in the browser (source ``ui``): a key that could would pass its own scores
+    off as a person's judgement."""
+    out: list[Score] = []
+    for item in scores:
+        at = f"score {item.score_id[:80]!r}: "
+        if item.source == "ui" and not giver.admin:
+            raise BadRequest(
+                f"{at}its source is ui (given by a person in the web pages), which only "
+                "the admin token may import (`lamina import` uses it); a project API key "
+                "cannot. Import it with the admin token, or leave it out."
+            )
+        if item.source not in ("ui", *SOURCES) and not EVALUATOR.match(item.source):
+            raise BadRequest(
+                f"{at}source must be sdk, api, ui or evaluator:<name>; got {item.source[:80]!r}."
+            )
+        name = _name(item.name, f"{at}name")
+        config = known.get(name)
+        if config is None:
+            out.append(item)
+            continue
+        value = None if config.type is ScoreType.CATEGORICAL else item.value
+        checked, label = judge(config, name, value, item.label, at)
+        out.append(replace(item, value=checked, label=label))
+    return out
 
 
 def to_scores(

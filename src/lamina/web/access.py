@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.auth import KEY_PREFIX, bearer_token
+from lamina.auth import bearer_token
 from lamina.errors import Forbidden, NotFound, Unauthorized
 from lamina.operations import DEFAULT_PROJECT, find_project
 from lamina.query.scores import Giver
@@ -61,12 +61,9 @@ async def giver_of(request: Request, project_id: str) -> Giver:
         visitor = await accounts.visitor(request) if accounts is not None else None
         return Giver(visitor.user.email if visitor is not None else None, browser=True)
     if _is_admin_token(runtime, authorization):
-        return Giver("admin")
+        return Giver("admin", admin=True)
     token = bearer_token(authorization) or ""
-    prefix = token[: len(KEY_PREFIX) + 6]
-    keys = await run_in_threadpool(runtime.store.list_keys, project_id)
-    names = [key.name for key in keys if key.prefix == prefix and key.revoked_ns is None]
-    return Giver(names[0] if names else None)
+    return Giver(await run_in_threadpool(runtime.keys.name_for, token, project_id))
 
 
 async def require_admin(request: Request) -> None:

@@ -26,8 +26,11 @@ from lamina import lifecycle
 from lamina.errors import BadRequest
 from lamina.exchange import export, importing
 from lamina.query import present
+from lamina.query import scores as judged
+from lamina.query.scores import Giver
 from lamina.server_runtime import ServerRuntime
-from lamina.web.access import project_of
+from lamina.store.base import Store
+from lamina.web.access import giver_of, project_of
 from lamina.web.bodies import read_body
 
 MiB = 1024 * 1024
@@ -126,9 +129,10 @@ async def _export(request: Request) -> Response:
 async def _import(request: Request) -> Response:
     """Store the span lines of an export (JSONL) in the project, through the ingest
     batcher as OTLP spans are: answered once they are committed, all or none; then
-    its score lines, as they were given."""
+    its score lines, as they were given (checked first, lamina.query.scores)."""
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
+    giver = await giver_of(request, project_id)
     body, taken = await read_body(
         request,
         runtime,
@@ -138,7 +142,9 @@ async def _import(request: Request) -> Response:
         "large cannot be imported.",
     )
     try:
-        batch, traces, scores = await run_in_threadpool(_import_batch, project_id, body)
+        batch, traces, scores = await run_in_threadpool(
+            _import_batch, runtime.store, project_id, body, giver
+        )
         del body  # not held while the batch waits for its commit
         if batch.count:
             await runtime.batcher.enqueue(batch)
@@ -149,8 +155,12 @@ async def _import(request: Request) -> Response:
     return JSONResponse({"spans": batch.count, "traces": traces, "scores": len(scores)})
 
 
-def _import_batch(project_id: str, body: bytes) -> tuple[Any, int, list[Any]]:
+def _import_batch(
+    store: Store, project_id: str, body: bytes, giver: Giver
+) -> tuple[Any, int, list[Any]]:
     spans, scores = importing.rows_of_lines(body)
+    if scores:  # a refused score refuses the spans too
+        scores = judged.check_imported(scores, judged.configs(store, project_id), giver)
     batch, traces = importing.to_batch(project_id, spans)
     return batch, traces, scores
 
