@@ -95,6 +95,10 @@ def test_a_session_link_opens_its_transcript_and_traces_and_nothing_else(project
             assert href.startswith((base, "#", "/static/")), href
         span = visit(f"{project.server.url}{base}/traces/{trace_id}?fragment=span")
         assert span.status_code == 200 and 'class="detail"' in span.text
+        turn = visit(f"{project.server.url}{base}/traces/{trace_id}?fragment=turn&n=1")
+        assert turn.status_code == 200 and f'id="turn-{trace_id}"' in turn.text
+        for href in links(turn.text):  # a lazy turn's links stay inside the share too
+            assert href.startswith(base + "/traces/"), href
     for trace_id in [*other, "0" * 32]:  # another session's trace is not there
         missing = visit(f"{project.server.url}{base}/traces/{trace_id}")
         assert missing.status_code == 404 and missing.text == gone(project).text

@@ -185,3 +185,32 @@ def test_an_expired_link_is_the_same_404_as_an_unknown_one(
     finally:
         context.close()
         server.stop()
+
+
+def test_a_trace_link_with_attributes_hidden(
+    page: Page, browser: Browser, web: Seeded, shared: Shared
+) -> None:
+    page.goto(f"{web.url}/p/{shared.project}/traces/{shared.traces[1]}")
+    page.get_by_role("button", name="Share", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Share this trace")
+    dialog.get_by_label("Hide span attributes, resources and metadata").check()
+    dialog.get_by_role("button", name="Create link").click()
+    link_field = dialog.get_by_label("Link", exact=True)
+    expect(link_field).to_have_value(re.compile(r"/share/[\w-]{43}$"))
+    link = link_field.input_value()
+    stranger = new_context(browser)
+    try:
+        visitor = stranger.new_page()
+        answer = visitor.goto(link)
+        assert answer is not None and answer.status == 200
+        expect(visitor.get_by_text("attributes hidden")).to_be_visible()
+        visitor.get_by_role("treeitem").filter(has_text="openai.chat").click()
+        expect(visitor.locator("[data-detail] .detail-name")).to_have_text("openai.chat")
+        expect(visitor.get_by_role("tab", name="Attributes")).to_contain_text("0")
+        assert "gen_ai.system" not in visitor.content()
+        for href in _hrefs(visitor):
+            assert href.startswith(("/share/", "#")), href
+        sibling = visitor.goto(link + f"/traces/{shared.traces[0]}")  # its session's other turn
+        assert sibling is not None and sibling.status == 404
+    finally:
+        stranger.close()

@@ -30,7 +30,9 @@ LOAD_SPANS = 2000
 EXPANSION_ROWS = 100
 
 
-def _load(store: Store, project_id: str, session: Row, first: int, last: int) -> dict[str, Row]:
+def load_turns(
+    store: Store, project_id: str, session: Row, first: int, last: int
+) -> dict[str, Row]:
     """Whole traces for turns first..last, in one read, up to LOAD_SPANS spans of them.
 
     The transcript shows the rest from their list previews, and the page's
@@ -66,7 +68,7 @@ async def session_page(page: Page) -> Response:
     except ValueError:
         raise BadRequest("from must be a whole number of turns.") from None
     last = first + TURNS_PER_PAGE
-    loaded = await page.call(_load, page.store, page.project.id, session, first, last)
+    loaded = await page.call(load_turns, page.store, page.project.id, session, first, last)
     turns = transcript.turns(session, loaded)[first:last]
     outline = await page.call(
         page.store.session_spans, page.project.id, session_id, waterfall.SPAN_LIMIT

@@ -86,7 +86,7 @@ async def _answer(request: Request, trace_id: str | None) -> Response:
 def _session(store: Store, share: Share, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     session = present.get_session(store, share.project_id, share.object_id)
     last = session_pages.TURNS_PER_PAGE
-    loaded = session_pages._load(store, share.project_id, session, 0, last)
+    loaded = session_pages.load_turns(store, share.project_id, session, 0, last)
     turns = transcript.turns(session, loaded)[:last]
     return "share_session.html", {
         **context,
