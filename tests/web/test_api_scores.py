@@ -11,6 +11,7 @@ server, so the tests do not see each other's data.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -347,6 +348,35 @@ def test_ending_a_session_with_its_outcome(project: Project) -> None:
     bad = project.call("POST", f"/api/v1/sessions/{other}/end", json={"outcome": "meh"})
     assert bad.status_code == 400 and "success" in bad.text
     assert project.call("GET", "/api/v1/sessions", params={"status": "idle"}).status_code == 400
+
+
+def test_configs_and_session_ends_written_at_once_all_succeed(project: Project) -> None:
+    """Concurrent writes of the same configs and ends of the same sessions are each
+    answered as they would be alone (DuckDB refuses a transaction whose row another
+    changed meanwhile: the store serialises these writes)."""
+    answers: list[int] = []
+
+    def write(number: int) -> None:
+        with httpx.Client(base_url=project.server.url, timeout=30) as client:
+            headers = {"Authorization": f"Bearer {project.key}"}
+            for n in range(6):
+                config = {"name": f"shared-{n % 2}", "type": "numeric", "min": 0, "max": number}
+                made = client.post("/api/v1/score-configs", json=config, headers=headers)
+                ended = client.post(
+                    f"/api/v1/sessions/ends-{n % 2}/end",
+                    json={"outcome": "success"},
+                    headers=headers,
+                )
+                answers.extend([made.status_code, ended.status_code])
+
+    threads = [threading.Thread(target=write, args=(number + 1,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [200] * 36 + [201] * 36, answers
+    names = {c["name"] for c in project.ok("GET", "/api/v1/score-configs")["items"]}
+    assert {"shared-0", "shared-1"} <= names
 
 
 def test_the_idle_timeout_is_a_project_setting(project: Project) -> None:

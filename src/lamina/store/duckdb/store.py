@@ -165,23 +165,28 @@ class DuckDBStore:
             self._scores.store_journaled()
             return scores.delete_score(self._connection, project_id, score_id)
 
+    # Configs and session ends are written under the store lock: two transactions that
+    # change one row at once are a write-write conflict in DuckDB (the second fails).
     def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
-        try:
-            return scores.put_score_config(self._connection, project_id, config)
-        finally:
-            self._configs.forget()
+        with self._storer.store_lock:
+            try:
+                return scores.put_score_config(self._connection, project_id, config)
+            finally:
+                self._configs.forget()
 
     def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
         return self._configs.list(project_id)
 
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
-        try:
-            return scores.delete_score_config(self._connection, project_id, name)
-        finally:
-            self._configs.forget()
+        with self._storer.store_lock:
+            try:
+                return scores.delete_score_config(self._connection, project_id, name)
+            finally:
+                self._configs.forget()
 
     def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:
-        scores.end_session(self._connection, project_id, session_id, ended_ns)
+        with self._storer.store_lock:
+            scores.end_session(self._connection, project_id, session_id, ended_ns)
 
     def set_session_idle_minutes(self, project_id: str, minutes: int) -> Project | None:
         return catalog.set_session_idle_minutes(self._connection, project_id, minutes)
