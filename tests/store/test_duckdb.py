@@ -20,7 +20,8 @@ from lamina.query.params import parse_session_query
 from lamina.store import sessions_sql
 from lamina.store.base import ExportKind
 from lamina.store.duckdb import connection
-from lamina.store.duckdb.schema import SCHEMA_VERSION
+from lamina.store.duckdb.remembered import Remembered
+from lamina.store.duckdb.schema import MIGRATIONS, SCHEMA_VERSION
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from lamina.store.duckdb.storer import CHECKPOINT_IDLE_SECONDS
 from lamina.store.duckdb.values import CHUNK_BYTES, chunks
@@ -240,6 +241,18 @@ def test_many_long_values_are_stored_whole_in_a_small_store(tmp_path: Path) -> N
         store.close()
 
 
+def _tables_after(version: int, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of ``con``'s file that migrations after ``version`` made."""
+    with duckdb.connect() as scratch:
+        for migration in MIGRATIONS[:version]:
+            scratch.execute(migration)
+        earlier = {
+            row[0] for row in scratch.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+    now = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return sorted(now - earlier - {"schema_version"})
+
+
 def test_long_values_an_earlier_release_stored_whole_are_read_as_before(tmp_path: Path) -> None:
     """Spans of a data dir from before long values were kept apart (schema 9) may hold
     them whole: after the upgrade a trace still answers them cut (in SQL), beside a
@@ -253,10 +266,8 @@ def test_long_values_an_earlier_release_stored_whole_are_read_as_before(tmp_path
     with duckdb.connect(str(tmp_path / DB_FILE)) as con:  # as schema 9 stored it
         con.execute("UPDATE spans SET input = ?", [long_text])
         con.execute("ALTER TABLE spans DROP COLUMN cut_lengths")
-        con.execute("DROP TABLE span_values; DROP TABLE whole_values_before")
-        con.execute("DROP TABLE scores; DROP TABLE score_configs")
-        con.execute("DROP TABLE session_score_totals; DROP TABLE trace_score_totals")
-        con.execute("DROP TABLE session_ends")
+        for table in _tables_after(9, con):
+            con.execute(f"DROP TABLE {table}")
         con.execute("ALTER TABLE projects DROP COLUMN session_idle_minutes")
         con.execute("DELETE FROM schema_version WHERE version >= 10")
     store = DuckDBStore(tmp_path)
@@ -377,3 +388,21 @@ def test_a_set_aside_id_that_is_not_one_is_not_found(tmp_path: Path, entry_id: s
             store.retry_quarantined(entry_id)
     finally:
         store.close()
+
+
+def test_a_read_beside_a_write_is_not_kept() -> None:
+    """What a read found is answered again only while no write began or ended since it
+    was taken (lamina.store.duckdb.remembered): a write under way, or one that ended
+    between the read's start and end, leaves nothing kept."""
+    kept = Remembered(limit=3)
+    key = ("session", "prj", "s-1")
+    kept.keep(None, None, {key: 1})  # read while a write was under way
+    assert kept.known(None, [key]) == {}
+    kept.keep(3, 4, {key: 1})  # a write ended during the read
+    assert kept.known(3, [key]) == {} and kept.known(4, [key]) == {}
+    kept.keep(4, 4, {key: 1})
+    assert kept.known(4, [key]) == {key: 1}
+    assert kept.known(5, [key]) == {}  # a write since
+    kept.keep(5, 5, {key: 1})
+    kept.keep(5, 5, {("a",): 1, ("b",): 2, ("c",): 3})  # past the limit: the rest forgotten
+    assert kept.known(5, [key, ("a",)]) == {("a",): 1}

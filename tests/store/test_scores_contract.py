@@ -538,3 +538,41 @@ def test_a_score_follows_its_trace_to_another_session(store: Store) -> None:
     assert after == {"first": {}, "second": {"helpful": {"avg": 1.0, "count": 1}}}
     assert [s.score_id for s in store.list_scores("prj_a", ScoreQuery(session_id="second")).items]
     assert store.list_scores("prj_a", ScoreQuery(session_id="first")).items == []
+
+
+def test_each_change_shows_in_the_next_read_of_a_page_read_before(store: Store) -> None:
+    """The lists' score summaries and statuses are read again after every change: a page
+    read (twice: what a store may keep between writes) then shows each change made after
+    it, whichever write made it."""
+    now = time.time_ns()
+    project = store.create_project("rereads").id
+    spans = [
+        rec(trace_id(), project=project, start=now - n * MINUTE, session_id=f"s-{n}")
+        for n in (1, 2)
+    ]
+    write(store, spans)
+    t1 = spans[0].trace_id
+
+    def seen() -> dict[str, Any]:
+        for _ in range(2):  # the second read may be answered from what the first found
+            sessions = {
+                r["session_id"]: (r["status"], r["score_summary"])
+                for r in all_sessions(store, project)
+            }
+            traces = {r["trace_id"]: r["score_summary"] for r in all_traces(store, project)}
+        return {"sessions": sessions, "traces": traces}
+
+    assert seen()["sessions"] == {"s-1": ("active", {}), "s-2": ("active", {})}
+    given = score("helpful", 0.5, trace=t1)
+    store.add_scores(project, [given])
+    assert seen()["sessions"]["s-1"] == ("active", {"helpful": {"avg": 0.5, "count": 1}})
+    assert seen()["traces"][t1] == {"helpful": {"avg": 0.5, "count": 1}}
+    store.end_session(project, "s-2", now)
+    assert seen()["sessions"]["s-2"] == ("ended", {})
+    store.set_session_idle_minutes(project, 1)
+    assert seen()["sessions"]["s-1"][0] == "ended"
+    store.delete_score(project, given.score_id)
+    assert seen()["sessions"]["s-1"] == ("ended", {})
+    assert seen()["traces"][t1] == {}
+    store.delete_session(project, "s-1")
+    assert set(seen()["sessions"]) == {"s-2"}

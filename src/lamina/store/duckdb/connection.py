@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from lamina.errors import ConfigError, StoreUnavailable
+from lamina.store.duckdb.remembered import Remembered
 from lamina.store.queries import MAX_LIMIT
 
 log = logging.getLogger("lamina.store")
@@ -64,6 +65,11 @@ class Connection:
         self._reopen_lock = threading.Lock()
         self._invalid = False
         self._generation = 0
+        # writes begun and ended (see writes_done); what reads keep between writes
+        self._writes_lock = threading.Lock()
+        self._writes_begun = 0
+        self._writes_ended = 0
+        self.remembered = Remembered()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (the file opened again first, after a fatal error)."""
@@ -76,6 +82,24 @@ class Connection:
             self._local.cursor = cursor
             self._local.generation = self._generation
         return cursor
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Mark a write under way, from before its first statement to after its commit
+        or rollback (every transaction and every :meth:`write` is marked)."""
+        with self._writes_lock:
+            self._writes_begun += 1
+        try:
+            yield
+        finally:
+            with self._writes_lock:
+                self._writes_ended += 1
+
+    def writes_done(self) -> int | None:
+        """How many writes have ended, None while one is under way: a read may keep what
+        it found (:attr:`remembered`) while this number stays the same."""
+        with self._writes_lock:
+            return self._writes_ended if self._writes_begun == self._writes_ended else None
 
     def failed(self, exc: duckdb.Error) -> None:
         """Note a fatal error: DuckDB will refuse this database from now on."""
@@ -130,7 +154,8 @@ class Connection:
         spans): that counts as done, and the store is opened again before the next use
         (a 500 for every later statement, before)."""
         try:
-            self.cursor().execute(sql, list(params))
+            with self.writing():
+                self.cursor().execute(sql, list(params))
         except duckdb.Error as exc:
             if "COMMIT succeeded and is durable" in str(exc):
                 self._invalid = True
@@ -156,6 +181,10 @@ class Connection:
         error rolls it back and becomes StoreUnavailable with ``failure`` (``{error}``
         in it is replaced by DuckDB's first line, ``{advice}`` by what to do about it);
         OutOfMemory when the store's memory was too small for it."""
+        with self.writing():
+            yield from self._transaction(failure)
+
+    def _transaction(self, failure: str) -> Iterator[duckdb.DuckDBPyConnection]:
         con = self.cursor()
         try:
             con.execute("BEGIN TRANSACTION")

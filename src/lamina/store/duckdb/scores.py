@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from lamina.store.base import Row
 from lamina.store.duckdb.connection import Connection, one
+from lamina.store.duckdb.remembered import Key
 from lamina.store.queries import Cursor, Page
 from lamina.store.scores import Category, Score, ScoreConfig, ScoreQuery, ScoreType
 from lamina.store.scores_sql import (
@@ -288,37 +289,57 @@ def trace_scores(
 
 def add_session_fields(connection: Connection, project_id: str, rows: list[Row]) -> None:
     """Give session rows their ``status``, ``ended_ns`` and ``score_summary``: two small
-    statements for the page, whatever its filters."""
+    statements for the page, whatever its filters, for the sessions whose fields were
+    not read since the last write (lamina.store.duckdb.remembered)."""
     if not rows:
         return
-    ids = [row["session_id"] for row in rows]
-    found = connection.query(
-        "SELECT (SELECT session_idle_minutes FROM projects WHERE id = ?) AS idle, "
-        "list(session_id) AS ids, list(ended_ns) AS ends "
-        "FROM session_ends WHERE project_id = ? AND list_contains(?::VARCHAR[], session_id)",
-        [project_id, project_id, ids],
-    )[0]
-    idle_ns = int(found["idle"] or DEFAULT_IDLE_MINUTES) * MINUTE_NS
-    ends = dict(zip(found["ids"] or [], found["ends"] or [], strict=True))
+    writes = connection.writes_done()
+    keys: list[Key] = [(SESSION, project_id, row["session_id"]) for row in rows]
+    idle_key: Key = ("idle", project_id)
+    known = connection.remembered.known(writes, [*keys, idle_key])
+    missing = [key[2] for key in keys if key not in known]
+    if missing or idle_key not in known:
+        found = connection.query(
+            "SELECT (SELECT session_idle_minutes FROM projects WHERE id = ?) AS idle, "
+            "list(session_id) AS ids, list(ended_ns) AS ends FROM session_ends "
+            "WHERE project_id = ? AND list_contains(?::VARCHAR[], session_id)",
+            [project_id, project_id, missing],
+        )[0]
+        ends = dict(zip(found["ids"] or [], found["ends"] or [], strict=True))
+        summaries = _summaries(connection, SESSION, [project_id, missing]) if missing else {}
+        read: dict[Key, Any] = {
+            (SESSION, project_id, i): (ends.get(i), summaries.get(i, {})) for i in missing
+        }
+        read[idle_key] = int(found["idle"] or DEFAULT_IDLE_MINUTES)
+        connection.remembered.keep(writes, connection.writes_done(), read)
+        known = {**known, **read}
+    idle_ns = known[idle_key] * MINUTE_NS
     now = time.time_ns()
-    summaries = _summaries(connection, SESSION, [project_id, ids])
-    for row in rows:
-        ended_ns = ends.get(row["session_id"])
+    for row, key in zip(rows, keys, strict=True):
+        ended_ns, summary = known[key]
         if ended_ns is None and row["end_ns"] + idle_ns <= now:
             ended_ns = row["end_ns"] + idle_ns
         row["status"] = "active" if ended_ns is None else "ended"
         row["ended_ns"] = ended_ns
-        row["score_summary"] = summaries.get(row["session_id"], {})
+        row["score_summary"] = {name: dict(total) for name, total in summary.items()}
 
 
 def add_trace_fields(connection: Connection, project_id: str, rows: list[Row]) -> None:
-    """Give trace rows their ``score_summary``: one statement for the page."""
+    """Give trace rows their ``score_summary``: one statement for the page (for the
+    traces whose summaries were not read since the last write)."""
     if not rows:
         return
-    ids = [row["trace_id"] for row in rows]
-    summaries = _summaries(connection, TRACE, [project_id, ids])
-    for row in rows:
-        row["score_summary"] = summaries.get(row["trace_id"], {})
+    writes = connection.writes_done()
+    keys: list[Key] = [(TRACE, project_id, row["trace_id"]) for row in rows]
+    known = connection.remembered.known(writes, keys)
+    missing = [key[2] for key in keys if key not in known]
+    if missing:
+        summaries = _summaries(connection, TRACE, [project_id, missing])
+        read: dict[Key, Any] = {(TRACE, project_id, i): summaries.get(i, {}) for i in missing}
+        connection.remembered.keep(writes, connection.writes_done(), read)
+        known = {**known, **read}
+    for row, key in zip(rows, keys, strict=True):
+        row["score_summary"] = {name: dict(total) for name, total in known[key].items()}
 
 
 def _summaries(

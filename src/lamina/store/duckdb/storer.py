@@ -386,20 +386,22 @@ class Storer:
                 with self._write_lock:
                     self._journal.seal()  # what this read stores is in sealed segments
                     taken = list(self.backlog.writes)
-                con = self._connection.cursor()
-                con.execute("BEGIN TRANSACTION")
-                try:
+                # a write while the read lasts: what the read finds is not kept
+                with self._connection.writing():
+                    con = self._connection.cursor()
+                    con.execute("BEGIN TRANSACTION")
                     try:
-                        self._store(con, taken, self._next_seq)
-                    except duckdb.Error as error:
-                        self._connection.failed(error)
-                        raise StoreUnavailable(
-                            f"The store cannot show the newest spans ({first_line(error)}). "
-                            "They are safe in its journal; try again in a moment."
-                        ) from None
-                    yield
-                finally:
-                    rollback(con)
+                        try:
+                            self._store(con, taken, self._next_seq)
+                        except duckdb.Error as error:
+                            self._connection.failed(error)
+                            raise StoreUnavailable(
+                                f"The store cannot show the newest spans ({first_line(error)}). "
+                                "They are safe in its journal; try again in a moment."
+                            ) from None
+                        yield
+                    finally:
+                        rollback(con)
                 return
         yield
 

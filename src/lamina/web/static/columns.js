@@ -61,9 +61,7 @@ async function save(list, hidden) {
   }
 }
 
-function build() {
-  const hidden = new Set(JSON.parse(table.dataset.hiddenColumns || "[]"));
-  apply(hidden);
+function build(hidden) {
   const list = menu.querySelector("[data-columns-list]");
   for (const th of choosable()) {
     const label = document.createElement("label");
@@ -83,4 +81,14 @@ function build() {
   }
 }
 
-if (table && menu) build();
+if (table && menu) {
+  const hidden = new Set(JSON.parse(table.dataset.hiddenColumns || "[]"));
+  apply(hidden);
+  // the checkboxes are made when the menu first opens (the page's other labels stay unique)
+  menu.addEventListener("toggle", () => {
+    if (menu.open && !menu.dataset.built) {
+      menu.dataset.built = "true";
+      build(hidden);
+    }
+  });
+}
