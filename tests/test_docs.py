@@ -8,7 +8,7 @@ from pathlib import Path
 from lamina import docgen
 from lamina.receivers import http as otlp
 from lamina.settings import describe
-from lamina.web import admin, api, shares
+from lamina.web import admin, api, comments, shares
 from lamina.web import evaluators as evaluator_api
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_every_setting_is_documented_with_flag_and_variable() -> None:
 
 def test_every_route_is_in_the_api_reference() -> None:
     text = (ROOT / "docs" / "api.md").read_text()
-    for route in [*api.routes, *otlp.routes, *admin.routes, *shares.routes]:
+    for route in [*api.routes, *otlp.routes, *admin.routes, *shares.routes, *comments.routes]:
         path = re.sub(r":\w+}", "}", route.path)  # type: ignore[attr-defined]
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method != "HEAD":
@@ -42,6 +42,7 @@ def test_every_evaluator_route_is_in_the_api_reference() -> None:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method != "HEAD":
                 assert f"`{method} {route.path}`" in text, f"{method} {route.path}"  # type: ignore[attr-defined]
+
 
 def test_readme_gives_the_two_setup_commands_and_they_exist() -> None:
     readme = (ROOT / "README.md").read_text()

@@ -26,7 +26,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from lamina.receivers import http as otlp_routes
-from lamina.web import admin, api, scores, shares
+from lamina.web import admin, api, comments, scores, shares
 from tests.conftest import LaminaServer, start_server
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
@@ -36,6 +36,7 @@ PASSWORD = "a long and secret passphrase 42"
 MISSING_TRACE = "0123456789abcdef0123456789abcdef"
 MISSING_SESSION = "no-such-session"
 MISSING_SCORE = "no-such-score"
+MISSING_COMMENT = "no-such-comment"
 CONFIG = "tone"  # the owner's score config
 MISSING_CONFIG = "no-such-config"
 MISSING_SHARE = "shr_0000000000000000"
@@ -58,6 +59,7 @@ class World:
     score_id: str = ""  # a score on the owner's session
     share_id: str = ""  # a share link of the owner's session, and its token
     share_token: str = ""
+    comment_id: str = ""  # a comment on the owner's session, by the owner's key
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         headers=_bearer(key),
     )
     assert shared.status_code == 201, shared.text
+    commented = otlp.client().post(
+        f"{server.url}/api/v1/comments",
+        json={"body": "the owner's note", "session_id": session_id},
+        headers=_bearer(key),
+    )
+    assert commented.status_code == 201, commented.text
     owner_key_id = next(
         k["id"]
         for k in otlp.admin(server, "list_keys", project=name)
@@ -116,6 +124,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         score_id=scored.json()["score"]["score_id"],
         share_id=shared.json()["share"]["id"],
         share_token=shared.json()["token"],
+        comment_id=commented.json()["comment"]["comment_id"],
     )
     server.kill()
 
@@ -147,6 +156,11 @@ API = [
     ("POST", "/api/v1/traces/{trace_id}/share", "trace"),
     ("GET", "/api/v1/shares", None),
     ("DELETE", "/api/v1/shares/{key}", "share"),
+    ("GET", "/api/v1/comments", None),
+    ("POST", "/api/v1/comments", None),
+    ("DELETE", "/api/v1/comments/{comment_id}", "comment"),
+    ("PUT", "/api/v1/bookmarks", None),  # stars are a signed-in user's: a key is a 403
+    ("DELETE", "/api/v1/bookmarks", None),
 ]
 # Every managing route (admin token only), with the ids it takes.
 ADMIN = [
@@ -171,7 +185,7 @@ OTLP_PATHS = sorted(route.path for route in otlp_routes.routes)  # type: ignore[
 
 def test_the_matrix_covers_every_route() -> None:
     covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
-    for route in [*api.routes, *scores.routes, *shares.routes, *admin.routes]:
+    for route in [*api.routes, *scores.routes, *comments.routes, *shares.routes, *admin.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
                 continue
@@ -198,6 +212,11 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
             path.replace("{score_id}", world.score_id),
             path.replace("{score_id}", MISSING_SCORE),
         )
+    if kind == "comment":
+        return (
+            path.replace("{comment_id}", world.comment_id),
+            path.replace("{comment_id}", MISSING_COMMENT),
+        )
     if kind == "share":
         return path.replace("{key}", world.share_id), path.replace("{key}", MISSING_SHARE)
     if kind == "config":
@@ -220,7 +239,10 @@ def _body(world: World, method: str, path: str) -> bytes | None:
         "/api/v1/users": {"email": "intruder@example.com", "password": "x" * 12},
         "/api/v1/scores": {"name": "intrusion", "value": 0, "session_id": world.session_id},
         "/api/v1/score-configs": {"name": "intrusion", "type": "numeric", "max": 0},
+        "/api/v1/comments": {"body": "intrusion", "session_id": world.session_id},
     }
+    if path == "/api/v1/bookmarks":
+        return orjson.dumps({"session_id": world.session_id})
     if path.endswith("/end"):
         return orjson.dumps({"outcome": "failure"})
     if method == "PATCH":
@@ -287,6 +309,13 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
             on_real = _call(world, method, real, headers, **params)
             on_missing = _call(world, method, missing, headers, **params)
             where = f"{method} {path} {params}"
+            if path == "/api/v1/bookmarks":  # a key has no stars, in any project
+                assert on_real.status_code == on_missing.status_code == 403, where
+                assert "signed-in user" in on_real.json()["error"]["message"], where
+                continue
+            if path == "/api/v1/comments" and method == "POST":  # no such session in B
+                assert on_real.status_code == 404, where
+                continue
             if kind is None and method == "POST" and "score" in path:
                 # made in the stranger's own project (the owner's state is unchanged)
                 assert on_real.status_code == 201, where
@@ -296,6 +325,7 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
                 assert world.trace_id not in on_real.text and world.session_id not in on_real.text
                 assert world.score_id not in on_real.text and f'"{CONFIG}"' not in on_real.text
                 assert world.share_id not in on_real.text, where
+                assert world.comment_id not in on_real.text, where
                 continue
             if path.endswith("/end"):  # ends the stranger's session of that id, if any
                 assert on_real.status_code == on_missing.status_code == 200, where
@@ -307,6 +337,7 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
                 "session": (world.session_id, MISSING_SESSION),
                 "score": (world.score_id, MISSING_SCORE),
                 "share": (world.share_id, MISSING_SHARE),
+                "comment": (world.comment_id, MISSING_COMMENT),
                 "config": (CONFIG, MISSING_CONFIG),
             }.get(kind, (world.trace_id, MISSING_TRACE))
             assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
@@ -401,7 +432,7 @@ def test_the_owners_key_may_do_everything(world: World) -> None:
     """The control: the same routes with the right key work."""
     mine = _bearer(world.key)
     for method, path, kind in API:
-        if method in ("DELETE", "POST"):
+        if method in ("DELETE", "POST", "PUT"):  # PUT: a star, which no key may give
             continue
         real, _ = _paths(world, path, kind)
         assert _call(world, method, real, mine).status_code == 200, f"{method} {path}"
@@ -508,6 +539,7 @@ OPEN_PAGES = {
     ("POST", "/setup/{token}"): 404,
     ("GET", "/share/{token}"): 404,  # a share link's address; this token is no link
     ("GET", "/share/{token}/traces/{trace_id}"): 404,
+    ("GET", "/share/{token}/traces/{trace_id}/spans/{span_id}/{field}"): 404,
 }
 PAGE_USER = "pages@example.com"
 
@@ -534,6 +566,8 @@ def _page_path(world: World, path: str, missing: bool = False, project: str | No
         "session_id": MISSING_SESSION if missing else quote(world.session_id, safe=""),
         "key_id": "key_" + "0" * 20 if missing else world.key_id,
         "token": "not-the-setup-token",
+        "span_id": world.span_id,
+        "field": "input",
         "name": "app.css",
     }
     return re.sub(r"{(\w+)}", lambda m: values[m[1]], path)
@@ -551,7 +585,8 @@ def _signed_in(world: World) -> Iterator[httpx.Client]:
 
 def _state(world: World) -> Any:
     """Everything a page's form could change: projects, keys, users, the owner's data
-    (its sessions with their status and score summaries, its scores and configs)."""
+    (its sessions with their status and score summaries, its scores, configs and
+    comments)."""
     return (
         otlp.admin(world.server, "list_projects"),
         otlp.admin(world.server, "list_keys"),
@@ -560,6 +595,7 @@ def _state(world: World) -> Any:
         _call(world, "GET", "/api/v1/scores", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/score-configs", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/shares", _bearer(world.key)).json()["items"],
+        _call(world, "GET", "/api/v1/comments", _bearer(world.key)).json()["items"],
     )
 
 
@@ -701,6 +737,8 @@ def test_a_share_token_reads_its_one_object_only(world: World) -> None:
     page = otlp.client().get(base)
     assert page.status_code == 200 and world.session_id in page.text
     assert otlp.client().get(f"{base}/traces/{world.trace_id}").status_code == 200
+    value = otlp.client().get(f"{base}/traces/{world.trace_id}/spans/{world.span_id}/input")
+    assert value.status_code == 200 and value.json()["span_id"] == world.span_id
     (elsewhere,) = send_session(world.server, world.key, otlp.uid("unshared"), 1)
     before = _state(world)
     nothing = otlp.client().get(f"{world.server.url}/share/{'x' * 43}")
@@ -708,6 +746,7 @@ def test_a_share_token_reads_its_one_object_only(world: World) -> None:
         f"/traces/{elsewhere}",
         f"/traces/{elsewhere}?fragment=span",
         f"/traces/{elsewhere}?fragment=turn&n=1",
+        f"/traces/{elsewhere}/spans/{world.span_id}/input",
         f"/traces/{MISSING_TRACE}",
         "/traces/" + quote(world.session_id, safe=""),
     ):

@@ -69,7 +69,7 @@ def test_every_operation_keeps_to_its_description(
     """With a project key: a managing operation is a 403 the description allows."""
     server, key = described
     operations = _operations(server)
-    assert len(operations) == 41
+    assert len(operations) == 46
     for operation in operations:
         _check(server, operation, mode, key)
 
@@ -131,7 +131,7 @@ def _check(server: LaminaServer, operation: Any, mode: GenerationMode, key: str)
 def test_the_description_is_served_without_a_key_and_names_every_route(
     described: tuple[LaminaServer, str],
 ) -> None:
-    from lamina.web import api, scores, shares
+    from lamina.web import api, comments, scores, shares
 
     server, _ = described
     answer = httpx.get(f"{server.url}/api/v1/openapi.json", timeout=10)
@@ -141,7 +141,7 @@ def test_the_description_is_served_without_a_key_and_names_every_route(
     described_routes = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
-    for route in [*api.routes, *scores.routes, *shares.routes]:
+    for route in [*api.routes, *scores.routes, *shares.routes, *comments.routes]:
         path = route.path.replace(":path}", "}")  # type: ignore[attr-defined]
         if path == "/api/v1/openapi.json":
             continue

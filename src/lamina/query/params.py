@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lamina.errors import BadRequest
+from lamina.store.comments import CommentQuery
 from lamina.store.queries import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -29,6 +30,7 @@ from lamina.store.scores import ScoreQuery
 
 MAX_METADATA = 20  # metadata filters in one query
 MAX_SCORE_FILTERS = 20  # score= and has_score= filters in one query
+NO_ONE = ""  # the user of a caller without one: no user id is empty
 MAX_DURATION_MS = 1e12  # about 31 years: as nanoseconds, well inside 64 bits
 
 TRACE_STATUSES = ("ok", "error")
@@ -37,8 +39,9 @@ _FALSE = ("false", "0", "no")
 
 
 def parse_session_query(
-    params: Mapping[str, str], metadata: list[str] | None = None
+    params: Mapping[str, str], metadata: list[str] | None = None, viewer: str | None = None
 ) -> SessionQuery:
+    """``viewer``: the signed-in user asking, whom ``starred=true`` means."""
     sort, score_sort = _sort(params, SESSION_SORTS)
     status = _text(params, "status")
     if status is not None and status not in SESSION_STATUSES:
@@ -67,10 +70,13 @@ def parse_session_query(
         scores=_score_conditions(params),
         has_scores=_has_scores(params),
         score_sort=score_sort,
+        starred_by=_starred(params, viewer),
     )
 
 
-def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = None) -> TraceQuery:
+def parse_trace_query(
+    params: Mapping[str, str], metadata: list[str] | None = None, viewer: str | None = None
+) -> TraceQuery:
     status = _text(params, "status")
     if status is not None and status not in TRACE_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(TRACE_STATUSES)}; got {status!r}.")
@@ -92,6 +98,27 @@ def parse_trace_query(params: Mapping[str, str], metadata: list[str] | None = No
         scores=_score_conditions(params),
         has_scores=_has_scores(params),
         score_sort=score_sort,
+        starred_by=_starred(params, viewer),
+    )
+
+
+def _starred(params: Mapping[str, str], viewer: str | None) -> str | None:
+    """``starred=true``: only what ``viewer`` starred (``false`` is no filter). An API
+    key or the admin token (no viewer) has no stars: NO_ONE, whom nothing is starred by."""
+    if not _bool(params, "starred"):
+        return None
+    return NO_ONE if viewer is None else viewer
+
+
+def parse_comment_query(params: Mapping[str, str]) -> CommentQuery:
+    """``GET /api/v1/comments``'s filters; oldest first (the cursor's sort is "created")."""
+    cursor = _text(params, "cursor")
+    return CommentQuery(
+        limit=_limit(params),
+        cursor=Cursor.decode(cursor, "created") if cursor else None,
+        session_id=_text(params, "session_id"),
+        trace_id=(_text(params, "trace_id") or "").lower() or None,
+        span_id=(_text(params, "span_id") or "").lower() or None,
     )
 
 

@@ -21,6 +21,7 @@ import orjson
 from lamina.errors import NotFound
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.base import Row, Store
+from lamina.store.comments import StarKind
 from lamina.store.queries import Page, SessionQuery
 from lamina.store.rows import LARGE_FIELDS
 from lamina.store.scores import Score
@@ -129,13 +130,20 @@ def span(row: Row) -> Row:
 
 
 def list_sessions(
-    store: Store, project_id: str, params: Mapping[str, str], metadata: list[str] | None = None
+    store: Store,
+    project_id: str,
+    params: Mapping[str, str],
+    metadata: list[str] | None = None,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
-    query = parse_session_query(params, metadata)
+    """``viewer``: the signed-in user asking, whose stars rows show and ``starred=true``
+    filters by (None for an API key: see lamina.query.comments)."""
+    query = parse_session_query(params, metadata, viewer)
     counting = None
     if query.q is None:  # a search is not counted (see _session_total)
         counting = _COUNTING.submit(store.count_sessions, project_id, query, TOTAL_CAP + 1)
     page = store.list_sessions(project_id, query)
+    _mark_starred(store, project_id, viewer, StarKind.SESSION, page.items)
     total, exact = _session_total(query, page, counting)
     return {
         "items": [session(row) for row in page.items],
@@ -167,10 +175,27 @@ def get_session(store: Store, project_id: str, session_id: str) -> Row:
 
 
 def list_traces(
-    store: Store, project_id: str, params: Mapping[str, str], metadata: list[str] | None = None
+    store: Store,
+    project_id: str,
+    params: Mapping[str, str],
+    metadata: list[str] | None = None,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
-    page = store.list_traces(project_id, parse_trace_query(params, metadata))
+    page = store.list_traces(project_id, parse_trace_query(params, metadata, viewer))
+    _mark_starred(store, project_id, viewer, StarKind.TRACE, page.items)
     return {"items": [trace(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+def _mark_starred(
+    store: Store, project_id: str, viewer: str | None, kind: StarKind, rows: list[Row]
+) -> None:
+    """Give a page's rows ``starred`` for a signed-in user (one small read)."""
+    if viewer is None or not rows:
+        return
+    key = "session_id" if kind == StarKind.SESSION else "trace_id"
+    found = store.starred(project_id, viewer, kind, [row[key] for row in rows])
+    for row in rows:
+        row["starred"] = row[key] in found
 
 
 def get_trace(store: Store, project_id: str, trace_id: str) -> Row:

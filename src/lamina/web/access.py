@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from lamina.auth import bearer_token
+from lamina.auth import KEY_PREFIX, bearer_token
 from lamina.errors import Forbidden, NotFound, Unauthorized
 from lamina.operations import DEFAULT_PROJECT, find_project
+from lamina.query.comments import ADMIN, Commenter
 from lamina.query.scores import Giver
 from lamina.server_runtime import BrowserAccounts, ServerRuntime, Visitor
 
@@ -64,6 +65,40 @@ async def giver_of(request: Request, project_id: str) -> Giver:
         return Giver("admin", admin=True)
     token = bearer_token(authorization) or ""
     return Giver(await run_in_threadpool(runtime.keys.name_for, token, project_id))
+
+
+async def viewer_of(request: Request) -> str | None:
+    """The signed-in user's id (after :func:`project_of` let the request in), None for
+    an API key or the admin token: whose stars a list shows."""
+    accounts = request.app.state.runtime.accounts
+    if "authorization" in request.headers or accounts is None:
+        return None
+    visitor = await accounts.visitor(request)
+    return visitor.user.id if visitor is not None else None
+
+
+async def commenter_of(request: Request, project_id: str) -> Commenter:
+    """Who writes (or deletes) comments and stars with this request (after
+    :func:`project_of` let it in): a signed-in user, an API key (by its id; the name
+    is shown), or the admin token."""
+    runtime: ServerRuntime = request.app.state.runtime
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        accounts = runtime.accounts
+        visitor = await accounts.visitor(request) if accounts is not None else None
+        if visitor is None:  # project_of signed it in: only without accounts
+            raise Unauthorized("Sign in to the web pages to comment.")
+        user = visitor.user
+        return Commenter(user.email, f"user:{user.id}", user.id)
+    if _is_admin_token(runtime, authorization):
+        return Commenter(ADMIN, ADMIN)
+    token = bearer_token(authorization) or ""
+    prefix = token[: len(KEY_PREFIX) + 6]
+    keys = await run_in_threadpool(runtime.store.list_keys, project_id)
+    live = [key for key in keys if key.prefix == prefix and key.revoked_ns is None]
+    if not live:
+        raise Unauthorized("This API key was revoked.")
+    return Commenter(live[0].name, f"key:{live[0].id}")
 
 
 async def require_admin(request: Request) -> None:

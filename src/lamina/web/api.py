@@ -30,7 +30,7 @@ from lamina.query import scores as judged
 from lamina.query.scores import Giver
 from lamina.server_runtime import ServerRuntime
 from lamina.store.base import Store
-from lamina.web.access import giver_of, project_of
+from lamina.web.access import giver_of, project_of, viewer_of
 from lamina.web.bodies import read_body
 
 MiB = 1024 * 1024
@@ -58,18 +58,25 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _sessions(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
-    metadata = request.query_params.getlist("metadata")
-    return present.list_sessions(runtime.store, project_id, request.query_params, metadata)
+def _listing(read: Callable[..., Any]) -> Callable[[Request], Awaitable[Response]]:
+    """A list of sessions or traces, with the signed-in user's stars (see
+    lamina.query.comments)."""
+
+    async def endpoint(request: Request) -> Response:
+        runtime: ServerRuntime = request.app.state.runtime
+        project_id = await project_of(request)
+        viewer = await viewer_of(request)
+        metadata = request.query_params.getlist("metadata")
+        result = await run_in_threadpool(
+            read, runtime.store, project_id, request.query_params, metadata, viewer
+        )
+        return JSONResponse(result)
+
+    return endpoint
 
 
 def _session(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
     return present.get_session(runtime.store, project_id, request.path_params["session_id"])
-
-
-def _traces(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
-    metadata = request.query_params.getlist("metadata")
-    return present.list_traces(runtime.store, project_id, request.query_params, metadata)
 
 
 def _trace(runtime: ServerRuntime, project_id: str, request: Request) -> Any:
@@ -201,10 +208,10 @@ routes = [
     Route("/api/v1/openapi.json", _openapi),
     Route("/api/v1/export", _export),
     Route("/api/v1/import", _import, methods=["POST"]),
-    Route("/api/v1/sessions", _endpoint(_sessions)),
+    Route("/api/v1/sessions", _listing(present.list_sessions)),
     Route("/api/v1/sessions/{session_id:path}", _endpoint(_session)),
     Route("/api/v1/sessions/{session_id:path}", _endpoint(_delete_session), methods=["DELETE"]),
-    Route("/api/v1/traces", _endpoint(_traces)),
+    Route("/api/v1/traces", _listing(present.list_traces)),
     Route("/api/v1/traces/{trace_id}", _endpoint(_trace)),
     Route("/api/v1/traces/{trace_id}", _endpoint(_delete_trace), methods=["DELETE"]),
     Route("/api/v1/traces/{trace_id}/spans/{span_id}/{field}", _endpoint(_span_value)),

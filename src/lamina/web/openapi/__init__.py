@@ -5,6 +5,7 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.project` describes a project's routes,
 :mod:`~lamina.web.openapi.scores` those of scores,
 :mod:`~lamina.web.openapi.evaluators` those of evaluators,
+:mod:`~lamina.web.openapi.comments` those of comments and stars,
 :mod:`~lamina.web.openapi.shares` those of share links, :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.web.openapi import admin, project, schemas, scores, shares
+from lamina.web.openapi import admin, comments, project, schemas, scores, shares
 from lamina.web.openapi import evaluators as evaluator_paths
 
 
@@ -34,6 +35,7 @@ def document() -> dict[str, Any]:
             **project.paths(),
             **scores.paths(project.PROJECT),
             **evaluator_paths.paths(project.PROJECT),
+            **comments.paths(project.PROJECT),
             **shares.paths(project.PROJECT),
             **admin.paths(),
         },
@@ -50,6 +52,7 @@ def document() -> dict[str, Any]:
                 **schemas.schemas(),
                 **scores.schemas(),
                 **evaluator_paths.schemas(),
+                **comments.schemas(),
                 **shares.schemas(),
             },
         },

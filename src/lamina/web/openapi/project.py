@@ -84,6 +84,12 @@ def _sessions() -> list[dict[str, Any]]:
                 "key=value; repeat for several. Only sessions with a trace that has every "
                 "pair (and the tag, if given)."
             ),
+            query(
+                "starred",
+                "true: only those the signed-in user starred (a browser's request; an API "
+                "key has no stars: none).",
+                {"type": "boolean"},
+            ),
         ],
         SESSION_SORTS,
     )
@@ -99,6 +105,12 @@ def _traces() -> list[dict[str, Any]]:
             query("tag", "Traces carrying this tag."),
             _metadata("key=value; repeat for several (all must match)."),
             query("q", "Traces with a span whose input or output contains this text."),
+            query(
+                "starred",
+                "true: only those the signed-in user starred (a browser's request; an API "
+                "key has no stars: none).",
+                {"type": "boolean"},
+            ),
         ],
         TRACE_SORTS,
     )

@@ -96,8 +96,8 @@ def schemas() -> dict[str, Any]:
         "Error": an_object(
             {"error": an_object({"code": TEXT, "message": TEXT})},
         ),
-        "Session": an_object(session),
-        "Trace": an_object(trace),
+        "Session": _starrable(an_object(session)),
+        "Trace": _starrable(an_object(trace)),
         "Span": _span_schema(span),
         "SpanValue": an_object(
             {
@@ -119,6 +119,12 @@ def schemas() -> dict[str, Any]:
         "Imported": an_object({"spans": INTEGER, "traces": INTEGER, "scores": INTEGER}),
         **_managed(deleted),
     }
+
+
+def _starrable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A list's item: a signed-in user's list also says whether they starred it."""
+    starred = {"type": "boolean", "description": "Starred by the signed-in user (browsers)."}
+    return {**schema, "properties": {**schema["properties"], "starred": starred}}
 
 
 def _span_schema(span: dict[str, Any]) -> dict[str, Any]:
