@@ -184,3 +184,33 @@ def test_deleting_the_session_or_revoking_by_id_ends_its_links(project: Project)
     project.ok("DELETE", f"/api/v1/shares/{by_id['share']['id']}")
     assert visit(by_id["url"]).status_code == 404
     assert project.ok("GET", "/api/v1/shares")["items"] == []
+
+
+def test_a_long_value_cut_on_a_shared_page_opens_whole_inside_the_share(project: Project) -> None:
+    session_id = otlp.uid("long")
+    answer, note = "a" * 70_000 + "THE END", "n" * 70_000  # past a trace's 65,536 characters
+    spans = otlp.conversation_turn(
+        session_id, 0, start_ns=time.time_ns(), extra_root={"output.value": answer, "note": note}
+    )
+    assert otlp.post(project.server.url, project.key, otlp.export(spans)).status_code == 200
+    project.wait_session(session_id, 1)
+    trace_id, root = spans[0].trace_id.hex(), spans[0].span_id.hex()
+    for redact in (False, True):
+        made = project.ok(
+            "POST", f"/api/v1/traces/{trace_id}/share", 201, json={"redact_attributes": redact}
+        )
+        base = f"/share/{made['token']}/traces/{trace_id}/spans/{root}"
+        page = visit(made["url"])
+        assert page.status_code == 200 and "THE END" not in page.text  # cut
+        assert f'href="{base}/output"' in page.text
+        assert (f'href="{base}/attributes"' in page.text) is not redact
+        whole = visit(project.server.url + base + "/output")
+        assert whole.status_code == 200 and whole.json()["value"] == answer
+        assert {k: whole.headers[k] for k in SHARE_HEADERS} == SHARE_HEADERS
+        attributes = visit(project.server.url + base + "/attributes")
+        if redact:
+            assert attributes.status_code == 404 and attributes.text == gone(project).text
+        else:
+            assert attributes.json()["value"]["note"] == note
+        elsewhere = f"/share/{made['token']}/traces/{'0' * 32}/spans/{root}/output"
+        assert visit(project.server.url + elsewhere).status_code == 404

@@ -37,13 +37,18 @@ _REDACTED = ("attributes", "resource", "metadata")
 
 
 def _redacted(trace: Row, share: Share) -> Row:
-    """The trace as the share shows it: without its long values' links (the whole
-    value is behind the JSON API), and redacted if the share says so."""
-    out = dict(trace)
-    out["spans"] = [{k: v for k, v in s.items() if k != "truncated"} for s in trace["spans"]]
-    if share.redact_attributes:
-        out["metadata"] = {}
-        out["spans"] = [{**s, **{k: {} for k in _REDACTED if k in s}} for s in out["spans"]]
+    """The trace as the share shows it: redacted if the share says so (and then no
+    redacted value is named as cut short)."""
+    if not share.redact_attributes:
+        return trace
+    out = {**trace, "metadata": {}}
+    spans = []
+    for span in trace["spans"]:
+        span = {**span, **{k: {} for k in _REDACTED if k in span}}
+        cut = {k: v for k, v in (span.get("truncated") or {}).items() if k not in _REDACTED}
+        span.pop("truncated", None)
+        spans.append({**span, "truncated": cut} if cut else span)
+    out["spans"] = spans
     return out
 
 
@@ -59,6 +64,39 @@ async def shared_trace(request: Request) -> Response:
     return await _answer(request, request.path_params["trace_id"].lower())
 
 
+async def shared_value(request: Request) -> Response:
+    """``/share/{token}/traces/{trace_id}/spans/{span_id}/{field}``: one whole long value
+    of a span the share shows cut short, as ``GET /api/v1/traces/.../spans/...`` answers
+    it (never a value the share redacts)."""
+    site = site_of(request)
+    store = site.runtime.store
+    params = request.path_params
+    try:
+        share = await run_in_threadpool(sharing.find, store, params["token"])
+        if share is None or (share.redact_attributes and params["field"] in _REDACTED):
+            raise NotFound(NOTHING_HERE)
+        trace_id, span_id = params["trace_id"].lower(), params["span_id"].lower()
+        await run_in_threadpool(_reachable, store, share, trace_id)
+        row = await run_in_threadpool(
+            present.span_value, store, share.project_id, trace_id, span_id, params["field"]
+        )
+        response = Response(present.json_bytes(row), media_type="application/json")
+    except NotFound:
+        response = request.app.state.error_page(request, NotFound(NOTHING_HERE))
+    response.headers.update(HEADERS)
+    return response
+
+
+def _reachable(store: Store, share: Share, trace_id: str) -> Row:
+    """The trace, if the share opens it: the shared trace, or one of the shared session's."""
+    if share.kind is ShareKind.TRACE and trace_id != share.object_id:
+        raise NotFound(NOTHING_HERE)
+    trace = _redacted(present.get_trace(store, share.project_id, trace_id), share)
+    if share.kind is ShareKind.SESSION and trace["session_id"] != share.object_id:
+        raise NotFound(NOTHING_HERE)
+    return trace
+
+
 async def _answer(request: Request, trace_id: str | None) -> Response:
     site = site_of(request)
     store = site.runtime.store
@@ -68,6 +106,7 @@ async def _answer(request: Request, trace_id: str | None) -> Response:
             raise NotFound(NOTHING_HERE)
         base = f"/share/{request.path_params['token']}"
         context: dict[str, Any] = {"tz": viewer_zone(request), "share": share, "base": base}
+        context["value_base"] = base  # _span.html links a cut value inside the share
         if trace_id is None and share.kind is ShareKind.SESSION:
             template, values = await run_in_threadpool(_session, store, share, context)
         else:
@@ -100,11 +139,7 @@ def _session(store: Store, share: Share, context: dict[str, Any]) -> tuple[str, 
 def _trace(
     store: Store, share: Share, trace_id: str, params: Any, context: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    if share.kind is ShareKind.TRACE and trace_id != share.object_id:
-        raise NotFound(NOTHING_HERE)
-    trace = _redacted(present.get_trace(store, share.project_id, trace_id), share)
-    if share.kind is ShareKind.SESSION and trace["session_id"] != share.object_id:
-        raise NotFound(NOTHING_HERE)
+    trace = _reachable(store, share, trace_id)
     rows = spans.tree_rows(trace["spans"])
     wanted = params.get("span")
     selected = next((row for row in rows if row.id == wanted), rows[0] if rows else None)
@@ -134,4 +169,5 @@ def _trace(
 routes = [
     Route("/share/{token}", share_page),
     Route("/share/{token}/traces/{trace_id}", shared_trace),
+    Route("/share/{token}/traces/{trace_id}/spans/{span_id}/{field}", shared_value),
 ]
