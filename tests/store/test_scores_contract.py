@@ -560,7 +560,8 @@ def test_each_change_shows_in_the_next_read_of_a_page_read_before(store: Store) 
                 for r in all_sessions(store, project)
             }
             traces = {r["trace_id"]: r["score_summary"] for r in all_traces(store, project)}
-        return {"sessions": sessions, "traces": traces}
+            count = store.count_sessions(project, SessionQuery(has_errors=False), 100)
+        return {"sessions": sessions, "traces": traces, "count": count}
 
     assert seen()["sessions"] == {"s-1": ("active", {}), "s-2": ("active", {})}
     given = score("helpful", 0.5, trace=t1)
@@ -574,5 +575,7 @@ def test_each_change_shows_in_the_next_read_of_a_page_read_before(store: Store) 
     store.delete_score(project, given.score_id)
     assert seen()["sessions"]["s-1"] == ("ended", {})
     assert seen()["traces"][t1] == {}
+    assert seen()["count"] == 2
     store.delete_session(project, "s-1")
     assert set(seen()["sessions"]) == {"s-2"}
+    assert seen()["count"] == 1

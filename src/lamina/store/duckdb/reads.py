@@ -9,6 +9,7 @@ journaled is stored (see lamina.store.duckdb.storer.Storer.reading).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -64,8 +65,20 @@ def list_sessions(connection: Connection, project_id: str, query: SessionQuery) 
 
 
 def count_sessions(connection: Connection, project_id: str, query: SessionQuery, up_to: int) -> int:
+    """Counted again after any write (lamina.store.duckdb.remembered); a count by status
+    each time (sessions end as the clock moves, not only as data is written)."""
+    key: tuple[str, ...] | None = None
+    if query.status is None:
+        filters = dataclasses.replace(query, limit=0, cursor=None, sort="", score_sort=None)
+        key = ("count", project_id, repr(filters), str(up_to))
+    writes = connection.writes_done()
+    if key is not None and (known := connection.remembered.known(writes, [key])):
+        return int(known[key])
     row = one(connection.cursor().execute(*sessions_sql.count_sessions(project_id, query, up_to)))
-    return int(row[0]) if row else 0
+    counted = int(row[0]) if row else 0
+    if key is not None:
+        connection.remembered.keep(writes, connection.writes_done(), {key: counted})
+    return counted
 
 
 def session_spans(
