@@ -214,3 +214,20 @@ def test_a_long_value_cut_on_a_shared_page_opens_whole_inside_the_share(project:
             assert attributes.json()["value"]["note"] == note
         elsewhere = f"/share/{made['token']}/traces/{'0' * 32}/spans/{root}/output"
         assert visit(project.server.url + elsewhere).status_code == 404
+
+
+def test_a_long_session_pages_its_turns_inside_the_share(project: Project) -> None:
+    session_id = otlp.uid("many")
+    traces = send(project, session_id, 102)
+    made = project.ok("POST", f"/api/v1/sessions/{session_id}/share", 201, json={})
+    base = f"/share/{made['token']}"
+    first = visit(made["url"])
+    assert first.status_code == 200 and first.text.count('<article class="turn') == 100
+    assert f'href="{base}?from=100"' in first.text and "Show turns 101–102" in first.text
+    rest = visit(f"{made['url']}?from=100")
+    assert rest.text.count('<article class="turn') == 2
+    assert f'id="turn-{traces[101]}"' in rest.text and f'href="{base}?from=0"' in rest.text
+    for href in links(first.text) | links(rest.text):
+        assert href.startswith((base + "/traces/", base + "?from=", "#", "/static/")), href
+    odd = visit(f"{made['url']}?from=later")  # not a number: the first turns
+    assert odd.status_code == 200 and odd.text.count('<article class="turn') == 100

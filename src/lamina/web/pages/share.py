@@ -108,7 +108,9 @@ async def _answer(request: Request, trace_id: str | None) -> Response:
         context: dict[str, Any] = {"tz": viewer_zone(request), "share": share, "base": base}
         context["value_base"] = base  # _span.html links a cut value inside the share
         if trace_id is None and share.kind is ShareKind.SESSION:
-            template, values = await run_in_threadpool(_session, store, share, context)
+            template, values = await run_in_threadpool(
+                _session, store, share, request.query_params.get("from", ""), context
+            )
         else:
             wanted = trace_id or share.object_id
             template, values = await run_in_threadpool(
@@ -122,16 +124,20 @@ async def _answer(request: Request, trace_id: str | None) -> Response:
     return response
 
 
-def _session(store: Store, share: Share, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _session(
+    store: Store, share: Share, start: str, context: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The shared session's page of turns from ``start`` (``?from=``, 0 unless a number)."""
     session = present.get_session(store, share.project_id, share.object_id)
-    last = session_pages.TURNS_PER_PAGE
-    loaded = session_pages.load_turns(store, share.project_id, session, 0, last)
-    turns = transcript.turns(session, loaded)[:last]
+    first = int(start) if start.isdigit() and len(start) < 10 else 0
+    last = first + session_pages.TURNS_PER_PAGE
+    loaded = session_pages.load_turns(store, share.project_id, session, first, last)
     return "share_session.html", {
         **context,
         "session": session,
-        "turns": turns,
-        "more": max(0, len(session["traces"]) - last),
+        "turns": transcript.turns(session, loaded)[first:last],
+        "first": first,
+        "last": min(last, len(session["traces"])),
         "marks": transcript.timeline(session),
     }
 
