@@ -3,9 +3,10 @@
 Every ``evaluator_poll_ms`` it asks the store, for each enabled evaluator, which of its
 targets went quiet (no span for ``quiet_seconds``) at a version that has no run yet,
 and queues them (:meth:`Store.queue_runs`: one run per version, so a target is queued
-again only when spans arrived since). Then it claims as many runs as it has free
-workers (``evaluator_concurrency``, default 2) and does each in a thread of its own,
-apart from ingest, which never waits for it.
+again only when spans arrived since). Then it claims runs, CLAIM_BATCH for each of its
+workers (``evaluator_concurrency``, default 2: the runs done at once, each in a thread
+apart from ingest, which never waits for them), and claims again as soon as the
+workers have room, without waiting for the next poll.
 
 A run: the target read as stored now; filtered (name, tag, metadata) and sampled
 (``sample_rate``, the same answer for every version of a target) or ``skipped``;
@@ -48,6 +49,9 @@ log = logging.getLogger("lamina.evaluation")
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (5, 30, 120, 600)
 QUEUE_PAGE = 500  # targets queued an evaluator a poll
+# Runs claimed at once for each worker: a claim's round trips (a ClickHouse one is
+# several statements) are shared by that many runs; their leases cover the wait.
+CLAIM_BATCH = 2
 SECOND_NS = 1_000_000_000
 JUDGE_MISSING = "The LLM judge is not available in this build yet."
 
@@ -134,31 +138,46 @@ class Runner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.keys = KeyBox(settings.data_dir)
         self._pool = ThreadPoolExecutor(self.concurrency or 1, thread_name_prefix="lamina-eval")
-        self._busy = 0
+        self.poll_ns = settings.evaluator_poll_ms * 1_000_000
+        self._looked_ns = 0  # when quiet targets were last looked for
+        self._busy = 0  # runs claimed and not done
+        self._held: set[str] = set()  # their ids
         self._lock = threading.Lock()
+        self._room = threading.Event()
         self._evaluators: dict[str, Evaluator] = {}
 
-    def poll(self) -> int:
-        """Queue what went quiet, then start as many claimed runs as there are free
-        workers; how many started."""
-        now = time.time_ns()
-        evaluators: dict[str, Evaluator] = {}
-        for project in self.store.list_projects():
-            for evaluator in self.store.list_evaluators(project.id):
-                evaluators[evaluator.evaluator_id] = evaluator
-                if evaluator.enabled:
-                    self._queue_quiet(project.id, evaluator, now)
-        self._evaluators = evaluators
+    def poll(self, now: int | None = None) -> int:
+        """Queue what went quiet (at most every poll interval), then claim runs for the
+        free places of the local backlog (CLAIM_BATCH a worker) and hand them to the
+        workers; how many were claimed."""
+        now = time.time_ns() if now is None else now
+        if now - self._looked_ns >= self.poll_ns:
+            self._looked_ns = now
+            evaluators: dict[str, Evaluator] = {}
+            for project in self.store.list_projects():
+                for evaluator in self.store.list_evaluators(project.id):
+                    evaluators[evaluator.evaluator_id] = evaluator
+                    if evaluator.enabled:
+                        self._queue_quiet(project.id, evaluator, now)
+            self._evaluators = evaluators
         with self._lock:
-            free = self.concurrency - self._busy
-        if free <= 0:
+            free = self.concurrency * CLAIM_BATCH - self._busy
+        if free < self.concurrency:  # claim again once the workers have room
             return 0
         claimed = self.store.claim_runs(self.owner, now, self.lease_ns, free)
-        for run in claimed:
-            with self._lock:
-                self._busy += 1
+        with self._lock:
+            # one whose lease ran out while it waited here is this server's still
+            fresh = [run for run in claimed if run.run_id not in self._held]
+            self._held.update(run.run_id for run in fresh)
+            self._busy += len(fresh)
+            self._room.clear()
+        for run in fresh:
             self._pool.submit(self._do, run)
         return len(claimed)
+
+    def wait_for_room(self, seconds: float) -> None:
+        """Until the workers' backlog has room for a claim, or ``seconds`` passed."""
+        self._room.wait(seconds)
 
     def _queue_quiet(self, project_id: str, evaluator: Evaluator, now: int) -> None:
         spec = spec_of(evaluator)
@@ -185,6 +204,9 @@ class Runner:
         finally:
             with self._lock:
                 self._busy -= 1
+                self._held.discard(run.run_id)
+                if self._busy <= self.concurrency * (CLAIM_BATCH - 1):
+                    self._room.set()
 
     def execute(self, run: Run) -> Run:
         """The run done, as it is to be saved (its score written and older runs
@@ -285,14 +307,20 @@ def supersede(store: Store, finished: Run) -> Run:
 
 
 async def keep_running(store: Store, settings: Settings) -> None:
-    """Poll for ever (until cancelled, at the server's stop)."""
+    """Poll for ever (until cancelled, at the server's stop): at once again while claims
+    find runs and the workers have room, else after the poll interval."""
     runner = Runner(store, settings)
+    interval = settings.evaluator_poll_ms / 1000
     try:
         while True:
             try:
-                await asyncio.to_thread(runner.poll)
+                claimed = await asyncio.to_thread(runner.poll)
             except Exception:  # a store that cannot answer now may later; never stop
                 log.exception("evaluators: could not look for work; will try again")
-            await asyncio.sleep(settings.evaluator_poll_ms / 1000)
+                claimed = 0
+            if claimed:
+                await asyncio.to_thread(runner.wait_for_room, interval)
+            else:
+                await asyncio.sleep(interval)
     finally:
         runner.close()

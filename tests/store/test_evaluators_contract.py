@@ -1,0 +1,186 @@
+"""The Store contract for evaluators and their runs (lamina.store.evaluators), on every
+store in tests.store.test_contract.STORES, through the Store protocol only: evaluators
+per project (a name once), quiet targets at their versions (again once spans are
+added), runs queued once, claimed once (leases), saved, listed newest first, and on
+ClickHouse two stores on one database (two servers) never both claim a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from lamina.errors import Conflict
+from lamina.store.base import Store
+from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
+from tests.store.test_contract import BASE, MS, STORES, Backend, agent_trace, rec, trace_id
+from tests.store.writing import write
+
+SECOND = 1_000_000_000
+_ids = itertools.count(1)
+
+
+@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    make: Callable[[Path], Backend] = request.param
+    return make(tmp_path)
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    opened = backend.open()
+    yield opened
+    opened.close()
+
+
+def evaluator(name: str = "errors", target: str = "session", **fields: object) -> Evaluator:
+    n = next(_ids)
+    values: dict[str, object] = {
+        "evaluator_id": f"evl_{n:016d}",
+        "name": name,
+        "target": target,
+        "enabled": True,
+        "definition": '{"kind": "check"}',
+        "secret": None,
+        "created_ns": BASE,
+        "updated_ns": BASE,
+    }
+    return Evaluator(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def queued(project: str, found: Evaluator, target_id: str, version: str, at: int) -> Run:
+    return Run(
+        project_id=project,
+        run_id=run_id(found.evaluator_id, target_id, version),
+        evaluator_id=found.evaluator_id,
+        target=found.target,
+        target_id=target_id,
+        version=version,
+        status=RunStatus.QUEUED,
+        queued_ns=at,
+    )
+
+
+def test_evaluators_per_project_one_name_each(store: Store) -> None:
+    first = store.put_evaluator("prj_a", evaluator("errors", secret="fernet:sealed"))
+    store.put_evaluator("prj_a", evaluator("cost"))
+    store.put_evaluator("prj_b", evaluator("errors"))  # another project: its own names
+    assert [e.name for e in store.list_evaluators("prj_a")] == ["cost", "errors"]
+    assert store.list_evaluators("prj_a")[1] == first
+    with pytest.raises(Conflict):
+        store.put_evaluator("prj_a", evaluator("errors"))
+    changed = dataclasses.replace(first, enabled=False, name="errors-2", updated_ns=BASE + 1)
+    store.put_evaluator("prj_a", changed)  # replaced by its id
+    assert {e.name: e.enabled for e in store.list_evaluators("prj_a")} == {
+        "cost": True,
+        "errors-2": False,
+    }
+    assert store.delete_evaluator("prj_b", first.evaluator_id) is None  # not B's
+    assert store.delete_evaluator("prj_a", first.evaluator_id) == changed
+    assert [e.name for e in store.list_evaluators("prj_a")] == ["cost"]
+    assert [e.name for e in store.list_evaluators("prj_b")] == ["errors"]
+
+
+def test_quiet_targets_at_their_versions_and_again_after_new_spans(store: Store) -> None:
+    judge = store.put_evaluator("prj_a", evaluator())
+    write(store, agent_trace("s-1", BASE))
+    write(store, agent_trace("s-2", BASE + 60 * SECOND))
+    write(store, agent_trace("s-other", BASE, project="prj_b"))
+    found = store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE + 30 * SECOND, 10)
+    assert [q.target_id for q in found] == ["s-1"]  # s-2 ended after until
+    everything = store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE * 2, 10)
+    assert [q.target_id for q in everything] == ["s-1", "s-2"]
+    assert (
+        store.queue_runs(
+            "prj_a", [queued("prj_a", judge, q.target_id, q.version, 1) for q in everything]
+        )
+        == 2
+    )
+    assert store.queue_runs("prj_a", [queued("prj_a", judge, "s-1", everything[0].version, 2)]) == 0
+    assert store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE * 2, 10) == []
+    write(store, agent_trace("s-1", BASE + 120 * SECOND))  # a new turn: a new version
+    again = store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE * 2, 10)
+    assert [q.target_id for q in again] == ["s-1"] and again[0].version != everything[0].version
+    # traces: each trace is a target
+    tracer = store.put_evaluator("prj_a", evaluator("per-trace", target="trace"))
+    tid = trace_id()
+    write(store, [rec(tid, "root", start=BASE)])
+    traces = store.quiet_targets("prj_a", tracer.evaluator_id, "trace", 0, BASE * 2, 100)
+    assert tid in {q.target_id for q in traces}
+    write(store, [rec(tid, "late", start=BASE + 5 * MS)])
+    later = {
+        q.target_id: q.version
+        for q in store.quiet_targets("prj_a", tracer.evaluator_id, "trace", 0, BASE * 2, 100)
+    }
+    assert later[tid] != {q.target_id: q.version for q in traces}[tid]
+
+
+def test_runs_are_claimed_once_saved_and_listed(store: Store) -> None:
+    judge = store.put_evaluator("prj_a", evaluator())
+    runs = [queued("prj_a", judge, f"s-{n}", "1:1", 1000 + n) for n in range(5)]
+    assert store.queue_runs("prj_a", runs) == 5
+    now = 10 * SECOND
+    first = store.claim_runs("server-1", now, 60 * SECOND, 3)
+    assert [r.target_id for r in first] == ["s-0", "s-1", "s-2"]
+    assert all(r.status == RunStatus.RUNNING and r.attempts == 1 for r in first)
+    rest = store.claim_runs("server-2", now, 60 * SECOND, 10)
+    assert [r.target_id for r in rest] == ["s-3", "s-4"]
+    assert store.claim_runs("server-2", now, 60 * SECOND, 10) == []  # all held
+    done = dataclasses.replace(
+        first[0], status=RunStatus.OK, value=1.0, score_id="evs_1", finished_ns=now, error=None
+    )
+    store.save_run(done)
+    # a lease that ran out (its server stopped) is claimed again, counted
+    later = store.claim_runs("server-3", now + 61 * SECOND, 60 * SECOND, 10)
+    assert sorted(r.target_id for r in later) == ["s-1", "s-2", "s-3", "s-4"]
+    assert all(r.attempts == 2 for r in later)
+    listed = store.list_runs("prj_a", judge.evaluator_id, RunQuery())
+    assert [r.target_id for r in listed] == ["s-4", "s-3", "s-2", "s-1", "s-0"]
+    assert listed[-1] == done
+    only = store.list_runs("prj_a", judge.evaluator_id, RunQuery(status=RunStatus.OK))
+    assert only == [done]
+    assert (
+        store.list_runs("prj_a", judge.evaluator_id, RunQuery(target_id="s-3", limit=1))[
+            0
+        ].target_id
+        == "s-3"
+    )
+    assert store.list_runs("prj_b", judge.evaluator_id, RunQuery()) == []  # another project's
+    store.delete_evaluator("prj_a", judge.evaluator_id)
+    assert store.list_runs("prj_a", judge.evaluator_id, RunQuery()) == []
+
+
+def test_two_stores_on_one_database_never_both_claim_a_run(backend: Backend) -> None:
+    if backend.name == "duckdb":
+        pytest.skip("one process opens a DuckDB store")
+    if backend.name == "clickhouse":
+        pytest.skip("chDB: one engine per process (clickhouse_http runs the same SQL)")
+    first, second = backend.open(), backend.open()
+    try:
+        judge = first.put_evaluator("prj_a", evaluator())
+        runs = [queued("prj_a", judge, f"s-{n:03d}", "1:1", n) for n in range(60)]
+        first.queue_runs("prj_a", runs)
+        claimed: dict[str, list[str]] = {"a": [], "b": []}
+
+        def claim(store: Store, name: str) -> None:
+            for _ in range(40):
+                got = store.claim_runs(name, SECOND, 600 * SECOND, 3)
+                claimed[name] += [r.run_id for r in got]
+
+        threads = [
+            threading.Thread(target=claim, args=(first, "a")),
+            threading.Thread(target=claim, args=(second, "b")),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not set(claimed["a"]) & set(claimed["b"])
+        assert sorted(claimed["a"] + claimed["b"]) == sorted(r.run_id for r in runs)
+    finally:
+        second.close()
+        first.close()
