@@ -184,3 +184,15 @@ def test_two_stores_on_one_database_never_both_claim_a_run(backend: Backend) -> 
     finally:
         second.close()
         first.close()
+
+
+def test_deleting_a_project_deletes_its_evaluators_and_runs(store: Store) -> None:
+    project = store.create_project("doomed")
+    judge = store.put_evaluator(project.id, evaluator())
+    store.queue_runs(project.id, [queued(project.id, judge, "s-1", "1:1", 1)])
+    kept = store.put_evaluator("prj_other", evaluator())
+    store.delete_project(project.id)
+    assert store.list_evaluators(project.id) == []
+    assert store.list_runs(project.id, judge.evaluator_id, RunQuery()) == []
+    assert store.claim_runs("server", SECOND, SECOND, 10) == []
+    assert store.list_evaluators("prj_other") == [kept]

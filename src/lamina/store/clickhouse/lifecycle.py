@@ -115,6 +115,8 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "comments",
             "bookmarks",
             "shares",
+            "evaluators",
+            "evaluator_runs",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)

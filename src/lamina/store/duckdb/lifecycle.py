@@ -94,6 +94,8 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "comments",
             "bookmarks",
             "shares",
+            "evaluators",
+            "evaluator_runs",
         ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])
