@@ -66,9 +66,16 @@ def project(server: LaminaServer) -> Iterator[Project]:
 
 
 def turn(
-    session_id: str, n: int, start: int, said: str = "", answer: str = "", **options: Any
+    session_id: str,
+    n: int,
+    start: int,
+    said: str = "",
+    answer: str = "",
+    meta: dict[str, str] | None = None,
+    **options: Any,
 ) -> list[Any]:
     extra = {"input.value": said or f"question {n}", "output.value": answer or f"answer {n}"}
+    extra |= {f"langfuse.trace.metadata.{k}": v for k, v in (meta or {}).items()}
     return otlp.conversation_turn(session_id, n, start_ns=start, extra_root=extra, **options)
 
 
