@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.demo import evaluators as demo_evaluators
 from lamina.demo import scores as demo_scores
 from tests.conftest import LaminaServer, run_cli
 from tests.support import otlp
@@ -225,7 +226,9 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # then score configs, scores, comments and outcomes, through the JSON API
     server.wait_for_output("demo spans and their scores", timeout=20)
     given = [*demo_scores.SENT, *demo_scores.REVIEWED]
+    checks = {f"evaluator:{name}" for name in demo_evaluators.NAMES}  # they come later
     scores = otlp.api(server, "/api/v1/scores", limit=500)["items"]
+    scores = [s for s in scores if s["source"] not in checks]
     assert len(scores) == len(given) >= 15
     assert {s["source"] for s in scores} == {"sdk", "ui", "evaluator:llm-judge"}
     assert {s["author"] for s in scores if s["source"] == "ui"} == {demo_scores.REVIEWER}
@@ -254,6 +257,16 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # one live share link, of the refund conversation, for Settings to list
     (shared,) = otlp.api(server, "/api/v1/shares")["items"]
     assert shared["object"] == "session" and shared["object_id"] == refund["session_id"]
+    # the demo's checks judge every session (a backfill), each score on a turn of it
+    judged = server.wait_for(
+        "/api/v1/scores",
+        lambda page: len([s for s in page["items"] if s["source"] in checks]) == 2 * len(listed),
+        timeout=20,
+        limit=500,
+    )["items"]
+    found = {s["session_id"] for s in judged if s["name"] == "last-turn-error" and s["value"]}
+    assert found and found <= {s["session_id"] for s in listed if s["error_count"]}
+    assert all(s["trace_id"] for s in judged if s["source"] in checks)
 
     # `lamina demo` sends the same set again, through OTLP, to the running server; the
     # scores have fixed ids, so none is stored twice
@@ -261,7 +274,8 @@ def test_demo_loads_realistic_sessions_through_otlp(
     count = int(re.search(r"Sent (\d+) demo spans", sent).group(1))  # type: ignore[union-attr]
     assert count == spans
     assert otlp.api(server, "/healthz")["spans_written"] == 2 * spans
-    assert len(otlp.api(server, "/api/v1/scores", limit=500)["items"]) == len(given)
+    again = otlp.api(server, "/api/v1/scores", limit=500)["items"]
+    assert len([s for s in again if s["source"] not in checks]) == len(given)
     assert otlp.api(server, "/api/v1/shares")["items"] == [shared]
 
     # `serve --demo` loads it once per data dir, and revokes its loader key

@@ -5,6 +5,8 @@
 - :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
   sent through the JSON API once the spans are stored;
 - :mod:`~lamina.demo.shares`: a share link of one session, which Settings lists.
+- :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
+  session), run over the sessions by a backfill.
 
 ``lamina serve --demo`` (``make run``) loads it once per data dir with a key it
 makes and revokes; ``lamina demo`` sends it to a running server.
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from lamina.demo.evaluators import send_evaluators
 from lamina.demo.scores import send_scores
 from lamina.demo.shares import send_share
 from lamina.demo.spans import demo_sessions, export_request
@@ -53,6 +56,7 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
             )
         scores = send_scores(client, sessions, now_ns, admin)
         send_share(client, sessions)
+        send_evaluators(client)
     log.debug("Sent %d demo scores.", scores)
     return sum(len(spans) for spans in traces)
 

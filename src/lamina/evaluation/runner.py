@@ -181,12 +181,15 @@ class Runner:
 
     def _queue_quiet(self, project_id: str, evaluator: Evaluator, now: int) -> None:
         spec = spec_of(evaluator)
-        until = now - spec.get("quiet_seconds", 0) * SECOND_NS
+        quiet = spec.get("quiet_seconds", 0) * SECOND_NS
+        until = now - quiet
+        # from the targets still live when it was made on; those quiet then: a backfill
+        since = evaluator.created_ns - quiet
         found = self.store.quiet_targets(
             project_id,
             evaluator.evaluator_id,
             evaluator.target,
-            evaluator.created_ns,
+            since,
             until,
             QUEUE_PAGE,
         )
