@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lamina.errors import LaminaError, NotFound, Unauthorized
 from lamina.server_runtime import ServerRuntime
 from lamina.web.pages import columns, lists, session, settings, share, signin, trace
+from lamina.web.pages import evaluators as evaluator_page
 from lamina.web.pages.accounts import Accounts
 from lamina.web.pages.base import Site, page
 from lamina.web.pages.render import environment, load_assets, static_route, viewer_zone
@@ -106,6 +107,7 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/columns", page(columns.save), methods=["POST"]),
         Route("/p/{project}/sessions", page(signin.sessions_home)),
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
+        Route("/p/{project}/evaluators", page(evaluator_page.evaluators_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),
         Route("/p/{project}/settings/keys", page(settings.create_key), methods=["POST"]),
         Route("/p/{project}/settings/projects", page(settings.create_project), methods=["POST"]),

@@ -1,0 +1,94 @@
+"""The Evaluators page (#20): the project's evaluators with their recent runs (status,
+the score each wrote, its error, superseded ones struck through), a switch to turn one
+on or off, "Try on a session", and a form to add one.
+
+The page only reads; its controls send the JSON API's requests as the signed-in user
+(``web/static/evaluators.js``, with the page's CSRF token), so the page, the API and
+the CLI change evaluators through one path (:mod:`lamina.evaluation.manage`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from starlette.responses import Response
+
+from lamina.evaluation import definition
+from lamina.evaluation.manage import present_run
+from lamina.store.base import Store
+from lamina.store.evaluators import RunQuery, RunStatus
+from lamina.web.pages.base import Page
+
+RECENT_RUNS = 20
+EXAMPLE = {
+    "name": "last-turn-error",
+    "target": "session",
+    "quiet_seconds": 600,
+    "kind": "check",
+    "check": {"type": "error_in_last_turn", "params": {}},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    evaluator: dict[str, Any]
+    what: str  # the check's type or the judge's model
+    runs: list[dict[str, Any]]  # newest first
+    counts: dict[str, int]  # of the recent runs, by status
+    spread: str  # of the recent scores (not superseded): "found in 2 of 9", "avg 0.74 of 9"
+    failing: str | None  # the newest finished run's error, when it failed
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        return self.runs[0] if self.runs else None
+
+
+def read(store: Store, project_id: str) -> list[Shown]:
+    shown = []
+    for evaluator in store.list_evaluators(project_id):
+        presented = definition.present(evaluator)
+        runs = store.list_runs(project_id, evaluator.evaluator_id, RunQuery(limit=RECENT_RUNS))
+        values = [
+            r.value
+            for r in runs
+            if r.status == RunStatus.OK and r.superseded_ns is None and r.value is not None
+        ]
+        if not values:
+            spread = "—"
+        elif presented["kind"] == "check":
+            spread = f"found in {sum(v >= 0.5 for v in values)} of {len(values)}"
+        else:
+            spread = f"avg {sum(values) / len(values):.2f} of {len(values)}"
+        finished = [r for r in runs if r.finished_ns is not None]
+        newest = max(finished, key=lambda r: r.finished_ns or 0, default=None)
+        check = presented.get("check") or {}
+        llm = presented.get("llm") or {}
+        shown.append(
+            Shown(
+                evaluator=presented,
+                what=check.get("type") or llm.get("model") or "",
+                runs=[present_run(run) for run in runs],
+                counts=dict(Counter(str(run.status) for run in runs)),
+                spread=spread,
+                failing=newest.error
+                if newest is not None and newest.status == RunStatus.ERROR
+                else None,
+            )
+        )
+    return shown
+
+
+async def evaluators_page(page: Page) -> Response:
+    assert page.project is not None
+    shown = await page.call(read, page.store, page.project.id)
+    return await page.render(
+        "evaluators.html",
+        nav="evaluators",
+        evaluators=shown,
+        example=orjson.dumps(EXAMPLE, option=orjson.OPT_INDENT_2).decode(),
+        api_project=f"?project={quote(page.project.name, safe='')}",
+    )
