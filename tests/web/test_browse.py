@@ -24,7 +24,7 @@ def test_sessions_tab_expands_a_session_to_exactly_its_traces(page: Page, web: S
     row = page.locator("tr.srow", has=page.get_by_text(web.chat_session, exact=True))
     expect(row).to_have_count(1)
     row.click()
-    button = row.get_by_role("button")
+    button = row.locator("button.disclosure")  # (the other button stars it)
     expect(button).to_have_attribute("aria-expanded", "true")
     expansion = page.locator("tr.expansion:not([hidden])")
     trace_rows = expansion.locator("tr.trow")

@@ -115,7 +115,7 @@ def test_the_address_keeps_the_expanded_session_and_the_open_trace(page: Page, w
     expect(page).to_have_url(re.compile(f"trace={web.chat_traces[1]}"))
 
     page.reload()  # both survive a reload, as would a shared link
-    expect(row.get_by_role("button")).to_have_attribute("aria-expanded", "true")
+    expect(row.locator("button.disclosure")).to_have_attribute("aria-expanded", "true")
     expect(page.locator("tr.expansion tr.trow")).to_have_count(len(web.chat_traces))
     expect(panel.get_by_role("treeitem")).to_have_count(3)
     expect(panel.locator("[data-full]")).to_have_attribute(

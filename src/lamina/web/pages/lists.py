@@ -52,6 +52,7 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "max_cost": ("Max cost ($)", ("sessions",)),
     "min_duration_s": ("Min duration (s)", ("sessions",)),
     "max_duration_s": ("Max duration (s)", ("sessions",)),
+    "starred": ("Starred", TABS),  # starred=true: the signed-in user's stars only
 }
 # Fields the page shows in seconds and the API takes in milliseconds.
 SECONDS = {"min_duration_s": "min_duration_ms", "max_duration_s": "max_duration_ms"}
@@ -176,6 +177,7 @@ class Filters:
             label = FIELDS[name][0]
             shown = RANGES[value][1] if name == "range" and value in RANGES else value
             shown = ERROR_CHOICES.get(value, value) if name == "has_errors" else shown
+            shown = "only starred" if name == "starred" else shown
             without = {k: v for k, v in base.items() if k != name}
             chips.append((label, shown, {**without, "metadata": self.metadata}))
         for item in self.metadata:
@@ -238,6 +240,7 @@ async def traces_page(page: Page) -> Response:
             raise BadRequest(filters.invalid)
         if filters.sort not in SORTS[filters.tab] and not filters.score_sort:
             raise BadRequest(f"This list cannot be sorted by {filters.sort!r}.")
+        viewer = page.visitor.user.id if page.visitor is not None else None
         if filters.tab == "sessions":
             result = await page.call(
                 present.list_sessions,
@@ -245,6 +248,7 @@ async def traces_page(page: Page) -> Response:
                 page.project.id,
                 filters.api_params(),
                 filters.metadata,
+                viewer,
             )
         else:
             result = await page.call(
@@ -253,6 +257,7 @@ async def traces_page(page: Page) -> Response:
                 page.project.id,
                 filters.api_params(),
                 filters.metadata,
+                viewer,
             )
     except BadRequest as exc:
         error = exc.message

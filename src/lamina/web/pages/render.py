@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from lamina import formatting as fmt
 from lamina.query import present
+from lamina.web.pages.comments import linkify
 
 WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
@@ -249,6 +250,7 @@ def environment(assets: dict[str, Asset]) -> Environment:
         json=to_json,
         short_json=short_json,
         score_value=score_value,
+        linkify=linkify,
     )
     env.globals.update(
         static=lambda name: f"/static/{name}?v={assets[name].version}",

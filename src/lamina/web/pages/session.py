@@ -18,7 +18,9 @@ from starlette.responses import Response
 from lamina.errors import BadRequest
 from lamina.query import present
 from lamina.store.base import Row, Store
+from lamina.store.comments import StarKind
 from lamina.store.scores import OUTCOME
+from lamina.web.pages import comments as comment_pages
 from lamina.web.pages import scores as score_pages
 from lamina.web.pages import transcript, waterfall
 from lamina.web.pages.base import Page
@@ -73,6 +75,13 @@ async def session_page(page: Page) -> Response:
     outline = await page.call(
         page.store.session_spans, page.project.id, session_id, waterfall.SPAN_LIMIT
     )
+    user_id = page.visitor.user.id if page.visitor is not None else None
+    thread = await page.call(
+        comment_pages.thread, page.store, page.project.id, user_id, session_id=session_id
+    )
+    starred = await page.call(
+        comment_pages.is_starred, page.store, page.project.id, user_id, StarKind.SESSION, session_id
+    )
     return await page.render(
         "session.html",
         nav="traces",
@@ -85,6 +94,9 @@ async def session_page(page: Page) -> Response:
         last=min(last, len(session["traces"])),
         marks=transcript.timeline(session),
         waterfall=waterfall.build(session, outline),
+        comments=thread,
+        side_panel=comment_pages.side_panel(session, thread),
+        starred=starred,
     )
 
 

@@ -17,6 +17,8 @@ from lamina.errors import NotFound
 from lamina.query import present
 from lamina.spans import payload
 from lamina.store.base import Row
+from lamina.store.comments import StarKind
+from lamina.web.pages import comments as comment_pages
 from lamina.web.pages import scores as score_pages
 from lamina.web.pages import spans, transcript
 from lamina.web.pages.base import Page
@@ -88,6 +90,16 @@ async def trace_page(page: Page) -> Response:
     wanted = params.get("span")
     selected = next((row for row in rows if row.id == wanted), rows[0] if rows else None)
     fragment = params.get("fragment")
+    user_id = page.visitor.user.id if page.visitor is not None else None
+    notes: dict[str, Any] = {}
+    if fragment != "turn":
+        thread = await page.call(
+            comment_pages.thread, page.store, page.project.id, user_id, trace_id=trace["trace_id"]
+        )
+        notes = {
+            "comments": [c for c in thread if not c["span_id"]],
+            "comments_by_span": comment_pages.by_span(thread),
+        }
     if fragment == "turn":  # one transcript turn, for the session page's lazy turns
         number = params.get("n", "")
         turn = transcript.full_turn(trace, trace)
@@ -95,7 +107,7 @@ async def trace_page(page: Page) -> Response:
     if fragment == "span":
         if selected is None or (wanted and selected.id != wanted):
             raise NotFound(f'No span "{wanted}" in this trace.')
-        return await page.render("_span.html", trace=trace, detail=detail(selected.span))
+        return await page.render("_span.html", trace=trace, detail=detail(selected.span), **notes)
     neighbours = None
     if trace["session_id"]:
         try:
@@ -112,6 +124,15 @@ async def trace_page(page: Page) -> Response:
         "detail": detail(selected.span) if selected is not None else None,
         "neighbours": neighbours,
         "ticks": spans.ticks(trace["duration_ms"]),
+        "starred": await page.call(
+            comment_pages.is_starred,
+            page.store,
+            page.project.id,
+            user_id,
+            StarKind.TRACE,
+            trace["trace_id"],
+        ),
+        **notes,
     }
     if fragment == "view":
         return await page.render("_trace_view.html", panel=True, **values)

@@ -4,6 +4,7 @@
 // in the panel (trace=ID, a history entry of its own: Back closes the panel).
 import { announce, enhance, fetchFragment, note } from "./app.js";
 import "./columns.js";
+import "./notes.js";
 
 const POLL_MS = 2000;
 const WIDE = window.matchMedia("(min-width: 1400px)");

@@ -1,6 +1,7 @@
 // The session page: show or hide each turn's span tree.
 import { enhance, fetchFragment } from "./app.js";
 import "./annotate.js";
+import "./notes.js";
 
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-spans-toggle]");

@@ -2,6 +2,7 @@
 // span's detail, fetched as a server-rendered fragment when the selection moves.
 import { enhance, fetchFragment, note, selectTabKey, selectedTabKey } from "./app.js";
 import "./annotate.js";
+import "./notes.js";
 
 export function initTraceView(view, { panel = false } = {}) {
   const tree = view.querySelector("[data-tree]");
