@@ -298,3 +298,6 @@ def _time(params: Mapping[str, str], name: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1_000_000) * 1000
+
+
+time_param = _time  # for the other parsers (lamina.query.metrics)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
+from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
@@ -128,6 +129,18 @@ class Store(Protocol):
         short: ``{trace_id, span_id, field, value}``; None if there is no such span."""
 
     def count_spans(self, project_id: str | None = None) -> int: ...
+
+    # -- metrics (lamina.store.metrics) -------------------------------------------
+    def metric_series(self, project_id: str, query: MetricQuery) -> list[Cell]:
+        """The metric's value in each (group, bucket) that has rows, any order; the
+        buckets with none are left out."""
+
+    def metric_distribution(
+        self, project_id: str, query: DistributionQuery
+    ) -> list[HistogramBucket]:
+        """A histogram of the sessions that started in the range: bins of one round
+        width (lamina.store.metrics.bin_width) from the lowest value's to the highest's;
+        empty when there is no session."""
 
     # -- scores and session outcomes (lamina.store.scores) ----------------------
     # Session rows (lists and details) carry ``status`` ("active" or "ended"),

@@ -143,8 +143,8 @@ def _trace_tag_metadata(
     return conditions, params
 
 
-def _session_filters(
-    project_id: str, query: SessionQuery, since_start_ns: int | None
+def session_filters(
+    project_id: str, query: SessionQuery, since_start_ns: int | None = None
 ) -> tuple[list[str], list[Any]]:
     """The WHERE conditions (and their parameters) of a sessions query: its filters,
     and with ``since_start_ns`` only the sessions that started then or later."""
@@ -210,7 +210,7 @@ def _session_filters(
 
 def count_sessions(project_id: str, query: SessionQuery, up_to: int) -> tuple[str, list[Any]]:
     """How many sessions the query's filters select, counting no further than ``up_to``."""
-    where, params = _session_filters(project_id, query, None)
+    where, params = session_filters(project_id, query, None)
     sql = f"SELECT count(*) FROM (SELECT 1 FROM sessions WHERE {' AND '.join(where)} LIMIT ?)"
     return sql, [*params, up_to]
 
@@ -224,7 +224,7 @@ def list_sessions(
     """The page of sessions; with ``since_start_ns``, only those that started then or
     later (a search window). ``table`` may be ``costliest_sessions`` (see
     ``reads_costliest``)."""
-    where, params = _session_filters(project_id, query, since_start_ns)
+    where, params = session_filters(project_id, query, since_start_ns)
     sort, sort_params = _SESSION_SORT.get(query.sort, "NULL"), list[Any]()
     if query.sort == "score" and query.score_sort is not None:
         sort, sort_params = scores_sql.score_sort(
@@ -272,6 +272,20 @@ def list_traces(
 ) -> tuple[str, list[Any]]:
     """The page of traces; with ``since_start_ns``, only those that started then or
     later (a search window)."""
+    where, params = trace_filters(project_id, query, since_start_ns)
+    sort, sort_params = _TRACE_SORT.get(query.sort, "NULL"), list[Any]()
+    if query.sort == "score" and query.score_sort is not None:
+        sort, sort_params = scores_sql.score_sort(
+            project_id, scores_sql.TRACE, "traces", "trace_id", query.score_sort
+        )
+    inner = f"SELECT {TRACE_FIELDS}, {sort} AS _sort FROM traces WHERE {' AND '.join(where)}"
+    return _paged(inner, [*sort_params, *params], query, "trace_id")
+
+
+def trace_filters(
+    project_id: str, query: TraceQuery, since_start_ns: int | None = None
+) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (and their parameters) of a traces query on ``traces``."""
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     for column, value in (
@@ -310,10 +324,4 @@ def list_traces(
     if query.starred_by is not None:
         where.append(starred_condition("trace_id", StarKind.TRACE))
         params += [project_id, query.starred_by]
-    sort, sort_params = _TRACE_SORT.get(query.sort, "NULL"), list[Any]()
-    if query.sort == "score" and query.score_sort is not None:
-        sort, sort_params = scores_sql.score_sort(
-            project_id, scores_sql.TRACE, "traces", "trace_id", query.score_sort
-        )
-    inner = f"SELECT {TRACE_FIELDS}, {sort} AS _sort FROM traces WHERE {' AND '.join(where)}"
-    return _paged(inner, [*sort_params, *params], query, "trace_id")
+    return where, params

@@ -246,7 +246,7 @@ def _metadata_matches(metadata: tuple[tuple[str, str], ...], params: dict[str, A
     return where
 
 
-def _session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
+def session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
     """The conditions of a sessions query (on the sessions view), its parameters put
     in ``params``."""
     where = ["trace_count > 0"]
@@ -310,7 +310,7 @@ def list_sessions(
 ) -> tuple[str, dict[str, Any]]:
     """``idle``: the parameters of score_sql.with_status (scores.idle)."""
     params: dict[str, Any] = {"project": project_id, **idle}
-    where = _session_filters(query, params)
+    where = session_filters(query, params)
     joined = ""
     if query.sort == "score":
         joined = score_sql.sort_join("session_id", query.score_sort or "", params)
@@ -330,7 +330,7 @@ def count_sessions(
 ) -> tuple[str, dict[str, Any]]:
     """How many sessions the query's filters select, counting no further than ``up_to``."""
     params: dict[str, Any] = {"project": project_id, "up_to": up_to, **idle}
-    where = _session_filters(query, params)
+    where = session_filters(query, params)
     sql = (
         f"SELECT count() AS n FROM (SELECT 1 FROM ({score_sql.with_status(sessions_view())}) "
         f"WHERE {' AND '.join(where)} LIMIT {{up_to:UInt64}})"
@@ -340,6 +340,14 @@ def count_sessions(
 
 def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"project": project_id}
+    inner = filtered_traces(query, params, f"{TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort")
+    sql = _page(inner, query.sort, query.descending, "trace_id", query.cursor, params, query.limit)
+    return sql, params
+
+
+def filtered_traces(query: TraceQuery, params: dict[str, Any], fields: str) -> str:
+    """``fields`` of the project's traces (aggregated) the query's filters select, its
+    parameters put in ``params`` (``project`` set already)."""
     narrow = ""
     where = ["1"]
     if query.session_id is not None:
@@ -374,9 +382,7 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
     joined = ""
     if query.sort == "score":
         joined = score_sql.sort_join("trace_id", query.score_sort or "", params)
-    inner = (
-        f"SELECT {TRACE_FIELDS}, {_TRACE_SORT[query.sort]} AS _sort "
+    return (
+        f"SELECT {fields} "
         f"FROM ({trace_aggregate(narrow)}) AS _rows{joined} WHERE {' AND '.join(where)}"
     )
-    sql = _page(inner, query.sort, query.descending, "trace_id", query.cursor, params, query.limit)
-    return sql, params

@@ -16,7 +16,8 @@ that does it, all on one :class:`~lamina.store.clickhouse.connection.Connection`
 - ``catalog``: projects, keys, users and settings, rows in the same database,
   so nothing is kept in memory that another server would need;
 - ``scores`` (with its SQL in ``score_sql``): scores, their configs, the end of
-  sessions; ``comments``: comments and each user's stars.
+  sessions; ``comments``: comments and each user's stars;
+- ``metrics``: metrics over time and distributions (the dashboard).
 """
 
 from __future__ import annotations
@@ -26,13 +27,23 @@ from collections.abc import Sequence
 from lamina.errors import NotFound
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
-from lamina.store.clickhouse import catalog, comments, export, lifecycle, reads, shares, writer
+from lamina.store.clickhouse import (
+    catalog,
+    comments,
+    export,
+    lifecycle,
+    metrics,
+    reads,
+    shares,
+    writer,
+)
 from lamina.store.clickhouse import evaluators as evaluator_rows
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
+from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
@@ -65,6 +76,14 @@ class ClickHouseStore:
 
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
         return reads.list_traces(self.connection, project_id, query)
+
+    def metric_series(self, project_id: str, query: MetricQuery) -> list[Cell]:
+        return metrics.series(self.connection, project_id, query)
+
+    def metric_distribution(
+        self, project_id: str, query: DistributionQuery
+    ) -> list[HistogramBucket]:
+        return metrics.distribution(self.connection, project_id, query)
 
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         return reads.get_trace(self.connection, project_id, trace_id)

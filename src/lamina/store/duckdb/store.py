@@ -29,13 +29,14 @@ from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.comments import Comment, CommentQuery, StarKind
-from lamina.store.duckdb import catalog, comments, export, lifecycle, reads, scores, shares
+from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, reads, scores, shares
 from lamina.store.duckdb import evaluators as evaluator_rows
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.score_journal import ScoreWriter
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
+from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
@@ -132,6 +133,16 @@ class DuckDBStore:
     @_settled
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
         return reads.list_traces(self._connection, project_id, query)
+
+    @_settled
+    def metric_series(self, project_id: str, query: MetricQuery) -> list[Cell]:
+        return metrics.series(self._connection, project_id, query)
+
+    @_settled
+    def metric_distribution(
+        self, project_id: str, query: DistributionQuery
+    ) -> list[HistogramBucket]:
+        return metrics.distribution(self._connection, project_id, query)
 
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
