@@ -154,12 +154,20 @@ class Runner:
         if now - self._looked_ns >= self.poll_ns:
             self._looked_ns = now
             evaluators: dict[str, Evaluator] = {}
-            for project in self.store.list_projects():
-                for evaluator in self.store.list_evaluators(project.id):
-                    evaluators[evaluator.evaluator_id] = evaluator
-                    if evaluator.enabled:
-                        self._queue_quiet(project.id, evaluator, now)
+            with self.store.reading_stored():
+                self._look(evaluators, now)
             self._evaluators = evaluators
+        return self._claim(now)
+
+    def _look(self, evaluators: dict[str, Evaluator], now: int) -> None:
+        """Queue the enabled evaluators' targets that went quiet; note every evaluator."""
+        for project in self.store.list_projects():
+            for evaluator in self.store.list_evaluators(project.id):
+                evaluators[evaluator.evaluator_id] = evaluator
+                if evaluator.enabled:
+                    self._queue_quiet(project.id, evaluator, now)
+
+    def _claim(self, now: int) -> int:
         with self._lock:
             free = self.concurrency * CLAIM_BATCH - self._busy
         if free < self.concurrency:  # claim again once the workers have room
@@ -197,7 +205,9 @@ class Runner:
 
     def _do(self, run: Run) -> None:
         try:
-            self.store.save_run(self.execute(run))
+            with self.store.reading_stored():  # never makes the store commit early
+                done = self.execute(run)
+            self.store.save_run(done)
         except Exception as exc:
             log.exception("evaluator run %s failed; it is queued again", run.run_id)
             try:

@@ -9,6 +9,7 @@ Python lists and dicts. No store-specific type crosses this boundary.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -286,6 +287,11 @@ class Store(Protocol):
         """Delete a set-aside entry and its spans (NotFound if there is none)."""
 
     # -- evaluators and their runs (lamina.store.evaluators) ----------------------
+    def reading_stored(self) -> AbstractContextManager[None]:
+        """Within it, this thread's reads may see only what the store has stored, not
+        writes acknowledged and not stored yet (the DuckDB store's journal), and never
+        store them first: for a background reader that must not slow ingest."""
+
     def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
         """Create the evaluator, or replace the project's one of its id (Conflict when
         another of the project's evaluators has its name)."""

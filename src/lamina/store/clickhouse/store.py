@@ -22,7 +22,9 @@ that does it, all on one :class:`~lamina.store.clickhouse.connection.Connection`
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from lamina.errors import NotFound
 from lamina.spans.batch import ColumnBatch
@@ -243,6 +245,9 @@ class ClickHouseStore:
         raise NotFound("A ClickHouse store sets no writes aside: there is nothing to drop.")
 
     # -- evaluators and their runs (lamina.store.clickhouse.evaluators) ----------------
+    def reading_stored(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()  # every read sees what is stored
+
     def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
         return evaluator_rows.put_evaluator(self.connection, project_id, evaluator)
 

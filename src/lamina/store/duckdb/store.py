@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -44,6 +45,8 @@ from lamina.store.shares import Share
 DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")
 F = TypeVar("F", bound=Callable[..., Any])
+# Set on a thread inside DuckDBStore.reading_stored (the evaluator runner's reads).
+_background = threading.local()
 
 
 def _settled(read: F) -> F:
@@ -54,6 +57,8 @@ def _settled(read: F) -> F:
     @functools.wraps(read)
     def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
         try:
+            if getattr(_background, "reading", False):  # what is stored is enough
+                return read(self, *args, **kwargs)
             self._scores.settle()  # every score acknowledged before the read
             with self._storer.reading():
                 return read(self, *args, **kwargs)
@@ -372,6 +377,18 @@ class DuckDBStore:
         catalog.set_setting(self._connection, name, value)
 
     # -- evaluators and their runs (lamina.store.duckdb.evaluators) --------------------
+    @contextlib.contextmanager
+    def reading_stored(self) -> Iterator[None]:
+        """This thread's reads, inside, see what is stored and store nothing journaled
+        first: the evaluator runner's many reads would otherwise make the storer commit
+        many small transactions while spans arrive (it judges the version it reads; a
+        later one is judged again)."""
+        _background.reading = True
+        try:
+            yield
+        finally:
+            _background.reading = False
+
     def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
         return evaluator_rows.put_evaluator(self._connection, project_id, evaluator)
 
