@@ -253,7 +253,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
         "count": len(helpful),
     }
     unknown = next(s for s in listed if outcomes.get(s["session_id"]) == "unknown")
-    assert unknown["score_summary"]["outcome"] == {"avg": None, "count": 1}
+    assert unknown["score_summary"]["outcome"] == {"avg": None, "count": 1, "labels": ["unknown"]}
     # one live share link, of the refund conversation, for Settings to list
     (shared,) = otlp.api(server, "/api/v1/shares")["items"]
     assert shared["object"] == "session" and shared["object_id"] == refund["session_id"]

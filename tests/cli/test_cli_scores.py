@@ -47,7 +47,7 @@ def test_scores_and_ending_a_session_through_the_server(server: LaminaServer) ->
     assert session["status"] == "ended"
     assert session["score_summary"] == {
         "quality": {"avg": 0.8, "count": 1},
-        "outcome": {"avg": 0.75, "count": 2},
+        "outcome": {"avg": 0.75, "count": 2, "labels": ["partial", "success"]},
     }
     shown = " ".join(_ok(server.cli("sessions", "show", session_id, *project)).split())
     assert "ended " in shown and "scores: outcome 0.75 (2), quality 0.8 (1)" in shown

@@ -101,13 +101,14 @@ def average(scores: list[Score]) -> float | None:
 
 
 def summary(by_name: dict[str, list[Score]]) -> dict[str, dict[str, Any]]:
-    return {
-        name: {
-            "avg": pytest.approx(average(found)) if average(found) is not None else None,
-            "count": len(found),
-        }
-        for name, found in by_name.items()
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for name, found in by_name.items():
+        avg = average(found)
+        out[name] = {"avg": pytest.approx(avg) if avg is not None else None, "count": len(found)}
+        labels = sorted({s.label for s in found if s.label is not None})
+        if labels:  # the labels given, A to Z, only for a name given labels
+            out[name]["labels"] = labels
+    return out
 
 
 def as_dict(s: Score) -> dict[str, Any]:
@@ -169,7 +170,11 @@ def test_scores_before_and_after_their_spans_summarise_sessions_and_traces(store
         assert detail["scores"] == newest_first(mine)
         for trace in detail["traces"]:
             assert trace["score_summary"] == summary(by_trace.get(trace["trace_id"], {}))
-    assert rows["s-1"]["score_summary"]["outcome"] == {"avg": None, "count": 1}
+    assert rows["s-1"]["score_summary"]["outcome"] == {
+        "avg": None,
+        "count": 1,
+        "labels": ["unknown"],
+    }
     for trace in all_traces(store):
         expected = by_trace.get(trace["trace_id"], {})
         assert trace["score_summary"] == summary(expected)

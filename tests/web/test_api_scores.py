@@ -92,9 +92,10 @@ def project(server: LaminaServer) -> Project:
     return new_project(server)
 
 
-def _summary(values: list[float | None]) -> dict[str, Any]:
+def _summary(values: list[float | None], labels: list[str] | None = None) -> dict[str, Any]:
     counted = [v for v in values if v is not None]
-    return {"avg": pytest.approx(mean(counted)) if counted else None, "count": len(values)}
+    found = {"avg": pytest.approx(mean(counted)) if counted else None, "count": len(values)}
+    return {**found, "labels": sorted(set(labels))} if labels else found
 
 
 def test_a_score_given_before_the_spans_shows_once_they_arrive(project: Project) -> None:
@@ -149,12 +150,12 @@ def test_summaries_against_a_reference_unknown_never_averaged(project: Project) 
     session = project.ok("GET", f"/api/v1/sessions/{session_id}")
     assert session["score_summary"] == {
         "quality": _summary([0.5, 1.0, 0.0]),
-        "outcome": _summary([1.0, None, 0.5]),
+        "outcome": _summary([1.0, None, 0.5], ["success", "unknown", "partial"]),
     }
     traces = project.ok("GET", "/api/v1/traces", params={"session_id": session_id})["items"]
     by_id = {t["trace_id"]: t["score_summary"] for t in traces}
     assert by_id[trace_ids[0]] == {"quality": _summary([1.0])}
-    assert by_id[trace_ids[2]] == {"outcome": _summary([0.5])}
+    assert by_id[trace_ids[2]] == {"outcome": _summary([0.5], ["partial"])}
 
 
 def test_filters_and_sorts_by_score_match_a_reference(project: Project) -> None:
@@ -334,7 +335,7 @@ def test_ending_a_session_with_its_outcome(project: Project) -> None:
     assert ended["outcome"]["name"] == "outcome" and ended["outcome"]["label"] == "failure"
     session = project.ok("GET", f"/api/v1/sessions/{session_id}")
     assert session["status"] == "ended" and session["ended_at"] is not None
-    assert session["score_summary"] == {"outcome": {"avg": 0.0, "count": 1}}
+    assert session["score_summary"] == {"outcome": {"avg": 0.0, "count": 1, "labels": ["failure"]}}
     statuses = {
         status: [
             s["session_id"]

@@ -79,3 +79,29 @@ def test_the_session_page_escapes_score_text(client: httpx.Client, project: str)
     assert page.status_code == 200
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page.text
     assert XSS_SCRIPT not in page.text
+
+
+def test_an_outcome_shows_the_label_given(web: Seeded, client: httpx.Client) -> None:
+    """failure and abandoned have the same value (0): a session's outcome cell shows the
+    label its scores gave (both for a mix), never one it was not given."""
+    name, key = otlp.new_project(web.server, "outcome-labels")
+    given = {"abandoned": ["abandoned"], "failure": ["failure"], "both": ["failure", "abandoned"]}
+    spans, scores = [], []
+    for session, labels in given.items():
+        turn = otlp.conversation_turn(session, 0, start_ns=time.time_ns() - 60 * 10**9)
+        spans += turn
+        for n, label in enumerate(labels):  # the second on the session's trace
+            on = {"session_id": session} if n == 0 else {"trace_id": turn[0].trace_id.hex()}
+            scores.append({"name": "outcome", "label": label, **on})
+    assert otlp.post(web.url, key, otlp.export(spans)).status_code == 200
+    with httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        assert api.post("/api/v1/scores", json={"scores": scores}).status_code == 201
+    page = client.get(f"/p/{name}/traces", params={"tab": "sessions"})
+    assert page.status_code == 200, page.text
+    shown = {}
+    for session in given:
+        row = page.text.split(f'data-id="{session}"', 1)[1].split("</tr>", 1)[0]
+        cell = re.search(r'data-score="outcome"><span class="score-chip[^"]*"[^>]*>([^<]*)<', row)
+        assert cell is not None, row
+        shown[session] = cell[1]
+    assert shown == {"abandoned": "abandoned", "failure": "failure", "both": "abandoned/failure"}

@@ -108,6 +108,6 @@ def summaries(kind: str) -> str:
     """The summaries of chosen sessions or traces (parameters: the project, the list of
     their ids)."""
     return (
-        f"SELECT owner, name, avg, count FROM {TOTALS[kind]} "
+        f"SELECT owner, name, avg, count, labels FROM {TOTALS[kind]} "
         "WHERE project_id = ? AND list_contains(?::VARCHAR[], owner)"
     )

@@ -83,7 +83,7 @@ _TRACES_OF_SESSIONS = (
 
 # The summaries of some sessions or traces ({ids}), one row per name.
 SESSION_SUMMARIES = (
-    "SELECT session_id AS id, name, avg, n FROM ("
+    "SELECT session_id AS id, name, avg, n, labels FROM ("
     + session_names(
         " AND session_id IN {ids:Array(String)}",
         f" AND trace_id IN ({_TRACES_OF_SESSIONS})",
@@ -92,7 +92,7 @@ SESSION_SUMMARIES = (
     + ") WHERE session_id IN {ids:Array(String)}"
 )
 TRACE_SUMMARIES = (
-    "SELECT trace_id AS id, name, avg, n FROM ("
+    "SELECT trace_id AS id, name, avg, n, labels FROM ("
     + trace_names(" AND trace_id IN {ids:Array(String)}")
     + ")"
 )

@@ -111,7 +111,7 @@ def delete_score(db: Connection, project_id: str, score_id: str) -> Score | None
 
 # -- what reads add to sessions and traces ---------------------------------------------------
 def summaries(db: Connection, project_id: str, text: str, ids: Iterable[str]) -> dict[str, Row]:
-    """``{id: {name: {"avg", "count"}}}`` for the sessions or traces ``ids``
+    """``{id: {name: {"avg", "count", "labels"?}}}`` for the sessions or traces ``ids``
     (``text``: score_sql.SESSION_SUMMARIES or TRACE_SUMMARIES); none for those
     without scores."""
     wanted = list(dict.fromkeys(ids))
@@ -120,7 +120,11 @@ def summaries(db: Connection, project_id: str, text: str, ids: Iterable[str]) ->
         return found
     rows = db.query(text + " ORDER BY id, name", {"project": project_id, "ids": wanted})
     for row in rows:
-        found.setdefault(row["id"], {})[row["name"]] = {"avg": row["avg"], "count": int(row["n"])}
+        entry: dict[str, Any] = {"avg": row["avg"], "count": int(row["n"])}
+        labels = [label for label in row["labels"] if label is not None]
+        if labels:
+            entry["labels"] = sorted(labels)
+        found.setdefault(row["id"], {})[row["name"]] = entry
     return found
 
 

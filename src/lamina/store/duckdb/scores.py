@@ -348,7 +348,10 @@ def _summaries(
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for row in connection.query(summaries(kind), params):
         avg = None if row["avg"] is None else float(row["avg"])
-        out.setdefault(row["owner"], {})[row["name"]] = {"avg": avg, "count": int(row["count"])}
+        entry: dict[str, Any] = {"avg": avg, "count": int(row["count"])}
+        if row["labels"]:
+            entry["labels"] = sorted(row["labels"])
+        out.setdefault(row["owner"], {})[row["name"]] = entry
     return out
 
 

@@ -24,11 +24,14 @@ from lamina.web.openapi.parts import (
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
 _NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": NAME.pattern}
 _OUTCOMES = [category.label for category in OUTCOME.categories]
+_SUMMARY_ENTRY = an_object({"avg": NUMBER_OR_NULL, "count": {"type": "integer"}})
+_SUMMARY_ENTRY["properties"]["labels"] = {"type": "array", "items": {"type": "string"}}
 SCORE_SUMMARY = {
     "type": "object",
     "description": "Per score name: the average of its values (null when none has a "
-    "value, as outcome's unknown) and how many scores it has.",
-    "additionalProperties": an_object({"avg": NUMBER_OR_NULL, "count": {"type": "integer"}}),
+    "value, as outcome's unknown), how many scores it has and, for a name given labels, "
+    "the labels given (A to Z).",
+    "additionalProperties": _SUMMARY_ENTRY,
 }
 
 

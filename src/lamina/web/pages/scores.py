@@ -1,11 +1,12 @@
 """How the pages show scores: a column per score name in the lists, a cell per row.
 
 A list row's ``score_summary`` gives, per name, the average of its scores and how
-many there are (``{"quality": {"avg": 0.8, "count": 3}}``). A numeric average is
-shown with a colour from red to green over its config's ``min..max`` (0..1 without
-a config); a categorical name shows the label whose value the average equals (one
-``outcome`` score: "success"; "failure/abandoned" for labels of one value), else the
-average. Names, labels and comments are user text: the templates escape them.
+many there are (``{"quality": {"avg": 0.8, "count": 3}}``), and the labels given. A
+numeric average is shown with a colour from red to green over its config's
+``min..max`` (0..1 without a config); a categorical name shows the labels its scores
+gave when they are one, or several of one value ("abandoned/failure": both count 0),
+else the average (a mix, as of success and failure). Names, labels and comments are
+user text: the templates escape them.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ class Column:
             return Cell("—", None, False, count)
         config = self.config
         if config is not None and config.type == ScoreType.CATEGORICAL:
-            labels = [c.label for c in config.categories if c.value == avg]
-            if labels:  # labels of the same value cannot be told apart: "failure/abandoned"
-                return Cell("/".join(labels), _bucket(avg, *_bounds(config)), True, count)
+            given = entry.get("labels") or []
+            values = {c.label: c.value for c in config.categories}
+            if given and all(values.get(label) == avg for label in given):
+                return Cell("/".join(given), _bucket(avg, *_bounds(config)), True, count)
         if config is not None and config.type == ScoreType.BOOLEAN and count == 1:
             return Cell("yes" if avg >= 0.5 else "no", _bucket(avg, 0, 1), True, count)
         return Cell(number(avg), _bucket(avg, *_bounds(config)), False, count)
