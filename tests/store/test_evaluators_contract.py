@@ -196,3 +196,20 @@ def test_deleting_a_project_deletes_its_evaluators_and_runs(store: Store) -> Non
     assert store.list_runs(project.id, judge.evaluator_id, RunQuery()) == []
     assert store.claim_runs("server", SECOND, SECOND, 10) == []
     assert store.list_evaluators("prj_other") == [kept]
+
+
+def test_retention_deletes_the_runs_queued_before_its_cutoff(store: Store) -> None:
+    judge = store.put_evaluator("prj_a", evaluator())
+    old, new = (
+        queued("prj_a", judge, "s-old", "1:1", 10),
+        queued("prj_a", judge, "s-new", "1:1", BASE),
+    )
+    store.queue_runs("prj_a", [old, new])
+    store.queue_runs("prj_b", [queued("prj_b", judge, "s-b", "1:1", 10)])
+    store.delete_before("prj_a", BASE - SECOND)
+    assert [r.target_id for r in store.list_runs("prj_a", judge.evaluator_id, RunQuery())] == [
+        "s-new"
+    ]
+    assert [r.target_id for r in store.list_runs("prj_b", judge.evaluator_id, RunQuery())] == [
+        "s-b"
+    ]

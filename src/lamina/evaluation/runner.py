@@ -49,6 +49,10 @@ log = logging.getLogger("lamina.evaluation")
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (5, 30, 120, 600)
 QUEUE_PAGE = 500  # targets queued an evaluator a poll
+# A poll asks for targets whose last span ended after the previous poll's end less this
+# (the store stores a write within seconds); all of them again every RESCAN_NS.
+RESCAN_SLACK_NS = 10 * 60 * 1_000_000_000
+RESCAN_NS = 10 * 60 * 1_000_000_000
 # Runs claimed at once for each worker: a claim's round trips (a ClickHouse one is
 # several statements) are shared by that many runs; their leases cover the wait.
 CLAIM_BATCH = 2
@@ -140,6 +144,8 @@ class Runner:
         self._pool = ThreadPoolExecutor(self.concurrency or 1, thread_name_prefix="lamina-eval")
         self.poll_ns = settings.evaluator_poll_ms * 1_000_000
         self._looked_ns = 0  # when quiet targets were last looked for
+        self._rescanned_ns = 0  # when they were last looked for from the start
+        self._reached: dict[str, int] = {}  # per evaluator: the last look's end
         self._busy = 0  # runs claimed and not done
         self._held: set[str] = set()  # their ids
         self._lock = threading.Lock()
@@ -154,18 +160,21 @@ class Runner:
         if now - self._looked_ns >= self.poll_ns:
             self._looked_ns = now
             evaluators: dict[str, Evaluator] = {}
+            full = now - self._rescanned_ns >= RESCAN_NS
+            if full:
+                self._rescanned_ns = now
             with self.store.reading_stored():
-                self._look(evaluators, now)
+                self._look(evaluators, now, full)
             self._evaluators = evaluators
         return self._claim(now)
 
-    def _look(self, evaluators: dict[str, Evaluator], now: int) -> None:
+    def _look(self, evaluators: dict[str, Evaluator], now: int, full: bool) -> None:
         """Queue the enabled evaluators' targets that went quiet; note every evaluator."""
         for project in self.store.list_projects():
             for evaluator in self.store.list_evaluators(project.id):
                 evaluators[evaluator.evaluator_id] = evaluator
                 if evaluator.enabled:
-                    self._queue_quiet(project.id, evaluator, now)
+                    self._queue_quiet(project.id, evaluator, now, full)
 
     def _claim(self, now: int) -> int:
         with self._lock:
@@ -187,21 +196,27 @@ class Runner:
         """Until the workers' backlog has room for a claim, or ``seconds`` passed."""
         self._room.wait(seconds)
 
-    def _queue_quiet(self, project_id: str, evaluator: Evaluator, now: int) -> None:
+    def _queue_quiet(self, project_id: str, evaluator: Evaluator, now: int, full: bool) -> None:
+        """Queue the evaluator's targets that went quiet at a version without a run. The
+        store is asked from where the last look reached (less RESCAN_SLACK_NS), so a
+        poll reads what is new; every RESCAN_NS (and at start) from the start, for
+        spans that came long after their end times."""
         spec = spec_of(evaluator)
         quiet = spec.get("quiet_seconds", 0) * SECOND_NS
         until = now - quiet
         # from the targets still live when it was made on; those quiet then: a backfill
         since = evaluator.created_ns - quiet
+        reached = self._reached.get(evaluator.evaluator_id)
+        if reached is not None and not full:
+            since = max(since, reached - RESCAN_SLACK_NS)
         found = self.store.quiet_targets(
-            project_id,
-            evaluator.evaluator_id,
-            evaluator.target,
-            since,
-            until,
-            QUEUE_PAGE,
+            project_id, evaluator.evaluator_id, evaluator.target, since, until, QUEUE_PAGE
         )
         queue(self.store, project_id, evaluator, found, now)
+        # a full page may leave more: look again from its last one
+        self._reached[evaluator.evaluator_id] = (
+            found[-1].end_ns if len(found) == QUEUE_PAGE else until
+        )
 
     def _do(self, run: Run) -> None:
         try:

@@ -253,3 +253,13 @@ def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuer
 def _run(row: dict[str, Any]) -> Run:
     row["status"] = RunStatus(row["status"])
     return Run(**row)
+
+
+def delete_runs_before(db: Connection, project_id: str, before_ns: int) -> None:
+    """Retention: the project's runs queued before ``before_ns`` (a target's current
+    version was queued after its last span ended, so it stays while the target does)."""
+    db.execute(
+        "DELETE FROM evaluator_runs WHERE project_id = {project:String} "
+        "AND queued_ns < {before:Int64}",
+        {"project": project_id, "before": before_ns},
+    )

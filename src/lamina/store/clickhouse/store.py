@@ -168,6 +168,7 @@ class ClickHouseStore:
         return lifecycle.delete_session(self.connection, project_id, session_id)
 
     def delete_before(self, project_id: str, before_ns: int) -> Deleted:
+        evaluator_rows.delete_runs_before(self.connection, project_id, before_ns)
         return lifecycle.delete_before(self.connection, project_id, before_ns)
 
     def delete_project(self, project_id: str) -> Deleted:

@@ -192,3 +192,13 @@ def _run(row: Sequence[Any]) -> Run:
     values = dict(zip(_RUN_FIELDS, row, strict=True))
     values["status"] = RunStatus(values["status"])
     return Run(**values)
+
+
+def delete_runs_before(connection: Connection, project_id: str, before_ns: int) -> None:
+    """Retention: the project's runs queued before ``before_ns`` (a target's current
+    version was queued after its last span ended, so it stays while the target does)."""
+    with _lock:
+        connection.write(
+            "DELETE FROM evaluator_runs WHERE project_id = ? AND queued_ns < ?",
+            [project_id, before_ns],
+        )

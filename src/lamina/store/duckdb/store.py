@@ -268,6 +268,7 @@ class DuckDBStore:
 
     def delete_before(self, project_id: str, before_ns: int) -> Deleted:
         with self._everything_stored():
+            evaluator_rows.delete_runs_before(self._connection, project_id, before_ns)
             return lifecycle.delete_traces(self._connection, project_id, "end_ns < ?", [before_ns])
 
     def delete_project(self, project_id: str) -> Deleted:
