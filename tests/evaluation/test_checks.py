@@ -240,3 +240,41 @@ def wait(project: Project, path: str, done: Any, timeout: float = 15) -> list[An
             return list(items)
         assert time.monotonic() < deadline, items
         time.sleep(0.1)
+
+
+def test_each_quiet_trace_is_judged_once_by_a_trace_evaluator(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    project = Project(new_server("--evaluator-poll-ms", "100"))
+    evaluator = project.ok(
+        "POST",
+        "/api/v1/evaluators",
+        201,
+        json={
+            "name": "json-out",
+            "target": "trace",
+            "kind": "check",
+            "quiet_seconds": 1,
+            "filter": {"name": "handle_turn"},
+            "check": {"type": "json_output"},
+        },
+    )
+    sid = f"s-traces-{uuid.uuid4().hex[:8]}"
+    now = time.time_ns()
+    spans = turn(sid, 0, now, answer='{"ok": true}') + turn(sid, 1, now + MS, answer="plain")
+    project.send(spans, sid, 2)
+    traces = [t["trace_id"] for t in project.ok("GET", f"/api/v1/sessions/{sid}")["traces"]]
+    runs_path = f"/api/v1/evaluators/{evaluator['id']}/runs"
+    runs = wait(
+        project, runs_path, lambda items: len(items) == 2 and {r["status"] for r in items} == {"ok"}
+    )
+    assert {r["target_id"]: r["value"] for r in runs} == {traces[0]: 0.0, traces[1]: 1.0}
+    scores = project.ok("GET", "/api/v1/scores")["items"]
+    assert {(s["trace_id"], s["session_id"], s["value"]) for s in scores} == {
+        (traces[0], None, 0.0),
+        (traces[1], None, 1.0),
+    }
+    tried = project.ok(
+        "POST", f"/api/v1/evaluators/{evaluator['id']}/test", json={"trace_id": traces[1]}
+    )
+    assert tried["score"]["value"] == 1.0 and tried["score"]["trace_id"] == traces[1]
