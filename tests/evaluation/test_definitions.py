@@ -61,6 +61,14 @@ def project(server: LaminaServer) -> Project:
             "llm.score must name the score",
         ),
         (
+            {"name": "judge", "kind": "llm_judge", "llm": {**LLM, "prompt": "Rate {{transcrpt}}"}},
+            "llm.prompt: The prompt uses {{transcrpt}}, which is not a variable",
+        ),
+        (
+            {"name": "judge", "kind": "llm_judge", "llm": {**LLM, "prompt": "Rate it."}},
+            "llm.prompt: The prompt never shows the judge the conversation",
+        ),
+        (
             {"name": "judge", "kind": "llm_judge", "llm": {**LLM, "api_key_env": "NOT A NAME"}},
             "llm.api_key_env must name an environment variable",
         ),

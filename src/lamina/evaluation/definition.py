@@ -27,6 +27,7 @@ import orjson
 
 from lamina.errors import BadRequest
 from lamina.evaluation import checks
+from lamina.judge import validate_prompt
 from lamina.query.present import moment
 from lamina.store.evaluators import Evaluator
 
@@ -35,7 +36,6 @@ KINDS = ("llm_judge", "check")
 SCORE_TYPES = ("numeric", "boolean", "categorical")
 MAX_QUIET_SECONDS = 7 * 86_400
 DEFAULT_QUIET_SECONDS = 600
-MAX_PROMPT = 100_000
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 _FIELDS = (
@@ -164,12 +164,10 @@ def _llm(given: Any) -> dict[str, Any]:
     env = given.get("api_key_env")
     if env is not None and (not isinstance(env, str) or not _ENV.fullmatch(env)):
         raise BadRequest("llm.api_key_env must name an environment variable: OPENAI_API_KEY.")
-    prompt = given.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT:
-        raise BadRequest(
-            f"llm.prompt must be text (at most {MAX_PROMPT} characters) with {{{{transcript}}}} "
-            "where the conversation goes."
-        )
+    try:
+        validate_prompt(given.get("prompt"))
+    except BadRequest as exc:
+        raise BadRequest(f"llm.prompt: {exc.message}") from None
     given["score"] = _score(given.get("score"))
     return given
 
