@@ -126,6 +126,13 @@ def queue_runs(connection: Connection, project_id: str, runs: Sequence[Run]) -> 
 def claim_runs(
     connection: Connection, owner: str, now_ns: int, lease_ns: int, limit: int
 ) -> list[Run]:
+    due = connection.query(  # nothing to claim, as when idle: no write at all
+        "SELECT 1 FROM evaluator_runs WHERE (status = 'queued' AND not_before_ns <= ?) "
+        "OR (status = 'running' AND lease_until_ns < ?) LIMIT 1",
+        [now_ns, now_ns],
+    )
+    if not due:
+        return []
     with _lock, connection.transaction("Could not claim evaluator runs ({error}).") as con:
         rows = con.execute(
             f"""
