@@ -25,6 +25,7 @@ from lamina.query import present
 from lamina.query import scores as scoring
 from lamina.query.params import parse_score_query
 from lamina.store.base import ApiKey, Project, Store, User
+from lamina.store.comments import Comment
 from lamina.store.scores import Score
 
 if TYPE_CHECKING:  # the commands that need these import them (pyarrow is slow to load)
@@ -209,6 +210,13 @@ class Operations:
         known = scoring.configs(self.store, project_id)
         self.store.add_scores(project_id, scoring.check_imported(scores, known, ADMIN))
         return {"scores": len(scores)}
+
+    def import_comments(self, project: str, comments: list[Comment]) -> dict[str, Any]:
+        """Store exported comments (lamina.exchange.comments.read_comments) as written,
+        on the sessions and traces the project has."""
+        from lamina.exchange.comments import store_comments
+
+        return {"comments": store_comments(self.store, self._project(project).id, comments)}
 
     # -- writes the store set aside (lamina.store.duckdb.quarantine) ----------------------------
     def list_quarantined(self) -> list[dict[str, Any]]:

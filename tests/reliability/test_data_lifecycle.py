@@ -227,7 +227,14 @@ def test_export_and_import_round_trip(
     assert lines[0]["lamina_export"] == 1 and lines[0]["project"] == name
     kinds = [line["kind"] for line in lines[1:]]
     assert kinds == ["session"] * 2 + ["trace"] * 5 + ["span"] * 10 + ["trailer"]
-    assert lines[-1] == {"kind": "trailer", "sessions": 2, "traces": 5, "spans": 10, "scores": 0}
+    assert lines[-1] == {
+        "kind": "trailer",
+        "sessions": 2,
+        "traces": 5,
+        "spans": 10,
+        "scores": 0,
+        "comments": 0,
+    }
     span = next(
         line
         for line in lines[1:]
@@ -238,6 +245,7 @@ def test_export_and_import_round_trip(
     done = server.cli("export", "--project", name, "--format", "parquet", "-o", str(parquet))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in parquet.iterdir()) == [
+        "comments.parquet",
         "scores.parquet",
         "sessions.parquet",
         "spans.parquet",

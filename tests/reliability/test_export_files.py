@@ -39,6 +39,7 @@ def test_a_cut_short_export_is_refused_unless_asked_for(
         "traces": 3,
         "spans": 6,
         "scores": 0,
+        "comments": 0,
     }
 
     cut = tmp_path / "cut.jsonl"  # as a download that broke off after four spans

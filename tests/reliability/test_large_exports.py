@@ -77,6 +77,7 @@ def test_the_api_exports_large_spans_whole(
         "traces": SPANS,
         "spans": SPANS,
         "scores": 0,
+        "comments": 0,
     }
 
     zipped = otlp.get(server, "/api/v1/export", key=key, format="parquet")

@@ -203,3 +203,12 @@ def test_deletes_take_their_comments_and_stars(store: Store) -> None:
     assert _thread(store, "prj_a") == []
     assert store.starred("prj_a", "u1", StarKind.TRACE, traces) == set()
     assert _thread(store, "prj_b", session_id="s-b") == ["b"]
+
+
+def test_adding_a_comment_id_again_keeps_one(store: Store) -> None:
+    """An export imported twice: each comment once."""
+    _seed(store)
+    made = comment("once", session="s-1")
+    assert store.add_comment("prj_a", made) == made
+    assert store.add_comment("prj_a", made) == made
+    assert _thread(store, session_id="s-1") == ["once"]

@@ -229,3 +229,37 @@ def test_stars_are_each_users_own_and_filter_the_lists(project: Project) -> None
         assert unstar.status_code == 200 and unstar.json()["bookmark"]["starred"] is False
         assert listed(ana, "sessions", starred="true") == {}
         assert listed(ana, "traces", starred="true") == {starred_trace: True}
+
+
+def test_export_and_import_carry_the_comments(project: Project, server: LaminaServer) -> None:
+    session_id = otlp.uid("moved")
+    traces = project.send(session_id, 2)
+    span_id = project.ok("GET", f"/api/v1/traces/{traces[0]}")["spans"][-1]["span_id"]
+    for body in (
+        {"body": "on the session", "session_id": session_id},
+        {"body": "on a trace", "trace_id": traces[1]},
+        {"body": "on a span", "trace_id": traces[0], "span_id": span_id},
+    ):
+        project.ok("POST", "/api/v1/comments", 201, json=body)
+    exported = project.call("GET", "/api/v1/export")
+    assert exported.status_code == 200
+    assert b'"comments":3' in exported.content.splitlines()[-1]
+    target = new_project(server)
+    imported = target.ok(
+        "POST",
+        "/api/v1/import",
+        content=exported.content,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert imported["comments"] == 3 and imported["traces"] == 2
+
+    def listed(p: Project) -> list[dict[str, Any]]:
+        return p.ok("GET", "/api/v1/comments", params={"session_id": session_id})["items"]
+
+    assert listed(target) == listed(project)
+    assert [c["body"] for c in listed(target)] == ["on the session", "on a trace", "on a span"]
+    target.ok("POST", "/api/v1/import", content=exported.content)  # again: nothing added
+    assert len(listed(target)) == 3
+    # a session's own download carries its comments too
+    one = project.call("GET", "/api/v1/export", params={"session_id": session_id})
+    assert b'"comments":3' in one.content.splitlines()[-1]

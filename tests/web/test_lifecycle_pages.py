@@ -155,6 +155,7 @@ def test_download_a_session_as_jsonl_and_parquet(page: Page, web: Seeded, tmp_pa
     assert parquet.suggested_filename == f"session-{web.chat_session}.parquet.zip"
     with zipfile.ZipFile(io.BytesIO(Path(parquet.path()).read_bytes())) as archive:
         assert sorted(archive.namelist()) == [
+            "comments.parquet",
             "scores.parquet",
             "sessions.parquet",
             "spans.parquet",

@@ -26,6 +26,7 @@ from lamina.errors import (
     PayloadTooLarge,
 )
 from lamina.exchange import export
+from lamina.store.comments import Comment
 from lamina.store.scores import Score
 
 # An export's lines are handed on a page at a time: at most this many, or about this
@@ -164,6 +165,19 @@ class ApiClient:
                 return answer
             time.sleep(max(1, int(wait)))
 
+    def import_comments(self, project: str, comments: list[Comment]) -> dict[str, Any]:
+        """Send comments read from an export (lamina.exchange.comments.read_comments) to
+        ``POST /api/v1/import`` as comment lines."""
+        lines = [orjson.dumps({"kind": "comment", **asdict(item)}) for item in comments]
+        answer = self._call(
+            "POST",
+            "/api/v1/import",
+            params={"project": project},
+            content=b"\n".join(lines),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        return {"comments": answer["comments"]}
+
     def import_scores(self, project: str, scores: list[Score]) -> dict[str, Any]:
         """Send scores read from an export (lamina.exchange.scores.read_scores) to
         ``POST /api/v1/import`` as score lines."""
@@ -277,7 +291,13 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
     """An export download's lines as pages of one kind each, every kind in order (an
     empty page for a kind without lines); LaminaError unless the download ends with a
     trailer that counts them."""
-    kinds = {"session": "sessions", "trace": "traces", "span": "spans", "score": "scores"}
+    kinds = {
+        "session": "sessions",
+        "trace": "traces",
+        "span": "spans",
+        "score": "scores",
+        "comment": "comments",
+    }
     counts = dict.fromkeys(export.KINDS, 0)
     page: list[Any] = []
     kind, size, trailer = export.KINDS[0], 0, None
@@ -299,9 +319,9 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
         page.append(item)
         size += len(raw)
         counts[kind] += 1
-    # a server from before scores counts none
+    # a server from before scores (or comments) counts none
     if trailer is None or any(
-        trailer.get(k, 0 if k == "scores" else None) != n for k, n in counts.items()
+        trailer.get(k, 0 if k in ("scores", "comments") else None) != n for k, n in counts.items()
     ):
         raise LaminaError(
             "The export from the server was cut short (see the server's log for why); "

@@ -82,10 +82,11 @@ def export_command(
         else:
             export.write_file(target, export.jsonl_lines(export.header(project, session_id), rows))
     where = "standard output" if str(target) == "-" else str(target)
+    extras = [f"{counts[kind]} {kind}" for kind in ("scores", "comments") if counts.get(kind)]
     err_console.print(
         f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
         f"{counts['spans']} spans to {where}"
-        + (f", with {counts['scores']} scores." if counts["scores"] else "."),
+        + (f", with {' and '.join(extras)}." if extras else "."),
         highlight=False,
     )
 
@@ -106,9 +107,10 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
     the session page's Parquet zip) into a project; its traces and sessions are rebuilt
     from the spans."""
     from lamina.exchange import importing
+    from lamina.exchange.comments import read_comments
     from lamina.exchange.scores import read_scores
 
-    spans = scores = 0
+    spans = scores = comments = 0
     chunks = importing.read_spans(file, partial=partial)  # a file it refuses makes no project
     with connect(data_dir) as ops:
         if project not in {p["name"] for p in ops.list_projects()}:
@@ -123,5 +125,8 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
             progress.update(task, total=spans)
         for scored in read_scores(file):
             scores += ops.import_scores(project=project, scores=scored)["scores"]
-    with_scores = f", with {scores} scores" if scores else ""
-    console.print(f'Imported {spans} spans into project "{project}"{with_scores}.')
+        for written in read_comments(file):
+            comments += ops.import_comments(project=project, comments=written)["comments"]
+    extras = [f"{n} {what}" for n, what in ((scores, "scores"), (comments, "comments")) if n]
+    with_extras = f", with {' and '.join(extras)}" if extras else ""
+    console.print(f'Imported {spans} spans into project "{project}"{with_extras}.')

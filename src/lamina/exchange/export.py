@@ -1,14 +1,16 @@
 """The export file format: a project's (or one session's) data as JSONL or Parquet.
 
 JSONL is one file: a header line ``{"lamina_export": 1, ...}``, then one line per
-session, trace, span and score, each with ``"kind"``, then a trailer line
-``{"kind": "trailer", "sessions": N, "traces": N, "spans": N, "scores": N}``: a file
+session, trace, span, score and comment, each with ``"kind"``, then a trailer line
+``{"kind": "trailer", "sessions": N, "traces": N, "spans": N, "scores": N,
+"comments": N}``: a file
 without it was cut short (a download that broke off, a disk that filled). Rows carry the
 JSON API's fields, plus exact nanosecond times (``start_ns``, ``end_ns``, events'
-``time_ns``, scores' ``created_ns``) and, for spans, their ``trace_id``. Parquet is a
-directory holding ``sessions.parquet``, ``traces.parquet``, ``spans.parquet`` and
-``scores.parquet``, with the same columns (times as UTC timestamps and nanoseconds;
-JSON objects as JSON text). Exports made before scores have no scores count or file.
+``time_ns``, scores' and comments' ``created_ns``) and, for spans, their ``trace_id``.
+Parquet is a directory holding ``sessions.parquet``, ``traces.parquet``,
+``spans.parquet``, ``scores.parquet`` and ``comments.parquet``, with the same columns
+(times as UTC timestamps and nanoseconds; JSON objects as JSON text). Exports made
+before scores (or comments) have no count or file of them. Stars are not exported.
 
 :func:`export_page` reads the store a page at a time; the JSON API's download and
 ``lamina export`` write the pages with :func:`jsonl_lines` or :func:`write_parquet`.
@@ -30,13 +32,23 @@ import orjson
 from lamina.errors import BadRequest, NotFound
 from lamina.query.present import moment
 from lamina.store.base import ExportKind, Store
+from lamina.store.comments import CommentQuery
 from lamina.store.queries import MAX_LIMIT, Cursor
 from lamina.store.scores import ScoreQuery
 
 FORMAT_VERSION = 1
-KINDS = ("sessions", "traces", "spans", "scores")
+KINDS = ("sessions", "traces", "spans", "scores", "comments")
 FORMATS = ("jsonl", "parquet")
-_KIND_OF_LINE = {"sessions": "session", "traces": "trace", "spans": "span", "scores": "score"}
+_KIND_OF_LINE = {
+    "sessions": "session",
+    "traces": "trace",
+    "spans": "span",
+    "scores": "score",
+    "comments": "comment",
+}
+# Kinds read from the store's own lists (their pages' cursors are "created"), not pages
+# of stored rows; a session's are asked for even when it has no traces left.
+_LISTED = ("scores", "comments")
 _JSON_TEXT = ("metadata", "attributes", "events", "resource")
 MAX_EXPORT_PAGE = 5000
 # A page of an export holds at most about this much span text (and one span at
@@ -85,12 +97,14 @@ def export_page(
     if (
         session_id is not None
         and after is None
-        and kind != "scores"
+        and kind not in _LISTED
         and store.get_session(project_id, session_id) is None
     ):
         raise NotFound(f'No session "{session_id}" in this project.')
     if kind == "scores":
         return _scores_page(store, project_id, after, limit, session_id)
+    if kind == "comments":
+        return _comments_page(store, project_id, after, limit, session_id)
     page = store.export_page(
         project_id,
         ExportKind(kind),
@@ -114,6 +128,20 @@ def _scores_page(
     page = store.list_scores(project_id, query)
     items = [
         {"kind": "score", **asdict(item), "created_at": iso(item.created_ns)} for item in page.items
+    ]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+def _comments_page(
+    store: Store, project_id: str, after: str | None, limit: int, session_id: str | None
+) -> dict[str, Any]:
+    """A page of the project's (or the session's) comments, oldest first."""
+    cursor = Cursor.decode(after, "created") if after else None
+    query = CommentQuery(limit=min(limit, MAX_LIMIT), cursor=cursor, session_id=session_id)
+    page = store.list_comments(project_id, query)
+    items = [
+        {"kind": "comment", **asdict(item), "created_at": iso(item.created_ns)}
+        for item in page.items
     ]
     return {"items": items, "next_cursor": page.next_cursor}
 
@@ -240,6 +268,19 @@ def _schemas() -> dict[str, Any]:
                 ("created_at", time),
             ]
         ),
+        "comments": pa.schema(
+            [
+                ("comment_id", text),
+                ("session_id", text),
+                ("trace_id", text),
+                ("span_id", text),
+                ("body", text),
+                ("author", text),
+                ("author_id", text),
+                ("created_ns", integer),
+                ("created_at", time),
+            ]
+        ),
         "spans": pa.schema(
             [
                 ("trace_id", text),
@@ -269,7 +310,7 @@ def _schemas() -> dict[str, Any]:
 
 def _parquet_row(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
-    if row.get("kind") == "score":
+    if row.get("kind") in ("score", "comment"):
         out["created_at"] = row.get("created_ns")
         return out
     out["start_time"] = row.get("start_ns")

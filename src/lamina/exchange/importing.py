@@ -41,7 +41,8 @@ MAX_UNPACK_RATIO = 10
 # The most spans one import request (POST /api/v1/import) may hold.
 MAX_IMPORT_SPANS = 10_000
 # What an import request's lines may be, besides spans and scores (passed over).
-_OTHER_LINES = ("session", "trace", "trailer")
+# Comment lines are read by lamina.exchange.comments.comments_of_lines.
+_OTHER_LINES = ("session", "trace", "trailer", "comment")
 # The most scores one import request may hold.
 MAX_IMPORT_SCORES = 10_000
 
@@ -126,15 +127,16 @@ def check_complete(path: Path) -> None:
             "older Lamina). To import the spans it does hold, run the import again with "
             "--partial."
         )
-    # an export made before scores counts none
-    sessions, traces, spans, scores = counts = [
-        trailer.get(kind, 0 if kind == "scores" else None) for kind in KINDS
+    # an export made before scores (or comments) counts none
+    sessions, traces, spans, scores, comments = counts = [
+        trailer.get(kind, 0 if kind in ("scores", "comments") else None) for kind in KINDS
     ]
     whole = [n for n in counts if isinstance(n, int) and not isinstance(n, bool)]
     if len(whole) != len(counts) or lines != 2 + sum(whole):
         raise BadRequest(
             f"{path} has {lines:,} lines, but its trailer line counts sessions: "
-            f"{sessions}, traces: {traces}, spans: {spans}, scores: {scores} (and a "
+            f"{sessions}, traces: {traces}, spans: {spans}, scores: {scores}, comments: "
+            f"{comments} (and a "
             "header and itself): the "
             "file was changed or damaged after the export. To import the spans it does "
             "hold, run the import again with --partial."
@@ -366,8 +368,9 @@ def rows_of_lines(body: bytes) -> tuple[list[dict[str, Any]], list[Score]]:
             continue
         if kind != "span":
             raise BadRequest(
-                f'Line {number}: "kind" must be "span" or "score" (or session, trace or '
-                f"trailer, which are passed over); got {orjson.dumps(kind).decode()[:80]}."
+                f'Line {number}: "kind" must be "span", "score" or "comment" (or session, '
+                f"trace or trailer, which are passed over); got "
+                f"{orjson.dumps(kind).decode()[:80]}."
             )
         rows.append(item)
     return rows, scores

@@ -6,7 +6,8 @@ it: ``author`` is the name shown (a user's email, an API key's name, ``admin``),
 ``author_id`` who may delete it (``user:<id>``, ``key:<id>``, ``admin``). A comment on
 a trace or span keeps the session its trace had when it was written, so a session's
 thread lists its own comments and its traces'. A comment names a session or trace the
-project has: the store refuses one it does not find.
+project has: the store refuses one it does not find. Adding a comment whose
+``comment_id`` the project has already stores nothing (an export imported twice).
 
 A bookmark is one user's star on a session or a trace. Stars are per user: API keys
 and the admin token have none. Deleting a session, trace or project deletes its

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from lamina import lifecycle
 from lamina.errors import BadRequest
+from lamina.exchange import comments as imported_comments
 from lamina.exchange import export, importing
 from lamina.query import present
 from lamina.query import scores as judged
@@ -136,7 +137,8 @@ async def _export(request: Request) -> Response:
 async def _import(request: Request) -> Response:
     """Store the span lines of an export (JSONL) in the project, through the ingest
     batcher as OTLP spans are: answered once they are committed, all or none; then
-    its score lines, as they were given (checked first, lamina.query.scores)."""
+    its score lines, as they were given (checked first, lamina.query.scores), and its
+    comment lines (on the sessions and traces the project then has)."""
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     giver = await giver_of(request, project_id)
@@ -152,6 +154,7 @@ async def _import(request: Request) -> Response:
         batch, traces, scores = await run_in_threadpool(
             _import_batch, runtime.store, project_id, body, giver
         )
+        comments = await run_in_threadpool(imported_comments.comments_of_lines, body)
         del body  # not held while the batch waits for its commit
         if batch.count:
             await runtime.batcher.enqueue(batch)
@@ -159,7 +162,14 @@ async def _import(request: Request) -> Response:
         runtime.bodies.give_back(taken)
     if scores:
         await run_in_threadpool(runtime.store.add_scores, project_id, scores)
-    return JSONResponse({"spans": batch.count, "traces": traces, "scores": len(scores)})
+    stored = 0
+    if comments:
+        stored = await run_in_threadpool(
+            imported_comments.store_comments, runtime.store, project_id, comments
+        )
+    return JSONResponse(
+        {"spans": batch.count, "traces": traces, "scores": len(scores), "comments": stored}
+    )
 
 
 def _import_batch(

@@ -48,6 +48,10 @@ def _has_session(db: Connection, project_id: str, session_id: str) -> bool:
 
 
 def add_comment(db: Connection, project_id: str, comment: Comment) -> Comment | None:
+    """As the DuckDB store's: a comment_id the project has already is answered as stored."""
+    stored = get_comment(db, project_id, comment.comment_id)
+    if stored is not None:
+        return stored
     if comment.trace_id is not None:
         found = _trace(db, project_id, comment.trace_id)
         if not found:

@@ -43,7 +43,11 @@ def _has_session(connection: Connection, project_id: str, session_id: str) -> bo
 
 def add_comment(connection: Connection, project_id: str, comment: Comment) -> Comment | None:
     """Store the comment, with its trace's session; None when the project has not its
-    trace (or session)."""
+    trace (or session). A comment_id the project has already is not stored again (an
+    import run twice): the stored one is answered."""
+    stored = get_comment(connection, project_id, comment.comment_id)
+    if stored is not None:
+        return stored
     if comment.trace_id is not None:
         found, session_id = _trace_session(connection, project_id, comment.trace_id)
         if not found:

@@ -116,7 +116,9 @@ def schemas() -> dict[str, Any]:
         "SessionPage": page("Session", total=INT_OR_NULL, total_exact={"type": "boolean"}),
         "TracePage": page("Trace"),
         "Deleted": an_object({"deleted": deleted}),
-        "Imported": an_object({"spans": INTEGER, "traces": INTEGER, "scores": INTEGER}),
+        "Imported": an_object(
+            {"spans": INTEGER, "traces": INTEGER, "scores": INTEGER, "comments": INTEGER}
+        ),
         **_managed(deleted),
     }
 
