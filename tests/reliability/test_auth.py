@@ -26,7 +26,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from lamina.receivers import http as otlp_routes
-from lamina.web import admin, api, comments, scores, shares
+from lamina.web import admin, api, comments, metrics, scores, shares
 from tests.conftest import LaminaServer, start_server
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
@@ -161,6 +161,8 @@ API = [
     ("DELETE", "/api/v1/comments/{comment_id}", "comment"),
     ("PUT", "/api/v1/bookmarks", None),  # stars are a signed-in user's: a key is a 403
     ("DELETE", "/api/v1/bookmarks", None),
+    ("GET", "/api/v1/metrics?metric=traces", None),
+    ("GET", "/api/v1/metrics/distribution?metric=turns", None),
 ]
 # Every managing route (admin token only), with the ids it takes.
 ADMIN = [
@@ -185,7 +187,8 @@ OTLP_PATHS = sorted(route.path for route in otlp_routes.routes)  # type: ignore[
 
 def test_the_matrix_covers_every_route() -> None:
     covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
-    for route in [*api.routes, *scores.routes, *comments.routes, *shares.routes, *admin.routes]:
+    routes = [*api.routes, *scores.routes, *comments.routes, *shares.routes, *admin.routes]
+    for route in [*routes, *metrics.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
                 continue
@@ -376,6 +379,29 @@ def test_another_projects_key_sees_no_score_of_the_owners(world: World) -> None:
             assert not [item for item in answer.json()["items"] if item.get("name") == "helpful"]
     configs = _call(world, "GET", "/api/v1/score-configs", headers).json()["items"]
     assert CONFIG not in {config["name"] for config in configs}
+
+
+def test_another_projects_key_counts_none_of_the_owners_data(world: World) -> None:
+    """Metrics and distributions with B's key, naming A's project or not, by A's user,
+    session or trace: zeros and empty histograms; A's key counts its own."""
+    traces = {"metric": "traces", "group_by": "user_id"}
+    for key, counted in ((world.other_key, 0), (world.key, 1)):
+        for params in ({}, {"project": world.name}, {"user_id": "u-1"}):
+            answer = _call(world, "GET", "/api/v1/metrics", _bearer(key), **traces, **params)
+            assert answer.status_code == 200, answer.text
+            total = sum(p["v"] for s in answer.json()["series"] for p in s["points"])
+            assert (total > 0) == bool(counted), (key == world.key, params)
+            spread = _call(
+                world,
+                "GET",
+                "/api/v1/metrics/distribution",
+                _bearer(key),
+                metric="session_cost",
+                **params,
+            )
+            assert spread.status_code == 200, spread.text
+            assert bool(spread.json()["buckets"]) == bool(counted), (key == world.key, params)
+            assert world.session_id not in spread.text and world.trace_id not in answer.text
 
 
 def _owner_still_has_everything(world: World) -> None:

@@ -69,7 +69,7 @@ def test_every_operation_keeps_to_its_description(
     """With a project key: a managing operation is a 403 the description allows."""
     server, key = described
     operations = _operations(server)
-    assert len(operations) == 46
+    assert len(operations) == 48
     for operation in operations:
         _check(server, operation, mode, key)
 
@@ -98,6 +98,10 @@ _CHECKED_AGAINST = {
     # an evaluator's fields depend on its kind and its check's type
     ("POST", "/api/v1/evaluators"),
     ("PUT", "/api/v1/evaluators/{evaluator_id}"),
+    # a metric takes only some group_by values, and status means ok/error for a trace
+    # metric, active/ended for a session one; since before until; at most 1000 points
+    ("GET", "/api/v1/metrics"),
+    ("GET", "/api/v1/metrics/distribution"),
 }
 
 
@@ -131,7 +135,7 @@ def _check(server: LaminaServer, operation: Any, mode: GenerationMode, key: str)
 def test_the_description_is_served_without_a_key_and_names_every_route(
     described: tuple[LaminaServer, str],
 ) -> None:
-    from lamina.web import api, comments, scores, shares
+    from lamina.web import api, comments, metrics, scores, shares
 
     server, _ = described
     answer = httpx.get(f"{server.url}/api/v1/openapi.json", timeout=10)
@@ -141,7 +145,7 @@ def test_the_description_is_served_without_a_key_and_names_every_route(
     described_routes = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
-    for route in [*api.routes, *scores.routes, *shares.routes, *comments.routes]:
+    for route in [*api.routes, *scores.routes, *shares.routes, *comments.routes, *metrics.routes]:
         path = route.path.replace(":path}", "}")  # type: ignore[attr-defined]
         if path == "/api/v1/openapi.json":
             continue

@@ -6,7 +6,8 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.scores` those of scores,
 :mod:`~lamina.web.openapi.evaluators` those of evaluators,
 :mod:`~lamina.web.openapi.comments` those of comments and stars,
-:mod:`~lamina.web.openapi.shares` those of share links, :mod:`~lamina.web.openapi.admin`
+:mod:`~lamina.web.openapi.shares` those of share links,
+:mod:`~lamina.web.openapi.metrics` those of metrics, :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.web.openapi import admin, comments, project, schemas, scores, shares
+from lamina.web.openapi import admin, comments, metrics, project, schemas, scores, shares
 from lamina.web.openapi import evaluators as evaluator_paths
 
 
@@ -37,6 +38,7 @@ def document() -> dict[str, Any]:
             **evaluator_paths.paths(project.PROJECT),
             **comments.paths(project.PROJECT),
             **shares.paths(project.PROJECT),
+            **metrics.paths(project.PROJECT),
             **admin.paths(),
         },
         "components": {
@@ -54,6 +56,7 @@ def document() -> dict[str, Any]:
                 **evaluator_paths.schemas(),
                 **comments.schemas(),
                 **shares.schemas(),
+                **metrics.schemas(),
             },
         },
     }
