@@ -296,6 +296,44 @@ def test_a_database_of_the_first_schema_gains_scores(tmp_path: Path) -> None:
         store.close()
 
 
+def test_scores_of_a_store_made_before_trace_sessions_count_for_their_sessions(
+    tmp_path: Path,
+) -> None:
+    """Scores on traces stored before scores kept their trace's session (schema 5) get it
+    when the store is opened: a list filtered and sorted by them finds their sessions."""
+    from lamina.store.clickhouse.client import ChdbClient, parse_store
+    from lamina.store.clickhouse.store import ClickHouseStore
+
+    database = "before_" + tmp_path.name.replace("-", "_")
+    address = parse_store(f"chdb://{tmp_path.parent}/chdb?database={database}")
+    assert address.path is not None
+    store = ClickHouseStore(address)
+    try:
+        traces = [session_trace(store, f"s{n}", time.time_ns() + n) for n in range(3)]
+        store.add_scores("prj_a", [score("q", n / 2, trace_id=t) for n, t in enumerate(traces)])
+    finally:
+        store.close()
+    client = ChdbClient(address.path)  # back to schema 5: no trace_session
+    try:
+        client.use(address.database)
+        client.execute("ALTER TABLE scores DROP COLUMN trace_session")
+        client.execute("DELETE FROM schema_version WHERE version = 6")
+    finally:
+        client.close()
+    store = ClickHouseStore(address)
+    try:
+        low = SessionQuery(scores=(ScoreCondition("q", "<", 0.75),))
+        assert {row["session_id"] for row in store.list_sessions("prj_a", low).items} == {
+            "s0",
+            "s1",
+        }
+        ordered = store.list_sessions("prj_a", SessionQuery(sort="score", score_sort="q"))
+        assert [row["session_id"] for row in ordered.items] == ["s2", "s1", "s0"]
+        assert summary(store.get_session("prj_a", "s1") or {}) == {"q": (0.5, 1)}
+    finally:
+        store.close()
+
+
 def test_two_servers_adding_the_same_scores_store_each_once(tmp_path: Path) -> None:
     """Two servers on one database (a client retrying on the other one) add the same
     score_ids at once: each is stored once, with the first server's fields."""

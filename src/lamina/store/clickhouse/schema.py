@@ -42,6 +42,11 @@ def ranked(column: str) -> str:
 
 
 _RANKED = "SimpleAggregateFunction(min, Tuple(Int64, String))"
+# A score's row but its version and trace_session (migration 6 and score_sql.RESOLVE).
+SCORE_ROW = (
+    "project_id, score_id, name, value, label, source, author, session_id, trace_id, "
+    "span_id, comment, created_ns"
+)
 
 MIGRATIONS: list[list[str]] = [
     # 1: spans, per-trace and per-session summaries, projects, keys, users, settings.
@@ -351,6 +356,24 @@ MIGRATIONS: list[list[str]] = [
         ) ENGINE = ReplacingMergeTree(version)
         ORDER BY (run_id, attempt)
         TTL toDateTime(intDiv(claimed_ns, 1000000000)) + INTERVAL 7 DAY
+        """,
+    ],
+    # 6: a score on a trace keeps its trace's session (#19; lamina.store.clickhouse.score_sql):
+    # set when the score is added, and again by a write that stores or moves its trace, so
+    # lists filtered or sorted by a score read no trace to find a score's session. The
+    # scores of a store made before get it here (a new version of each row).
+    [
+        "ALTER TABLE scores ADD COLUMN IF NOT EXISTS trace_session Nullable(String)",
+        f"""
+        INSERT INTO scores ({SCORE_ROW}, version, trace_session)
+        SELECT {", ".join("s." + c for c in SCORE_ROW.split(", "))}, s.version + 1, t._session
+        FROM (SELECT {SCORE_ROW}, version FROM scores FINAL
+            WHERE trace_id IS NOT NULL AND trace_session IS NULL) AS s
+        INNER JOIN (SELECT project_id, trace_id, {ranked("session_r")} AS _session
+            FROM traces WHERE trace_id IN (SELECT trace_id FROM scores WHERE trace_id IS NOT NULL)
+            GROUP BY project_id, trace_id) AS t
+        ON t.project_id = s.project_id AND t.trace_id = s.trace_id
+        WHERE t._session IS NOT NULL
         """,
     ],
 ]

@@ -2,18 +2,25 @@
 score, and each session's status.
 
 Scores are stored as they were given (``scores``, read ``FINAL``); what a session or
-trace has is worked out when read, so a score that came before its trace counts
-once the trace arrives. A score counts for the session it names and for the session
-of the trace it names (the trace's summary's session), once for each; for a trace,
-every score naming it (its spans' too). A None value is counted, never averaged
+trace has is worked out when read. A score counts for the session it names and for the
+session of the trace it names (the trace's summary's session), once for each; for a
+trace, every score naming it (its spans' too). A None value is counted, never averaged
 (``avg`` skips NULLs).
+
+A score on a trace keeps its trace's session (``trace_session``), so reads take a
+score's session from its own row: grouping every scored trace's session from ``traces``
+cost most of a list filtered or sorted by a score. It is found when the score is added;
+a write of spans that stores its trace later or moves it to another session gives the
+score a new version of its row with the new one (:data:`RESOLVE`). A score added on one
+server while another writes its trace is resolved by whichever runs second: the score's
+insert runs :data:`RESOLVE` for the traces it did not find, after inserting.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lamina.store.clickhouse.schema import ranked
+from lamina.store.clickhouse.schema import SCORE_ROW, ranked
 from lamina.store.queries import ScoreCondition
 
 SCORE_FIELDS = (
@@ -23,36 +30,43 @@ SCORE_FIELDS = (
 _SCORES = "SELECT {fields} FROM scores FINAL WHERE project_id = {{project:String}}{narrow}"
 
 
-def _trace_sessions(traces: str) -> str:
-    """The session of each trace of the query ``traces`` (of trace ids)."""
-    return (
-        f"SELECT trace_id AS _trace, {ranked('session_r')} AS _session FROM traces "
-        f"WHERE project_id = {{project:String}} AND trace_id IN ({traces}) GROUP BY trace_id"
-    )
-
-
-def owned(on_sessions: str = "", on_traces: str = "", traces: str = "") -> str:
+def owned(on_sessions: str = "", on_traces: str = "") -> str:
     """(owner, name, value, label): each score once for the session it names
     (``on_sessions`` narrows those) and once for the session of its trace, when that
-    is another (``on_traces`` narrows those; ``traces``, a query of trace ids, holds
-    every trace they may name: by default, those scored)."""
+    is another (``on_traces`` narrows those)."""
     named = _SCORES.format(
         fields="session_id AS owner, name, value, label",
         narrow=f" AND session_id IS NOT NULL{on_sessions}",
     )
     of_traces = _SCORES.format(
-        fields="session_id, trace_id, name, value, label",
-        narrow=f" AND trace_id IS NOT NULL{on_traces}",
+        fields="trace_session AS owner, name, value, label",
+        narrow=" AND trace_session IS NOT NULL "
+        f"AND (session_id IS NULL OR session_id != trace_session){on_traces}",
     )
-    traces = traces or _SCORES.format(
-        fields="trace_id", narrow=f" AND trace_id IS NOT NULL{on_traces}"
-    )
-    return (
-        f"{named} UNION ALL SELECT t._session AS owner, s.name, s.value, s.label "
-        f"FROM ({of_traces}) AS s INNER JOIN ({_trace_sessions(traces)}) AS t "
-        "ON t._trace = s.trace_id "
-        "WHERE t._session IS NOT NULL AND (s.session_id IS NULL OR s.session_id != t._session)"
-    )
+    return f"{named} UNION ALL {of_traces}"
+
+
+# The session of each trace of some (``{ids}``), for the scores added on them.
+TRACE_SESSIONS = (
+    f"SELECT trace_id, {ranked('session_r')} AS session FROM traces "
+    "WHERE project_id = {project:String} AND trace_id IN {ids:Array(String)} GROUP BY trace_id"
+)
+# After a write of spans (its traces: ``{keys}``, (project_id, trace_id) pairs): each
+# score on them whose row keeps another session than its trace's now (a trace stored
+# after its scores, or moved by an earlier span) gets a new version of its row with it.
+RESOLVE = (
+    f"INSERT INTO scores ({SCORE_ROW}, version, trace_session) "
+    f"SELECT {', '.join('s.' + c for c in SCORE_ROW.split(', '))}, s.version + 1, t._session "
+    f"FROM (SELECT {SCORE_ROW}, version, trace_session FROM scores FINAL "
+    "WHERE (project_id, assumeNotNull(trace_id)) IN {keys:Array(Tuple(String, String))} "
+    "AND trace_id IS NOT NULL) AS s "
+    f"INNER JOIN (SELECT project_id, trace_id, {ranked('session_r')} AS _session FROM traces "
+    "WHERE (project_id, trace_id) IN {keys:Array(Tuple(String, String))} "
+    "GROUP BY project_id, trace_id) AS t "
+    "ON t.project_id = s.project_id AND t.trace_id = s.trace_id "
+    "WHERE t._session IS NOT NULL "
+    "AND (s.trace_session IS NULL OR s.trace_session != t._session)"
+)
 
 
 # Per (session or trace, name): the average, the count and the labels given.
@@ -62,8 +76,8 @@ _NAMED = (
 )
 
 
-def session_names(on_sessions: str = "", on_traces: str = "", traces: str = "") -> str:
-    scored = owned(on_sessions, on_traces, traces)
+def session_names(on_sessions: str = "", on_traces: str = "") -> str:
+    scored = owned(on_sessions, on_traces)
     rows = f"SELECT owner AS session_id, name, value, label FROM ({scored})"
     return _NAMED.format(key="session_id", rows=rows)
 
@@ -75,21 +89,13 @@ def trace_names(narrow: str = "") -> str:
     return _NAMED.format(key="trace_id", rows=rows)
 
 
-# The traces that ever named the sessions {ids} (a trace's scores count for its session).
-_TRACES_OF_SESSIONS = (
-    "SELECT trace_id FROM session_traces "
-    "WHERE project_id = {project:String} AND session_id IN {ids:Array(String)}"
-)
-
 # The summaries of some sessions or traces ({ids}), one row per name.
 SESSION_SUMMARIES = (
     "SELECT session_id AS id, name, avg, n, labels FROM ("
     + session_names(
-        " AND session_id IN {ids:Array(String)}",
-        f" AND trace_id IN ({_TRACES_OF_SESSIONS})",
-        _TRACES_OF_SESSIONS,
+        " AND session_id IN {ids:Array(String)}", " AND trace_session IN {ids:Array(String)}"
     )
-    + ") WHERE session_id IN {ids:Array(String)}"
+    + ")"
 )
 TRACE_SUMMARIES = (
     "SELECT trace_id AS id, name, avg, n, labels FROM ("
@@ -105,14 +111,7 @@ def scores(narrow: str = "") -> str:
 
 def session_scores(narrow: str = "") -> str:
     """A session's (``{session}``) own scores and its traces', newest first."""
-    candidates = (
-        "SELECT trace_id FROM session_traces "
-        "WHERE project_id = {project:String} AND session_id = {session:String}"
-    )
-    of_session = (
-        f"SELECT _trace FROM ({_trace_sessions(candidates)}) WHERE _session = {{session:String}}"
-    )
-    narrow += f" AND (session_id = {{session:String}} OR trace_id IN ({of_session}))"
+    narrow += " AND (session_id = {session:String} OR trace_session = {session:String})"
     return f"{scores(narrow)} ORDER BY created_ns DESC, score_id DESC"
 
 

@@ -47,10 +47,17 @@ _SCORE_TYPES = {
 # -- scores ----------------------------------------------------------------------------------
 def add_scores(db: Connection, project_id: str, scores: Sequence[Score]) -> None:
     """One insert, acknowledged once ClickHouse has it. The first row of a score_id
-    wins (in a batch and across retries): its version is the highest."""
+    wins (in a batch and across retries): its version is the highest. A score on a
+    stored trace keeps the trace's session (``trace_session``); one on a trace not
+    stored yet gets it from the write that stores the trace (score_sql.RESOLVE)."""
     if not scores:
         return
-    with db.write_lock:
+    with db.write_lock:  # a write of their traces sees them, or they see it
+        trace_ids = sorted({score.trace_id for score in scores if score.trace_id})
+        sessions: dict[str, str | None] = {}
+        if trace_ids:
+            found = db.query(score_sql.TRACE_SESSIONS, {"project": project_id, "ids": trace_ids})
+            sessions = {row["trace_id"]: row["session"] for row in found}
         first = db.tick(len(scores))
         columns: dict[str, pa.Array] = {
             "project_id": pa.array([project_id] * len(scores), pa.string())
@@ -58,7 +65,13 @@ def add_scores(db: Connection, project_id: str, scores: Sequence[Score]) -> None
         for field, kind in _SCORE_TYPES.items():
             columns[field] = pa.array([getattr(score, field) for score in scores], kind)
         columns["version"] = pa.array([-(first + n) for n in range(len(scores))], pa.int64())
+        columns["trace_session"] = pa.array(
+            [sessions.get(score.trace_id or "") for score in scores], pa.string()
+        )
         db.insert("scores", pa.table(columns), "scores")
+        missed = [(project_id, trace_id) for trace_id in trace_ids if trace_id not in sessions]
+        if missed:  # stored meanwhile by another server's write, which missed these scores
+            db.execute(score_sql.RESOLVE, {"keys": missed})
 
 
 def list_scores(db: Connection, project_id: str, query: ScoreQuery) -> Page[Score]:

@@ -1,9 +1,11 @@
-"""Ingest writes: an ingest batch becomes four statements, none of which reads before
-it writes except the last.
+"""Ingest writes: an ingest batch becomes five statements, none of which reads before
+it writes except the last two.
 
 The spans (Arrow), the batch's per-trace deltas (Arrow; see
-:mod:`lamina.store.clickhouse.fold`), the session index, and one ``INSERT ... SELECT``
-that recomputes the sessions the batch touched. A request retried within the hour is
+:mod:`lamina.store.clickhouse.fold`), the session index, one ``INSERT ... SELECT``
+that recomputes the sessions the batch touched, and one that gives the scores on the
+batch's traces their trace's session (:data:`lamina.store.clickhouse.score_sql.RESOLVE`;
+nothing when none is scored). A request retried within the hour is
 stored once, whichever server committed it first (``request_digests``).
 """
 
@@ -16,6 +18,7 @@ import pyarrow as pa
 
 from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch, combine
+from lamina.store.clickhouse import score_sql
 from lamina.store.clickhouse.client import ClientError
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.fold import REFRESH_AFTER_WRITE, session_links, trace_rows
@@ -54,6 +57,7 @@ def write_columns(db: Connection, batches: Sequence[ColumnBatch]) -> None:
             db.insert("request_digests", digests)
         try:
             db.client.execute(REFRESH_AFTER_WRITE, {"keys": keys})
+            db.client.execute(score_sql.RESOLVE, {"keys": keys})
         except ClientError as exc:
             raise StoreUnavailable(
                 f"The ClickHouse store could not update sessions ({exc}); senders should retry."
