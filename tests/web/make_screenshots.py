@@ -4,7 +4,9 @@
 
 Starts `lamina serve --demo` on a fresh data dir, signs in with Chromium and
 saves the Traces page (both tabs, a session expanded), a session transcript,
-a trace view, the empty state and the sign-in page, in light and dark.
+a trace view, the empty state and the sign-in page, in light and dark; and judging a
+session (its transcript with scores and comments, the annotate dialog) and the
+Evaluators page, in light.
 """
 
 from __future__ import annotations
@@ -34,6 +36,28 @@ def first_trace(page: Page, url: str, session_id: str, name: str) -> str:
     return str(next(t["trace_id"] for t in answer.json()["traces"] if t["name"] == name))
 
 
+def unstick(page: Page) -> None:
+    """The top bar scrolls away with the page: a full-page shot shows it once, on top."""
+    page.add_style_tag(content=".topbar { position: static !important; }")
+
+
+def review(page: Page, url: str, conversation: str, out: Path) -> None:
+    """Judging a session: its transcript with thumbs, scores and comments beside it, and
+    the annotate dialog; the Evaluators page."""
+    page.locator(".turn").first.scroll_into_view_if_needed()
+    page.locator(".turn").first.get_by_role("button", name="Annotate").click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    page.mouse.move(0, 0)
+    page.screenshot(path=out / "annotate-light.png")
+    page.keyboard.press("Escape")
+    page.evaluate("document.getElementById('transcript-h').scrollIntoView()")
+    page.screenshot(path=out / "review-light.png")
+    page.goto(f"{url}/p/default/evaluators")
+    page.mouse.move(0, 0)
+    page.screenshot(path=out / "evaluators-light.png", full_page=True)
+
+
 def shoot(page: Page, url: str, out: Path, scheme: str) -> None:
     page.goto(f"{url}/signin")
     if scheme == "light":
@@ -52,12 +76,16 @@ def shoot(page: Page, url: str, out: Path, scheme: str) -> None:
     page.screenshot(path=out / f"sessions-{scheme}.png")
 
     page.goto(f"{url}/p/default/sessions/{conversation}")
+    unstick(page)
     page.locator(".turn").nth(1).get_by_role("button", name="spans").click()
     page.mouse.move(0, 0)
     page.screenshot(path=out / f"session-{scheme}.png", full_page=True)
+    if scheme == "light":
+        review(page, url, conversation, out)
 
     trace_id = first_trace(page, url, conversation, "handle_turn")
     page.goto(f"{url}/p/default/traces/{trace_id}")
+    unstick(page)
     page.get_by_role("treeitem", name="openai.chat").click()
     page.locator("[data-detail] .msg").first.wait_for()
     page.mouse.move(0, 0)
