@@ -96,6 +96,7 @@ class Operations:
         return _key(record, self._project_names())
 
     def create_user(self, email: str, password: str, is_admin: bool = False) -> dict[str, Any]:
+        from lamina.demo.comments import star_for
         from lamina.web.passwords import hash_password
 
         email = email.strip()
@@ -105,7 +106,9 @@ class Operations:
             raise BadRequest("A password must be at least 8 characters.")
         if self.store.find_user(email) is not None:  # sign-in finds emails in any case
             raise Conflict(f"A user with the email {email} already exists.")
-        return _user(self.store.create_user(email, hash_password(password), is_admin))
+        made = self.store.create_user(email, hash_password(password), is_admin)
+        star_for(self.store, made.id)  # the demo's star, if the demo was loaded here
+        return _user(made)
 
     def list_users(self) -> list[dict[str, Any]]:
         """The users who can sign in, without their password hashes."""

@@ -13,10 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
+from lamina.demo import comments as demo_comments
 from lamina.demo import evaluators as demo_evaluators
 from lamina.demo import scores as demo_scores
+from lamina.demo.spans import demo_sessions
 from tests.conftest import LaminaServer, run_cli
 from tests.support import otlp
 from tests.support.otlp import IN_PROCESS
@@ -257,6 +260,14 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # one live share link, of the refund conversation, for Settings to list
     (shared,) = otlp.api(server, "/api/v1/shares")["items"]
     assert shared["object"] == "session" and shared["object_id"] == refund["session_id"]
+    # the reviewer's comments, and the declined checkout starred for a user made now
+    notes = otlp.api(server, "/api/v1/comments", limit=500)["items"]
+    assert len(notes) == len(demo_comments.NOTES)
+    assert {c["author"] for c in notes} == {demo_scores.REVIEWER}
+    assert any(c["span_id"] for c in notes)
+    assert any(c["session_id"] == refund["session_id"] for c in notes)
+    declined = next(s for s in demo_sessions() if s.story == demo_comments.STARRED_STORY)
+    assert _starred_for_a_new_user(server) == [declined.session_id]
     # the demo's checks judge every session (a backfill), each score on a turn of it
     judged = server.wait_for(
         "/api/v1/scores",
@@ -277,6 +288,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     again = otlp.api(server, "/api/v1/scores", limit=500)["items"]
     assert len([s for s in again if s["source"] not in checks]) == len(given)
     assert otlp.api(server, "/api/v1/shares")["items"] == [shared]
+    assert otlp.api(server, "/api/v1/comments", limit=500)["items"] == notes
 
     # `serve --demo` loads it once per data dir, and revokes its loader key
     assert server.stop() == 0
@@ -286,6 +298,22 @@ def test_demo_loads_realistic_sessions_through_otlp(
     listing = _ok(again.cli("keys", "list"))
     loader = [line for line in listing.splitlines() if "demo-loader" in line]
     assert loader and all("revoked" in line for line in loader)
+
+
+def _starred_for_a_new_user(server: LaminaServer) -> list[str]:
+    """The sessions a user made now has starred (signed in over HTTP)."""
+    email, password = f"{otlp.uid('viewer')}@example.com", "a long passphrase 42"
+    otlp.admin(server, "create_user", email=email, password=password, is_admin=True)
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        found = re.search(r'name="csrf" value="([^"]+)"', browser.get("/signin").text)
+        assert found is not None
+        signed = browser.post(
+            "/signin", data={"email": email, "password": password, "csrf": found[1]}
+        )
+        assert signed.status_code == 303
+        page = browser.get("/api/v1/sessions", params={"starred": "true"})
+        assert page.status_code == 200, page.text
+        return [item["session_id"] for item in page.json()["items"]]
 
 
 def test_demo_without_a_running_server_says_what_to_do(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.conftest import LaminaServer
@@ -263,3 +264,24 @@ def test_export_and_import_carry_the_comments(project: Project, server: LaminaSe
     # a session's own download carries its comments too
     one = project.call("GET", "/api/v1/export", params={"session_id": session_id})
     assert b'"comments":3' in one.content.splitlines()[-1]
+
+
+def test_an_import_with_a_key_writes_its_comments_as_the_key(project: Project) -> None:
+    """A comment line names its author; a key importing it cannot write in another's
+    name (nor become able to delete it as them): the comment is the key's."""
+    session_id = otlp.uid("forged")
+    project.send(session_id, 1)
+    line = {
+        "kind": "comment",
+        "comment_id": otlp.uid("cmt"),
+        "session_id": session_id,
+        "body": "approved",
+        "author": "the-ceo@example.com",
+        "author_id": "user:someone",
+        "created_ns": 1_767_225_600_000_000_000,
+    }
+    answer = project.ok("POST", "/api/v1/import", content=orjson.dumps(line))
+    assert answer["comments"] == 1
+    (stored,) = project.ok("GET", "/api/v1/comments", params={"session_id": session_id})["items"]
+    assert stored["author"] == "feedback-bot" and stored["body"] == "approved"
+    project.ok("DELETE", f"/api/v1/comments/{stored['comment_id']}")  # the key's own

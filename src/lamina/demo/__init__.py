@@ -4,6 +4,7 @@
   a coding agent), sent as one OTLP/HTTP protobuf request;
 - :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
   sent through the JSON API once the spans are stored;
+- :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;
 - :mod:`~lamina.demo.shares`: a share link of one session, which Settings lists.
 - :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
   session), run over the sessions by a backfill.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from lamina.demo.comments import remember_star, send_comments
 from lamina.demo.evaluators import send_evaluators
 from lamina.demo.scores import send_scores
 from lamina.demo.shares import send_share
@@ -55,6 +57,7 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
                 f"The server refused the demo data: {response.status_code} {response.text[:200]}"
             )
         scores = send_scores(client, sessions, now_ns, admin)
+        send_comments(client, sessions, now_ns, admin)
         send_share(client, sessions)
         send_evaluators(client)
     log.debug("Sent %d demo scores.", scores)
@@ -78,6 +81,7 @@ async def load_on_start(runtime: ServerRuntime, info: dict[str, Any]) -> None:
     try:
         admin = (runtime.admin_token, project.name)
         count = await asyncio.to_thread(send, info["url"], key, False, admin)
+        await asyncio.to_thread(remember_star, store, project.id, demo_sessions())
         store.set_setting(DEMO_SETTING, str(time.time_ns()))
         log.info("Loaded %d demo spans and their scores into project %s.", count, project.name)
     except Exception as exc:  # the server runs on without demo data

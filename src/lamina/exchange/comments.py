@@ -3,7 +3,9 @@ file, or the comments.parquet of a Parquet directory or zip, read back as they w
 written (their ids, authors and times kept, so importing a file twice adds each comment
 once). A comment is stored only on a session or trace the project has by then (the
 export's spans come first); stars are not exported (they belong to this server's
-users). An export made before comments holds none.
+users). An export imported with the admin token keeps who wrote each comment;
+imported otherwise, the comments are the sender's. An export made before comments holds
+none.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from lamina.errors import BadRequest
+from lamina.query.comments import ADMIN, Commenter
 from lamina.store.base import Store
 from lamina.store.comments import MAX_BODY_CHARS, Comment
 
@@ -72,6 +76,17 @@ def comments_of_lines(body: bytes) -> list[Comment]:
                 item["_where"] = f"line {number}"
                 found.append(to_imported_comment(item))
     return found
+
+
+def written_by(comments: Sequence[Comment], commenter: Commenter) -> list[Comment]:
+    """The comments as an import by ``commenter`` stores them: as written (author,
+    who may delete) with the admin token, which moves a project's data between servers;
+    else as the sender's own, so that a key cannot write in someone else's name."""
+    if commenter.author_id == ADMIN:
+        return list(comments)
+    return [
+        replace(item, author=commenter.author, author_id=commenter.author_id) for item in comments
+    ]
 
 
 def store_comments(store: Store, project_id: str, comments: Sequence[Comment]) -> int:

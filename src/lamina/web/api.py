@@ -31,7 +31,7 @@ from lamina.query import scores as judged
 from lamina.query.scores import Giver
 from lamina.server_runtime import ServerRuntime
 from lamina.store.base import Store
-from lamina.web.access import giver_of, project_of, viewer_of
+from lamina.web.access import commenter_of, giver_of, project_of, viewer_of
 from lamina.web.bodies import read_body
 
 MiB = 1024 * 1024
@@ -138,10 +138,12 @@ async def _import(request: Request) -> Response:
     """Store the span lines of an export (JSONL) in the project, through the ingest
     batcher as OTLP spans are: answered once they are committed, all or none; then
     its score lines, as they were given (checked first, lamina.query.scores), and its
-    comment lines (on the sessions and traces the project then has)."""
+    comment lines (on the sessions and traces the project then has; as written with the
+    admin token, else as the sender's)."""
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     giver = await giver_of(request, project_id)
+    commenter = await commenter_of(request, project_id)
     body, taken = await read_body(
         request,
         runtime,
@@ -155,6 +157,7 @@ async def _import(request: Request) -> Response:
             _import_batch, runtime.store, project_id, body, giver
         )
         comments = await run_in_threadpool(imported_comments.comments_of_lines, body)
+        comments = imported_comments.written_by(comments, commenter)
         del body  # not held while the batch waits for its commit
         if batch.count:
             await runtime.batcher.enqueue(batch)
