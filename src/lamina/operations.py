@@ -177,6 +177,32 @@ class Operations:
             raise NotFound(f'No score "{score_id}" in project "{project}".')
         return {"deleted": present.score(deleted)}
 
+    # -- comments (lamina.query.comments), as the admin token writes them ------------------------
+    def list_comments(self, project: str, params: dict[str, str]) -> dict[str, Any]:
+        from lamina.query import comments
+        from lamina.query.params import parse_comment_query
+
+        page = self.store.list_comments(self._project(project).id, parse_comment_query(params))
+        return {
+            "items": [comments.present(c) for c in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+    def add_comment(self, project: str, item: dict[str, Any]) -> dict[str, Any]:
+        """Write a comment, as ``POST /api/v1/comments`` does with the admin token."""
+        from lamina.query import comments
+
+        made = comments.new_comment(item, comments.Commenter(comments.ADMIN, comments.ADMIN))
+        stored = comments.add(self.store, self._project(project).id, made)
+        return {"comment": comments.present(stored)}
+
+    def delete_comment(self, project: str, comment_id: str) -> dict[str, Any]:
+        from lamina.query import comments
+
+        admin = comments.Commenter(comments.ADMIN, comments.ADMIN)
+        deleted = comments.delete(self.store, self._project(project).id, comment_id, admin)
+        return {"deleted": comments.present(deleted)}
+
     def end_session(
         self, project: str, session_id: str, outcome: str | None = None
     ) -> dict[str, Any]:

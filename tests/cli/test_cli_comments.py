@@ -3,9 +3,10 @@ every format (JSONL, a Parquet directory, the pages' Parquet zip), through a ser
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from tests.conftest import LaminaServer
+from tests.conftest import LaminaServer, run_cli
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
 
@@ -64,3 +65,36 @@ def test_lamina_export_and_import_carry_comments_in_every_format(
                 ("on the trace", trace_id, author),
             ]
         )
+
+
+def test_lamina_comments_list_add_delete_through_the_server(server: LaminaServer) -> None:
+    name, key = otlp.new_project(server, "cli-comments")
+    session_id = otlp.uid("talked")
+    (trace_id,) = send_session(server, key, session_id, 1)
+
+    def cli(*args: str) -> str:
+        done = server.cli("comments", *args, "--project", name)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    made = json.loads(cli("add", "needs a look", "--session", session_id, "--json"))
+    assert made["author"] == "admin" and made["session_id"] == session_id
+    on_trace = json.loads(cli("add", "slow turn", "--trace", trace_id, "--json"))
+    assert on_trace["session_id"] == session_id
+    listed = json.loads(cli("list", "--session", session_id, "--json"))["items"]
+    assert [c["body"] for c in listed] == ["needs a look", "slow turn"]
+    assert "needs a look" in cli("list", "--session", session_id)
+    assert "Deleted comment" in cli("delete", made["comment_id"])
+    listed = json.loads(cli("list", "--trace", trace_id, "--json"))["items"]
+    assert [c["body"] for c in listed] == ["slow turn"]
+    missing = server.cli("comments", "add", "x", "--session", "nope", "--project", name)
+    assert missing.returncode == 1 and 'No session "nope"' in missing.stderr
+
+
+def test_lamina_comments_on_a_data_dir_no_server_holds(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    empty = run_cli("comments", "list", "--json", *data)
+    assert empty.returncode == 0, empty.stderr
+    assert json.loads(empty.stdout)["items"] == []
+    refused = run_cli("comments", "add", "hello", "--session", "s-1", *data)
+    assert refused.returncode == 1 and 'No session "s-1"' in refused.stderr

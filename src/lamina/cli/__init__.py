@@ -4,6 +4,7 @@
 - :mod:`~lamina.cli.admin`: ``projects``, ``keys``, ``users``
 - :mod:`~lamina.cli.browse`: ``sessions``, ``traces``
 - :mod:`~lamina.cli.scores`: ``scores``
+- :mod:`~lamina.cli.comments`: ``comments``
 - :mod:`~lamina.cli.evaluators`: ``evaluators``
 - :mod:`~lamina.cli.data`: ``export``, ``import``
 - :mod:`~lamina.cli.quarantine`: ``quarantine``
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from lamina.cli import admin, browse, data, quarantine, scores, serve
+from lamina.cli import admin, browse, comments, data, quarantine, scores, serve
 from lamina.cli import evaluators as evaluator_commands
 
 
@@ -35,6 +36,7 @@ for command in (
     browse.sessions,
     browse.traces,
     scores.scores,
+    comments.comments,
     evaluator_commands.evaluators,
     data.export_command,
     data.import_command,

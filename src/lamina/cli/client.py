@@ -112,6 +112,21 @@ class ApiClient:
         answer = self._call("DELETE", path, params={"project": project})
         return {"deleted": _presented(answer["deleted"])}
 
+    # -- comments ------------------------------------------------------------------------------
+    def list_comments(self, project: str, params: Mapping[str, str]) -> dict[str, Any]:
+        page = self._call("GET", "/api/v1/comments", params={**params, "project": project})
+        page["items"] = [_presented(item) for item in page["items"]]
+        return page
+
+    def add_comment(self, project: str, item: dict[str, Any]) -> dict[str, Any]:
+        answer = self._call("POST", "/api/v1/comments", params={"project": project}, json=item)
+        return {"comment": _presented(answer["comment"])}
+
+    def delete_comment(self, project: str, comment_id: str) -> dict[str, Any]:
+        path = f"/api/v1/comments/{quote(comment_id, safe='')}"
+        answer = self._call("DELETE", path, params={"project": project})
+        return {"deleted": _presented(answer["deleted"])}
+
     def end_session(
         self, project: str, session_id: str, outcome: str | None = None
     ) -> dict[str, Any]:
