@@ -18,6 +18,7 @@ from tests.conftest import LaminaServer
 from tests.support import otlp
 
 CLIENTS = 4
+READS = 25  # scores each client gives and reads back
 
 
 def _post(client: httpx.Client, server: LaminaServer, body: dict[str, object]) -> int:
@@ -110,3 +111,33 @@ def test_a_score_deleted_before_a_kill_stays_deleted(
 
     second = new_server(data_dir=first.data_dir, api_key=first.api_key)
     assert [s["score_id"] for s in _scores(second)] == ["given-after"]
+
+
+def test_a_score_is_seen_by_every_read_after_its_answer(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """Clients each give a score and read it back at once, while the others' reads
+    store what is journaled: every read after a 201 has its score."""
+    server = new_server()
+    missing: list[str] = []
+
+    def give_and_read(number: int) -> None:
+        with httpx.Client(timeout=10) as client:
+            for n in range(READS):
+                session = f"seen-{number}-{n}"
+                body = {"name": "thumbs", "value": 1, "session_id": session}
+                assert _post(client, server, body) == 201
+                listed = client.get(
+                    server.url + "/api/v1/scores",
+                    params={"session_id": session},
+                    headers={"Authorization": f"Bearer {server.api_key}"},
+                )
+                if not listed.json()["items"]:
+                    missing.append(session)
+
+    threads = [threading.Thread(target=give_and_read, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not missing, f"{len(missing)} of {READS * CLIENTS} reads missed the score just given"

@@ -191,6 +191,9 @@ class ScoreWriter:
         self._queue: list[_Waiting] = []
         self._journaled: list[Added] = self._journal.replay()
         self._count = sum(len(scores) for _, scores in self._journaled)
+        # Scores taken from the journal are being stored (under the store lock): a read
+        # must wait for their commit as for the journaled ones.
+        self._storing = False
 
     def add(self, project_id: str, scores: Sequence[Score]) -> None:
         """Durable when this returns, and seen by every read that starts after it;
@@ -221,27 +224,31 @@ class ScoreWriter:
             self.settle()
 
     def settle(self) -> None:
-        """Store what is journaled (for a read, which must see it); the caller does not
-        hold the store lock."""
-        if self._journaled:
+        """Store what is journaled, or wait for what is being stored (for a read, which
+        must see it); the caller does not hold the store lock."""
+        if self._journaled or self._storing:
             with self._store_lock:
                 self.store_journaled()
 
     def store_journaled(self) -> None:
         """Store every journaled score in one transaction and delete the files that held
         them; the caller holds the store lock. On failure they stay journaled."""
-        with self._sync_lock:
-            taken, self._journaled, self._count = self._journaled, [], 0
-            sealed = self._journal.seal()
+        self._storing = True  # before they leave the journaled list
         try:
-            if taken:
-                add(self._connection, taken)
-        except BaseException:
             with self._sync_lock:
-                self._journaled[:0] = taken
-                self._count += sum(len(scores) for _, scores in taken)
-            raise
-        self._journal.forget(sealed)
+                taken, self._journaled, self._count = self._journaled, [], 0
+                sealed = self._journal.seal()
+            try:
+                if taken:
+                    add(self._connection, taken)
+            except BaseException:
+                with self._sync_lock:
+                    self._journaled[:0] = taken
+                    self._count += sum(len(scores) for _, scores in taken)
+                raise
+            self._journal.forget(sealed)
+        finally:
+            self._storing = False
 
     def close(self) -> None:
         """After :meth:`store_journaled`, or with what it could not store left for the
