@@ -39,6 +39,9 @@ RANGES: dict[str, tuple[int, str]] = {
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "q": ("Search", TABS),
     "range": ("Time", TABS),
+    # a dashboard chart's bucket (lamina.web.pages.dashboard): active from, and before
+    "since": ("From", TABS),
+    "until": ("Before", TABS),
     "user_id": ("User", TABS),
     "status": ("Status", TABS),  # traces: ok or error; sessions: active or ended
     "outcome": ("Outcome", ("sessions",)),  # the API's score=outcome=VALUE
