@@ -222,7 +222,13 @@ def test_a_quiet_session_is_judged_once_and_again_after_a_new_turn(
     assert scores[0]["trace_id"] == trace_ids[1] == first["trace_id"]
     # a new turn (now: after the evaluator was made) without an error: judged again once quiet
     project.send(turn(sid, 2, time.time_ns()), sid, 3)
-    runs = wait(project, runs_path, lambda items: [r["superseded"] for r in items] == [False, True])
+    runs = wait(
+        project,
+        runs_path,
+        lambda items: (
+            [(r["status"], r["superseded"]) for r in items] == [("ok", False), ("ok", True)]
+        ),
+    )
     newest, older = runs
     assert [newest["status"], older["status"]] == ["ok", "ok"] and newest["value"] == 0.0
     assert older["value"] == 1.0 and older["trace_id"] == trace_ids[1]  # the history

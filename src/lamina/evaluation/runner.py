@@ -221,8 +221,7 @@ class Runner:
     def _do(self, run: Run) -> None:
         try:
             with self.store.reading_stored():  # never makes the store commit early
-                done = self.execute(run)
-            self.store.save_run(done)
+                self.execute(run)
         except Exception as exc:
             log.exception("evaluator run %s failed; it is queued again", run.run_id)
             try:
@@ -237,19 +236,29 @@ class Runner:
                     self._room.set()
 
     def execute(self, run: Run) -> Run:
-        """The run done, as it is to be saved (its score written and older runs
-        superseded already when it is ok)."""
+        """Do the run and save its end (an ok one's score written first, the older runs
+        it supersedes marked after it is saved); the run as saved."""
+        done = self._judged(run)
+        self.store.save_run(done)
+        if done.status == RunStatus.OK:
+            done = supersede(self.store, done)
+        return done
+
+    def _judged(self, run: Run) -> Run:
+        """The run's end, its score written when it is ok."""
         evaluator = self._evaluators.get(run.evaluator_id)
         now = time.time_ns()
         done = dataclasses.replace(run, finished_ns=now, lease_owner=None, lease_until_ns=0)
         if evaluator is None or not evaluator.enabled:
             return _skipped(done, "The evaluator is disabled.")
-        target = load(self.store, run.project_id, run.target, run.target_id)
+        spec = spec_of(evaluator)
+        check = spec["kind"] == "check"
+        target = load(self.store, run.project_id, run.target, run.target_id, not check)
         if target is None:
             return _skipped(done, "The target was deleted.")
         started = time.perf_counter()
         try:
-            outcome = judge_target(evaluator, spec_of(evaluator), target, run, self.keys)
+            outcome = judge_target(evaluator, spec, target, run, self.keys)
         except JudgeMissing as exc:
             return dataclasses.replace(done, status=RunStatus.ERROR, error=str(exc))
         except Retry as exc:
@@ -266,8 +275,7 @@ class Runner:
             error=None,
             **outcome.fields,
         )
-        self.store.save_run(finished)
-        return supersede(self.store, finished)
+        return finished
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -312,8 +320,9 @@ def _again(run: Run, why: str, now: int) -> Run:
 
 
 def supersede(store: Store, finished: Run) -> Run:
-    """Of the evaluator's ok runs of the target, the newest version's keeps its score;
-    the others' scores are deleted and the runs marked. ``finished`` as it is now."""
+    """Of the evaluator's ok runs of the target (``finished`` saved among them), the
+    newest version's keeps its score; the others' scores are deleted and the runs
+    marked. ``finished`` as it is now."""
     runs = store.list_runs(
         finished.project_id,
         finished.evaluator_id,
@@ -328,9 +337,9 @@ def supersede(store: Store, finished: Run) -> Run:
         if run.score_id is not None:
             store.delete_score(run.project_id, run.score_id)
         marked = dataclasses.replace(run, superseded_ns=now)
+        store.save_run(marked)
         if run is finished:
             return marked  # a newer version's run finished first
-        store.save_run(marked)
     return finished
 
 
