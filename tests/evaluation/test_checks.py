@@ -284,3 +284,36 @@ def test_each_quiet_trace_is_judged_once_by_a_trace_evaluator(
         "POST", f"/api/v1/evaluators/{evaluator['id']}/test", json={"trace_id": traces[1]}
     )
     assert tried["score"]["value"] == 1.0 and tried["score"]["trace_id"] == traces[1]
+
+
+def test_an_evaluator_that_fails_says_why_and_holds_up_no_other(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    project = Project(new_server("--evaluator-poll-ms", "100"))
+    sid = f"s-failing-{uuid.uuid4().hex[:8]}"
+    project.send(turn(sid, 0, time.time_ns() - 3_600 * 1000 * MS), sid, 1)
+    llm = {
+        "base_url": "http://127.0.0.1:9/v1",
+        "model": "m",
+        "prompt": "{{transcript}}",
+        "score": {"name": "helpfulness"},
+    }
+    made = [
+        project.ok("POST", "/api/v1/evaluators", 201, json=definition)
+        for definition in (
+            {"name": "judge", "kind": "llm_judge", "llm": llm},
+            {**CHECKED, "name": "errors"},
+        )
+    ]
+    for evaluator in made:
+        path = f"/api/v1/evaluators/{evaluator['id']}/backfill"
+        assert project.ok("POST", path, 202, json={"since": "2000-01-01"}) == {"queued": 1}
+    judge, check = (f"/api/v1/evaluators/{evaluator['id']}/runs" for evaluator in made)
+    (failed,) = wait(project, judge, lambda items: [r["status"] for r in items] == ["error"])
+    assert "not available" in failed["error"] and failed["score_id"] is None
+    wait(project, check, lambda items: [r["status"] for r in items] == ["ok"])
+    scores = project.ok("GET", "/api/v1/scores")["items"]
+    assert [s["source"] for s in scores] == ["evaluator:errors"]
+
+
+CHECKED = {"kind": "check", "check": {"type": "error_in_last_turn"}}
