@@ -59,6 +59,12 @@ _DISTRIBUTED = {
     "session_duration_ms": _MS,
     "session_cost": "toFloat64(coalesce(cost, 0))",
 }
+# The traces with a delta row that started in the range: every trace that started in it
+# (its start is its earliest delta's), so the aggregate reads only those (whole).
+_STARTED = (
+    " AND trace_id IN (SELECT trace_id FROM traces WHERE project_id = {project:String} "
+    "AND first_ns >= {m_since:Int64} AND first_ns < {m_until:Int64})"
+)
 _BUCKET = "intDiv({column} - {{m_since:Int64}}, {{m_step:Int64}})"
 _IN_RANGE = "{column} >= {{m_since:Int64}} AND {column} < {{m_until:Int64}}"
 
@@ -93,7 +99,7 @@ def _series(db: Connection, project_id: str, query: MetricQuery, params: dict[st
     if query.metric.base is Base.SESSIONS:
         rows = _sessions(db, project_id, query.sessions, params)
     else:
-        rows = sql.filtered_traces(query.traces, params, _TRACE_COLUMNS)
+        rows = sql.filtered_traces(query.traces, params, _TRACE_COLUMNS, _STARTED)
     group = _GROUPS[query.metric.base][query.group_by]
     keep = "" if query.group_by is None else "WHERE grp IS NOT NULL "
     return (

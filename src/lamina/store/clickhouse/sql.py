@@ -345,10 +345,12 @@ def list_traces(project_id: str, query: TraceQuery) -> tuple[str, dict[str, Any]
     return sql, params
 
 
-def filtered_traces(query: TraceQuery, params: dict[str, Any], fields: str) -> str:
+def filtered_traces(
+    query: TraceQuery, params: dict[str, Any], fields: str, narrow: str = ""
+) -> str:
     """``fields`` of the project's traces (aggregated) the query's filters select, its
-    parameters put in ``params`` (``project`` set already)."""
-    narrow = ""
+    parameters put in ``params`` (``project`` set already); ``narrow``: a condition on
+    key columns that the aggregated rows are read under first."""
     where = ["1"]
     if query.session_id is not None:
         narrow += IN_SESSION
