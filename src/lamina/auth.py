@@ -78,6 +78,24 @@ class KeyResolver:
             self._cache[digest] = (project_id, now + _CACHE_SECONDS)
         return project_id
 
+    def cached(self, authorization: str | None) -> str | None:
+        """The project of the request's key if it is cached (no store read: cheap enough
+        for the event loop), else None and :meth:`project_for` finds it."""
+        key = bearer_token(authorization)
+        if key is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(hash_key(key))
+        return hit[0] if hit is not None and hit[1] > now else None
+
+    def cached_name(self, token: str) -> tuple[bool, str | None]:
+        """Whether the name of the key is cached, and it (see :meth:`cached`)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._names.get(hash_key(token))
+        return (True, hit[0]) if hit is not None and hit[1] > now else (False, None)
+
     def name_for(self, token: str, project_id: str) -> str | None:
         """The name of a key of ``project_id`` (its author on the scores it gives),
         cached as :meth:`project_for` caches its project; None if it has none."""

@@ -48,6 +48,9 @@ async def project_of(request: Request) -> str:
         name = request.query_params.get("project") or DEFAULT_PROJECT
         project = await run_in_threadpool(find_project, runtime.store, name)
         return project.id
+    cached = runtime.keys.cached(authorization)
+    if cached is not None:  # a store read only when not
+        return cached
     return await run_in_threadpool(runtime.keys.project_for, authorization)
 
 
@@ -64,7 +67,10 @@ async def giver_of(request: Request, project_id: str) -> Giver:
     if _is_admin_token(runtime, authorization):
         return Giver("admin", admin=True)
     token = bearer_token(authorization) or ""
-    return Giver(await run_in_threadpool(runtime.keys.name_for, token, project_id))
+    known, name = runtime.keys.cached_name(token)
+    if not known:
+        name = await run_in_threadpool(runtime.keys.name_for, token, project_id)
+    return Giver(name)
 
 
 async def viewer_of(request: Request) -> str | None:
