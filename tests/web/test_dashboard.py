@@ -44,8 +44,15 @@ def dash(web: Seeded) -> Iterator[Dashboard]:
         for turn in range(turns):
             error = "boom" if fails and turn == turns - 1 else None
             start = now - ago * HOUR + turn * 60_000_000_000
+            extra = {"metadata": '{"plan": "pro"}'} if session == "dash-c" else None
             spans += otlp.conversation_turn(
-                session, turn, start_ns=start, user_id=user, model=model, error=error
+                session,
+                turn,
+                start_ns=start,
+                user_id=user,
+                model=model,
+                error=error,
+                extra_root=extra,
             )
     assert otlp.post(web.url, key, otlp.export(spans)).status_code == 200
     scores = [
@@ -75,7 +82,7 @@ def test_the_dashboard_shows_the_apis_totals_and_charts(
     expect(page.get_by_role("link", name="Dashboard")).to_have_attribute("aria-current", "page")
     assert "by hour" in page.locator(".page-head").inner_text()  # the last 24 h by default
     # the JSON link is the traces chart's twin, with the page's own range
-    api = page.get_by_role("link", name="JSON").get_attribute("href") or ""
+    api = page.get_by_role("link", name="JSON", exact=True).get_attribute("href") or ""
     answer = httpx.get(web.url + api, headers={"Authorization": f"Bearer {dash.key}"}).json()
     shown = sum(p["v"] for s in answer["series"] for p in s["points"])
     assert shown == TRACES
@@ -101,6 +108,12 @@ def test_the_dashboard_shows_the_apis_totals_and_charts(
     expect(priced.locator(".row-label")).to_have_text(["gpt-4o-mini"])  # claude-x: no price
     turns = charts.filter(has=page.locator(".chart-title", has_text="Turns per session")).last
     expect(turns.locator("rect")).to_have_count(3)  # 1, 2 and 3 turns
+    # each chart links its JSON twin: the API's answer for what it draws
+    twin = page.get_by_role("link", name="Sessions by user (top 10) as JSON")
+    headers = {"Authorization": f"Bearer {dash.key}"}
+    answer = httpx.get(web.url + (twin.get_attribute("href") or ""), headers=headers).json()
+    by_user = {s["group"]: sum(p["v"] for p in s["points"]) for s in answer["series"]}
+    assert by_user == {"u-1": 2, "u-2": 1, "u-3": 1}
     page.get_by_label("Time range").select_option("7d")
     expect(page).to_have_url(f"{web.url}/p/{dash.project}/dashboard?range=7d")
     expect(page.locator(".page-head")).to_contain_text("by day")
@@ -124,7 +137,7 @@ def test_a_click_opens_the_list_filtered_to_it(page: Page, web: Seeded, dash: Da
     by_user = page.locator("figure.chart").filter(
         has=page.locator(".chart-title", has_text="Sessions by user")
     )
-    by_user.locator("a").filter(has=page.locator(".row-label", has_text="u-1")).click()
+    by_user.locator("svg a").filter(has=page.locator(".row-label", has_text="u-1")).click()
     expect(page).to_have_url(re.compile(r"tab=sessions.*user_id=u-1"))
     expect(page.locator("#rows > tr.srow")).to_have_count(2)  # dash-a and dash-c
 
@@ -132,7 +145,7 @@ def test_a_click_opens_the_list_filtered_to_it(page: Page, web: Seeded, dash: Da
     errors = page.locator("figure.chart").filter(
         has=page.locator(".chart-title", has_text="Errors by name")
     )
-    errors.locator("a").first.click()
+    errors.locator("svg a").first.click()
     expect(page).to_have_url(re.compile(r"tab=traces.*name=handle_turn&status=error"))
     expect(page.locator("#rows > tr")).to_have_count(1)
 
@@ -140,7 +153,18 @@ def test_a_click_opens_the_list_filtered_to_it(page: Page, web: Seeded, dash: Da
     traces = page.locator("figure.chart").filter(
         has=page.locator(".chart-title", has_text="Traces")
     )
-    traces.first.locator("a").first.click()  # the oldest bucket: dash-a and dash-b's hour
+    traces.first.locator("svg a").first.click()  # the oldest bucket: dash-a and dash-b's hour
     expect(page).to_have_url(re.compile(r"tab=traces&since=.*&until="))
     expect(page.get_by_role("link", name="Remove filter From:")).to_be_visible()
     expect(page.locator("#rows > tr")).to_have_count(4)
+
+
+def test_the_filters_narrow_every_chart(page: Page, web: Seeded, dash: Dashboard) -> None:
+    page.goto(f"{web.url}/p/{dash.project}/dashboard?metadata=plan%3Dpro")
+    expect(page.get_by_role("link", name="Remove filter Metadata: plan=pro")).to_be_visible()
+    expect(page.locator('[data-total="traces"]')).to_have_text("2")  # dash-c's two turns
+    expect(page.locator('[data-total="sessions"]')).to_have_text("1")
+    page.goto(f"{web.url}/p/{dash.project}/dashboard?user_id=u-2&status=error")
+    expect(page.locator('[data-total="errors"]')).to_have_text("1")
+    expect(page.locator('[data-total="sessions"]')).to_have_text("1")  # status: traces only
+    expect(page.get_by_text("they filter the trace charts, not the session charts")).to_be_visible()

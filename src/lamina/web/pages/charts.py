@@ -44,7 +44,7 @@ class TimeChart:
     series: list[Series]
     hourly: bool
     lines: bool = False  # lines (averages, percentiles) rather than stacked bars
-    note: str = ""
+    api: str = ""  # its JSON twin (the first metric's, for several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ class Histogram:
     title: str
     unit: str  # of the values binned: turns, ms, USD
     bins: list[Bin]
+    api: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Ranking:
     title: str
     unit: str
     rows: list[tuple[str, float, str | None]] = field(default_factory=list)  # label, value, link
+    api: str = ""
 
 
 def number(value: float, unit: str) -> str:
@@ -92,27 +94,30 @@ def _nice_top(highest: float, unit: str) -> float:
     return float(next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= highest))
 
 
-def _frame(
-    title: str, unit: str, body: Markup, legend: Sequence[str] = (), note: str = ""
-) -> Markup:
+def _frame(title: str, unit: str, body: Markup, api: str, legend: Sequence[str] = ()) -> Markup:
+    """The chart's figure: its title, unit, legend, its JSON twin's link, the drawing."""
     keys = Markup("").join(
         Markup('<span class="chart-key"><i class="swatch s{}"></i>{}</span>').format(n % 6, label)
         for n, label in enumerate(legend)
     )
     return Markup(
         '<figure class="chart"><figcaption><span class="chart-title">{}</span> '
-        '<span class="chart-unit">{}</span>{}</figcaption>{}{}</figure>'
+        '<span class="chart-unit">{}</span>{}{}</figcaption>{}</figure>'
     ).format(
         title,
         unit,
         Markup('<span class="chart-keys">{}</span>').format(keys) if len(legend) > 1 else "",
+        Markup('<a class="chart-json" href="{}" aria-label="{} as JSON">JSON</a>').format(
+            api, title
+        )
+        if api
+        else "",
         body,
-        Markup('<p class="chart-note">{}</p>').format(note) if note else "",
     )
 
 
-def _empty(title: str, unit: str) -> Markup:
-    return _frame(title, unit, Markup('<p class="chart-empty">{}</p>').format(EMPTY))
+def _empty(title: str, unit: str, api: str) -> Markup:
+    return _frame(title, unit, Markup('<p class="chart-empty">{}</p>').format(EMPTY), api)
 
 
 def _svg(label: str, inner: Markup, height: int = HEIGHT) -> Markup:
@@ -174,7 +179,7 @@ def _linked(link: str | None, inner: Markup) -> Markup:
 def time_chart(chart: TimeChart, zone: tzinfo) -> Markup:
     values = [p.value for s in chart.series for p in s.points if p.value is not None]
     if not values or not any(values):
-        return _empty(chart.title, chart.unit)
+        return _empty(chart.title, chart.unit, chart.api)
     times = [p.at for p in chart.series[0].points]
     slot = (WIDTH - LEFT - RIGHT) / len(times)
     plot_h = HEIGHT - TOP - BOTTOM
@@ -212,9 +217,8 @@ def time_chart(chart: TimeChart, zone: tzinfo) -> Markup:
                 )
                 parts.append(_linked(point.link, rect))
     legend = [s.label for s in chart.series]
-    return _frame(
-        chart.title, chart.unit, _svg(chart.title, Markup("").join(parts)), legend, chart.note
-    )
+    drawn = _svg(chart.title, Markup("").join(parts))
+    return _frame(chart.title, chart.unit, drawn, chart.api, legend)
 
 
 def _hover(series: Series, point: Point, chart: TimeChart, zone: tzinfo) -> str:
@@ -258,7 +262,7 @@ def _line(
 
 def histogram(chart: Histogram) -> Markup:
     if not chart.bins:
-        return _empty(chart.title, "sessions")
+        return _empty(chart.title, "sessions", chart.api)
     slot = (WIDTH - LEFT - RIGHT) / len(chart.bins)
     plot_h = HEIGHT - TOP - BOTTOM
     top = _nice_top(max(b.count for b in chart.bins), "sessions")
@@ -284,9 +288,8 @@ def histogram(chart: Histogram) -> Markup:
                 '<text class="axis-label" x="{x:.1f}" y="{y}" text-anchor="{a}">{t}</text>'
             ).format(x=LEFT + slot * i, y=HEIGHT - 6, a=anchor, t=number(edge, chart.unit))
         )
-    return _frame(
-        chart.title, f"sessions by {chart.unit}", _svg(chart.title, Markup("").join(parts))
-    )
+    drawn = _svg(chart.title, Markup("").join(parts))
+    return _frame(chart.title, f"sessions by {chart.unit}", drawn, chart.api)
 
 
 def _range(b: Bin, unit: str) -> str:
@@ -296,7 +299,7 @@ def _range(b: Bin, unit: str) -> str:
 def ranking(chart: Ranking) -> Markup:
     rows = [row for row in chart.rows if row[1] > 0]
     if not rows:
-        return _empty(chart.title, chart.unit)
+        return _empty(chart.title, chart.unit, chart.api)
     top = max(value for _, value, _ in rows)
     label_w, value_w = 130, 64
     bar_w = WIDTH - label_w - value_w
@@ -324,4 +327,5 @@ def ranking(chart: Ranking) -> Markup:
         )
         parts.append(_linked(link, row))
     height = len(rows) * ROW + 8
-    return _frame(chart.title, chart.unit, _svg(chart.title, Markup("").join(parts), height))
+    drawn = _svg(chart.title, Markup("").join(parts), height)
+    return _frame(chart.title, chart.unit, drawn, chart.api)

@@ -146,7 +146,8 @@ class View:
         if self.range == "custom":
             params["since"] = self.since.date().isoformat()
             params["until"] = (self.until - timedelta(days=1)).date().isoformat()
-        params.update(metadata=self.metadata, score=self.scores, **changes)
+        params.update(metadata=self.metadata, score=self.scores)
+        params.update(changes)
         return query(params)
 
     def chips(self) -> list[tuple[str, str, str]]:
@@ -179,11 +180,13 @@ async def dashboard_page(page: Page) -> Response:
 
     def series(metric: str, trace_metric: bool, **extra: str) -> Row:
         params = view.api_params(metric, trace_metric, **extra)
-        return metrics.series(store, project_id, metrics.parse_metric_query(params), TOP)
+        asked = metrics.parse_metric_query(params, view.metadata)
+        return metrics.series(store, project_id, asked, TOP)
 
     def spread(metric: str) -> Row:
         params = view.api_params(metric, False)
-        return metrics.distribution(store, project_id, metrics.parse_distribution_query(params))
+        asked = metrics.parse_distribution_query(params, view.metadata)
+        return metrics.distribution(store, project_id, asked)
 
     score_names = await page.call(_score_names, store, project_id)
     calls: dict[str, Any] = {}
@@ -215,7 +218,7 @@ async def dashboard_page(page: Page) -> Response:
         ranges=RANGES,
         sections=sections,
         totals=_totals(found),
-        api=_api_link(page, view),
+        api=_api_link(page, view, "traces", True),
     )
 
 
@@ -278,30 +281,28 @@ def _sections(
         links = bucket_links(tab, extra)
         drawn = [s for n in names for s in _series(found[n], LABELS.get(n, title), times, links)]
         unit = found[names[0]]["unit"]
-        over_time.append(charts.time_chart(charts.TimeChart(title, unit, drawn, hourly, lines), tz))
+        api = _api_link(page, view, names[0], tab == "traces")
+        chart = charts.TimeChart(title, unit, drawn, hourly, lines, api)
+        over_time.append(charts.time_chart(chart, tz))
     scored = []
     for name in score_names:
         answer = found[f"score:{name}"]
         if any(s["points"] for s in answer["series"]):
             links = bucket_links("sessions", {"has_score": name})
             drawn = _series(answer, name, times, links)
-            scored.append(
-                charts.time_chart(
-                    charts.TimeChart(f"{name} (average)", "score", drawn, hourly, True), tz
-                )
-            )
+            api = _api_link(page, view, f"score:{name}", False)
+            chart = charts.TimeChart(f"{name} (average)", "score", drawn, hourly, True, api)
+            scored.append(charts.time_chart(chart, tz))
     shares = found["outcome_share"]
     if shares["series"]:
         links = bucket_links("sessions", {"has_score": "outcome"})
         drawn = _series(shares, "outcome", times, links)
-        scored.append(
-            charts.time_chart(
-                charts.TimeChart("Outcomes (share of each)", "share", drawn, hourly, True), tz
-            )
-        )
+        api = _api_link(page, view, "outcome_share", False)
+        chart = charts.TimeChart("Outcomes (share of each)", "share", drawn, hourly, True, api)
+        scored.append(charts.time_chart(chart, tz))
     rankings = [_ranking(page, view, found, spec) for spec in RANKINGS]
     spreads = [
-        _histogram(page, view, found[f"spread/{metric}"], title, unit)
+        _histogram(page, view, found[f"spread/{metric}"], title, unit, metric)
         for title, metric, unit in HISTOGRAMS
     ]
     sections = [("Over time", over_time)]
@@ -324,10 +325,11 @@ def _ranking(page: Page, view: View, found: dict[str, Row], spec: tuple[Any, ...
         if tab is not None:
             link = view.list_link(page, tab, view.since, view.until, **{key: label}, **extra)
         rows.append((label, value, link))
-    return charts.ranking(charts.Ranking(title, unit, rows))
+    api = _api_link(page, view, names[0], names[0] != "sessions", group_by=group)
+    return charts.ranking(charts.Ranking(title, unit, rows, api))
 
 
-def _histogram(page: Page, view: View, answer: Row, title: str, unit: str) -> Any:
+def _histogram(page: Page, view: View, answer: Row, title: str, unit: str, metric: str) -> Any:
     bins = []
     for b in answer["buckets"]:
         lo, hi = b["lo"], b["hi"]
@@ -345,7 +347,8 @@ def _histogram(page: Page, view: View, answer: Row, title: str, unit: str) -> An
                 view.list_link(page, "sessions", view.since, view.until, **extra),
             )
         )
-    return charts.histogram(charts.Histogram(title, unit, bins))
+    api = _api_link(page, view, metric, False, "/distribution")
+    return charts.histogram(charts.Histogram(title, unit, bins, api))
 
 
 def _totals(found: dict[str, Row]) -> dict[str, float]:
@@ -361,9 +364,11 @@ def _totals(found: dict[str, Row]) -> dict[str, float]:
     }
 
 
-def _api_link(page: Page, view: View) -> str:
+def _api_link(
+    page: Page, view: View, metric: str, trace_metric: bool, path: str = "", **extra: str
+) -> str:
+    """The JSON twin of a chart: ``GET /api/v1/metrics{path}`` with the page's parameters."""
     assert page.project is not None
-    params = view.api_params("traces", True)
-    return "/api/v1/metrics" + query(
-        {**dict(params), "project": page.project.name, "score": view.scores}
-    )
+    params: dict[str, Any] = dict(view.api_params(metric, trace_metric, **extra))
+    params.update(project=page.project.name, score=view.scores, metadata=view.metadata)
+    return f"/api/v1/metrics{path}" + query(params)
