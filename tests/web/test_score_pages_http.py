@@ -105,3 +105,26 @@ def test_an_outcome_shows_the_label_given(web: Seeded, client: httpx.Client) -> 
         assert cell is not None, row
         shown[session] = cell[1]
     assert shown == {"abandoned": "abandoned", "failure": "failure", "both": "abandoned/failure"}
+
+
+def test_a_row_whose_outcome_label_changes_is_redrawn(web: Seeded, client: httpx.Client) -> None:
+    """The live poll redraws a row whose signature changed: an outcome changed from
+    abandoned to failure (both 0, one score either way) changes it."""
+    name, key = otlp.new_project(web.server, "outcome-sig")
+    turn = otlp.conversation_turn("sig-0", 0, start_ns=time.time_ns() - 60 * 10**9)
+    assert otlp.post(web.url, key, otlp.export(turn)).status_code == 200
+
+    def signature() -> str:
+        page = client.get(f"/p/{name}/traces", params={"tab": "sessions"})
+        found = re.search(r'data-id="sig-0" data-sig="([^"]*)"', page.text)
+        assert found is not None, page.text
+        return found[1]
+
+    with httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        given = {"name": "outcome", "label": "abandoned", "session_id": "sig-0"}
+        score = api.post("/api/v1/scores", json=given).json()["score"]
+        before = signature()
+        assert api.delete(f"/api/v1/scores/{score['score_id']}").status_code == 200
+        given["label"] = "failure"
+        assert api.post("/api/v1/scores", json=given).status_code == 201
+    assert signature() != before
