@@ -5,12 +5,15 @@ metric counts is the store contract's (tests/store/test_metrics_contract.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import LaminaServer
 from tests.support import otlp
+from tests.web.conftest import PASSWORD, create_user
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
@@ -35,10 +38,16 @@ def _send(server: LaminaServer, key: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def key(server: LaminaServer) -> str:
-    _, made = otlp.new_project(server, "metrics")
+def project(server: LaminaServer) -> tuple[str, str]:
+    """The project's name and key."""
+    name, made = otlp.new_project(server, "metrics")
     _send(server, made)
-    return made
+    return name, made
+
+
+@pytest.fixture(scope="module")
+def key(project: tuple[str, str]) -> str:
+    return project[1]
 
 
 def _metric(server: LaminaServer, key: str, **params: str) -> Any:
@@ -118,3 +127,28 @@ def test_a_bad_request_is_a_400_that_says_why(
         .json()["error"]["message"]
         .startswith("metric must be one of turns")
     )
+
+
+def test_the_dashboard_page_draws_the_same_numbers(
+    server: LaminaServer, project: tuple[str, str]
+) -> None:
+    """The page on this store (the browser tests run on DuckDB): a custom range of the
+    three days above, by day; its totals are the API's."""
+    email = f"{otlp.uid('dash')}@example.com"
+    create_user(server, email)
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        form = browser.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        signed = browser.post(
+            "/signin", data={"email": email, "password": PASSWORD, "csrf": token[1]}
+        )
+        assert signed.status_code == 303
+        page = browser.get(
+            f"/p/{project[0]}/dashboard",
+            params={"range": "custom", "since": "2026-07-27", "until": "2026-07-29"},
+        )
+    assert page.status_code == 200, page.text
+    assert 'data-total="traces">4<' in page.text and 'data-total="sessions">3<' in page.text
+    assert 'data-total="errors">1<' in page.text and "by day" in page.text
+    assert page.text.count('class="chart-empty"') < page.text.count('class="chart"') / 2
