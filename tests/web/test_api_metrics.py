@@ -148,7 +148,19 @@ def test_the_dashboard_page_draws_the_same_numbers(
             f"/p/{project[0]}/dashboard",
             params={"range": "custom", "since": "2026-07-27", "until": "2026-07-29"},
         )
-    assert page.status_code == 200, page.text
-    assert 'data-total="traces">4<' in page.text and 'data-total="sessions">3<' in page.text
-    assert 'data-total="errors">1<' in page.text and "by day" in page.text
-    assert page.text.count('class="chart-empty"') < page.text.count('class="chart"') / 2
+        assert page.status_code == 200, page.text
+        assert 'data-total="traces">4<' in page.text and 'data-total="sessions">3<' in page.text
+        assert 'data-total="errors">1<' in page.text and "by day" in page.text
+        assert page.text.count('class="chart-empty"') < page.text.count('class="chart"') / 2
+        # a custom range that is not one: said on the page, which shows the last 24 h
+        wrong_ranges = [
+            ("2026-07-27", "9999-12-31"),
+            ("yesterday", ""),
+            ("2026-07-29", "2026-07-27"),
+        ]
+        for since, until in wrong_ranges:
+            wrong = browser.get(
+                f"/p/{project[0]}/dashboard",
+                params={"range": "custom", "since": since, "until": until},
+            )
+            assert wrong.status_code == 200 and 'role="alert"' in wrong.text, (since, until)

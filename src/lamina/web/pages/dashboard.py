@@ -105,7 +105,7 @@ class View:
             try:
                 view.since = _day(params.get("since"), now - RANGES["7d"][0])  # custom: a week
                 view.until = _day(params.get("until"), now) + timedelta(days=1)
-            except ValueError:
+            except (ValueError, OverflowError):  # not a day, or the last one there is
                 view.error = "Give the custom range's days as YYYY-MM-DD."
             if view.until - view.since > timedelta(days=900) or view.since >= view.until:
                 view.error = "The custom range must start before it ends and span at most 900 days."
