@@ -146,6 +146,14 @@ class Settings:
         "Seconds a server holds an evaluator run before another server may take it over "
         "(the first one stopped mid-run); keep it above the longest judge call.",
     )
+    evaluator_allowed_hosts: str = _setting(
+        "",
+        "LAMINA_EVALUATOR_ALLOWED_HOSTS",
+        "Hosts an LLM judge may call although they are on this machine or a private "
+        "network (comma-separated names or IP addresses, as in the judge's base_url; * "
+        "for any). Judges are refused loopback, private, link-local and other non-public "
+        "addresses otherwise: any project key can set a judge's address.",
+    )
     demo: bool = _setting(
         False, "LAMINA_DEMO", "Load the demo sessions through OTLP after start (once per data dir)."
     )

@@ -8,7 +8,8 @@
      "kind": "llm_judge" | "check",
      "llm": {"base_url": ..., "model": ..., "api_key": ..., "api_key_env": ...,
              "prompt": ..., "score": {"name": ..., "type": "numeric", "min": 0, "max": 1}},
-     "check": {"type": "error_in_last_turn", "params": {}}}
+     "check": {"type": "error_in_last_turn", "params": {}},
+     "budget": {"calls_per_day": 1000, "tokens_per_day": 5000000}}  # an LLM judge's
 
 A change (``PUT``) gives only the fields it changes; the rest are kept. The API key is
 write-only: it is taken out before the definition is stored (the caller encrypts it,
@@ -27,6 +28,7 @@ import orjson
 
 from lamina.errors import BadRequest
 from lamina.evaluation import checks
+from lamina.evaluation.budget import DEFAULT_CALLS_PER_DAY, DEFAULT_TOKENS_PER_DAY
 from lamina.judge import validate_prompt
 from lamina.query.present import moment
 from lamina.store.evaluators import Evaluator
@@ -48,6 +50,7 @@ _FIELDS = (
     "kind",
     "llm",
     "check",
+    "budget",
 )
 _LLM_FIELDS = ("base_url", "model", "api_key", "api_key_env", "prompt", "score")
 UNSET = object()
@@ -130,7 +133,25 @@ def _checked(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         spec["llm"] = _llm(spec.get("llm"))
         spec["check"] = None
+    spec["budget"] = _budget(spec.get("budget")) if kind == "llm_judge" else None
     return spec
+
+
+def _budget(given: Any) -> dict[str, int]:
+    """An LLM judge's daily budget (lamina.evaluation.budget), its defaults filled."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict) or given.keys() - {"calls_per_day", "tokens_per_day"}:
+        raise BadRequest("budget is an object with calls_per_day and tokens_per_day.")
+    out = {"calls_per_day": DEFAULT_CALLS_PER_DAY, "tokens_per_day": DEFAULT_TOKENS_PER_DAY}
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BadRequest(
+                f"budget.{name} must be a whole number, 0 or more: the most a UTC day "
+                "(0 stops the judge's calls)."
+            )
+        out[name] = value
+    return out
 
 
 def _filter(given: Any) -> dict[str, Any]:

@@ -6,23 +6,31 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lamina.errors import BadRequest, LaminaError, NotFound
+from lamina.errors import BadRequest, NotFound
 from lamina.evaluation import definition
-from lamina.evaluation.runner import JUDGE_MISSING, SECOND_NS, judge_target, queue, score_id
+from lamina.evaluation.runner import SECOND_NS, judge_target, queue, score_id
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import load
+from lamina.judge import JudgeError
 from lamina.query import present
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run, RunStatus, run_id
 from lamina.store.rows import new_id
 
 MAX_BACKFILL = 100_000
-
-
-class NotImplementedYet(LaminaError):
-    status = 501
-    code = "not_implemented"
-    grpc_code = "UNIMPLEMENTED"
+# a dry run's answer: the score (or why skipped, or the error) and an LLM judge's call
+TRIED = (
+    "skipped",
+    "score",
+    "error",
+    "prompt",
+    "raw",
+    "turn",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "latency_ms",
+)
 
 
 def find(store: Store, project_id: str, evaluator_id: str) -> Evaluator:
@@ -58,8 +66,18 @@ def save(
     return store.put_evaluator(project_id, evaluator)
 
 
-def dry_run(store: Store, keys: KeyBox, project_id: str, evaluator: Evaluator, given: Any) -> Any:
-    """What the evaluator would give the session or trace ``given`` names, unsaved."""
+def dry_run(
+    store: Store,
+    keys: KeyBox,
+    project_id: str,
+    evaluator: Evaluator,
+    given: Any,
+    allowed: frozenset[str] = frozenset(),
+) -> Any:
+    """What the evaluator would give the session or trace ``given`` names, unsaved: the
+    score, and an LLM judge's filled prompt and raw answer (its error, with the prompt
+    and answer it got to, when the judge failed). The daily budget does not apply: a
+    person asked for this call."""
     if not isinstance(given, dict) or set(given) - {"session_id", "trace_id"}:
         raise BadRequest("Give the session_id or the trace_id to try the evaluator on.")
     field = "session_id" if evaluator.target == "session" else "trace_id"
@@ -67,8 +85,6 @@ def dry_run(store: Store, keys: KeyBox, project_id: str, evaluator: Evaluator, g
     if not isinstance(target_id, str) or not target_id:
         raise BadRequest(f"This evaluator judges a {evaluator.target}: give its {field}.")
     spec = definition.spec_of(evaluator)
-    if spec["kind"] != "check":
-        raise NotImplementedYet(JUDGE_MISSING + " Checks can be tried now.")
     target = load(store, project_id, evaluator.target, target_id)
     if target is None:
         raise NotFound(f'No {evaluator.target} "{target_id[:100]}" in this project.')
@@ -82,12 +98,21 @@ def dry_run(store: Store, keys: KeyBox, project_id: str, evaluator: Evaluator, g
         status=RunStatus.RUNNING,
         queued_ns=time.time_ns(),
     )
-    outcome = judge_target(evaluator, spec, target, run, keys)
+    answer: dict[str, Any] = dict.fromkeys(TRIED)
+    try:
+        outcome = judge_target(store, evaluator, spec, target, run, keys, allowed)
+    except JudgeError as exc:
+        return answer | {"error": exc.message, "prompt": exc.prompt, "raw": exc.raw}
+    if outcome.verdict is not None:
+        found = outcome.verdict
+        answer |= {"prompt": found.prompt, "raw": found.raw, "turn": found.turn}
+        answer |= {"input_tokens": found.input_tokens, "output_tokens": found.output_tokens}
+        answer |= {"cost": present.cost(found.cost), "latency_ms": found.latency_ms}
     if outcome.score is None:
-        return {"skipped": outcome.fields.get("error"), "score": None}
+        return answer | {"skipped": outcome.fields.get("error")}
     shown = present.score(outcome.score)
     shown["score_id"] = None  # nothing is stored
-    return {"skipped": None, "score": shown}
+    return answer | {"score": shown}
 
 
 def backfill(

@@ -36,10 +36,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lamina.evaluation import checks
+from lamina.evaluation import checks, llm
+from lamina.evaluation.budget import Budgets, next_day
 from lamina.evaluation.definition import spec_of
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import Target, load, metadata
+from lamina.judge import JudgeError, Verdict
 from lamina.settings import Settings
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
@@ -57,20 +59,25 @@ RESCAN_NS = 10 * 60 * 1_000_000_000
 # several statements) are shared by that many runs; their leases cover the wait.
 CLAIM_BATCH = 2
 SECOND_NS = 1_000_000_000
-JUDGE_MISSING = "The LLM judge is not available in this build yet."
 
 
 class Retry(Exception):
-    """A failure worth another attempt later (an endpoint down, the store busy)."""
+    """A failure worth another attempt later (an endpoint down, the store busy), not
+    before ``wait_s`` when the endpoint said how long to wait."""
+
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
-    """What judging a target gave: the score it writes (None: skipped) and the run's
-    fields beside it."""
+    """What judging a target gave: the score it writes (None: skipped), the run's
+    fields beside it, and an LLM judge's verdict (its prompt and raw answer)."""
 
     score: Score | None
     fields: dict[str, Any]
+    verdict: Verdict | None = None
 
 
 def score_id(run: Run) -> str:
@@ -99,17 +106,37 @@ def matches(spec: dict[str, Any], target: Target) -> bool:
 
 
 def judge_target(
-    evaluator: Evaluator, spec: dict[str, Any], target: Target, run: Run, keys: KeyBox | None
+    store: Store,
+    evaluator: Evaluator,
+    spec: dict[str, Any],
+    target: Target,
+    run: Run,
+    keys: KeyBox | None,
+    allowed: frozenset[str] = frozenset(),
 ) -> Outcome:
-    """The target judged as ``spec`` says (filter and sample first)."""
+    """The target judged as ``spec`` says (filter and sample first); an LLM judge's
+    failure is its JudgeError."""
     if not matches(spec, target):
         return Outcome(
             None, {"error": "Filtered out: no turn has the filter's name, tag and metadata."}
         )
     if not sampled(evaluator.evaluator_id, target.target_id, spec.get("sample_rate", 1.0)):
         return Outcome(None, {"error": "Sampled out (sample_rate)."})
-    if spec["kind"] != "check":
-        raise JudgeMissing(JUDGE_MISSING)
+    if spec["kind"] == "llm_judge":
+        found = llm.verdict(evaluator, spec, target, keys, allowed)
+        judged = llm.score_of(
+            store,
+            run.project_id,
+            evaluator,
+            spec,
+            found,
+            target.kind,
+            target.target_id,
+            score_id(run),
+        )
+        fields = {"value": judged.value, "label": judged.label, "comment": judged.comment}
+        fields |= {"trace_id": found.trace_id, **llm.run_fields(found)}
+        return Outcome(judged, fields, found)
     finding = checks.run(spec["check"], target)
     score = Score(
         score_id=score_id(run),
@@ -129,11 +156,6 @@ def judge_target(
     )
 
 
-class JudgeMissing(Exception):
-    """An llm_judge evaluator on a build without lamina.judge (see the seam in
-    docs/decisions.md)."""
-
-
 class Runner:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -141,6 +163,8 @@ class Runner:
         self.lease_ns = settings.evaluator_lease_seconds * SECOND_NS
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.keys = KeyBox(settings.data_dir)
+        self.allowed = llm.allowed_hosts(settings.evaluator_allowed_hosts)
+        self.budgets = Budgets(store)
         self._pool = ThreadPoolExecutor(self.concurrency or 1, thread_name_prefix="lamina-eval")
         self.poll_ns = settings.evaluator_poll_ms * 1_000_000
         self._looked_ns = 0  # when quiet targets were last looked for
@@ -256,26 +280,32 @@ class Runner:
         target = load(self.store, run.project_id, run.target, run.target_id, not check)
         if target is None:
             return _skipped(done, "The target was deleted.")
+        if not check and (over := self.budgets.over(run, spec, now)) is not None:
+            return _waits(run, over, next_day(now))
         started = time.perf_counter()
         try:
-            outcome = judge_target(evaluator, spec, target, run, self.keys)
-        except JudgeMissing as exc:
-            return dataclasses.replace(done, status=RunStatus.ERROR, error=str(exc))
+            outcome = judge_target(
+                self.store, evaluator, spec, target, run, self.keys, self.allowed
+            )
+        except JudgeError as exc:
+            spent = llm.run_fields(exc)
+            if spent:
+                self.budgets.spend(run.evaluator_id, exc.input_tokens + exc.output_tokens, now)
+            if exc.retryable:
+                return _again(run, exc.message, now, exc.retry_after_s)
+            return dataclasses.replace(done, status=RunStatus.ERROR, error=exc.message, **spent)
         except Retry as exc:
-            return _again(run, str(exc), now)
-        latency = (time.perf_counter() - started) * 1000
+            return _again(run, str(exc), now, exc.wait_s)
+        if outcome.verdict is not None:
+            found = outcome.verdict
+            self.budgets.spend(run.evaluator_id, found.input_tokens + found.output_tokens, now)
+        fields = {"latency_ms": (time.perf_counter() - started) * 1000, **outcome.fields}
         if outcome.score is None:
             return dataclasses.replace(done, status=RunStatus.SKIPPED, **outcome.fields)
         self.store.add_scores(run.project_id, [outcome.score])
-        finished = dataclasses.replace(
-            done,
-            status=RunStatus.OK,
-            score_id=outcome.score.score_id,
-            latency_ms=latency,
-            error=None,
-            **outcome.fields,
+        return dataclasses.replace(
+            done, status=RunStatus.OK, score_id=outcome.score.score_id, error=None, **fields
         )
-        return finished
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -302,18 +332,33 @@ def _skipped(run: Run, why: str) -> Run:
     return dataclasses.replace(run, status=RunStatus.SKIPPED, error=why)
 
 
-def _again(run: Run, why: str, now: int) -> Run:
-    """The run queued again after a backoff, or its error once MAX_ATTEMPTS were made."""
+def _again(run: Run, why: str, now: int, at_least_s: float | None = None) -> Run:
+    """The run queued again after a backoff (at least ``at_least_s``: the endpoint's
+    Retry-After), or its error once MAX_ATTEMPTS were made."""
     if run.attempts >= MAX_ATTEMPTS:
         return dataclasses.replace(
             run, status=RunStatus.ERROR, error=why, finished_ns=now, lease_owner=None
         )
-    wait = BACKOFF_SECONDS[min(run.attempts, len(BACKOFF_SECONDS)) - 1]
+    wait = max(BACKOFF_SECONDS[min(run.attempts, len(BACKOFF_SECONDS)) - 1], at_least_s or 0)
     return dataclasses.replace(
         run,
         status=RunStatus.QUEUED,
         error=why,
-        not_before_ns=now + wait * SECOND_NS,
+        not_before_ns=now + int(wait * SECOND_NS),
+        lease_owner=None,
+        lease_until_ns=0,
+    )
+
+
+def _waits(run: Run, why: str, until_ns: int) -> Run:
+    """The run queued again until ``until_ns`` (its budget's next day); the wait is not
+    an attempt."""
+    return dataclasses.replace(
+        run,
+        status=RunStatus.QUEUED,
+        error=why,
+        attempts=max(run.attempts - 1, 0),
+        not_before_ns=until_ns,
         lease_owner=None,
         lease_until_ns=0,
     )

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from lamina.errors import BadRequest
 from lamina.evaluation import definition, manage
+from lamina.evaluation.llm import allowed_hosts
 from lamina.evaluation.secrets import KeyBox
 from lamina.query.params import _limit, _time
 from lamina.server_runtime import ServerRuntime
@@ -118,7 +119,8 @@ async def _test(request: Request) -> Response:
 
     def try_it() -> object:
         found = manage.find(runtime.store, project_id, evaluator_id)
-        return manage.dry_run(runtime.store, _keys(runtime), project_id, found, given)
+        allowed = allowed_hosts(runtime.settings.evaluator_allowed_hosts)
+        return manage.dry_run(runtime.store, _keys(runtime), project_id, found, given, allowed)
 
     return JSONResponse(await run_in_threadpool(try_it))
 

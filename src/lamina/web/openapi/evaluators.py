@@ -78,6 +78,16 @@ def _definition(shown: bool) -> dict[str, Any]:
                 "params": {"type": "object"},
             },
         },
+        "budget": {
+            "type": "object",
+            "nullable": True,
+            "description": "An LLM judge's most a UTC day; runs over it wait for the next.",
+            "additionalProperties": False,
+            "properties": {
+                "calls_per_day": {"type": "integer", "minimum": 0, "default": 1000},
+                "tokens_per_day": {"type": "integer", "minimum": 0, "default": 5_000_000},
+            },
+        },
     }
     if shown:
         properties |= {"id": TEXT, "created_at": TIME, "updated_at": TIME}
@@ -120,7 +130,18 @@ def schemas() -> dict[str, Any]:
         "EvaluatorRun": an_object(run),
         "EvaluatorRuns": an_object({"items": {"type": "array", "items": ref("EvaluatorRun")}}),
         "EvaluatorTried": an_object(
-            {"skipped": TEXT_OR_NULL, "score": {"nullable": True, "allOf": [ref("Score")]}}
+            {
+                "skipped": TEXT_OR_NULL,
+                "score": {"nullable": True, "allOf": [ref("Score")]},
+                "error": TEXT_OR_NULL,
+                "prompt": TEXT_OR_NULL,
+                "raw": TEXT_OR_NULL,
+                "turn": INT_OR_NULL,
+                "input_tokens": INT_OR_NULL,
+                "output_tokens": INT_OR_NULL,
+                "cost": NUMBER_OR_NULL,
+                "latency_ms": NUMBER_OR_NULL,
+            }
         ),
         "EvaluatorBackfill": an_object({"queued": INTEGER}),
     }
@@ -210,10 +231,11 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
         "/api/v1/evaluators/{evaluator_id}/test": {
             "post": operation(
                 "A dry run on one session (or trace): the score the evaluator would give "
-                "it, not stored. 501 for an LLM judge on a server without one.",
+                "it, not stored; an LLM judge's filled prompt and raw answer, or its error "
+                "with what it got to.",
                 "tryEvaluator",
                 (200, "EvaluatorTried", "The score it would write (null: skipped, and why)."),
-                (400, 401, 404, 413, 501),
+                (400, 401, 404, 413),
                 one,
                 json_body(target),
             )
