@@ -153,7 +153,7 @@ def _trace(
     if fragment == "turn":
         number = params.get("n", "")
         turn = transcript.full_turn(trace, trace)
-        return "_share_turn.html", {
+        return "_turn.html", {
             **context,
             "turn": turn,
             "number": number if number.isdigit() else "",
