@@ -12,7 +12,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 
 from lamina.query.metrics import parse_distribution_query, parse_metric_query
 from lamina.store.base import Store
-from lamina.store.metrics import EDGE, METRICS, bin_start, bin_width
+from lamina.store.metrics import EDGE, METRICS, bin_start, bin_width, together
 from lamina.store.scores import Score
 from tests.spans.record import SpanRecord
 from tests.store.test_contract import BASE, MS, SECOND, STORES, Backend, rec, trace_id
@@ -204,7 +204,8 @@ def asked(store: Store, params: dict[str, str]) -> dict[tuple[str | None, int], 
     metadata = [params.pop("metadata")] if "metadata" in params else None
     since = {"since": "2026-01-01T00:00:00Z", "until": UNTIL}
     query = parse_metric_query({**since, **params}, metadata)
-    return {(c.group, c.bucket): c.value for c in store.metric_series("prj_a", query)}
+    cells = store.metric_series("prj_a", query)[query.metric.name]
+    return {(c.group, c.bucket): c.value for c in cells}
 
 
 def assert_same(got: dict[Any, float], expected: dict[Any, float]) -> None:
@@ -352,9 +353,33 @@ def test_nothing_in_the_range(store: Store, data: Data) -> None:
     query = parse_metric_query(
         {"metric": "traces", "since": "2025-01-01T00:00:00Z", "until": "2025-01-02T00:00:00Z"}
     )
-    assert store.metric_series("prj_a", query) == []
-    assert store.metric_series("prj_nobody", parse_metric_query({"metric": "cost"})) == []
+    assert store.metric_series("prj_a", query) == {"traces": []}
+    assert store.metric_series("prj_nobody", parse_metric_query({"metric": "cost"})) == {"cost": []}
     none = parse_distribution_query(
         {"metric": "turns", "since": "2025-01-01", "until": "2025-02-01"}
     )
     assert store.metric_distribution("prj_a", none) == []
+
+
+def test_metrics_read_together_are_each_as_read_alone(store: Store, data: Data) -> None:
+    """The dashboard reads a summary table's metrics in one query (together): each is
+    what it is alone, for every grouping."""
+    since = {"since": "2026-01-01T00:00:00Z", "until": UNTIL, "interval": "day"}
+    for group_by in (None, "user_id", "name", "tag", "model"):
+        queries = [
+            parse_metric_query(
+                {**since, "metric": name, **({"group_by": group_by} if group_by else {})}
+            )
+            for name, spec in METRICS.items()
+            if group_by is None or group_by in spec.groups
+        ]
+        merged = together(queries)
+        assert len(merged) == (2 if group_by in (None, "user_id") else 1)
+        for query in merged:
+            found = store.metric_series("prj_a", query)
+            assert set(found) == {m.name for m in query.metrics}
+            for metric in query.metrics:
+                alone = store.metric_series("prj_a", replace(query, metric=metric, also=()))
+                assert found[metric.name] and sorted(found[metric.name], key=repr) == sorted(
+                    alone[metric.name], key=repr
+                )

@@ -132,9 +132,10 @@ class Store(Protocol):
     def count_spans(self, project_id: str | None = None) -> int: ...
 
     # -- metrics (lamina.store.metrics) -------------------------------------------
-    def metric_series(self, project_id: str, query: MetricQuery) -> list[Cell]:
-        """The metric's value in each (group, bucket) that has rows, any order; the
-        buckets with none are left out."""
+    def metric_series(self, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
+        """For each of ``query.metrics`` (by name), its value in each (group, bucket) that
+        has rows, any order; the buckets with none are left out. The metrics of one
+        query are read together (one scan of their summary table)."""
 
     def metric_distribution(
         self, project_id: str, query: DistributionQuery

@@ -14,7 +14,7 @@ its buckets (``buckets`` intervals from ``since_ns``) and the list filters
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from lamina.store.queries import SessionQuery, TraceQuery
@@ -119,6 +119,13 @@ class MetricQuery:
     # the list filters; time bounds unset. Sessions and scores read ``sessions``.
     sessions: SessionQuery = SessionQuery()
     traces: TraceQuery = TraceQuery()
+    # more metrics of the same base read in the same query (Store.metric_columns): a
+    # page's charts over one summary table cost one scan, not one each
+    also: tuple[Metric, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        return (self.metric, *self.also)
 
     @property
     def until_ns(self) -> int:
@@ -127,6 +134,33 @@ class MetricQuery:
     @property
     def score_name(self) -> str:
         return self.metric.name.partition(":")[2]
+
+
+def together(queries: list[MetricQuery]) -> list[MetricQuery]:
+    """``queries`` as few as can be read together: those over one summary table with one
+    range, grouping and filters become one query whose ``also`` holds the others (a score
+    metric, or one grouped by model but not over spans, is read alone)."""
+    merged: dict[tuple[object, ...], MetricQuery] = {}
+    alone: list[MetricQuery] = []
+    for query in queries:
+        if query.metric.base is Base.SCORES:
+            alone.append(query)
+            continue
+        key = (
+            query.metric.base,
+            query.since_ns,
+            query.interval_ns,
+            query.buckets,
+            query.group_by,
+            query.sessions,
+            query.traces,
+        )
+        first = merged.get(key)
+        if first is None:
+            merged[key] = query
+        elif query.metric not in first.metrics:
+            merged[key] = replace(first, also=(*first.also, query.metric))
+    return [*merged.values(), *alone]
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,30 +69,38 @@ _BUCKET = "intDiv({column} - {{m_since:Int64}}, {{m_step:Int64}})"
 _IN_RANGE = "{column} >= {{m_since:Int64}} AND {column} < {{m_until:Int64}}"
 
 
-def series(db: Connection, project_id: str, query: MetricQuery) -> list[Cell]:
+def series(db: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
+    """Each of the query's metrics' cells (``query.metrics``), from one query."""
     params: dict[str, Any] = {
         "project": project_id,
         "m_since": query.since_ns,
         "m_step": query.interval_ns,
         "m_until": query.until_ns,
     }
-    text = _series(db, project_id, query, params)
-    return [
-        Cell(row["grp"], int(row["b"]), float(row["v"]))
-        for row in db.query(text, params)
-        if row["v"] is not None
-    ]
+    rows = db.query(_series(db, project_id, query, params), params)
+    return {
+        metric.name: [
+            Cell(row["grp"], int(row["b"]), float(row[f"v{n}"]))
+            for row in rows
+            if row[f"v{n}"] is not None
+        ]
+        for n, metric in enumerate(query.metrics)
+    }
+
+
+def _values(query: MetricQuery, values: dict[str, str]) -> str:
+    return ", ".join(f"{values[m.name]} AS v{n}" for n, m in enumerate(query.metrics))
 
 
 def _series(db: Connection, project_id: str, query: MetricQuery, params: dict[str, Any]) -> str:
-    name = query.metric.name
     if query.metric.base is Base.SCORES:
         return _scores(db, project_id, query, params)
     bucket = _BUCKET.format(column="start_ns")
     in_range = _IN_RANGE.format(column="start_ns")
     if query.group_by == "model":
         return (
-            f"SELECT toNullable(toString(model)) AS grp, {bucket} AS b, {_SPAN_VALUES[name]} AS v "
+            f"SELECT toNullable(toString(model)) AS grp, {bucket} AS b, "
+            f"{_values(query, _SPAN_VALUES)} "
             f"FROM spans WHERE project_id = {{project:String}} AND {in_range} "
             f"AND model IS NOT NULL{_traces_of(query.traces, params)} GROUP BY grp, b"
         )
@@ -103,7 +111,7 @@ def _series(db: Connection, project_id: str, query: MetricQuery, params: dict[st
     group = _GROUPS[query.metric.base][query.group_by]
     keep = "" if query.group_by is None else "WHERE grp IS NOT NULL "
     return (
-        f"SELECT grp, b, {_VALUES[name]} AS v FROM (SELECT *, toNullable({group}) AS grp, "
+        f"SELECT grp, b, {_values(query, _VALUES)} FROM (SELECT *, toNullable({group}) AS grp, "
         f"{bucket} AS b FROM ({rows}) WHERE {in_range}) {keep}GROUP BY grp, b"
     )
 
@@ -141,9 +149,9 @@ def _scores(db: Connection, project_id: str, query: MetricQuery, params: dict[st
         f"AND {_IN_RANGE.format(column='created_ns')}{narrow}"
     )
     if kind == "score":
-        return f"SELECT NULL AS grp, b, avg(value) AS v FROM ({rows}) GROUP BY b"
+        return f"SELECT NULL AS grp, b, avg(value) AS v0 FROM ({rows}) GROUP BY b"
     return (
-        "SELECT label AS grp, b, count() / sum(count()) OVER (PARTITION BY b) AS v "
+        "SELECT label AS grp, b, count() / sum(count()) OVER (PARTITION BY b) AS v0 "
         f"FROM ({rows}) WHERE label IS NOT NULL GROUP BY label, b"
     )
 

@@ -79,7 +79,7 @@ class ClickHouseStore:
     def list_traces(self, project_id: str, query: TraceQuery) -> Page[Row]:
         return reads.list_traces(self.connection, project_id, query)
 
-    def metric_series(self, project_id: str, query: MetricQuery) -> list[Cell]:
+    def metric_series(self, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
         return metrics.series(self.connection, project_id, query)
 
     def metric_distribution(

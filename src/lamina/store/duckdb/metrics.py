@@ -55,25 +55,29 @@ _DISTRIBUTED = {
 }
 
 
-def series(connection: Connection, project_id: str, query: MetricQuery) -> list[Cell]:
+def series(connection: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
+    """Each of the query's metrics' cells (``query.metrics``), from one query."""
     sql, params = series_sql(project_id, query)
-    return [
-        Cell(row["grp"], int(row["b"]), float(row["v"]))
-        for row in connection.query(sql, params)
-        if row["v"] is not None
-    ]
+    rows = connection.query(sql, params)
+    return {
+        metric.name: [
+            Cell(row["grp"], int(row["b"]), float(row[f"v{n}"]))
+            for row in rows
+            if row[f"v{n}"] is not None
+        ]
+        for n, metric in enumerate(query.metrics)
+    }
 
 
 def series_sql(project_id: str, query: MetricQuery) -> tuple[str, list[Any]]:
     bucket = [query.since_ns, query.interval_ns]
     bounds = [query.since_ns, query.until_ns]
-    name = query.metric.name
     if query.metric.base is Base.SCORES:
         return _scores(project_id, query)
     if query.group_by == "model":
         narrow, params = _traces_of(project_id, query.traces)
         sql = (
-            f"SELECT model AS grp, (start_ns - ?) // ? AS b, {_SPAN_VALUES[name]} AS v "
+            f"SELECT model AS grp, (start_ns - ?) // ? AS b, {_values(query, _SPAN_VALUES)} "
             "FROM spans WHERE project_id = ? AND start_ns >= ? AND start_ns < ? "
             f"AND model IS NOT NULL{narrow} GROUP BY grp, b"
         )
@@ -88,10 +92,14 @@ def series_sql(project_id: str, query: MetricQuery) -> tuple[str, list[Any]]:
         f"WHERE {' AND '.join(where)} AND start_ns >= ? AND start_ns < ?"
     )
     sql = (
-        f"SELECT grp, b, {_VALUES[name]} AS v FROM ({rows}) "
+        f"SELECT grp, b, {_values(query, _VALUES)} FROM ({rows}) "
         f"{'' if query.group_by is None else 'WHERE grp IS NOT NULL '}GROUP BY grp, b"
     )
     return sql, [*bucket, *params, *bounds]
+
+
+def _values(query: MetricQuery, values: dict[str, str]) -> str:
+    return ", ".join(f"{values[m.name]} AS v{n}" for n, m in enumerate(query.metrics))
 
 
 def _session_where(project_id: str, query: SessionQuery) -> tuple[list[str], list[Any]]:
@@ -124,9 +132,9 @@ def _scores(project_id: str, query: MetricQuery) -> tuple[str, list[Any]]:
     values = [query.since_ns, query.interval_ns, project_id, score_name]
     values += [query.since_ns, query.until_ns, *narrow]
     if kind == "score":
-        return f"SELECT NULL AS grp, b, avg(value) AS v FROM ({rows}) GROUP BY b", values
+        return f"SELECT NULL AS grp, b, avg(value) AS v0 FROM ({rows}) GROUP BY b", values
     shares = (
-        "SELECT label AS grp, b, count(*) / sum(count(*)) OVER (PARTITION BY b) AS v "
+        "SELECT label AS grp, b, count(*) / sum(count(*)) OVER (PARTITION BY b) AS v0 "
         f"FROM ({rows}) WHERE label IS NOT NULL GROUP BY label, b"
     )
     return shares, values

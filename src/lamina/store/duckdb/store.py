@@ -140,7 +140,7 @@ class DuckDBStore:
         return reads.list_traces(self._connection, project_id, query)
 
     @_settled
-    def metric_series(self, project_id: str, query: MetricQuery) -> list[Cell]:
+    def metric_series(self, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
         return metrics.series(self._connection, project_id, query)
 
     @_settled

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from lamina.errors import BadRequest
 from lamina.query import metrics
 from lamina.store.base import Row, Store
+from lamina.store.metrics import DistributionQuery, MetricQuery, together
 from lamina.store.queries import MAX_LIMIT
 from lamina.store.scores import ScoreQuery
 from lamina.web.pages import charts
@@ -178,38 +179,34 @@ async def dashboard_page(page: Page) -> Response:
     view = View.read(page, datetime.now(UTC))
     store, project_id = page.store, page.project.id
 
-    def series(metric: str, trace_metric: bool, **extra: str) -> Row:
+    def asked(metric: str, trace_metric: bool, **extra: str) -> MetricQuery:
         params = view.api_params(metric, trace_metric, **extra)
-        asked = metrics.parse_metric_query(params, view.metadata)
-        return metrics.series(store, project_id, asked, TOP)
-
-    def spread(metric: str) -> Row:
-        params = view.api_params(metric, False)
-        asked = metrics.parse_distribution_query(params, view.metadata)
-        return metrics.distribution(store, project_id, asked)
+        return metrics.parse_metric_query(params, view.metadata)
 
     score_names = await page.call(_score_names, store, project_id)
-    calls: dict[str, Any] = {}
-    for _, names, _, tab, _ in TIME_CHARTS:
-        for name in names:
-            calls[name] = (series, name, tab == "traces")
-    for name in score_names:
-        calls[f"score:{name}"] = (series, f"score:{name}", False)
-    calls["outcome_share"] = (series, "outcome_share", False)
-    calls["errors"] = (series, "errors", True)
-    for _, metric, group, _, _, _ in RANKINGS:
-        for name in ("input_tokens", "output_tokens") if metric == "tokens" else (metric,):
-            trace_metric = name != "sessions"
-            calls[f"{name}/{group}"] = (series, name, trace_metric)
-    for _, metric, _ in HISTOGRAMS:
-        calls[f"spread/{metric}"] = (spread, metric)
     try:
-        found = await _gather(page, calls)
+        queries: dict[str, MetricQuery] = {}
+        for _, names, _, tab, _ in TIME_CHARTS:
+            for name in names:
+                queries[name] = asked(name, tab == "traces")
+        for name in [*(f"score:{n}" for n in score_names), "outcome_share"]:
+            queries[name] = asked(name, False)
+        queries["errors"] = asked("errors", True)
+        for _, metric, group, _, _, _ in RANKINGS:
+            for name in ("input_tokens", "output_tokens") if metric == "tokens" else (metric,):
+                queries[f"{name}/{group}"] = asked(name, name != "sessions", group_by=group)
+        spreads = {
+            f"spread/{metric}": metrics.parse_distribution_query(
+                view.api_params(metric, False), view.metadata
+            )
+            for _, metric, _ in HISTOGRAMS
+        }
     except BadRequest as exc:
         view.error = exc.message
         return await page.render(
             "dashboard.html", nav="dashboard", view=view, ranges=RANGES, sections=[]
         )
+    found = await _gather(page, queries, spreads)
     sections = _sections(page, view, found, score_names, viewer_zone(page.request))
     return await page.render(
         "dashboard.html",
@@ -232,21 +229,24 @@ def _score_names(store: Store, project_id: str) -> list[str]:
     return sorted(names - {"outcome"})[:SCORE_NAMES]
 
 
-async def _gather(page: Page, calls: dict[str, Any]) -> dict[str, Row]:
-    """Every chart's answer, asked at once (each in the thread pool)."""
-    keys = list(calls)
-    group_of = {
-        key: key.split("/")[1] for key in keys if "/" in key and not key.startswith("spread/")
-    }
-
-    async def one(key: str) -> Row:
-        func, *args = calls[key]
-        extra = {"group_by": group_of[key]} if key in group_of else {}
-        answer: Row = await page.call(func, *args, **extra)
-        return answer
-
-    answers = await asyncio.gather(*(one(key) for key in keys))
-    return dict(zip(keys, answers, strict=True))
+async def _gather(
+    page: Page, queries: dict[str, MetricQuery], spreads: dict[str, DistributionQuery]
+) -> dict[str, Row]:
+    """Every chart's answer by its key, asked at once (each in the thread pool): the
+    metrics over one summary table with one grouping in one query (metrics.read_together)."""
+    assert page.project is not None
+    store, project_id = page.store, page.project.id
+    merged = together(list(queries.values()))
+    read = [page.call(metrics.read_together, store, project_id, q, TOP) for q in merged]
+    counted = [page.call(metrics.distribution, store, project_id, q) for q in spreads.values()]
+    answers = await asyncio.gather(*read, *counted)
+    by_metric: dict[tuple[str, str | None], Row] = {}
+    for one, rows in zip(merged, answers[: len(merged)], strict=True):
+        for metric, row in zip(one.metrics, rows, strict=True):
+            by_metric[(metric.name, one.group_by)] = row
+    found = {key: by_metric[(q.metric.name, q.group_by)] for key, q in queries.items()}
+    found.update(zip(spreads, answers[len(merged) :], strict=True))
+    return found
 
 
 def _times(answer: Row, step: timedelta) -> list[datetime]:
