@@ -7,8 +7,9 @@ scores (by when they were given). A :class:`MetricQuery` holds the validated met
 its buckets (``buckets`` intervals from ``since_ns``) and the list filters
 (a :class:`~lamina.store.queries.SessionQuery` or
 :class:`~lamina.store.queries.TraceQuery` without its time bounds). A store answers
-:class:`Cell` values: one per group and bucket that has rows; the query layer
-(lamina.query.metrics) fills the empty buckets.
+:class:`Cell` values: one per group and bucket that has rows, for the query's metric
+and each of its ``also`` (read in the same scan; :func:`together` makes such queries);
+the query layer (lamina.query.metrics) fills the empty buckets.
 """
 
 from __future__ import annotations
