@@ -61,3 +61,24 @@ def test_evaluators_on_a_data_dir_without_a_server(tmp_path: Path) -> None:
     assert again.returncode == 1 and 'evaluator named "slow" already' in again.stderr
     missing = run_cli("evaluators", "test", "slow", "--session", "nope", *data)
     assert missing.returncode == 1 and 'No session "nope"' in missing.stderr
+
+
+def test_a_judge_that_gives_no_score_is_an_error_saying_why(server: LaminaServer) -> None:
+    name, key = otlp.new_project(server, "cli-judge")
+    session_id = otlp.uid("cli-judge")
+    send_session(server, key, session_id, 1)
+    deadline = time.monotonic() + 10
+    while server.get(f"/api/v1/sessions/{session_id}", key=key).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    llm = {
+        "base_url": "http://127.0.0.1:9/v1",  # the shared server allows no private address
+        "model": "m",
+        "prompt": "{{transcript}}",
+        "score": {"name": "helpfulness"},
+    }
+    judge = {"name": "judge", "kind": "llm_judge", "enabled": False, "llm": llm}
+    _ok(server.cli("evaluators", "add", json.dumps(judge), "--project", name))
+    tried = server.cli("evaluators", "test", "judge", "--session", session_id, "--project", name)
+    assert tried.returncode == 1, tried.stdout
+    assert "The judge gave no score" in tried.stderr and "allowed-hosts" in tried.stderr

@@ -6,6 +6,7 @@ store directly; the runs then start once a server runs on it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from lamina.cli.common import (
     connect,
     console,
     data_dir_option,
+    fail,
     handle_errors,
     json_option,
     print_json,
@@ -111,6 +113,9 @@ def evaluators_test(
         print_json(tried)
         return
     score = tried["score"]
+    if tried.get("error"):
+        fail(f"The judge gave no score: {tried['error']}")
+        return
     if score is None:
         console.print(f"Skipped: {tried['skipped']}")
         return
@@ -130,6 +135,7 @@ def _call(ops: Any, data_dir: Path, name: str, project: str, *args: Any) -> Any:
     if isinstance(ops, ApiClient):
         return getattr(ops, name)(project, *args)
     from lamina.evaluation import definition, manage
+    from lamina.evaluation.llm import allowed_hosts
     from lamina.evaluation.secrets import KeyBox
     from lamina.operations import find_project
 
@@ -141,7 +147,9 @@ def _call(ops: Any, data_dir: Path, name: str, project: str, *args: Any) -> Any:
         return _plain(definition.present(manage.save(ops.store, keys, project_id, *args)))
     evaluator_id, target = args
     found = manage.find(ops.store, project_id, evaluator_id)
-    return _plain(manage.dry_run(ops.store, keys, project_id, found, target))
+    # the hosts a judge may call at a private address, as a server here would allow
+    allowed = allowed_hosts(os.environ.get("LAMINA_EVALUATOR_ALLOWED_HOSTS", ""))
+    return _plain(manage.dry_run(ops.store, keys, project_id, found, target, allowed))
 
 
 def _plain(value: Any) -> Any:

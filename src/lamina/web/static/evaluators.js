@@ -61,6 +61,8 @@ document.addEventListener("submit", async (event) => {
     const tried = await call(`/${encodeURIComponent(form.dataset.try)}/test`, "POST", body);
     if (!tried) {
       output.textContent = "";
+    } else if (tried.error) {
+      output.textContent = `The judge gave no score: ${tried.error}`;
     } else if (!tried.score) {
       output.textContent = `Skipped: ${tried.skipped}`;
     } else {
