@@ -17,6 +17,7 @@ from lamina.store.duckdb import fold_sql
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from tests.spans.record import SpanRecord
 from tests.store.writing import write
+from tests.support.schema import drop_tables_after
 
 MS = 1_000_000
 BASE = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
@@ -148,13 +149,8 @@ def test_an_older_data_dir_gets_its_costliest_sessions_on_upgrade(tmp_path: Path
     want = expected(store)
     store.close()
     with duckdb.connect(str(tmp_path / DB_FILE)) as con:
-        con.execute("DROP TABLE costliest_sessions")
-        con.execute("DROP TABLE journal_stored")  # and migrations 9 and 10 after it
-        con.execute("DROP TABLE span_values; DROP TABLE whole_values_before")
+        drop_tables_after(7, con)  # costliest_sessions (migration 8) and all later
         con.execute("ALTER TABLE spans DROP COLUMN cut_lengths")
-        con.execute("DROP TABLE scores; DROP TABLE score_configs")
-        con.execute("DROP TABLE session_score_totals; DROP TABLE trace_score_totals")
-        con.execute("DROP TABLE session_ends")  # and migration 11
         con.execute("ALTER TABLE projects DROP COLUMN session_idle_minutes")
         con.execute("DELETE FROM schema_version WHERE version >= 8")
     store = DuckDBStore(tmp_path)

@@ -21,13 +21,14 @@ from lamina.store import sessions_sql
 from lamina.store.base import ExportKind
 from lamina.store.duckdb import connection
 from lamina.store.duckdb.remembered import Remembered
-from lamina.store.duckdb.schema import MIGRATIONS, SCHEMA_VERSION
+from lamina.store.duckdb.schema import SCHEMA_VERSION
 from lamina.store.duckdb.store import DB_FILE, DuckDBStore
 from lamina.store.duckdb.storer import CHECKPOINT_IDLE_SECONDS
 from lamina.store.duckdb.values import CHUNK_BYTES, chunks
 from lamina.store.rows import TRACE_VALUE_CHARS
 from tests.store.test_contract import BASE, MS, rec, trace_id
 from tests.store.writing import write
+from tests.support.schema import drop_tables_after
 
 PRICE = PriceTable.load(None).cost
 
@@ -241,18 +242,6 @@ def test_many_long_values_are_stored_whole_in_a_small_store(tmp_path: Path) -> N
         store.close()
 
 
-def _tables_after(version: int, con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The tables of ``con``'s file that migrations after ``version`` made."""
-    with duckdb.connect() as scratch:
-        for migration in MIGRATIONS[:version]:
-            scratch.execute(migration)
-        earlier = {
-            row[0] for row in scratch.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-    now = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    return sorted(now - earlier - {"schema_version"})
-
-
 def test_long_values_an_earlier_release_stored_whole_are_read_as_before(tmp_path: Path) -> None:
     """Spans of a data dir from before long values were kept apart (schema 9) may hold
     them whole: after the upgrade a trace still answers them cut (in SQL), beside a
@@ -266,8 +255,7 @@ def test_long_values_an_earlier_release_stored_whole_are_read_as_before(tmp_path
     with duckdb.connect(str(tmp_path / DB_FILE)) as con:  # as schema 9 stored it
         con.execute("UPDATE spans SET input = ?", [long_text])
         con.execute("ALTER TABLE spans DROP COLUMN cut_lengths")
-        for table in _tables_after(9, con):
-            con.execute(f"DROP TABLE {table}")
+        drop_tables_after(9, con)
         con.execute("ALTER TABLE projects DROP COLUMN session_idle_minutes")
         con.execute("DELETE FROM schema_version WHERE version >= 10")
     store = DuckDBStore(tmp_path)

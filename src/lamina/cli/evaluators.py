@@ -29,7 +29,7 @@ from lamina.errors import BadRequest
 
 @click.group()
 def evaluators() -> None:
-    """List, add and try evaluators: checks and LLM judges of sessions and traces."""
+    """List, add and try evaluators: automatic checks and LLM judges."""
 
 
 @evaluators.command("list")
