@@ -137,7 +137,8 @@ def test_a_click_opens_the_list_filtered_to_it(page: Page, web: Seeded, dash: Da
     by_user = page.locator("figure.chart").filter(
         has=page.locator(".chart-title", has_text="Sessions by user")
     )
-    by_user.locator("svg a").filter(has=page.locator(".row-label", has_text="u-1")).click()
+    # a bar is a link with its label and value as its name
+    by_user.get_by_role("link", name="u-1: 2").click()
     expect(page).to_have_url(re.compile(r"tab=sessions.*user_id=u-1"))
     expect(page.locator("#rows > tr.srow")).to_have_count(2)  # dash-a and dash-c
 

@@ -122,7 +122,8 @@ def _empty(title: str, unit: str, api: str) -> Markup:
 
 def _svg(label: str, inner: Markup, height: int = HEIGHT) -> Markup:
     return Markup(
-        '<svg class="chart-svg" viewBox="0 0 {w} {h}" role="img" aria-label="{label}">{inner}</svg>'
+        '<svg class="chart-svg" viewBox="0 0 {w} {h}" role="group" aria-label="{label}">'
+        "{inner}</svg>"
     ).format(w=WIDTH, h=height, label=label, inner=inner)
 
 
