@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,16 @@ import pytest
 from lamina.store.base import Store
 from lamina.store.queries import Cursor, ScoreCondition, SessionQuery, TraceQuery
 from lamina.store.scores import OUTCOME, Category, Score, ScoreConfig, ScoreQuery, ScoreType
-from tests.store.test_contract import SECOND, Backend, _clickhouse, _clickhouse_http, rec, trace_id
+from tests.store.backends import Maker, clickhouse, clickhouse_http, store_id
+from tests.store.test_contract import SECOND, rec, trace_id
 from tests.store.writing import write
 
 MINUTE = 60 * SECOND
 
 
-@pytest.fixture(params=[_clickhouse, _clickhouse_http], ids=["clickhouse", "clickhouse_http"])
+@pytest.fixture(params=[clickhouse, clickhouse_http], ids=store_id)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    make: Callable[[Path], Backend] = request.param
+    make: Maker = request.param
     opened = make(tmp_path).open()
     yield opened
     opened.close()
@@ -337,7 +338,7 @@ def test_scores_of_a_store_made_before_trace_sessions_count_for_their_sessions(
 def test_two_servers_adding_the_same_scores_store_each_once(tmp_path: Path) -> None:
     """Two servers on one database (a client retrying on the other one) add the same
     score_ids at once: each is stored once, with the first server's fields."""
-    backend = _clickhouse(tmp_path)
+    backend = clickhouse(tmp_path)
     first, second = backend.open(), backend.open()
     try:
         session_trace(first, "s1", time.time_ns())

@@ -1,6 +1,6 @@
 """The Store contract for comments and bookmarks (lamina.store.comments): what every
 store must do, through the Store protocol only, once per store in
-tests.store.test_contract.STORES.
+tests/store/backends.py's STORES.
 
 A comment names a session or trace the project has (else the store refuses it); one on
 a trace takes the trace's session, so a session's thread holds its traces' comments.
@@ -12,31 +12,14 @@ project takes its comments and stars.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
 
 from lamina.store.base import Store
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.queries import Cursor, SessionQuery, TraceQuery
-from tests.store.test_contract import BASE, MS, STORES, Backend, agent_trace
+from tests.store.test_contract import BASE, MS, agent_trace
 from tests.store.writing import write
 
 _ids = itertools.count(1)
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    make: Callable[[Path], Backend] = request.param
-    return make(tmp_path)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def comment(

@@ -1,19 +1,16 @@
 """The Store contract: what every store (DuckDB, ClickHouse) must do.
 
-Each test runs once per store in STORES, on the Store protocol only (no store-specific
-call), with real files / servers. To add a store, add a Backend to STORES. The ClickHouse
-store runs twice: on chDB directly, and through clickhouse-connect over HTTP.
+Each test runs once per store in tests/store/backends.py's STORES (the ``store`` and
+``backend`` fixtures of tests/store/conftest.py), on the Store protocol only (no
+store-specific call), with real files / servers.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import random
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,71 +19,12 @@ from lamina.errors import Conflict
 from lamina.query.params import parse_session_query, parse_trace_query
 from lamina.store.base import Store
 from tests.spans.record import SpanRecord
+from tests.store.backends import STORES, Backend, Maker, store_id
 from tests.store.writing import column_batch, write
 
 SECOND = 1_000_000_000
 MS = 1_000_000
 BASE = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z
-
-
-@dataclass
-class Backend:
-    """Opens a store on one backing data set; opening again must see the same data."""
-
-    name: str
-    open: Callable[[], Store]
-
-
-def _duckdb(tmp_path: Path) -> Backend:
-    from lamina.store.duckdb.store import DuckDBStore
-
-    return Backend("duckdb", lambda: DuckDBStore(tmp_path / "data"))
-
-
-def _clickhouse(tmp_path: Path) -> Backend:
-    """The ClickHouse store's exact SQL on ClickHouse's engine in-process (chDB).
-
-    chDB runs one engine per process on one directory, so every test's store is a
-    database of its own in a directory shared by the test run.
-    """
-    from lamina.store.clickhouse.client import parse_store
-    from lamina.store.clickhouse.store import ClickHouseStore
-
-    database = "t_" + re.sub(r"\W", "_", tmp_path.name)
-    address = parse_store(f"chdb://{tmp_path.parent}/chdb?database={database}")
-    return Backend("clickhouse", lambda: ClickHouseStore(address))
-
-
-def _clickhouse_http(tmp_path: Path) -> Backend:
-    """The production path: clickhouse-connect over HTTP to ClickHouse's HTTP interface,
-    served by the test server in tests/fakes/clickhouse_http.py (the statements run on
-    ClickHouse's engine, in the same chDB directory as ``_clickhouse``), or by a real
-    ClickHouse server when LAMINA_TEST_CLICKHOUSE names one."""
-    from lamina.store.clickhouse.client import parse_store
-    from lamina.store.clickhouse.store import ClickHouseStore
-    from tests.fakes.clickhouse_http import shared
-
-    database = "h_" + re.sub(r"\W", "_", tmp_path.name)
-    real = os.environ.get("LAMINA_TEST_CLICKHOUSE")  # clickhouse://USER:PASS@HOST:PORT
-    url = f"{real.rstrip('/')}/{database}" if real else None
-    address = parse_store(url or shared(tmp_path.parent / "chdb").store_url(database))
-    return Backend("clickhouse_http", lambda: ClickHouseStore(address))
-
-
-STORES: list[Callable[[Path], Backend]] = [_duckdb, _clickhouse, _clickhouse_http]
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    make: Callable[[Path], Backend] = request.param
-    return make(tmp_path)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 # -- span records ---------------------------------------------------------------------------
@@ -543,12 +481,12 @@ def test_data_survives_closing_and_reopening(backend: Backend) -> None:
 # -- lists: filters, sorts, pagination ----------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=STORES, ids=lambda make: make.__name__.strip("_"))
+@pytest.fixture(scope="module", params=STORES, ids=store_id)
 def filled(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     """Twelve sessions of one to three traces, with varied fields (read-only: shared)."""
-    make: Callable[[Path], Backend] = request.param
+    make: Maker = request.param
     store = make(tmp_path_factory.mktemp("filled")).open()
     batch: list[SpanRecord] = []
     for n in range(12):

@@ -1,5 +1,5 @@
 """The Store contract for evaluators and their runs (lamina.store.evaluators), on every
-store in tests.store.test_contract.STORES, through the Store protocol only: evaluators
+store in tests/store/backends.py's STORES, through the Store protocol only: evaluators
 per project (a name once), quiet targets at their versions (again once spans are
 added), runs queued once, claimed once (leases), saved, listed newest first, and on
 ClickHouse two stores on one database (two servers) never both claim a run."""
@@ -9,32 +9,18 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from lamina.errors import Conflict
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
-from tests.store.test_contract import BASE, MS, STORES, Backend, agent_trace, rec, trace_id
+from tests.store.backends import Backend
+from tests.store.test_contract import BASE, MS, agent_trace, rec, trace_id
 from tests.store.writing import write
 
 SECOND = 1_000_000_000
 _ids = itertools.count(1)
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    make: Callable[[Path], Backend] = request.param
-    return make(tmp_path)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def evaluator(name: str = "errors", target: str = "session", **fields: object) -> Evaluator:

@@ -1,16 +1,14 @@
 """The Store contract for the data lifecycle: delete a trace, a session, old traces
 (retention) or a whole project, set a project's retention, page through an export.
 
-Runs once per store in ``test_contract.STORES``, on the Store protocol only. After a
-delete, every summary must equal the summary of a store that never had the deleted
-traces: that is how each test checks the refresh.
+Runs once per store in tests/store/backends.py's STORES, on the Store protocol only.
+After a delete, every summary must equal the summary of a store that never had the
+deleted traces: that is how each test checks the refresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,30 +16,9 @@ import pytest
 from lamina.errors import BadRequest
 from lamina.store.base import Deleted, Store
 from tests.spans.record import SpanRecord
-from tests.store.test_contract import (
-    BASE,
-    SECOND,
-    STORES,
-    Backend,
-    agent_trace,
-    rec,
-    sessions,
-    trace_id,
-    traces,
-)
+from tests.store.backends import Backend
+from tests.store.test_contract import BASE, SECOND, agent_trace, rec, sessions, trace_id, traces
 from tests.store.writing import write
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return request.param(tmp_path)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def _write(store: Store, *groups: list[SpanRecord]) -> None:

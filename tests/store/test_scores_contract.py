@@ -1,7 +1,7 @@
 """The Store contract for scores (lamina.store.scores) and session lifecycle: what every
 store must do, checked against a reference computed here from the scores written.
 
-Each test runs once per store in tests.store.test_contract.STORES, through the Store
+Each test runs once per store in tests/store/backends.py's STORES, through the Store
 protocol only. A session's scores are its own (``session_id``) and those on its traces
 (``trace_id`` of a trace of the session, whenever the score came); a trace's are those
 with its ``trace_id`` (scores on its spans too). A score without a value counts in
@@ -13,8 +13,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,24 +21,12 @@ import pytest
 from lamina.store.base import Store
 from lamina.store.queries import Cursor, ScoreCondition, SessionQuery, TraceQuery
 from lamina.store.scores import Category, Score, ScoreConfig, ScoreQuery, ScoreType
-from tests.store.test_contract import BASE, MS, STORES, Backend, agent_trace, rec, trace_id
+from tests.store.backends import Backend
+from tests.store.test_contract import BASE, MS, agent_trace, rec, trace_id
 from tests.store.writing import write
 
 MINUTE = 60_000_000_000
 _score_ids = itertools.count(1)
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    make: Callable[[Path], Backend] = request.param
-    return make(tmp_path)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def score(

@@ -1,5 +1,5 @@
 """The Store contract for share links (lamina.store.shares), on every store in
-tests.store.test_contract.STORES, through the Store protocol only: a share is found by
+tests/store/backends.py's STORES, through the Store protocol only: a share is found by
 its token's hash until it expires or is revoked, listed per project (never another's),
 and deleted with its session, trace or project."""
 
@@ -7,26 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
 
 from lamina.store.base import Store
 from lamina.store.shares import Share, ShareKind
-from tests.store.test_contract import BASE, MS, STORES, Backend, agent_trace
+from tests.store.test_contract import BASE, MS, agent_trace
 from tests.store.writing import write
 
 DAY = 86_400 * 1000 * MS
 _ids = itertools.count(1)
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    make: Callable[[Path], Backend] = request.param
-    opened = make(tmp_path).open()
-    yield opened
-    opened.close()
 
 
 def share(
