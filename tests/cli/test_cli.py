@@ -233,7 +233,13 @@ def test_demo_loads_realistic_sessions_through_otlp(
     scores = otlp.api(server, "/api/v1/scores", limit=500)["items"]
     scores = [s for s in scores if s["source"] not in checks]
     assert len(scores) == len(given) >= 15
-    assert {s["source"] for s in scores} == {"sdk", "ui", "evaluator:llm-judge"}
+    assert {s["source"] for s in scores} == {"sdk", "ui", demo_scores.JUDGE}
+    judged_turns = [s for s in scores if s["source"] == demo_scores.JUDGE]
+    assert len(judged_turns) == 3 and all(s["trace_id"] and s["comment"] for s in judged_turns)
+    (judge,) = [
+        e for e in otlp.api(server, "/api/v1/evaluators")["items"] if e["kind"] == "llm_judge"
+    ]
+    assert judge["enabled"] is False and "reaches no LLM" in judge["description"]
     assert {s["author"] for s in scores if s["source"] == "ui"} == {demo_scores.REVIEWER}
     assert sum(bool(s["comment"]) for s in scores) == sum(bool(j.comment) for j in given) >= 4
     configs = otlp.api(server, "/api/v1/score-configs")["items"]

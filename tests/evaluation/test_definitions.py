@@ -72,6 +72,15 @@ def project(server: LaminaServer) -> Project:
             {"name": "judge", "kind": "llm_judge", "llm": {**LLM, "api_key_env": "NOT A NAME"}},
             "llm.api_key_env must name an environment variable",
         ),
+        (
+            {"name": "judge", "kind": "llm_judge", "llm": LLM, "budget": {"calls_per_day": -1}},
+            "budget.calls_per_day must be a whole number",
+        ),
+        (
+            {"name": "judge", "kind": "llm_judge", "llm": LLM, "budget": {"calls": 5}},
+            "budget is an object with calls_per_day and tokens_per_day",
+        ),
+        ({**CHECK, "description": "x" * 1001}, "description must be text of at most 1000"),
     ],
 )
 def test_a_definition_the_server_cannot_use_is_a_400_naming_the_field(

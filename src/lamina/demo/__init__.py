@@ -7,7 +7,7 @@
 - :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;
 - :mod:`~lamina.demo.shares`: a share link of one session, which Settings lists.
 - :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
-  session), run over the sessions by a backfill.
+  session), run over the sessions by a backfill, and an LLM judge defined but off.
 
 ``lamina serve --demo`` (``make run``) loads it once per data dir with a key it
 makes and revokes; ``lamina demo`` sends it to a running server.

@@ -5,8 +5,9 @@ and a reviewer would give them.
 - three score configs (``POST /api/v1/score-configs``): ``helpfulness`` (numeric,
   0 to 1), ``thumbs`` (boolean) and ``resolution`` (categorical);
 - the customers' thumbs on answers, as the shop's back end sends them with
-  ``Laminar.score`` (source ``sdk``), an LLM judge's ``helpfulness`` of the agent's
-  run (source ``evaluator:llm-judge``) and the outcome of the checkout that went
+  ``Laminar.score`` (source ``sdk``), the LLM judge's ``helpfulness`` of the agent's
+  run, the refund's third turn and the declined checkout's second (source
+  ``evaluator:helpfulness``, its reasoning the comment) and the outcome of the checkout that went
   through: one ``POST /api/v1/scores`` batch; the shop then ends that checkout
   (``POST /api/v1/sessions/{id}/end``), so it is ``ended`` though recent;
 - a reviewer's ``helpfulness`` per turn, ``resolution`` and ``outcome`` of the
@@ -60,6 +61,7 @@ CONFIGS: list[dict[str, Any]] = [
     },
 ]
 REVIEWER = "dana@acme.example"
+JUDGE = "evaluator:helpfulness"  # the demo's LLM judge (lamina.demo.evaluators)
 REVIEW_DELAY_NS = 30 * 60 * 1_000_000_000
 
 
@@ -91,7 +93,28 @@ SENT = [
         0.8,
         turn=0,
         comment="Fixed the failing tests with a small patch; ran them again to check.",
-        source="evaluator:llm-judge",
+        source=JUDGE,
+    ),
+    # the helpfulness judge's earlier verdicts (lamina.demo.evaluators), each on the turn
+    # it cites, its reasoning the comment
+    Judgement(
+        "refund",
+        "helpfulness",
+        0.4,
+        turn=2,
+        comment="Turn 3 promises an email confirmation, but the assistant has no tool that "
+        "sends one: the customer will wait for a message that never comes. The refund "
+        "itself was handled well.",
+        source=JUDGE,
+    ),
+    Judgement(
+        "declined",
+        "helpfulness",
+        0.2,
+        turn=1,
+        comment="Turn 2 only asks the customer to try the declined card again; it offers "
+        "no other way to pay and no person to talk to.",
+        source=JUDGE,
     ),
 ]
 REVIEWED = [

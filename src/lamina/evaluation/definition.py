@@ -38,6 +38,7 @@ KINDS = ("llm_judge", "check")
 SCORE_TYPES = ("numeric", "boolean", "categorical")
 MAX_QUIET_SECONDS = 7 * 86_400
 DEFAULT_QUIET_SECONDS = 600
+MAX_DESCRIPTION = 1000  # a note for the people who read the Evaluators page
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 _FIELDS = (
@@ -51,6 +52,7 @@ _FIELDS = (
     "llm",
     "check",
     "budget",
+    "description",
 )
 _LLM_FIELDS = ("base_url", "model", "api_key", "api_key_env", "prompt", "score")
 UNSET = object()
@@ -111,6 +113,11 @@ def _checked(spec: dict[str, Any]) -> dict[str, Any]:
     target = spec.setdefault("target", "session")
     if target not in TARGETS:
         raise BadRequest('target must be "session" or "trace".')
+    note = spec.setdefault("description", None)
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_DESCRIPTION):
+        raise BadRequest(
+            f"description must be text of at most {MAX_DESCRIPTION} characters (or null)."
+        )
     enabled = spec.setdefault("enabled", True)
     if not isinstance(enabled, bool):
         raise BadRequest("enabled must be true or false.")

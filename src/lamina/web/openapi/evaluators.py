@@ -78,6 +78,7 @@ def _definition(shown: bool) -> dict[str, Any]:
                 "params": {"type": "object"},
             },
         },
+        "description": {**TEXT_OR_NULL, "maxLength": 1000},
         "budget": {
             "type": "object",
             "nullable": True,
