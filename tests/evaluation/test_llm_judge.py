@@ -10,22 +10,26 @@ and no log line; a judge at a loopback address the server does not allow is refu
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import LaminaServer
 from tests.evaluation.test_checks import MS, Project, turn, wait
 from tests.fakes.llm import FakeLLM, Reply, judgement
+from tests.support import otlp
 
 pytestmark = pytest.mark.both_stores  # tests/conftest.py
 SECRET = "sk-test-" + uuid.uuid4().hex
 ALLOW = ("--evaluator-poll-ms", "100", "--evaluator-allowed-hosts", "127.0.0.1")
 PROMPT = "Was the assistant helpful? {{transcript}}"
+PASSWORD = "a long enough passphrase"
 
 
 @pytest.fixture
@@ -182,6 +186,25 @@ def test_an_endpoint_that_is_down_records_its_error_and_holds_up_nothing(
     tried = project.ok("POST", f"/api/v1/evaluators/{judge['id']}/test", json={"session_id": sid})
     assert tried["score"] is None and "Could not reach" in tried["error"]
     assert PROMPT.split("{{")[0] in tried["prompt"] and tried["raw"] is None
+    # the Evaluators page says why the judge waits, and shows no key
+    page = signed_in_page(project, f"/p/{project.name}/evaluators")
+    assert "Waiting:" in page and "Could not reach the judge&#39;s endpoint" in page
+    assert SECRET not in page
+
+
+def signed_in_page(project: Project, path: str) -> str:
+    """The page as a signed-in user's browser gets it (over HTTP, with its cookie)."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    otlp.admin(project.server, "create_user", email=email, password=PASSWORD)
+    with httpx.Client(base_url=project.server.url, timeout=30) as browser:
+        signin = browser.get("/signin").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', signin)
+        assert csrf is not None
+        form = {"email": email, "password": PASSWORD, "csrf": csrf[1]}
+        assert browser.post("/signin", data=form).status_code == 303
+        answer = browser.get(path)
+        assert answer.status_code == 200, answer.text[:300]
+        return answer.text
 
 
 def test_a_judge_at_an_address_the_server_does_not_allow_is_refused(

@@ -41,6 +41,9 @@ class Shown:
     counts: dict[str, int]  # of the recent runs, by status
     spread: str  # of the recent scores (not superseded): "found in 2 of 9", "avg 0.74 of 9"
     failing: str | None  # the newest finished run's error, when it failed
+    # why a run not done yet is waiting: its endpoint failed (it is tried again after a
+    # backoff) or the daily budget is spent (it waits for the next UTC day)
+    waiting: str | None = None
 
     @property
     def last(self) -> dict[str, Any] | None:
@@ -77,6 +80,7 @@ def read(store: Store, project_id: str) -> list[Shown]:
                 failing=newest.error
                 if newest is not None and newest.status == RunStatus.ERROR
                 else None,
+                waiting=next((r.error for r in runs if r.finished_ns is None and r.error), None),
             )
         )
     return shown
