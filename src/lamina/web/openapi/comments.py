@@ -6,14 +6,15 @@ from typing import Any
 
 from lamina.query.comments import MAX_ID_CHARS
 from lamina.store.comments import MAX_BODY_CHARS
-from lamina.store.queries import MAX_LIMIT
 from lamina.web.openapi.parts import (
     TEXT,
     TEXT_OR_NULL,
     TIME,
+    a_page,
     an_object,
     json_body,
     operation,
+    paging,
     path,
     query,
     ref,
@@ -40,9 +41,7 @@ def schemas() -> dict[str, Any]:
     return {
         "Comment": an_object(comment),
         "CommentGiven": an_object({"comment": ref("Comment")}),
-        "CommentPage": an_object(
-            {"items": {"type": "array", "items": ref("Comment")}, "next_cursor": TEXT_OR_NULL}
-        ),
+        "CommentPage": a_page("Comment"),
         "CommentDeleted": an_object({"deleted": ref("Comment")}),
         "Bookmark": an_object({"bookmark": an_object(bookmark)}),
     }
@@ -88,12 +87,7 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                     query("session_id", "The session's comments and its traces'."),
                     query("trace_id", "The trace's comments and its spans'."),
                     query("span_id", "Only those on this span (with trace_id)."),
-                    query(
-                        "limit",
-                        "Items per page.",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-                    ),
-                    query("cursor", "The previous page's next_cursor."),
+                    *paging(),
                 ],
             ),
             "post": operation(

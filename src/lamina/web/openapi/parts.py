@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.store.queries import MAX_LIMIT
+
 TEXT = {"type": "string"}
 TEXT_OR_NULL = {"type": "string", "nullable": True}
 INTEGER = {"type": "integer"}
@@ -40,6 +42,18 @@ def query(name: str, description: str, schema: dict[str, Any] | None = None) -> 
     }
 
 
+def paging() -> list[dict[str, Any]]:
+    """A paged list's query parameters: how many items a page, and the page's cursor."""
+    return [
+        query(
+            "limit",
+            "Items per page.",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+        ),
+        query("cursor", "The previous page's next_cursor."),
+    ]
+
+
 def path(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -73,6 +87,18 @@ def an_object(properties: dict[str, Any], extra: bool = False) -> dict[str, Any]
         "properties": properties,
         "additionalProperties": extra,
     }
+
+
+def a_list(item: str) -> dict[str, Any]:
+    """An answer listing every ``item`` (a schema's name)."""
+    return an_object({"items": {"type": "array", "items": ref(item)}})
+
+
+def a_page(item: str, **more: Any) -> dict[str, Any]:
+    """An answer holding a page of ``item`` and the cursor of the next (null at the end)."""
+    return an_object(
+        {"items": {"type": "array", "items": ref(item)}, "next_cursor": TEXT_OR_NULL, **more}
+    )
 
 
 def operation(

@@ -6,9 +6,9 @@ from typing import Any
 
 from lamina.exchange import export
 from lamina.query.params import MAX_DURATION_MS, MAX_METADATA, TRACE_STATUSES
-from lamina.store.queries import MAX_LIMIT, SESSION_SORTS, TRACE_SORTS
+from lamina.store.queries import SESSION_SORTS, TRACE_SORTS
 from lamina.store.rows import LARGE_FIELDS
-from lamina.web.openapi.parts import TEXT, TIME, errors, operation, path, query
+from lamina.web.openapi.parts import TEXT, TIME, errors, operation, paging, path, query
 
 # Every project route takes it; a project API key's own project wins over it.
 PROJECT = query(
@@ -26,12 +26,7 @@ def _common(parameters: list[dict[str, Any]], sorts: tuple[str, ...]) -> list[di
         *parameters,
         query("since", "Only items active at or after this ISO-8601 time.", TIME),
         query("until", "Only items active before this ISO-8601 time.", TIME),
-        query(
-            "limit",
-            "Items per page.",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-        ),
-        query("cursor", "The previous page's next_cursor."),
+        *paging(),
     ]
 
 

@@ -15,6 +15,8 @@ from lamina.web.openapi.parts import (
     TEXT_OR_NULL,
     TEXTS,
     TIME,
+    a_list,
+    a_page,
     an_object,
     ref,
 )
@@ -87,11 +89,6 @@ def schemas() -> dict[str, Any]:
     deleted = an_object({"traces": INTEGER, "spans": INTEGER})
     scores = {"type": "array", "items": ref("Score"), "description": "Newest first."}
 
-    def page(item: str, **more: Any) -> dict[str, Any]:
-        return an_object(
-            {"items": {"type": "array", "items": ref(item)}, "next_cursor": TEXT_OR_NULL, **more}
-        )
-
     return {
         "Error": an_object(
             {"error": an_object({"code": TEXT, "message": TEXT})},
@@ -113,8 +110,8 @@ def schemas() -> dict[str, Any]:
         "TraceDetail": an_object(
             {**trace, "spans": {"type": "array", "items": ref("Span")}, "scores": scores}
         ),
-        "SessionPage": page("Session", total=INT_OR_NULL, total_exact={"type": "boolean"}),
-        "TracePage": page("Trace"),
+        "SessionPage": a_page("Session", total=INT_OR_NULL, total_exact={"type": "boolean"}),
+        "TracePage": a_page("Trace"),
         "Deleted": an_object({"deleted": deleted}),
         "Imported": an_object(
             {"spans": INTEGER, "traces": INTEGER, "scores": INTEGER, "comments": INTEGER}
@@ -173,21 +170,18 @@ def _managed(deleted: dict[str, Any]) -> dict[str, Any]:
         "reason": TEXT,
     }
 
-    def items(item: str) -> dict[str, Any]:
-        return an_object({"items": {"type": "array", "items": ref(item)}})
-
     return {
         "Project": an_object(project),
         "ProjectDetail": an_object({**project, "span_count": INTEGER}),
         "ProjectRetention": an_object({**project, "deleted": deleted}),
         "ProjectChanged": {"oneOf": [ref("ProjectRetention"), ref("Project")]},
         "ProjectDeleted": an_object({"project": TEXT, "deleted": deleted}),
-        "Projects": items("Project"),
+        "Projects": a_list("Project"),
         "Key": an_object(key),
         "NewKey": an_object({**key, "key": TEXT}),
-        "Keys": items("Key"),
+        "Keys": a_list("Key"),
         "User": an_object(user),
-        "Users": items("User"),
+        "Users": a_list("User"),
         "Quarantined": an_object(quarantined),
-        "QuarantineList": items("Quarantined"),
+        "QuarantineList": a_list("Quarantined"),
     }

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.query.scores import CONFIG_FIELDS, MAX_BATCH, MAX_COMMENT, MAX_ID, MAX_NAME, NAME
-from lamina.store.queries import MAX_LIMIT
 from lamina.store.scores import OUTCOME, ScoreType
 from lamina.web.openapi.parts import (
     NUMBER_OR_NULL,
     TEXT,
     TEXT_OR_NULL,
     TIME,
+    a_list,
+    a_page,
     an_object,
     json_body,
     operation,
+    paging,
     path,
     query,
     ref,
@@ -94,10 +96,10 @@ def schemas() -> dict[str, Any]:
         "ScoreGiven": an_object({"score": ref("Score")}),
         "ScoresGiven": an_object({"scores": scores}),
         "ScoreAnswer": {"oneOf": [ref("ScoreGiven"), ref("ScoresGiven")]},
-        "ScorePage": an_object({"items": scores, "next_cursor": TEXT_OR_NULL}),
+        "ScorePage": a_page("Score"),
         "ScoreDeleted": an_object({"deleted": ref("Score")}),
         "ScoreConfig": an_object(config),
-        "ScoreConfigs": an_object({"items": {"type": "array", "items": ref("ScoreConfig")}}),
+        "ScoreConfigs": a_list("ScoreConfig"),
         "ScoreConfigDeleted": an_object({"deleted": ref("ScoreConfig")}),
         "SessionEnded": an_object(
             {
@@ -145,12 +147,7 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                     query("source", "sdk, api, ui or evaluator:<name>."),
                     query("since", "Given at or after this ISO-8601 time.", TIME),
                     query("until", "Given before this ISO-8601 time.", TIME),
-                    query(
-                        "limit",
-                        "Items per page.",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-                    ),
-                    query("cursor", "The previous page's next_cursor."),
+                    *paging(),
                 ],
             ),
             "post": operation(

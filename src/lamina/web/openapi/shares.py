@@ -10,6 +10,7 @@ from lamina.web.openapi.parts import (
     TEXT,
     TEXT_OR_NULL,
     TIME,
+    a_list,
     an_object,
     json_body,
     operation,
@@ -52,7 +53,7 @@ def schemas() -> dict[str, Any]:
     return {
         "Share": an_object(share),
         "ShareMade": an_object(made),
-        "Shares": an_object({"items": {"type": "array", "items": ref("Share")}}),
+        "Shares": a_list("Share"),
         "ShareRevoked": an_object({"deleted": ref("Share")}),
     }
 
