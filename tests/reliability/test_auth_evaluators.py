@@ -245,7 +245,8 @@ def test_the_api_key_is_in_no_answer(world: World) -> None:
     assert changed.json()["llm"]["api_key_set"] is True
     for answer in answers:
         assert API_KEY not in answer.text and API_KEY[12:30] not in answer.text, answer.text
-    assert answers[-2].status_code == 501  # the judge is not wired in yet: said so
+    # the judge's address (127.0.0.1) is refused on this server: the dry run says so
+    assert answers[-2].status_code == 200 and "allowed-hosts" in answers[-2].json()["error"]
     # the data dir's files hold it only sealed
     for path in world.server.data_dir.rglob("*"):
         if path.is_file():
