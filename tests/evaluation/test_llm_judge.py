@@ -252,6 +252,20 @@ def test_the_dry_run_and_the_daily_budget(
     assert failed["score"] is None and "did not answer in the JSON" in failed["error"]
     assert failed["raw"] == "??" and "question 1" in failed["prompt"]
 
+    # a categorical judge's label takes its value from the project's config of its name
+    config = {"name": "resolution", "type": "categorical"}
+    config["categories"] = [{"label": "resolved", "value": 1}, {"label": "escalated", "value": 0.5}]
+    project.ok("POST", "/api/v1/score-configs", 201, json=config)
+    labelled = judge_definition(fake.openai_base_url, name="resolution", enabled=False)
+    labelled["llm"]["score"] = {**config, "categories": ["resolved", "escalated"]}
+    labeller = project.ok("POST", "/api/v1/evaluators", 201, json=labelled)
+    fake.script(judgement(label="escalated", reasoning="Handed to a person.", turn=2))
+    tried = project.ok(
+        "POST", f"/api/v1/evaluators/{labeller['id']}/test", json={"session_id": sid}
+    )
+    shown = tried["score"]
+    assert (shown["label"], shown["value"], shown["trace_id"]) == ("escalated", 0.5, traces[1])
+
     # the budget: two judge calls a day (the dry runs are not counted); four sessions
     fake.always = judgement(score=0.5, turn=1)
     before = len(fake.chat_requests())
