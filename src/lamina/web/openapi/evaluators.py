@@ -8,7 +8,6 @@ from typing import Any
 from lamina.evaluation.checks import CHECKS
 from lamina.evaluation.definition import KINDS, MAX_QUIET_SECONDS, SCORE_TYPES, TARGETS
 from lamina.store.evaluators import RunStatus
-from lamina.store.queries import MAX_LIMIT
 from lamina.web.openapi.parts import (
     INT_OR_NULL,
     INTEGER,
@@ -16,8 +15,10 @@ from lamina.web.openapi.parts import (
     TEXT,
     TEXT_OR_NULL,
     TIME,
+    a_list,
     an_object,
     json_body,
+    limit,
     operation,
     path,
     query,
@@ -126,10 +127,10 @@ def schemas() -> dict[str, Any]:
     }
     return {
         "Evaluator": _definition(shown=True),
-        "Evaluators": an_object({"items": {"type": "array", "items": ref("Evaluator")}}),
+        "Evaluators": a_list("Evaluator"),
         "EvaluatorDeleted": an_object({"deleted": ref("Evaluator")}),
         "EvaluatorRun": an_object(run),
-        "EvaluatorRuns": an_object({"items": {"type": "array", "items": ref("EvaluatorRun")}}),
+        "EvaluatorRuns": a_list("EvaluatorRun"),
         "EvaluatorTried": an_object(
             {
                 "skipped": TEXT_OR_NULL,
@@ -221,11 +222,7 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                         {"type": "string", "enum": [s.value for s in RunStatus]},
                     ),
                     query("before", "Queued before this ISO-8601 time (the next page).", TIME),
-                    query(
-                        "limit",
-                        "Items per page.",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-                    ),
+                    limit(),
                 ],
             )
         },

@@ -42,16 +42,15 @@ def query(name: str, description: str, schema: dict[str, Any] | None = None) -> 
     }
 
 
+def limit() -> dict[str, Any]:
+    """A list's ``limit`` query parameter: how many items a page."""
+    schema = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}
+    return query("limit", "Items per page.", schema)
+
+
 def paging() -> list[dict[str, Any]]:
     """A paged list's query parameters: how many items a page, and the page's cursor."""
-    return [
-        query(
-            "limit",
-            "Items per page.",
-            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
-        ),
-        query("cursor", "The previous page's next_cursor."),
-    ]
+    return [limit(), query("cursor", "The previous page's next_cursor.")]
 
 
 def path(name: str, description: str) -> dict[str, Any]:
