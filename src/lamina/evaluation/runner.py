@@ -156,6 +156,13 @@ def judge_target(
     )
 
 
+def _judged_here(evaluator: Evaluator, spec: dict[str, Any], target: Target) -> bool:
+    """Whether the target passes the filter and the sample (else it is skipped, at no
+    cost to the budget)."""
+    rate = spec.get("sample_rate", 1.0)
+    return matches(spec, target) and sampled(evaluator.evaluator_id, target.target_id, rate)
+
+
 class Runner:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -280,8 +287,10 @@ class Runner:
         target = load(self.store, run.project_id, run.target, run.target_id, not check)
         if target is None:
             return _skipped(done, "The target was deleted.")
-        if not check and (over := self.budgets.over(run, spec, now)) is not None:
-            return _waits(run, over, next_day(now))
+        if not check and _judged_here(evaluator, spec, target):
+            over = self.budgets.over(run, spec, now)
+            if over is not None:
+                return _waits(run, over, next_day(now))
         started = time.perf_counter()
         try:
             outcome = judge_target(
