@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from lamina.store.base import Store
 from lamina.store.metrics import EDGE, METRICS, bin_start, bin_width, together
 from lamina.store.scores import Score
 from tests.spans.record import SpanRecord
-from tests.store.test_contract import BASE, MS, SECOND, STORES, Backend, rec, trace_id
+from tests.store.test_contract import BASE, MS, SECOND, rec, trace_id
 from tests.store.writing import write
 
 HOUR = 3600 * SECOND
@@ -31,19 +30,6 @@ UNTIL = "2026-01-04T00:00:00Z"  # BASE is 2026-01-01T00:00:00Z: three days
 MODELS = ("gpt-a", "gpt-b")
 USERS = ("u-1", "u-2", "u-3")
 NAMES = ("chat", "search")
-
-
-@pytest.fixture(params=STORES, ids=lambda make: make.__name__.strip("_"))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    make: Callable[[Path], Backend] = request.param
-    return make(tmp_path)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 # -- the data and its reference ----------------------------------------------------------------
