@@ -285,4 +285,14 @@ def test_the_dry_run_and_the_daily_budget(
     assert all("calls_per_day" in r["error"] for r in waiting)
     assert len(fake.chat_requests()) - before == 2
     assert len(project.ok("GET", "/api/v1/scores")["items"]) == 2
+    # a target the filter leaves out is skipped, not kept waiting by a spent budget
+    spent = judge_definition(fake.openai_base_url, name="spent", budget={"calls_per_day": 0})
+    spent["filter"] = {"name": "another_turn"}
+    none_left = project.ok("POST", "/api/v1/evaluators", 201, json=spent)
+    backfill(project, none_left["id"], queued=4)
+    wait(
+        project,
+        f"/api/v1/evaluators/{none_left['id']}/runs",
+        lambda items: [r["status"] for r in items] == ["skipped"] * 4,
+    )
     assert_secret_nowhere(project, server, made["id"])
