@@ -6,7 +6,8 @@ turn judges it again and supersedes the older score; a malformed answer is repai
 once, two make an error run; a 429 is retried; an endpoint that is down records its
 error and holds up neither ingest nor a check; the dry run answers the prompt, the raw
 answer and the score; the daily budget stops the calls; the API key is in no answer
-and no log line; a judge at a loopback address the server does not allow is refused."""
+and no log line; a judge at a loopback address the server does not allow is refused;
+a server killed mid-judging and started again scores each session once."""
 
 from __future__ import annotations
 
@@ -296,3 +297,44 @@ def test_the_dry_run_and_the_daily_budget(
         lambda items: [r["status"] for r in items] == ["skipped"] * 4,
     )
     assert_secret_nowhere(project, server, made["id"])
+
+
+def test_killed_mid_judging_then_restarted_scores_each_session_once(
+    new_server: Callable[..., LaminaServer], fake: FakeLLM
+) -> None:
+    options = (*ALLOW, "--evaluator-poll-ms", "50", "--evaluator-lease-seconds", "4")
+    first = new_server(*options)
+    project = Project(first)
+    start = time.time_ns() - 3_600 * 1000 * MS
+    ids = [f"s-kill-{n:02d}-{uuid.uuid4().hex[:6]}" for n in range(12)]
+    spans = [span for n, sid in enumerate(ids) for span in turn(sid, 0, start + n * MS, said=sid)]
+    project.send(spans, ids[-1], 1)
+    fake.always = Reply(content=judgement(score=0.5, turn=1).content, delay_s=0.2)
+    made = project.ok(
+        "POST", "/api/v1/evaluators", 201, json=judge_definition(fake.openai_base_url)
+    )
+    backfill(project, made["id"], queued=len(ids))
+    runs_path = f"/api/v1/evaluators/{made['id']}/runs"
+    ok = {"limit": 500, "status": "ok"}
+    deadline = time.monotonic() + 20
+    while len(project.ok("GET", runs_path, params=ok)["items"]) < 2:
+        assert time.monotonic() < deadline, "no judgement finished"
+        time.sleep(0.01)
+    first.kill()
+    assert len(fake.chat_requests()) < len(ids), "every call ended before the kill"
+    again = new_server(*options, data_dir=first.data_dir, api_key=project.key)
+    project.server = again
+    runs = wait(
+        project,
+        runs_path + "?limit=500",
+        lambda items: len(items) == len(ids) and {r["status"] for r in items} == {"ok"},
+        timeout=30,
+    )
+    assert sorted(r["target_id"] for r in runs) == sorted(ids)  # one run each, all ok
+    scores = project.ok("GET", "/api/v1/scores", params={"limit": 500})["items"]
+    assert sorted(s["session_id"] for s in scores) == sorted(ids)  # one score each
+    asked = [
+        next(sid for sid in ids if sid in str(body["messages"])) for body in fake.chat_requests()
+    ]
+    again_asked = [sid for sid in ids if asked.count(sid) > 1]
+    assert set(asked) == set(ids) and len(again_asked) <= 2  # only those cut short by the kill
