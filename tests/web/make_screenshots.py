@@ -5,8 +5,8 @@
 Starts `lamina serve --demo` on a fresh data dir, signs in with Chromium and
 saves the Traces page (both tabs, a session expanded), a session transcript,
 a trace view, the empty state and the sign-in page, in light and dark; and judging a
-session (its transcript with scores and comments, the annotate dialog) and the
-Evaluators page, in light.
+session (its transcript with scores and comments, the annotate dialog), the
+Evaluators page and the Dashboard, in light.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def unstick(page: Page) -> None:
 
 def review(page: Page, url: str, conversation: str, out: Path) -> None:
     """Judging a session: its transcript with thumbs, scores and comments beside it, and
-    the annotate dialog; the Evaluators page."""
+    the annotate dialog; the Evaluators page; the Dashboard."""
     page.locator(".turn").first.scroll_into_view_if_needed()
     page.locator(".turn").first.get_by_role("button", name="Annotate").click()
     dialog = page.get_by_role("dialog")
@@ -56,6 +56,10 @@ def review(page: Page, url: str, conversation: str, out: Path) -> None:
     page.goto(f"{url}/p/default/evaluators")
     page.mouse.move(0, 0)
     page.screenshot(path=out / "evaluators-light.png", full_page=True)
+    page.goto(f"{url}/p/default/dashboard")
+    unstick(page)
+    page.mouse.move(0, 0)
+    page.screenshot(path=out / "dashboard-light.png", full_page=True)
 
 
 def shoot(page: Page, url: str, out: Path, scheme: str) -> None:
