@@ -253,6 +253,15 @@ def test_the_dry_run_and_the_daily_budget(
     assert failed["score"] is None and "did not answer in the JSON" in failed["error"]
     assert failed["raw"] == "??" and "question 1" in failed["prompt"]
 
+    # a redirect is not followed: a public host could send the call on to a private one
+    with FakeLLM() as inner:
+        to = {"location": f"{inner.openai_base_url}/chat/completions"}
+        fake.script(Reply(status=307, error="moved", headers=to))
+        moved = project.ok(
+            "POST", f"/api/v1/evaluators/{made['id']}/test", json={"session_id": sid}
+        )
+        assert moved["score"] is None and "307" in moved["error"] and inner.requests == []
+
     # a categorical judge's label takes its value from the project's config of its name
     config = {"name": "resolution", "type": "categorical"}
     config["categories"] = [{"label": "resolved", "value": 1}, {"label": "escalated", "value": 0.5}]
