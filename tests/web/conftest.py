@@ -182,7 +182,10 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Chromium and the signed-in state last a test module, not the run: Playwright's sync API
+# keeps an asyncio loop running on the main thread while it is started, and the tests of
+# other modules that pytest-xdist gives the same worker call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
@@ -208,7 +211,7 @@ def new_context(browser: Browser, **options: Any) -> BrowserContext:
     return context
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def signed_in_state(browser: Browser, web: Seeded) -> dict[str, Any]:
     context = new_context(browser)
     page = context.new_page()
