@@ -24,7 +24,7 @@ typecheck:
 	.venv/bin/mypy
 
 pytest:
-	.venv/bin/pytest -q -n 2 --dist loadfile
+	.venv/bin/pytest -q
 
 # Benchmarks print their figures; they are not part of the test suite.
 bench: setup

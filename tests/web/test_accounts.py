@@ -112,7 +112,7 @@ def test_keys_and_projects(page: Page, web: Seeded) -> None:
     page.goto(f"{web.url}/p/default/settings")
     expect(page.locator("#send-h")).to_have_text("Send traces")
     expect(page.locator("#p-sdk")).to_contain_text(f'base_url="{web.url}"')
-    page.get_by_label("Name").fill("ci")
+    page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create key").click()
     new_key = page.locator("[data-new-key]").inner_text()
     assert new_key.startswith("lmn_")
