@@ -41,10 +41,15 @@ def test_wrongly_typed_fields_are_a_400_that_says_which(server: LaminaServer) ->
             {"retention_days": "7"},
             "retention_days must be a whole number or null",
         ),
-        ("POST", "/api/v1/users", {"email": "a@b.c", "password": ["x"]}, "password must be text"),
         (
             "POST",
-            "/api/v1/users",
+            "/api/v1/accounts",
+            {"email": "a@b.c", "password": ["x"]},
+            "password must be text",
+        ),
+        (
+            "POST",
+            "/api/v1/accounts",
             {"email": "a@b.c", "password": "long enough", "is_admin": "yes"},
             "is_admin must be true or false",
         ),

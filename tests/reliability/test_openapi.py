@@ -78,7 +78,7 @@ def test_every_operation_keeps_to_its_description(
 def test_every_managing_operation_keeps_to_its_description_with_the_admin_token(
     described: tuple[LaminaServer, str], mode: GenerationMode
 ) -> None:
-    """Projects, keys and users with generated names (none is the project that holds
+    """Projects, keys and accounts with generated names (none is the project that holds
     the data: deleting one that does not exist is a 404)."""
     server, _ = described
     token = (server.data_dir / "admin.token").read_text().strip()
@@ -88,7 +88,7 @@ def test_every_managing_operation_keeps_to_its_description_with_the_admin_token(
         _check(server, operation, mode, token)
 
 
-_MANAGING = {"projects", "keys", "users", "quarantine"}
+_MANAGING = {"projects", "keys", "accounts", "quarantine"}
 # Bodies whose fields depend on each other or on the project's score configs (a value
 # or a label as the name's config says; categories only for a categorical config),
 # which a schema cannot say: a schema-valid body may rightly be a 400 there.

@@ -123,7 +123,7 @@ def create_user(server: LaminaServer, email: str, admin: bool = False, cli: bool
         return
     token = (server.data_dir / "admin.token").read_text().strip()
     answer = httpx.post(
-        f"{server.url}/api/v1/users",
+        f"{server.url}/api/v1/accounts",
         json={"email": email, "password": PASSWORD, "is_admin": admin},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,

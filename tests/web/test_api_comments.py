@@ -163,7 +163,7 @@ def _csrf(page: httpx.Response) -> str:
 def _browser(server: LaminaServer, email: str) -> Iterator[tuple[httpx.Client, str]]:
     """A browser signed in as a new administrator ``email``, and its CSRF token."""
     made = httpx.post(
-        f"{server.url}/api/v1/users",
+        f"{server.url}/api/v1/accounts",
         json={"email": email, "password": PASSWORD, "is_admin": True},
         headers=admin(server),
         timeout=30,

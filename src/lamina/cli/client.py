@@ -74,10 +74,10 @@ class ApiClient:
 
     def create_user(self, email: str, password: str, is_admin: bool = False) -> dict[str, Any]:
         body = {"email": email, "password": password, "is_admin": is_admin}
-        return self._call("POST", "/api/v1/users", json=body)
+        return self._call("POST", "/api/v1/accounts", json=body)
 
     def list_users(self) -> list[dict[str, Any]]:
-        return self._items("/api/v1/users")
+        return self._items("/api/v1/accounts")
 
     # -- a project's sessions and traces -----------------------------------------------------
     def list_sessions(self, project: str, params: Mapping[str, str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Three kinds of caller:
 
 - a **project API key** (``Authorization: Bearer lmn_...``) reads and changes its own
   project, and nothing else: a ``project`` parameter is ignored, and the routes that
-  manage projects, keys, users and set-aside writes answer 403;
+  manage projects, keys, accounts and set-aside writes answer 403;
 - the data directory's **admin token** (``<data dir>/admin.token``, which the ``lamina``
   command reads) may call every route, on any project named by ``?project=NAME``
   (or its id);

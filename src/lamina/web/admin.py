@@ -1,7 +1,7 @@
-"""The JSON API's managing routes: projects, API keys, users, and the writes the store
-set aside. Only the data directory's admin token (what the ``lamina`` command sends
-while a server holds the data dir) or a signed-in administrator may call them (see
-:mod:`lamina.web.access`); each runs an :class:`~lamina.operations.Operations` method,
+"""The JSON API's managing routes: projects, API keys, accounts (who signs in), and the
+writes the store set aside. Only the data directory's admin token (what the ``lamina``
+command sends while a server holds the data dir) or a signed-in administrator may call
+them (see :mod:`lamina.web.access`); each runs an :class:`~lamina.operations.Operations` method,
 the very one the command runs on a data dir no server holds.
 """
 
@@ -110,9 +110,10 @@ routes = [
         lambda ops, a: ops.revoke_key(a["key_id"]),
         fields={},
     ),
-    _route("/api/v1/users", "GET", lambda ops, _: _items(ops.list_users())),
+    # The accounts that sign in; /api/v1/users is a project's end users (lamina.web.users).
+    _route("/api/v1/accounts", "GET", lambda ops, _: _items(ops.list_users())),
     _route(
-        "/api/v1/users",
+        "/api/v1/accounts",
         "POST",
         lambda ops, a: ops.create_user(a["email"], a["password"], a.get("is_admin", False)),
         fields={"email": TEXT, "password": TEXT, "is_admin": FLAG},

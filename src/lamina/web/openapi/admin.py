@@ -117,17 +117,17 @@ def paths() -> dict[str, Any]:
                 _NO_BODY,
             )
         },
-        "/api/v1/users": {
+        "/api/v1/accounts": {
             "get": operation(
-                "The users who can sign in (never their passwords).",
-                "listUsers",
-                (200, "Users", "The users."),
+                "The accounts that can sign in (never their passwords).",
+                "listAccounts",
+                (200, "Accounts", "The accounts."),
                 (401, 403),
             ),
             "post": operation(
-                "Create a user who signs in with an email and a password.",
-                "createUser",
-                (201, "User", "The new user."),
+                "Create an account that signs in with an email and a password.",
+                "createAccount",
+                (201, "Account", "The new account."),
                 (400, 401, 403, 409),
                 body=json_body(
                     _optional(

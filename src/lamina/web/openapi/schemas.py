@@ -180,8 +180,8 @@ def _managed(deleted: dict[str, Any]) -> dict[str, Any]:
         "Key": an_object(key),
         "NewKey": an_object({**key, "key": TEXT}),
         "Keys": a_list("Key"),
-        "User": an_object(user),
-        "Users": a_list("User"),
+        "Account": an_object(user),
+        "Accounts": a_list("Account"),
         "Quarantined": an_object(quarantined),
         "QuarantineList": a_list("Quarantined"),
     }
