@@ -20,6 +20,7 @@ from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, Metri
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
+from lamina.store.users import UserPage, UserQuery
 
 if TYPE_CHECKING:
     from lamina.spans.batch import ColumnBatch
@@ -143,6 +144,15 @@ class Store(Protocol):
         """A histogram of the sessions that started in the range: bins of one round
         width (lamina.store.metrics.bin_width) from the lowest value's to the highest's;
         empty when there is no session."""
+
+    # -- a project's end users (lamina.store.users) ----------------------------------
+    def list_end_users(self, project_id: str, query: UserQuery) -> UserPage:
+        """The user ids the project's sessions carry, each with the totals of its
+        sessions (lamina.store.users.USER_FIELDS) and a ``score_summary``."""
+
+    def get_end_user(self, project_id: str, user_id: str) -> Row | None:
+        """One user's row as :meth:`list_end_users` gives it; None for an id no
+        session of the project carries."""
 
     # -- scores and session outcomes (lamina.store.scores) ----------------------
     # Session rows (lists and details) carry ``status`` ("active" or "ended"),

@@ -41,6 +41,7 @@ from lamina.store.clickhouse import (
 )
 from lamina.store.clickhouse import evaluators as evaluator_rows
 from lamina.store.clickhouse import scores as score_store
+from lamina.store.clickhouse import users as end_users
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
@@ -49,6 +50,7 @@ from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, Metri
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
+from lamina.store.users import UserPage, UserQuery
 
 
 class ClickHouseStore:
@@ -86,6 +88,12 @@ class ClickHouseStore:
         self, project_id: str, query: DistributionQuery
     ) -> list[HistogramBucket]:
         return metrics.distribution(self.connection, project_id, query)
+
+    def list_end_users(self, project_id: str, query: UserQuery) -> UserPage:
+        return end_users.list_users(self.connection, project_id, query)
+
+    def get_end_user(self, project_id: str, user_id: str) -> Row | None:
+        return end_users.get_user(self.connection, project_id, user_id)
 
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         return reads.get_trace(self.connection, project_id, trace_id)

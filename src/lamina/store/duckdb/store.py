@@ -32,6 +32,7 @@ from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined,
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, reads, scores, shares
 from lamina.store.duckdb import evaluators as evaluator_rows
+from lamina.store.duckdb import users as end_users
 from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.score_journal import ScoreWriter
@@ -41,6 +42,7 @@ from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, Metri
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
 from lamina.store.shares import Share
+from lamina.store.users import UserPage, UserQuery
 
 DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")
@@ -148,6 +150,14 @@ class DuckDBStore:
         self, project_id: str, query: DistributionQuery
     ) -> list[HistogramBucket]:
         return metrics.distribution(self._connection, project_id, query)
+
+    @_settled
+    def list_end_users(self, project_id: str, query: UserQuery) -> UserPage:
+        return end_users.list_users(self._connection, project_id, query)
+
+    @_settled
+    def get_end_user(self, project_id: str, user_id: str) -> Row | None:
+        return end_users.get_user(self._connection, project_id, user_id)
 
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:

@@ -1,0 +1,137 @@
+"""A project's end users on the ClickHouse store (see lamina.store.users).
+
+The same rows as the DuckDB store's (lamina.store.duckdb.users), from ``sessions``
+read ``FINAL`` (the newest version of each): its ``user_ids`` array-joined, grouped by
+user. User values travel only as ``{name:Type}`` parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.store.clickhouse import sql
+from lamina.store.clickhouse.connection import Connection
+from lamina.store.queries import Cursor
+from lamina.store.users import Row, UserPage, UserQuery, score_summaries, user_row
+
+# Each user of the project's sessions ({narrow}: a condition on those sessions, read
+# under FINAL's key; {where} on the user id), with the totals of their sessions.
+_PER_USER = """
+SELECT u AS user_id,
+    count() AS sessions,
+    sum(s_traces) AS traces,
+    sum(s_in) AS input_tokens,
+    sum(s_out) AS output_tokens,
+    if(count(s_in) + count(s_out) > 0, coalesce(sum(s_in), 0) + coalesce(sum(s_out), 0), NULL)
+        AS total_tokens,
+    sum(s_cost) AS cost,
+    sum(s_errors) AS errors,
+    min(s_start) AS first_seen_ns,
+    max(s_end) AS last_seen_ns
+FROM (
+    SELECT arrayJoin(user_ids) AS u, trace_count AS s_traces, input_tokens AS s_in,
+        output_tokens AS s_out, cost AS s_cost, error_count AS s_errors, start_ns AS s_start,
+        end_ns AS s_end
+    FROM ({sessions}) WHERE trace_count > 0{narrow}
+) WHERE {where}
+GROUP BY u
+"""
+_SORT = {
+    "last_seen": "last_seen_ns",
+    "first_seen": "first_seen_ns",
+    "user_id": "user_id",
+    "sessions": "toInt64(sessions)",
+    "traces": "traces",
+    "input_tokens": "coalesce(input_tokens, 0)",
+    "output_tokens": "coalesce(output_tokens, 0)",
+    "total_tokens": "coalesce(total_tokens, 0)",
+    "cost": "toFloat64(coalesce(cost, 0))",
+    "errors": "errors",
+}
+_SORT_TYPES = {"user_id": "String", "cost": "Float64"}
+# A user's sessions, and the scores that count for them (lamina.store.users).
+_OWNED = (
+    "SELECT u AS user_id, session_id FROM (SELECT arrayJoin(user_ids) AS u, session_id "
+    f"FROM ({sql.sessions_view()}) WHERE trace_count > 0 "
+    "AND hasAny(user_ids, {users:Array(String)})) WHERE has({users:Array(String)}, u)"
+)
+_SCORES = (
+    "SELECT score_id, name, value, label, session_id, trace_session FROM scores FINAL "
+    "WHERE project_id = {project:String} AND (session_id IN {sessions:Array(String)} "
+    "OR trace_session IN {sessions:Array(String)})"
+)
+
+
+def _per_user(narrow: str, where: str) -> str:
+    return (
+        _PER_USER.replace("{sessions}", sql.sessions_view())
+        .replace("{narrow}", narrow)
+        .replace("{where}", where)
+    )
+
+
+def list_users(db: Connection, project_id: str, query: UserQuery) -> UserPage:
+    params: dict[str, Any] = {"project": project_id}
+    where = "1"
+    if query.q is not None:
+        where = "positionCaseInsensitiveUTF8(u, {q:String}) > 0"
+        params["q"] = query.q
+    inner = (
+        f"SELECT *, {_SORT[query.sort]} AS _sort, count() OVER () AS _total "
+        f"FROM ({_per_user('', where)})"
+    )
+    outer = ""
+    if query.cursor is not None:
+        op = "<" if query.descending else ">"
+        kind = _SORT_TYPES.get(query.sort, "Int64")
+        outer = (
+            f"WHERE (_sort {op} {{cursor_value:{kind}}} OR "
+            f"(_sort = {{cursor_value:{kind}}} AND user_id {op} {{cursor_key:String}}))"
+        )
+        params["cursor_value"] = query.cursor.value
+        params["cursor_key"] = query.cursor.key
+    direction = "DESC" if query.descending else "ASC"
+    params["limit"] = query.limit + 1
+    params["offset"] = query.offset
+    text = (
+        f"SELECT * FROM ({inner}) {outer} ORDER BY _sort {direction}, user_id {direction} "
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
+    )
+    rows = db.query(text, params)
+    if rows:
+        total = int(rows[0]["_total"])
+    elif query.cursor is None and query.offset == 0:
+        total = 0
+    else:  # a page past the last has no row to say how many there are
+        counted = db.query(f"SELECT count() AS n FROM ({_per_user('', where)})", params)
+        total = int(counted[0]["n"])
+    cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        cursor = Cursor(query.sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
+    items = [user_row(row) for row in rows]
+    _add_scores(db, project_id, items)
+    return UserPage(items, total, cursor)
+
+
+def get_user(db: Connection, project_id: str, user_id: str) -> Row | None:
+    text = _per_user(" AND has(user_ids, {user:String})", "u = {user:String}")
+    rows = db.query(text, {"project": project_id, "user": user_id})
+    if not rows:
+        return None
+    user = user_row(rows[0])
+    _add_scores(db, project_id, [user])
+    return user
+
+
+def _add_scores(db: Connection, project_id: str, users: list[Row]) -> None:
+    """Give each user row its ``score_summary``: two statements for the page."""
+    if not users:
+        return
+    params: dict[str, Any] = {"project": project_id, "users": [u["user_id"] for u in users]}
+    owners = db.query(_OWNED, params)
+    params["sessions"] = list({row["session_id"] for row in owners})
+    scores = db.query(_SCORES, params) if params["sessions"] else []
+    found = score_summaries(((row["user_id"], row["session_id"]) for row in owners), scores)
+    for user in users:
+        user["score_summary"] = found.get(user["user_id"], {})

@@ -1,0 +1,125 @@
+"""A project's end users on the DuckDB store (see lamina.store.users).
+
+Read from ``sessions`` (one row a session, kept at ingest): its ``user_ids`` unnested,
+grouped by user. Built as text plus parameters; no user value is ever formatted into
+the SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.store.duckdb.connection import Connection
+from lamina.store.queries import Cursor
+from lamina.store.sessions_sql import escape_like
+from lamina.store.users import Row, UserPage, UserQuery, score_summaries, user_row
+
+# Each user of the project's sessions ({narrow}: a condition on those sessions, {where}
+# on the user id), with the totals of their sessions.
+_PER_USER = """
+SELECT u AS user_id,
+    count(*) AS sessions,
+    sum(trace_count) AS traces,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    CASE WHEN count(input_tokens) + count(output_tokens) > 0
+        THEN coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) END
+        AS total_tokens,
+    sum(cost) AS cost,
+    sum(error_count) AS errors,
+    min(start_ns) AS first_seen_ns,
+    max(end_ns) AS last_seen_ns
+FROM (
+    SELECT unnest(user_ids) AS u, trace_count, input_tokens, output_tokens, cost,
+        error_count, start_ns, end_ns
+    FROM sessions WHERE project_id = ? AND trace_count > 0{narrow}
+) WHERE {where}
+GROUP BY u
+"""
+_SORT = {
+    "last_seen": "last_seen_ns",
+    "first_seen": "first_seen_ns",
+    "user_id": "user_id",
+    "sessions": "sessions",
+    "traces": "traces",
+    "input_tokens": "coalesce(input_tokens, 0)",
+    "output_tokens": "coalesce(output_tokens, 0)",
+    "total_tokens": "coalesce(total_tokens, 0)",
+    "cost": "coalesce(cost, 0)",
+    "errors": "errors",
+}
+# A user's sessions, and the scores that count for them (lamina.store.users).
+_OWNED = (
+    "SELECT u AS user_id, session_id FROM (SELECT unnest(user_ids) AS u, session_id "
+    "FROM sessions WHERE project_id = ? AND trace_count > 0 "
+    "AND list_has_any(user_ids, ?::VARCHAR[])) WHERE list_contains(?::VARCHAR[], u)"
+)
+_SCORES = (
+    "SELECT score_id, name, value, label, session_id, trace_session FROM scores "
+    "WHERE project_id = ? AND (session_id IN (SELECT unnest(?::VARCHAR[])) "
+    "OR trace_session IN (SELECT unnest(?::VARCHAR[])))"
+)
+
+
+def list_users(connection: Connection, project_id: str, query: UserQuery) -> UserPage:
+    where, params = "true", [project_id]
+    if query.q is not None:
+        where = "u ILIKE ? ESCAPE '\\'"
+        params.append(f"%{escape_like(query.q)}%")
+    inner = (
+        f"SELECT *, {_SORT[query.sort]} AS _sort, count(*) OVER () AS _total "
+        f"FROM ({_PER_USER.format(narrow='', where=where)})"
+    )
+    outer = ""
+    if query.cursor is not None:
+        op = "<" if query.descending else ">"
+        outer = f"WHERE (_sort {op} ? OR (_sort = ? AND user_id {op} ?))"
+        params += [query.cursor.value, query.cursor.value, query.cursor.key]
+    direction = "DESC" if query.descending else "ASC"
+    sql = (
+        f"SELECT * FROM ({inner}) {outer} ORDER BY _sort {direction}, user_id {direction} "
+        "LIMIT ? OFFSET ?"
+    )
+    rows = connection.query(sql, [*params, query.limit + 1, query.offset])
+    total = int(rows[0]["_total"]) if rows else _count(connection, project_id, query, where)
+    cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        cursor = Cursor(query.sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
+    items = [user_row(row) for row in rows]
+    _add_scores(connection, project_id, items)
+    return UserPage(items, total, cursor)
+
+
+def _count(connection: Connection, project_id: str, query: UserQuery, where: str) -> int:
+    """How many users the query's ``q`` selects (a page past the last has no row to say)."""
+    if query.cursor is None and query.offset == 0:
+        return 0
+    params: list[Any] = [project_id]
+    if query.q is not None:
+        params.append(f"%{escape_like(query.q)}%")
+    sql = f"SELECT count(*) AS n FROM ({_PER_USER.format(narrow='', where=where)})"
+    return int(connection.query(sql, params)[0]["n"])
+
+
+def get_user(connection: Connection, project_id: str, user_id: str) -> Row | None:
+    sql = _PER_USER.format(narrow=" AND list_contains(user_ids, ?)", where="u = ?")
+    rows = connection.query(sql, [project_id, user_id, user_id])
+    if not rows:
+        return None
+    user = user_row(rows[0])
+    _add_scores(connection, project_id, [user])
+    return user
+
+
+def _add_scores(connection: Connection, project_id: str, users: list[Row]) -> None:
+    """Give each user row its ``score_summary``: two statements for the page."""
+    if not users:
+        return
+    ids = [user["user_id"] for user in users]
+    owners = connection.query(_OWNED, [project_id, ids, ids])
+    sessions = list({row["session_id"] for row in owners})
+    scores = connection.query(_SCORES, [project_id, sessions, sessions]) if sessions else []
+    found = score_summaries(((row["user_id"], row["session_id"]) for row in owners), scores)
+    for user in users:
+        user["score_summary"] = found.get(user["user_id"], {})
