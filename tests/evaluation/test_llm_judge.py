@@ -4,7 +4,8 @@ the server is told to allow) through the real ``openai`` client. A quiet session
 judged once, its score on the turn the judge cites with the reasoning as comment; a new
 turn judges it again and supersedes the older score; a malformed answer is repaired
 once, two make an error run; a 429 is retried; an endpoint that is down records its
-error and holds up neither ingest nor a check; the dry run answers the prompt, the raw
+error, makes the evaluator's state failing (API and pages) and holds up neither ingest
+nor a check; the dry run answers the prompt, the raw
 answer and the score; the daily budget stops the calls; the API key is in no answer
 and no log line; a judge at a loopback address the server does not allow is refused;
 a server killed mid-judging and started again scores each session once."""
@@ -133,6 +134,8 @@ def test_a_malformed_answer_is_repaired_two_are_an_error_and_a_429_is_retried(
         "POST", "/api/v1/evaluators", 201, json=judge_definition(fake.openai_base_url)
     )
     runs_path = f"/api/v1/evaluators/{made['id']}/runs"
+    one_path = f"/api/v1/evaluators/{made['id']}"
+    assert project.ok("GET", one_path)["state"] == "idle"  # nothing judged yet
     cases = [
         ([Reply(content="It was fine, 8/10."), judgement(score=0.8, turn=1)], "ok"),
         ([Reply(content="no JSON"), Reply(content='{"score": 2}')], "error"),
@@ -151,6 +154,14 @@ def test_a_malformed_answer_is_repaired_two_are_an_error_and_a_429_is_retried(
         if status == "error":
             assert "did not answer in the JSON" in runs[0]["error"]
             assert runs[0]["score_id"] is None and runs[0]["input_tokens"] > 0
+            assert runs[0]["failed_at"] == runs[0]["finished_at"]
+        # its state: failing while its newest failure is newer than its newest ok run,
+        # ok again once a run after it is ok
+        shown = project.ok("GET", one_path)
+        assert shown["state"] == ("failing" if status == "error" else "ok"), shown
+        assert "did not answer in the JSON" in (shown["last_error"] or "") or n == 1
+        (listed,) = project.ok("GET", "/api/v1/evaluators")["items"]
+        assert listed["state"] == shown["state"]
     repair = fake.chat_requests()[1]["messages"]
     assert [m["role"] for m in repair][-2:] == ["assistant", "user"]
     scores = project.ok("GET", "/api/v1/scores")["items"]
@@ -187,10 +198,23 @@ def test_an_endpoint_that_is_down_records_its_error_and_holds_up_nothing(
     tried = project.ok("POST", f"/api/v1/evaluators/{judge['id']}/test", json={"session_id": sid})
     assert tried["score"] is None and "Could not reach" in tried["error"]
     assert PROMPT.split("{{")[0] in tried["prompt"] and tried["raw"] is None
-    # the Evaluators page says why the judge waits, and shows no key
+    # its state is failing, with the error in words; the check's is ok
+    shown = project.ok("GET", f"/api/v1/evaluators/{judge['id']}")
+    assert shown["state"] == "failing" and shown["last_error"] == failed["error"]
+    assert shown["last_error_at"] == failed["failed_at"] and shown["last_ok_at"] is None
+    assert project.ok("GET", f"/api/v1/evaluators/{check['id']}")["state"] == "ok"
+    # the Evaluators page and the judge's own page say it is failing and why, no key
     page = signed_in_page(project, f"/p/{project.name}/evaluators")
-    assert "Waiting:" in page and "Could not reach the judge&#39;s endpoint" in page
+    assert 'data-state="failing"' in page and 'data-state="ok"' in page
+    assert "Failing:</span> Could not reach the judge&#39;s endpoint" in page
     assert SECRET not in page
+    own = signed_in_page(project, f"/p/{project.name}/evaluators/{judge['id']}")
+    assert "This evaluator is failing." in own and SECRET not in own
+    assert "Last error: <span data-last-error>Could not reach the judge&#39;s endpoint" in own
+    # turned off, it says so
+    project.ok("PUT", f"/api/v1/evaluators/{judge['id']}", json={"enabled": False})
+    shown = project.ok("GET", f"/api/v1/evaluators/{judge['id']}")
+    assert shown["state"] == "disabled" and "Could not reach" in shown["last_error"]
 
 
 def signed_in_page(project: Project, path: str) -> str:

@@ -159,6 +159,7 @@ def present_run(run: Run) -> dict[str, Any]:
         "error": run.error,
         "superseded": run.superseded_ns is not None,
         "superseded_at": present.moment(run.superseded_ns),
+        "failed_at": present.moment(run.failed_ns),
     }
 
 

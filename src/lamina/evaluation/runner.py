@@ -302,7 +302,9 @@ class Runner:
                 self.budgets.spend(run.evaluator_id, exc.input_tokens + exc.output_tokens, now)
             if exc.retryable:
                 return _again(run, exc.message, now, exc.retry_after_s)
-            return dataclasses.replace(done, status=RunStatus.ERROR, error=exc.message, **spent)
+            return dataclasses.replace(
+                done, status=RunStatus.ERROR, error=exc.message, failed_ns=now, **spent
+            )
         except Retry as exc:
             return _again(run, str(exc), now, exc.wait_s)
         if outcome.verdict is not None:
@@ -346,13 +348,19 @@ def _again(run: Run, why: str, now: int, at_least_s: float | None = None) -> Run
     Retry-After), or its error once MAX_ATTEMPTS were made."""
     if run.attempts >= MAX_ATTEMPTS:
         return dataclasses.replace(
-            run, status=RunStatus.ERROR, error=why, finished_ns=now, lease_owner=None
+            run,
+            status=RunStatus.ERROR,
+            error=why,
+            finished_ns=now,
+            failed_ns=now,
+            lease_owner=None,
         )
     wait = max(BACKOFF_SECONDS[min(run.attempts, len(BACKOFF_SECONDS)) - 1], at_least_s or 0)
     return dataclasses.replace(
         run,
         status=RunStatus.QUEUED,
         error=why,
+        failed_ns=now,
         not_before_ns=now + int(wait * SECOND_NS),
         lease_owner=None,
         lease_until_ns=0,

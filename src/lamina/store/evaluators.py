@@ -12,7 +12,9 @@ quiet at that version, ``running`` while a server holds its lease, then ``ok``,
 ``error`` or ``skipped`` (filtered or sampled out). ``run_id`` is made from the
 evaluator, target and version, so queueing one again is a no-op, and its score's id is
 made from it too, so a run done twice writes one score. A run whose score a newer
-version's replaced is marked ``superseded_ns``.
+version's replaced is marked ``superseded_ns``. ``failed_ns`` is when its last attempt
+failed (queued again after a backoff, or ended in ``error``): an evaluator whose newest
+failure is newer than its newest ``ok`` run is failing (lamina.evaluation.health).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Run:
     cost: float | None = None
     error: str | None = None
     superseded_ns: int | None = None
+    failed_ns: int | None = None  # when its last attempt failed (retried, or its error)
 
 
 @dataclass(frozen=True, slots=True)

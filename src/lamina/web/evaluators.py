@@ -4,12 +4,14 @@ evaluators, list their runs, try one on a session or trace, and backfill.
 The project is the caller's, as on every project route (:mod:`lamina.web.access`):
 another project's evaluator is a 404. An evaluator's API key is write-only: no answer
 carries it (``llm.api_key_set`` says whether one is kept), and it is kept encrypted
-(lamina.evaluation.secrets).
+(lamina.evaluation.secrets). A GET answers its state too (lamina.evaluation.health):
+``ok``, ``failing`` (with ``last_error``), ``idle`` or ``disabled``.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -18,12 +20,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lamina.errors import BadRequest
-from lamina.evaluation import definition, manage
+from lamina.evaluation import definition, health, manage
 from lamina.evaluation.llm import allowed_hosts
 from lamina.evaluation.secrets import KeyBox
 from lamina.query.params import _limit, _time
 from lamina.server_runtime import ServerRuntime
-from lamina.store.evaluators import Run, RunQuery, RunStatus
+from lamina.store.base import Store
+from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus
 from lamina.web.access import project_of
 from lamina.web.api import JSONResponse
 from lamina.web.bodies import MAX_JSON_BODY, read_body
@@ -44,11 +47,20 @@ def _keys(runtime: ServerRuntime) -> KeyBox:
     return KeyBox(runtime.settings.data_dir)
 
 
+def _shown(store: Store, project_id: str, evaluator: Evaluator) -> dict[str, Any]:
+    """The evaluator as a GET answers it: its definition and its state (health)."""
+    return definition.present(evaluator) | health.read(store, project_id, evaluator).present()
+
+
 async def _list(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
-    found = await run_in_threadpool(runtime.store.list_evaluators, project_id)
-    return JSONResponse({"items": [definition.present(item) for item in found]})
+
+    def read() -> list[dict[str, Any]]:
+        found = runtime.store.list_evaluators(project_id)
+        return [_shown(runtime.store, project_id, item) for item in found]
+
+    return JSONResponse({"items": await run_in_threadpool(read)})
 
 
 async def _create(request: Request) -> Response:
@@ -63,8 +75,12 @@ async def _get(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     evaluator_id = request.path_params["evaluator_id"]
-    found = await run_in_threadpool(manage.find, runtime.store, project_id, evaluator_id)
-    return JSONResponse(definition.present(found))
+
+    def read() -> dict[str, Any]:
+        found = manage.find(runtime.store, project_id, evaluator_id)
+        return _shown(runtime.store, project_id, found)
+
+    return JSONResponse(await run_in_threadpool(read))
 
 
 async def _change(request: Request) -> Response:

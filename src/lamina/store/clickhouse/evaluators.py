@@ -56,6 +56,7 @@ _RUN_SCHEMA = pa.schema(
         ("cost", pa.float64()),
         ("error", pa.string()),
         ("superseded_ns", pa.int64()),
+        ("failed_ns", pa.int64()),
         ("row_version", pa.int64()),
     ]
 )

@@ -376,6 +376,8 @@ MIGRATIONS: list[list[str]] = [
         WHERE t._session IS NOT NULL
         """,
     ],
+    # 7: when an evaluator run's last attempt failed (#20; lamina.evaluation.health).
+    ["ALTER TABLE evaluator_runs ADD COLUMN IF NOT EXISTS failed_ns Nullable(Int64)"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

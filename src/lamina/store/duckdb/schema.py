@@ -341,6 +341,9 @@ MIGRATIONS: list[str] = [
         superseded_ns BIGINT
     );
     """,
+    # 15: when an evaluator run's last attempt failed (#20; lamina.evaluation.health): an
+    # evaluator whose newest failure is newer than its newest ok run is failing.
+    "ALTER TABLE evaluator_runs ADD COLUMN failed_ns BIGINT;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ from typing import Any
 
 from lamina.evaluation.checks import CHECKS
 from lamina.evaluation.definition import KINDS, MAX_QUIET_SECONDS, SCORE_TYPES, TARGETS
+from lamina.evaluation.health import STATES
 from lamina.store.evaluators import RunStatus
 from lamina.web.openapi.parts import (
     INT_OR_NULL,
@@ -124,10 +125,27 @@ def schemas() -> dict[str, Any]:
         "error": TEXT_OR_NULL,
         "superseded": {"type": "boolean"},
         "superseded_at": _TIME_OR_NULL,
+        "failed_at": _TIME_OR_NULL,
+    }
+    state = {
+        "state": {
+            "type": "string",
+            "enum": list(STATES),
+            "description": "failing: its newest failure is newer than its newest ok run.",
+        },
+        "last_error": TEXT_OR_NULL,
+        "last_error_at": _TIME_OR_NULL,
+        "last_ok_at": _TIME_OR_NULL,
     }
     return {
         "Evaluator": _definition(shown=True),
-        "Evaluators": a_list("Evaluator"),
+        "EvaluatorWithState": {
+            "allOf": [
+                ref("Evaluator"),
+                {"type": "object", "required": list(state), "properties": state},
+            ]
+        },
+        "Evaluators": a_list("EvaluatorWithState"),
         "EvaluatorDeleted": an_object({"deleted": ref("Evaluator")}),
         "EvaluatorRun": an_object(run),
         "EvaluatorRuns": a_list("EvaluatorRun"),
@@ -166,7 +184,7 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
     return {
         "/api/v1/evaluators": {
             "get": operation(
-                "The project's evaluators, by name (never their API keys).",
+                "The project's evaluators, by name, with their states (never their API keys).",
                 "listEvaluators",
                 (200, "Evaluators", "Every evaluator."),
                 (401, 404),
@@ -183,9 +201,10 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
         },
         "/api/v1/evaluators/{evaluator_id}": {
             "get": operation(
-                "One evaluator.",
+                "One evaluator, with its state: ok, failing (last_error says why), idle or "
+                "disabled.",
                 "getEvaluator",
-                (200, "Evaluator", "The evaluator."),
+                (200, "EvaluatorWithState", "The evaluator and its state."),
                 (401, 404),
                 one,
             ),

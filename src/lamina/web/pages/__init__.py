@@ -109,6 +109,7 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/sessions", page(signin.sessions_home)),
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
         Route("/p/{project}/evaluators", page(evaluator_page.evaluators_page)),
+        Route("/p/{project}/evaluators/{evaluator_id}", page(evaluator_page.evaluator_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),
         Route("/p/{project}/settings/keys", page(settings.create_key), methods=["POST"]),
         Route("/p/{project}/settings/projects", page(settings.create_project), methods=["POST"]),

@@ -1,6 +1,7 @@
-"""The Evaluators page (#20): the project's evaluators with their recent runs (status,
-the score each wrote, its error, superseded ones struck through), a switch to turn one
-on or off, "Try on a session", and a form to add one.
+"""The Evaluators page (#20): the project's evaluators with their state (a failing
+one's last error), their recent runs (status, the score each wrote, its error,
+superseded ones struck through), a switch to turn one on or off, "Try on a session",
+and a form to add one; and each evaluator's own page.
 
 The page only reads; its controls send the JSON API's requests as the signed-in user
 (``web/static/evaluators.js``, with the page's CSRF token), so the page, the API and
@@ -17,10 +18,11 @@ from urllib.parse import quote
 import orjson
 from starlette.responses import Response
 
-from lamina.evaluation import definition
-from lamina.evaluation.manage import present_run
+from lamina.evaluation import definition, health
+from lamina.evaluation.health import Health
+from lamina.evaluation.manage import find, present_run
 from lamina.store.base import Store
-from lamina.store.evaluators import RunQuery, RunStatus
+from lamina.store.evaluators import Evaluator, RunQuery, RunStatus
 from lamina.web.pages.base import Page
 
 RECENT_RUNS = 20
@@ -40,7 +42,7 @@ class Shown:
     runs: list[dict[str, Any]]  # newest first
     counts: dict[str, int]  # of the recent runs, by status
     spread: str  # of the recent scores (not superseded): "found in 2 of 9", "avg 0.74 of 9"
-    failing: str | None  # the newest finished run's error, when it failed
+    health: Health  # its state: ok, failing (with the newest error), idle, disabled
     # why a run not done yet is waiting: its endpoint failed (it is tried again after a
     # backoff) or the daily budget is spent (it waits for the next UTC day)
     waiting: str | None = None
@@ -51,39 +53,35 @@ class Shown:
 
 
 def read(store: Store, project_id: str) -> list[Shown]:
-    shown = []
-    for evaluator in store.list_evaluators(project_id):
-        presented = definition.present(evaluator)
-        runs = store.list_runs(project_id, evaluator.evaluator_id, RunQuery(limit=RECENT_RUNS))
-        values = [
-            r.value
-            for r in runs
-            if r.status == RunStatus.OK and r.superseded_ns is None and r.value is not None
-        ]
-        if not values:
-            spread = "—"
-        elif presented["kind"] == "check":
-            spread = f"found in {sum(v >= 0.5 for v in values)} of {len(values)}"
-        else:
-            spread = f"avg {sum(values) / len(values):.2f} of {len(values)}"
-        finished = [r for r in runs if r.finished_ns is not None]
-        newest = max(finished, key=lambda r: r.finished_ns or 0, default=None)
-        check = presented.get("check") or {}
-        llm = presented.get("llm") or {}
-        shown.append(
-            Shown(
-                evaluator=presented,
-                what=check.get("type") or llm.get("model") or "",
-                runs=[present_run(run) for run in runs],
-                counts=dict(Counter(str(run.status) for run in runs)),
-                spread=spread,
-                failing=newest.error
-                if newest is not None and newest.status == RunStatus.ERROR
-                else None,
-                waiting=next((r.error for r in runs if r.finished_ns is None and r.error), None),
-            )
-        )
-    return shown
+    return [show(store, project_id, e) for e in store.list_evaluators(project_id)]
+
+
+def show(store: Store, project_id: str, evaluator: Evaluator) -> Shown:
+    """The evaluator, its recent runs and its state, as its row and its page show it."""
+    presented = definition.present(evaluator)
+    runs = store.list_runs(project_id, evaluator.evaluator_id, RunQuery(limit=RECENT_RUNS))
+    values = [
+        r.value
+        for r in runs
+        if r.status == RunStatus.OK and r.superseded_ns is None and r.value is not None
+    ]
+    if not values:
+        spread = "—"
+    elif presented["kind"] == "check":
+        spread = f"found in {sum(v >= 0.5 for v in values)} of {len(values)}"
+    else:
+        spread = f"avg {sum(values) / len(values):.2f} of {len(values)}"
+    check = presented.get("check") or {}
+    llm = presented.get("llm") or {}
+    return Shown(
+        evaluator=presented,
+        what=check.get("type") or llm.get("model") or "",
+        runs=[present_run(run) for run in runs],
+        counts=dict(Counter(str(run.status) for run in runs)),
+        spread=spread,
+        health=health.read(store, project_id, evaluator),
+        waiting=next((r.error for r in runs if r.finished_ns is None and r.error), None),
+    )
 
 
 async def evaluators_page(page: Page) -> Response:
@@ -94,5 +92,22 @@ async def evaluators_page(page: Page) -> Response:
         nav="evaluators",
         evaluators=shown,
         example=orjson.dumps(EXAMPLE, option=orjson.OPT_INDENT_2).decode(),
+        api_project=f"?project={quote(page.project.name, safe='')}",
+    )
+
+
+async def evaluator_page(page: Page) -> Response:
+    """One evaluator: its state (a failing one's last error), its runs, "Try on a ..."."""
+    assert page.project is not None
+    project_id = page.project.id
+    evaluator_id = page.request.path_params["evaluator_id"]
+
+    def read_one() -> Shown:
+        return show(page.store, project_id, find(page.store, project_id, evaluator_id))
+
+    return await page.render(
+        "evaluator.html",
+        nav="evaluators",
+        e=await page.call(read_one),
         api_project=f"?project={quote(page.project.name, safe='')}",
     )
