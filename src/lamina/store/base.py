@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.store.comments import Comment, CommentQuery, StarKind
+from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -144,6 +145,15 @@ class Store(Protocol):
         """A histogram of the sessions that started in the range: bins of one round
         width (lamina.store.metrics.bin_width) from the lowest value's to the highest's;
         empty when there is no session."""
+
+    # -- the SQL console (lamina.store.console) ------------------------------------
+    # The dialect a console query is written in: "duckdb" or "clickhouse".
+    sql_dialect: str
+
+    def run_sql(self, project_id: str, query: ConsoleQuery) -> ConsoleResult:
+        """Run a console query over the project's views (lamina.store.console.VIEWS)
+        after lamina.store.console_guard has checked and rewritten it, within its
+        limits. BadRequest when the guard refuses it, it fails, or a limit stops it."""
 
     # -- a project's end users (lamina.store.users) ----------------------------------
     def list_end_users(self, project_id: str, query: UserQuery) -> UserPage:

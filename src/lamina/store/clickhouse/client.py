@@ -18,6 +18,7 @@ server (never formatted into the SQL). Values are ``str``, ``int``, ``float``,
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -268,7 +269,16 @@ class ChdbClient:
                 if self._database and self._current.get(self._path) != self._database:
                     self._session.query(f"USE {self._database}", "CSV")
                     self._current[self._path] = self._database
-                result = self._session.query(sql, fmt, params=_chdb_params(params))
+                try:
+                    result = self._session.query(sql, fmt, params=_chdb_params(params))
+                except Exception:
+                    if fmt == "ArrowTable":
+                        # chDB leaves the answer of an Arrow query it stopped (a time limit,
+                        # the SQL console's) for the next Arrow query to read as its own
+                        # ("Unexpected empty message in IPC file format"): read it away.
+                        with contextlib.suppress(Exception):
+                            self._session.query("SELECT 1", "CSV")
+                    raise
                 if sql.startswith("USE "):
                     self._current[self._path] = sql[4:].strip()
                 return result

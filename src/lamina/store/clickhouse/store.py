@@ -39,12 +39,14 @@ from lamina.store.clickhouse import (
     shares,
     writer,
 )
+from lamina.store.clickhouse import console as console_sql
 from lamina.store.clickhouse import evaluators as evaluator_rows
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse import users as end_users
 from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
+from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -88,6 +90,11 @@ class ClickHouseStore:
         self, project_id: str, query: DistributionQuery
     ) -> list[HistogramBucket]:
         return metrics.distribution(self.connection, project_id, query)
+
+    sql_dialect = "clickhouse"
+
+    def run_sql(self, project_id: str, query: ConsoleQuery) -> ConsoleResult:
+        return console_sql.run(self.connection, project_id, query)
 
     def list_end_users(self, project_id: str, query: UserQuery) -> UserPage:
         return end_users.list_users(self.connection, project_id, query)

@@ -270,6 +270,10 @@ def connect(path: Path, memory_mb: int, threads: int | None) -> duckdb.DuckDBPyC
                 f"ATTACH '{_quoted(str(path))}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
             )
             con.execute(f"USE {CATALOG}")
+            # No file, URL or extension beyond the data directory from here on: the SQL
+            # console's queries (lamina.store.duckdb.console) run here too. The data
+            # file's directory stays allowed (its temp files, the store's own writes).
+            con.execute("SET enable_external_access = false")
         except duckdb.Error:
             con.close()  # a store that cannot open yet is retried: leave nothing behind
             raise

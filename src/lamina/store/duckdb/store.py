@@ -30,7 +30,9 @@ from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.comments import Comment, CommentQuery, StarKind
+from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, reads, scores, shares
+from lamina.store.duckdb import console as console_sql
 from lamina.store.duckdb import evaluators as evaluator_rows
 from lamina.store.duckdb import users as end_users
 from lamina.store.duckdb.connection import Connection, first_line, one
@@ -158,6 +160,12 @@ class DuckDBStore:
     @_settled
     def get_end_user(self, project_id: str, user_id: str) -> Row | None:
         return end_users.get_user(self._connection, project_id, user_id)
+
+    sql_dialect = "duckdb"
+
+    @_settled
+    def run_sql(self, project_id: str, query: ConsoleQuery) -> ConsoleResult:
+        return console_sql.run(self._connection, project_id, query)
 
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:

@@ -1,0 +1,257 @@
+"""The Store contract for the SQL console (lamina.store.console): on every store, a
+query reads only its project's rows whatever it says, what the guard refuses is
+refused with a message that names it, the engine's limits cut a query off, and
+legitimate queries answer what the lists answer.
+
+Two projects hold data; every query runs as prj_a, and no answer may hold a row,
+count or id of prj_b.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lamina.errors import BadRequest
+from lamina.store.base import Store
+from lamina.store.console import VIEWS, ConsoleQuery, ConsoleResult
+from lamina.store.queries import MAX_LIMIT, SessionQuery, TraceQuery
+from lamina.store.scores import Score
+from tests.store.backends import STORES, Maker, store_id
+from tests.store.test_contract import BASE, SECOND
+from tests.store.test_metrics_contract import make_data
+from tests.store.writing import write
+
+MINE, OTHER = "prj_a", "prj_b"
+
+
+@pytest.fixture(scope="module", params=STORES, ids=store_id)
+def filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """One store a module (the queries change nothing), holding both projects."""
+    make: Maker = request.param
+    store = make(tmp_path_factory.mktemp(f"console_{make.__name__}")).open()
+    for project, seed in ((MINE, 1), (OTHER, 2)):
+        data = make_data(random.Random(seed), project)
+        write(store, [span for trace in data.traces for span in trace.spans])
+        first = data.traces[0]
+        store.add_scores(
+            project,
+            [
+                Score(
+                    f"{project}-score-{n}",
+                    "helpful",
+                    n / 4,
+                    None,
+                    "api",
+                    None,
+                    first.session_id,
+                    None if first.session_id else first.trace_id,
+                    None,
+                    None,
+                    BASE + n * SECOND,
+                )
+                for n in range(3)
+            ],
+        )
+    yield store
+    store.close()
+
+
+def run(store: Store, text: str, max_rows: int = 1000, timeout_s: float = 5) -> ConsoleResult:
+    return store.run_sql(MINE, ConsoleQuery(text, max_rows, timeout_s, 256))
+
+
+def refused(store: Store, text: str, *words: str) -> str:
+    with pytest.raises(BadRequest) as caught:
+        run(store, text)
+    message = caught.value.message
+    for word in words:  # "a|b": either (the dialects read some queries differently)
+        assert any(w.lower() in message.lower() for w in word.split("|")), (text, message)
+    return message
+
+
+def all_sessions(store: Store, project: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = store.list_sessions(project, SessionQuery(limit=MAX_LIMIT, cursor=cursor))
+        rows += page.items
+        if page.next_cursor is None:
+            return rows
+        cursor = page.next_cursor
+
+
+def all_traces(store: Store, project: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = store.list_traces(project, TraceQuery(limit=MAX_LIMIT, cursor=cursor))
+        rows += page.items
+        if page.next_cursor is None:
+            return rows
+        cursor = page.next_cursor
+
+
+def _day(value: datetime) -> str:
+    return value.replace(tzinfo=None).date().isoformat()
+
+
+# -- legitimate queries answer what the lists answer ------------------------------------------
+
+
+def test_sessions_by_day_is_the_lists_count(filled: Store) -> None:
+    """The issue's query, in the store's dialect as written."""
+    result = run(filled, "SELECT date_trunc('day', start_time), count(*) FROM sessions GROUP BY 1")
+    got = {_day(day): count for day, count in result.rows}
+    listed = Counter(
+        datetime.fromtimestamp(row["start_ns"] / 1e9, UTC).date().isoformat()
+        for row in all_sessions(filled, MINE)
+    )
+    assert got == dict(listed)
+    assert [c.type for c in result.columns] == ["timestamp", "integer"]
+
+
+def test_session_and_trace_rows_are_the_lists(filled: Store) -> None:
+    result = run(
+        filled,
+        "SELECT session_id, user_id, trace_count, span_count, error_count, cost "
+        "FROM sessions ORDER BY session_id",
+    )
+    listed = sorted(all_sessions(filled, MINE), key=lambda row: row["session_id"])
+    assert [row[0] for row in result.rows] == [row["session_id"] for row in listed]
+    for got, row in zip(result.rows, listed, strict=True):
+        assert got[2:5] == [row["trace_count"], row["span_count"], row["error_count"]]
+        assert got[5] == pytest.approx(row["cost"])
+    traces = run(filled, "SELECT trace_id, name, span_count FROM traces ORDER BY trace_id")
+    listed_traces = sorted(all_traces(filled, MINE), key=lambda row: row["trace_id"])
+    assert traces.rows == [[t["trace_id"], t["name"], t["span_count"]] for t in listed_traces]
+    (count,) = run(filled, "SELECT count(*) FROM spans").rows[0]
+    assert count == filled.count_spans(MINE)
+    scores = run(filled, "SELECT score_id FROM scores ORDER BY score_id")
+    assert scores.rows == [[f"{MINE}-score-{n}"] for n in range(3)]
+
+
+def test_every_view_has_its_documented_columns(filled: Store) -> None:
+    for view, columns in VIEWS.items():
+        result = run(filled, f"SELECT * FROM {view} LIMIT 1")
+        assert [c.name for c in result.columns] == [c.name for c in columns], view
+
+
+def test_row_cap_answers_the_first_rows_and_says_truncated(filled: Store) -> None:
+    result = run(filled, "SELECT span_id FROM spans ORDER BY span_id", max_rows=5)
+    assert len(result.rows) == 5 and result.truncated
+    whole = run(filled, "SELECT span_id FROM spans ORDER BY span_id LIMIT 5", max_rows=5)
+    assert whole.rows == result.rows and not whole.truncated
+
+
+# -- another project's rows: never ----------------------------------------------------------
+
+SPANS_OF_MINE = "SELECT count(*) FROM spans"
+SNEAKY = [
+    # joins, subqueries, UNION, CTEs: each only ever reads the project's views
+    "SELECT count(*) FROM spans a JOIN traces b ON true WHERE b.trace_id = a.trace_id",
+    "SELECT count(*) FROM (SELECT * FROM spans UNION ALL SELECT * FROM spans WHERE false)",
+    "WITH mine AS (SELECT * FROM spans) SELECT count(*) FROM mine",
+    "WITH x AS (SELECT trace_id FROM traces) SELECT count(*) FROM spans WHERE trace_id IN "
+    "(SELECT trace_id FROM x) OR trace_id NOT IN (SELECT trace_id FROM x)",
+    "select COUNT(*) from SPANS /* prj_b */ -- where project_id = 'prj_b'",
+    'SELECT count(*) FROM "spans"',
+    "SELECT count(*) FROM (SELECT * FROM spans) AS traces",
+]
+
+
+@pytest.mark.parametrize("text", SNEAKY)
+def test_joins_unions_ctes_and_tricks_see_only_the_project(filled: Store, text: str) -> None:
+    (expected,) = run(filled, SPANS_OF_MINE).rows[0]
+    assert run(filled, text).rows == [[expected]]
+    assert expected == filled.count_spans(MINE) != filled.count_spans()
+
+
+def test_no_answer_names_another_projects_rows(filled: Store) -> None:
+    for view, key in (("sessions", "session_id"), ("traces", "trace_id"), ("scores", "score_id")):
+        mine = {row[0] for row in run(filled, f"SELECT {key} FROM {view}").rows}
+        assert mine and all(OTHER not in str(value) for value in mine), view
+    others = run(filled, "SELECT count(*) FROM sessions WHERE session_id LIKE 'prj_b%'")
+    assert others.rows == [[0]]
+
+
+HOSTILE = [
+    ("SELECT * FROM sessions WHERE project_id = 'prj_b'", ["project_id"]),
+    ("SELECT * FROM read_csv('/etc/passwd')", ["read_csv", "not allowed"]),
+    ("SELECT * FROM read_parquet('/tmp/x.parquet')", ["read_parquet", "not allowed"]),
+    ("SELECT * FROM glob('/etc/*')", ["glob|could not read"]),
+    ("SELECT getenv('HOME')", ["getenv", "not allowed"]),
+    ("SELECT * FROM duckdb_settings()", ["duckdb_settings", "not allowed"]),
+    ("SELECT current_setting('memory_limit')", ["current_setting", "not allowed"]),
+    ("SELECT * FROM system.tables", ["Unknown table system.tables", "sessions, traces"]),
+    ("SELECT * FROM file('/etc/passwd')", ["file", "not allowed|unknown table"]),
+    ("SELECT * FROM url('http://127.0.0.1:9/x')", ["url", "not allowed"]),
+    ("SELECT * FROM '/etc/passwd'", ["Unknown table /etc/passwd"]),
+    ("SELECT * FROM api_keys", ["Unknown table api_keys"]),
+    ("SELECT * FROM lamina.main.spans", ["Unknown table lamina.main.spans"]),
+    (
+        "SELECT * FROM (WITH api_keys AS (SELECT 1 AS x) SELECT * FROM api_keys), api_keys",
+        ["Unknown table api_keys"],
+    ),
+    ("WITH spans AS (SELECT * FROM spans) SELECT * FROM spans", ["cannot be named spans"]),
+    ("COPY (SELECT * FROM spans) TO '/tmp/out.csv'", ["Only one SELECT", "COPY"]),
+    ("ATTACH '/tmp/other.duckdb' AS other", ["Only one SELECT"]),
+    ("PRAGMA database_list", ["Only one SELECT"]),
+    ("SET memory_limit = '10GB'", ["Only one SELECT"]),
+    ("INSTALL httpfs", ["Only one SELECT"]),
+    ("LOAD httpfs", ["Only one SELECT"]),
+    ("DELETE FROM spans", ["Only one SELECT"]),
+    ("SELECT 1; SELECT * FROM api_keys", ["Only one SELECT"]),
+    ("SELECT count(*) FROM spans; DROP TABLE spans", ["Only one SELECT"]),
+    ("SELECT 1 SETTINGS readonly = 0", ["settings|could not read"]),
+    ("SELECT * FROM range(10)", ["range", "not allowed"]),
+    ("SELECT * FROM numbers(10)", ["numbers", "not allowed"]),
+    ("SELECT * FROM query('SELECT * FROM api_keys')", ["query", "not allowed"]),
+    (
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r",
+        ["RECURSIVE"],
+    ),
+    ("SELECT ?", ["Parameters"]),
+    ("", ["empty"]),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), HOSTILE, ids=[t[:40] for t, _ in HOSTILE])
+def test_hostile_queries_are_refused_and_say_why(
+    filled: Store, text: str, words: list[str]
+) -> None:
+    refused(filled, text, *words)
+
+
+def test_a_long_query_is_stopped_at_the_time_limit(filled: Store) -> None:
+    """Five spans tables crossed: 156^5 rows, hours of work; stopped at 0.5 s."""
+    started = time.monotonic()
+    with pytest.raises(BadRequest) as caught:
+        run(
+            filled,
+            "SELECT count(*) FROM spans a, spans b, spans c, spans d, spans e",
+            timeout_s=0.5,
+        )
+    assert "longer than 0.5 s" in caught.value.message
+    assert time.monotonic() - started < 10
+    # the store answers the next query (chDB kept no half-read answer for it)
+    assert run(filled, SPANS_OF_MINE).rows == [[filled.count_spans(MINE)]]
+
+
+def test_a_huge_cross_join_is_cut_off(filled: Store) -> None:
+    """Every row of a cross join asked for: the row cap answers the first ones."""
+    result = run(
+        filled,
+        "SELECT a.span_id, b.span_id FROM spans a, spans b, spans c",
+        max_rows=100,
+        timeout_s=5,
+    )
+    assert len(result.rows) == 100 and result.truncated
