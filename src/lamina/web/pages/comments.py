@@ -75,10 +75,29 @@ def is_starred(
     return target in store.starred(project_id, user_id, kind, [target])
 
 
-def side_panel(session: Row, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def side_panel(
+    session: Row, items: list[dict[str, Any]], superseded: list[Row] | None = None
+) -> list[dict[str, Any]]:
     """Every score and comment on a session (its traces' too), oldest first: entries
-    ``{"kind": "score" | "comment", "at": created_at, "item": ...}``."""
-    entries = [{"kind": "score", "at": s["created_at"], "item": s} for s in session["scores"]]
+    ``{"kind": "score" | "comment", "at": created_at, "item": ..., "history": [...]}``.
+    An evaluator's scores a newer judgement replaced (``superseded``, newest first) are
+    the ``history`` of its current score (same source and name), shown beside it; an
+    entry of their own (kind "score") when it has none now."""
+    entries = [
+        {"kind": "score", "at": s["created_at"], "item": s, "history": []}
+        for s in session["scores"]
+    ]
+    current = {
+        (entry["item"]["source"], entry["item"]["name"]): entry
+        for entry in entries
+        if str(entry["item"]["source"]).startswith("evaluator:")
+    }
+    for old in superseded or []:
+        entry = current.get((old["source"], old["name"]))
+        if entry is not None:
+            entry["history"].append(old)
+        else:
+            entries.append({"kind": "score", "at": old["created_at"], "item": old, "history": []})
     entries += [{"kind": "comment", "at": c["created_at"], "item": c} for c in items]
     entries.sort(key=lambda entry: entry["at"])
     return entries

@@ -14,11 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from lamina.evaluation import definition
+from lamina.query import present
 from lamina.store.base import Row, Store
+from lamina.store.evaluators import RunQuery, RunStatus
 from lamina.store.scores import BUILT_IN_CONFIGS, OUTCOME, ScoreConfig, ScoreType
 
 BUCKETS = 5  # colour steps from worst (0) to best (4)
 MAX_COLUMNS = 8  # score columns in a list, the first names A to Z (and the sorted one)
+HISTORY_RUNS = 50  # an evaluator's judgements of one session shown on its page
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +107,36 @@ def _bucket(value: float, low: float, high: float) -> int | None:
     if high <= low or not low <= value <= high:
         return None  # outside the scale: shown without a colour
     return min(BUCKETS - 1, int((value - low) / (high - low) * BUCKETS))
+
+
+def superseded(store: Store, project_id: str, session_id: str) -> list[Row]:
+    """The evaluator scores of the session that a newer judgement replaced (their runs
+    keep them: lamina.evaluation.runner), each as a score row with ``superseded_at``;
+    newest first. Only session evaluators judge a session as a whole."""
+    found: list[Row] = []
+    for evaluator in store.list_evaluators(project_id):
+        if evaluator.target != "session":
+            continue
+        query = RunQuery(limit=HISTORY_RUNS, target_id=session_id, status=RunStatus.OK)
+        runs = store.list_runs(project_id, evaluator.evaluator_id, query)
+        llm = definition.spec_of(evaluator).get("llm") or {}
+        name = (llm.get("score") or {}).get("name") or evaluator.name
+        found += [
+            {
+                "score_id": run.score_id,
+                "name": name,
+                "value": run.value,
+                "label": run.label,
+                "comment": run.comment,
+                "source": f"evaluator:{evaluator.name}",
+                "author": None,
+                "trace_id": run.trace_id,
+                "span_id": None,
+                "created_at": present.moment(run.finished_ns),
+                "superseded_at": present.moment(run.superseded_ns),
+            }
+            for run in runs
+            if run.superseded_ns is not None
+        ]
+    found.sort(key=lambda row: row["created_at"], reverse=True)
+    return found

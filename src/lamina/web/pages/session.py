@@ -79,6 +79,7 @@ async def session_page(page: Page) -> Response:
     thread = await page.call(
         comment_pages.thread, page.store, page.project.id, user_id, session_id=session_id
     )
+    superseded = await page.call(score_pages.superseded, page.store, page.project.id, session_id)
     starred = await page.call(
         comment_pages.is_starred, page.store, page.project.id, user_id, StarKind.SESSION, session_id
     )
@@ -95,7 +96,7 @@ async def session_page(page: Page) -> Response:
         marks=transcript.timeline(session),
         waterfall=waterfall.build(session, outline),
         comments=thread,
-        side_panel=comment_pages.side_panel(session, thread),
+        side_panel=comment_pages.side_panel(session, thread, superseded),
         starred=starred,
     )
 
