@@ -69,7 +69,7 @@ def test_every_operation_keeps_to_its_description(
     """With a project key: a managing operation is a 403 the description allows."""
     server, key = described
     operations = _operations(server)
-    assert len(operations) == 48
+    assert len(operations) == 56
     for operation in operations:
         _check(server, operation, mode, key)
 
@@ -162,6 +162,17 @@ def test_the_description_names_every_evaluator_route(
     server, _ = described
     document = httpx.get(f"{server.url}/api/v1/openapi.json", timeout=10).json()
     for route in evaluators.routes:
+        for method in route.methods or ():  # type: ignore[attr-defined]
+            if method != "HEAD":
+                assert method.lower() in document["paths"][route.path]  # type: ignore[attr-defined]
+
+
+def test_the_description_names_every_dataset_route(described: tuple[LaminaServer, str]) -> None:
+    from lamina.web import datasets
+
+    server, _ = described
+    document = httpx.get(f"{server.url}/api/v1/openapi.json", timeout=10).json()
+    for route in datasets.routes:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method != "HEAD":
                 assert method.lower() in document["paths"][route.path]  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import Any
 
 from lamina.errors import BadRequest
 from lamina.store.comments import CommentQuery
+from lamina.store.datasets import ItemQuery
 from lamina.store.queries import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -119,6 +120,15 @@ def parse_comment_query(params: Mapping[str, str]) -> CommentQuery:
         session_id=_text(params, "session_id"),
         trace_id=(_text(params, "trace_id") or "").lower() or None,
         span_id=(_text(params, "span_id") or "").lower() or None,
+    )
+
+
+def parse_item_query(params: Mapping[str, str]) -> ItemQuery:
+    """A dataset's items' page (``GET /api/v1/datasets/{name}/items``); oldest first
+    (the cursor's sort is "created")."""
+    cursor = _text(params, "cursor")
+    return ItemQuery(
+        limit=_limit(params), cursor=Cursor.decode(cursor, "created") if cursor else None
     )
 
 

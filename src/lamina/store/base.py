@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
+from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -228,6 +229,34 @@ class Store(Protocol):
 
     def delete_share(self, project_id: str, share_id_or_hash: str) -> Share | None:
         """Revoke the project's share of that id or token hash; None if it has none."""
+
+    # -- datasets (lamina.store.datasets) --------------------------------------------
+    # Deleting a project deletes its datasets; deleting a session or trace leaves the
+    # items made from it (copies).
+    def put_dataset(self, project_id: str, dataset: Dataset) -> Dataset:
+        """Create the dataset, or change the description of the one of its name; answer
+        it as stored (with its item count)."""
+
+    def list_datasets(self, project_id: str) -> list[Dataset]:
+        """The project's datasets, by name."""
+
+    def get_dataset(self, project_id: str, name: str) -> Dataset | None: ...
+
+    def delete_dataset(self, project_id: str, name: str) -> Dataset | None:
+        """The dataset and its items."""
+
+    def put_dataset_items(self, project_id: str, name: str, items: Sequence[DatasetItem]) -> bool:
+        """Add the items to the dataset, each replacing its item of that item_id; False
+        (and nothing stored) when the project has no dataset of that name."""
+
+    def list_dataset_items(self, project_id: str, name: str, query: ItemQuery) -> Page[DatasetItem]:
+        """The dataset's items, oldest first (none for a dataset the project has not)."""
+
+    def get_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None: ...
+
+    def delete_dataset_item(
+        self, project_id: str, name: str, item_id: str
+    ) -> DatasetItem | None: ...
 
     # -- data lifecycle: delete, retention, export ------------------------------
     # Deletes run in one transaction each, beside ingest writes, and refresh the

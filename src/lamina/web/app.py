@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
 from lamina.server_runtime import ServerRuntime
-from lamina.web import admin, api, comments, metrics, scores, shares
+from lamina.web import admin, api, comments, datasets, metrics, scores, shares
 from lamina.web import evaluators as evaluator_api
 from lamina.web.api import JSONResponse
 
@@ -129,6 +129,7 @@ def create_app(
         *comments.routes,
         *metrics.routes,
         *shares.routes,
+        *datasets.routes,
         *admin.routes,
         *(pages.routes if pages is not None else []),
     ]

@@ -117,6 +117,8 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "shares",
             "evaluators",
             "evaluator_runs",
+            "datasets",
+            "dataset_items",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)

@@ -378,6 +378,37 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 7: when an evaluator run's last attempt failed (#20; lamina.evaluation.health).
     ["ALTER TABLE evaluator_runs ADD COLUMN IF NOT EXISTS failed_ns Nullable(Int64)"],
+    # 8: datasets (#22; lamina.store.clickhouse.datasets): each change of a dataset or an
+    # item is a new row version (read FINAL); a delete is a lightweight DELETE.
+    [
+        """
+        CREATE TABLE IF NOT EXISTS datasets (
+            project_id String,
+            name String,
+            description Nullable(String),
+            created_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, name)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS dataset_items (
+            project_id LowCardinality(String),
+            dataset String,
+            item_id String,
+            input String CODEC(ZSTD(1)),
+            expected_output Nullable(String) CODEC(ZSTD(1)),
+            metadata Nullable(String) CODEC(ZSTD(1)),
+            source_session_id Nullable(String),
+            source_trace_id Nullable(String),
+            source_turn Nullable(Int32),
+            created_ns Int64,
+            updated_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, dataset, item_id)
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,6 +40,7 @@ from lamina.store.clickhouse import (
     writer,
 )
 from lamina.store.clickhouse import console as console_sql
+from lamina.store.clickhouse import datasets as dataset_rows
 from lamina.store.clickhouse import evaluators as evaluator_rows
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse import users as end_users
@@ -47,6 +48,7 @@ from lamina.store.clickhouse.client import Client, StoreAddress
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
+from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
@@ -174,6 +176,31 @@ class ClickHouseStore:
 
     def delete_share(self, project_id: str, share_id_or_hash: str) -> Share | None:
         return shares.delete_share(self.connection, project_id, share_id_or_hash)
+
+    # -- datasets (lamina.store.clickhouse.datasets) ------------------------------------------
+    def put_dataset(self, project_id: str, dataset: Dataset) -> Dataset:
+        return dataset_rows.put_dataset(self.connection, project_id, dataset)
+
+    def list_datasets(self, project_id: str) -> list[Dataset]:
+        return dataset_rows.list_datasets(self.connection, project_id)
+
+    def get_dataset(self, project_id: str, name: str) -> Dataset | None:
+        return dataset_rows.get_dataset(self.connection, project_id, name)
+
+    def delete_dataset(self, project_id: str, name: str) -> Dataset | None:
+        return dataset_rows.delete_dataset(self.connection, project_id, name)
+
+    def put_dataset_items(self, project_id: str, name: str, items: Sequence[DatasetItem]) -> bool:
+        return dataset_rows.put_items(self.connection, project_id, name, items)
+
+    def list_dataset_items(self, project_id: str, name: str, query: ItemQuery) -> Page[DatasetItem]:
+        return dataset_rows.list_items(self.connection, project_id, name, query)
+
+    def get_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None:
+        return dataset_rows.get_item(self.connection, project_id, name, item_id)
+
+    def delete_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None:
+        return dataset_rows.delete_item(self.connection, project_id, name, item_id)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:

@@ -96,6 +96,8 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "shares",
             "evaluators",
             "evaluator_runs",
+            "datasets",
+            "dataset_items",
         ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])

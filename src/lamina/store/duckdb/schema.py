@@ -344,6 +344,30 @@ MIGRATIONS: list[str] = [
     # 15: when an evaluator run's last attempt failed (#20; lamina.evaluation.health): an
     # evaluator whose newest failure is newer than its newest ok run is failing.
     "ALTER TABLE evaluator_runs ADD COLUMN failed_ns BIGINT;",
+    # 16: datasets (#22; lamina.store.datasets): each project's named lists of test cases,
+    # and their items (input, expected output and metadata as JSON text, and the session,
+    # trace and turn an item was made from). No key indexes, as evaluators.
+    """
+    CREATE TABLE datasets (
+        project_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        description VARCHAR,
+        created_ns BIGINT NOT NULL
+    );
+    CREATE TABLE dataset_items (
+        project_id VARCHAR NOT NULL,
+        dataset VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        input VARCHAR NOT NULL,
+        expected_output VARCHAR,
+        metadata VARCHAR,
+        source_session_id VARCHAR,
+        source_trace_id VARCHAR,
+        source_turn INTEGER,
+        created_ns BIGINT NOT NULL,
+        updated_ns BIGINT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

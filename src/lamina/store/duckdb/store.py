@@ -31,8 +31,10 @@ from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
+from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, reads, scores, shares
 from lamina.store.duckdb import console as console_sql
+from lamina.store.duckdb import datasets as dataset_rows
 from lamina.store.duckdb import evaluators as evaluator_rows
 from lamina.store.duckdb import users as end_users
 from lamina.store.duckdb.connection import Connection, first_line, one
@@ -263,6 +265,31 @@ class DuckDBStore:
 
     def delete_share(self, project_id: str, share_id_or_hash: str) -> Share | None:
         return shares.delete_share(self._connection, project_id, share_id_or_hash)
+
+    # -- datasets (lamina.store.duckdb.datasets) ---------------------------------------
+    def put_dataset(self, project_id: str, dataset: Dataset) -> Dataset:
+        return dataset_rows.put_dataset(self._connection, project_id, dataset)
+
+    def list_datasets(self, project_id: str) -> list[Dataset]:
+        return dataset_rows.list_datasets(self._connection, project_id)
+
+    def get_dataset(self, project_id: str, name: str) -> Dataset | None:
+        return dataset_rows.get_dataset(self._connection, project_id, name)
+
+    def delete_dataset(self, project_id: str, name: str) -> Dataset | None:
+        return dataset_rows.delete_dataset(self._connection, project_id, name)
+
+    def put_dataset_items(self, project_id: str, name: str, items: Sequence[DatasetItem]) -> bool:
+        return dataset_rows.put_items(self._connection, project_id, name, items)
+
+    def list_dataset_items(self, project_id: str, name: str, query: ItemQuery) -> Page[DatasetItem]:
+        return dataset_rows.list_items(self._connection, project_id, name, query)
+
+    def get_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None:
+        return dataset_rows.get_item(self._connection, project_id, name, item_id)
+
+    def delete_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None:
+        return dataset_rows.delete_item(self._connection, project_id, name, item_id)
 
     # -- data lifecycle ---------------------------------------------------------------
     @contextlib.contextmanager

@@ -7,6 +7,7 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.evaluators` those of evaluators,
 :mod:`~lamina.web.openapi.comments` those of comments and stars,
 :mod:`~lamina.web.openapi.shares` those of share links,
+:mod:`~lamina.web.openapi.datasets` those of datasets,
 :mod:`~lamina.web.openapi.metrics` those of metrics, :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.web.openapi import admin, comments, metrics, project, schemas, scores, shares
+from lamina.web.openapi import datasets as dataset_paths
 from lamina.web.openapi import evaluators as evaluator_paths
 
 
@@ -38,6 +40,7 @@ def document() -> dict[str, Any]:
             **evaluator_paths.paths(project.PROJECT),
             **comments.paths(project.PROJECT),
             **shares.paths(project.PROJECT),
+            **dataset_paths.paths(project.PROJECT),
             **metrics.paths(project.PROJECT),
             **admin.paths(),
         },
@@ -56,6 +59,7 @@ def document() -> dict[str, Any]:
                 **evaluator_paths.schemas(),
                 **comments.schemas(),
                 **shares.schemas(),
+                **dataset_paths.schemas(),
                 **metrics.schemas(),
             },
         },
