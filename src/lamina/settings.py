@@ -154,6 +154,22 @@ class Settings:
         "for any). Judges are refused loopback, private, link-local and other non-public "
         "addresses otherwise: any project key can set a judge's address.",
     )
+    sql_timeout_seconds: int = _setting(
+        10,
+        "LAMINA_SQL_TIMEOUT_SECONDS",
+        "The SQL console (POST /api/v1/sql) stops a query that runs longer than this, in "
+        "seconds. On chDB a query and ingest take turns: this is also the longest ingest "
+        "waits for one.",
+    )
+    sql_max_rows: int = _setting(
+        10_000, "LAMINA_SQL_MAX_ROWS", "Rows the SQL console answers at most for one query."
+    )
+    sql_memory_mb: int = _setting(
+        512,
+        "LAMINA_SQL_MEMORY_MB",
+        "Memory one SQL console query may use on ClickHouse (max_memory_usage). On DuckDB "
+        "a query shares the store's memory (--store-memory-mb) instead.",
+    )
     demo: bool = _setting(
         False, "LAMINA_DEMO", "Load the demo sessions through OTLP after start (once per data dir)."
     )
@@ -210,6 +226,16 @@ class Settings:
             )
         if self.evaluator_lease_seconds < 1:
             raise ConfigError("evaluator_lease_seconds must be at least 1.")
+        if self.sql_timeout_seconds <= 0 or self.sql_max_rows < 1 or self.sql_memory_mb < 16:
+            raise ConfigError(
+                "sql_timeout_seconds must be above 0, sql_max_rows at least 1 and "
+                "sql_memory_mb at least 16."
+            )
+        if self.sql_timeout_seconds < 1 or self.sql_max_rows < 1 or self.sql_memory_mb < 16:
+            raise ConfigError(
+                "sql_timeout_seconds and sql_max_rows must be at least 1, sql_memory_mb at "
+                "least 16."
+            )
         if self.retention_check_seconds < 1:
             raise ConfigError("retention_check_seconds must be at least 1.")
         if self.max_queue_spans < 1 or self.max_batch_spans < 1:

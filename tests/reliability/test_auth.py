@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from lamina.receivers import http as otlp_routes
 from lamina.web import admin, api, comments, metrics, scores, shares
+from lamina.web import console as console_api
 from tests.conftest import LaminaServer, start_server
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
@@ -163,6 +164,7 @@ API = [
     ("DELETE", "/api/v1/bookmarks", None),
     ("GET", "/api/v1/metrics?metric=traces", None),
     ("GET", "/api/v1/metrics/distribution?metric=turns", None),
+    ("POST", "/api/v1/sql", None),
 ]
 # Every managing route (admin token only), with the ids it takes.
 ADMIN = [
@@ -188,6 +190,7 @@ OTLP_PATHS = sorted(route.path for route in otlp_routes.routes)  # type: ignore[
 def test_the_matrix_covers_every_route() -> None:
     covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
     routes = [*api.routes, *scores.routes, *comments.routes, *shares.routes, *admin.routes]
+    routes += console_api.routes
     for route in [*routes, *metrics.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
@@ -243,6 +246,7 @@ def _body(world: World, method: str, path: str) -> bytes | None:
         "/api/v1/scores": {"name": "intrusion", "value": 0, "session_id": world.session_id},
         "/api/v1/score-configs": {"name": "intrusion", "type": "numeric", "max": 0},
         "/api/v1/comments": {"body": "intrusion", "session_id": world.session_id},
+        "/api/v1/sql": {"query": "SELECT session_id, trace_id FROM traces"},
     }
     if path == "/api/v1/bookmarks":
         return orjson.dumps({"session_id": world.session_id})
@@ -402,6 +406,35 @@ def test_another_projects_key_counts_none_of_the_owners_data(world: World) -> No
             assert spread.status_code == 200, spread.text
             assert bool(spread.json()["buckets"]) == bool(counted), (key == world.key, params)
             assert world.session_id not in spread.text and world.trace_id not in answer.text
+
+
+def test_another_projects_key_reads_none_of_the_owners_rows_in_sql(world: World) -> None:
+    """SQL with B's key, naming A's project or not, by A's ids, through joins and a
+    UNION: no row of A's; A's key reads its own."""
+    session = world.session_id.replace("'", "''")
+    queries = [
+        "SELECT trace_id FROM traces",
+        f"SELECT * FROM sessions WHERE session_id = '{session}'",
+        f"SELECT t.trace_id FROM traces t JOIN spans s ON s.trace_id = t.trace_id "
+        f"WHERE t.trace_id = '{world.trace_id}'",
+        f"SELECT trace_id FROM spans UNION ALL SELECT trace_id FROM scores "
+        f"WHERE trace_id = '{world.trace_id}'",
+        "SELECT score_id FROM scores",
+    ]
+    for key, owner in ((world.other_key, False), (world.key, True)):
+        for params in ({}, {"project": world.name}):
+            for text in queries:
+                answer = otlp.client().post(
+                    world.server.url + "/api/v1/sql?" + urlencode(params),
+                    headers=_bearer(key),
+                    json={"query": text},
+                )
+                assert answer.status_code == 200, answer.text
+                if text == "SELECT trace_id FROM traces":
+                    assert (world.trace_id in answer.text) == owner, (owner, params)
+                elif not owner:
+                    assert world.trace_id not in answer.text and world.score_id not in answer.text
+                    assert world.session_id not in answer.text
 
 
 def _owner_still_has_everything(world: World) -> None:

@@ -19,6 +19,7 @@ from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
 from lamina.server_runtime import ServerRuntime
 from lamina.web import admin, api, comments, datasets, metrics, scores, shares
+from lamina.web import console as console_api
 from lamina.web import evaluators as evaluator_api
 from lamina.web.api import JSONResponse
 
@@ -128,6 +129,7 @@ def create_app(
         *evaluator_api.routes,
         *comments.routes,
         *metrics.routes,
+        *console_api.routes,
         *shares.routes,
         *datasets.routes,
         *admin.routes,

@@ -8,6 +8,7 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.comments` those of comments and stars,
 :mod:`~lamina.web.openapi.shares` those of share links,
 :mod:`~lamina.web.openapi.datasets` those of datasets,
+:mod:`~lamina.web.openapi.console` that of the SQL console,
 :mod:`~lamina.web.openapi.metrics` those of metrics, :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.web.openapi import admin, comments, metrics, project, schemas, scores, shares
+from lamina.web.openapi import console as console_paths
 from lamina.web.openapi import datasets as dataset_paths
 from lamina.web.openapi import evaluators as evaluator_paths
 
@@ -36,6 +38,7 @@ def document() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": {
             **project.paths(),
+            **console_paths.paths(project.PROJECT),
             **scores.paths(project.PROJECT),
             **evaluator_paths.paths(project.PROJECT),
             **comments.paths(project.PROJECT),
@@ -55,6 +58,7 @@ def document() -> dict[str, Any]:
             },
             "schemas": {
                 **schemas.schemas(),
+                **console_paths.schemas(),
                 **scores.schemas(),
                 **evaluator_paths.schemas(),
                 **comments.schemas(),
