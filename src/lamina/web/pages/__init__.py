@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lamina.errors import LaminaError, NotFound, Unauthorized
 from lamina.server_runtime import ServerRuntime
 from lamina.web.pages import columns, dashboard, lists, session, settings, share, signin, trace
+from lamina.web.pages import console as console_page
 from lamina.web.pages import evaluators as evaluator_page
 from lamina.web.pages.accounts import Accounts
 from lamina.web.pages.base import Site, page
@@ -105,6 +106,7 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/traces", page(lists.traces_page), methods=both),
         Route("/p/{project}/traces/{trace_id}", page(trace.trace_page)),
         Route("/p/{project}/dashboard", page(dashboard.dashboard_page)),
+        Route("/p/{project}/sql", page(console_page.sql_page)),
         Route("/p/{project}/columns", page(columns.save), methods=["POST"]),
         Route("/p/{project}/sessions", page(signin.sessions_home)),
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),

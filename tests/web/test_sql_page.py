@@ -1,0 +1,88 @@
+"""The SQL page over HTTP, signed in: the dialect and the views named, a query's result
+as a table, a chart and a CSV download, the query's errors shown plainly, and values
+escaped like every page's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.web.conftest import PASSWORD, Seeded
+
+BY_DAY = (
+    "SELECT date_trunc('day', start_time) AS day, count(*) AS sessions FROM sessions GROUP BY 1"
+)
+
+
+@pytest.fixture(scope="module")
+def client(web: Seeded) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=web.url, timeout=30) as signed_in:
+        form = signed_in.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        answer = signed_in.post(
+            "/signin", data={"email": web.email, "password": PASSWORD, "csrf": token[1]}
+        )
+        assert answer.status_code == 303
+        yield signed_in
+
+
+def _cells(html: str) -> list[list[str]]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        re.findall(r"<td>(.*?)</td>", row, re.S)
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_the_page_names_the_dialect_and_the_views(client: httpx.Client) -> None:
+    page = client.get("/p/default/sql")
+    assert page.status_code == 200, page.text
+    assert 'aria-current="page">SQL</a>' in page.text
+    assert "Read-only DuckDB SQL" in page.text
+    for view in ("sessions", "traces", "spans", "scores"):
+        assert f"<summary><code>{view}</code></summary>" in page.text
+    assert "<code>duration_ms</code>" in page.text
+    assert "data-sql-result" not in page.text  # nothing runs until asked
+
+
+def test_a_query_shows_the_lists_rows_a_chart_and_a_csv(client: httpx.Client, web: Seeded) -> None:
+    sessions = web.server.api("/api/v1/sessions", limit=200)["items"]
+    page = client.get("/p/default/sql", params={"q": BY_DAY})
+    assert page.status_code == 200, page.text
+    rows = _cells(page.text)
+    assert sum(int(count) for _, count in rows) == len(sessions)
+    assert "data-sql-error" not in page.text
+    download = client.get("/p/default/sql", params={"q": BY_DAY, "format": "csv"})
+    assert download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(download.text)))
+    assert table[0] == ["day", "sessions"]
+    assert sum(int(count) for _, count in table[1:]) == len(sessions)
+    durations = client.get(
+        "/p/default/sql", params={"q": "SELECT start_time, duration_ms FROM traces"}
+    )
+    assert "<svg" in durations.text and "duration_ms by start_time" in durations.text
+
+
+def test_an_error_is_shown_plainly_and_values_are_escaped(
+    client: httpx.Client, web: Seeded
+) -> None:
+    refused = client.get("/p/default/sql", params={"q": "SELECT * FROM read_csv('/etc/passwd')"})
+    assert refused.status_code == 200
+    assert 'role="alert" data-sql-error>The table function' in refused.text
+    assert "is not allowed" in refused.text and "root:" not in refused.text
+    two = client.get("/p/default/sql", params={"q": "SELECT 1; SELECT 2"})
+    assert "Only one SELECT statement is allowed" in two.text
+    session = web.xss_session.replace("'", "''")
+    xss = client.get(
+        "/p/default/sql",
+        params={"q": f"SELECT input_preview FROM traces WHERE session_id = '{session}'"},
+    )
+    assert "&lt;script&gt;" in xss.text or "&lt;img" in xss.text
+    assert "<script>alert" not in xss.text and "<img src=x" not in xss.text
