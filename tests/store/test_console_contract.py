@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlglot import exp
 
 from lamina.errors import BadRequest
 from lamina.store.base import Store
@@ -255,3 +256,27 @@ def test_a_huge_cross_join_is_cut_off(filled: Store) -> None:
         timeout_s=5,
     )
     assert len(result.rows) == 100 and result.truncated
+
+
+TRICKY = [
+    "it's",
+    "a\\'b",
+    "back\\\\slash\\",
+    "x'); SELECT * FROM api_keys; --",
+    "*/ 1 /*",
+    "{project:String}",
+    "$lamina_project",
+    "\\n\\t",
+    "é 中",
+]
+
+
+def test_a_string_is_read_by_the_engine_as_the_guard_read_it(filled: Store) -> None:
+    """The SQL that runs is generated from the checked tree: a literal with quotes,
+    backslashes, comment marks or parameter syntax is one value to the engine too (were
+    the dialects' escapes to disagree, text inside it could run as SQL)."""
+    dialect = filled.sql_dialect
+    for text in TRICKY:
+        literal = exp.Literal.string(text).sql(dialect=dialect)
+        result = run(filled, f"SELECT {literal} AS x, 1 AS y")
+        assert result.rows == [[text, 1]], (text, literal)

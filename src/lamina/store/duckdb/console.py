@@ -62,7 +62,9 @@ def run(connection: Connection, project_id: str, query: ConsoleQuery) -> Console
     try:
         cursor.execute(f"USE {CATALOG}")
         timer.start()
-        table = cursor.sql(sql, params={"lamina_project": project_id}).to_arrow_table()
+        # (a query of no view binds nothing: DuckDB refuses a parameter left unused)
+        params = {"lamina_project": project_id} if rewritten.views else None
+        table = cursor.sql(sql, params=params).to_arrow_table()
     except duckdb.InterruptException:
         raise BadRequest(
             f"The query ran longer than {query.timeout_s:g} s and was stopped. Narrow it "
