@@ -203,6 +203,54 @@ class Operations:
         deleted = comments.delete(self.store, self._project(project).id, comment_id, admin)
         return {"deleted": comments.present(deleted)}
 
+    # -- datasets (lamina.evaluation.datasets), as the API takes and shows them ---------------
+    def list_datasets(self, project: str) -> dict[str, Any]:
+        from lamina.evaluation import datasets
+
+        found = self.store.list_datasets(self._project(project).id)
+        return {"items": [datasets.present_dataset(item) for item in found]}
+
+    def create_dataset(self, project: str, item: dict[str, Any]) -> dict[str, Any]:
+        from lamina.evaluation import datasets
+
+        made, _ = datasets.create(self.store, self._project(project).id, item)
+        return {"dataset": datasets.present_dataset(made)}
+
+    def delete_dataset(self, project: str, name: str) -> dict[str, Any]:
+        from lamina.evaluation import datasets
+
+        found = self.store.delete_dataset(self._project(project).id, datasets.check_name(name))
+        if found is None:
+            raise NotFound(datasets.no_dataset(name))
+        return {"deleted": datasets.present_dataset(found)}
+
+    def list_dataset_items(self, project: str, name: str, params: dict[str, str]) -> dict[str, Any]:
+        from lamina.evaluation import datasets
+        from lamina.query.params import parse_item_query
+
+        found = self._project(project)
+        if self.store.get_dataset(found.id, datasets.check_name(name)) is None:
+            raise NotFound(datasets.no_dataset(name))
+        page = self.store.list_dataset_items(found.id, name, parse_item_query(params))
+        items = [datasets.present_item(item, found.name) for item in page.items]
+        return {"items": items, "next_cursor": page.next_cursor}
+
+    def add_dataset_items(self, project: str, name: str, items: list[Any]) -> dict[str, Any]:
+        from lamina.evaluation import datasets
+
+        made = datasets.plain_items(items, datasets.now())
+        datasets.add_items(self.store, self._project(project).id, datasets.check_name(name), made)
+        return {"added": len(made), "item_ids": [item.item_id for item in made]}
+
+    def delete_dataset_item(self, project: str, name: str, item_id: str) -> dict[str, Any]:
+        from lamina.evaluation import datasets
+
+        found = self._project(project)
+        deleted = self.store.delete_dataset_item(found.id, datasets.check_name(name), item_id)
+        if deleted is None:
+            raise NotFound(f'No item "{item_id[:100]}" in the dataset "{name}".')
+        return {"deleted": datasets.present_item(deleted, found.name)}
+
     def end_session(
         self, project: str, session_id: str, outcome: str | None = None
     ) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 - :mod:`~lamina.cli.browse`: ``sessions``, ``traces``
 - :mod:`~lamina.cli.scores`: ``scores``
 - :mod:`~lamina.cli.comments`: ``comments``
+- :mod:`~lamina.cli.datasets`: ``datasets``
 - :mod:`~lamina.cli.evaluators`: ``evaluators``
 - :mod:`~lamina.cli.data`: ``export``, ``import``
 - :mod:`~lamina.cli.quarantine`: ``quarantine``
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from lamina.cli import admin, browse, comments, data, quarantine, scores, serve
+from lamina.cli import admin, browse, comments, data, datasets, quarantine, scores, serve
 from lamina.cli import evaluators as evaluator_commands
 
 
@@ -37,6 +38,7 @@ for command in (
     browse.traces,
     scores.scores,
     comments.comments,
+    datasets.datasets,
     evaluator_commands.evaluators,
     data.export_command,
     data.import_command,

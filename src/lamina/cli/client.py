@@ -127,6 +127,37 @@ class ApiClient:
         answer = self._call("DELETE", path, params={"project": project})
         return {"deleted": _presented(answer["deleted"])}
 
+    # -- datasets ------------------------------------------------------------------------------
+    def list_datasets(self, project: str) -> dict[str, Any]:
+        found = self._call("GET", "/api/v1/datasets", params={"project": project})
+        found["items"] = [_presented(item) for item in found["items"]]
+        return found
+
+    def create_dataset(self, project: str, item: dict[str, Any]) -> dict[str, Any]:
+        answer = self._call("POST", "/api/v1/datasets", params={"project": project}, json=item)
+        return {"dataset": _presented(answer["dataset"])}
+
+    def delete_dataset(self, project: str, name: str) -> dict[str, Any]:
+        answer = self._call("DELETE", _dataset_path(name), params={"project": project})
+        return {"deleted": _presented(answer["deleted"])}
+
+    def list_dataset_items(
+        self, project: str, name: str, params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        path = _dataset_path(name) + "/items"
+        page = self._call("GET", path, params={**params, "project": project})
+        page["items"] = [_presented(item) for item in page["items"]]
+        return page
+
+    def add_dataset_items(self, project: str, name: str, items: list[Any]) -> dict[str, Any]:
+        path = _dataset_path(name) + "/items"
+        return self._call("POST", path, params={"project": project}, json={"items": items})
+
+    def delete_dataset_item(self, project: str, name: str, item_id: str) -> dict[str, Any]:
+        path = f"{_dataset_path(name)}/items/{quote(item_id, safe='')}"
+        answer = self._call("DELETE", path, params={"project": project})
+        return {"deleted": _presented(answer["deleted"])}
+
     def end_session(
         self, project: str, session_id: str, outcome: str | None = None
     ) -> dict[str, Any]:
@@ -250,7 +281,7 @@ class ApiClient:
 def _presented(row: dict[str, Any]) -> dict[str, Any]:
     """A session, trace or span the JSON API sent, its times (ISO text on the wire)
     ``datetime`` again: what :mod:`lamina.query.present` gives on a store."""
-    for name in ("start_time", "end_time", "ended_at", "created_at"):
+    for name in ("start_time", "end_time", "ended_at", "created_at", "updated_at"):
         if isinstance(row.get(name), str):
             row[name] = datetime.fromisoformat(row[name])
     for event in row.get("events") or []:
@@ -260,6 +291,10 @@ def _presented(row: dict[str, Any]) -> dict[str, Any]:
         for item in row.get(name) or []:
             _presented(item)
     return row
+
+
+def _dataset_path(name: str) -> str:
+    return f"/api/v1/datasets/{quote(name, safe='')}"
 
 
 def _project_path(project: str) -> str:
