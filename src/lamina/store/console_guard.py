@@ -276,9 +276,9 @@ def _check_function(node: exp.Func, dialect: str) -> None:
 
 
 def _check_table(node: exp.Table, dialect: str) -> None:
-    where = node.sql(dialect=dialect) if not node.args.get("alias") else node.this.sql(dialect)
     if not isinstance(node.this, exp.Identifier):
-        raise refuse(f"The table function {where} is not allowed: the tables are {_TABLES}.")
+        shown = node.this.sql(dialect=dialect).split("(")[0].lower()  # as the dialect names it
+        raise refuse(f"The table function {shown} is not allowed: the tables are {_TABLES}.")
     if node.args.get("db") or node.args.get("catalog"):
         full = ".".join(p.name for p in node.parts)
         raise refuse(f"Unknown table {full}: the tables are {_TABLES}.")
