@@ -10,6 +10,7 @@ from lamina.receivers import http as otlp
 from lamina.settings import describe
 from lamina.web import admin, api, comments, metrics, shares
 from lamina.web import evaluators as evaluator_api
+from lamina.web import users as user_api
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def test_every_setting_is_documented_with_flag_and_variable() -> None:
 def test_every_route_is_in_the_api_reference() -> None:
     text = (ROOT / "docs" / "api.md").read_text()
     routes = [*api.routes, *otlp.routes, *admin.routes, *shares.routes, *comments.routes]
-    for route in [*routes, *metrics.routes]:
+    for route in [*routes, *metrics.routes, *user_api.routes]:
         path = re.sub(r":\w+}", "}", route.path)  # type: ignore[attr-defined]
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method != "HEAD":

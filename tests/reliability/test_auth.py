@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from lamina.receivers import http as otlp_routes
 from lamina.web import admin, api, comments, metrics, scores, shares
 from lamina.web import console as console_api
+from lamina.web import users as user_api
 from tests.conftest import LaminaServer, start_server
 from tests.reliability.test_data_lifecycle import send_session
 from tests.support import otlp
@@ -41,6 +42,10 @@ MISSING_COMMENT = "no-such-comment"
 CONFIG = "tone"  # the owner's score config
 MISSING_CONFIG = "no-such-config"
 MISSING_SHARE = "shr_0000000000000000"
+SAVED = "owners-saved-query"  # the owner's saved SQL query
+MISSING_SAVED = "no-such-saved-query"
+USER = "u-1"  # the user id of the owner's session (send_session)
+MISSING_USER = "no-such-user"
 
 
 @dataclass
@@ -105,6 +110,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         headers=_bearer(key),
     )
     assert commented.status_code == 201, commented.text
+    saved = otlp.client().put(
+        f"{server.url}/api/v1/sql/queries/{SAVED}",
+        json={"query": f"SELECT * FROM sessions WHERE session_id = '{session_id}'"},
+        headers=_bearer(key),
+    )
+    assert saved.status_code == 200, saved.text
     owner_key_id = next(
         k["id"]
         for k in otlp.admin(server, "list_keys", project=name)
@@ -165,6 +176,11 @@ API = [
     ("GET", "/api/v1/metrics?metric=traces", None),
     ("GET", "/api/v1/metrics/distribution?metric=turns", None),
     ("POST", "/api/v1/sql", None),
+    ("GET", "/api/v1/sql/queries", None),
+    ("PUT", "/api/v1/sql/queries/{name}", None),  # saved in the caller's own project
+    ("DELETE", "/api/v1/sql/queries/{name}", "saved"),
+    ("GET", "/api/v1/users", None),
+    ("GET", "/api/v1/users/{user_id}", "user"),
 ]
 # Every managing route (admin token only), with the ids it takes.
 ADMIN = [
@@ -191,7 +207,7 @@ def test_the_matrix_covers_every_route() -> None:
     covered = {(method, path.split("?")[0]) for method, path, _ in [*API, *ADMIN]}
     routes = [*api.routes, *scores.routes, *comments.routes, *shares.routes, *admin.routes]
     routes += console_api.routes
-    for route in [*routes, *metrics.routes]:
+    for route in [*routes, *metrics.routes, *user_api.routes]:
         for method in route.methods or ():  # type: ignore[attr-defined]
             if method == "HEAD" or route.path in PUBLIC:  # type: ignore[attr-defined]
                 continue
@@ -227,6 +243,10 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
         return path.replace("{key}", world.share_id), path.replace("{key}", MISSING_SHARE)
     if kind == "config":
         return path.replace("{name}", CONFIG), path.replace("{name}", MISSING_CONFIG)
+    if kind == "saved":
+        return path.replace("{name}", SAVED), path.replace("{name}", MISSING_SAVED)
+    if kind == "user":
+        return path.replace("{user_id}", USER), path.replace("{user_id}", MISSING_USER)
     if kind == "project":
         return path.replace("{project}", quote(world.name)), path.replace("{project}", "nowhere")
     if kind == "key":
@@ -252,6 +272,8 @@ def _body(world: World, method: str, path: str) -> bytes | None:
         return orjson.dumps({"session_id": world.session_id})
     if path.endswith("/end"):
         return orjson.dumps({"outcome": "failure"})
+    if method == "PUT" and path.startswith("/api/v1/sql/queries/"):
+        return orjson.dumps({"query": "SELECT count(*) FROM sessions"})
     if method == "PATCH":
         return orjson.dumps({"retention_days": 1})
     body = bodies.get(path.split("?")[0]) if method == "POST" else None
@@ -346,6 +368,8 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
                 "share": (world.share_id, MISSING_SHARE),
                 "comment": (world.comment_id, MISSING_COMMENT),
                 "config": (CONFIG, MISSING_CONFIG),
+                "saved": (SAVED, MISSING_SAVED),
+                "user": (USER, MISSING_USER),
             }.get(kind, (world.trace_id, MISSING_TRACE))
             assert on_real.json()["error"]["message"].replace(real_id, "ID") == on_missing.json()[
                 "error"
@@ -408,6 +432,24 @@ def test_another_projects_key_counts_none_of_the_owners_data(world: World) -> No
             assert world.session_id not in spread.text and world.trace_id not in answer.text
 
 
+def test_another_projects_key_sees_none_of_the_owners_users(world: World) -> None:
+    """The owner's user, listed, searched and asked for by id with B's key, naming A's
+    project or not: an empty list and a 404; A's key finds them, with their session."""
+    for params in ({}, {"project": world.name}):
+        for query in ({}, {"q": USER}):
+            listed = _call(
+                world, "GET", "/api/v1/users", _bearer(world.other_key), **params, **query
+            )
+            assert listed.status_code == 200, listed.text
+            assert listed.json()["items"] == [] and listed.json()["total"] == 0
+        one = _call(world, "GET", f"/api/v1/users/{USER}", _bearer(world.other_key), **params)
+        assert one.status_code == 404, one.text
+        assert world.session_id not in one.text
+    mine = _call(world, "GET", f"/api/v1/users/{USER}", _bearer(world.key)).json()
+    assert (mine["user_id"], mine["sessions"]) == (USER, 1)
+    assert mine["score_summary"]["helpful"]["count"] == 1
+
+
 def test_another_projects_key_reads_none_of_the_owners_rows_in_sql(world: World) -> None:
     """SQL with B's key, naming A's project or not, by A's ids, through joins and a
     UNION: no row of A's; A's key reads its own."""
@@ -435,6 +477,10 @@ def test_another_projects_key_reads_none_of_the_owners_rows_in_sql(world: World)
                 elif not owner:
                     assert world.trace_id not in answer.text and world.score_id not in answer.text
                     assert world.session_id not in answer.text
+    theirs = _call(world, "GET", "/api/v1/sql/queries", _bearer(world.other_key))
+    assert SAVED not in theirs.text and world.session_id not in theirs.text
+    mine = _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"]
+    assert SAVED in {item["name"] for item in mine}
 
 
 def _owner_still_has_everything(world: World) -> None:
@@ -623,6 +669,7 @@ def _page_path(world: World, path: str, missing: bool = False, project: str | No
         "project": quote(project or world.name, safe=""),
         "trace_id": MISSING_TRACE if missing else world.trace_id,
         "session_id": MISSING_SESSION if missing else quote(world.session_id, safe=""),
+        "user_id": MISSING_USER if missing else USER,
         "key_id": "key_" + "0" * 20 if missing else world.key_id,
         "token": "not-the-setup-token",
         "span_id": world.span_id,
@@ -655,6 +702,7 @@ def _state(world: World) -> Any:
         _call(world, "GET", "/api/v1/score-configs", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/shares", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/comments", _bearer(world.key)).json()["items"],
+        _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"],
     )
 
 
@@ -743,6 +791,7 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
         "/p/{project}/sessions/{session_id}",
         "/p/{project}/sessions/{session_id}?fragment=traces",
         "/p/{project}/sessions/{session_id}?export=json",
+        "/p/{project}/users/{user_id}",
     ]
     # (a share link's pages have no project: test_a_share_token_reads_its_one_object_only)
     listed = {
@@ -765,10 +814,10 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
             missing = _page_path(world, path, missing=True, project=stranger)
             on_real, on_missing = browser.get(real), browser.get(missing)
             assert on_real.status_code == on_missing.status_code == 404, path
-            ids = (quote(world.session_id, safe=""), world.session_id, world.trace_id)
+            ids = (quote(world.session_id, safe=""), world.session_id, world.trace_id, USER)
             text_real, text_missing = on_real.text, on_missing.text
             for real_id, missing_id in zip(
-                ids, (MISSING_SESSION, MISSING_SESSION, MISSING_TRACE), strict=True
+                ids, (MISSING_SESSION, MISSING_SESSION, MISSING_TRACE, MISSING_USER), strict=True
             ):
                 text_real = text_real.replace(real_id, "ID")
                 text_missing = text_missing.replace(missing_id, "ID")

@@ -21,6 +21,7 @@ from lamina.server_runtime import ServerRuntime
 from lamina.web import admin, api, comments, datasets, metrics, scores, shares
 from lamina.web import console as console_api
 from lamina.web import evaluators as evaluator_api
+from lamina.web import users as user_api
 from lamina.web.api import JSONResponse
 
 log = logging.getLogger("lamina.web")
@@ -130,6 +131,7 @@ def create_app(
         *comments.routes,
         *metrics.routes,
         *console_api.routes,
+        *user_api.routes,
         *shares.routes,
         *datasets.routes,
         *admin.routes,

@@ -9,7 +9,9 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.shares` those of share links,
 :mod:`~lamina.web.openapi.datasets` those of datasets,
 :mod:`~lamina.web.openapi.console` that of the SQL console,
-:mod:`~lamina.web.openapi.metrics` those of metrics, :mod:`~lamina.web.openapi.admin`
+:mod:`~lamina.web.openapi.metrics` those of metrics,
+:mod:`~lamina.web.openapi.users` those of a project's end users,
+:mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
 """
@@ -22,6 +24,7 @@ from lamina.web.openapi import admin, comments, metrics, project, schemas, score
 from lamina.web.openapi import console as console_paths
 from lamina.web.openapi import datasets as dataset_paths
 from lamina.web.openapi import evaluators as evaluator_paths
+from lamina.web.openapi import users as user_paths
 
 
 def document() -> dict[str, Any]:
@@ -32,7 +35,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Sessions and traces of the project your API key belongs to; "
             "with the data directory's admin token, every project, and the routes that "
-            "manage projects, keys and users. See docs/api.md.",
+            "manage projects, keys and accounts. See docs/api.md.",
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
@@ -45,6 +48,7 @@ def document() -> dict[str, Any]:
             **shares.paths(project.PROJECT),
             **dataset_paths.paths(project.PROJECT),
             **metrics.paths(project.PROJECT),
+            **user_paths.paths(project.PROJECT),
             **admin.paths(),
         },
         "components": {
@@ -65,6 +69,7 @@ def document() -> dict[str, Any]:
                 **shares.schemas(),
                 **dataset_paths.schemas(),
                 **metrics.schemas(),
+                **user_paths.schemas(),
             },
         },
     }

@@ -23,6 +23,7 @@ from lamina.server_runtime import ServerRuntime
 from lamina.web.pages import columns, dashboard, lists, session, settings, share, signin, trace
 from lamina.web.pages import console as console_page
 from lamina.web.pages import evaluators as evaluator_page
+from lamina.web.pages import users as user_pages
 from lamina.web.pages.accounts import Accounts
 from lamina.web.pages.base import Site, page
 from lamina.web.pages.render import environment, load_assets, static_route, viewer_zone
@@ -112,6 +113,8 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
         Route("/p/{project}/evaluators", page(evaluator_page.evaluators_page)),
         Route("/p/{project}/evaluators/{evaluator_id}", page(evaluator_page.evaluator_page)),
+        Route("/p/{project}/users", page(user_pages.users_page)),
+        Route("/p/{project}/users/{user_id:path}", page(user_pages.user_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),
         Route("/p/{project}/settings/keys", page(settings.create_key), methods=["POST"]),
         Route("/p/{project}/settings/projects", page(settings.create_project), methods=["POST"]),

@@ -175,8 +175,32 @@ def _iso(moment: datetime) -> str:
 
 
 async def dashboard_page(page: Page) -> Response:
-    assert page.project is not None
     view = View.read(page, datetime.now(UTC))
+    try:
+        sections, totals = await chart_sections(page, view)
+    except BadRequest as exc:
+        view.error = exc.message
+        return await page.render(
+            "dashboard.html", nav="dashboard", view=view, ranges=RANGES, sections=[]
+        )
+    return await page.render(
+        "dashboard.html",
+        nav="dashboard",
+        view=view,
+        ranges=RANGES,
+        sections=sections,
+        totals=totals,
+        api=_api_link(page, view, "traces", True),
+    )
+
+
+async def chart_sections(
+    page: Page, view: View
+) -> tuple[list[tuple[str, list[Any]]], dict[str, float]]:
+    """The charts of ``view`` (its range and filters) by section, and their totals: the
+    Dashboard's, and a user's page's with their user_id (lamina.web.pages.users).
+    BadRequest for a filter the metrics refuse."""
+    assert page.project is not None
     store, project_id = page.store, page.project.id
 
     def asked(metric: str, trace_metric: bool, **extra: str) -> MetricQuery:
@@ -184,39 +208,25 @@ async def dashboard_page(page: Page) -> Response:
         return metrics.parse_metric_query(params, view.metadata)
 
     score_names = await page.call(_score_names, store, project_id)
-    try:
-        queries: dict[str, MetricQuery] = {}
-        for _, names, _, tab, _ in TIME_CHARTS:
-            for name in names:
-                queries[name] = asked(name, tab == "traces")
-        for name in [*(f"score:{n}" for n in score_names), "outcome_share"]:
-            queries[name] = asked(name, False)
-        queries["errors"] = asked("errors", True)
-        for _, metric, group, _, _, _ in RANKINGS:
-            for name in ("input_tokens", "output_tokens") if metric == "tokens" else (metric,):
-                queries[f"{name}/{group}"] = asked(name, name != "sessions", group_by=group)
-        spreads = {
-            f"spread/{metric}": metrics.parse_distribution_query(
-                view.api_params(metric, False), view.metadata
-            )
-            for _, metric, _ in HISTOGRAMS
-        }
-    except BadRequest as exc:
-        view.error = exc.message
-        return await page.render(
-            "dashboard.html", nav="dashboard", view=view, ranges=RANGES, sections=[]
+    queries: dict[str, MetricQuery] = {}
+    for _, names, _, tab, _ in TIME_CHARTS:
+        for name in names:
+            queries[name] = asked(name, tab == "traces")
+    for name in [*(f"score:{n}" for n in score_names), "outcome_share"]:
+        queries[name] = asked(name, False)
+    queries["errors"] = asked("errors", True)
+    for _, metric, group, _, _, _ in RANKINGS:
+        for name in ("input_tokens", "output_tokens") if metric == "tokens" else (metric,):
+            queries[f"{name}/{group}"] = asked(name, name != "sessions", group_by=group)
+    spreads = {
+        f"spread/{metric}": metrics.parse_distribution_query(
+            view.api_params(metric, False), view.metadata
         )
+        for _, metric, _ in HISTOGRAMS
+    }
     found = await _gather(page, queries, spreads)
     sections = _sections(page, view, found, score_names, viewer_zone(page.request))
-    return await page.render(
-        "dashboard.html",
-        nav="dashboard",
-        view=view,
-        ranges=RANGES,
-        sections=sections,
-        totals=_totals(found),
-        api=_api_link(page, view, "traces", True),
-    )
+    return sections, _totals(found)
 
 
 def _score_names(store: Store, project_id: str) -> list[str]:
