@@ -102,19 +102,75 @@ def test_the_evaluators_page_lists_runs_switches_tries_and_adds(
     assert answer["enabled"] is False
 
     # a refused definition: the server's words; then a good one is listed
+    page.get_by_text("Or give its definition as JSON").click()
     box = page.get_by_label("Definition")
     box.fill(json.dumps({"name": "cost", "kind": "check", "check": {"type": "max_cost"}}))
-    page.get_by_role("button", name="Add").click()
+    page.get_by_role("button", name="Add from JSON").click()
     alert = page.locator("[data-evaluator-error]")
     expect(alert).to_contain_text("max_cost needs check.params.max")
     box.fill("{not json")
-    page.get_by_role("button", name="Add").click()
+    page.get_by_role("button", name="Add from JSON").click()
     expect(alert).to_contain_text("The definition is not JSON")
     good = {"name": "cost", "kind": "check", "check": {"type": "max_cost", "params": {"max": 1}}}
     box.fill(json.dumps(good))
-    page.get_by_role("button", name="Add").click()
+    page.get_by_role("button", name="Add from JSON").click()
     expect(page.locator("table.evaluators")).to_contain_text("max_cost")
     names = [e["name"] for e in judged.api.get("/api/v1/evaluators").json()["items"]]
     assert names == ["cost", "last-error"]
     # a turn's text never became markup on the page
     assert page.locator("script:not([src])").count() == 0
+
+
+def test_the_editor_adds_a_check_and_changes_its_sample_rate(page: Page, web: Seeded) -> None:
+    """The editor's form, not JSON: a check added (a refused field's error shown under
+    it first), listed, then its sample rate changed on its own page."""
+    project, key = otlp.new_project(web.server, "editor")
+    page.goto(f"{web.url}/p/{project}/evaluators")
+    form = page.locator("form[data-evaluator-form]")
+    form.get_by_label("Name", exact=True).fill("slow-sessions")
+    form.get_by_label("Kind").select_option("check")
+    form.get_by_label("Check type").select_option("max_duration")
+    seconds = form.locator('[data-check-params="max_duration"]').get_by_label("seconds")
+    expect(seconds).to_be_visible()
+    expect(form.get_by_label("Base URL")).to_be_hidden()  # the LLM judge's fields
+    form.get_by_label("Sample rate").fill("2")
+    form.get_by_role("button", name="Add evaluator").click()
+    # the API's refusal, next to the field it names
+    error = form.locator('[data-error-for="sample_rate"]')
+    expect(error).to_contain_text("sample_rate must be a number from 0 to 1")
+    expect(form.get_by_label("Sample rate")).to_have_attribute("aria-invalid", "true")
+    form.get_by_label("Sample rate").fill("0.5")
+    form.get_by_role("button", name="Add evaluator").click()
+    expect(form.locator('[data-error-for="check.params.seconds"]')).to_contain_text(
+        "max_duration needs check.params.seconds"
+    )
+    seconds.fill("30")
+    form.get_by_label("Quiet period").fill("120")
+    form.get_by_role("button", name="Add evaluator").click()
+    row = page.locator("table.evaluators tr[data-evaluator]")
+    expect(row).to_contain_text("slow-sessions")
+    expect(row).to_contain_text("max_duration")
+    expect(row).to_contain_text("120 s")
+    with httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}) as api:
+        (made,) = api.get("/api/v1/evaluators").json()["items"]
+        assert made["check"] == {"type": "max_duration", "params": {"seconds": 30}}
+        assert (made["sample_rate"], made["quiet_seconds"], made["enabled"]) == (0.5, 120, True)
+        assert made["state"] == "idle" and made["filter"] == {}
+
+        # its own page: the form holds its definition; the sample rate changed
+        row.get_by_role("link", name="slow-sessions").click()
+        expect(page.get_by_role("heading", name="slow-sessions")).to_be_visible()
+        editor = page.locator("form[data-evaluator-form]")
+        expect(editor.get_by_label("Sample rate")).to_have_value("0.5")
+        expect(
+            editor.locator('[data-check-params="max_duration"]').get_by_label("seconds")
+        ).to_have_value("30")
+        editor.get_by_label("Sample rate").fill("0.25")
+        with page.expect_navigation():  # saved, the page is read again
+            editor.get_by_role("button", name="Save changes").click()
+        expect(page.locator("form[data-evaluator-form]").get_by_label("Sample rate")).to_have_value(
+            "0.25"
+        )
+        changed = api.get(f"/api/v1/evaluators/{made['id']}").json()
+        assert changed["sample_rate"] == 0.25 and changed["check"] == made["check"]
+        assert changed["quiet_seconds"] == 120 and changed["name"] == "slow-sessions"

@@ -212,6 +212,16 @@ CHECKS: dict[str, Callable[[Target, dict[str, Any]], Finding]] = {
     "json_output": _json_output,
     "regex": _regex,
 }
+# what each finds, for a person choosing one
+FOUND = {
+    "error_in_last_turn": "the last turn ended in an error",
+    "user_repeated": "the user said (nearly) the same thing again",
+    "tool_loop": "one tool called alike several times in a row",
+    "max_cost": "the cost went over a limit",
+    "max_duration": "it took longer than a limit",
+    "json_output": "an output is not JSON",
+    "regex": "a pattern matched a turn",
+}
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "user_repeated": {"similarity": 0.9},
     "tool_loop": {"times": 3},
@@ -236,3 +246,12 @@ _PARAMS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "field": (lambda v: v in ("output", "input"), '"output" or "input"'),
     },
 }
+
+
+def params_help(kind: str) -> dict[str, str]:
+    """The params a check of ``kind`` takes, each with what it must be (for a form)."""
+    return {name: help_text for name, (_, help_text) in _PARAMS[kind].items()}
+
+
+def defaults(kind: str) -> dict[str, Any]:
+    return dict(_DEFAULTS.get(kind, {}))

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import orjson
 from starlette.responses import Response
 
-from lamina.evaluation import definition, health
+from lamina.evaluation import checks, definition, health
 from lamina.evaluation.health import Health
 from lamina.evaluation.manage import find, present_run
 from lamina.store.base import Store
@@ -33,6 +33,41 @@ EXAMPLE = {
     "kind": "check",
     "check": {"type": "error_in_last_turn", "params": {}},
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ParamField:
+    name: str
+    help: str
+    default: Any
+    number: bool
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckForm:
+    type: str
+    found: str
+    params: list[ParamField]
+
+
+def check_forms() -> list[CheckForm]:
+    """The checks as the editor offers them, each with its params' fields."""
+    forms = []
+    for kind in checks.CHECKS:
+        defaults = checks.defaults(kind)
+        fields = [
+            ParamField(
+                name,
+                help_text,
+                defaults.get(name),
+                number=name != "pattern" and name != "field",
+                choices=("output", "input") if name == "field" else (),
+            )
+            for name, help_text in checks.params_help(kind).items()
+        ]
+        forms.append(CheckForm(kind, checks.FOUND[kind], fields))
+    return forms
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +128,9 @@ async def evaluators_page(page: Page) -> Response:
         evaluators=shown,
         example=orjson.dumps(EXAMPLE, option=orjson.OPT_INDENT_2).decode(),
         api_project=f"?project={quote(page.project.name, safe='')}",
+        editing=None,
+        check_forms=check_forms(),
+        score_types=definition.SCORE_TYPES,
     )
 
 
@@ -105,9 +143,13 @@ async def evaluator_page(page: Page) -> Response:
     def read_one() -> Shown:
         return show(page.store, project_id, find(page.store, project_id, evaluator_id))
 
+    shown = await page.call(read_one)
     return await page.render(
         "evaluator.html",
         nav="evaluators",
-        e=await page.call(read_one),
+        e=shown,
         api_project=f"?project={quote(page.project.name, safe='')}",
+        editing=shown.evaluator,
+        check_forms=check_forms(),
+        score_types=definition.SCORE_TYPES,
     )
