@@ -44,6 +44,8 @@ MISSING_CONFIG = "no-such-config"
 MISSING_SHARE = "shr_0000000000000000"
 SAVED = "owners-saved-query"  # the owner's saved SQL query
 MISSING_SAVED = "no-such-saved-query"
+SAVED = "owners-saved-query"  # the owner's saved SQL query
+MISSING_SAVED = "no-such-saved-query"
 USER = "u-1"  # the user id of the owner's session (send_session)
 MISSING_USER = "no-such-user"
 
@@ -116,6 +118,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         headers=_bearer(key),
     )
     assert saved.status_code == 200, saved.text
+    saved = otlp.client().put(
+        f"{server.url}/api/v1/sql/queries/{SAVED}",
+        json={"query": f"SELECT * FROM sessions WHERE session_id = '{session_id}'"},
+        headers=_bearer(key),
+    )
+    assert saved.status_code == 200, saved.text
     owner_key_id = next(
         k["id"]
         for k in otlp.admin(server, "list_keys", project=name)
@@ -176,6 +184,9 @@ API = [
     ("GET", "/api/v1/metrics?metric=traces", None),
     ("GET", "/api/v1/metrics/distribution?metric=turns", None),
     ("POST", "/api/v1/sql", None),
+    ("GET", "/api/v1/sql/queries", None),
+    ("PUT", "/api/v1/sql/queries/{name}", None),  # saved in the caller's own project
+    ("DELETE", "/api/v1/sql/queries/{name}", "saved"),
     ("GET", "/api/v1/sql/queries", None),
     ("PUT", "/api/v1/sql/queries/{name}", None),  # saved in the caller's own project
     ("DELETE", "/api/v1/sql/queries/{name}", "saved"),
@@ -245,6 +256,8 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
         return path.replace("{name}", CONFIG), path.replace("{name}", MISSING_CONFIG)
     if kind == "saved":
         return path.replace("{name}", SAVED), path.replace("{name}", MISSING_SAVED)
+    if kind == "saved":
+        return path.replace("{name}", SAVED), path.replace("{name}", MISSING_SAVED)
     if kind == "user":
         return path.replace("{user_id}", USER), path.replace("{user_id}", MISSING_USER)
     if kind == "project":
@@ -272,6 +285,8 @@ def _body(world: World, method: str, path: str) -> bytes | None:
         return orjson.dumps({"session_id": world.session_id})
     if path.endswith("/end"):
         return orjson.dumps({"outcome": "failure"})
+    if method == "PUT" and path.startswith("/api/v1/sql/queries/"):
+        return orjson.dumps({"query": "SELECT count(*) FROM sessions"})
     if method == "PUT" and path.startswith("/api/v1/sql/queries/"):
         return orjson.dumps({"query": "SELECT count(*) FROM sessions"})
     if method == "PATCH":
@@ -368,6 +383,7 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
                 "share": (world.share_id, MISSING_SHARE),
                 "comment": (world.comment_id, MISSING_COMMENT),
                 "config": (CONFIG, MISSING_CONFIG),
+                "saved": (SAVED, MISSING_SAVED),
                 "saved": (SAVED, MISSING_SAVED),
                 "user": (USER, MISSING_USER),
             }.get(kind, (world.trace_id, MISSING_TRACE))
@@ -477,6 +493,10 @@ def test_another_projects_key_reads_none_of_the_owners_rows_in_sql(world: World)
                 elif not owner:
                     assert world.trace_id not in answer.text and world.score_id not in answer.text
                     assert world.session_id not in answer.text
+    theirs = _call(world, "GET", "/api/v1/sql/queries", _bearer(world.other_key))
+    assert SAVED not in theirs.text and world.session_id not in theirs.text
+    mine = _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"]
+    assert SAVED in {item["name"] for item in mine}
     theirs = _call(world, "GET", "/api/v1/sql/queries", _bearer(world.other_key))
     assert SAVED not in theirs.text and world.session_id not in theirs.text
     mine = _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"]
@@ -702,6 +722,7 @@ def _state(world: World) -> Any:
         _call(world, "GET", "/api/v1/score-configs", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/shares", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/comments", _bearer(world.key)).json()["items"],
+        _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"],
     )
 

@@ -86,3 +86,30 @@ def test_an_error_is_shown_plainly_and_values_are_escaped(
     )
     assert "&lt;script&gt;" in xss.text or "&lt;img" in xss.text
     assert "<script>alert" not in xss.text and "<img src=x" not in xss.text
+
+
+def test_a_query_is_saved_listed_run_and_deleted(client: httpx.Client) -> None:
+    """Save the query shown under a name (the page's form, with its CSRF token): it is
+    listed as a link that runs it, in the JSON API too; Delete removes it. Without the
+    token the form is refused."""
+    shown = client.get("/p/default/sql", params={"q": BY_DAY})
+    token = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+    assert token is not None
+    form = {"csrf": token[1], "q": BY_DAY, "name": "Sessions by day"}
+    forged = client.post("/p/default/sql", data={**form, "csrf": "nope"})
+    assert forged.status_code == 403
+    saved = client.post("/p/default/sql", data=form)
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"])
+    assert 'data-saved="Sessions by day"' in page.text and "data-sql-result" in page.text
+    listed = client.get("/api/v1/sql/queries").json()["items"]
+    assert [(q["name"], q["query"]) for q in listed] == [("Sessions by day", BY_DAY)]
+    assert listed[0]["author"] and listed[0]["saved_at"].endswith("Z")
+    link = re.search(r'data-saved="Sessions by day"><a href="([^"]+)"', page.text)
+    assert link is not None
+    ran = client.get("/p/default/sql" + link[1].replace("&amp;", "&"))
+    assert _cells(ran.text) == _cells(page.text)
+    gone = client.post("/p/default/sql", data={**form, "action": "delete"})
+    assert gone.status_code == 303
+    assert client.get("/api/v1/sql/queries").json()["items"] == []
+    assert 'data-saved="Sessions by day"' not in client.get("/p/default/sql").text

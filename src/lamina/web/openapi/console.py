@@ -6,8 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.query.console import MAX_QUERY_CHARS
+from lamina.query.saved_queries import MAX_NAME
 from lamina.store.console import TYPES, VIEWS
-from lamina.web.openapi.parts import INTEGER, NUMBER, TEXT, an_object, json_body, operation, ref
+from lamina.web.openapi.parts import (
+    INTEGER,
+    NUMBER,
+    TEXT,
+    TEXT_OR_NULL,
+    TIME,
+    a_list,
+    an_object,
+    json_body,
+    operation,
+    ref,
+)
 
 _VIEWS = ", ".join(VIEWS)
 
@@ -24,7 +36,40 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
             }
         }
     )
+    name = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": "The saved query's name.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+    }
     return {
+        "/api/v1/sql/queries": {
+            "get": operation(
+                "The project's saved SQL queries, by name.",
+                "listSavedQueries",
+                (200, "SavedQueryList", "Every saved query."),
+                (401, 404),
+                [project],
+            )
+        },
+        "/api/v1/sql/queries/{name}": {
+            "put": operation(
+                "Save a query under this name (replacing the query of that name).",
+                "saveQuery",
+                (200, "SavedQuery", "The saved query."),
+                (400, 401, 403, 404, 413),
+                [name, project],
+                json_body(body),
+            ),
+            "delete": operation(
+                "Delete the saved query of this name.",
+                "deleteSavedQuery",
+                (200, "SavedQueryDeleted", "The query deleted."),
+                (401, 403, 404),
+                [name, project],
+            ),
+        },
         "/api/v1/sql": {
             "post": operation(
                 f"Run one read-only SQL query over the project's views ({_VIEWS}).",
@@ -34,13 +79,18 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                 [project],
                 json_body(body),
             )
-        }
+        },
     }
 
 
 def schemas() -> dict[str, Any]:
     column = an_object({"name": TEXT, "type": {"type": "string", "enum": list(TYPES)}})
     return {
+        "SavedQuery": an_object(
+            {"name": TEXT, "query": TEXT, "author": TEXT_OR_NULL, "saved_at": TIME}
+        ),
+        "SavedQueryList": a_list("SavedQuery"),
+        "SavedQueryDeleted": an_object({"deleted": ref("SavedQuery")}),
         "SqlColumn": column,
         "SqlResult": an_object(
             {

@@ -107,7 +107,7 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/traces", page(lists.traces_page), methods=both),
         Route("/p/{project}/traces/{trace_id}", page(trace.trace_page)),
         Route("/p/{project}/dashboard", page(dashboard.dashboard_page)),
-        Route("/p/{project}/sql", page(console_page.sql_page)),
+        Route("/p/{project}/sql", page(console_page.sql_page), methods=both),
         Route("/p/{project}/columns", page(columns.save), methods=["POST"]),
         Route("/p/{project}/sessions", page(signin.sessions_home)),
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),

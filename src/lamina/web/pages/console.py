@@ -4,7 +4,9 @@ as a chart; the store's dialect named and the views' columns listed as help.
 
 The query travels in the address (``?q=``), so a result can be linked, reloaded and
 downloaded; running it is a read, as on ``POST /api/v1/sql`` (both call
-lamina.query.console). An error the query causes is shown on the page, plainly.
+lamina.query.console). An error the query causes is shown on the page, plainly. The
+project's saved queries are listed as links; a form (POST, with the page's CSRF token)
+saves the query shown under a name or deletes one (lamina.query.saved_queries).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from lamina.errors import LaminaError
-from lamina.query import console
+from lamina.query import console, saved_queries
 from lamina.store.console import VIEWS
 from lamina.web.pages import charts
 from lamina.web.pages.base import Page
@@ -44,6 +46,8 @@ _NUMBERS = ("integer", "number")
 
 async def sql_page(page: Page) -> Response:
     assert page.project is not None
+    if page.request.method == "POST":
+        return await _change_saved(page)
     text = page.request.query_params.get("q", "")
     result: dict[str, Any] | None = None
     error: str | None = None
@@ -58,6 +62,7 @@ async def sql_page(page: Page) -> Response:
     if result is not None and page.request.query_params.get("format") == "csv":
         return _csv(result, page.project.name)
     dialect = page.store.sql_dialect
+    saved = await page.call(saved_queries.list_saved, page.store, page.project.id)
     return await page.render(
         "sql.html",
         nav="sql",
@@ -70,7 +75,22 @@ async def sql_page(page: Page) -> Response:
         error=error,
         csv_link="?" + urlencode({"q": text, "format": "csv"}),
         chart=_chart(result, page) if result else None,
+        saved=[(q, "?" + urlencode({"q": q.query})) for q in saved],
+        saved_name=page.request.query_params.get("name", ""),
     )
+
+
+async def _change_saved(page: Page) -> Response:
+    """Save the query shown under a name, or delete a saved query; then show the query."""
+    assert page.project is not None and page.visitor is not None
+    form = await page.site.accounts.checked_form(page.request, page.visitor)
+    name, text = str(form.get("name") or ""), str(form.get("q") or "")
+    if form.get("action") == "delete":
+        await page.call(saved_queries.delete, page.store, page.project.id, name)
+        return RedirectResponse(page.path("/sql"), 303)
+    email = page.visitor.user.email
+    await page.call(saved_queries.save, page.store, page.project.id, name, text, email)
+    return RedirectResponse(page.path("/sql?" + urlencode({"q": text, "name": name})), 303)
 
 
 def _csv(result: dict[str, Any], project: str) -> Response:
