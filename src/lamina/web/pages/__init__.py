@@ -22,6 +22,7 @@ from lamina.errors import LaminaError, NotFound, Unauthorized
 from lamina.server_runtime import ServerRuntime
 from lamina.web.pages import columns, dashboard, lists, session, settings, share, signin, trace
 from lamina.web.pages import console as console_page
+from lamina.web.pages import datasets as dataset_pages
 from lamina.web.pages import evaluators as evaluator_page
 from lamina.web.pages import users as user_pages
 from lamina.web.pages.accounts import Accounts
@@ -113,6 +114,8 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/sessions/{session_id:path}", page(session.session_page)),
         Route("/p/{project}/evaluators", page(evaluator_page.evaluators_page)),
         Route("/p/{project}/evaluators/{evaluator_id}", page(evaluator_page.evaluator_page)),
+        Route("/p/{project}/datasets", page(dataset_pages.datasets_page)),
+        Route("/p/{project}/datasets/{name}", page(dataset_pages.dataset_page)),
         Route("/p/{project}/users", page(user_pages.users_page)),
         Route("/p/{project}/users/{user_id:path}", page(user_pages.user_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),

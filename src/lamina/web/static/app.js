@@ -365,6 +365,7 @@ setUpForms();
 setUpDialogs();
 enhance(document);
 if (document.getElementById("share")) import("./share.js"); // the Share dialog (_share.html)
+if (document.getElementById("dataset-add")) import("./datasets.js"); // _dataset_add.html
 // Re-enabled fields when a page is shown again from the back/forward cache.
 window.addEventListener("pageshow", () => {
   for (const field of document.querySelectorAll("form[method=get] [disabled]")) field.disabled = false;
