@@ -280,3 +280,15 @@ def test_a_string_is_read_by_the_engine_as_the_guard_read_it(filled: Store) -> N
         literal = exp.Literal.string(text).sql(dialect=dialect)
         result = run(filled, f"SELECT {literal} AS x, 1 AS y")
         assert result.rows == [[text, 1]], (text, literal)
+
+
+def test_an_outer_join_means_the_same_on_every_store(filled: Store) -> None:
+    """A trace without a session finds no session row: NULL there on every store (on
+    ClickHouse only with join_use_nulls; by default it would be '' and 0)."""
+    result = run(
+        filled,
+        "SELECT count(*), count(s.trace_count) FROM traces t "
+        "LEFT JOIN sessions s ON s.session_id = t.session_id WHERE s.session_id IS NULL",
+    )
+    alone = sum(1 for row in all_traces(filled, MINE) if row["session_id"] is None)
+    assert alone > 0 and result.rows == [[alone, 0]]

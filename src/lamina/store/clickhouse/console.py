@@ -4,7 +4,8 @@ Each view is a subquery of one project's rows, the project a bound parameter
 (``{project:String}``): traces aggregated from their delta rows and sessions ``FINAL``,
 as the lists read them. The engine limits every query itself: ``readonly = 1`` (no
 table function that reads a file or URL, no setting changed, nothing written),
-``max_execution_time`` and ``max_memory_usage``. On ClickHouse over HTTP the query runs
+``max_execution_time`` and ``max_memory_usage``; ``join_use_nulls = 1`` so an outer
+join means what it means on DuckDB. On ClickHouse over HTTP the query runs
 beside ingest; on chDB (one engine in this process) statements take turns, so the time
 limit is also the longest an ingest write can wait for a console query.
 """
@@ -62,7 +63,9 @@ def run(db: Connection, project_id: str, query: ConsoleQuery) -> ConsoleResult:
         sql = sql.replace(placeholder, f"({VIEWS[view]})")
     limits = (
         f" SETTINGS readonly = 1, max_execution_time = {query.timeout_s:g}, "
-        f"timeout_overflow_mode = 'throw', max_memory_usage = {query.memory_mb * 2**20}"
+        f"timeout_overflow_mode = 'throw', max_memory_usage = {query.memory_mb * 2**20}, "
+        # an outer join's missing side is NULL, as in SQL and on DuckDB (not 0 or '')
+        "join_use_nulls = 1"
     )
     try:
         table = db.client.query(sql + limits, {"project": project_id})
