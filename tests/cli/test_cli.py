@@ -18,6 +18,7 @@ import pytest
 
 from lamina.demo import comments as demo_comments
 from lamina.demo import evaluators as demo_evaluators
+from lamina.demo import queries as demo_queries
 from lamina.demo import scores as demo_scores
 from lamina.demo.spans import demo_sessions
 from tests.conftest import LaminaServer, run_cli
@@ -266,6 +267,16 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # one live share link, of the refund conversation, for Settings to list
     (shared,) = otlp.api(server, "/api/v1/shares")["items"]
     assert shared["object"] == "session" and shared["object_id"] == refund["session_id"]
+    # saved SQL queries for the SQL page; each runs and answers rows
+    saved = otlp.api(server, "/api/v1/sql/queries")["items"]
+    assert {q["name"] for q in saved} == set(demo_queries.QUERIES)
+    for query in saved:
+        ran = otlp.client().post(
+            f"{server.url}/api/v1/sql",
+            json={"query": query["query"]},
+            headers={"Authorization": f"Bearer {server.api_key}"},
+        )
+        assert ran.status_code == 200 and ran.json()["rows"], (query["name"], ran.text)
     # the reviewer's comments, and the declined checkout starred for a user made now
     notes = otlp.api(server, "/api/v1/comments", limit=500)["items"]
     assert len(notes) == len(demo_comments.NOTES)

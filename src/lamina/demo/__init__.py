@@ -6,6 +6,7 @@
   sent through the JSON API once the spans are stored;
 - :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;
 - :mod:`~lamina.demo.shares`: a share link of one session, which Settings lists.
+- :mod:`~lamina.demo.queries`: saved SQL queries, which the SQL page lists.
 - :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
   session), run over the sessions by a backfill, and an LLM judge defined but off.
 
@@ -26,6 +27,7 @@ import httpx
 
 from lamina.demo.comments import remember_star, send_comments
 from lamina.demo.evaluators import send_evaluators
+from lamina.demo.queries import send_queries
 from lamina.demo.scores import send_scores
 from lamina.demo.shares import send_share
 from lamina.demo.spans import demo_sessions, export_request
@@ -60,6 +62,7 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
         send_comments(client, sessions, now_ns, admin)
         send_share(client, sessions)
         send_evaluators(client)
+        send_queries(client)
     log.debug("Sent %d demo scores.", scores)
     return sum(len(spans) for spans in traces)
 
