@@ -7,6 +7,8 @@
 - :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;
 - :mod:`~lamina.demo.shares`: a share link of one session, which Settings lists.
 - :mod:`~lamina.demo.queries`: saved SQL queries, which the SQL page lists.
+- :mod:`~lamina.demo.datasets`: a dataset of support conversations made from the
+  sessions (a whole one, two up to a turn, a trace).
 - :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
   session), run over the sessions by a backfill, and an LLM judge defined but off.
 
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from lamina.demo.comments import remember_star, send_comments
+from lamina.demo.datasets import send_dataset
 from lamina.demo.evaluators import send_evaluators
 from lamina.demo.queries import send_queries
 from lamina.demo.scores import send_scores
@@ -61,6 +64,7 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
         scores = send_scores(client, sessions, now_ns, admin)
         send_comments(client, sessions, now_ns, admin)
         send_share(client, sessions)
+        send_dataset(client, sessions)
         send_evaluators(client)
         send_queries(client)
     log.debug("Sent %d demo scores.", scores)
