@@ -20,8 +20,9 @@ import pytest
 from sqlglot import exp
 
 from lamina.errors import BadRequest
+from lamina.query import saved_queries
 from lamina.store.base import Store
-from lamina.store.console import VIEWS, ConsoleQuery, ConsoleResult
+from lamina.store.console import VIEWS, ConsoleQuery, ConsoleResult, saved_queries_setting
 from lamina.store.queries import MAX_LIMIT, SessionQuery, TraceQuery
 from lamina.store.scores import Score
 from tests.store.backends import STORES, Maker, store_id
@@ -292,3 +293,13 @@ def test_an_outer_join_means_the_same_on_every_store(filled: Store) -> None:
     )
     alone = sum(1 for row in all_traces(filled, MINE) if row["session_id"] is None)
     assert alone > 0 and result.rows == [[alone, 0]]
+
+
+def test_deleting_a_project_deletes_its_saved_queries(store: Store) -> None:
+    doomed, kept = store.create_project("doomed"), store.create_project("kept")
+    for project in (doomed, kept):
+        saved_queries.save(store, project.id, "by day", "SELECT count(*) FROM sessions", None)
+    store.delete_project(doomed.id)
+    assert saved_queries.list_saved(store, doomed.id) == []
+    assert store.get_setting(saved_queries_setting(doomed.id)) is None
+    assert [q.name for q in saved_queries.list_saved(store, kept.id)] == ["by day"]

@@ -1,7 +1,7 @@
 """A project's saved SQL console queries: a name and the query, kept in the store as one
-JSON document per project (a store setting, ``sql_queries:<project id>``), so both
-stores hold them without a table of their own. ``GET/PUT/DELETE
-/api/v1/sql/queries[/{name}]`` and the SQL page call these.
+JSON document per project (a store setting, lamina.store.console.saved_queries_setting;
+deleting the project deletes it), so both stores hold them without a table of their
+own. ``GET/PUT/DELETE /api/v1/sql/queries[/{name}]`` and the SQL page call these.
 
 A project keeps at most MAX_SAVED; saving a name again replaces its query. Two saves at
 once in one server are taken in turn (a lock); on ClickHouse, two servers saving at the
@@ -21,6 +21,7 @@ from lamina.errors import BadRequest, NotFound
 from lamina.query.console import MAX_QUERY_CHARS, value_json
 from lamina.query.present import moment
 from lamina.store.base import Row, Store
+from lamina.store.console import saved_queries_setting
 
 MAX_SAVED = 100
 MAX_NAME = 100
@@ -35,13 +36,9 @@ class SavedQuery:
     saved_ns: int
 
 
-def _setting(project_id: str) -> str:
-    return f"sql_queries:{project_id}"
-
-
 def list_saved(store: Store, project_id: str) -> list[SavedQuery]:
     """The project's saved queries, by name."""
-    raw = store.get_setting(_setting(project_id))
+    raw = store.get_setting(saved_queries_setting(project_id))
     items: list[dict[str, Any]] = orjson.loads(raw) if raw else []
     return sorted((SavedQuery(**item) for item in items), key=lambda q: q.name.lower())
 
@@ -82,4 +79,6 @@ def present(saved: SavedQuery) -> Row:
 
 
 def _write(store: Store, project_id: str, items: list[SavedQuery]) -> None:
-    store.set_setting(_setting(project_id), orjson.dumps([asdict(q) for q in items]).decode())
+    store.set_setting(
+        saved_queries_setting(project_id), orjson.dumps([asdict(q) for q in items]).decode()
+    )

@@ -100,6 +100,12 @@ VIEWS: dict[str, tuple[Column, ...]] = {
 }
 
 
+def saved_queries_setting(project_id: str) -> str:
+    """The store setting that holds a project's saved queries (lamina.query.saved_queries):
+    deleting the project deletes it."""
+    return f"sql_queries:{project_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleQuery:
     text: str

@@ -15,6 +15,7 @@ from lamina.store.clickhouse.catalog import find_project
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.fold import REFRESH_SESSIONS
 from lamina.store.clickhouse.reads import count_spans
+from lamina.store.console import saved_queries_setting
 from lamina.store.shares import ShareKind
 
 _DELETE_CHUNK = 5_000
@@ -123,6 +124,10 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)
         db.execute("DELETE FROM projects WHERE id = {project:String}", params)
+        db.execute(
+            "DELETE FROM settings WHERE name = {saved:String}",
+            {"saved": saved_queries_setting(project_id)},
+        )
     return Deleted(int(traces), spans)
 
 

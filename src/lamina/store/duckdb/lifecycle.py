@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.base import Deleted
+from lamina.store.console import saved_queries_setting
 from lamina.store.duckdb import comments, scores, shares
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.fold import refresh_sessions
@@ -101,4 +102,5 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
         ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])
+        con.execute("DELETE FROM settings WHERE name = ?", [saved_queries_setting(project_id)])
     return Deleted(int(traces), int(spans))
