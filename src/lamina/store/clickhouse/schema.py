@@ -26,6 +26,8 @@ missing. Never edit a released migration: add one.
 - ``comments``, ``bookmarks``: what people wrote on sessions, traces and spans, and
   each user's stars (see :mod:`lamina.store.clickhouse.comments`).
 - ``shares``: share links, by their token's hash (see :mod:`lamina.store.clickhouse.shares`).
+- ``datasets``, ``dataset_items``: datasets and their items, versioned rows (see
+  :mod:`lamina.store.clickhouse.datasets`).
 """
 
 from __future__ import annotations
