@@ -321,6 +321,15 @@ def test_the_dry_run_and_the_daily_budget(
     assert all("calls_per_day" in r["error"] for r in waiting)
     assert len(fake.chat_requests()) - before == 2
     assert len(project.ok("GET", "/api/v1/scores")["items"]) == 2
+    # the backfill's progress: two of four done, two waiting (API and the judge's page)
+    progress = project.ok("GET", f"/api/v1/evaluators/{made['id']}")["progress"]
+    assert progress is not None and progress["since"] == runs[0]["queued_at"]
+    counts = {k: progress[k] for k in ("total", "queued", "running", "done", "failed")}
+    assert counts == {"total": 4, "queued": 2, "running": 0, "done": 2, "failed": 0}
+    page = signed_in_page(project, f"/p/{project.name}/evaluators/{made['id']}")
+    assert "<strong>2 of 4</strong> runs queued since" in page
+    assert '<progress value="2" max="4"' in page and "data-refresh-seconds" in page
+    assert '<span class="chip" data-count="queued">queued 2</span>' in page
     # a target the filter leaves out is skipped, not kept waiting by a spent budget
     spent = judge_definition(fake.openai_base_url, name="spent", budget={"calls_per_day": 0})
     spent["filter"] = {"name": "another_turn"}
@@ -331,6 +340,10 @@ def test_the_dry_run_and_the_daily_budget(
         f"/api/v1/evaluators/{none_left['id']}/runs",
         lambda items: [r["status"] for r in items] == ["skipped"] * 4,
     )
+    # all of its runs done: no progress, and its page is not read again
+    assert project.ok("GET", f"/api/v1/evaluators/{none_left['id']}")["progress"] is None
+    page = signed_in_page(project, f"/p/{project.name}/evaluators/{none_left['id']}")
+    assert "data-progress" not in page and "data-refresh-seconds" not in page
     assert_secret_nowhere(project, server, made["id"])
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from lamina.errors import Conflict
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
+from lamina.store.evaluators import Evaluator, Progress, Run, RunQuery, RunStatus, run_id
 from tests.store.backends import Backend
 from tests.store.test_contract import BASE, MS, agent_trace, rec, trace_id
 from tests.store.writing import write
@@ -199,3 +199,25 @@ def test_retention_deletes_the_runs_queued_before_its_cutoff(store: Store) -> No
     assert [r.target_id for r in store.list_runs("prj_b", judge.evaluator_id, RunQuery())] == [
         "s-b"
     ]
+
+
+def test_run_progress_counts_the_runs_since_the_oldest_not_done(store: Store) -> None:
+    judge = store.put_evaluator("prj_a", evaluator())
+    assert store.run_progress("prj_a", judge.evaluator_id) == Progress(None, {})
+    early = queued("prj_a", judge, "s-early", "1:1", 500)  # done before the backfill
+    store.queue_runs("prj_a", [early])
+    (claimed,) = store.claim_runs("server-1", 10 * SECOND, 60 * SECOND, 10)
+    store.save_run(dataclasses.replace(claimed, status=RunStatus.OK, finished_ns=11 * SECOND))
+    assert store.run_progress("prj_a", judge.evaluator_id).since_ns is None  # all done
+    # a backfill queues five at one time: two done (one failed), one running, two queued
+    runs = [queued("prj_a", judge, f"s-{n}", "1:1", 1000) for n in range(5)]
+    store.queue_runs("prj_a", runs)
+    ok, failed, _running = store.claim_runs("server-1", 20 * SECOND, 60 * SECOND, 3)
+    store.save_run(dataclasses.replace(ok, status=RunStatus.OK, finished_ns=21 * SECOND))
+    store.save_run(dataclasses.replace(failed, status=RunStatus.ERROR, finished_ns=21 * SECOND))
+    progress = store.run_progress("prj_a", judge.evaluator_id)
+    assert progress == Progress(
+        1000, {RunStatus.OK: 1, RunStatus.ERROR: 1, RunStatus.RUNNING: 1, RunStatus.QUEUED: 2}
+    )
+    assert progress.total == 5 and progress.count(RunStatus.OK, RunStatus.ERROR) == 2
+    assert store.run_progress("prj_b", judge.evaluator_id) == Progress(None, {})

@@ -174,3 +174,40 @@ def test_the_editor_adds_a_check_and_changes_its_sample_rate(page: Page, web: Se
         changed = api.get(f"/api/v1/evaluators/{made['id']}").json()
         assert changed["sample_rate"] == 0.25 and changed["check"] == made["check"]
         assert changed["quiet_seconds"] == 120 and changed["name"] == "slow-sessions"
+
+
+def test_a_backfill_from_the_page_shows_its_progress_read_again(page: Page, web: Seeded) -> None:
+    """'Judge earlier sessions' queues a backfill; while its run waits (a judge whose
+    daily budget is 0 never calls), the page shows 0 of 1 done and reads it again."""
+    project, key = otlp.new_project(web.server, "backfill")
+    session_id = f"earlier-{uuid.uuid4().hex[:8]}"
+    send_turns(web.server, session_id, [("Hello", "Hi")], key=key)
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=web.url, headers=headers, timeout=30) as api:
+        deadline = time.monotonic() + 10
+        while not api.get(f"/api/v1/sessions/{session_id}").json().get("traces"):
+            assert time.monotonic() < deadline, "the session's traces did not arrive"
+            time.sleep(0.05)
+        llm = {
+            "base_url": "https://api.openai.com/v1",
+            "model": "gpt-4o-mini",
+            "prompt": "Helpful? {{transcript}}",
+            "score": {"name": "helpfulness"},
+        }
+        definition = {"name": "judge", "kind": "llm_judge", "quiet_seconds": 0, "llm": llm}
+        made = api.post("/api/v1/evaluators", json={**definition, "budget": {"calls_per_day": 0}})
+        assert made.status_code == 201, made.text
+        evaluator_id = made.json()["id"]
+        page.goto(f"{web.url}/p/{project}/evaluators/{evaluator_id}")
+        expect(page.locator("[data-progress]")).to_have_count(0)  # nothing in hand yet
+        page.get_by_label("Ended since").fill("2000-01-01T00:00")
+        page.get_by_role("button", name="Queue them").click()
+        progress = page.locator("[data-progress]")
+        expect(progress).to_contain_text("0 of 1 runs queued since")
+        expect(progress.locator("progress")).to_have_attribute("max", "1")
+        expect(progress.locator("progress")).to_have_attribute("value", "0")
+        answer = api.get(f"/api/v1/evaluators/{evaluator_id}").json()["progress"]
+        assert (answer["total"], answer["done"], answer["failed"]) == (1, 0, 0)
+        with page.expect_event("load", timeout=10_000):  # read again while runs remain
+            pass
+        expect(page.locator("[data-progress]")).to_contain_text("0 of 1")

@@ -11,6 +11,10 @@
 A failing evaluator holds up nothing else: its runs wait in the store's queue with
 their backoff, ingest never waits for a run, and the other evaluators' runs are
 claimed beside them (lamina.evaluation.runner).
+
+Its progress is its runs in hand (:class:`~lamina.store.evaluators.Progress`): those
+queued since the oldest not done yet, a backfill's among them, as queued, running,
+done (ok or skipped) and failed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from lamina.query.present import moment
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus
+from lamina.store.evaluators import Evaluator, Progress, Run, RunQuery, RunStatus
 
 RECENT_RUNS = 200  # the newest runs (by when queued) the state is read from
 STATES = ("ok", "failing", "idle", "disabled")
@@ -68,3 +72,17 @@ def of(evaluator: Evaluator, runs: list[Run]) -> Health:
 def read(store: Store, project_id: str, evaluator: Evaluator) -> Health:
     runs = store.list_runs(project_id, evaluator.evaluator_id, RunQuery(limit=RECENT_RUNS))
     return of(evaluator, runs)
+
+
+def present_progress(progress: Progress) -> dict[str, Any] | None:
+    """The runs in hand (a backfill's among them), or None when every run is done."""
+    if progress.since_ns is None:
+        return None
+    return {
+        "since": moment(progress.since_ns),
+        "total": progress.total,
+        "queued": progress.count(RunStatus.QUEUED),
+        "running": progress.count(RunStatus.RUNNING),
+        "done": progress.count(RunStatus.OK, RunStatus.SKIPPED),
+        "failed": progress.count(RunStatus.ERROR),
+    }

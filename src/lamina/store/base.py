@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
-from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -379,5 +379,9 @@ class Store(Protocol):
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         """The evaluator's runs, newest queued first (those of another project: none)."""
+
+    def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
+        """How many of the evaluator's runs queued since the oldest one not done yet
+        are in each status (another project's: none)."""
 
     def close(self) -> None: ...

@@ -85,6 +85,23 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """An evaluator's work in hand: its runs queued since the oldest one not done yet
+    (``since_ns``; None when every run is done), counted by status. A backfill's runs
+    are queued at one time, so while it runs they are among these."""
+
+    since_ns: int | None
+    counts: dict[RunStatus, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def count(self, *statuses: RunStatus) -> int:
+        return sum(self.counts.get(status, 0) for status in statuses)
+
+
+@dataclass(frozen=True, slots=True)
 class RunQuery:
     limit: int = DEFAULT_LIMIT
     before_ns: int | None = None  # newest queued first; the page after this queued_ns

@@ -78,7 +78,10 @@ async def _get(request: Request) -> Response:
 
     def read() -> dict[str, Any]:
         found = manage.find(runtime.store, project_id, evaluator_id)
-        return _shown(runtime.store, project_id, found)
+        progress = runtime.store.run_progress(project_id, evaluator_id)
+        return _shown(runtime.store, project_id, found) | {
+            "progress": health.present_progress(progress)
+        }
 
     return JSONResponse(await run_in_threadpool(read))
 

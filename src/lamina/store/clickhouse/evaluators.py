@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from lamina.errors import Conflict
 from lamina.store.clickhouse.connection import Connection
-from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery, RunStatus
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus
 
 _EVALUATOR_FIELDS = tuple(field.name for field in dataclasses.fields(Evaluator))
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
@@ -249,6 +249,24 @@ def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuer
         {**params, "limit": query.limit},
     )
     return [_run(row) for row in rows]
+
+
+def run_progress(db: Connection, project_id: str, evaluator_id: str) -> Progress:
+    key = "project_id = {project:String} AND evaluator_id = {evaluator:String}"
+    params: dict[str, Any] = {"project": project_id, "evaluator": evaluator_id}
+    (oldest,) = db.query(
+        f"SELECT min(queued_ns) AS since, count() AS n FROM evaluator_runs FINAL WHERE {key} "
+        "AND status IN ('queued', 'running')",
+        params,
+    )
+    if not oldest["n"]:
+        return Progress(None, {})
+    rows = db.query(
+        f"SELECT status, count() AS n FROM evaluator_runs FINAL WHERE {key} "
+        "AND queued_ns >= {since:Int64} GROUP BY status",
+        {**params, "since": oldest["since"]},
+    )
+    return Progress(oldest["since"], {RunStatus(row["status"]): row["n"] for row in rows})
 
 
 def _run(row: dict[str, Any]) -> Run:

@@ -49,7 +49,7 @@ from lamina.store.clickhouse.connection import Connection
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
-from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -324,6 +324,9 @@ class ClickHouseStore:
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return evaluator_rows.list_runs(self.connection, project_id, evaluator_id, query)
+
+    def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
+        return evaluator_rows.run_progress(self.connection, project_id, evaluator_id)
 
     def close(self) -> None:
         self.connection.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 from lamina.errors import Conflict
 from lamina.store.duckdb.connection import Connection
-from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery, RunStatus
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus
 
 _EVALUATOR_FIELDS = tuple(field.name for field in dataclasses.fields(Evaluator))
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
@@ -188,6 +188,24 @@ def list_runs(
         [*params, query.limit],
     )
     return [_run(row) for row in cursor.fetchall()]
+
+
+def run_progress(connection: Connection, project_id: str, evaluator_id: str) -> Progress:
+    key = [project_id, evaluator_id]
+    oldest = connection.query(
+        "SELECT min(queued_ns) AS since FROM evaluator_runs WHERE project_id = ? "
+        "AND evaluator_id = ? AND status IN ('queued', 'running')",
+        key,
+    )
+    since = oldest[0]["since"] if oldest else None
+    if since is None:
+        return Progress(None, {})
+    rows = connection.query(
+        "SELECT status, count(*) AS n FROM evaluator_runs WHERE project_id = ? "
+        "AND evaluator_id = ? AND queued_ns >= ? GROUP BY status",
+        [*key, since],
+    )
+    return Progress(since, {RunStatus(row["status"]): row["n"] for row in rows})
 
 
 def _row(run: Run) -> list[Any]:

@@ -41,7 +41,7 @@ from lamina.store.duckdb.connection import Connection, first_line, one
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.score_journal import ScoreWriter
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
-from lamina.store.evaluators import Evaluator, Quiet, Run, RunQuery
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -472,6 +472,9 @@ class DuckDBStore:
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return evaluator_rows.list_runs(self._connection, project_id, evaluator_id, query)
+
+    def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
+        return evaluator_rows.run_progress(self._connection, project_id, evaluator_id)
 
     def close(self) -> None:
         self._storer.stop()

@@ -145,6 +145,34 @@ def schemas() -> dict[str, Any]:
                 {"type": "object", "required": list(state), "properties": state},
             ]
         },
+        "EvaluatorWithProgress": {
+            "allOf": [
+                ref("EvaluatorWithState"),
+                {
+                    "type": "object",
+                    "required": ["progress"],
+                    "properties": {
+                        "progress": {
+                            "nullable": True,
+                            "description": "Its runs queued since the oldest not done yet "
+                            "(a backfill's among them); null when every run is done.",
+                            "allOf": [
+                                an_object(
+                                    {
+                                        "since": TIME,
+                                        "total": INTEGER,
+                                        "queued": INTEGER,
+                                        "running": INTEGER,
+                                        "done": INTEGER,
+                                        "failed": INTEGER,
+                                    }
+                                )
+                            ],
+                        }
+                    },
+                },
+            ]
+        },
         "Evaluators": a_list("EvaluatorWithState"),
         "EvaluatorDeleted": an_object({"deleted": ref("Evaluator")}),
         "EvaluatorRun": an_object(run),
@@ -201,10 +229,10 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
         },
         "/api/v1/evaluators/{evaluator_id}": {
             "get": operation(
-                "One evaluator, with its state: ok, failing (last_error says why), idle or "
-                "disabled.",
+                "One evaluator, with its state (ok, failing with last_error saying why, idle "
+                "or disabled) and the progress of its runs in hand (a backfill's).",
                 "getEvaluator",
-                (200, "EvaluatorWithState", "The evaluator and its state."),
+                (200, "EvaluatorWithProgress", "The evaluator, its state and progress."),
                 (401, 404),
                 one,
             ),

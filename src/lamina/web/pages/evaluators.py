@@ -22,7 +22,7 @@ from lamina.evaluation import checks, definition, health
 from lamina.evaluation.health import Health
 from lamina.evaluation.manage import find, present_run
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, RunQuery, RunStatus
+from lamina.store.evaluators import Evaluator, Progress, RunQuery, RunStatus
 from lamina.web.pages.base import Page
 
 RECENT_RUNS = 20
@@ -135,19 +135,24 @@ async def evaluators_page(page: Page) -> Response:
 
 
 async def evaluator_page(page: Page) -> Response:
-    """One evaluator: its state (a failing one's last error), its runs, "Try on a ..."."""
+    """One evaluator: its state (a failing one's last error), the progress of the runs
+    in hand (a backfill's), its runs, "Try on a ...", a backfill and its editor."""
     assert page.project is not None
     project_id = page.project.id
     evaluator_id = page.request.path_params["evaluator_id"]
 
-    def read_one() -> Shown:
-        return show(page.store, project_id, find(page.store, project_id, evaluator_id))
+    def read_one() -> tuple[Shown, Progress]:
+        found = find(page.store, project_id, evaluator_id)
+        return show(page.store, project_id, found), page.store.run_progress(
+            project_id, found.evaluator_id
+        )
 
-    shown = await page.call(read_one)
+    shown, progress = await page.call(read_one)
     return await page.render(
         "evaluator.html",
         nav="evaluators",
         e=shown,
+        progress=health.present_progress(progress),
         api_project=f"?project={quote(page.project.name, safe='')}",
         editing=shown.evaluator,
         check_forms=check_forms(),

@@ -189,6 +189,15 @@ document.addEventListener("submit", async (event) => {
     const path = id ? `/${encodeURIComponent(id)}` : "";
     const onError = (message, status) => showError(form, message, status);
     if (await call(path, id ? "PUT" : "POST", body, onError)) location.reload();
+  } else if (form.matches("[data-backfill]")) {
+    event.preventDefault();
+    const body = {};
+    for (const name of ["since", "until"]) {
+      const value = form.elements[name].value; // the viewer's local time
+      if (value) body[name] = new Date(value).toISOString();
+    }
+    const path = `/${encodeURIComponent(form.dataset.backfill)}/backfill`;
+    if (await call(path, "POST", body)) location.reload();
   } else if (form.matches("[data-add-evaluator]")) {
     event.preventDefault();
     let definition;
@@ -218,3 +227,16 @@ document.addEventListener("submit", async (event) => {
     }
   }
 });
+
+// A backfill's progress: read the page again every few seconds while runs remain,
+// unless the editor's form was changed or has the focus (a reload would lose it).
+const progress = document.querySelector("[data-progress]");
+if (progress) {
+  const editor = document.querySelector("[data-evaluator-form]");
+  let edited = false;
+  if (editor) editor.addEventListener("input", () => (edited = true));
+  setInterval(() => {
+    const busy = editor && (edited || editor.contains(document.activeElement));
+    if (!busy) location.reload();
+  }, Number(progress.dataset.refreshSeconds) * 1000);
+}
