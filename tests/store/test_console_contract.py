@@ -10,10 +10,12 @@ count or id of prj_b.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +28,8 @@ from lamina.store.console import VIEWS, ConsoleQuery, ConsoleResult, saved_queri
 from lamina.store.queries import MAX_LIMIT, SessionQuery, TraceQuery
 from lamina.store.scores import Score
 from tests.store.backends import STORES, Maker, store_id
-from tests.store.test_contract import BASE, SECOND
+from tests.store.backends import duckdb as duckdb_backend
+from tests.store.test_contract import BASE, SECOND, rec, trace_id
 from tests.store.test_metrics_contract import make_data
 from tests.store.writing import write
 
@@ -303,3 +306,41 @@ def test_deleting_a_project_deletes_its_saved_queries(store: Store) -> None:
     assert saved_queries.list_saved(store, doomed.id) == []
     assert store.get_setting(saved_queries_setting(doomed.id)) is None
     assert [q.name for q in saved_queries.list_saved(store, kept.id)] == ["by day"]
+
+
+@pytest.mark.parametrize("make", [duckdb_backend], ids=["duckdb"])
+def test_a_running_query_does_not_hold_up_ingest(make: Maker, tmp_path: Path) -> None:
+    """While a query runs on the DuckDB store (its own cursor, 2 s of a cross join), a
+    batch of spans is written, stored and listed. (chDB runs one statement at a time:
+    there the time limit bounds the wait; docs/decisions.md.)"""
+    store = make(tmp_path).open()
+    try:
+        data = make_data(random.Random(3), MINE)
+        write(store, [span for trace in data.traces for span in trace.spans])
+        failures: list[str] = []
+
+        def heavy() -> None:
+            try:
+                run(
+                    store,
+                    "SELECT count(*) FROM spans a, spans b, spans c, spans d, spans e",
+                    timeout_s=2,
+                )
+            except BadRequest as exc:
+                failures.append(exc.message)
+
+        query = threading.Thread(target=heavy)
+        query.start()
+        started = time.monotonic()
+        while time.monotonic() - started < 0.3:  # the query's cursor has begun by then
+            query.join(0.05)
+        session = f"{MINE}-during"
+        write(store, [rec(trace_id(), "late", project=MINE, session_id=session)])
+        listed = store.list_sessions(MINE, SessionQuery(limit=MAX_LIMIT)).items
+        assert session in {row["session_id"] for row in listed}
+        assert query.is_alive(), "the query ended before the write: nothing was shown"
+        assert time.monotonic() - started < 1.9
+        query.join(10)
+        assert failures and "longer than 2 s" in failures[0]
+    finally:
+        store.close()
