@@ -27,8 +27,10 @@ def test_a_download_is_paged_by_kind_every_kind_in_order() -> None:
         {"kind": "trailer", "sessions": 0, "traces": 0, "spans": 2},
     )
     pages = list(_pages(iter(lines)))
-    assert [kind for kind, _ in pages] == ["sessions", "traces", "spans", "scores", "comments"]
-    assert [len(items) for _, items in pages] == [0, 0, 2, 0, 0]
+    assert [kind for kind, _ in pages] == [
+        "sessions", "traces", "spans", "scores", "comments", "datasets", "dataset_items"
+    ]  # fmt: skip
+    assert [len(items) for _, items in pages] == [0, 0, 2, 0, 0, 0, 0]
 
 
 def test_a_download_cut_short_or_miscounted_is_an_error() -> None:

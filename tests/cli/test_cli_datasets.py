@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -70,3 +71,62 @@ def test_lamina_datasets_on_a_data_dir_no_server_holds(tmp_path: Path) -> None:
     bad.write_text('{"input": 1}\n{"expected_output": 2}\n')
     refused = run_cli("datasets", "import", "mine", str(bad), *data)
     assert refused.returncode == 1 and "Item 2: an item needs an input" in refused.stderr
+
+
+def test_lamina_export_and_import_carry_datasets(server: LaminaServer, tmp_path: Path) -> None:
+    """A project's export holds its datasets and items (a session's export none), and
+    `lamina import` makes them again in another project, twice as once."""
+    name, key = otlp.new_project(server, "cli-carry")
+    session_id = otlp.uid("chat")
+    send_session(server, key, session_id, 2)
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def call(method: str, path: str, project: str | None = None, **body: Any) -> Any:
+        params = {"project": project} if project else {}
+        answer = otlp.client().request(
+            method,
+            f"{server.url}{path}",
+            json=body or None,
+            params=params,
+            headers=headers if project is None else {"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json()
+
+    token = (server.data_dir / "admin.token").read_text().strip()
+    call("POST", "/api/v1/datasets", name="cases", description="kept")
+    call("POST", "/api/v1/datasets", name="empty")
+    call("POST", "/api/v1/datasets/cases/items", from_session=session_id, up_to_turn=2)
+    call("POST", "/api/v1/datasets/cases/items", input={"q": 1}, metadata={"m": True})
+    exported = tmp_path / "project.jsonl"
+    done = server.cli("export", "--project", name, "-o", str(exported))
+    assert done.returncode == 0 and "with 2 datasets of 2 items" in done.stderr, done.stderr
+    lines = [orjson.loads(line) for line in exported.read_bytes().splitlines()]
+    assert [line["kind"] for line in lines if "dataset" in line.get("kind", "")] == [
+        "dataset",
+        "dataset",
+        "dataset_item",
+        "dataset_item",
+    ]
+    assert lines[-1]["datasets"] == 2 and lines[-1]["dataset_items"] == 2
+    one = otlp.client().get(
+        f"{server.url}/api/v1/export", params={"session_id": session_id}, headers=headers
+    )
+    kinds = [orjson.loads(line).get("kind") for line in one.content.splitlines()]
+    assert "dataset" not in kinds and "dataset_item" not in kinds and kinds[-1] == "trailer"
+    copy = otlp.uid("copy")
+    for _ in range(2):
+        done = server.cli("import", str(exported), "--project", copy)
+        assert done.returncode == 0 and "2 datasets of 2 items" in done.stdout, done.stderr
+    listed = call("GET", "/api/v1/datasets", copy)["items"]
+    assert [(d["name"], d["description"], d["item_count"]) for d in listed] == [
+        ("cases", "kept", 2),
+        ("empty", None, 0),
+    ]
+    kept = ("item_id", "input", "expected_output", "metadata")
+    original = call("GET", "/api/v1/datasets/cases/items")["items"]
+    copied = call("GET", "/api/v1/datasets/cases/items", copy)["items"]
+    assert [{k: i[k] for k in kept} for i in copied] == [{k: i[k] for k in kept} for i in original]
+    assert copied[0]["source"]["turn"] == 2
+    assert copied[0]["source"]["session_id"] == original[0]["source"]["session_id"]
+    assert copied[0]["source"]["url"].startswith(f"/p/{copy}/sessions/")

@@ -234,6 +234,8 @@ def test_export_and_import_round_trip(
         "spans": 10,
         "scores": 0,
         "comments": 0,
+        "datasets": 0,
+        "dataset_items": 0,
     }
     span = next(
         line

@@ -347,6 +347,8 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
         "span": "spans",
         "score": "scores",
         "comment": "comments",
+        "dataset": "datasets",
+        "dataset_item": "dataset_items",
     }
     counts = dict.fromkeys(export.KINDS, 0)
     page: list[Any] = []
@@ -369,9 +371,9 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
         page.append(item)
         size += len(raw)
         counts[kind] += 1
-    # a server from before scores (or comments) counts none
+    # a server from before scores (or comments, or datasets) counts none
     if trailer is None or any(
-        trailer.get(k, 0 if k in ("scores", "comments") else None) != n for k, n in counts.items()
+        trailer.get(k, None if k in export.KINDS[:3] else 0) != n for k, n in counts.items()
     ):
         raise LaminaError(
             "The export from the server was cut short (see the server's log for why); "

@@ -83,6 +83,8 @@ def export_command(
             export.write_file(target, export.jsonl_lines(export.header(project, session_id), rows))
     where = "standard output" if str(target) == "-" else str(target)
     extras = [f"{counts[kind]} {kind}" for kind in ("scores", "comments") if counts.get(kind)]
+    if counts.get("datasets"):
+        extras.append(f"{counts['datasets']} datasets of {counts['dataset_items']} items")
     err_console.print(
         f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
         f"{counts['spans']} spans to {where}"
@@ -108,9 +110,11 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
     from the spans."""
     from lamina.exchange import importing
     from lamina.exchange.comments import read_comments
+    from lamina.exchange.datasets import read_datasets
     from lamina.exchange.scores import read_scores
 
-    spans = scores = comments = 0
+    spans = scores = comments = items = 0
+    datasets: set[str] = set()
     chunks = importing.read_spans(file, partial=partial)  # a file it refuses makes no project
     with connect(data_dir) as ops:
         if project not in {p["name"] for p in ops.list_projects()}:
@@ -127,6 +131,14 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
             scores += ops.import_scores(project=project, scores=scored)["scores"]
         for written in read_comments(file):
             comments += ops.import_comments(project=project, comments=written)["comments"]
+        for dataset, chunk in read_datasets(file):  # through the datasets API
+            ops.create_dataset(project=project, item=dataset)
+            datasets.add(dataset["name"])
+            if chunk:
+                added = ops.add_dataset_items(project=project, name=dataset["name"], items=chunk)
+                items += added["added"]
     extras = [f"{n} {what}" for n, what in ((scores, "scores"), (comments, "comments")) if n]
+    if datasets:
+        extras.append(f"{len(datasets)} datasets of {items} items")
     with_extras = f", with {' and '.join(extras)}" if extras else ""
     console.print(f'Imported {spans} spans into project "{project}"{with_extras}.')

@@ -1,16 +1,18 @@
 """The export file format: a project's (or one session's) data as JSONL or Parquet.
 
 JSONL is one file: a header line ``{"lamina_export": 1, ...}``, then one line per
-session, trace, span, score and comment, each with ``"kind"``, then a trailer line
-``{"kind": "trailer", "sessions": N, "traces": N, "spans": N, "scores": N,
-"comments": N}``: a file
+session, trace, span, score, comment, dataset and dataset item (those two of a
+project's export only: lamina.exchange.datasets), each with ``"kind"``, then a trailer
+line ``{"kind": "trailer", "sessions": N, "traces": N, "spans": N, "scores": N,
+"comments": N, "datasets": N, "dataset_items": N}``: a file
 without it was cut short (a download that broke off, a disk that filled). Rows carry the
 JSON API's fields, plus exact nanosecond times (``start_ns``, ``end_ns``, events'
 ``time_ns``, scores' and comments' ``created_ns``) and, for spans, their ``trace_id``.
 Parquet is a directory holding ``sessions.parquet``, ``traces.parquet``,
 ``spans.parquet``, ``scores.parquet`` and ``comments.parquet``, with the same columns
-(times as UTC timestamps and nanoseconds; JSON objects as JSON text). Exports made
-before scores (or comments) have no count or file of them. Stars are not exported.
+(times as UTC timestamps and nanoseconds; JSON objects as JSON text), and no datasets.
+Exports made before scores (or comments, or datasets) have no count or file of them.
+Stars are not exported.
 
 :func:`export_page` reads the store a page at a time; the JSON API's download and
 ``lamina export`` write the pages with :func:`jsonl_lines` or :func:`write_parquet`.
@@ -30,6 +32,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import BadRequest, NotFound
+from lamina.exchange import datasets
 from lamina.query.present import moment
 from lamina.store.base import ExportKind, Store
 from lamina.store.comments import CommentQuery
@@ -37,7 +40,9 @@ from lamina.store.queries import MAX_LIMIT, Cursor
 from lamina.store.scores import ScoreQuery
 
 FORMAT_VERSION = 1
-KINDS = ("sessions", "traces", "spans", "scores", "comments")
+KINDS = ("sessions", "traces", "spans", "scores", "comments", "datasets", "dataset_items")
+# The kinds a Parquet export has a file of (datasets are JSONL only).
+PARQUET_KINDS = KINDS[:5]
 FORMATS = ("jsonl", "parquet")
 _KIND_OF_LINE = {
     "sessions": "session",
@@ -45,10 +50,12 @@ _KIND_OF_LINE = {
     "spans": "span",
     "scores": "score",
     "comments": "comment",
+    "datasets": "dataset",
+    "dataset_items": "dataset_item",
 }
 # Kinds read from the store's own lists (their pages' cursors are "created"), not pages
 # of stored rows; a session's are asked for even when it has no traces left.
-_LISTED = ("scores", "comments")
+_LISTED = ("scores", "comments", "datasets", "dataset_items")
 _JSON_TEXT = ("metadata", "attributes", "events", "resource")
 MAX_EXPORT_PAGE = 5000
 # A page of an export holds at most about this much span text (and one span at
@@ -105,6 +112,10 @@ def export_page(
         return _scores_page(store, project_id, after, limit, session_id)
     if kind == "comments":
         return _comments_page(store, project_id, after, limit, session_id)
+    if kind == "datasets":
+        return datasets.datasets_page(store, project_id, session_id)
+    if kind == "dataset_items":
+        return datasets.items_page(store, project_id, after, limit, session_id)
     page = store.export_page(
         project_id,
         ExportKind(kind),
@@ -338,6 +349,8 @@ def write_parquet(directory: Path, rows: Rows) -> None:
     files: dict[str, tuple[Path, Any, Any]] = {}  # kind -> (temporary file, handle, writer)
     try:
         for kind, items in rows:
+            if kind not in PARQUET_KINDS:  # datasets: JSONL only (lamina.exchange.datasets)
+                continue
             if kind not in files:
                 fd, name = tempfile.mkstemp(dir=directory, prefix=f".{kind}.", suffix=".partial")
                 handle = os.fdopen(fd, "wb")

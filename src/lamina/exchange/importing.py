@@ -42,7 +42,7 @@ MAX_UNPACK_RATIO = 10
 MAX_IMPORT_SPANS = 10_000
 # What an import request's lines may be, besides spans and scores (passed over).
 # Comment lines are read by lamina.exchange.comments.comments_of_lines.
-_OTHER_LINES = ("session", "trace", "trailer", "comment")
+_OTHER_LINES = ("session", "trace", "trailer", "comment", "dataset", "dataset_item")
 # The most scores one import request may hold.
 MAX_IMPORT_SCORES = 10_000
 
@@ -127,17 +127,14 @@ def check_complete(path: Path) -> None:
             "older Lamina). To import the spans it does hold, run the import again with "
             "--partial."
         )
-    # an export made before scores (or comments) counts none
-    sessions, traces, spans, scores, comments = counts = [
-        trailer.get(kind, 0 if kind in ("scores", "comments") else None) for kind in KINDS
-    ]
+    # an export made before scores (or comments, or datasets) counts none
+    counts = [trailer.get(kind, None if kind in KINDS[:3] else 0) for kind in KINDS]
     whole = [n for n in counts if isinstance(n, int) and not isinstance(n, bool)]
     if len(whole) != len(counts) or lines != 2 + sum(whole):
         raise BadRequest(
-            f"{path} has {lines:,} lines, but its trailer line counts sessions: "
-            f"{sessions}, traces: {traces}, spans: {spans}, scores: {scores}, comments: "
-            f"{comments} (and a "
-            "header and itself): the "
+            f"{path} has {lines:,} lines, but its trailer line counts "
+            + ", ".join(f"{kind}: {n}" for kind, n in zip(KINDS, counts, strict=True))
+            + " (and a header and itself): the "
             "file was changed or damaged after the export. To import the spans it does "
             "hold, run the import again with --partial."
         )

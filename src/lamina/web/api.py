@@ -192,7 +192,7 @@ def _parquet_zip(rows: Iterator[tuple[str, list[Any]]]) -> Path:
         export.write_parquet(folder / "tables", rows)
         # Parquet is compressed already (zstd): store the files as they are
         with zipfile.ZipFile(folder / "export.zip", "w", zipfile.ZIP_STORED) as archive:
-            for kind in export.KINDS:
+            for kind in export.PARQUET_KINDS:
                 archive.write(folder / "tables" / f"{kind}.parquet", f"{kind}.parquet")
         shutil.rmtree(folder / "tables")
     except BaseException:
