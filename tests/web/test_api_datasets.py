@@ -8,9 +8,11 @@ Each test makes a project of its own on the shared server.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import pytest
 
 from tests.conftest import LaminaServer
@@ -187,3 +189,26 @@ def test_a_400_names_what_is_wrong(project: Project) -> None:
     message = _error(project, 400, "PATCH", f"{items}/one", json={"input": None})
     assert "input cannot be null" in message
     assert len(_items(project)) == 1
+
+
+def test_long_values_are_read_whole_into_an_item(project: Project) -> None:
+    """A turn whose input is longer than a trace shows (64 KiB) goes into an item whole,
+    from the session as from the trace."""
+    session_id = otlp.uid("long")
+    words = "word " * 20_000  # 100,000 characters
+    spans = otlp.conversation_turn(
+        session_id,
+        0,
+        start_ns=time.time_ns(),
+        extra_root={"input.value": orjson.dumps({"user_message": words}).decode()},
+    )
+    answer = otlp.post(project.server.url, project.key, otlp.export(spans))
+    assert answer.status_code == 200, answer.text
+    project.wait_session(session_id, 1)
+    trace_id = next(s.trace_id.hex() for s in spans if not s.parent_span_id)
+    items = "/api/v1/datasets/cases/items"
+    turn = project.ok("POST", items, 201, json={"from_session": session_id, "up_to_turn": 1})
+    assert turn["item"]["input"] == [{"role": "user", "content": words}]
+    assert turn["item"]["expected_output"] == "answer 0"
+    trace = project.ok("POST", items, 201, json={"from_trace": trace_id})
+    assert trace["item"]["input"] == {"user_message": words}

@@ -68,6 +68,22 @@ def _whole(store: Store, project_id: str, trace_id: str, span: Row, field: str) 
     return value if is_json else text
 
 
+def _whole_root(store: Store, project_id: str, trace: Row) -> None:
+    """The trace's root span with its input and output whole (a trace's may be cut
+    short, and a cut value no longer reads as JSON), so its turn reads as recorded."""
+    root = target.root(trace)
+    for field, chars in ((root or {}).get("truncated") or {}).items():
+        if field in ("input", "output") and root is not None:
+            if chars > MAX_VALUE_CHARS:
+                raise PayloadTooLarge(
+                    f"The {field} of trace {trace['trace_id']}'s root span is {chars:,} "
+                    f"characters; an item holds at most {MAX_VALUE_CHARS // 1024:,} KiB."
+                )
+            found = store.span_value(project_id, trace["trace_id"], root["span_id"], field)
+            if found is not None:
+                root[field] = found["value"]
+
+
 def from_session(store: Store, project_id: str, session_id: str, up_to: int | None) -> Made:
     session = store.get_session(project_id, session_id)
     if session is None:
@@ -90,6 +106,8 @@ def from_session(store: Store, project_id: str, session_id: str, up_to: int | No
     traces = store.get_traces(project_id, ids)  # in the order of ids
     if len(traces) != len(ids):  # a trace deleted meanwhile
         raise NotFound(f'The session "{session_id[:100]}" changed while it was read; try again.')
+    for trace in traces:
+        _whole_root(store, project_id, trace)
     history = traces[:-1] if up_to is not None else traces
     messages: list[dict[str, Any]] = []
     for trace in history:
