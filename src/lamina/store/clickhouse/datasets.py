@@ -3,7 +3,8 @@
 Both are versioned rows (ReplacingMergeTree, read FINAL): changing a dataset's
 description or editing an item inserts a new version (the writing server's tick), so
 any number of servers may write them. A delete is a lightweight DELETE, seen at once
-by every server, as deleting a score config is. A dataset's item count is counted
+by every server, as deleting a score config is. Items put while their dataset is
+deleted are deleted again once the put sees it gone. A dataset's item count is counted
 when read.
 """
 
@@ -81,6 +82,13 @@ def put_items(db: Connection, project_id: str, name: str, items: Sequence[Datase
         columns = item_columns(project_id, name, items)
         columns["version"] = pa.array([db.tick()] * len(items), pa.int64())
         db.insert("dataset_items", pa.table(columns), "the dataset's items")
+        if get_dataset(db, project_id, name) is None:  # deleted meanwhile (by another server)
+            db.execute(
+                f"DELETE FROM dataset_items WHERE {_OF_DATASET} "
+                "AND item_id IN {ids:Array(String)}",
+                {"project": project_id, "name": name, "ids": [item.item_id for item in items]},
+            )
+            return False
     return True
 
 
