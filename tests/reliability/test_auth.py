@@ -774,6 +774,7 @@ def test_every_page_form_needs_its_csrf_token(world: World) -> None:
             "/p/{project}/settings/keys/{key_id}/revoke": {},
             "/p/{project}/settings/delete": {"confirm_name": world.name},
             "/p/{project}/columns": {"tab": "sessions", "hidden": "cost"},
+            "/p/{project}/sql": {"name": "made-without-a-token", "q": "SELECT 1"},
         }
         posts = [path for method, path in _page_routes() if method == "POST"]
         signed_in_posts = [p for p in posts if ("POST", p) not in OPEN_PAGES or p == "/signout"]
