@@ -100,7 +100,9 @@ def test_defaults_changes_and_the_write_only_key(project: Project) -> None:
     changed = project.ok("PUT", path, json={"enabled": False, "quiet_seconds": 60})
     assert changed["enabled"] is False and changed["quiet_seconds"] == 60
     assert changed["name"] == "errors" and changed["created_at"] == made["created_at"]
-    assert project.ok("GET", path) == changed
+    # a GET answers the same, and the state and progress of its runs beside it
+    state = {"state": "disabled", "last_error": None, "last_error_at": None, "last_ok_at": None}
+    assert project.ok("GET", path) == changed | state | {"progress": None}
     taken = project.call("POST", "/api/v1/evaluators", json=CHECK)
     assert taken.status_code == 409 and "already" in taken.json()["error"]["message"]
 
