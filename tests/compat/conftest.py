@@ -159,10 +159,10 @@ def apps(
         )
         launched[name] = Launched(script, process, run)
     yield launched
-    for app in launched.values():
+    for app in launched.values():  # every pipe closed, read or not (no ResourceWarning)
         if app.process.poll() is None:
             app.process.kill()
-            app.process.communicate()
+        app.process.communicate()
 
 
 def new_run() -> str:
@@ -201,7 +201,7 @@ def sdk_js_build() -> Iterator[subprocess.Popen[str]]:
     yield build
     if build.poll() is None:
         build.kill()
-        build.communicate()
+    build.communicate()  # its pipe closed, read or not (no ResourceWarning)
 
 
 @pytest.fixture(scope="session")
@@ -214,6 +214,8 @@ def sdk_js(sdk_js_build: subprocess.Popen[str]) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _start_slow_work_early(request: pytest.FixtureRequest) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects every module:
+        return  # the one that runs them starts them, when first needed
     modules = {item.path.stem for item in request.session.items}
     if "test_sdk_js" in modules:
         request.getfixturevalue("sdk_js_build")
