@@ -344,3 +344,18 @@ def test_a_running_query_does_not_hold_up_ingest(make: Maker, tmp_path: Path) ->
         assert failures and "longer than 2 s" in failures[0]
     finally:
         store.close()
+
+
+def test_a_query_over_its_memory_is_stopped_on_clickhouse(filled: Store) -> None:
+    """ClickHouse's max_memory_usage (--sql-memory-mb): every row of a cross join held in
+    one array is stopped at 16 MB. DuckDB has no limit a query: its store's memory bounds
+    it (docs/decisions.md)."""
+    if filled.sql_dialect != "clickhouse":
+        pytest.skip("DuckDB has no memory limit per query")
+    held = (
+        "SELECT groupArray(concat(a.span_id, b.span_id, c.span_id)) FROM spans a, spans b, spans c"
+    )
+    with pytest.raises(BadRequest) as caught:
+        filled.run_sql(MINE, ConsoleQuery(held, 10, 10, 16))
+    assert "more than 16 MB of memory" in caught.value.message
+    assert run(filled, SPANS_OF_MINE).rows == [[filled.count_spans(MINE)]]
