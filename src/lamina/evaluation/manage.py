@@ -8,7 +8,8 @@ from typing import Any
 
 from lamina.errors import BadRequest, NotFound
 from lamina.evaluation import definition
-from lamina.evaluation.runner import SECOND_NS, judge_target, queue, score_id
+from lamina.evaluation.judgement import judge_target, score_id
+from lamina.evaluation.runner import SECOND_NS, queue
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import load
 from lamina.judge import JudgeError

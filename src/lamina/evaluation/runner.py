@@ -10,13 +10,15 @@ workers have room, without waiting for the next poll.
 
 A run: the target read as stored now; filtered (name, tag, metadata) and sampled
 (``sample_rate``, the same answer for every version of a target) or ``skipped``;
-judged (a check, or the LLM judge); its score written (source ``evaluator:<name>``,
-citing its turn's trace id; the score's id made from the run's, so a run done twice
-writes one score); the run saved ``ok``; then the evaluator's older ``ok`` runs of the
-same target are superseded: their scores deleted (the session's summary counts the
-newest judgement only) and the run marked ``superseded_ns`` (it keeps the old value,
-label and comment: the history). A failure the endpoint may recover from is queued
-again with a backoff, up to MAX_ATTEMPTS; any other is the run's ``error``.
+judged (a check, or the LLM judge: lamina.evaluation.judgement); its score written
+(source ``evaluator:<name>``, citing its turn's trace id; the score's id made from the
+run's, so a run done twice writes one score); the run saved ``ok``; then the
+evaluator's older ``ok`` runs of the same target are superseded: their scores deleted
+(the session's summary counts the newest judgement only) and the run marked
+``superseded_ns`` (it keeps the old value, label and comment: the history). A failure
+the endpoint may recover from is queued again with a backoff, up to MAX_ATTEMPTS; any
+other is the run's ``error``; either way the run's ``failed_ns`` says when
+(lamina.evaluation.health reads it).
 
 A server that stops mid-run leaves it ``running``: its lease runs out and a server
 claims it again (the DuckDB store's one process, at once on its next start).
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import os
 import socket
@@ -36,16 +37,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lamina.evaluation import checks, llm
+from lamina.evaluation import llm
 from lamina.evaluation.budget import Budgets, next_day
 from lamina.evaluation.definition import spec_of
+from lamina.evaluation.judgement import judge_target, judged_here
 from lamina.evaluation.secrets import KeyBox
-from lamina.evaluation.target import Target, load, metadata
-from lamina.judge import JudgeError, Verdict
+from lamina.evaluation.target import load
+from lamina.judge import JudgeError
 from lamina.settings import Settings
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
-from lamina.store.scores import Score
 
 log = logging.getLogger("lamina.evaluation")
 MAX_ATTEMPTS = 5
@@ -68,99 +69,6 @@ class Retry(Exception):
     def __init__(self, message: str, wait_s: float | None = None) -> None:
         super().__init__(message)
         self.wait_s = wait_s
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Outcome:
-    """What judging a target gave: the score it writes (None: skipped), the run's
-    fields beside it, and an LLM judge's verdict (its prompt and raw answer)."""
-
-    score: Score | None
-    fields: dict[str, Any]
-    verdict: Verdict | None = None
-
-
-def score_id(run: Run) -> str:
-    return "evs_" + run.run_id.removeprefix("run_")
-
-
-def sampled(evaluator_id: str, target_id: str, rate: float) -> bool:
-    digest = hashlib.sha256(f"{evaluator_id}\0{target_id}".encode()).digest()
-    return int.from_bytes(digest[:8]) / 2**64 < rate
-
-
-def matches(spec: dict[str, Any], target: Target) -> bool:
-    """Whether one of the target's traces has the filter's name, tag and metadata."""
-    wanted = spec.get("filter") or {}
-    if not wanted:
-        return True
-    for trace in target.traces:
-        if "name" in wanted and trace.get("name") != wanted["name"]:
-            continue
-        if "tag" in wanted and wanted["tag"] not in (trace.get("tags") or []):
-            continue
-        found = metadata(trace)
-        if all(str(found.get(k)) == str(v) for k, v in (wanted.get("metadata") or {}).items()):
-            return True
-    return False
-
-
-def judge_target(
-    store: Store,
-    evaluator: Evaluator,
-    spec: dict[str, Any],
-    target: Target,
-    run: Run,
-    keys: KeyBox | None,
-    allowed: frozenset[str] = frozenset(),
-) -> Outcome:
-    """The target judged as ``spec`` says (filter and sample first); an LLM judge's
-    failure is its JudgeError."""
-    if not matches(spec, target):
-        return Outcome(
-            None, {"error": "Filtered out: no turn has the filter's name, tag and metadata."}
-        )
-    if not sampled(evaluator.evaluator_id, target.target_id, spec.get("sample_rate", 1.0)):
-        return Outcome(None, {"error": "Sampled out (sample_rate)."})
-    if spec["kind"] == "llm_judge":
-        found = llm.verdict(evaluator, spec, target, keys, allowed)
-        judged = llm.score_of(
-            store,
-            run.project_id,
-            evaluator,
-            spec,
-            found,
-            target.kind,
-            target.target_id,
-            score_id(run),
-        )
-        fields = {"value": judged.value, "label": judged.label, "comment": judged.comment}
-        fields |= {"trace_id": found.trace_id, **llm.run_fields(found)}
-        return Outcome(judged, fields, found)
-    finding = checks.run(spec["check"], target)
-    score = Score(
-        score_id=score_id(run),
-        name=evaluator.name,
-        value=1.0 if finding.found else 0.0,
-        label=None,
-        source=f"evaluator:{evaluator.name}",
-        author=None,
-        session_id=target.target_id if target.kind == "session" else None,
-        trace_id=finding.trace_id if target.kind == "session" else target.target_id,
-        span_id=None,
-        comment=finding.comment,
-        created_ns=time.time_ns(),
-    )
-    return Outcome(
-        score, {"value": score.value, "comment": score.comment, "trace_id": finding.trace_id}
-    )
-
-
-def _judged_here(evaluator: Evaluator, spec: dict[str, Any], target: Target) -> bool:
-    """Whether the target passes the filter and the sample (else it is skipped, at no
-    cost to the budget)."""
-    rate = spec.get("sample_rate", 1.0)
-    return matches(spec, target) and sampled(evaluator.evaluator_id, target.target_id, rate)
 
 
 class Runner:
@@ -287,7 +195,7 @@ class Runner:
         target = load(self.store, run.project_id, run.target, run.target_id, not check)
         if target is None:
             return _skipped(done, "The target was deleted.")
-        if not check and _judged_here(evaluator, spec, target):
+        if not check and judged_here(evaluator, spec, target):
             over = self.budgets.over(run, spec, now)
             if over is not None:
                 return _waits(run, over, next_day(now))
