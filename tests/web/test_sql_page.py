@@ -113,3 +113,27 @@ def test_a_query_is_saved_listed_run_and_deleted(client: httpx.Client) -> None:
     assert gone.status_code == 303
     assert client.get("/api/v1/sql/queries").json()["items"] == []
     assert 'data-saved="Sessions by day"' not in client.get("/p/default/sql").text
+
+
+def test_a_pinned_query_is_drawn_on_the_dashboard(client: httpx.Client) -> None:
+    """Saved with 'Pin its chart to the Dashboard': the Dashboard draws its result under
+    its name; one without a time and a number column says so; unpinned, neither shows."""
+    page = client.get("/p/default/sql")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    durations = "SELECT start_time, duration_ms FROM traces"
+    names = "SELECT name FROM traces"
+    for name, text in (("Trace durations", durations), ("Trace names", names)):
+        form = {"csrf": token[1], "q": text, "name": name, "pinned": "on"}
+        assert client.post("/p/default/sql", data=form).status_code == 303
+    listed = {q["name"]: q["pinned"] for q in client.get("/api/v1/sql/queries").json()["items"]}
+    assert listed == {"Trace durations": True, "Trace names": True}
+    dashboard = client.get("/p/default/dashboard")
+    assert dashboard.status_code == 200
+    section = dashboard.text.split("Pinned SQL queries", 1)[1]
+    assert re.search(r'chart-title">Trace durations</span>.*?<svg', section, re.S)
+    assert "Trace names</a>" in section and "no time column and number column" in section
+    for name in ("Trace durations", "Trace names"):
+        form = {"csrf": token[1], "name": name, "action": "delete"}
+        assert client.post("/p/default/sql", data=form).status_code == 303
+    assert "Pinned SQL queries" not in client.get("/p/default/dashboard").text

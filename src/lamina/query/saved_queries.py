@@ -34,6 +34,7 @@ class SavedQuery:
     query: str
     author: str | None
     saved_ns: int
+    pinned: bool = False  # drawn on the Dashboard (lamina.web.pages.console.pinned_charts)
 
 
 def list_saved(store: Store, project_id: str) -> list[SavedQuery]:
@@ -43,12 +44,19 @@ def list_saved(store: Store, project_id: str) -> list[SavedQuery]:
     return sorted((SavedQuery(**item) for item in items), key=lambda q: q.name.lower())
 
 
-def save(store: Store, project_id: str, name: Any, query: Any, author: str | None) -> SavedQuery:
+def save(
+    store: Store,
+    project_id: str,
+    name: Any,
+    query: Any,
+    author: str | None,
+    pinned: bool = False,
+) -> SavedQuery:
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME:
         raise BadRequest(f"A saved query needs a name of 1 to {MAX_NAME} characters.")
     if not isinstance(query, str) or not query.strip() or len(query) > MAX_QUERY_CHARS:
         raise BadRequest(f"A saved query needs a query of 1 to {MAX_QUERY_CHARS:,} characters.")
-    saved = SavedQuery(name.strip(), query, author, time.time_ns())
+    saved = SavedQuery(name.strip(), query, author, time.time_ns(), bool(pinned))
     with _lock:
         kept = [q for q in list_saved(store, project_id) if q.name != saved.name]
         if len(kept) >= MAX_SAVED:
@@ -75,6 +83,7 @@ def present(saved: SavedQuery) -> Row:
         "query": saved.query,
         "author": saved.author,
         "saved_at": value_json(moment(saved.saved_ns)),
+        "pinned": saved.pinned,
     }
 
 

@@ -41,10 +41,18 @@ async def _save(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     author = (await giver_of(request, project_id)).author
-    fields = await json_fields(request, runtime, {"query": TEXT}, required=("query",))
+    fields = await json_fields(
+        request, runtime, {"query": TEXT, "pinned": (bool,)}, required=("query",)
+    )
     name = request.path_params["name"]
     saved = await run_in_threadpool(
-        saved_queries.save, runtime.store, project_id, name, fields["query"], author
+        saved_queries.save,
+        runtime.store,
+        project_id,
+        name,
+        fields["query"],
+        author,
+        fields.get("pinned", False),
     )
     return JSONResponse(saved_queries.present(saved))
 

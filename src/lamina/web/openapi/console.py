@@ -36,6 +36,17 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
             }
         }
     )
+    saving = {
+        **body,
+        "required": ["query"],
+        "properties": {
+            **body["properties"],
+            "pinned": {
+                "type": "boolean",
+                "description": "Draw its result on the Dashboard (default false).",
+            },
+        },
+    }
     name = {
         "name": "name",
         "in": "path",
@@ -60,7 +71,7 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                 (200, "SavedQuery", "The saved query."),
                 (400, 401, 403, 404, 413),
                 [name, project],
-                json_body(body),
+                json_body(saving),
             ),
             "delete": operation(
                 "Delete the saved query of this name.",
@@ -87,7 +98,13 @@ def schemas() -> dict[str, Any]:
     column = an_object({"name": TEXT, "type": {"type": "string", "enum": list(TYPES)}})
     return {
         "SavedQuery": an_object(
-            {"name": TEXT, "query": TEXT, "author": TEXT_OR_NULL, "saved_at": TIME}
+            {
+                "name": TEXT,
+                "query": TEXT,
+                "author": TEXT_OR_NULL,
+                "saved_at": TIME,
+                "pinned": {"type": "boolean"},
+            }
         ),
         "SavedQueryList": a_list("SavedQuery"),
         "SavedQueryDeleted": an_object({"deleted": ref("SavedQuery")}),

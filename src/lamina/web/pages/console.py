@@ -88,9 +88,40 @@ async def _change_saved(page: Page) -> Response:
     if form.get("action") == "delete":
         await page.call(saved_queries.delete, page.store, page.project.id, name)
         return RedirectResponse(page.path("/sql"), 303)
-    email = page.visitor.user.email
-    await page.call(saved_queries.save, page.store, page.project.id, name, text, email)
+    email, pinned = page.visitor.user.email, form.get("pinned") == "on"
+    await page.call(saved_queries.save, page.store, page.project.id, name, text, email, pinned)
     return RedirectResponse(page.path("/sql?" + urlencode({"q": text, "name": name})), 303)
+
+
+async def pinned_charts(page: Page) -> list[Markup]:
+    """A chart of each saved query pinned to the Dashboard, by name (its whole result,
+    not the Dashboard's range); a query that fails or has no time and number column
+    says so in its place."""
+    assert page.project is not None
+    saved = await page.call(saved_queries.list_saved, page.store, page.project.id)
+    drawn = []
+    for query in (q for q in saved if q.pinned):
+        link = page.path("/sql?" + urlencode({"q": query.query}))
+        try:
+            asked = console.parse(query.query, page.site.runtime.settings)
+            result = await page.call(console.run, page.store, page.project.id, asked)
+        except LaminaError as exc:
+            drawn.append(_note(query.name, link, exc.message))
+            continue
+        chart = _chart(result, page, query.name)
+        drawn.append(
+            chart
+            if chart is not None
+            else _note(query.name, link, "Its result has no time column and number column.")
+        )
+    return drawn
+
+
+def _note(title: str, link: str, text: str) -> Markup:
+    return Markup(
+        '<figure class="chart"><figcaption><span class="chart-title">'
+        '<a href="{}">{}</a></span></figcaption><p class="chart-empty">{}</p></figure>'
+    ).format(link, title, text)
 
 
 def _csv(result: dict[str, Any], project: str) -> Response:
@@ -107,7 +138,7 @@ def _csv(result: dict[str, Any], project: str) -> Response:
     )
 
 
-def _chart(result: dict[str, Any], page: Page) -> Markup | None:
+def _chart(result: dict[str, Any], page: Page, title: str | None = None) -> Markup | None:
     """A line of the first number column over the first time column, when both exist."""
     columns = result["columns"]
     at = next((i for i, c in enumerate(columns) if c["type"] in _TIMES), None)
@@ -128,7 +159,7 @@ def _chart(result: dict[str, Any], page: Page) -> Markup | None:
     name = columns[value]["name"]
     unit = "USD" if "cost" in name else "ms" if name.endswith("_ms") else "score"
     chart = charts.TimeChart(
-        f"{name} by {columns[at]['name']}",
+        title or f"{name} by {columns[at]['name']}",
         unit,
         [charts.Series(name, points)],
         hourly,

@@ -24,6 +24,7 @@ from lamina.store.metrics import DistributionQuery, MetricQuery, together
 from lamina.store.queries import MAX_LIMIT
 from lamina.store.scores import ScoreQuery
 from lamina.web.pages import charts
+from lamina.web.pages import console as console_page
 from lamina.web.pages.base import Page
 from lamina.web.pages.render import query, viewer_zone
 
@@ -183,6 +184,8 @@ async def dashboard_page(page: Page) -> Response:
         return await page.render(
             "dashboard.html", nav="dashboard", view=view, ranges=RANGES, sections=[]
         )
+    if pinned := await console_page.pinned_charts(page):  # saved SQL queries (#21)
+        sections = [*sections, ("Pinned SQL queries (their whole result, not this range)", pinned)]
     return await page.render(
         "dashboard.html",
         nav="dashboard",
