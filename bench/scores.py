@@ -22,12 +22,14 @@ just before they were given (warm, as it is after them).
 
 from __future__ import annotations
 
+import http.client
+import multiprocessing
 import random
-import threading
 import time
+import urllib.parse
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.synchronize import Barrier
 
 import httpx
 import orjson
@@ -89,32 +91,49 @@ def make_scores(work: Sequence[Batch], count: int, seed: int = 2) -> list[dict[s
 
 
 def post_all(url: str, key: str, bodies: list[tuple[bytes, int]], clients: int) -> float:
-    """POST every body (of so many scores) to /api/v1/scores from ``clients`` threads;
-    returns the seconds it took until the last answered 201."""
-    lock = threading.Lock()
-    queue = list(reversed(bodies))
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-
-    def client_loop() -> None:
-        with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    body, _ = queue.pop()
-                while True:
-                    response = client.post("/api/v1/scores", content=body)
-                    if response.status_code == 201:
-                        break
-                    if response.status_code in (429, 503):
-                        time.sleep(float(response.headers.get("Retry-After", "1")) / 10)
-                        continue
-                    raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-
+    """POST every body (of so many scores) to /api/v1/scores from ``clients`` client
+    processes (each its own keep-alive connection, as separate application servers
+    would be; threads of one process would measure this process's GIL instead);
+    returns the seconds from the moment all are connected until the last answered 201."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(clients + 1)
+    shares = [[body for body, _ in bodies[at::clients]] for at in range(clients)]
+    workers = [
+        context.Process(target=_client, args=(url, key, share, ready), daemon=True)
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait(60)
     started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(lambda _: client_loop(), range(clients)))
-    return time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} score clients failed (exit codes {failed})")
+    return seconds
+
+
+def _client(url: str, key: str, bodies: list[bytes], ready: Barrier) -> None:
+    """One client process: connect, wait for the others, then POST each body in turn."""
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=120)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    connection.connect()
+    ready.wait(60)
+    for body in bodies:
+        while True:
+            connection.request("POST", "/api/v1/scores", body=body, headers=headers)
+            response = connection.getresponse()
+            text = response.read()
+            if response.status == 201:
+                break
+            if response.status in (429, 503):
+                time.sleep(float(response.getheader("Retry-After", "1")) / 10)
+                continue
+            raise RuntimeError(f"{response.status}: {text[:200]!r}")
+    connection.close()
 
 
 def give(url: str, key: str, work: Sequence[Batch], count: int, clients: int = 4) -> ScoreResult:
