@@ -270,6 +270,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # saved SQL queries for the SQL page; each runs and answers rows
     saved = otlp.api(server, "/api/v1/sql/queries")["items"]
     assert {q["name"] for q in saved} == set(demo_queries.QUERIES)
+    assert [q["name"] for q in saved if q["pinned"]] == [demo_queries.PINNED]
     for query in saved:
         ran = otlp.client().post(
             f"{server.url}/api/v1/sql",

@@ -1,6 +1,7 @@
 """The demo's saved SQL queries (``PUT /api/v1/sql/queries/{name}``), so the SQL page
-opens with examples of its own: sessions a day, cost by model, the slowest traces.
-Each is written to run on both stores' dialects. Saving again replaces them."""
+opens with examples of its own: sessions a day (pinned to the Dashboard), cost by model,
+the slowest traces. Each is written to run on both stores' dialects. Saving again
+replaces them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
+PINNED = "Sessions a day"
 QUERIES = {
     "Sessions a day": (
         "SELECT date_trunc('day', start_time) AS day, count(*) AS sessions,\n"
@@ -29,7 +31,10 @@ QUERIES = {
 def send_queries(client: httpx.Client) -> int:
     """Save the queries through ``client`` (its base URL the server, its headers the key)."""
     for name, query in QUERIES.items():
-        answer = client.put(f"/api/v1/sql/queries/{quote(name, safe='')}", json={"query": query})
+        answer = client.put(
+            f"/api/v1/sql/queries/{quote(name, safe='')}",
+            json={"query": query, "pinned": name == PINNED},
+        )
         if answer.status_code != 200:
             raise RuntimeError(
                 f"The server refused the demo's saved query {name!r}: "
