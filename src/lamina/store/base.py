@@ -18,6 +18,7 @@ from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
+from lamina.store.experiments import Experiment, ExperimentItem
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -257,6 +258,26 @@ class Store(Protocol):
     def delete_dataset_item(
         self, project_id: str, name: str, item_id: str
     ) -> DatasetItem | None: ...
+
+    # -- experiments (lamina.store.experiments) --------------------------------------
+    # Deleting a project deletes its experiments.
+    def put_experiment(self, project_id: str, experiment: Experiment) -> Experiment:
+        """Make the experiment, or answer the one of its id as stored (with its item
+        count)."""
+
+    def get_experiment(self, project_id: str, experiment_id: str) -> Experiment | None: ...
+
+    def list_experiments(self, project_id: str, group: str | None, limit: int) -> list[Experiment]:
+        """The project's experiments (of one group, when given), newest first."""
+
+    def put_experiment_items(
+        self, project_id: str, experiment_id: str, items: Sequence[ExperimentItem]
+    ) -> bool:
+        """Add the items to the experiment, each replacing its item of that index; False
+        (and nothing stored) when the project has no experiment of that id."""
+
+    def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
+        """The experiment's items by index (none for one the project has not)."""
 
     # -- data lifecycle: delete, retention, export ------------------------------
     # Deletes run in one transaction each, beside ingest writes, and refresh the

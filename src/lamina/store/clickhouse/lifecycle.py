@@ -120,6 +120,8 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "evaluator_runs",
             "datasets",
             "dataset_items",
+            "experiments",
+            "experiment_items",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)

@@ -411,6 +411,39 @@ MIGRATIONS: list[list[str]] = [
         ORDER BY (project_id, dataset, item_id)
         """,
     ],
+    # 9: experiments (#22; lamina.store.clickhouse.experiments): an experiment is written
+    # once; an item put again (a retried request) is a new row version (read FINAL).
+    [
+        """
+        CREATE TABLE IF NOT EXISTS experiments (
+            project_id String,
+            experiment_id String,
+            name String,
+            group_name String,
+            dataset Nullable(String),
+            created_ns Int64,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, experiment_id)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS experiment_items (
+            project_id LowCardinality(String),
+            experiment_id String,
+            item_index Int32,
+            item_id Nullable(String),
+            input String CODEC(ZSTD(1)),
+            expected_output Nullable(String) CODEC(ZSTD(1)),
+            output Nullable(String) CODEC(ZSTD(1)),
+            error Nullable(String),
+            trace_id Nullable(String),
+            duration_ms Float64,
+            scores String,
+            version Int64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (project_id, experiment_id, item_index)
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

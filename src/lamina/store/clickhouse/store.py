@@ -42,6 +42,7 @@ from lamina.store.clickhouse import (
 from lamina.store.clickhouse import console as console_sql
 from lamina.store.clickhouse import datasets as dataset_rows
 from lamina.store.clickhouse import evaluators as evaluator_rows
+from lamina.store.clickhouse import experiments as experiment_rows
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse import users as end_users
 from lamina.store.clickhouse.client import Client, StoreAddress
@@ -50,6 +51,7 @@ from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
+from lamina.store.experiments import Experiment, ExperimentItem
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -201,6 +203,24 @@ class ClickHouseStore:
 
     def delete_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None:
         return dataset_rows.delete_item(self.connection, project_id, name, item_id)
+
+    # -- experiments (lamina.store.clickhouse.experiments) --------------------------------------
+    def put_experiment(self, project_id: str, experiment: Experiment) -> Experiment:
+        return experiment_rows.put_experiment(self.connection, project_id, experiment)
+
+    def get_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
+        return experiment_rows.get_experiment(self.connection, project_id, experiment_id)
+
+    def list_experiments(self, project_id: str, group: str | None, limit: int) -> list[Experiment]:
+        return experiment_rows.list_experiments(self.connection, project_id, group, limit)
+
+    def put_experiment_items(
+        self, project_id: str, experiment_id: str, items: Sequence[ExperimentItem]
+    ) -> bool:
+        return experiment_rows.put_items(self.connection, project_id, experiment_id, items)
+
+    def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
+        return experiment_rows.list_items(self.connection, project_id, experiment_id)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:

@@ -99,6 +99,8 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "evaluator_runs",
             "datasets",
             "dataset_items",
+            "experiments",
+            "experiment_items",
         ):
             con.execute(f"DELETE FROM {table} WHERE project_id = ?", [project_id])
         con.execute("DELETE FROM projects WHERE id = ?", [project_id])

@@ -368,6 +368,32 @@ MIGRATIONS: list[str] = [
         updated_ns BIGINT NOT NULL
     );
     """,
+    # 17: experiments (#22; lamina.store.experiments): each run of an application over
+    # test cases, and its items (input, expected output, output or error as JSON text,
+    # the trace, the duration and the evaluators' scores as a JSON object).
+    """
+    CREATE TABLE experiments (
+        project_id VARCHAR NOT NULL,
+        experiment_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        group_name VARCHAR NOT NULL,
+        dataset VARCHAR,
+        created_ns BIGINT NOT NULL
+    );
+    CREATE TABLE experiment_items (
+        project_id VARCHAR NOT NULL,
+        experiment_id VARCHAR NOT NULL,
+        item_index INTEGER NOT NULL,
+        item_id VARCHAR,
+        input VARCHAR NOT NULL,
+        expected_output VARCHAR,
+        output VARCHAR,
+        error VARCHAR,
+        trace_id VARCHAR,
+        duration_ms DOUBLE NOT NULL,
+        scores VARCHAR NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

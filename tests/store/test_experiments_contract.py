@@ -1,0 +1,104 @@
+"""The Store contract for experiments (lamina.store.experiments): what every store must
+do, through the Store protocol only, once per store in tests/store/backends.py's STORES.
+
+An experiment is written once (putting it again answers the one stored); runs list
+newest first, of one group when asked; items read by index, with their values whole;
+putting an index again replaces its item; items belong to one experiment of one
+project. Deleting a project deletes its experiments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+
+from lamina.store.base import Store
+from lamina.store.experiments import Experiment, ExperimentItem
+from tests.store.backends import Backend
+from tests.store.test_contract import BASE, MS
+
+
+def item(n: int, text: str = "", *, error: str | None = None) -> ExperimentItem:
+    return ExperimentItem(
+        item_index=n,
+        item_id=f"itm_{n:04d}" if n % 2 else None,
+        input=orjson.dumps({"question": text or f"question {n}"}).decode(),
+        expected_output=orjson.dumps(f"answer {n}").decode() if n % 3 else None,
+        output=None if error else orjson.dumps(f"said {n}").decode(),
+        error=error,
+        trace_id=f"{n:032x}",
+        duration_ms=10.5 + n,
+        scores=orjson.dumps({"exact": n % 2, "length": n * 1.5}).decode(),
+    )
+
+
+def run(n: int, group: str = "main", dataset: str | None = "support") -> Experiment:
+    return Experiment(f"exp_{n}", f"run {n}", group, dataset, BASE + n * MS)
+
+
+def test_experiments_newest_first_of_a_group_with_their_item_counts(store: Store) -> None:
+    assert store.put_experiment("prj_a", run(1)) == run(1)
+    # written once: putting it again answers the one stored
+    assert store.put_experiment("prj_a", dataclasses.replace(run(1), name="other")) == run(1)
+    store.put_experiment("prj_a", run(2, "other", None))
+    store.put_experiment("prj_a", run(3))
+    store.put_experiment("prj_b", run(4))
+    assert store.put_experiment_items("prj_a", "exp_1", [item(0), item(1)])
+    listed = store.list_experiments("prj_a", None, 100)
+    assert [e.experiment_id for e in listed] == ["exp_3", "exp_2", "exp_1"]
+    assert listed[2] == dataclasses.replace(run(1), item_count=2)
+    assert listed[1].dataset is None
+    assert [e.experiment_id for e in store.list_experiments("prj_a", "main", 100)] == [
+        "exp_3",
+        "exp_1",
+    ]
+    assert [e.experiment_id for e in store.list_experiments("prj_a", None, 1)] == ["exp_3"]
+    assert store.get_experiment("prj_a", "exp_4") is None
+    assert store.get_experiment("prj_b", "exp_4") == run(4)
+
+
+def test_items_keep_their_values_by_index_and_an_index_put_again_replaces_it(
+    store: Store,
+) -> None:
+    store.put_experiment("prj_a", run(1))
+    made = [item(n, "<b>html</b> \u00e9 \U0001f600 " + "x" * 70_000) for n in (3, 0, 2)]
+    made.append(item(1, error="ValueError: no answer"))
+    assert store.put_experiment_items("prj_a", "exp_1", made)
+    found = store.list_experiment_items("prj_a", "exp_1")
+    assert found == sorted(made, key=lambda one: one.item_index)
+    again = dataclasses.replace(item(2), output='"better"')
+    store.put_experiment_items("prj_a", "exp_1", [again])
+    found = store.list_experiment_items("prj_a", "exp_1")
+    assert [one.item_index for one in found] == [0, 1, 2, 3] and found[2] == again
+    assert store.list_experiment_items("prj_b", "exp_1") == []
+
+
+def test_items_need_their_experiment_in_their_project(store: Store) -> None:
+    store.put_experiment("prj_b", run(1))
+    assert not store.put_experiment_items("prj_a", "exp_1", [item(1)])
+    assert store.list_experiment_items("prj_a", "exp_1") == []
+    assert store.list_experiment_items("prj_b", "exp_1") == []
+
+
+def test_deleting_a_project_deletes_its_experiments_only(store: Store) -> None:
+    for project in ("prj_a", "prj_b"):
+        store.put_experiment(project, run(1))
+        store.put_experiment_items(project, "exp_1", [item(0), item(1)])
+    store.delete_project("prj_a")
+    assert store.list_experiments("prj_a", None, 100) == []
+    assert store.list_experiment_items("prj_a", "exp_1") == []
+    assert [e.item_count for e in store.list_experiments("prj_b", None, 100)] == [2]
+
+
+def test_experiments_outlive_the_store_being_closed(backend: Backend) -> None:
+    first = backend.open()
+    first.put_experiment("prj_a", run(1))
+    first.put_experiment_items("prj_a", "exp_1", [item(0)])
+    first.close()
+    second = backend.open()
+    try:
+        assert second.get_experiment("prj_a", "exp_1") == dataclasses.replace(run(1), item_count=1)
+        assert second.list_experiment_items("prj_a", "exp_1") == [item(0)]
+    finally:
+        second.close()
