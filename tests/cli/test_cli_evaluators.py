@@ -38,6 +38,7 @@ def test_evaluators_through_the_server(server: LaminaServer, tmp_path: Path) -> 
     assert made["name"] == "slow" and made["id"].startswith("evl_")
     listed = _ok(server.cli("evaluators", "list", *project))
     assert "slow" in listed and "max_duration" in listed
+    assert "idle" in listed  # its state: nothing judged yet (the session is not quiet)
     tried = json.loads(
         _ok(server.cli("evaluators", "test", "slow", "--session", session_id, *project, "--json"))
     )
@@ -57,6 +58,7 @@ def test_evaluators_on_a_data_dir_without_a_server(tmp_path: Path) -> None:
     assert made["check"] == {"type": "json_output", "params": {}}
     listed = json.loads(_ok(run_cli("evaluators", "list", *data, "--json")))
     assert [item["name"] for item in listed["items"]] == ["slow"]
+    assert listed["items"][0]["state"] == "idle" and listed["items"][0]["last_error"] is None
     again = run_cli("evaluators", "add", json.dumps(given), *data)
     assert again.returncode == 1 and 'evaluator named "slow" already' in again.stderr
     missing = run_cli("evaluators", "test", "slow", "--session", "nope", *data)

@@ -47,20 +47,23 @@ def evaluators_list(project: str, as_json: bool, data_dir: Path) -> None:
     rows: list[list[Cell]] = []
     for item in items:
         what = (item.get("check") or {}).get("type") or (item.get("llm") or {}).get("model", "")
-        on = "on" if item["enabled"] else "off"
+        state = item.get("state") or ("ok" if item["enabled"] else "disabled")
         quiet = str(item["quiet_seconds"])
-        rows.append([item["id"], item["name"], item["kind"], what, item["target"], on, quiet])
+        rows.append([item["id"], item["name"], item["kind"], what, item["target"], state, quiet])
     columns = [
         Column("Id", drop=3),
         Column("Name"),
         Column("Kind"),
         Column("Check or model"),
         Column("Target", drop=4),
-        Column("Enabled"),
+        Column("State"),
         Column("Quiet (s)", drop=5),
     ]
     caption = None if items else "No evaluators."
     print_table(console, columns, rows, title="Evaluators", caption=caption)
+    for item in items:  # a failing one's error, in words
+        if item.get("state") == "failing":
+            console.print(f"{item['name']} is failing: {item['last_error']}", markup=False)
 
 
 @evaluators.command("add")
@@ -141,7 +144,9 @@ def _call(ops: Any, data_dir: Path, name: str, project: str, *args: Any) -> Any:
 
     project_id = find_project(ops.store, project).id
     if name == "list_evaluators":
-        return _plain([definition.present(e) for e in ops.store.list_evaluators(project_id)])
+        return _plain(
+            [manage.shown(ops.store, project_id, e) for e in ops.store.list_evaluators(project_id)]
+        )
     keys = KeyBox(data_dir)
     if name == "add_evaluator":
         return _plain(definition.present(manage.save(ops.store, keys, project_id, *args)))

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from lamina.errors import BadRequest, NotFound
-from lamina.evaluation import definition
+from lamina.evaluation import definition, health
 from lamina.evaluation.judgement import judge_target, score_id
 from lamina.evaluation.runner import SECOND_NS, queue
 from lamina.evaluation.secrets import KeyBox
@@ -138,6 +138,12 @@ def backfill(
     return queued
 
 
+def shown(store: Store, project_id: str, evaluator: Evaluator) -> dict[str, Any]:
+    """The evaluator as a GET answers it (the API and the CLI): its definition and its
+    state (lamina.evaluation.health)."""
+    return definition.present(evaluator) | health.read(store, project_id, evaluator).present()
+
+
 def present_run(run: Run) -> dict[str, Any]:
     return {
         "id": run.run_id,
@@ -164,4 +170,4 @@ def present_run(run: Run) -> dict[str, Any]:
     }
 
 
-__all__ = ["backfill", "dry_run", "find", "present_run", "save", "score_id"]
+__all__ = ["backfill", "dry_run", "find", "present_run", "save", "score_id", "shown"]

@@ -25,8 +25,7 @@ from lamina.evaluation.llm import allowed_hosts
 from lamina.evaluation.secrets import KeyBox
 from lamina.query.params import _limit, _time
 from lamina.server_runtime import ServerRuntime
-from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus
+from lamina.store.evaluators import Run, RunQuery, RunStatus
 from lamina.web.access import project_of
 from lamina.web.api import JSONResponse
 from lamina.web.bodies import MAX_JSON_BODY, read_body
@@ -47,18 +46,13 @@ def _keys(runtime: ServerRuntime) -> KeyBox:
     return KeyBox(runtime.settings.data_dir)
 
 
-def _shown(store: Store, project_id: str, evaluator: Evaluator) -> dict[str, Any]:
-    """The evaluator as a GET answers it: its definition and its state (health)."""
-    return definition.present(evaluator) | health.read(store, project_id, evaluator).present()
-
-
 async def _list(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
 
     def read() -> list[dict[str, Any]]:
         found = runtime.store.list_evaluators(project_id)
-        return [_shown(runtime.store, project_id, item) for item in found]
+        return [manage.shown(runtime.store, project_id, item) for item in found]
 
     return JSONResponse({"items": await run_in_threadpool(read)})
 
@@ -79,7 +73,7 @@ async def _get(request: Request) -> Response:
     def read() -> dict[str, Any]:
         found = manage.find(runtime.store, project_id, evaluator_id)
         progress = runtime.store.run_progress(project_id, evaluator_id)
-        return _shown(runtime.store, project_id, found) | {
+        return manage.shown(runtime.store, project_id, found) | {
             "progress": health.present_progress(progress)
         }
 
