@@ -68,6 +68,7 @@ class World:
     share_id: str = ""  # a share link of the owner's session, and its token
     share_token: str = ""
     comment_id: str = ""  # a comment on the owner's session, by the owner's key
+    evaluator_id: str = ""  # an evaluator of the owner's project
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +125,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         headers=_bearer(key),
     )
     assert saved.status_code == 200, saved.text
+    judge = otlp.client().post(
+        f"{server.url}/api/v1/evaluators",
+        json={"name": "owners-check", "kind": "check", "check": {"type": "json_output"}},
+        headers=_bearer(key),
+    )
+    assert judge.status_code == 201, judge.text
     owner_key_id = next(
         k["id"]
         for k in otlp.admin(server, "list_keys", project=name)
@@ -145,6 +152,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         share_id=shared.json()["share"]["id"],
         share_token=shared.json()["token"],
         comment_id=commented.json()["comment"]["comment_id"],
+        evaluator_id=judge.json()["id"],
     )
     server.kill()
 
@@ -691,6 +699,7 @@ def _page_path(world: World, path: str, missing: bool = False, project: str | No
         "session_id": MISSING_SESSION if missing else quote(world.session_id, safe=""),
         "user_id": MISSING_USER if missing else USER,
         "key_id": "key_" + "0" * 20 if missing else world.key_id,
+        "evaluator_id": "evl_" + "0" * 16 if missing else world.evaluator_id,
         "token": "not-the-setup-token",
         "span_id": world.span_id,
         "field": "input",
@@ -814,6 +823,7 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
         "/p/{project}/sessions/{session_id}?fragment=traces",
         "/p/{project}/sessions/{session_id}?export=json",
         "/p/{project}/users/{user_id}",
+        "/p/{project}/evaluators/{evaluator_id}",
     ]
     # (a share link's pages have no project: test_a_share_token_reads_its_one_object_only)
     listed = {
@@ -837,10 +847,11 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
             on_real, on_missing = browser.get(real), browser.get(missing)
             assert on_real.status_code == on_missing.status_code == 404, path
             ids = (quote(world.session_id, safe=""), world.session_id, world.trace_id, USER)
+            ids += (world.evaluator_id,)
+            missing_ids = (MISSING_SESSION, MISSING_SESSION, MISSING_TRACE, MISSING_USER)
+            missing_ids += ("evl_" + "0" * 16,)
             text_real, text_missing = on_real.text, on_missing.text
-            for real_id, missing_id in zip(
-                ids, (MISSING_SESSION, MISSING_SESSION, MISSING_TRACE, MISSING_USER), strict=True
-            ):
+            for real_id, missing_id in zip(ids, missing_ids, strict=True):
                 text_real = text_real.replace(real_id, "ID")
                 text_missing = text_missing.replace(missing_id, "ID")
             assert text_real == text_missing, path
