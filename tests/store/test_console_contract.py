@@ -225,6 +225,15 @@ HOSTILE = [
         ["RECURSIVE"],
     ),
     ("SELECT ?", ["Parameters"]),
+    # ClickHouse reads x IN name from the table of that name
+    ("SELECT count(*) FROM sessions WHERE session_id IN api_keys", ["IN takes a subquery"]),
+    ("SELECT count(*) FROM traces WHERE trace_id IN (session_traces)", ["IN takes"]),
+    ("SELECT count(*) FROM traces WHERE trace_id IN ((system.tables))", ["IN takes"]),
+    ("SELECT count(*) FROM traces WHERE trace_id NOT IN settings", ["IN takes"]),
+    (  # a membership oracle over another project's rows, were it let through
+        "SELECT count(*) FROM traces WHERE ('prj_b', 'prj_b-s1', trace_id) IN session_traces",
+        ["IN takes"],
+    ),
     ("", ["empty"]),
 ]
 

@@ -249,6 +249,8 @@ def _check(node: exp.Expr, dialect: str) -> None:
             )
     if isinstance(node, exp.Table):
         _check_table(node, dialect)
+    if kind is exp.In:
+        _check_in(node, dialect)
     if kind is exp.With and node.args.get("recursive"):
         raise refuse("WITH RECURSIVE is not allowed; write the query without recursion.")
     if kind is exp.CTE and not isinstance(node.this, exp.Query):
@@ -272,6 +274,18 @@ def _check_function(node: exp.Func, dialect: str) -> None:
         raise refuse(
             f"The function {name} is not allowed. A query may use aggregates and the date, "
             "string, math, conditional, JSON and cast functions; see the SQL page's help."
+        )
+
+
+def _check_in(node: exp.Expr, dialect: str) -> None:
+    """ClickHouse reads ``x IN name`` and ``x IN (name)`` from the table of that name: an
+    IN takes a subquery or a list of values, never one bare name."""
+    items = node.args.get("expressions") or []
+    only = items[0].unnest() if len(items) == 1 else None
+    if node.args.get("field") is not None or isinstance(only, exp.Column | exp.Dot):
+        raise refuse(
+            f"IN takes a subquery or a list of values, not a name: {_snippet(node, dialect)}. "
+            "Write x IN (SELECT ... FROM sessions, traces, spans or scores)."
         )
 
 
