@@ -31,6 +31,8 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     "one trace": (15, "ms p50", False),
     "full-text search": (300, "ms p50", False),
     "Sessions tab page": (100, "ms server", False),
+    "users list": (50, "ms p50", False),
+    "Users page": (50, "ms server", False),
     "sessions list filtered by a score": (30, "ms p50", False),
     "sessions list sorted by a score": (30, "ms p50", False),
     # the sessions list's p50 with the scores minus its p50 just before them

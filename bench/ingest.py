@@ -6,7 +6,7 @@
 Starts a server on a fresh data dir, sends N spans through OTLP/HTTP protobuf
 (gzip, ``--batch`` spans a request, ``--senders`` concurrent senders; a request
 counts only once the server answered 200, which it does after the commit),
-then times the sessions list, one session and one trace over HTTP. Prints a
+then times the sessions list, one session, one trace and the users list over HTTP. Prints a
 table and the command line that produced it. ``--store chdb`` runs the server
 on the ClickHouse store (ClickHouse's engine in the server's process); a
 ``clickhouse://...`` URL on a ClickHouse server. With ``--scores N``, N scores are
@@ -115,6 +115,8 @@ def measure_reads(url: str, key: str, runs: int) -> dict[str, tuple[float, float
             "search, a word in no span": _tolerant(
                 lambda: latency(client, "/api/v1/sessions", few, q="zebra")
             ),
+            "users list": latency(client, "/api/v1/users", runs, limit="50"),
+            "users list by cost": latency(client, "/api/v1/users", runs, limit="50", sort="cost"),
             **page_times(url, runs),
         }
 
@@ -131,8 +133,15 @@ def _tolerant(read: Callable[[], tuple[float, float]]) -> tuple[float, float]:
         return float("nan"), float("nan")
 
 
+# Pages timed by their server time: name -> (address, parameters).
+PAGES = {
+    "Sessions tab page": ("/p/default/traces", {"tab": "sessions"}),
+    "Users page": ("/p/default/users", {}),
+}
+
+
 def page_times(url: str, runs: int) -> dict[str, tuple[float, float]]:
-    """p50 and p95 server time (ms, from the Server-Timing header) of the Sessions tab,
+    """p50 and p95 server time (ms, from the Server-Timing header) of each of PAGES,
     signed in as the benchmark's user; nothing when the server has no such user."""
     with httpx.Client(base_url=url, timeout=60) as client:
         form = client.get("/signin").text
@@ -142,15 +151,18 @@ def page_times(url: str, runs: int) -> dict[str, tuple[float, float]]:
         ).status_code in (200, 303)
         if not signed_in or client.get("/p/default/traces").url.path == "/signin":
             return {}
-        times = []
-        for _ in range(runs):
-            response = client.get("/p/default/traces", params={"tab": "sessions"})
-            response.raise_for_status()
-            timing = re.search(r"dur=([\d.]+)", response.headers["server-timing"])
-            assert timing is not None, "the page sent no Server-Timing header"
-            times.append(float(timing[1]))
-    times.sort()
-    return {"Sessions tab page": (statistics.median(times), times[int(len(times) * 0.95) - 1])}
+        found: dict[str, tuple[float, float]] = {}
+        for name, (path, params) in PAGES.items():
+            times = []
+            for _ in range(runs):
+                response = client.get(path, params=params)
+                response.raise_for_status()
+                timing = re.search(r"dur=([\d.]+)", response.headers["server-timing"])
+                assert timing is not None, "the page sent no Server-Timing header"
+                times.append(float(timing[1]))
+            times.sort()
+            found[name] = (statistics.median(times), times[int(len(times) * 0.95) - 1])
+    return found
 
 
 @dataclass

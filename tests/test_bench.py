@@ -29,6 +29,8 @@ def test_quick_benchmark_run_prints_every_target() -> None:
         "sessions list",
         "one trace",
         "Sessions tab page",
+        "users list",
+        "Users page",
         "@observe / bare span",
         "sessions list filtered by a score",
         "sessions list sorted by a score",

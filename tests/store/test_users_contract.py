@@ -282,3 +282,33 @@ def test_a_deleted_sessions_user_loses_it(
     assert page.total == len(users) - 1
     store.delete_project("prj_a")
     assert store.list_end_users("prj_a", UserQuery()).total == 0
+
+
+def test_a_score_given_after_a_read_is_in_the_next(
+    written: tuple[Store, dict[str, dict[str, Any]]],
+) -> None:
+    """A user's score summary read once (and kept by a store between writes) is read
+    again after a score is given."""
+    store, users = written
+    user = max(users.values(), key=lambda r: (r["sessions"], r["user_id"]))
+    before = store.get_end_user("prj_a", user["user_id"])
+    assert before is not None
+    listed = store.list_end_users("prj_a", UserQuery(limit=100)).items
+    assert next(r for r in listed if r["user_id"] == user["user_id"]) == before
+    theirs = store.list_sessions("prj_a", SessionQuery(user_id=user["user_id"], limit=1))
+    session_id = theirs.items[0]["session_id"]
+    given = Score("late-1", "late", 0.25, None, "api", None, session_id, None, None, None, 1)
+    store.add_scores("prj_a", [given])
+    for after in (
+        store.get_end_user("prj_a", user["user_id"]),
+        next(
+            r
+            for r in store.list_end_users("prj_a", UserQuery(limit=100)).items
+            if r["user_id"] == user["user_id"]
+        ),
+    ):
+        assert after is not None
+        assert after["score_summary"]["late"] == {"avg": 0.25, "count": 1}
+        assert {k: v for k, v in after.items() if k != "score_summary"} == {
+            k: v for k, v in before.items() if k != "score_summary"
+        }

@@ -15,7 +15,8 @@ from lamina.store.queries import Cursor
 from lamina.store.users import Row, UserPage, UserQuery, score_summaries, user_row
 
 # Each user of the project's sessions ({narrow}: a condition on those sessions, read
-# under FINAL's key; {where} on the user id), with the totals of their sessions.
+# under FINAL's key; {where} on the user id), with the totals of their sessions and their
+# ids (for their scores).
 _PER_USER = """
 SELECT u AS user_id,
     count() AS sessions,
@@ -27,9 +28,10 @@ SELECT u AS user_id,
     sum(s_cost) AS cost,
     sum(s_errors) AS errors,
     min(s_start) AS first_seen_ns,
-    max(s_end) AS last_seen_ns
+    max(s_end) AS last_seen_ns,
+    groupArray(session_id) AS session_ids
 FROM (
-    SELECT arrayJoin(user_ids) AS u, trace_count AS s_traces, input_tokens AS s_in,
+    SELECT arrayJoin(user_ids) AS u, session_id, trace_count AS s_traces, input_tokens AS s_in,
         output_tokens AS s_out, cost AS s_cost, error_count AS s_errors, start_ns AS s_start,
         end_ns AS s_end
     FROM ({sessions}) WHERE trace_count > 0{narrow}
@@ -49,12 +51,7 @@ _SORT = {
     "errors": "errors",
 }
 _SORT_TYPES = {"user_id": "String", "cost": "Float64"}
-# A user's sessions, and the scores that count for them (lamina.store.users).
-_OWNED = (
-    "SELECT u AS user_id, session_id FROM (SELECT arrayJoin(user_ids) AS u, session_id "
-    f"FROM ({sql.sessions_view()}) WHERE trace_count > 0 "
-    "AND hasAny(user_ids, {users:Array(String)})) WHERE has({users:Array(String)}, u)"
-)
+# The scores that count for some sessions (lamina.store.users).
 _SCORES = (
     "SELECT score_id, name, value, label, session_id, trace_session FROM scores FINAL "
     "WHERE project_id = {project:String} AND (session_id IN {sessions:Array(String)} "
@@ -110,7 +107,7 @@ def list_users(db: Connection, project_id: str, query: UserQuery) -> UserPage:
         rows = rows[: query.limit]
         cursor = Cursor(query.sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
     items = [user_row(row) for row in rows]
-    _add_scores(db, project_id, items)
+    _add_scores(db, project_id, items, rows)
     return UserPage(items, total, cursor)
 
 
@@ -120,18 +117,17 @@ def get_user(db: Connection, project_id: str, user_id: str) -> Row | None:
     if not rows:
         return None
     user = user_row(rows[0])
-    _add_scores(db, project_id, [user])
+    _add_scores(db, project_id, [user], rows)
     return user
 
 
-def _add_scores(db: Connection, project_id: str, users: list[Row]) -> None:
-    """Give each user row its ``score_summary``: two statements for the page."""
-    if not users:
-        return
-    params: dict[str, Any] = {"project": project_id, "users": [u["user_id"] for u in users]}
-    owners = db.query(_OWNED, params)
-    params["sessions"] = list({row["session_id"] for row in owners})
+def _add_scores(db: Connection, project_id: str, users: list[Row], read: list[Row]) -> None:
+    """Give each user row its ``score_summary`` from the scores of their sessions
+    (``read``: the rows of _PER_USER, with their ``session_ids``): one statement."""
+    owners = [(row["user_id"], session) for row in read for session in row["session_ids"]]
+    params: dict[str, Any] = {"project": project_id}
+    params["sessions"] = list({session for _, session in owners})
     scores = db.query(_SCORES, params) if params["sessions"] else []
-    found = score_summaries(((row["user_id"], row["session_id"]) for row in owners), scores)
+    found = score_summaries(owners, scores)
     for user in users:
         user["score_summary"] = found.get(user["user_id"], {})

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.store.duckdb.connection import Connection
+from lamina.store.duckdb.remembered import Key
 from lamina.store.queries import Cursor
 from lamina.store.sessions_sql import escape_like
 from lamina.store.users import Row, UserPage, UserQuery, score_summaries, user_row
 
 # Each user of the project's sessions ({narrow}: a condition on those sessions, {where}
-# on the user id), with the totals of their sessions.
+# on the user id), with the totals of their sessions and their ids (for their scores).
 _PER_USER = """
 SELECT u AS user_id,
     count(*) AS sessions,
@@ -28,10 +29,11 @@ SELECT u AS user_id,
     sum(cost) AS cost,
     sum(error_count) AS errors,
     min(start_ns) AS first_seen_ns,
-    max(end_ns) AS last_seen_ns
+    max(end_ns) AS last_seen_ns,
+    list(session_id) AS session_ids
 FROM (
-    SELECT unnest(user_ids) AS u, trace_count, input_tokens, output_tokens, cost,
-        error_count, start_ns, end_ns
+    SELECT unnest(user_ids) AS u, session_id, trace_count, input_tokens, output_tokens,
+        cost, error_count, start_ns, end_ns
     FROM sessions WHERE project_id = ? AND trace_count > 0{narrow}
 ) WHERE {where}
 GROUP BY u
@@ -48,12 +50,7 @@ _SORT = {
     "cost": "coalesce(cost, 0)",
     "errors": "errors",
 }
-# A user's sessions, and the scores that count for them (lamina.store.users).
-_OWNED = (
-    "SELECT u AS user_id, session_id FROM (SELECT unnest(user_ids) AS u, session_id "
-    "FROM sessions WHERE project_id = ? AND trace_count > 0 "
-    "AND list_has_any(user_ids, ?::VARCHAR[])) WHERE list_contains(?::VARCHAR[], u)"
-)
+# The scores that count for some sessions (lamina.store.users).
 _SCORES = (
     "SELECT score_id, name, value, label, session_id, trace_session FROM scores "
     "WHERE project_id = ? AND (session_id IN (SELECT unnest(?::VARCHAR[])) "
@@ -87,7 +84,7 @@ def list_users(connection: Connection, project_id: str, query: UserQuery) -> Use
         rows = rows[: query.limit]
         cursor = Cursor(query.sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
     items = [user_row(row) for row in rows]
-    _add_scores(connection, project_id, items)
+    _add_scores(connection, project_id, items, rows)
     return UserPage(items, total, cursor)
 
 
@@ -108,18 +105,33 @@ def get_user(connection: Connection, project_id: str, user_id: str) -> Row | Non
     if not rows:
         return None
     user = user_row(rows[0])
-    _add_scores(connection, project_id, [user])
+    _add_scores(connection, project_id, [user], rows)
     return user
 
 
-def _add_scores(connection: Connection, project_id: str, users: list[Row]) -> None:
-    """Give each user row its ``score_summary``: two statements for the page."""
-    if not users:
-        return
-    ids = [user["user_id"] for user in users]
-    owners = connection.query(_OWNED, [project_id, ids, ids])
-    sessions = list({row["session_id"] for row in owners})
-    scores = connection.query(_SCORES, [project_id, sessions, sessions]) if sessions else []
-    found = score_summaries(((row["user_id"], row["session_id"]) for row in owners), scores)
-    for user in users:
-        user["score_summary"] = found.get(user["user_id"], {})
+def _add_scores(connection: Connection, project_id: str, users: list[Row], read: list[Row]) -> None:
+    """Give each user row its ``score_summary`` from the scores of their sessions
+    (``read``: the rows of _PER_USER, with their ``session_ids``): one statement for the
+    users whose summaries were not read since the last write (kept as the sessions'
+    are, lamina.store.duckdb.remembered: it cost as much as the rest of the page)."""
+    writes = connection.writes_done()
+    keys: list[Key] = [("user-scores", project_id, user["user_id"]) for user in users]
+    known = connection.remembered.known(writes, keys)
+    missing = {key[2] for key in keys if key not in known}
+    if missing:
+        owners = [
+            (row["user_id"], session)
+            for row in read
+            if row["user_id"] in missing
+            for session in row["session_ids"]
+        ]
+        sessions = list({session for _, session in owners})
+        scores = connection.query(_SCORES, [project_id, sessions, sessions]) if sessions else []
+        found = score_summaries(owners, scores)
+        kept: dict[Key, Any] = {
+            ("user-scores", project_id, user): found.get(user, {}) for user in missing
+        }
+        connection.remembered.keep(writes, connection.writes_done(), kept)
+        known = {**known, **kept}
+    for user, key in zip(users, keys, strict=True):
+        user["score_summary"] = {name: dict(entry) for name, entry in known[key].items()}
