@@ -20,6 +20,7 @@ from lamina.demo import comments as demo_comments
 from lamina.demo import evaluators as demo_evaluators
 from lamina.demo import queries as demo_queries
 from lamina.demo import scores as demo_scores
+from lamina.demo.returning import RETURNING
 from lamina.demo.spans import demo_sessions
 from tests.conftest import LaminaServer, run_cli
 from tests.support import otlp
@@ -254,7 +255,12 @@ def test_demo_loads_realistic_sessions_through_otlp(
     outcomes = {s["session_id"]: s["label"] for s in scores if s["name"] == "outcome"}
     assert sorted(outcomes.values()) == ["failure", "partial", "success", "unknown"]
     ended = {s["session_id"] for s in listed if s["status"] == "ended"}
-    assert ended == set(outcomes) and len(listed) == len(ended) + 2  # two still active
+    assert set(outcomes) <= ended and len(listed) == len(ended) + 2  # two still active
+    # returning customers: a dozen users, some with several sessions, for the Users page
+    users = otlp.api(server, "/api/v1/users", sort="sessions")
+    assert users["total"] == len({r[0] for r in RETURNING} | {"u-9"}) >= 10
+    assert [u["user_id"] for u in users["items"][:2]] == ["u-1842", "u-2210"]  # 4 and 3
+    assert sum(u["sessions"] for u in users["items"]) == len(listed)
     # a summary is the average of what was sent; unknown is counted, never averaged
     helpful = [j.value for j in given if j.story == "refund" and j.name == "helpfulness"]
     refund = next(s for s in listed if outcomes.get(s["session_id"]) == "partial")

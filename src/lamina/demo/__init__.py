@@ -1,7 +1,8 @@
 """Demo data sent to a real server, the way every client's data reaches it.
 
 - :mod:`~lamina.demo.spans`: the sessions (a support chatbot, a checkout workflow,
-  a coding agent), sent as one OTLP/HTTP protobuf request;
+  a coding agent, and returning customers' short chats from :mod:`~lamina.demo.returning`),
+  sent as one OTLP/HTTP protobuf request;
 - :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
   sent through the JSON API once the spans are stored;
 - :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;

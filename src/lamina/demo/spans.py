@@ -1,4 +1,5 @@
-"""The demo's spans: a support chatbot, a checkout workflow and a coding agent.
+"""The demo's spans: a support chatbot, a checkout workflow, a coding agent, and returning
+customers' short chats (lamina.demo.returning).
 
 Built as OTLP protobuf, as an instrumented application exports them. Times are
 spread over the last hours so the pages look like a working day: some sessions
@@ -17,6 +18,8 @@ import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from lamina.demo.returning import RETURNING
 
 MS = 1_000_000
 
@@ -180,6 +183,13 @@ CONVERSATIONS = [
 
 def chatbot_session(rng: random.Random, conversation: int, start_ns: int) -> Iterator[list[Span]]:
     user, turns = CONVERSATIONS[conversation]
+    return chat_session(rng, user, turns, start_ns)
+
+
+def chat_session(
+    rng: random.Random, user: str, turns: list[tuple[str, str]], start_ns: int
+) -> Iterator[list[Span]]:
+    """A support chat of ``user``'s: one trace a turn (retrieval, the LLM, the reply)."""
     session = f"conv-{rng.randbytes(2).hex()}"
     history = [{"role": "system", "content": SUPPORT_SYSTEM}]
     at = start_ns
@@ -395,6 +405,9 @@ def demo_sessions(seed: int = 7, now_ns: int | None = None) -> list[DemoSession]
         ("declined", checkout_session(rng, now - 70 * MINUTE, "u-1842", fail=True)),
         ("agent", agent_session(rng, now - 10 * MINUTE)),
     ]
+    for n, (user, hours_ago, turns) in enumerate(RETURNING):
+        start = now - int(hours_ago * 60) * MINUTE
+        made.append((f"returning-{n}", chat_session(rng, user, turns, start)))
     sessions = []
     for story, session in made:
         traces = list(session)
