@@ -46,6 +46,16 @@ def test_every_evaluator_route_is_in_the_api_reference() -> None:
                 assert f"`{method} {route.path}`" in text, f"{method} {route.path}"  # type: ignore[attr-defined]
 
 
+def test_every_experiment_route_is_in_the_api_reference() -> None:
+    from lamina.web import experiments
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    for route in experiments.routes:
+        for method in route.methods or ():  # type: ignore[attr-defined]
+            if method != "HEAD":
+                assert f"`{method} {route.path}`" in text, f"{method} {route.path}"  # type: ignore[attr-defined]
+
+
 def test_every_dataset_route_is_in_the_api_reference() -> None:
     from lamina.web import datasets
 

@@ -2,7 +2,7 @@
 
 The public surface is the Python SDK::
 
-    from lamina import Laminar, observe
+    from lamina import Laminar, evaluate, observe
 
 It is imported on first use, so the server and the CLI (which live in this
 package too) do not pay for loading the OpenTelemetry SDK.
@@ -13,9 +13,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lamina.sdk import LaminaConfigError, Laminar, Observe, SpanType, observe
+    from lamina.sdk import (
+        EvaluationResult,
+        ExperimentError,
+        LaminaConfigError,
+        Laminar,
+        Observe,
+        SpanType,
+        evaluate,
+        observe,
+    )
 
-__all__ = ["LaminaConfigError", "Laminar", "Observe", "SpanType", "observe"]
+__all__ = [
+    "EvaluationResult",
+    "ExperimentError",
+    "LaminaConfigError",
+    "Laminar",
+    "Observe",
+    "SpanType",
+    "evaluate",
+    "observe",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,19 @@
-"""The Lamina Python SDK: ``Laminar`` and ``observe``; see docs/sdk.md."""
+"""The Lamina Python SDK: ``Laminar``, ``observe`` and ``evaluate``; see docs/sdk.md."""
 
 from lamina.sdk.attributes import SpanType
 from lamina.sdk.config import LaminaConfigError
+from lamina.sdk.evaluate import EvaluationResult, evaluate
+from lamina.sdk.experiment_api import ExperimentError
 from lamina.sdk.laminar import Laminar
 from lamina.sdk.observe import Observe, observe
 
-__all__ = ["LaminaConfigError", "Laminar", "Observe", "SpanType", "observe"]
+__all__ = [
+    "EvaluationResult",
+    "ExperimentError",
+    "LaminaConfigError",
+    "Laminar",
+    "Observe",
+    "SpanType",
+    "evaluate",
+    "observe",
+]

@@ -21,6 +21,7 @@ from lamina.server_runtime import ServerRuntime
 from lamina.web import admin, api, comments, datasets, metrics, scores, shares
 from lamina.web import console as console_api
 from lamina.web import evaluators as evaluator_api
+from lamina.web import experiments as experiment_api
 from lamina.web import users as user_api
 from lamina.web.api import JSONResponse
 
@@ -134,6 +135,7 @@ def create_app(
         *user_api.routes,
         *shares.routes,
         *datasets.routes,
+        *experiment_api.routes,
         *admin.routes,
         *(pages.routes if pages is not None else []),
     ]

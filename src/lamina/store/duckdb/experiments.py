@@ -5,6 +5,7 @@ Two small tables without key indexes, as datasets': an experiment's row is writt
 inserted) in one transaction under this module's lock, so two writers never change one
 row at once. An experiment's item count is counted when read. Deleting a project takes
 both tables' rows in its own transaction (lamina.store.duckdb.lifecycle).
+:class:`ExperimentRows` gives the store these as its methods.
 """
 
 from __future__ import annotations
@@ -107,3 +108,26 @@ def list_items(connection: Connection, project_id: str, experiment_id: str) -> l
         [project_id, experiment_id],
     )
     return [ExperimentItem(**row) for row in rows]
+
+
+class ExperimentRows:
+    """The Store protocol's experiment methods, for the DuckDB store's class."""
+
+    _connection: Connection
+
+    def put_experiment(self, project_id: str, experiment: Experiment) -> Experiment:
+        return put_experiment(self._connection, project_id, experiment)
+
+    def get_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
+        return get_experiment(self._connection, project_id, experiment_id)
+
+    def list_experiments(self, project_id: str, group: str | None, limit: int) -> list[Experiment]:
+        return list_experiments(self._connection, project_id, group, limit)
+
+    def put_experiment_items(
+        self, project_id: str, experiment_id: str, items: Sequence[ExperimentItem]
+    ) -> bool:
+        return put_items(self._connection, project_id, experiment_id, items)
+
+    def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
+        return list_items(self._connection, project_id, experiment_id)

@@ -36,14 +36,13 @@ from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, r
 from lamina.store.duckdb import console as console_sql
 from lamina.store.duckdb import datasets as dataset_rows
 from lamina.store.duckdb import evaluators as evaluator_rows
-from lamina.store.duckdb import experiments as experiment_rows
 from lamina.store.duckdb import users as end_users
 from lamina.store.duckdb.connection import Connection, first_line, one
+from lamina.store.duckdb.experiments import ExperimentRows
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.score_journal import ScoreWriter
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
-from lamina.store.experiments import Experiment, ExperimentItem
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -85,7 +84,7 @@ def _settled(read: F) -> F:
     return cast(F, settled)
 
 
-class DuckDBStore:
+class DuckDBStore(ExperimentRows):
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
     shared = False  # one process opens the data directory (DuckDB locks the file)
@@ -292,24 +291,6 @@ class DuckDBStore:
 
     def delete_dataset_item(self, project_id: str, name: str, item_id: str) -> DatasetItem | None:
         return dataset_rows.delete_item(self._connection, project_id, name, item_id)
-
-    # -- experiments (lamina.store.duckdb.experiments) --------------------------------------
-    def put_experiment(self, project_id: str, experiment: Experiment) -> Experiment:
-        return experiment_rows.put_experiment(self._connection, project_id, experiment)
-
-    def get_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
-        return experiment_rows.get_experiment(self._connection, project_id, experiment_id)
-
-    def list_experiments(self, project_id: str, group: str | None, limit: int) -> list[Experiment]:
-        return experiment_rows.list_experiments(self._connection, project_id, group, limit)
-
-    def put_experiment_items(
-        self, project_id: str, experiment_id: str, items: Sequence[ExperimentItem]
-    ) -> bool:
-        return experiment_rows.put_items(self._connection, project_id, experiment_id, items)
-
-    def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
-        return experiment_rows.list_items(self._connection, project_id, experiment_id)
 
     # -- data lifecycle ---------------------------------------------------------------
     @contextlib.contextmanager

@@ -8,6 +8,7 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.comments` those of comments and stars,
 :mod:`~lamina.web.openapi.shares` those of share links,
 :mod:`~lamina.web.openapi.datasets` those of datasets,
+:mod:`~lamina.web.openapi.experiments` those of experiments,
 :mod:`~lamina.web.openapi.console` that of the SQL console,
 :mod:`~lamina.web.openapi.metrics` those of metrics,
 :mod:`~lamina.web.openapi.users` those of a project's end users,
@@ -24,6 +25,7 @@ from lamina.web.openapi import admin, comments, metrics, project, schemas, score
 from lamina.web.openapi import console as console_paths
 from lamina.web.openapi import datasets as dataset_paths
 from lamina.web.openapi import evaluators as evaluator_paths
+from lamina.web.openapi import experiments as experiment_paths
 from lamina.web.openapi import users as user_paths
 
 
@@ -47,6 +49,7 @@ def document() -> dict[str, Any]:
             **comments.paths(project.PROJECT),
             **shares.paths(project.PROJECT),
             **dataset_paths.paths(project.PROJECT),
+            **experiment_paths.paths(project.PROJECT),
             **metrics.paths(project.PROJECT),
             **user_paths.paths(project.PROJECT),
             **admin.paths(),
@@ -68,6 +71,7 @@ def document() -> dict[str, Any]:
                 **comments.schemas(),
                 **shares.schemas(),
                 **dataset_paths.schemas(),
+                **experiment_paths.schemas(),
                 **metrics.schemas(),
                 **user_paths.schemas(),
             },
