@@ -7,6 +7,7 @@
 - :mod:`~lamina.cli.comments`: ``comments``
 - :mod:`~lamina.cli.datasets`: ``datasets``
 - :mod:`~lamina.cli.evaluators`: ``evaluators``
+- :mod:`~lamina.cli.evaluate`: ``eval``
 - :mod:`~lamina.cli.data`: ``export``, ``import``
 - :mod:`~lamina.cli.quarantine`: ``quarantine``
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import click
 
 from lamina.cli import admin, browse, comments, data, datasets, quarantine, scores, serve
+from lamina.cli import evaluate as eval_commands
 from lamina.cli import evaluators as evaluator_commands
 
 
@@ -40,6 +42,7 @@ for command in (
     comments.comments,
     datasets.datasets,
     evaluator_commands.evaluators,
+    eval_commands.eval_command,
     data.export_command,
     data.import_command,
     quarantine.quarantine,
