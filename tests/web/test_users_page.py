@@ -175,6 +175,10 @@ def test_a_users_page_has_their_totals_sessions_and_charts(
     expect(page.locator('[data-total="cost"]')).to_have_text(formatting.cost(bob["cost"]))
     expect(page.locator('[data-total="errors"]')).to_have_text("1")
     expect(page.locator("table.user-sessions tbody tr")).to_have_count(1)
+    page.locator("table.user-sessions tbody tr a").first.click()  # the session's page
+    expect(page).to_have_url(re.compile(r"/sessions/bob-s0$"))
+    page.locator("p.facts").get_by_role("link", name="bob", exact=True).click()  # and back
+    expect(page).to_have_url(f"{web.url}/p/{users.project}/users/bob")
     charts = page.locator("figure.chart .chart-title")
     expect(charts.filter(has_text="Sessions started")).to_have_count(1)
     traces = page.locator("figure.chart").filter(
