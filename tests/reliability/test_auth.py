@@ -704,6 +704,7 @@ def _page_path(world: World, path: str, missing: bool = False, project: str | No
         "span_id": world.span_id,
         "field": "input",
         "name": "app.css",
+        "experiment_id": "no-such-run" if missing else "a-run",
     }
     return re.sub(r"{(\w+)}", lambda m: values[m[1]], path)
 
@@ -824,7 +825,16 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
         "/p/{project}/sessions/{session_id}?export=json",
         "/p/{project}/users/{user_id}",
         "/p/{project}/evaluators/{evaluator_id}",
+        "/p/{project}/experiments/{experiment_id}",
+        "/p/{project}/experiments/{experiment_id}?compare={experiment_id}",
     ]
+    # the owner's run (#22), its id "a-run" as _page_path fills it in
+    made = otlp.client().post(
+        world.server.url + "/api/v1/experiments",
+        headers=_bearer(world.key),
+        content=orjson.dumps({"experiment_id": "a-run"}),
+    )
+    assert made.status_code in (200, 201), made.text
     # (a share link's pages have no project: test_a_share_token_reads_its_one_object_only)
     listed = {
         path
@@ -847,9 +857,9 @@ def test_a_project_in_the_address_never_shows_another_projects_data(world: World
             on_real, on_missing = browser.get(real), browser.get(missing)
             assert on_real.status_code == on_missing.status_code == 404, path
             ids = (quote(world.session_id, safe=""), world.session_id, world.trace_id, USER)
-            ids += (world.evaluator_id,)
+            ids += (world.evaluator_id, "a-run")
             missing_ids = (MISSING_SESSION, MISSING_SESSION, MISSING_TRACE, MISSING_USER)
-            missing_ids += ("evl_" + "0" * 16,)
+            missing_ids += ("evl_" + "0" * 16, "no-such-run")
             text_real, text_missing = on_real.text, on_missing.text
             for real_id, missing_id in zip(ids, missing_ids, strict=True):
                 text_real = text_real.replace(real_id, "ID")

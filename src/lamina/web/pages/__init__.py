@@ -24,6 +24,7 @@ from lamina.web.pages import columns, dashboard, lists, session, settings, share
 from lamina.web.pages import console as console_page
 from lamina.web.pages import datasets as dataset_pages
 from lamina.web.pages import evaluators as evaluator_page
+from lamina.web.pages import experiments as experiment_pages
 from lamina.web.pages import users as user_pages
 from lamina.web.pages.accounts import Accounts
 from lamina.web.pages.base import Site, page
@@ -116,6 +117,8 @@ def build_routes(assets_route: BaseRoute) -> list[BaseRoute]:
         Route("/p/{project}/evaluators/{evaluator_id}", page(evaluator_page.evaluator_page)),
         Route("/p/{project}/datasets", page(dataset_pages.datasets_page)),
         Route("/p/{project}/datasets/{name}", page(dataset_pages.dataset_page)),
+        Route("/p/{project}/experiments", page(experiment_pages.experiments_page)),
+        Route("/p/{project}/experiments/{experiment_id}", page(experiment_pages.experiment_page)),
         Route("/p/{project}/users", page(user_pages.users_page)),
         Route("/p/{project}/users/{user_id:path}", page(user_pages.user_page)),
         Route("/p/{project}/settings", page(settings.settings_page)),

@@ -1,0 +1,87 @@
+"""Experiments in a real browser (#22): the Experiments page (top navigation) charts a
+group's runs and lists them with their score averages; "Compare with the run before"
+opens the newer run beside the older one, item by item, the item that got worse first
+with its score change; each score shows in the run's table; user text (HTML in an
+output) renders as text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support import otlp
+from tests.web.conftest import XSS_SCRIPT, Seeded
+
+
+@dataclass
+class Runs:
+    project: str
+    older: str
+    newer: str
+
+
+def _run(api: httpx.Client, run_id: str, outputs: list[str], exact: list[int]) -> None:
+    made = api.post(
+        "/api/v1/experiments",
+        json={"experiment_id": run_id, "name": run_id, "group": "support", "dataset": None},
+    )
+    assert made.status_code == 201, made.text
+    items: list[dict[str, Any]] = [
+        {
+            "index": n,
+            "item_id": f"case-{n}",
+            "input": f"question {n}",
+            "expected_output": f"answer {n}",
+            "output": output,
+            "duration_ms": 12.0 + n,
+            "scores": {"exact": exact[n], "length": len(output)},
+        }
+        for n, output in enumerate(outputs)
+    ]
+    added = api.post(f"/api/v1/experiments/{run_id}/items", json={"items": items})
+    assert added.status_code == 201, added.text
+
+
+@pytest.fixture
+def runs(web: Seeded) -> Iterator[Runs]:
+    project, key = otlp.new_project(web.server, "experiments")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=web.url, headers=headers, timeout=30) as api:
+        _run(api, "prompt-v1", ["answer 0", "answer 1", "wrong"], [1, 1, 0])
+        _run(api, "prompt-v2", ["answer 0", f"oops {XSS_SCRIPT}", "answer 2"], [1, 0, 1])
+    yield Runs(project, "prompt-v1", "prompt-v2")
+
+
+def test_the_comparison_lists_the_item_that_got_worse_first(
+    page: Page, web: Seeded, runs: Runs
+) -> None:
+    page.goto(f"{web.url}/p/{runs.project}/traces")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Experiments").click()
+    expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
+    expect(page.locator("svg[aria-label='Score averages by run']")).to_be_visible()
+    rows = page.locator("table.experiments tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("prompt-v2")
+    expect(rows.first.locator("td.num").nth(1)).to_have_text("0.667")  # exact, of 3 items
+    rows.first.get_by_role("link", name="Compare with the run before").click()
+    expect(page.get_by_role("heading", name="Compared with prompt-v1")).to_be_visible()
+    expect(page.get_by_text("1 item got worse (shown first)")).to_be_visible()
+    compared = page.locator("table.comparison tbody tr")
+    expect(compared).to_have_count(3)
+    worst = compared.first
+    expect(worst).to_have_class("worse")
+    expect(worst).to_contain_text("question 1")
+    expect(worst).to_contain_text(f"oops {XSS_SCRIPT}")  # the HTML as text
+    expect(worst.locator("[data-delta='exact']")).to_have_text("-1")
+    expect(compared.nth(1).locator("[data-delta='exact']")).to_have_text("+0")
+    expect(compared.nth(2).locator("[data-delta='exact']")).to_have_text("+1")
+    # the run's own table: each item's scores
+    items = page.locator("table.experiment-items tbody tr")
+    expect(items).to_have_count(3)
+    expect(items.nth(2).locator("[data-score='exact']")).to_have_text("1")
+    expect(page.locator("[data-average='exact']")).to_have_text("0.667")
