@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from lamina.demo import comments as demo_comments
+from lamina.demo import datasets as demo_datasets
 from lamina.demo import evaluators as demo_evaluators
+from lamina.demo import experiments as demo_experiments
 from lamina.demo import queries as demo_queries
 from lamina.demo import scores as demo_scores
 from lamina.demo.returning import RETURNING
@@ -216,6 +218,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     loaded = server.wait_for("/api/v1/sessions", lambda page: len(page["items"]) >= 6, timeout=20)[
         "items"
     ]
+    loaded = [s for s in loaded if not s["session_id"].startswith("experiment-")]  # #22
     spans = sum(s["span_count"] for s in loaded)
     assert len(loaded) >= 6 and spans >= 30
     # a multi-turn chatbot, a checkout workflow (one failed), an agent with tools and LLMs
@@ -233,7 +236,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     given = [*demo_scores.SENT, *demo_scores.REVIEWED]
     checks = {f"evaluator:{name}" for name in demo_evaluators.NAMES}  # they come later
     scores = otlp.api(server, "/api/v1/scores", limit=500)["items"]
-    scores = [s for s in scores if s["source"] not in checks]
+    scores = [s for s in scores if s["source"] not in {*checks, "experiment"}]  # #22: later
     assert len(scores) == len(given) >= 15
     assert {s["source"] for s in scores} == {"sdk", "ui", demo_scores.JUDGE}
     judged_turns = [s for s in scores if s["source"] == demo_scores.JUDGE]
@@ -252,6 +255,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
         "outcome": "categorical",
     }
     listed = otlp.api(server, "/api/v1/sessions", limit=100)["items"]
+    listed = [s for s in listed if not s["session_id"].startswith("experiment-")]  # #22's runs
     outcomes = {s["session_id"]: s["label"] for s in scores if s["name"] == "outcome"}
     assert sorted(outcomes.values()) == ["failure", "partial", "success", "unknown"]
     ended = {s["session_id"] for s in listed if s["status"] == "ended"}
@@ -295,7 +299,16 @@ def test_demo_loads_realistic_sessions_through_otlp(
     # the demo's checks judge every session (a backfill), each score on a turn of it
     judged = server.wait_for(
         "/api/v1/scores",
-        lambda page: len([s for s in page["items"] if s["source"] in checks]) == 2 * len(listed),
+        lambda page: (
+            len(
+                [
+                    s
+                    for s in page["items"]
+                    if s["source"] in checks and not s["session_id"].startswith("experiment-")
+                ]
+            )
+            == 2 * len(listed)
+        ),
         timeout=20,
         limit=500,
     )["items"]
@@ -308,9 +321,15 @@ def test_demo_loads_realistic_sessions_through_otlp(
     sent = _ok(server.cli("demo"))
     count = int(re.search(r"Sent (\d+) demo spans", sent).group(1))  # type: ignore[union-attr]
     assert count == spans
-    assert otlp.api(server, "/healthz")["spans_written"] == 2 * spans
+    # (and the two experiment runs' traces, #22)
+    runs = len(demo_experiments.RUNS) * len(demo_datasets.ITEMS) * demo_experiments.SPANS_PER_ITEM
+    assert otlp.api(server, "/healthz")["spans_written"] == 2 * (spans + runs)
     again = otlp.api(server, "/api/v1/scores", limit=500)["items"]
-    assert len([s for s in again if s["source"] not in checks]) == len(given)
+    assert len([s for s in again if s["source"] not in {*checks, "experiment"}]) == len(given)
+    runs_scored = (
+        len(demo_experiments.RUNS) * len(demo_datasets.ITEMS) * len(demo_experiments.SCORES)
+    )
+    assert len([s for s in again if s["source"] == "experiment"]) == runs_scored
     assert otlp.api(server, "/api/v1/shares")["items"] == [shared]
     assert otlp.api(server, "/api/v1/comments", limit=500)["items"] == notes
 

@@ -10,6 +10,8 @@
 - :mod:`~lamina.demo.queries`: saved SQL queries, which the SQL page lists.
 - :mod:`~lamina.demo.datasets`: a dataset of support conversations made from the
   sessions (a whole one, two up to a turn, a trace).
+- :mod:`~lamina.demo.experiments`: two runs of the support bot over that dataset, the
+  second worse on one item, to compare.
 - :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
   session), run over the sessions by a backfill, and an LLM judge defined but off.
 
@@ -31,6 +33,7 @@ import httpx
 from lamina.demo.comments import remember_star, send_comments
 from lamina.demo.datasets import send_dataset
 from lamina.demo.evaluators import send_evaluators
+from lamina.demo.experiments import send_experiments
 from lamina.demo.queries import send_queries
 from lamina.demo.scores import send_scores
 from lamina.demo.shares import send_share
@@ -66,6 +69,7 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
         send_comments(client, sessions, now_ns, admin)
         send_share(client, sessions)
         send_dataset(client, sessions)
+        send_experiments(client)
         send_evaluators(client)
         send_queries(client)
     log.debug("Sent %d demo scores.", scores)
