@@ -135,6 +135,11 @@ def test_runs_are_claimed_once_saved_and_listed(store: Store) -> None:
         ].target_id
         == "s-3"
     )
+    some = RunQuery(target_ids=("s-4", "s-0", "s-9"))  # a batch's targets (the runner's)
+    assert [r.target_id for r in store.list_runs("prj_a", judge.evaluator_id, some)] == [
+        "s-4",
+        "s-0",
+    ]
     assert store.list_runs("prj_b", judge.evaluator_id, RunQuery()) == []  # another project's
     store.delete_evaluator("prj_a", judge.evaluator_id)
     assert store.list_runs("prj_a", judge.evaluator_id, RunQuery()) == []

@@ -42,11 +42,13 @@ from lamina.evaluation.budget import Budgets, next_day
 from lamina.evaluation.definition import spec_of
 from lamina.evaluation.judgement import judge_target, judged_here
 from lamina.evaluation.secrets import KeyBox
-from lamina.evaluation.target import load
+from lamina.evaluation.superseding import supersede, supersede_all
+from lamina.evaluation.target import Target, load, load_many
 from lamina.judge import JudgeError
 from lamina.settings import Settings
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Run, RunQuery, RunStatus, run_id
+from lamina.store.evaluators import Evaluator, Run, RunStatus, run_id
+from lamina.store.scores import Score
 
 log = logging.getLogger("lamina.evaluation")
 MAX_ATTEMPTS = 5
@@ -59,6 +61,10 @@ RESCAN_NS = 10 * 60 * 1_000_000_000
 # Runs claimed at once for each worker: a claim's round trips (a ClickHouse one is
 # several statements) are shared by that many runs; their leases cover the wait.
 CLAIM_BATCH = 2
+# Check runs claimed for each worker while the queue holds only checks: they are done
+# together (lamina.evaluation.target.load_many: each session read once for all its
+# checks, in one read for the batch; their scores given in one call).
+CHECK_CLAIM = 32
 SECOND_NS = 1_000_000_000
 
 
@@ -90,6 +96,7 @@ class Runner:
         self._lock = threading.Lock()
         self._room = threading.Event()
         self._evaluators: dict[str, Evaluator] = {}
+        self._checks_only = False  # the last claim held check runs only
 
     def poll(self, now: int | None = None) -> int:
         """Queue what went quiet (at most every poll interval), then claim runs for the
@@ -120,16 +127,27 @@ class Runner:
             free = self.concurrency * CLAIM_BATCH - self._busy
         if free < self.concurrency:  # claim again once the workers have room
             return 0
-        claimed = self.store.claim_runs(self.owner, now, self.lease_ns, free)
+        want = free * CHECK_CLAIM // CLAIM_BATCH if self._checks_only else free
+        claimed = self.store.claim_runs(self.owner, now, self.lease_ns, want)
         with self._lock:
             # one whose lease ran out while it waited here is this server's still
             fresh = [run for run in claimed if run.run_id not in self._held]
             self._held.update(run.run_id for run in fresh)
             self._busy += len(fresh)
             self._room.clear()
+        checks = [run for run in fresh if self._is_check(run)]
+        self._checks_only = bool(fresh) and len(checks) == len(fresh)
         for run in fresh:
-            self._pool.submit(self._do, run)
+            if not self._is_check(run):
+                self._pool.submit(self._do, run)
+        for at in range(self.concurrency):  # a batch a worker
+            if batch := checks[at :: self.concurrency]:
+                self._pool.submit(self._do_checks, batch)
         return len(claimed)
+
+    def _is_check(self, run: Run) -> bool:
+        evaluator = self._evaluators.get(run.evaluator_id)
+        return evaluator is not None and evaluator.enabled and spec_of(evaluator)["kind"] == "check"
 
     def wait_for_room(self, seconds: float) -> None:
         """Until the workers' backlog has room for a claim, or ``seconds`` passed."""
@@ -168,11 +186,28 @@ class Runner:
             except Exception:  # the store is down: the lease runs out, then it runs again
                 log.exception("evaluator run %s could not be saved", run.run_id)
         finally:
-            with self._lock:
-                self._busy -= 1
-                self._held.discard(run.run_id)
-                if self._busy <= self.concurrency * (CLAIM_BATCH - 1):
-                    self._room.set()
+            self._release([run])
+
+    def _do_checks(self, runs: list[Run]) -> None:
+        try:
+            with self.store.reading_stored():
+                self.execute_checks(runs)
+        except Exception as exc:
+            log.exception("%d check runs failed; they are queued again", len(runs))
+            for run in runs:
+                try:
+                    self.store.save_run(_again(run, f"The run failed: {exc}", time.time_ns()))
+                except Exception:  # the store is down: the leases run out, then they run again
+                    log.exception("evaluator run %s could not be saved", run.run_id)
+        finally:
+            self._release(runs)
+
+    def _release(self, runs: list[Run]) -> None:
+        with self._lock:
+            self._busy -= len(runs)
+            self._held.difference_update(run.run_id for run in runs)
+            if self._busy <= self.concurrency * (CLAIM_BATCH - 1):
+                self._room.set()
 
     def execute(self, run: Run) -> Run:
         """Do the run and save its end (an ok one's score written first, the older runs
@@ -182,6 +217,53 @@ class Runner:
         if done.status == RunStatus.OK:
             done = supersede(self.store, done)
         return done
+
+    def execute_checks(self, runs: list[Run]) -> list[Run]:
+        """:meth:`execute` for check runs, together: each target read once (all of a
+        project's in one read), the scores given in one call a project, then each run
+        saved and the older ones superseded; the runs as saved."""
+        now = time.time_ns()
+        targets: dict[tuple[str, str, str], Target | None] = {}
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for run in runs:
+            wanted.setdefault((run.project_id, run.target), []).append(run.target_id)
+        for (project_id, kind), ids in wanted.items():
+            for target_id, target in load_many(self.store, project_id, kind, ids).items():
+                targets[(project_id, kind, target_id)] = target
+        finished: list[Run] = []
+        given: dict[str, list[Score]] = {}
+        for run in runs:
+            target = targets[(run.project_id, run.target, run.target_id)]
+            done, score = self._checked(run, target, now)
+            finished.append(done)
+            if score is not None:
+                given.setdefault(run.project_id, []).append(score)
+        for project_id, scores in given.items():
+            self.store.add_scores(project_id, scores)
+        for done in finished:
+            self.store.save_run(done)
+        now_as = supersede_all(self.store, [d for d in finished if d.status == RunStatus.OK])
+        return [now_as.get(done.run_id, done) for done in finished]
+
+    def _checked(self, run: Run, target: Target | None, now: int) -> tuple[Run, Score | None]:
+        """A check run's end and the score it gives (None: none)."""
+        done = dataclasses.replace(run, finished_ns=now, lease_owner=None, lease_until_ns=0)
+        evaluator = self._evaluators.get(run.evaluator_id)
+        if evaluator is None or not evaluator.enabled:
+            return _skipped(done, "The evaluator is disabled."), None
+        if target is None:
+            return _skipped(done, "The target was deleted."), None
+        started = time.perf_counter()
+        outcome = judge_target(
+            self.store, evaluator, spec_of(evaluator), target, run, self.keys, self.allowed
+        )
+        if outcome.score is None:
+            return dataclasses.replace(done, status=RunStatus.SKIPPED, **outcome.fields), None
+        fields = {"latency_ms": (time.perf_counter() - started) * 1000, **outcome.fields}
+        ok = dataclasses.replace(
+            done, status=RunStatus.OK, score_id=outcome.score.score_id, error=None, **fields
+        )
+        return ok, outcome.score
 
     def _judged(self, run: Run) -> Run:
         """The run's end, its score written when it is ok."""
@@ -287,30 +369,6 @@ def _waits(run: Run, why: str, until_ns: int) -> Run:
         lease_owner=None,
         lease_until_ns=0,
     )
-
-
-def supersede(store: Store, finished: Run) -> Run:
-    """Of the evaluator's ok runs of the target (``finished`` saved among them), the
-    newest version's keeps its score; the others' scores are deleted and the runs
-    marked. ``finished`` as it is now."""
-    runs = store.list_runs(
-        finished.project_id,
-        finished.evaluator_id,
-        RunQuery(limit=500, target_id=finished.target_id, status=RunStatus.OK),
-    )
-    runs = [run for run in runs if run.run_id != finished.run_id] + [finished]
-    newest = max(runs, key=lambda run: (run.queued_ns, run.run_id))
-    now = time.time_ns()
-    for run in runs:
-        if run is newest or run.superseded_ns is not None:
-            continue
-        if run.score_id is not None:
-            store.delete_score(run.project_id, run.score_id)
-        marked = dataclasses.replace(run, superseded_ns=now)
-        store.save_run(marked)
-        if run is finished:
-            return marked  # a newer version's run finished first
-    return finished
 
 
 async def keep_running(store: Store, settings: Settings) -> None:

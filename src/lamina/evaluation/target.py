@@ -55,6 +55,28 @@ def load(
     return Target(kind, target_id, session, traces)
 
 
+def load_many(
+    store: Store, project_id: str, kind: str, target_ids: list[str]
+) -> dict[str, Target | None]:
+    """Each target as :func:`load` without the session reads it (a check's), their
+    traces in one read: a batch of checks reads each session once, whatever the
+    number of checks on it."""
+    turns: dict[str, list[str]] = {}
+    for target_id in dict.fromkeys(target_ids):
+        ids = [target_id] if kind == "trace" else _trace_ids(store, project_id, target_id)
+        if len(ids) > MAX_TURNS:
+            ids = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
+        turns[target_id] = ids
+    wanted = [trace_id for ids in turns.values() for trace_id in ids]
+    found = {trace["trace_id"]: trace for trace in store.get_traces(project_id, wanted)}
+    out: dict[str, Target | None] = {}
+    for target_id, ids in turns.items():
+        traces = [found[trace_id] for trace_id in ids if trace_id in found]
+        traces.sort(key=lambda trace: (trace["start_ns"], trace["trace_id"]))
+        out[target_id] = Target(kind, target_id, None, traces) if traces else None
+    return out
+
+
 def _trace_ids(store: Store, project_id: str, session_id: str) -> list[str]:
     """The session's trace ids in time order, from pages of its trace rows."""
     found: list[tuple[int, str]] = []

@@ -106,6 +106,7 @@ class RunQuery:
     limit: int = DEFAULT_LIMIT
     before_ns: int | None = None  # newest queued first; the page after this queued_ns
     target_id: str | None = None
+    target_ids: tuple[str, ...] = ()  # any of these targets (none: any target)
     status: RunStatus | None = None
 
 

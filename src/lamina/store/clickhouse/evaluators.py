@@ -240,6 +240,9 @@ def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuer
     if query.target_id is not None:
         where += " AND target_id = {target:String}"
         params["target"] = query.target_id
+    if query.target_ids:
+        where += " AND target_id IN {targets:Array(String)}"
+        params["targets"] = list(query.target_ids)
     if query.status is not None:
         where += " AND status = {status:String}"
         params["status"] = str(query.status)

@@ -179,6 +179,9 @@ def list_runs(
     if query.target_id is not None:
         where.append("target_id = ?")
         params.append(query.target_id)
+    if query.target_ids:
+        where.append("list_contains(?, target_id)")
+        params.append(list(query.target_ids))
     if query.status is not None:
         where.append("status = ?")
         params.append(str(query.status))
