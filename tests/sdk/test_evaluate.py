@@ -3,7 +3,7 @@ built from a session (whole, and up to its second turn) and an item given whole,
 with a sync and then an async executor and three evaluators (a bool, a number, a dict
 of two). The API shows exactly the outputs and scores the process computed, each call
 is a trace in the experiment's session holding its scores, and the second run compared
-to the first lists the item that got worse first.
+to the first lists the item that got worse first. On both stores.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tests.support import otlp
 from tests.web.test_api_scores import Project, new_project
 
 APP = Path(__file__).with_name("evaluation_app.py")
+pytestmark = pytest.mark.both_stores  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
