@@ -38,7 +38,9 @@ from lamina.sdk.serialize import to_json
 
 Executor = Callable[[Any], Any]
 Evaluator = Callable[[Any, Any, dict[str, Any]], Any]
-MAX_VALUE_CHARS = 512 * 1024  # an input or output sent with the results
+# An input, expected output or output sent with the results, in characters: the server
+# takes at most 1 MiB of JSON each (a character may take 4 bytes); the trace holds it too.
+MAX_VALUE_CHARS = 200_000
 SESSION_PREFIX = "experiment-"  # as the server names an experiment's session
 
 _collected: list[EvaluationResult] | None = None

@@ -23,6 +23,7 @@ ATTEMPTS = 4
 BACKOFF_SECONDS = 0.5
 TIMEOUT_SECONDS = 30.0
 BATCH = 500  # items in one request (the server takes at most 1,000)
+BATCH_BYTES = 8 << 20  # and about this much JSON (it takes at most 32 MiB)
 
 
 class ExperimentError(RuntimeError):
@@ -79,9 +80,19 @@ class Client:
         return made
 
     def add_items(self, experiment_id: str, items: list[dict[str, Any]]) -> None:
+        """Send the items in requests of at most BATCH items and about BATCH_BYTES."""
         path = f"/api/v1/experiments/{quote(experiment_id, safe='')}/items"
-        for start in range(0, len(items), BATCH):
-            self.call("POST", path, {"items": items[start : start + BATCH]})
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for item in items:
+            length = len(json.dumps(item).encode())
+            if batch and (len(batch) == BATCH or size + length > BATCH_BYTES):
+                self.call("POST", path, {"items": batch})
+                batch, size = [], 0
+            batch.append(item)
+            size += length
+        if batch:
+            self.call("POST", path, {"items": batch})
 
 
 def _message(body: bytes) -> str:
