@@ -226,3 +226,31 @@ def test_run_progress_counts_the_runs_since_the_oldest_not_done(store: Store) ->
     )
     assert progress.total == 5 and progress.count(RunStatus.OK, RunStatus.ERROR) == 2
     assert store.run_progress("prj_b", judge.evaluator_id) == Progress(None, {})
+
+
+def test_a_batch_of_sessions_trace_ids_in_one_read(store: Store) -> None:
+    first, second = agent_trace("s-1", BASE), agent_trace("s-1", BASE + 60 * SECOND)
+    write(store, first)
+    write(store, second)
+    write(store, agent_trace("s-2", BASE))
+    write(store, agent_trace("s-1", BASE, project="prj_b"))  # another project's s-1
+    found = store.session_trace_ids("prj_a", ["s-1", "s-2", "s-none"])
+    assert sorted(found) == ["s-1", "s-2"]  # a session the project has not: absent
+    assert sorted(found["s-1"]) == sorted({first[0].trace_id, second[0].trace_id})
+    assert len(found["s-2"]) == 1
+    assert store.session_trace_ids("prj_c", ["s-1"]) == {}
+
+
+def test_runs_saved_together_as_each_alone(store: Store) -> None:
+    judge = store.put_evaluator("prj_a", evaluator())
+    runs = [queued("prj_a", judge, f"s-{n}", "1:1", 1000 + n) for n in range(3)]
+    store.queue_runs("prj_a", runs)
+    claimed = store.claim_runs("server-1", 10 * SECOND, 60 * SECOND, 10)
+    done = [
+        dataclasses.replace(run, status=RunStatus.OK, value=float(n), finished_ns=11 * SECOND)
+        for n, run in enumerate(claimed)
+    ]
+    store.save_runs(done)
+    listed = store.list_runs("prj_a", judge.evaluator_id, RunQuery(status=RunStatus.OK))
+    assert sorted(listed, key=lambda run: run.run_id) == sorted(done, key=lambda run: run.run_id)
+    store.save_runs([])  # nothing to save: no error

@@ -240,8 +240,7 @@ class Runner:
                 given.setdefault(run.project_id, []).append(score)
         for project_id, scores in given.items():
             self.store.add_scores(project_id, scores)
-        for done in finished:
-            self.store.save_run(done)
+        self.store.save_runs(finished)
         now_as = supersede_all(self.store, [d for d in finished if d.status == RunStatus.OK])
         return [now_as.get(done.run_id, done) for done in finished]
 

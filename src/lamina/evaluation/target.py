@@ -61,12 +61,16 @@ def load_many(
     """Each target as :func:`load` without the session reads it (a check's), their
     traces in one read: a batch of checks reads each session once, whatever the
     number of checks on it."""
-    turns: dict[str, list[str]] = {}
-    for target_id in dict.fromkeys(target_ids):
-        ids = [target_id] if kind == "trace" else _trace_ids(store, project_id, target_id)
-        if len(ids) > MAX_TURNS:
-            ids = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
-        turns[target_id] = ids
+    targets = list(dict.fromkeys(target_ids))
+    if kind == "trace":
+        turns = {target_id: [target_id] for target_id in targets}
+    else:
+        turns = {target_id: [] for target_id in targets}
+        turns |= store.session_trace_ids(project_id, targets)
+    for target_id, ids in turns.items():
+        if len(ids) > MAX_TURNS:  # its first and last ones, in time order
+            ids = _trace_ids(store, project_id, target_id)
+            turns[target_id] = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
     wanted = [trace_id for ids in turns.values() for trace_id in ids]
     found = {trace["trace_id"]: trace for trace in store.get_traces(project_id, wanted)}
     out: dict[str, Target | None] = {}

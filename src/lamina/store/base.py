@@ -398,6 +398,15 @@ class Store(Protocol):
     def save_run(self, run: Run) -> None:
         """Write the run's new state (its evaluator's project keeps it)."""
 
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        """:meth:`save_run` for many runs (of any projects) at once."""
+
+    def session_trace_ids(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """The project's trace ids of each of ``session_ids`` (in no order; a session it
+        does not have: absent), in one read (a batch of checks' sessions)."""
+
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         """The evaluator's runs, newest queued first (those of another project: none)."""
 

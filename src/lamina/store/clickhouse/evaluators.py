@@ -231,6 +231,23 @@ def save_run(db: Connection, run: Run) -> None:
     _insert(db, [run], db.tick())
 
 
+def save_runs(db: Connection, runs: Sequence[Run]) -> None:
+    _insert(db, runs, db.tick())
+
+
+def session_trace_ids(
+    db: Connection, project_id: str, session_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for row in db.query(
+        "SELECT DISTINCT session_id, trace_id FROM session_traces "
+        "WHERE project_id = {project:String} AND session_id IN {ids:Array(String)}",
+        {"project": project_id, "ids": list(session_ids)},
+    ):
+        found.setdefault(row["session_id"], []).append(row["trace_id"])
+    return found
+
+
 def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
     where = "project_id = {project:String} AND evaluator_id = {evaluator:String}"
     params: dict[str, Any] = {"project": project_id, "evaluator": evaluator_id}

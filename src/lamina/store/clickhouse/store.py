@@ -342,6 +342,14 @@ class ClickHouseStore:
     def save_run(self, run: Run) -> None:
         evaluator_rows.save_run(self.connection, run)
 
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        evaluator_rows.save_runs(self.connection, runs)
+
+    def session_trace_ids(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        return evaluator_rows.session_trace_ids(self.connection, project_id, session_ids)
+
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return evaluator_rows.list_runs(self.connection, project_id, evaluator_id, query)
 

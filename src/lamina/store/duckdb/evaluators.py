@@ -168,6 +168,30 @@ def save_run(connection: Connection, run: Run) -> None:
         )
 
 
+def save_runs(connection: Connection, runs: Sequence[Run]) -> None:
+    if not runs:
+        return
+    assignments = ", ".join(f"{name} = ?" for name in _RUN_FIELDS)
+    with _lock, connection.transaction("Could not save evaluator runs ({error}).") as con:
+        con.executemany(
+            f"UPDATE evaluator_runs SET {assignments} WHERE project_id = ? AND run_id = ?",
+            [[*_row(run), run.project_id, run.run_id] for run in runs],
+        )
+
+
+def session_trace_ids(
+    connection: Connection, project_id: str, session_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for row in connection.query(
+        "SELECT session_id, trace_id FROM traces WHERE project_id = ? "
+        "AND session_id IN (SELECT unnest(?::VARCHAR[]))",
+        [project_id, list(session_ids)],
+    ):
+        found.setdefault(row["session_id"], []).append(row["trace_id"])
+    return found
+
+
 def list_runs(
     connection: Connection, project_id: str, evaluator_id: str, query: RunQuery
 ) -> list[Run]:

@@ -471,6 +471,15 @@ class DuckDBStore(ExperimentRows):
     def save_run(self, run: Run) -> None:
         evaluator_rows.save_run(self._connection, run)
 
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        evaluator_rows.save_runs(self._connection, runs)
+
+    @_settled
+    def session_trace_ids(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        return evaluator_rows.session_trace_ids(self._connection, project_id, session_ids)
+
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return evaluator_rows.list_runs(self._connection, project_id, evaluator_id, query)
 
