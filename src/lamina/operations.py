@@ -242,6 +242,24 @@ class Operations:
         datasets.add_items(self.store, self._project(project).id, datasets.check_name(name), made)
         return {"added": len(made), "item_ids": [item.item_id for item in made]}
 
+    def create_experiment(self, project: str, given: dict[str, Any]) -> dict[str, Any]:
+        from lamina.evaluation import experiments
+
+        found = self._project(project)
+        made = experiments.new_experiment(given, time.time_ns())
+        stored = self.store.put_experiment(found.id, made)
+        return {"experiment": experiments.present_experiment(stored, found.name)}
+
+    def add_experiment_items(
+        self, project: str, experiment_id: str, items: list[Any]
+    ) -> dict[str, Any]:
+        from lamina.evaluation import experiments
+
+        made = experiments.parse_items({"items": items})
+        if not experiments.record(self.store, self._project(project).id, experiment_id, made):
+            raise NotFound(f'No experiment "{experiment_id[:100]}" in this project.')
+        return {"added": len(made)}
+
     def delete_dataset_item(self, project: str, name: str, item_id: str) -> dict[str, Any]:
         from lamina.evaluation import datasets
 

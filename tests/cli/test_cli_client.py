@@ -28,9 +28,10 @@ def test_a_download_is_paged_by_kind_every_kind_in_order() -> None:
     )
     pages = list(_pages(iter(lines)))
     assert [kind for kind, _ in pages] == [
-        "sessions", "traces", "spans", "scores", "comments", "datasets", "dataset_items"
+        "sessions", "traces", "spans", "scores", "comments", "datasets", "dataset_items",
+        "experiments", "experiment_items",
     ]  # fmt: skip
-    assert [len(items) for _, items in pages] == [0, 0, 2, 0, 0, 0, 0]
+    assert [len(items) for _, items in pages] == [0, 0, 2, 0, 0, 0, 0, 0, 0]
 
 
 def test_a_download_cut_short_or_miscounted_is_an_error() -> None:

@@ -236,6 +236,8 @@ def test_export_and_import_round_trip(
         "comments": 0,
         "datasets": 0,
         "dataset_items": 0,
+        "experiments": 0,
+        "experiment_items": 0,
     }
     span = next(
         line

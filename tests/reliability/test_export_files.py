@@ -42,6 +42,8 @@ def test_a_cut_short_export_is_refused_unless_asked_for(
         "comments": 0,
         "datasets": 0,
         "dataset_items": 0,
+        "experiments": 0,
+        "experiment_items": 0,
     }
 
     cut = tmp_path / "cut.jsonl"  # as a download that broke off after four spans

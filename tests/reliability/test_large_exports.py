@@ -80,6 +80,8 @@ def test_the_api_exports_large_spans_whole(
         "comments": 0,
         "datasets": 0,
         "dataset_items": 0,
+        "experiments": 0,
+        "experiment_items": 0,
     }
 
     zipped = otlp.get(server, "/api/v1/export", key=key, format="parquet")

@@ -153,6 +153,17 @@ class ApiClient:
         path = _dataset_path(name) + "/items"
         return self._call("POST", path, params={"project": project}, json={"items": items})
 
+    def create_experiment(self, project: str, given: dict[str, Any]) -> dict[str, Any]:
+        params = {"project": project}
+        answer = self._call("POST", "/api/v1/experiments", params=params, json=given)
+        return {"experiment": _presented(answer["experiment"])}
+
+    def add_experiment_items(
+        self, project: str, experiment_id: str, items: list[Any]
+    ) -> dict[str, Any]:
+        path = f"/api/v1/experiments/{quote(experiment_id, safe='')}/items"
+        return self._call("POST", path, params={"project": project}, json={"items": items})
+
     def delete_dataset_item(self, project: str, name: str, item_id: str) -> dict[str, Any]:
         path = f"{_dataset_path(name)}/items/{quote(item_id, safe='')}"
         answer = self._call("DELETE", path, params={"project": project})
@@ -349,6 +360,8 @@ def _pages(lines: Iterator[bytes]) -> export.Rows:
         "comment": "comments",
         "dataset": "datasets",
         "dataset_item": "dataset_items",
+        "experiment": "experiments",
+        "experiment_item": "experiment_items",
     }
     counts = dict.fromkeys(export.KINDS, 0)
     page: list[Any] = []

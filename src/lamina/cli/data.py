@@ -85,6 +85,9 @@ def export_command(
     extras = [f"{counts[kind]} {kind}" for kind in ("scores", "comments") if counts.get(kind)]
     if counts.get("datasets"):
         extras.append(f"{counts['datasets']} datasets of {counts['dataset_items']} items")
+    if counts.get("experiments"):
+        made = f"{counts['experiments']} experiments of {counts['experiment_items']} items"
+        extras.append(made)
     err_console.print(
         f"Exported {counts['sessions']} sessions, {counts['traces']} traces and "
         f"{counts['spans']} spans to {where}"
@@ -111,9 +114,11 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
     from lamina.exchange import importing
     from lamina.exchange.comments import read_comments
     from lamina.exchange.datasets import read_datasets
+    from lamina.exchange.experiments import read_experiments
     from lamina.exchange.scores import read_scores
 
-    spans = scores = comments = items = 0
+    spans = scores = comments = items = run_items = 0
+    runs: set[str] = set()
     datasets: set[str] = set()
     chunks = importing.read_spans(file, partial=partial)  # a file it refuses makes no project
     with connect(data_dir) as ops:
@@ -137,8 +142,16 @@ def import_command(file: Path, project: str, partial: bool, data_dir: Path) -> N
             if chunk:
                 added = ops.add_dataset_items(project=project, name=dataset["name"], items=chunk)
                 items += added["added"]
+        for run, chunk in read_experiments(file):  # through the experiments API
+            ops.create_experiment(project=project, given=run)
+            runs.add(str(run["experiment_id"]))
+            if chunk:
+                done = ops.add_experiment_items(project, str(run["experiment_id"]), chunk)
+                run_items += done["added"]
     extras = [f"{n} {what}" for n, what in ((scores, "scores"), (comments, "comments")) if n]
     if datasets:
         extras.append(f"{len(datasets)} datasets of {items} items")
+    if runs:
+        extras.append(f"{len(runs)} experiments of {run_items} items")
     with_extras = f", with {' and '.join(extras)}" if extras else ""
     console.print(f'Imported {spans} spans into project "{project}"{with_extras}.')

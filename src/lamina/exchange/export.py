@@ -1,10 +1,11 @@
 """The export file format: a project's (or one session's) data as JSONL or Parquet.
 
 JSONL is one file: a header line ``{"lamina_export": 1, ...}``, then one line per
-session, trace, span, score, comment, dataset and dataset item (those two of a
-project's export only: lamina.exchange.datasets), each with ``"kind"``, then a trailer
-line ``{"kind": "trailer", "sessions": N, "traces": N, "spans": N, "scores": N,
-"comments": N, "datasets": N, "dataset_items": N}``: a file
+session, trace, span, score, comment, dataset and dataset item, experiment and
+experiment item (those four of a project's export only: lamina.exchange.datasets and
+lamina.exchange.experiments), each with ``"kind"``, then a trailer line ``{"kind":
+"trailer", "sessions": N, "traces": N, "spans": N, "scores": N, "comments": N,
+"datasets": N, "dataset_items": N, "experiments": N, "experiment_items": N}``: a file
 without it was cut short (a download that broke off, a disk that filled). Rows carry the
 JSON API's fields, plus exact nanosecond times (``start_ns``, ``end_ns``, events'
 ``time_ns``, scores' and comments' ``created_ns``) and, for spans, their ``trace_id``.
@@ -32,7 +33,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import BadRequest, NotFound
-from lamina.exchange import datasets
+from lamina.exchange import datasets, experiments
 from lamina.query.present import moment
 from lamina.store.base import ExportKind, Store
 from lamina.store.comments import CommentQuery
@@ -40,7 +41,17 @@ from lamina.store.queries import MAX_LIMIT, Cursor
 from lamina.store.scores import ScoreQuery
 
 FORMAT_VERSION = 1
-KINDS = ("sessions", "traces", "spans", "scores", "comments", "datasets", "dataset_items")
+KINDS = (
+    "sessions",
+    "traces",
+    "spans",
+    "scores",
+    "comments",
+    "datasets",
+    "dataset_items",
+    "experiments",
+    "experiment_items",
+)
 # The kinds a Parquet export has a file of (datasets are JSONL only).
 PARQUET_KINDS = KINDS[:5]
 FORMATS = ("jsonl", "parquet")
@@ -52,10 +63,12 @@ _KIND_OF_LINE = {
     "comments": "comment",
     "datasets": "dataset",
     "dataset_items": "dataset_item",
+    "experiments": "experiment",
+    "experiment_items": "experiment_item",
 }
 # Kinds read from the store's own lists (their pages' cursors are "created"), not pages
 # of stored rows; a session's are asked for even when it has no traces left.
-_LISTED = ("scores", "comments", "datasets", "dataset_items")
+_LISTED = ("scores", "comments", "datasets", "dataset_items", "experiments", "experiment_items")
 _JSON_TEXT = ("metadata", "attributes", "events", "resource")
 MAX_EXPORT_PAGE = 5000
 # A page of an export holds at most about this much span text (and one span at
@@ -116,6 +129,10 @@ def export_page(
         return datasets.datasets_page(store, project_id, session_id)
     if kind == "dataset_items":
         return datasets.items_page(store, project_id, after, limit, session_id)
+    if kind == "experiments":
+        return experiments.experiments_page(store, project_id, session_id)
+    if kind == "experiment_items":
+        return experiments.items_page(store, project_id, after, limit, session_id)
     page = store.export_page(
         project_id,
         ExportKind(kind),

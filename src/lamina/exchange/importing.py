@@ -42,7 +42,16 @@ MAX_UNPACK_RATIO = 10
 MAX_IMPORT_SPANS = 10_000
 # What an import request's lines may be, besides spans and scores (passed over).
 # Comment lines are read by lamina.exchange.comments.comments_of_lines.
-_OTHER_LINES = ("session", "trace", "trailer", "comment", "dataset", "dataset_item")
+_OTHER_LINES = (
+    "session",
+    "trace",
+    "trailer",
+    "comment",
+    "dataset",
+    "dataset_item",
+    "experiment",
+    "experiment_item",
+)
 # The most scores one import request may hold.
 MAX_IMPORT_SCORES = 10_000
 
