@@ -81,6 +81,7 @@ def test_the_comparison_lists_the_item_that_got_worse_first(
     expect(compared.nth(1).locator("[data-delta='exact']")).to_have_text("+0")
     expect(compared.nth(2).locator("[data-delta='exact']")).to_have_text("+1")
     # the run's own table: each item's scores
+    page.get_by_role("link", name="This run’s items alone").click()
     items = page.locator("table.experiment-items tbody tr")
     expect(items).to_have_count(3)
     expect(items.nth(2).locator("[data-score='exact']")).to_have_text("1")

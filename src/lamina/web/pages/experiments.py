@@ -74,6 +74,28 @@ def _chart(runs: list[Row], names: list[str], page: Page) -> Any:
     return charts.time_chart(chart, viewer_zone(page.request))
 
 
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def _row(row: Row, names: list[str]) -> Row:
+    """A comparison's row as its cells show it: each score before → after, and its
+    change (``down`` when it fell), worked out here rather than in the template (a
+    comparison of thousands of items)."""
+    one = row["after"] or row["before"]
+    cells: list[tuple[str, str | None, str, str]] = []
+    for name in names:
+        delta = row["deltas"].get(name)
+        if delta is None:
+            cells.append((name, None, "", ""))
+            continue
+        before, after = row["before"]["scores"][name], row["after"]["scores"][name]
+        shown = f"{_number(before)} → {_number(after)} "
+        kind = "down" if delta < 0 else "up" if delta > 0 else ""
+        cells.append((name, shown, f"{delta:+.3g}", kind))
+    return {**row, "one": one, "input": brief(one["input"]), "cells": cells}
+
+
 async def experiments_page(page: Page) -> Response:
     assert page.project is not None
     project = page.project
@@ -148,7 +170,9 @@ async def experiment_page(page: Page) -> Response:
         pairs = experiments.compare(other.items, run.items)
         comparison = {
             "run": other.present(project.name),
-            "rows": experiments.present_comparison(pairs, project.name),
+            "rows": [
+                _row(row, names) for row in experiments.present_comparison(pairs, project.name)
+            ],
             "worse": sum(1 for pair in pairs if pair.worst < 0),
         }
     return await page.render(
