@@ -223,9 +223,7 @@ async def _one(
                 duration_ms = (time.perf_counter() - started) * 1000
                 scores: dict[str, float | None] = {}
                 if error is None:
-                    for key, evaluator in evaluators.items():
-                        problem = await _evaluate(key, evaluator, output, expected, item, scores)
-                        error = error or problem
+                    error = await _evaluate_all(evaluators, output, expected, item, scores)
     finally:
         detach(token)
     return ItemResult(
@@ -233,21 +231,64 @@ async def _one(
     )
 
 
-async def _evaluate(
-    key: str,
-    evaluator: Evaluator,
+async def _evaluate_all(
+    evaluators: Mapping[str, Evaluator],
     output: Any,
     expected: Any,
     item: dict[str, Any],
     scores: dict[str, float | None],
 ) -> str | None:
-    """Add the evaluator's scores; what it raised (or returned wrongly), if anything."""
+    """Add the evaluators' scores, in their order; the first thing one raised (or
+    returned wrongly), if any. The sync ones run on one thread, one after the other
+    (a thread for each would cost more than most evaluators take)."""
+    sync = {k: e for k, e in evaluators.items() if not inspect.iscoroutinefunction(e)}
+
+    def run_sync() -> dict[str, tuple[Any, str | None]]:
+        return {
+            key: _judged(key, evaluator, output, expected, item) for key, evaluator in sync.items()
+        }
+
+    answers = await asyncio.to_thread(run_sync) if sync else {}
+    first: str | None = None
+    for key, evaluator in evaluators.items():
+        if key in answers:
+            answer, problem = answers[key]
+            if problem is None and inspect.isawaitable(answer):
+                answer = await answer
+        else:
+            answer, problem = await _judged_async(key, evaluator, output, expected, item)
+        problem = problem or _scored(key, answer, scores)
+        first = first or problem
+    return first
+
+
+def _judged(
+    key: str, evaluator: Evaluator, output: Any, expected: Any, item: dict[str, Any]
+) -> tuple[Any, str | None]:
+    """What a sync evaluator answered (in its EVALUATOR span), or what it raised."""
     with Laminar.start_as_current_span(key, {"output": output}, "EVALUATOR"):
         try:
-            answer = await _call(evaluator, output, expected, item)
+            answer = evaluator(output, expected, item)
         except Exception as exc:
-            return f"the evaluator {key!r} raised {type(exc).__name__}: {exc}"
+            return None, f"the evaluator {key!r} raised {type(exc).__name__}: {exc}"
         Laminar.set_span_output(answer)
+    return answer, None
+
+
+async def _judged_async(
+    key: str, evaluator: Evaluator, output: Any, expected: Any, item: dict[str, Any]
+) -> tuple[Any, str | None]:
+    with Laminar.start_as_current_span(key, {"output": output}, "EVALUATOR"):
+        try:
+            answer = await evaluator(output, expected, item)
+        except Exception as exc:
+            return None, f"the evaluator {key!r} raised {type(exc).__name__}: {exc}"
+        Laminar.set_span_output(answer)
+    return answer, None
+
+
+def _scored(key: str, answer: Any, scores: dict[str, float | None]) -> str | None:
+    """Add the evaluator's answer as scores; what is wrong with it, if anything."""
     named = answer if isinstance(answer, Mapping) else {key: answer}
     for name, value in named.items():
         if isinstance(value, bool) or value is None:
