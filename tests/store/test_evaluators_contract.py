@@ -254,3 +254,6 @@ def test_runs_saved_together_as_each_alone(store: Store) -> None:
     listed = store.list_runs("prj_a", judge.evaluator_id, RunQuery(status=RunStatus.OK))
     assert sorted(listed, key=lambda run: run.run_id) == sorted(done, key=lambda run: run.run_id)
     store.save_runs([])  # nothing to save: no error
+    store.delete_evaluator("prj_a", judge.evaluator_id)  # meanwhile: its runs go
+    store.save_runs(done)  # a batch that ends after: they stay gone
+    assert store.list_runs("prj_a", judge.evaluator_id, RunQuery()) == []

@@ -228,11 +228,23 @@ def claim_runs(db: Connection, owner: str, now_ns: int, lease_ns: int, limit: in
 
 
 def save_run(db: Connection, run: Run) -> None:
-    _insert(db, [run], db.tick())
+    save_runs(db, [run])
 
 
 def save_runs(db: Connection, runs: Sequence[Run]) -> None:
-    _insert(db, runs, db.tick())
+    """The runs' new versions, of those still there (a run whose evaluator or project
+    was deleted meanwhile stays gone)."""
+    if not runs:
+        return
+    there = {
+        (row["project_id"], row["run_id"])
+        for row in db.query(
+            "SELECT project_id, run_id FROM evaluator_runs FINAL "
+            "WHERE (project_id, run_id) IN {keys:Array(Tuple(String, String))}",
+            {"keys": [(run.project_id, run.run_id) for run in runs]},
+        )
+    }
+    _insert(db, [run for run in runs if (run.project_id, run.run_id) in there], db.tick())
 
 
 def session_trace_ids(

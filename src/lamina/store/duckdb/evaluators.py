@@ -171,12 +171,23 @@ def save_run(connection: Connection, run: Run) -> None:
 def save_runs(connection: Connection, runs: Sequence[Run]) -> None:
     if not runs:
         return
-    assignments = ", ".join(f"{name} = ?" for name in _RUN_FIELDS)
+    # one scan to take the old rows out, then the new ones in (an UPDATE a run would
+    # scan the table once each: there is no key index, see the migration); a run no
+    # longer there (its evaluator or project deleted meanwhile) stays gone
+    keys = [f"{run.project_id}\0{run.run_id}" for run in runs]
     with _lock, connection.transaction("Could not save evaluator runs ({error}).") as con:
-        con.executemany(
-            f"UPDATE evaluator_runs SET {assignments} WHERE project_id = ? AND run_id = ?",
-            [[*_row(run), run.project_id, run.run_id] for run in runs],
-        )
+        there = con.execute(
+            "DELETE FROM evaluator_runs WHERE project_id || chr(0) || run_id "
+            "IN (SELECT unnest(?::VARCHAR[])) RETURNING project_id, run_id",
+            [keys],
+        ).fetchall()
+        kept = {(project_id, run_id) for project_id, run_id in there}
+        saved = [_row(run) for run in runs if (run.project_id, run.run_id) in kept]
+        if saved:
+            con.executemany(
+                f"INSERT INTO evaluator_runs ({_RUN}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})",
+                saved,
+            )
 
 
 def session_trace_ids(
