@@ -2,7 +2,8 @@
 exits 0; one whose executor or evaluator raised on an item exits 1 saying which item
 and what it raised (the run is still kept); ``--fail-under NAME=VALUE`` exits 1 when a
 run's average of NAME is under VALUE, or no run has that score, and 0 when every run
-meets it; a bar that is not NAME=VALUE is a usage error (2).
+meets it; a bar that is not NAME=VALUE is a usage error (2); a file that raises, or runs
+no experiment, exits 1 too (the files after it still run).
 """
 
 from __future__ import annotations
@@ -69,3 +70,22 @@ def test_a_bar_that_is_not_name_equals_value_is_a_usage_error(project: Project) 
     done = lamina_eval(project, "good", "--fail-under", "exact")
     assert done.returncode == 2
     assert "is not NAME=VALUE" in done.stderr
+
+
+def test_a_file_that_raises_or_runs_no_experiment_exits_1(project: Project, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('the app failed to start')\n")
+    idle = tmp_path / "idle.py"
+    idle.write_text("print('nothing to evaluate')\n")
+    env = {"LAMINA_PROJECT_API_KEY": project.key, "LAMINA_BASE_URL": project.server.url}
+    done = subprocess.run(
+        [LAMINA, "eval", str(broken), str(idle)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "PATH": str(Path(LAMINA).parent)},
+    )
+    assert done.returncode == 1
+    assert f"{broken} raised RuntimeError: the app failed to start" in done.stderr
+    assert f"{idle} ran no experiment (it never called evaluate)" in done.stderr
+    assert "nothing to evaluate" in done.stdout  # the second file ran all the same
