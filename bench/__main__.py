@@ -5,8 +5,10 @@
 Prints the machine's raw limits, then each figure beside its target with pass
 or fail, and the command line that produced the table. After the spans, one
 score for every ten spans is given (100,000 at 1M: :mod:`bench.scores`) and the
-sessions list timed with them. `--quick` is a small smoke run (seconds) used by
-the test suite so the benchmarks cannot rot.
+sessions list timed with them. Then evaluators (:mod:`bench.evaluators`, on a fifth of
+the spans): ingest beside three checks and an LLM judge, sessions checked a second,
+memory with the judge's endpoint down for 10 minutes. `--quick` is a small smoke run
+(seconds) used by the test suite so the benchmarks cannot rot.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import ingest, limits
+from bench import evaluators, ingest, limits
 
 # name -> (target, unit, higher is better)
 TARGETS: dict[str, tuple[float, str, bool]] = {
@@ -42,6 +44,8 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     # one score a request, as a thumbs-up handler posts it
     "POST /api/v1/scores, 1 a request": (2_000, "scores/s", True),
     "@observe / bare span": (1.5, "x", False),
+    # three checks and an LLM judge on every session (bench.evaluators)
+    **evaluators.TARGETS,
 }
 # Figures printed for the record, without a target: name -> unit. The ingest rate
 # counting until every span is stored in DuckDB; reads the benchmark adds (see
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "sessions list p95": result.reads["sessions list"][1],
         "@observe / bare span": sdk_ratio(args.quick),
     }
+    # a fifth of the spans; the judge down 10 minutes (2 s in a quick run)
+    figures |= evaluators.measure(max(spans // 5, 2_000), 2 if args.quick else 600)
     if result.scores is not None:
         given = result.scores
         figures["POST /api/v1/scores"] = given.batch_rate

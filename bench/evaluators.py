@@ -151,39 +151,54 @@ def judge_down(work: list[Batch], seconds: float) -> tuple[float, float, int]:
         return before, rss_mb(server), project.sessions()
 
 
+# name -> (target, unit, higher is better), as bench.__main__ judges them
+TARGETS: dict[str, tuple[float, str, bool]] = {
+    "ingest beside evaluators": (90, "% of rate without", True),
+    "sessions checked": (100, "sessions/s", True),
+    "judge down: RSS growth": (50, "MB", False),
+}
+
+
+def measure(spans: int, down_seconds: float) -> dict[str, float]:
+    """The three figures of :data:`TARGETS` (details on stderr)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.fakes.llm import FakeLLM, Reply, judgement
+
+    work = batches(spans)
+    with FakeLLM() as fake:
+        fake.always = Reply(content=judgement(score=0.8, turn=1).content, delay_s=JUDGE_DELAY_S)
+        print("evaluators: ingest with none, then beside them...", file=sys.stderr)
+        without = ingest_beside(work, None)
+        beside = ingest_beside(work, fake.openai_base_url)
+        print("evaluators: checks...", file=sys.stderr)
+        checked, sessions = checks_rate(work, fake.openai_base_url)
+    print(f"evaluators: the judge down for {down_seconds:.0f} s...", file=sys.stderr)
+    before, after, _ = judge_down(work, down_seconds)
+    print(
+        f"evaluators: {spans:,} spans, {sessions:,} sessions; ingest {without:,.0f} spans/s "
+        f"without, {beside:,.0f} beside them; RSS {before:.0f} -> {after:.0f} MB with the "
+        f"judge down {down_seconds:.0f} s",
+        file=sys.stderr,
+    )
+    return {
+        "ingest beside evaluators": beside / without * 100,
+        "sessions checked": checked,
+        "judge down: RSS growth": after - before,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spans", type=int, default=200_000)
     parser.add_argument("--down-seconds", type=float, default=600)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.fakes.llm import FakeLLM, judgement
-
-    work = batches(args.spans)
-    with FakeLLM() as fake:
-        answer = judgement(score=0.8, turn=1)
-        fake.always = type(answer)(content=answer.content, delay_s=JUDGE_DELAY_S)
-        print("ingest with no evaluator...", file=sys.stderr)
-        without = ingest_beside(work, None)
-        print("ingest beside three checks and a judge...", file=sys.stderr)
-        beside = ingest_beside(work, fake.openai_base_url)
-        print("checks...", file=sys.stderr)
-        checked, sessions = checks_rate(work, fake.openai_base_url)
-    print(f"judge down for {args.down_seconds:.0f} s...", file=sys.stderr)
-    before, after, _ = judge_down(work, args.down_seconds)
-    rows = [
-        ("ingest beside evaluators", beside / without * 100, "% of the rate without", 90, True),
-        ("sessions checked", checked, "sessions/s", 100, True),
-        ("judge down: RSS growth", after - before, "MB", 50, False),
-    ]
-    print(f"\nspans {args.spans:,}; sessions {sessions:,}; judge answers in {JUDGE_DELAY_S} s")
-    print(f"ingest without evaluators {without:,.0f} spans/s, beside them {beside:,.0f}")
-    print(f"judge down {args.down_seconds:.0f} s: RSS {before:.0f} -> {after:.0f} MB\n")
+    figures = measure(args.spans, args.down_seconds)
     failed = 0
-    for name, value, unit, target, higher in rows:
+    for name, (target, unit, higher) in TARGETS.items():
+        value = figures[name]
         ok = value >= target if higher else value <= target
         failed += not ok
-        print(f"{name:<28}{value:>10,.1f}  {f'{target:,g} {unit}':<26}{'pass' if ok else 'FAIL'}")
+        print(f"{name:<28}{value:>10,.1f}  {f'{target:,g} {unit}':<24}{'pass' if ok else 'FAIL'}")
     return 1 if failed else 0
 
 

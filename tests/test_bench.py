@@ -37,6 +37,9 @@ def test_quick_benchmark_run_prints_every_target() -> None:
         "score summary on sessions list",
         "POST /api/v1/scores",
         "POST /api/v1/scores, 1 a request",
+        "ingest beside evaluators",
+        "sessions checked",
+        "judge down: RSS growth",
     ):
         assert name in result.stdout
     assert "raw limits: decode" in result.stdout
