@@ -44,8 +44,6 @@ MISSING_CONFIG = "no-such-config"
 MISSING_SHARE = "shr_0000000000000000"
 SAVED = "owners-saved-query"  # the owner's saved SQL query
 MISSING_SAVED = "no-such-saved-query"
-SAVED = "owners-saved-query"  # the owner's saved SQL query
-MISSING_SAVED = "no-such-saved-query"
 USER = "u-1"  # the user id of the owner's session (send_session)
 MISSING_USER = "no-such-user"
 
@@ -113,12 +111,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         headers=_bearer(key),
     )
     assert commented.status_code == 201, commented.text
-    saved = otlp.client().put(
-        f"{server.url}/api/v1/sql/queries/{SAVED}",
-        json={"query": f"SELECT * FROM sessions WHERE session_id = '{session_id}'"},
-        headers=_bearer(key),
-    )
-    assert saved.status_code == 200, saved.text
     saved = otlp.client().put(
         f"{server.url}/api/v1/sql/queries/{SAVED}",
         json={"query": f"SELECT * FROM sessions WHERE session_id = '{session_id}'"},
@@ -195,9 +187,6 @@ API = [
     ("GET", "/api/v1/sql/queries", None),
     ("PUT", "/api/v1/sql/queries/{name}", None),  # saved in the caller's own project
     ("DELETE", "/api/v1/sql/queries/{name}", "saved"),
-    ("GET", "/api/v1/sql/queries", None),
-    ("PUT", "/api/v1/sql/queries/{name}", None),  # saved in the caller's own project
-    ("DELETE", "/api/v1/sql/queries/{name}", "saved"),
     ("GET", "/api/v1/users", None),
     ("GET", "/api/v1/users/{user_id}", "user"),
 ]
@@ -262,8 +251,6 @@ def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
         return path.replace("{key}", world.share_id), path.replace("{key}", MISSING_SHARE)
     if kind == "config":
         return path.replace("{name}", CONFIG), path.replace("{name}", MISSING_CONFIG)
-    if kind == "saved":
-        return path.replace("{name}", SAVED), path.replace("{name}", MISSING_SAVED)
     if kind == "saved":
         return path.replace("{name}", SAVED), path.replace("{name}", MISSING_SAVED)
     if kind == "user":
@@ -391,7 +378,6 @@ def test_another_projects_key_finds_nothing_and_changes_nothing(world: World) ->
                 "share": (world.share_id, MISSING_SHARE),
                 "comment": (world.comment_id, MISSING_COMMENT),
                 "config": (CONFIG, MISSING_CONFIG),
-                "saved": (SAVED, MISSING_SAVED),
                 "saved": (SAVED, MISSING_SAVED),
                 "user": (USER, MISSING_USER),
             }.get(kind, (world.trace_id, MISSING_TRACE))
@@ -732,7 +718,6 @@ def _state(world: World) -> Any:
         _call(world, "GET", "/api/v1/score-configs", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/shares", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/comments", _bearer(world.key)).json()["items"],
-        _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"],
         _call(world, "GET", "/api/v1/sql/queries", _bearer(world.key)).json()["items"],
     )
 

@@ -31,7 +31,7 @@ from lamina.query.present import json_bytes
 IMPORT_CHUNK = 1000
 
 
-@click.group()
+@click.group(short_help="List, show, export, import and delete datasets.")
 def datasets() -> None:
     """List, show, export, import and delete datasets (test cases for experiments)."""
 

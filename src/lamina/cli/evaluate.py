@@ -44,7 +44,7 @@ def _run(file: Path) -> str | None:
     return None
 
 
-@click.command("eval")
+@click.command("eval", short_help="Run files that call lamina.evaluate; report their experiments.")
 @click.argument(
     "files",
     nargs=-1,

@@ -27,7 +27,7 @@ from lamina.cli.views import Cell, Column, print_table
 from lamina.errors import BadRequest
 
 
-@click.group()
+@click.group(short_help="List, add and try evaluators: checks and LLM judges.")
 def evaluators() -> None:
     """List, add and try evaluators: automatic checks and LLM judges."""
 
