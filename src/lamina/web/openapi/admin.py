@@ -7,12 +7,12 @@ from typing import Any
 
 from lamina.operations import MAX_IDLE_MINUTES
 from lamina.retention import MAX_DAYS
-from lamina.web.openapi.parts import TEXT, an_object, json_body, operation, path, query
+from lamina.web.openapi.parts import NOT_BLANK, TEXT, an_object, json_body, operation, path, query
 
 _PROJECT = path("project", "The project's name or id.")
 _KEY_ID = path("key_id", "The key's id (key_...), never the key itself.")
 _ENTRY_ID = path("entry_id", "The set-aside write's id.")
-_NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NOT_BLANK}
 _NO_BODY = {
     "required": False,
     "content": {"application/json": {"schema": an_object({})}},

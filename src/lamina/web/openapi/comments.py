@@ -7,6 +7,7 @@ from typing import Any
 from lamina.query.comments import MAX_ID_CHARS
 from lamina.store.comments import MAX_BODY_CHARS
 from lamina.web.openapi.parts import (
+    NOT_BLANK,
     TEXT,
     TEXT_OR_NULL,
     TIME,
@@ -20,7 +21,7 @@ from lamina.web.openapi.parts import (
     ref,
 )
 
-_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "pattern": r"\S"}
+_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "pattern": NOT_BLANK}
 
 
 def schemas() -> dict[str, Any]:
@@ -48,7 +49,7 @@ def schemas() -> dict[str, Any]:
 
 
 def paths(project: dict[str, Any]) -> dict[str, Any]:
-    body = {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS, "pattern": r"\S"}
+    body = {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS, "pattern": NOT_BLANK}
     session = {**_ID, "description": "The session."}
     trace = {**_ID, "description": "The trace."}
     span = {**_ID, "description": "A span of the trace."}

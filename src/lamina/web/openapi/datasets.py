@@ -8,6 +8,7 @@ from lamina.evaluation.datasets import MAX_DESCRIPTION_CHARS, NAME
 from lamina.web.openapi.parts import (
     INT_OR_NULL,
     INTEGER,
+    NOT_BLANK,
     TEXT,
     TEXT_OR_NULL,
     TIME,
@@ -25,7 +26,7 @@ from lamina.web.openapi.parts import (
 
 _NAME = {"type": "string", "pattern": f"^{NAME.pattern}$"}
 _ANY: dict[str, Any] = {"description": "Any JSON value."}
-_ID = {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": r"\S"}
+_ID = {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": NOT_BLANK}
 
 
 def schemas() -> dict[str, Any]:

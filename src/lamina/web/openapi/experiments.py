@@ -8,6 +8,7 @@ from lamina.evaluation.datasets import NAME
 from lamina.evaluation.experiments import MAX_BATCH, MAX_NAME_CHARS, MAX_RUNS, MAX_SCORES
 from lamina.web.openapi.parts import (
     INTEGER,
+    NOT_BLANK,
     NUMBER,
     NUMBER_OR_NULL,
     TEXT,
@@ -24,7 +25,7 @@ from lamina.web.openapi.parts import (
 
 _NAME = {"type": "string", "pattern": f"^{NAME.pattern}$"}
 _ANY: dict[str, Any] = {"description": "Any JSON value.", "nullable": True}
-_TITLE = {"type": "string", "pattern": r"\S", "maxLength": MAX_NAME_CHARS, "nullable": True}
+_TITLE = {"type": "string", "pattern": NOT_BLANK, "maxLength": MAX_NAME_CHARS, "nullable": True}
 _SCORES = {
     "type": "object",
     "additionalProperties": NUMBER_OR_NULL,
