@@ -235,5 +235,5 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
 
 def _also(made: dict[str, Any], status: str, answer: dict[str, Any]) -> dict[str, Any]:
     """The operation with ``answer`` as its response of ``status``."""
-    made["responses"] = {status: answer, **made["responses"]}
+    made["responses"] = {**made["responses"], status: answer}
     return made
