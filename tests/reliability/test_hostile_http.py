@@ -4,6 +4,7 @@ clear 4xx in a moment, the server's memory stays put, and it keeps working."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 import zlib
@@ -175,3 +176,20 @@ def test_a_million_tiny_spans_are_refused_before_the_dear_decoding(server: Lamin
     assert took < 5, f"{took:.1f} s to refuse"
     assert rss_mb(server.process.pid) - before < 250
     still_works(server)
+
+
+def test_bytes_that_are_no_http_request_get_a_json_error(guarded: LaminaServer) -> None:
+    """What the HTTP parser cannot read (here a control byte in the request line) is a
+    400 in the API's JSON error shape, as every other refusal (was uvicorn's plain
+    text: schemathesis's negative run found it with very long metric queries)."""
+    host, port = guarded.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"GET /api/v1/metrics?q=\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["error"]["message"].startswith("The request could not be read")
+    still_works(guarded)

@@ -31,6 +31,7 @@ flight, queued spans) and reads run on a bounded pool of threads.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import resource
 from dataclasses import dataclass
@@ -135,6 +136,12 @@ class Guard:
             del self.by_client[client]
 
 
+_NOT_HTTP = (
+    "The request could not be read as HTTP (a malformed request line or header); "
+    "send it again as HTTP/1.1 with its URL and headers encoded."
+)
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the limits above (see :func:`http_protocol`)."""
 
@@ -151,6 +158,17 @@ class GuardedProtocol(HttpToolsProtocol):
     _body_checked = 0.0
 
     # -- uvicorn's protocol interface ---------------------------------------------------
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are no HTTP request it can read (a malformed
+        request line or header), in the API's JSON error shape rather than plain text."""
+        body = json.dumps({"error": {"code": "bad_request", "message": _NOT_HTTP}}).encode()
+        head = (
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.client_address = self.client[0] if self.client else ""
