@@ -6,7 +6,7 @@ Starts `lamina serve --demo` on a fresh data dir, signs in with Chromium and
 saves the Traces page (both tabs, a session expanded), a session transcript,
 a trace view, the empty state and the sign-in page, in light and dark; and judging a
 session (its transcript with scores and comments, the annotate dialog), the
-Evaluators page and the Dashboard, in light.
+Evaluators page, the Dashboard, the Users, SQL, dataset and Experiments pages, in light.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, create_user
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EMAIL = "ana@acme.dev"
+SESSIONS_A_DAY = (
+    "SELECT date_trunc('day', start_time) AS day, count(*) AS sessions FROM sessions "
+    "GROUP BY 1 ORDER BY 1"
+).replace(" ", "+")
 
 
 def longest_conversation(page: Page, url: str) -> str:
@@ -60,6 +64,16 @@ def review(page: Page, url: str, conversation: str, out: Path) -> None:
     unstick(page)
     page.mouse.move(0, 0)
     page.screenshot(path=out / "dashboard-light.png", full_page=True)
+    for name, path in (
+        ("users", "/p/default/users"),
+        ("sql", "/p/default/sql?q=" + SESSIONS_A_DAY),
+        ("dataset", "/p/default/datasets/support-regressions"),
+        ("experiments", "/p/default/experiments"),
+    ):
+        page.goto(url + path)
+        unstick(page)
+        page.mouse.move(0, 0)
+        page.screenshot(path=out / f"{name}-light.png", full_page=True)
 
 
 def shoot(page: Page, url: str, out: Path, scheme: str) -> None:
