@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import InvalidCursor
+from lamina.exchange.grouped import Kinds, read_grouped
 from lamina.query.present import moment
 from lamina.store.base import Store
 from lamina.store.datasets import DatasetItem, ItemQuery
@@ -115,37 +115,14 @@ def read_datasets(path: Path) -> Iterator[tuple[dict[str, Any], list[dict[str, A
     """The datasets of a JSONL export, each with a chunk of its items (as an item is
     given to the datasets API: its source kept, its times made anew); a dataset of many
     items comes in several chunks. None from a Parquet export or directory."""
-    if path.is_dir():
-        return
-    with path.open("rb") as handle:
-        if handle.read(4) in (b"PAR1", b"PK\x03\x04"):
-            return
-    described: dict[str, dict[str, Any]] = {}
-    filled: set[str] = set()
-    chunk: list[dict[str, Any]] = []
-    current: str | None = None
-    with path.open("rb") as handle:
-        for raw in handle:
-            if b'"dataset' not in raw:  # most lines are spans: not parsed twice
-                continue
-            with contextlib.suppress(orjson.JSONDecodeError):
-                line = orjson.loads(raw)
-                if not isinstance(line, dict) or line.get("kind") not in LINES:
-                    continue
-                if line["kind"] == "dataset":
-                    name = str(line.get("name"))
-                    described[name] = {"name": name, "description": line.get("description")}
-                    continue
-                name = str(line.get("dataset"))
-                if chunk and (name != current or len(chunk) >= CHUNK):
-                    yield described.get(current or "", {"name": current}), chunk
-                    chunk = []
-                current = name
-                filled.add(name)
-                fields = ("item_id", "input", "expected_output", "metadata", "source")
-                chunk.append({key: line.get(key) for key in fields})
-    if chunk:
-        yield described.get(current or "", {"name": current}), chunk
-    for name, given in described.items():  # datasets without items are made too
-        if name not in filled:
-            yield given, []
+    return read_grouped(path, _KINDS)
+
+
+_KINDS = Kinds(
+    *LINES,
+    owner_key="name",
+    item_key="dataset",
+    owner_fields=("name", "description"),
+    item_fields=("item_id", "input", "expected_output", "metadata", "source"),
+    chunk=CHUNK,
+)

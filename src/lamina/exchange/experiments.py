@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import InvalidCursor
+from lamina.exchange.grouped import Kinds, read_grouped
 from lamina.query.present import moment
 from lamina.store.base import Store
 from lamina.store.experiments import ExperimentItem
@@ -125,36 +125,14 @@ def read_experiments(path: Path) -> Iterator[tuple[dict[str, Any], list[dict[str
     """The runs of a JSONL export, each with a chunk of its items (as the experiments
     API takes them); a run of many items comes in several chunks. None from a Parquet
     export or directory."""
-    if path.is_dir():
-        return
-    with path.open("rb") as handle:
-        if handle.read(4) in (b"PAR1", b"PK\x03\x04"):
-            return
-    described: dict[str, dict[str, Any]] = {}
-    filled: set[str] = set()
-    chunk: list[dict[str, Any]] = []
-    current: str | None = None
-    with path.open("rb") as handle:
-        for raw in handle:
-            if b'"experiment' not in raw:  # most lines are spans: not parsed twice
-                continue
-            with contextlib.suppress(orjson.JSONDecodeError):
-                line = orjson.loads(raw)
-                if not isinstance(line, dict) or line.get("kind") not in LINES:
-                    continue
-                run_id = str(line.get("experiment_id"))
-                if line["kind"] == "experiment":
-                    fields = ("experiment_id", "name", "group", "dataset")
-                    described[run_id] = {key: line.get(key) for key in fields}
-                    continue
-                if chunk and (run_id != current or len(chunk) >= CHUNK):
-                    yield described.get(current or "", {"experiment_id": current}), chunk
-                    chunk = []
-                current = run_id
-                filled.add(run_id)
-                chunk.append({key: line.get(key) for key in ITEM_FIELDS})
-    if chunk:
-        yield described.get(current or "", {"experiment_id": current}), chunk
-    for run_id, given in described.items():  # runs without items are made too
-        if run_id not in filled:
-            yield given, []
+    return read_grouped(path, _KINDS)
+
+
+_KINDS = Kinds(
+    *LINES,
+    owner_key="experiment_id",
+    item_key="experiment_id",
+    owner_fields=("experiment_id", "name", "group", "dataset"),
+    item_fields=ITEM_FIELDS,
+    chunk=CHUNK,
+)
