@@ -17,14 +17,9 @@ the catalog, deletes and export pages.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
-
-import duckdb
 
 from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch
@@ -37,12 +32,13 @@ from lamina.store.duckdb import console as console_sql
 from lamina.store.duckdb import datasets as dataset_rows
 from lamina.store.duckdb import evaluators as evaluator_rows
 from lamina.store.duckdb import users as end_users
-from lamina.store.duckdb.connection import Connection, first_line, one
+from lamina.store.duckdb.connection import Connection, one
+from lamina.store.duckdb.evaluator_runs import EvaluatorRuns
 from lamina.store.duckdb.experiments import ExperimentRows
 from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.score_journal import ScoreWriter
+from lamina.store.duckdb.settled import settled as _settled
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
-from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -51,44 +47,12 @@ from lamina.store.users import UserPage, UserQuery
 
 DB_FILE = "lamina.duckdb"
 log = logging.getLogger("lamina.store")
-F = TypeVar("F", bound=Callable[..., Any])
-# Set on a thread inside DuckDBStore.reading_stored (the evaluator runner's reads).
-_background = threading.local()
 
 
-def _settled(read: F) -> F:
-    """A read that sees every committed span (see ``Storer.reading``); running out of
-    the store's memory, or a database DuckDB stopped using, is StoreUnavailable (503),
-    not a server error."""
-
-    @functools.wraps(read)
-    def settled(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            if getattr(_background, "reading", False):  # what is stored is enough
-                return read(self, *args, **kwargs)
-            self._scores.settle()  # every score acknowledged before the read
-            with self._storer.reading():
-                return read(self, *args, **kwargs)
-        except duckdb.Error as exc:
-            if not isinstance(exc, duckdb.OutOfMemoryException):
-                self._connection.refused(exc)
-                raise
-            # Passing: other work holds the store's memory. A retry, not a server error.
-            raise StoreUnavailable(
-                f"The store ran out of memory answering this ({first_line(exc)}). Try again "
-                "in a moment or narrow the query; the server's --store-memory-mb sets the "
-                "store's memory.",
-                retry_after=5,
-            ) from None
-
-    return cast(F, settled)
-
-
-class DuckDBStore(ExperimentRows):
+class DuckDBStore(ExperimentRows, EvaluatorRuns):
     """The Store protocol on a DuckDB file. Safe to share between threads."""
 
     shared = False  # one process opens the data directory (DuckDB locks the file)
-    _leases_released = False  # its evaluator runs' leases, at its first claim
 
     def __init__(
         self,
@@ -422,69 +386,6 @@ class DuckDBStore(ExperimentRows):
 
     def set_setting(self, name: str, value: str) -> None:
         catalog.set_setting(self._connection, name, value)
-
-    # -- evaluators and their runs (lamina.store.duckdb.evaluators) --------------------
-    @contextlib.contextmanager
-    def reading_stored(self) -> Iterator[None]:
-        """This thread's reads, inside, see what is stored and store nothing journaled
-        first: the evaluator runner's many reads would otherwise make the storer commit
-        many small transactions while spans arrive (it judges the version it reads; a
-        later one is judged again)."""
-        _background.reading = True
-        try:
-            yield
-        finally:
-            _background.reading = False
-
-    def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
-        return evaluator_rows.put_evaluator(self._connection, project_id, evaluator)
-
-    def list_evaluators(self, project_id: str) -> list[Evaluator]:
-        return evaluator_rows.list_evaluators(self._connection, project_id)
-
-    def delete_evaluator(self, project_id: str, evaluator_id: str) -> Evaluator | None:
-        return evaluator_rows.delete_evaluator(self._connection, project_id, evaluator_id)
-
-    @_settled
-    def quiet_targets(
-        self,
-        project_id: str,
-        evaluator_id: str,
-        target: str,
-        since_ns: int,
-        until_ns: int,
-        limit: int,
-    ) -> list[Quiet]:
-        return evaluator_rows.quiet_targets(
-            self._connection, project_id, evaluator_id, target, since_ns, until_ns, limit
-        )
-
-    def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
-        return evaluator_rows.queue_runs(self._connection, project_id, runs)
-
-    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
-        if not self._leases_released:  # no other process can hold one (see the module)
-            evaluator_rows.release_leases(self._connection)
-            self._leases_released = True
-        return evaluator_rows.claim_runs(self._connection, owner, now_ns, lease_ns, limit)
-
-    def save_run(self, run: Run) -> None:
-        evaluator_rows.save_run(self._connection, run)
-
-    def save_runs(self, runs: Sequence[Run]) -> None:
-        evaluator_rows.save_runs(self._connection, runs)
-
-    @_settled
-    def session_trace_ids(
-        self, project_id: str, session_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
-        return evaluator_rows.session_trace_ids(self._connection, project_id, session_ids)
-
-    def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
-        return evaluator_rows.list_runs(self._connection, project_id, evaluator_id, query)
-
-    def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
-        return evaluator_rows.run_progress(self._connection, project_id, evaluator_id)
 
     def close(self) -> None:
         self._storer.stop()

@@ -1,0 +1,72 @@
+"""The Store protocol's evaluator methods, for the DuckDB store's class (the rows:
+lamina.store.duckdb.evaluators)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+from lamina.store.duckdb import evaluators as rows
+from lamina.store.duckdb.connection import Connection
+from lamina.store.duckdb.settled import reading_stored, settled
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
+
+
+class EvaluatorRuns:
+    """Evaluators and their runs (queue and record)."""
+
+    _connection: Connection
+    _leases_released = False  # its evaluator runs' leases, at its first claim
+
+    def reading_stored(self) -> contextlib.AbstractContextManager[None]:
+        return reading_stored()
+
+    def put_evaluator(self, project_id: str, evaluator: Evaluator) -> Evaluator:
+        return rows.put_evaluator(self._connection, project_id, evaluator)
+
+    def list_evaluators(self, project_id: str) -> list[Evaluator]:
+        return rows.list_evaluators(self._connection, project_id)
+
+    def delete_evaluator(self, project_id: str, evaluator_id: str) -> Evaluator | None:
+        return rows.delete_evaluator(self._connection, project_id, evaluator_id)
+
+    @settled
+    def quiet_targets(
+        self,
+        project_id: str,
+        evaluator_id: str,
+        target: str,
+        since_ns: int,
+        until_ns: int,
+        limit: int,
+    ) -> list[Quiet]:
+        return rows.quiet_targets(
+            self._connection, project_id, evaluator_id, target, since_ns, until_ns, limit
+        )
+
+    def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
+        return rows.queue_runs(self._connection, project_id, runs)
+
+    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+        if not self._leases_released:  # no other process can hold one (see the module)
+            rows.release_leases(self._connection)
+            self._leases_released = True
+        return rows.claim_runs(self._connection, owner, now_ns, lease_ns, limit)
+
+    def save_run(self, run: Run) -> None:
+        rows.save_run(self._connection, run)
+
+    def save_runs(self, runs: Sequence[Run]) -> None:
+        rows.save_runs(self._connection, runs)
+
+    @settled
+    def session_trace_ids(
+        self, project_id: str, session_ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        return rows.session_trace_ids(self._connection, project_id, session_ids)
+
+    def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
+        return rows.list_runs(self._connection, project_id, evaluator_id, query)
+
+    def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
+        return rows.run_progress(self._connection, project_id, evaluator_id)
