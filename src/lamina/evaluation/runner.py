@@ -135,11 +135,13 @@ class Runner:
             self._held.update(run.run_id for run in fresh)
             self._busy += len(fresh)
             self._room.clear()
-        checks = [run for run in fresh if self._is_check(run)]
-        self._checks_only = bool(fresh) and len(checks) == len(fresh)
+        checks: list[Run] = []
+        others: list[Run] = []
         for run in fresh:
-            if not self._is_check(run):
-                self._pool.submit(self._do, run)
+            (checks if self._is_check(run) else others).append(run)
+        self._checks_only = bool(fresh) and not others
+        for run in others:
+            self._pool.submit(self._do, run)
         for at in range(self.concurrency):  # a batch a worker
             if batch := checks[at :: self.concurrency]:
                 self._pool.submit(self._do_checks, batch)
