@@ -39,12 +39,28 @@ _SPAN_LINE = st.fixed_dictionaries(
         "end_ns": st.integers(0, 2**62),
     }
 )
-schemathesis.openapi.media_type(
-    "application/x-ndjson",
-    st.lists(_SPAN_LINE, max_size=3).map(
-        lambda lines: b"".join(orjson.dumps(line) + b"\n" for line in lines)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
     ),
+    max_leaves=5,
 )
+# A dataset import's body (application/jsonl): valid item lines.
+_ITEM_LINE = st.fixed_dictionaries(
+    {"input": _JSON.filter(lambda value: value is not None)},
+    optional={"expected_output": _JSON, "metadata": st.dictionaries(st.text(max_size=5), _JSON)},
+)
+
+
+def _lines(line: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[bytes]:
+    return st.lists(line, max_size=3).map(
+        lambda lines: b"".join(orjson.dumps(one) + b"\n" for one in lines)
+    )
+
+
+schemathesis.openapi.media_type("application/x-ndjson", _lines(_SPAN_LINE))
+schemathesis.openapi.media_type("application/jsonl", _lines(_ITEM_LINE))
 
 
 @pytest.fixture(scope="module")

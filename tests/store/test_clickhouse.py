@@ -11,6 +11,7 @@ import random
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -244,3 +245,34 @@ def test_an_unreachable_clickhouse_server_is_a_clear_start_up_error() -> None:
         ClickHouseStore(parse_store(f"clickhouse://u:secret@127.0.0.1:{port}/db"))
     assert f"127.0.0.1:{port}" in raised.value.message
     assert "secret" not in raised.value.message
+
+
+def test_a_claim_whose_server_died_before_marking_its_run_blocks_it_only_for_a_lease(
+    opener: Callable[[str], ClickHouseStore],
+) -> None:
+    """A server killed between winning a claim and marking the run running (the run still
+    queued at attempt 0, its claim of attempt 1 left behind): no other server claims the
+    run while that lease could still be held, and once it ran out one does, as attempt 2."""
+    from lamina.store.evaluators import RunStatus
+    from tests.store.test_evaluators_contract import evaluator, queued
+
+    store = opener("main")
+    judge = store.put_evaluator("prj_a", evaluator())
+    run = queued("prj_a", judge, "s-1", "1:1", 1)
+    store.queue_runs("prj_a", [run])
+    lease = 60 * SECOND
+    tick = time.time_ns()  # a claim's time is the clock's (rows expire a week after it)
+    store.connection.execute(  # what the killed server wrote, and nothing after it
+        "INSERT INTO evaluator_claims (run_id, attempt, owner, claimed_ns, version, "
+        "lease_until_ns) VALUES ({run:String}, 1, 'killed', {tick:Int64}, -{tick:Int64}, "
+        "{until:Int64})",
+        {"run": run.run_id, "tick": tick, "until": 10 * SECOND + lease},
+    )
+    assert store.claim_runs("server-2", 10 * SECOND, lease, 10) == []  # maybe only slow
+    (claimed,) = store.claim_runs("server-2", 71 * SECOND, lease, 10)
+    assert (claimed.run_id, claimed.status, claimed.attempts) == (
+        run.run_id,
+        RunStatus.RUNNING,
+        2,
+    )
+    assert store.claim_runs("server-3", 72 * SECOND, lease, 10) == []  # server-2 holds it

@@ -9,9 +9,10 @@ A claim is decided by ``evaluator_claims``: a server claiming a run inserts a ro
 the run's next attempt, then reads the claims back; the earliest claim of an attempt
 wins (its version is the negated tick, and the table keeps the highest), as two
 servers creating one project agree (lamina.store.clickhouse.catalog). The loser leaves
-the run alone. Clocks far apart could let both think they won in a few milliseconds'
-window: the run's score then has one id either way (lamina.store.evaluators), so the
-score is not written twice.
+the run alone. A claim holds a lease too: a winner killed before it marked the run
+running blocks that attempt only until the lease runs out (``_next_attempts``). Clocks
+far apart could let both think they won in a few milliseconds' window: the run's score
+then has one id either way (lamina.store.evaluators), so the score is not written twice.
 """
 
 from __future__ import annotations
@@ -197,12 +198,22 @@ def claim_runs(db: Connection, owner: str, now_ns: int, lease_ns: int, limit: in
     candidates = [_run(row) for row in rows]
     if not candidates:
         return []
+    attempts = _next_attempts(db, candidates, now_ns)
+    candidates = [run for run in candidates if run.run_id in attempts]
+    if not candidates:
+        return []
     tick = db.tick()
     db.execute(
-        "INSERT INTO evaluator_claims SELECT run_id, attempt, {owner:String}, {tick:Int64}, "
-        "-{tick:Int64} FROM (SELECT arrayJoin({claims:Array(Tuple(String, Int32))}) AS c, "
+        "INSERT INTO evaluator_claims (run_id, attempt, owner, claimed_ns, version, "
+        "lease_until_ns) SELECT run_id, attempt, {owner:String}, {tick:Int64}, -{tick:Int64}, "
+        "{until:Int64} FROM (SELECT arrayJoin({claims:Array(Tuple(String, Int32))}) AS c, "
         "c.1 AS run_id, c.2 AS attempt)",
-        {"owner": owner, "tick": tick, "claims": [(r.run_id, r.attempts + 1) for r in candidates]},
+        {
+            "owner": owner,
+            "tick": tick,
+            "until": now_ns + lease_ns,
+            "claims": [(r.run_id, attempts[r.run_id]) for r in candidates],
+        },
     )
     won = {
         (row["run_id"], row["attempt"])
@@ -216,15 +227,43 @@ def claim_runs(db: Connection, owner: str, now_ns: int, lease_ns: int, limit: in
         dataclasses.replace(
             run,
             status=RunStatus.RUNNING,
-            attempts=run.attempts + 1,
+            attempts=attempts[run.run_id],
             lease_owner=owner,
             lease_until_ns=now_ns + lease_ns,
         )
         for run in candidates
-        if (run.run_id, run.attempts + 1) in won
+        if (run.run_id, attempts[run.run_id]) in won
     ]
     _insert(db, claimed, db.tick())
     return claimed
+
+
+def _next_attempts(db: Connection, runs: list[Run], now_ns: int) -> dict[str, int]:
+    """The attempt each run would be claimed as, by run id; a run left out is held.
+
+    Usually the run's next attempt. A server killed after it won a claim and before it
+    marked the run running left that attempt's claim behind, the run still at the
+    attempt before: until the claim's lease runs out the run is held (its claimant may
+    only be slow), then the attempt after the claimed one is free, as for a running
+    run whose lease ran out.
+    """
+    latest = {
+        row["run_id"]: (row["last_attempt"], row["last_until"])
+        for row in db.query(
+            "SELECT run_id, max(attempt) AS last_attempt, "
+            "argMax(lease_until_ns, attempt) AS last_until "
+            "FROM evaluator_claims FINAL WHERE run_id IN {ids:Array(String)} GROUP BY run_id",
+            {"ids": [run.run_id for run in runs]},
+        )
+    }
+    attempts: dict[str, int] = {}
+    for run in runs:
+        claimed, until = latest.get(run.run_id, (0, 0))
+        if claimed <= run.attempts:
+            attempts[run.run_id] = run.attempts + 1
+        elif until < now_ns:
+            attempts[run.run_id] = claimed + 1
+    return attempts
 
 
 def save_run(db: Connection, run: Run) -> None:

@@ -444,6 +444,10 @@ MIGRATIONS: list[list[str]] = [
         ORDER BY (project_id, experiment_id, item_index)
         """,
     ],
+    # 10: a claim's lease (#20; lamina.store.clickhouse.evaluators.claim_runs): a server
+    # killed between claiming a run and marking it running left a claim no other server
+    # could ever beat; once that claim's lease runs out, the next attempt is free.
+    ["ALTER TABLE evaluator_claims ADD COLUMN IF NOT EXISTS lease_until_ns Int64 DEFAULT 0"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

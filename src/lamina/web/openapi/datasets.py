@@ -114,7 +114,9 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
         "required": True,
         "content": {
             "application/json": {"schema": {"oneOf": [plain, from_trace, from_session, many]}},
-            "application/x-ndjson": {
+            # described as application/jsonl (application/x-ndjson is taken too): the
+            # import's span lines are x-ndjson, and a media type has one description
+            "application/jsonl": {
                 "schema": {"type": "string", "description": "One item given whole a line."}
             },
         },
