@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Observe,
         SpanType,
         evaluate,
+        judge,
         observe,
     )
 
@@ -32,6 +33,7 @@ __all__ = [
     "Observe",
     "SpanType",
     "evaluate",
+    "judge",
     "observe",
 ]
 

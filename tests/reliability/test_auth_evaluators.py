@@ -36,6 +36,7 @@ ROUTES = [
     ("GET", "/api/v1/evaluators/{evaluator_id}/runs", "evaluator"),
     ("POST", "/api/v1/evaluators/{evaluator_id}/test", "evaluator"),
     ("POST", "/api/v1/evaluators/{evaluator_id}/backfill", "evaluator"),
+    ("POST", "/api/v1/evaluators/{evaluator}/judge", "evaluator"),
 ]
 
 
@@ -71,6 +72,8 @@ def _body(world: World, path: str) -> dict[str, Any]:
         return {"session_id": world.session_id}
     if path.endswith("/backfill"):
         return {"since": "2000-01-01T00:00:00Z"}
+    if path.endswith("/judge"):
+        return {"input": "question", "output": "answer"}
     if path == "/api/v1/evaluators":
         check = {"type": "error_in_last_turn"}
         return {"name": otlp.uid("intruder"), "kind": "check", "check": check, "enabled": False}
@@ -165,6 +168,7 @@ def test_the_routes_are_all_here() -> None:
 def _paths(world: World, path: str, kind: str | None) -> tuple[str, str]:
     if kind is None:
         return path, path
+    path = path.replace("{evaluator}", "{evaluator_id}")  # the judge's: its id or name
     return path.replace("{evaluator_id}", world.check_id), path.replace("{evaluator_id}", MISSING)
 
 

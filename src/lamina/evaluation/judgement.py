@@ -64,14 +64,16 @@ def judge_target(
     run: Run,
     keys: KeyBox | None,
     allowed: frozenset[str] = frozenset(),
+    screened: bool = True,
 ) -> Outcome:
-    """The target judged as ``spec`` says (filter and sample first); an LLM judge's
-    failure is its JudgeError."""
-    if not matches(spec, target):
+    """The target judged as ``spec`` says (filter and sample first, unless not
+    ``screened``); an LLM judge's failure is its JudgeError."""
+    if screened and not matches(spec, target):
         return Outcome(
             None, {"error": "Filtered out: no turn has the filter's name, tag and metadata."}
         )
-    if not sampled(evaluator.evaluator_id, target.target_id, spec.get("sample_rate", 1.0)):
+    rate = spec.get("sample_rate", 1.0)
+    if screened and not sampled(evaluator.evaluator_id, target.target_id, rate):
         return Outcome(None, {"error": "Sampled out (sample_rate)."})
     if spec["kind"] == "llm_judge":
         found = llm.verdict(evaluator, spec, target, keys, allowed)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
 from lamina.errors import BadRequest, NotFound
 from lamina.evaluation import definition, health
 from lamina.evaluation.judgement import judge_target, score_id
 from lamina.evaluation.runner import SECOND_NS, queue
 from lamina.evaluation.secrets import KeyBox
-from lamina.evaluation.target import load
+from lamina.evaluation.target import Target, load
 from lamina.judge import JudgeError
 from lamina.query import present
 from lamina.store.base import Store
@@ -32,6 +34,7 @@ TRIED = (
     "cost",
     "latency_ms",
 )
+GIVEN = ("input", "output", "metadata", "trace_id")  # what judge_given takes
 
 
 def find(store: Store, project_id: str, evaluator_id: str) -> Evaluator:
@@ -39,6 +42,22 @@ def find(store: Store, project_id: str, evaluator_id: str) -> Evaluator:
         if evaluator.evaluator_id == evaluator_id:
             return evaluator
     raise NotFound(f'No evaluator "{evaluator_id[:100]}" in this project.')
+
+
+def find_named(store: Store, project_id: str, wanted: str) -> Evaluator:
+    """The evaluator whose id, else whose name, is ``wanted`` (an experiment names its
+    judges: ``lamina.judge("helpfulness")``)."""
+    found = store.list_evaluators(project_id)
+    for evaluator in found:
+        if evaluator.evaluator_id == wanted:
+            return evaluator
+    for evaluator in found:
+        if evaluator.name == wanted:
+            return evaluator
+    raise NotFound(
+        f'No evaluator named "{wanted[:100]}" in this project (GET /api/v1/evaluators '
+        "lists them; an evaluator is defined there or on the Evaluators page)."
+    )
 
 
 def save(
@@ -89,19 +108,85 @@ def dry_run(
     target = load(store, project_id, evaluator.target, target_id)
     if target is None:
         raise NotFound(f'No {evaluator.target} "{target_id[:100]}" in this project.')
+    return _tried(store, keys, project_id, evaluator, spec, target, allowed, screened=True)
+
+
+def judge_given(
+    store: Store,
+    keys: KeyBox,
+    project_id: str,
+    evaluator: Evaluator,
+    given: Any,
+    allowed: frozenset[str] = frozenset(),
+) -> Any:
+    """What the evaluator gives an output it is handed (an experiment's, #22) rather than
+    a stored trace: ``{"input", "output", "metadata"?, "trace_id"?}`` read as one turn,
+    judged by the same prompt and model as online, with the dry run's answer. The filter
+    and the sample are not applied (the caller named this evaluator for these outputs),
+    and nothing is stored: the experiment keeps the score (docs/decisions.md)."""
+    if not isinstance(given, dict) or "output" not in given or set(given) - set(GIVEN):
+        raise BadRequest(
+            'Give the output to judge: {"input": ..., "output": ..., "metadata"?: '
+            '{...}, "trace_id"?: "..."}.'
+        )
+    trace_id = given.get("trace_id") or new_id("given")
+    extra = given.get("metadata")
+    if not isinstance(trace_id, str) or len(trace_id) > 100:
+        raise BadRequest("trace_id is the id of the trace the output is from (text).")
+    if extra is not None and not isinstance(extra, dict):
+        raise BadRequest("metadata is an object (or null).")
+    now = time.time_ns()
+    root = {
+        "span_id": "given",
+        "parent_span_id": None,
+        "name": "given",
+        "span_type": "DEFAULT",
+        "status": "ok",
+        "status_message": None,
+        "start_ns": now,
+        "end_ns": now,
+        "events": None,
+        "input": orjson.dumps(given.get("input"), default=str).decode(),
+        "output": orjson.dumps(given["output"], default=str).decode(),
+    }
+    trace = {
+        "trace_id": trace_id,
+        "start_ns": now,
+        "end_ns": now,
+        "error_count": 0,
+        "cost": None,
+        "metadata": extra,
+        "spans": [root],
+    }
+    target = Target(evaluator.target, trace_id, None, [trace])
+    spec = definition.spec_of(evaluator)
+    return _tried(store, keys, project_id, evaluator, spec, target, allowed, screened=False)
+
+
+def _tried(
+    store: Store,
+    keys: KeyBox,
+    project_id: str,
+    evaluator: Evaluator,
+    spec: dict[str, Any],
+    target: Target,
+    allowed: frozenset[str],
+    *,
+    screened: bool,
+) -> Any:
     run = Run(
         project_id=project_id,
-        run_id=run_id(evaluator.evaluator_id, target_id, "test"),
+        run_id=run_id(evaluator.evaluator_id, target.target_id, "test"),
         evaluator_id=evaluator.evaluator_id,
         target=evaluator.target,
-        target_id=target_id,
+        target_id=target.target_id,
         version="test",
         status=RunStatus.RUNNING,
         queued_ns=time.time_ns(),
     )
     answer: dict[str, Any] = dict.fromkeys(TRIED)
     try:
-        outcome = judge_target(store, evaluator, spec, target, run, keys, allowed)
+        outcome = judge_target(store, evaluator, spec, target, run, keys, allowed, screened)
     except JudgeError as exc:
         return answer | {"error": exc.message, "prompt": exc.prompt, "raw": exc.raw}
     if outcome.verdict is not None:
@@ -170,4 +255,14 @@ def present_run(run: Run) -> dict[str, Any]:
     }
 
 
-__all__ = ["backfill", "dry_run", "find", "present_run", "save", "score_id", "shown"]
+__all__ = [
+    "backfill",
+    "dry_run",
+    "find",
+    "find_named",
+    "judge_given",
+    "present_run",
+    "save",
+    "score_id",
+    "shown",
+]

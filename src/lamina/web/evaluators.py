@@ -1,5 +1,6 @@
 """The JSON API's evaluators (#20): define, list, change and delete a project's
-evaluators, list their runs, try one on a session or trace, and backfill.
+evaluators, list their runs, try one on a session or trace, judge an output an
+experiment gives (by the evaluator's id or name: ``lamina.judge``), and backfill.
 
 The project is the caller's, as on every project route (:mod:`lamina.web.access`):
 another project's evaluator is a 404. An evaluator's API key is write-only: no answer
@@ -138,6 +139,20 @@ async def _test(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(try_it))
 
 
+async def _judge(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    given = await _body(request, runtime)
+    wanted = request.path_params["evaluator"]
+
+    def judge_it() -> object:
+        found = manage.find_named(runtime.store, project_id, wanted)
+        allowed = allowed_hosts(runtime.settings.evaluator_allowed_hosts)
+        return manage.judge_given(runtime.store, _keys(runtime), project_id, found, given, allowed)
+
+    return JSONResponse(await run_in_threadpool(judge_it))
+
+
 async def _backfill(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
@@ -167,4 +182,5 @@ routes = [
     Route("/api/v1/evaluators/{evaluator_id}/runs", _runs),
     Route("/api/v1/evaluators/{evaluator_id}/test", _test, methods=["POST"]),
     Route("/api/v1/evaluators/{evaluator_id}/backfill", _backfill, methods=["POST"]),
+    Route("/api/v1/evaluators/{evaluator}/judge", _judge, methods=["POST"]),
 ]

@@ -1,5 +1,6 @@
 """The OpenAPI paths and schemas of evaluators: define, list, change and delete them,
-their runs, a dry run and a backfill (see lamina.web.evaluators)."""
+their runs, a dry run, an experiment's output judged, and a backfill (see
+lamina.web.evaluators)."""
 
 from __future__ import annotations
 
@@ -203,6 +204,17 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {"session_id": TEXT, "trace_id": TEXT},
     }
+    given = {
+        "type": "object",
+        "required": ["output"],
+        "additionalProperties": False,
+        "properties": {
+            "input": {"description": "What the application was given (any JSON value)."},
+            "output": {"description": "What it answered, to judge (any JSON value)."},
+            "metadata": {"type": "object", "nullable": True},
+            "trace_id": {**TEXT, "maxLength": 100, "description": "The trace it is from."},
+        },
+    }
     since_until = {
         "type": "object",
         "required": ["since"],
@@ -283,6 +295,18 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                 (400, 401, 404, 413),
                 one,
                 json_body(target),
+            )
+        },
+        "/api/v1/evaluators/{evaluator}/judge": {
+            "post": operation(
+                "Judge an output an experiment gives (lamina.judge) with the evaluator of "
+                "this id or name: one turn, its input then its output, judged by the same "
+                "prompt and model as online, filter and sample not applied, nothing stored.",
+                "judgeOutput",
+                (200, "EvaluatorTried", "Its score, or the judge's error."),
+                (400, 401, 404, 413),
+                [path("evaluator", "The evaluator's id or name."), project],
+                json_body(given),
             )
         },
         "/api/v1/evaluators/{evaluator_id}/backfill": {
