@@ -1,7 +1,7 @@
 """Authorisation over the experiment routes (#22), as tests/reliability/test_auth.py does
 for the others: no key, a bad or revoked key are 401 everywhere; another project's key
-sees no run or item of the owner's, adds nothing to them, cannot compare its own run to
-the owner's, and gets for the owner's run the answer an id that exists nowhere gets;
+sees no run or item of the owner's, adds nothing to them, deletes none, cannot compare
+its own run to the owner's, and gets for the owner's run the answer an id that exists nowhere gets;
 the admin token reads the project it names. (Deleting a project deletes its
 experiments: tests/store/test_experiments_contract.py.)
 """
@@ -27,6 +27,7 @@ ROUTES = [
     ("GET", "/api/v1/experiments", False),
     ("POST", "/api/v1/experiments", False),
     ("GET", "/api/v1/experiments/{experiment_id}", True),
+    ("DELETE", "/api/v1/experiments/{experiment_id}", True),
     ("POST", "/api/v1/experiments/{experiment_id}/items", True),
 ]
 

@@ -4,7 +4,7 @@ do, through the Store protocol only, once per store in tests/store/backends.py's
 An experiment is written once (putting it again answers the one stored); runs list
 newest first, of one group when asked; items read by index, with their values whole;
 putting an index again replaces its item; items belong to one experiment of one
-project. Deleting a project deletes its experiments.
+project. Deleting an experiment deletes its items; deleting a project, its experiments.
 """
 
 from __future__ import annotations
@@ -89,6 +89,24 @@ def test_deleting_a_project_deletes_its_experiments_only(store: Store) -> None:
     assert store.list_experiments("prj_a", None, 100) == []
     assert store.list_experiment_items("prj_a", "exp_1") == []
     assert [e.item_count for e in store.list_experiments("prj_b", None, 100)] == [2]
+
+
+def test_deleting_an_experiment_deletes_it_and_its_items_only(store: Store) -> None:
+    for project in ("prj_a", "prj_b"):
+        for n in (1, 2):
+            store.put_experiment(project, run(n))
+            store.put_experiment_items(project, f"exp_{n}", [item(0), item(1)])
+    assert store.delete_experiment("prj_a", "exp_1") == dataclasses.replace(run(1), item_count=2)
+    assert store.get_experiment("prj_a", "exp_1") is None
+    assert store.list_experiment_items("prj_a", "exp_1") == []
+    assert [e.experiment_id for e in store.list_experiments("prj_a", None, 100)] == ["exp_2"]
+    assert len(store.list_experiment_items("prj_a", "exp_2")) == 2
+    assert store.get_experiment("prj_b", "exp_1") == dataclasses.replace(run(1), item_count=2)
+    assert store.delete_experiment("prj_a", "exp_1") is None  # gone already
+    assert store.delete_experiment("prj_a", "exp_9") is None
+    # items sent to a deleted run (an SDK still sending) are not kept, nor the run made again
+    assert not store.put_experiment_items("prj_a", "exp_1", [item(2)])
+    assert store.list_experiment_items("prj_a", "exp_1") == []
 
 
 def test_experiments_outlive_the_store_being_closed(backend: Backend) -> None:

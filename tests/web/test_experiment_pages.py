@@ -86,3 +86,23 @@ def test_the_comparison_lists_the_item_that_got_worse_first(
     expect(items).to_have_count(3)
     expect(items.nth(2).locator("[data-score='exact']")).to_have_text("1")
     expect(page.locator("[data-average='exact']")).to_have_text("0.667")
+
+
+def test_a_run_is_deleted_from_its_page_after_a_confirm(
+    page: Page, web: Seeded, runs: Runs
+) -> None:
+    page.goto(f"{web.url}/p/{runs.project}/experiments/{runs.older}")
+    opener = page.get_by_role("button", name="Delete run")
+    opener.click()
+    dialog = page.get_by_role("dialog", name=f"Delete the run {runs.older}?")
+    expect(dialog).to_contain_text("3 items")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    opener.click()
+    dialog.get_by_role("button", name="Delete run").click()
+    expect(page).to_have_url(f"{web.url}/p/{runs.project}/experiments?group=support")
+    rows = page.locator("table.experiments tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(runs.newer)
+    gone = page.request.get(f"{web.url}/api/v1/experiments/{runs.older}?project={runs.project}")
+    assert gone.status == 404

@@ -223,6 +223,19 @@ def present_experiment(experiment: Experiment, project_name: str) -> Row:
     }
 
 
+def delete(store: Store, project_id: str, experiment_id: str) -> Row | None:
+    """Delete the run, its items and its session (the executor calls' traces, with their
+    scores): ``{"deleted": the run as it was, "traces": n, "spans": n}``, or None when the
+    project has no run of that id."""
+    found = store.delete_experiment(project_id, experiment_id)
+    if found is None:
+        return None
+    gone = store.delete_session(project_id, session_id(experiment_id))
+    name = project.name if (project := store.find_project(project_id)) else project_id
+    shown = present_experiment(found, name)
+    return {"deleted": shown, "traces": gone.traces, "spans": gone.spans}
+
+
 def costs(store: Store, project_id: str, experiment_id: str) -> dict[str, float | None]:
     """The cost of each trace of the run's session."""
     found: dict[str, float | None] = {}

@@ -279,6 +279,11 @@ class Store(Protocol):
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         """The experiment's items by index (none for one the project has not)."""
 
+    def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
+        """Delete the experiment and its items (its traces are a session's: the caller
+        deletes that); the experiment as it was, or None when the project has none of
+        that id. Items put after it is gone are not kept."""
+
     # -- data lifecycle: delete, retention, export ------------------------------
     # Deletes run in one transaction each, beside ingest writes, and refresh the
     # summaries of every session that lost a trace (a session left without

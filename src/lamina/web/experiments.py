@@ -1,5 +1,5 @@
 """The JSON API's experiments (#22): the runs ``lamina.evaluate`` makes, their items
-and results, and two runs compared (lamina.evaluation.experiments checks and reads
+and results, two runs compared, and a run deleted (lamina.evaluation.experiments checks and reads
 them). The project is the caller's, as on every project route (lamina.web.access).
 """
 
@@ -130,6 +130,16 @@ async def _get(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(read))
 
 
+async def _delete(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    experiment_id = _id(request)
+    gone = await run_in_threadpool(experiments.delete, runtime.store, project_id, experiment_id)
+    if gone is None:
+        raise NotFound(no_experiment(experiment_id))
+    return JSONResponse(gone)
+
+
 async def _add_items(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
@@ -160,5 +170,6 @@ routes = [
     Route("/api/v1/experiments", _list),
     Route("/api/v1/experiments", _create, methods=["POST"]),
     Route("/api/v1/experiments/{experiment_id}", _get),
+    Route("/api/v1/experiments/{experiment_id}", _delete, methods=["DELETE"]),
     Route("/api/v1/experiments/{experiment_id}/items", _add_items, methods=["POST"]),
 ]

@@ -81,7 +81,32 @@ def put_items(
         columns = item_columns(project_id, experiment_id, items)
         columns["version"] = pa.array([db.tick()] * len(items), pa.int64())
         db.insert("experiment_items", pa.table(columns), "the experiment's items")
+        if get_experiment(db, project_id, experiment_id) is None:  # deleted meanwhile
+            _delete_items(db, project_id, experiment_id)
+            return False
     return True
+
+
+def delete_experiment(db: Connection, project_id: str, experiment_id: str) -> Experiment | None:
+    found = get_experiment(db, project_id, experiment_id)
+    if found is not None:
+        db.execute(
+            "DELETE FROM experiments WHERE project_id = {project:String} "
+            "AND experiment_id = {id:String}",
+            {"project": project_id, "id": experiment_id},
+        )
+        _delete_items(db, project_id, experiment_id)
+    return found
+
+
+def _delete_items(db: Connection, project_id: str, experiment_id: str) -> None:
+    """The run's items (deleted after its row, so a writer that checks the row after
+    inserting finds it gone and takes its own items out again)."""
+    db.execute(
+        "DELETE FROM experiment_items WHERE project_id = {project:String} "
+        "AND experiment_id = {id:String}",
+        {"project": project_id, "id": experiment_id},
+    )
 
 
 def list_items(db: Connection, project_id: str, experiment_id: str) -> list[ExperimentItem]:

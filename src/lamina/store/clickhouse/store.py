@@ -222,6 +222,9 @@ class ClickHouseStore:
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         return experiment_rows.list_items(self.connection, project_id, experiment_id)
 
+    def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
+        return experiment_rows.delete_experiment(self.connection, project_id, experiment_id)
+
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:
         return lifecycle.delete_trace(self.connection, project_id, trace_id)

@@ -110,6 +110,21 @@ def list_items(connection: Connection, project_id: str, experiment_id: str) -> l
     return [ExperimentItem(**row) for row in rows]
 
 
+def delete_experiment(
+    connection: Connection, project_id: str, experiment_id: str
+) -> Experiment | None:
+    with _lock:
+        found = get_experiment(connection, project_id, experiment_id)
+        if found is not None:
+            with connection.transaction(_FAILURE) as con:
+                for table in ("experiment_items", "experiments"):
+                    con.execute(
+                        f"DELETE FROM {table} WHERE project_id = ? AND experiment_id = ?",
+                        [project_id, experiment_id],
+                    )
+    return found
+
+
 class ExperimentRows:
     """The Store protocol's experiment methods, for the DuckDB store's class."""
 
@@ -131,3 +146,6 @@ class ExperimentRows:
 
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         return list_items(self._connection, project_id, experiment_id)
+
+    def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
+        return delete_experiment(self._connection, project_id, experiment_id)

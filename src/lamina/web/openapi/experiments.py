@@ -84,6 +84,9 @@ def schemas() -> dict[str, Any]:
             "required": ["experiment"],
         },
         "ExperimentItemsAdded": an_object({"added": INTEGER}),
+        "ExperimentDeleted": an_object(
+            {"deleted": an_object(experiment), "traces": INTEGER, "spans": INTEGER}
+        ),
     }
 
 
@@ -168,6 +171,14 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                     project,
                     query("compare", "The id of the run to compare it to.", _NAME),
                 ],
+            ),
+            "delete": operation(
+                "Delete a run, its items and its session (the executor calls' traces, "
+                "with their scores).",
+                "deleteExperiment",
+                (200, "ExperimentDeleted", "The run deleted, and how many traces and spans."),
+                (400, 401, 404),
+                [experiment_id, project],
             ),
         },
         "/api/v1/experiments/{experiment_id}/items": {

@@ -3,7 +3,8 @@ a chart on the server) and their table; a run's items (input, expected output, o
 or error, each score, the link to its trace); and two runs side by side, item by item,
 with each score's change, the items that got worse first.
 
-The pages only read (lamina.evaluation.experiments, as the JSON API does). Values are
+The pages read as the JSON API does (lamina.evaluation.experiments); a run's page
+deletes it through the API (DELETE /api/v1/experiments/{id}, after a confirm). Values are
 shown as text, cut short: a chat conversation as its last message, anything else as
 JSON; the trace holds them whole.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.responses import Response
@@ -185,4 +187,5 @@ async def experiment_page(page: Page) -> Response:
         comparison=comparison,
         brief=brief,
         when_of=moment,
+        api_project=f"?project={quote(project.name, safe='')}",
     )
