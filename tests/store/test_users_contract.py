@@ -229,6 +229,79 @@ def test_each_sort_pages_by_cursor_and_by_offset(
     assert (past.items, past.total) == ([], len(users))
 
 
+@pytest.fixture
+def rarely_scored(store: Store) -> tuple[Store, dict[str, dict[str, Any]]]:
+    """The data of ``written`` with a score "rare" given to a few sessions and traces
+    only: some users have it, some do not, one session's only without a value."""
+    data = make_data(random.Random(21))
+    sessions = sorted({t.session_id for t in data.traces if t.session_id is not None})
+    of_session = {t.session_id: t.trace_id for t in data.traces}
+    for n, (session, value) in enumerate(
+        [(sessions[0], 0.9), (sessions[3], 0.2), (sessions[5], None), (sessions[6], 0.5)]
+    ):
+        on_trace = n % 2 == 0  # counts for its trace's session
+        data.scores.append(
+            Score(
+                score_id=f"rare-{n}",
+                name="rare",
+                value=value,
+                label="odd" if value is None else None,
+                source="api",
+                author=None,
+                session_id=None if on_trace else session,
+                trace_id=of_session[session] if on_trace else None,
+                span_id=None,
+                comment=None,
+                created_ns=BASE + n * SECOND,
+            )
+        )
+    write(store, [span for t in data.traces for span in t.spans])
+    store.add_scores("prj_a", data.scores)
+    return store, reference(data)
+
+
+@pytest.mark.parametrize("name", ["rare", "quality", "never-given"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_sort_by_a_score_puts_users_without_it_last(
+    rarely_scored: tuple[Store, dict[str, dict[str, Any]]], name: str, descending: bool
+) -> None:
+    """By the average of a score's values over a user's sessions (as their
+    score_summary shows it), paged by cursor and by offset; users without a value of
+    that score come after the others in either order, by id."""
+    store, users = rarely_scored
+    averages = {u: (r["score_summary"].get(name) or {}).get("avg") for u, r in users.items()}
+    scored = [r for r in users.values() if averages[r["user_id"]] is not None]
+    unscored = [r for r in users.values() if averages[r["user_id"]] is None]
+    expected = sorted(
+        scored, key=lambda r: (averages[r["user_id"]], r["user_id"]), reverse=descending
+    ) + sorted(unscored, key=lambda r: r["user_id"], reverse=descending)
+    if name == "rare":
+        assert scored and unscored
+    sort = f"score:{name}"
+    by_cursor: list[dict[str, Any]] = []
+    cursor: Cursor | None = None
+    for _ in range(len(users)):
+        query = UserQuery(
+            limit=2, sort="score", score_sort=name, descending=descending, cursor=cursor
+        )
+        page = store.list_end_users("prj_a", query)
+        assert page.total == len(users)
+        by_cursor += page.items
+        if page.next_cursor is None:
+            break
+        cursor = Cursor.decode(page.next_cursor, sort)
+    assert_rows(by_cursor, expected)
+    by_offset = [
+        row
+        for offset in range(0, len(users), 3)
+        for row in store.list_end_users(
+            "prj_a",
+            UserQuery(limit=3, offset=offset, sort="score", score_sort=name, descending=descending),
+        ).items
+    ]
+    assert_rows(by_offset, expected)
+
+
 @pytest.mark.parametrize(
     ("q", "found"),
     [

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from tests.conftest import LaminaServer
@@ -74,6 +75,34 @@ def test_sort_search_and_pages(server: LaminaServer, key: str) -> None:
     assert skipped["items"] == rest["items"] and skipped["total"] == 3
     found = _users(server, key, q="AN")
     assert [u["user_id"] for u in found["items"]] == ["ana"] and found["total"] == 1
+
+
+def test_sort_by_a_score_puts_users_without_it_last(server: LaminaServer) -> None:
+    """sort=score:NAME: by the average of their sessions' NAME scores, users without
+    one last in either order; the next page by cursor, the page after by offset."""
+    _, made = otlp.new_project(server, "users-scored")
+    spans = []
+    for n, user in enumerate(("ana", "ben", "cy", "dee")):
+        spans += otlp.conversation_turn(f"{user}-s", 0, start_ns=START + n * MINUTE, user_id=user)
+    assert otlp.post(server.url, made, otlp.export(spans)).status_code == 200
+    given = [("ana-s", 0.25), ("ana-s", 0.75), ("cy-s", 0.9), ("dee-s", 0.4)]
+    scores = [{"name": "quality", "value": v, "session_id": s} for s, v in given]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {made}"}) as api:
+        assert api.post("/api/v1/scores", json={"scores": scores}).status_code == 201
+    for order, expected in (
+        ("desc", ["cy", "ana", "dee", "ben"]),
+        ("asc", ["dee", "ana", "cy", "ben"]),
+    ):
+        page = _users(server, made, sort="score:quality", order=order)
+        assert [u["user_id"] for u in page["items"]] == expected, order
+        first = _users(server, made, sort="score:quality", order=order, limit=3)
+        rest = _users(
+            server, made, sort="score:quality", order=order, limit=3, cursor=first["next_cursor"]
+        )
+        skipped = _users(server, made, sort="score:quality", order=order, limit=3, offset=3)
+        assert [u["user_id"] for u in first["items"] + rest["items"]] == expected
+        assert skipped["items"] == rest["items"] and rest["next_cursor"] is None
+    assert page["items"][1]["score_summary"]["quality"] == {"avg": 0.5, "count": 2}
 
 
 @pytest.mark.parametrize(

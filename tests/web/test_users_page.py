@@ -145,6 +145,20 @@ def test_search_and_sort_are_the_apis(page: Page, web: Seeded, users: Users) -> 
     expect(page).to_have_url(re.compile(r"sort=total_tokens"))
 
 
+def test_a_score_column_sorts_by_the_score(page: Page, web: Seeded, users: Users) -> None:
+    page.goto(f"{web.url}/p/{users.project}/users")
+    page.get_by_role("columnheader", name="quality").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"sort=score%3Aquality&order=desc"))
+    expect(page.get_by_role("columnheader", name="quality")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    _assert_same(_shown(page), _api(web, users, sort="score:quality", limit="50")["items"])
+    assert _shown(page)[0]["user_id"] == "ana"  # the one user with the score, either way
+    page.get_by_role("columnheader", name="quality").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"sort=score%3Aquality&order=asc"))
+    assert _shown(page)[0]["user_id"] == "ana"
+
+
 def test_a_user_id_with_markup_is_text_and_has_a_page(
     page: Page, web: Seeded, users: Users
 ) -> None:

@@ -201,9 +201,11 @@ def _has_scores(params: Mapping[str, str]) -> tuple[str, ...]:
     return names
 
 
-def _sort(params: Mapping[str, str], sorts: tuple[str, ...]) -> tuple[str, str | None]:
+def _sort(
+    params: Mapping[str, str], sorts: tuple[str, ...], default: str = "start_time"
+) -> tuple[str, str | None]:
     """The sort, and for ``sort=score:NAME`` ("score", NAME)."""
-    value = _text(params, "sort") or "start_time"
+    value = _text(params, "sort") or default
     if value.startswith("score:") and value[len("score:") :].strip():
         return "score", value[len("score:") :].strip()
     if value not in sorts:

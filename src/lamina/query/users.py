@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lamina.errors import BadRequest, NotFound
-from lamina.query.params import _cursor, _int, _limit, _order, _text
+from lamina.query.params import _cursor, _int, _limit, _order, _sort, _text
 from lamina.query.present import cost, moment
 from lamina.store.base import Row, Store
 from lamina.store.users import USER_SORTS, UserQuery
@@ -17,10 +17,8 @@ MAX_OFFSET = 1_000_000
 
 
 def parse_user_query(params: Mapping[str, str]) -> UserQuery:
-    sort = _text(params, "sort") or "last_seen"
-    if sort not in USER_SORTS:
-        raise BadRequest(f"sort must be one of {', '.join(USER_SORTS)}; got {sort!r}.")
-    cursor = _cursor(params, sort)
+    sort, score_sort = _sort(params, USER_SORTS, "last_seen")
+    cursor = _cursor(params, f"score:{score_sort}" if score_sort else sort)
     offset = _int(params, "offset") or 0
     if offset > MAX_OFFSET:
         raise BadRequest(f"offset must be at most {MAX_OFFSET:,}; got {offset}.")
@@ -33,6 +31,7 @@ def parse_user_query(params: Mapping[str, str]) -> UserQuery:
         sort=sort,
         descending=_order(params),
         q=_text(params, "q"),
+        score_sort=score_sort,
     )
 
 

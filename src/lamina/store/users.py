@@ -61,6 +61,15 @@ class UserQuery:
     descending: bool = True
     q: str | None = None
     user_id: str | None = None  # exactly this user (Store.get_end_user)
+    # sort == "score": by the average of score_sort's scores of their sessions (each
+    # score once, as in their score_summary); users without one come last in either
+    # order (the cursor's sort is "score:NAME")
+    score_sort: str | None = None
+
+    @property
+    def cursor_sort(self) -> str:
+        """The sort a cursor of this query names: "score:NAME" for a score sort."""
+        return f"score:{self.score_sort}" if self.sort == "score" else self.sort
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,28 @@ _SORT = {
     "cost": "toFloat64(coalesce(cost, 0))",
     "errors": "errors",
 }
-_SORT_TYPES = {"user_id": "String", "cost": "Float64"}
+_SORT_TYPES = {"user_id": "String", "cost": "Float64", "score": "Float64"}
+# Each user's average of one score ({score_sort}): the distinct scores of that name of
+# their sessions, a score counting for the session it names and for its trace's, as in
+# their score_summary (lamina.store.users.score_summaries). NULL (last) without one.
+_SCORE_SORT = """
+LEFT JOIN (
+    SELECT u AS _scored, avg(value) AS _score FROM (
+        SELECT DISTINCT o.u AS u, named.score_id AS score_id, named.value AS value
+        FROM (SELECT arrayJoin(user_ids) AS u, session_id FROM ({sessions})
+            WHERE trace_count > 0) AS o
+        INNER JOIN (
+            SELECT score_id, value, session_id AS owner FROM scores FINAL
+            WHERE project_id = {project:String} AND name = {score_sort:String}
+                AND session_id IS NOT NULL
+            UNION ALL
+            SELECT score_id, value, trace_session AS owner FROM scores FINAL
+            WHERE project_id = {project:String} AND name = {score_sort:String}
+                AND trace_session IS NOT NULL
+        ) AS named ON named.owner = o.session_id
+    ) GROUP BY u
+) AS _sc ON _sc._scored = _users.user_id
+"""
 # The scores that count for some sessions (lamina.store.users).
 _SCORES = (
     "SELECT score_id, name, value, label, session_id, trace_session FROM scores FINAL "
@@ -73,25 +94,35 @@ def list_users(db: Connection, project_id: str, query: UserQuery) -> UserPage:
     if query.q is not None:
         where = "positionCaseInsensitiveUTF8(u, {q:String}) > 0"
         params["q"] = query.q
+    sort, joined = _SORT.get(query.sort, "NULL"), ""
+    if query.sort == "score" and query.score_sort is not None:
+        sort, joined = "_score", _SCORE_SORT.replace("{sessions}", sql.sessions_view())
+        params["score_sort"] = query.score_sort
     inner = (
-        f"SELECT *, {_SORT[query.sort]} AS _sort, count() OVER () AS _total "
-        f"FROM ({_per_user('', where)})"
+        f"SELECT *, {sort} AS _sort, count() OVER () AS _total "
+        f"FROM ({_per_user('', where)}) AS _users{joined}"
     )
     outer = ""
     if query.cursor is not None:
         op = "<" if query.descending else ">"
         kind = _SORT_TYPES.get(query.sort, "Int64")
         outer = (
-            f"WHERE (_sort {op} {{cursor_value:{kind}}} OR "
+            f"(_sort {op} {{cursor_value:{kind}}} OR "
             f"(_sort = {{cursor_value:{kind}}} AND user_id {op} {{cursor_key:String}}))"
         )
+        if query.sort == "score":  # NULL (no score) comes after every value, in either order
+            outer = f"(_sort IS NULL OR {outer})"
+            if query.cursor.value is None:
+                outer = f"_sort IS NULL AND user_id {op} {{cursor_key:String}}"
+        outer = f"WHERE {outer}"
         params["cursor_value"] = query.cursor.value
         params["cursor_key"] = query.cursor.key
     direction = "DESC" if query.descending else "ASC"
     params["limit"] = query.limit + 1
     params["offset"] = query.offset
     text = (
-        f"SELECT * FROM ({inner}) {outer} ORDER BY _sort {direction}, user_id {direction} "
+        f"SELECT * FROM ({inner}) {outer} "
+        f"ORDER BY _sort {direction} NULLS LAST, user_id {direction} "
         "LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
     )
     rows = db.query(text, params)
@@ -105,7 +136,7 @@ def list_users(db: Connection, project_id: str, query: UserQuery) -> UserPage:
     cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
-        cursor = Cursor(query.sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
+        cursor = Cursor(query.cursor_sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
     items = [user_row(row) for row in rows]
     _add_scores(db, project_id, items, rows)
     return UserPage(items, total, cursor)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.store import scores_sql
 from lamina.store.duckdb.connection import Connection
 from lamina.store.duckdb.remembered import Key
 from lamina.store.queries import Cursor
-from lamina.store.sessions_sql import escape_like
+from lamina.store.sessions_sql import _keyset, _order, escape_like
 from lamina.store.users import Row, UserPage, UserQuery, score_summaries, user_row
 
 # Each user of the project's sessions ({narrow}: a condition on those sessions, {where}
@@ -50,6 +51,25 @@ _SORT = {
     "cost": "coalesce(cost, 0)",
     "errors": "errors",
 }
+# Each user's average of one score (parameters: the project, the name, twice): the
+# distinct scores of that name of their sessions, a score counting for the session it
+# names and for its trace's, as in their score_summary (lamina.store.users.score_summaries).
+_SCORE_SORT = """
+LEFT JOIN (
+    SELECT u AS _scored, avg(value) AS _score FROM (
+        SELECT DISTINCT o.u, named.score_id, named.value
+        FROM (SELECT unnest(user_ids) AS u, session_id FROM sessions
+            WHERE project_id = ? AND trace_count > 0) AS o
+        JOIN (
+            SELECT score_id, value, session_id AS owner FROM scores
+            WHERE project_id = ? AND name = ? AND session_id IS NOT NULL
+            UNION ALL
+            SELECT score_id, value, trace_session AS owner FROM scores
+            WHERE project_id = ? AND name = ? AND trace_session IS NOT NULL
+        ) AS named ON named.owner = o.session_id
+    ) GROUP BY u
+) AS _sc ON _sc._scored = _users.user_id
+"""
 # The scores that count for some sessions (lamina.store.users).
 _SCORES = (
     "SELECT score_id, name, value, label, session_id, trace_session FROM scores "
@@ -63,26 +83,32 @@ def list_users(connection: Connection, project_id: str, query: UserQuery) -> Use
     if query.q is not None:
         where = "u ILIKE ? ESCAPE '\\'"
         params.append(f"%{escape_like(query.q)}%")
+    sort, joined = _SORT.get(query.sort, "NULL"), ""
+    if query.sort == "score" and query.score_sort is not None:
+        sort, joined = "_score", _SCORE_SORT
+        name = query.score_sort
+        params += [project_id, project_id, name, project_id, name]
     inner = (
-        f"SELECT *, {_SORT[query.sort]} AS _sort, count(*) OVER () AS _total "
-        f"FROM ({_PER_USER.format(narrow='', where=where)})"
+        f"SELECT *, {sort} AS _sort, count(*) OVER () AS _total "
+        f"FROM ({_PER_USER.format(narrow='', where=where)}) AS _users{joined}"
     )
+    keyset, order = _keyset, _order
+    if query.sort == "score":  # users without the score last, in either order
+        keyset, order = scores_sql.score_keyset, scores_sql.score_order
     outer = ""
     if query.cursor is not None:
-        op = "<" if query.descending else ">"
-        outer = f"WHERE (_sort {op} ? OR (_sort = ? AND user_id {op} ?))"
-        params += [query.cursor.value, query.cursor.value, query.cursor.key]
-    direction = "DESC" if query.descending else "ASC"
-    sql = (
-        f"SELECT * FROM ({inner}) {outer} ORDER BY _sort {direction}, user_id {direction} "
-        "LIMIT ? OFFSET ?"
-    )
+        clause, cursor_params = keyset(
+            query.descending, "user_id", query.cursor.value, query.cursor.key
+        )
+        outer = f"WHERE {clause}"
+        params += cursor_params
+    sql = f"SELECT * FROM ({inner}) {outer} {order(query.descending, 'user_id')} LIMIT ? OFFSET ?"
     rows = connection.query(sql, [*params, query.limit + 1, query.offset])
     total = int(rows[0]["_total"]) if rows else _count(connection, project_id, query, where)
     cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
-        cursor = Cursor(query.sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
+        cursor = Cursor(query.cursor_sort, rows[-1]["_sort"], rows[-1]["user_id"]).encode()
     items = [user_row(row) for row in rows]
     _add_scores(connection, project_id, items, rows)
     return UserPage(items, total, cursor)

@@ -9,6 +9,7 @@ from lamina.store.users import USER_SORTS
 from lamina.web.openapi.parts import (
     INT_OR_NULL,
     INTEGER,
+    NOT_BLANK,
     NUMBER_OR_NULL,
     TEXT,
     TIME,
@@ -20,6 +21,9 @@ from lamina.web.openapi.parts import (
     query,
 )
 from lamina.web.openapi.scores import SCORE_SUMMARY
+
+# A column, or score: and a name (the server strips it: some character it keeps).
+_SORT = f"^({'|'.join(USER_SORTS)}|score:[\\s\\S]*{NOT_BLANK}[\\s\\S]*)$"
 
 
 def schemas() -> dict[str, Any]:
@@ -52,8 +56,9 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
                     project,
                     query(
                         "sort",
-                        "The column to sort by.",
-                        {"type": "string", "enum": list(USER_SORTS)},
+                        "The column to sort by, or score:NAME (the average of a score; "
+                        "users without it last).",
+                        {"type": "string", "maxLength": 1000, "pattern": _SORT},
                     ),
                     query(
                         "order",

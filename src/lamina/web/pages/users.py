@@ -74,6 +74,11 @@ class UserList:
             return "none"
         return "ascending" if self.order == "asc" else "descending"
 
+    @property
+    def score_sort(self) -> str | None:
+        """The score name the list is sorted by (sort=score:NAME), if it is."""
+        return self.sort[len("score:") :] if self.sort.startswith("score:") else None
+
 
 async def users_page(page: Page) -> Response:
     assert page.project is not None
@@ -96,7 +101,7 @@ async def users_page(page: Page) -> Response:
         items=found["items"],
         total=total,
         pager=pager,
-        columns=scores.columns(found["items"], known),
+        columns=scores.columns(found["items"], known, [view.score_sort or ""]),
         sorts=USER_SORTS,
         error=error,
         api=f"/api/v1/users{query({**view.api_params(), 'project': page.project.name})}",
