@@ -18,4 +18,15 @@ export { observe, type ObserveOptions } from "./observe.js";
 export { type ScoreOptions } from "./score-args.js";
 export { LaminaConfigError, type InitializeOptions, type InstrumentModules } from "./config.js";
 export { SPAN_TYPES, type SpanType } from "./attributes.js";
+export {
+  evaluate,
+  type EvaluateOptions,
+  type EvaluationItem,
+  type EvaluationResult,
+  type Evaluator,
+  type EvaluatorResult,
+  type Executor,
+  type ItemResult,
+} from "./evaluate.js";
+export { ExperimentError } from "./experiment-api.js";
 export { VERSION } from "./version.js";

@@ -50,7 +50,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function describe(error: unknown): string {
+export function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   try {
     return String(error);

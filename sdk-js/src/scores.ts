@@ -57,7 +57,7 @@ function retryAfter(header: string | undefined): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-function errorText(body: string): string {
+export function errorText(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: { message?: string } | string };
     const error = parsed.error;
