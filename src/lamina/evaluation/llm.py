@@ -4,13 +4,17 @@ called (:func:`lamina.judge.judge`) and its verdict made a score.
 Any project key can set a judge's ``base_url``, and the server calls it: a judge's
 host must be public (every address it resolves to is a global one) unless the server's
 ``evaluator_allowed_hosts`` names it (a local Ollama, the tests' fake), and redirects
-are not followed, so a public host cannot send the call on to a private one. The check
-resolves the name before the client does; a name whose answer changes in between
-(DNS rebinding) is not caught (docs/reliability.md).
+are not followed, so a public host cannot send the call on to a private one. The name
+is resolved once, by the check, and the call connects to the addresses checked
+(:mod:`lamina.evaluation.pinned`), so a name whose answer changes in between (DNS
+rebinding) cannot reach a private address either. ``*`` in the setting turns the
+guard off: the client then resolves the name itself (and uses the environment's
+proxy, if any).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -38,20 +42,26 @@ def allowed_hosts(setting: str) -> frozenset[str]:
     )
 
 
-def check_endpoint(base_url: str, allowed: frozenset[str]) -> None:
-    """Nothing when a judge may call ``base_url``; else a JudgeError saying why (not
-    retryable, except a name that did not resolve now)."""
+def check_endpoint(base_url: str, allowed: frozenset[str]) -> tuple[str, ...]:
+    """The addresses a judge may call ``base_url`` at, the only ones its call connects
+    to (empty: any, the guard is off); else a JudgeError saying why (not retryable,
+    except a name that did not resolve now). A host the setting names is resolved but
+    not checked."""
     host = (urlsplit(base_url).hostname or "").lower()
-    if "*" in allowed or host in allowed:
-        return
+    if "*" in allowed:
+        return ()
     try:
-        found = {
-            str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        }
+        found = tuple(
+            dict.fromkeys(
+                str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            )
+        )
     except (OSError, UnicodeError) as exc:
         raise JudgeError(
             f"Could not find the judge's host {host!r}: {exc}.", retryable=True
         ) from None
+    if host in allowed:
+        return found
     for address in sorted(found):
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -63,6 +73,7 @@ def check_endpoint(base_url: str, allowed: frozenset[str]) -> None:
                 f"(an administrator can add {host} to --evaluator-allowed-hosts).",
                 retryable=False,
             )
+    return found
 
 
 def api_key(evaluator: Evaluator, spec: dict[str, Any], keys: KeyBox | None) -> str | None:
@@ -86,17 +97,23 @@ def api_key(evaluator: Evaluator, spec: dict[str, Any], keys: KeyBox | None) -> 
     return None
 
 
-def _client(llm: LlmConfig) -> openai.OpenAI:
-    """The ``openai`` client of a judge call: its retries off (lamina.judge retries) and
-    redirects not followed (a public host could redirect to a private one)."""
+def _client(llm: LlmConfig, addresses: tuple[str, ...]) -> openai.OpenAI:
+    """The ``openai`` client of a judge call: its retries off (lamina.judge retries),
+    redirects not followed (a public host could redirect to a private one) and its
+    connections made to ``addresses``, those checked (none: resolved by the client)."""
     import openai
 
+    from lamina.evaluation.pinned import PinnedTransport  # httpx2: imported with openai
+
+    transport = PinnedTransport(addresses) if addresses else None
     return openai.OpenAI(
         base_url=llm.base_url,
         api_key=llm.api_key or "no-key",
         timeout=llm.timeout_s,
         max_retries=0,
-        http_client=openai.DefaultHttpxClient(follow_redirects=False, timeout=llm.timeout_s),
+        http_client=openai.DefaultHttpxClient(
+            follow_redirects=False, timeout=llm.timeout_s, transport=transport
+        ),
     )
 
 
@@ -109,9 +126,9 @@ def verdict(
 ) -> Verdict:
     """The judge's verdict on ``target``, or JudgeError."""
     llm = spec["llm"]
-    check_endpoint(llm["base_url"], allowed)
+    addresses = check_endpoint(llm["base_url"], allowed)
     config = llm_config(llm, api_key(evaluator, spec, keys))
-    return judge(config, target, client_factory=_client)
+    return judge(config, target, client_factory=functools.partial(_client, addresses=addresses))
 
 
 def score_of(
