@@ -66,6 +66,17 @@ def test_every_dataset_route_is_in_the_api_reference() -> None:
                 assert f"`{method} {route.path}`" in text, f"{method} {route.path}"  # type: ignore[attr-defined]
 
 
+def test_every_laminar_route_is_in_the_compatibility_page() -> None:
+    """Laminar's own API (lamina.web.laminar): each path in docs/compatibility.md
+    (its parameters may be named as Laminar's docs name them)."""
+    from lamina.web.laminar import routes
+
+    text = (ROOT / "docs" / "compatibility.md").read_text()
+    for route in routes:
+        pattern = re.sub(r"\\{\w+\\}", r"{\\w+}", re.escape(route.path))  # type: ignore[attr-defined]
+        assert re.search(f" {pattern}[`?]", text), route.path  # type: ignore[attr-defined]
+
+
 def test_readme_gives_the_two_setup_commands_and_they_exist() -> None:
     readme = (ROOT / "README.md").read_text()
     makefile = (ROOT / "Makefile").read_text()

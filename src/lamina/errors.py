@@ -13,6 +13,7 @@
     ├── UnsupportedMediaType          415  INVALID_ARGUMENT   a content type we do not read
     ├── Overloaded                    429  RESOURCE_EXHAUSTED ingest queue full: retry later
     │   └── StoreUnavailable          503  UNAVAILABLE        the store cannot write (disk full)
+    ├── NotSupported                  501  UNIMPLEMENTED      a Laminar feature Lamina does not have
     └── ConfigError                   —    —                  a setting that cannot work (exit 2)
 
 The SDK's one error, ``lamina.LaminaConfigError`` (a ValueError, in
@@ -101,6 +102,14 @@ class StoreUnavailable(Overloaded):
     status = 503
     code = "store_unavailable"
     grpc_code = "UNAVAILABLE"
+
+
+class NotSupported(LaminaError):
+    """A route of Laminar's API (lamina.web.laminar) for a feature Lamina does not have."""
+
+    status = 501
+    code = "not_supported"
+    grpc_code = "UNIMPLEMENTED"
 
 
 class ConfigError(LaminaError):

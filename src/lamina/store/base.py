@@ -19,6 +19,7 @@ from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
 from lamina.store.experiments import Experiment, ExperimentItem
+from lamina.store.labels import TraceLabels
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -127,6 +128,10 @@ class Store(Protocol):
         """What :meth:`get_trace` answers for each of ``trace_ids``, in one round of
         queries however many there are: in the order of ``trace_ids``, each once, those
         the project does not have left out."""
+
+    def label_trace(self, project_id: str, trace_id: str, labels: TraceLabels) -> bool:
+        """Add tags to the stored trace and set metadata keys on it (lamina.store.labels:
+        the latest change wins); False when the project has no such trace (yet)."""
 
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         """One whole large value of a span (``input``, ``output``, ``metadata``,

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from lamina.errors import LaminaError, Overloaded
 from lamina.receivers import http as otlp
 from lamina.server_runtime import ServerRuntime
-from lamina.web import admin, api, comments, datasets, metrics, scores, shares
+from lamina.web import admin, api, comments, datasets, laminar, metrics, scores, shares
 from lamina.web import console as console_api
 from lamina.web import evaluators as evaluator_api
 from lamina.web import experiments as experiment_api
@@ -136,6 +136,7 @@ def create_app(
         *shares.routes,
         *datasets.routes,
         *experiment_api.routes,
+        *laminar.routes,
         *admin.routes,
         *(pages.routes if pages is not None else []),
     ]

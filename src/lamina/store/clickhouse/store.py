@@ -43,6 +43,7 @@ from lamina.store.clickhouse import console as console_sql
 from lamina.store.clickhouse import datasets as dataset_rows
 from lamina.store.clickhouse import evaluators as evaluator_rows
 from lamina.store.clickhouse import experiments as experiment_rows
+from lamina.store.clickhouse import labels as labels_of_traces
 from lamina.store.clickhouse import scores as score_store
 from lamina.store.clickhouse import users as end_users
 from lamina.store.clickhouse.client import Client, StoreAddress
@@ -52,6 +53,7 @@ from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery
 from lamina.store.experiments import Experiment, ExperimentItem
+from lamina.store.labels import TraceLabels
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -108,6 +110,9 @@ class ClickHouseStore:
 
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         return reads.get_trace(self.connection, project_id, trace_id)
+
+    def label_trace(self, project_id: str, trace_id: str, labels: TraceLabels) -> bool:
+        return labels_of_traces.label_trace(self.connection, project_id, trace_id, labels)
 
     def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
         return reads.get_traces(self.connection, project_id, trace_ids)

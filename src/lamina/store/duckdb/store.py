@@ -31,6 +31,7 @@ from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, r
 from lamina.store.duckdb import console as console_sql
 from lamina.store.duckdb import datasets as dataset_rows
 from lamina.store.duckdb import evaluators as evaluator_rows
+from lamina.store.duckdb import labels as labels_of_traces
 from lamina.store.duckdb import users as end_users
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.evaluator_runs import EvaluatorRuns
@@ -39,6 +40,7 @@ from lamina.store.duckdb.schema import migrate
 from lamina.store.duckdb.score_journal import ScoreWriter
 from lamina.store.duckdb.settled import settled as _settled
 from lamina.store.duckdb.storer import UNSTORED_LIMIT_SPANS, Storer
+from lamina.store.labels import TraceLabels
 from lamina.store.metrics import Cell, DistributionQuery, HistogramBucket, MetricQuery
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.scores import Score, ScoreConfig, ScoreQuery
@@ -137,6 +139,13 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
     @_settled
     def get_trace(self, project_id: str, trace_id: str) -> Row | None:
         return reads.get_trace(self._connection, project_id, trace_id, self._whole_before)
+
+    def label_trace(self, project_id: str, trace_id: str, labels: TraceLabels) -> bool:
+        # Under the store lock, once what is journaled is stored: the fold of the
+        # trace's spans and this change never run at once.
+        with self._storer.store_lock:
+            self._storer.store_unstored()
+            return labels_of_traces.label_trace(self._connection, project_id, trace_id, labels)
 
     @_settled
     def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:

@@ -12,6 +12,7 @@ parameters against (sorts, statuses, limits), so the two cannot disagree on thos
 :mod:`~lamina.web.openapi.console` that of the SQL console,
 :mod:`~lamina.web.openapi.metrics` those of metrics,
 :mod:`~lamina.web.openapi.users` those of a project's end users,
+:mod:`~lamina.web.openapi.laminar` Laminar's own API (its SDKs' routes),
 :mod:`~lamina.web.openapi.admin`
 the managing ones, :mod:`~lamina.web.openapi.schemas`
 their answers. A test runs schemathesis against a live server with this document.
@@ -26,6 +27,7 @@ from lamina.web.openapi import console as console_paths
 from lamina.web.openapi import datasets as dataset_paths
 from lamina.web.openapi import evaluators as evaluator_paths
 from lamina.web.openapi import experiments as experiment_paths
+from lamina.web.openapi import laminar as laminar_paths
 from lamina.web.openapi import users as user_paths
 
 
@@ -53,6 +55,7 @@ def document() -> dict[str, Any]:
             **metrics.paths(project.PROJECT),
             **user_paths.paths(project.PROJECT),
             **admin.paths(),
+            **laminar_paths.paths(),
         },
         "components": {
             "securitySchemes": {
@@ -74,6 +77,7 @@ def document() -> dict[str, Any]:
                 **experiment_paths.schemas(),
                 **metrics.schemas(),
                 **user_paths.schemas(),
+                **laminar_paths.schemas(),
             },
         },
     }

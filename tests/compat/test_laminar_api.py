@@ -1,0 +1,185 @@
+"""Laminar's own API (#24): the official Laminar Python SDK (``lmnr``), unchanged,
+pointed at a real ``lamina serve`` with ``base_url``/``http_port``/``grpc_port``/
+``project_api_key``, runs ``evaluate`` (an inline list with a sync executor, a dataset
+pulled from Lamina with an async one, two evaluators each) and ``lmnr eval`` on a file,
+pushes and pulls a dataset, queries with ``sql.query`` (its own key and another
+project's), tags a trace and gives it metadata, and calls a feature Lamina does not have
+(apps/laminar_api_app.py is the application). Read back through Lamina's own JSON API:
+the experiments, items, scores and traces are exactly what the app computed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.compat.conftest import APPS, REPO, Launched, assert_clean, new_run
+from tests.conftest import LaminaServer
+from tests.support import otlp
+
+_CLIENT_PREFIXES = ("OTEL_", "LMNR_", "TRACELOOP_", "LAMINA_", "OPENAI_", "ANTHROPIC_")
+
+
+@dataclass(frozen=True)
+class Ran:
+    run: str
+    output: dict[str, Any]
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def ran(server: LaminaServer, compat_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    _, other_key = otlp.new_project(server, "lmnr-stranger")
+    run = new_run()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(_CLIENT_PREFIXES)},
+        "PYTHONUNBUFFERED": "1",
+        "LAMINA_URL": server.url,
+        "LAMINA_GRPC_PORT": server.grpc_target.rsplit(":", 1)[1],
+        "LAMINA_KEY": server.api_key,
+        "OTHER_KEY": other_key,
+        "EVAL_DIR": str(tmp_path_factory.mktemp("lmnr-eval")),
+        "RUN": run,
+    }
+    process = subprocess.Popen(
+        [str(compat_python), str(APPS / "laminar_api_app.py")],
+        env=environment,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    app = Launched("laminar_api_app.py", process, run).result()
+    return Ran(run, app.output, app.stderr)
+
+
+def _items(server: LaminaServer, experiment_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    run = server.api(f"/api/v1/experiments/{experiment_id}")["experiment"]
+    return run, run["items"]
+
+
+def _check_items(server: LaminaServer, items: list[dict[str, Any]], expected: list[Any]) -> None:
+    """Each item holds the output and scores the app computed, and its trace holds the
+    executor's call and the same scores."""
+    assert [item["index"] for item in items] == [case["index"] for case in expected]
+    for item, case in zip(items, expected, strict=True):
+        output = case["output"]
+        assert item["output"] == output
+        assert item["scores"] == {
+            "exact": case["exact"],
+            "length": float(len(output)),
+            "half": len(output) / 2,
+        }
+        trace = server.wait_for(
+            f"/api/v1/traces/{item['trace_id']}", lambda t: len(t["spans"]) >= 4
+        )
+        names = {span["name"] for span in trace["spans"]}
+        assert {"evaluation", "executor", "exact", "length"} <= names
+        given = {s["name"]: s["value"] for s in trace["scores"] if s["source"] == "experiment"}
+        assert given == item["scores"]
+        assert item["trace_url"].endswith(f"/traces/{item['trace_id']}")
+
+
+def test_evaluate_over_an_inline_list_is_an_experiment_with_its_scores(
+    server: LaminaServer, ran: Ran
+) -> None:
+    inline = ran.output["inline"]
+    run, items = _items(server, inline["id"])
+    assert run["name"] == f"inline-{ran.run}"
+    assert run["group"] == f"lmnr-group-{ran.run}"
+    assert [item["input"] for item in items] == ["one", "two"]
+    assert [item["expected_output"] for item in items] == [{"answer": "ONE"}, {"answer": "2"}]
+    _check_items(server, items, inline["expected"])
+    assert run["averages"] == pytest.approx(inline["averages"])
+    assert_clean(ran.stderr)
+
+
+def test_evaluate_over_a_dataset_pulled_from_lamina_links_its_items(
+    server: LaminaServer, ran: Ran
+) -> None:
+    dataset = f"lmnr-ds-{ran.run}"
+    stored = server.api(f"/api/v1/datasets/{dataset}/items", limit=50)["items"]
+    run, items = _items(server, ran.output["from_dataset"]["id"])
+    assert run["group"] == f"lmnr-group-{ran.run}"
+    assert [item["item_id"] for item in items] == [item["item_id"] for item in stored]
+    assert [item["input"] for item in items] == [item["input"] for item in stored]
+    _check_items(server, items, ran.output["from_dataset"]["expected"])
+    assert run["averages"] == pytest.approx(ran.output["from_dataset"]["averages"])
+    group = server.api("/api/v1/experiments", group=f"lmnr-group-{ran.run}")["items"]
+    assert {g["experiment_id"] for g in group} == {ran.output["inline"]["id"], run["experiment_id"]}
+
+
+def test_lmnr_eval_runs_a_file_and_its_link_opens_the_experiment_page(
+    server: LaminaServer, ran: Ran
+) -> None:
+    cli = ran.output["cli"]
+    assert cli["code"] == 0, cli["stderr"]
+    (result,) = cli["results"]
+    assert result["scores"] == {"same": 1.0}
+    run, items = _items(server, result["evaluation_id"])
+    assert run["group"] == f"lmnr-file-{ran.run}"
+    assert [(item["input"], item["output"], item["scores"]) for item in items] == [
+        ("x", "X", {"same": 1.0})
+    ]
+    link = urlsplit(result["url"])
+    assert f"{link.scheme}://{link.netloc}" == server.url  # the frontend port given
+    opened = httpx.get(result["url"], follow_redirects=False)
+    assert opened.status_code == 303
+    assert opened.headers["location"] == run["url"]
+
+
+def test_datasets_push_creates_and_pull_reads_back(server: LaminaServer, ran: Ran) -> None:
+    out = ran.output
+    dataset = f"lmnr-ds-{ran.run}"
+    assert out["pushed_dataset_id"] == out["found_id"]
+    assert dataset in out["listed"]
+    assert out["pulled"] == {
+        "total": 3,
+        "items": [
+            {
+                "data": f"case {n}",
+                "target": {"answer": "1 esac" if n == 1 else "?"},
+                "metadata": {"n": n},
+            }
+            for n in (1, 2)
+        ],
+    }
+    stored = server.api(f"/api/v1/datasets/{dataset}/items", limit=50)["items"]
+    assert [(i["input"], i["expected_output"], i["metadata"]) for i in stored] == [
+        (f"case {n}", {"answer": "1 esac" if n == 1 else "?"}, {"n": n}) for n in range(3)
+    ]
+
+
+def test_sql_query_reads_the_project_and_not_another(ran: Ran) -> None:
+    trace_id = ran.output["trace_id"]
+    assert ran.output["sql"] == [
+        {"id": trace_id, "top_span_name": f"tagged2-{ran.run}", "total_tokens": 0}
+    ]
+    assert ran.output["sql_other"] == []
+
+
+def test_tags_and_metadata_land_on_the_trace_and_its_filters(
+    server: LaminaServer, ran: Ran
+) -> None:
+    trace_hex = ran.output["trace_id"].replace("-", "")
+    trace = server.api(f"/api/v1/traces/{trace_hex}")
+    assert sorted(trace["tags"]) == ["lmnr-tag", "probe", "reviewed"]
+    assert trace["metadata"] == {"reviewer": "alice", "score": "0.85"}
+    tagged = server.api("/api/v1/traces", tag="reviewed")["items"]
+    assert [t["trace_id"] for t in tagged] == [trace_hex]
+    found = server.api("/api/v1/traces", metadata=["reviewer=alice"])["items"]
+    assert [t["trace_id"] for t in found] == [trace_hex]
+
+
+def test_a_feature_lamina_lacks_is_a_501_naming_it(ran: Ran) -> None:
+    rollout = ran.output["rollout"]
+    assert rollout["status"] == 501
+    assert rollout["body"]["error"]["code"] == "not_supported"
+    assert "rollout sessions" in rollout["body"]["error"]["message"]
