@@ -11,6 +11,7 @@ the experiments, items, scores and traces are exactly what the app computed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,53 @@ def test_lmnr_eval_runs_a_file_and_its_link_opens_the_experiment_page(
     opened = httpx.get(result["url"], follow_redirects=False)
     assert opened.status_code == 303
     assert opened.headers["location"] == run["url"]
+
+
+def test_the_experiments_page_shows_the_runs_outputs_and_scores(
+    server: LaminaServer, ran: Ran
+) -> None:
+    """Signed in, the link evaluate printed opens the run's page: its outputs and scores."""
+    inline = ran.output["inline"]
+    browser = _signed_in(server)
+    try:
+        page = browser.get(inline["url"].replace("http://127.0.0.1:5667", server.url))
+        assert page.status_code == 200, page.text
+        assert str(page.url).endswith(f"/experiments/{inline['id']}")
+        assert f"inline-{ran.run}" in page.text
+        for case in inline["expected"]:
+            assert f">{case['output']}<" in page.text or f"{case['output']}" in page.text
+        assert "exact" in page.text and "length" in page.text and "half" in page.text
+        listed = browser.get(f"{server.url}/p/default/experiments")
+        assert listed.status_code == 200 and f"lmnr-group-{ran.run}" in listed.text
+    finally:
+        browser.close()
+
+
+def _signed_in(server: LaminaServer) -> httpx.Client:
+    email = f"lmnr-{new_run()}@example.com"
+    token = (server.data_dir / "admin.token").read_text().strip()
+    made = httpx.post(
+        f"{server.url}/api/v1/accounts",
+        json={"email": email, "password": "correct horse battery", "is_admin": True},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    browser = httpx.Client(follow_redirects=True, timeout=30)
+    form = browser.get(f"{server.url}/signin").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    signed = browser.post(
+        f"{server.url}/signin",
+        data={
+            "csrf": csrf.group(1),
+            "next": "/",
+            "email": email,
+            "password": "correct horse battery",
+        },
+    )
+    assert signed.status_code == 200, signed.text
+    return browser
 
 
 def test_datasets_push_creates_and_pull_reads_back(server: LaminaServer, ran: Ran) -> None:
