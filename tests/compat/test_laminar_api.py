@@ -23,6 +23,7 @@ import pytest
 
 from tests.compat.conftest import APPS, REPO, Launched, assert_clean, new_run
 from tests.conftest import LaminaServer
+from tests.fakes.llm import FakeLLM
 from tests.support import otlp
 
 _CLIENT_PREFIXES = ("OTEL_", "LMNR_", "TRACELOOP_", "LAMINA_", "OPENAI_", "ANTHROPIC_")
@@ -36,7 +37,12 @@ class Ran:
 
 
 @pytest.fixture(scope="module")
-def ran(server: LaminaServer, compat_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Ran:
+def ran(
+    server: LaminaServer,
+    compat_python: Path,
+    fake_llm: FakeLLM,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Ran:
     _, other_key = otlp.new_project(server, "lmnr-stranger")
     run = new_run()
     environment = {
@@ -46,6 +52,7 @@ def ran(server: LaminaServer, compat_python: Path, tmp_path_factory: pytest.Temp
         "LAMINA_GRPC_PORT": server.grpc_target.rsplit(":", 1)[1],
         "LAMINA_KEY": server.api_key,
         "OTHER_KEY": other_key,
+        "OPENAI_BASE_URL": fake_llm.openai_base_url,
         "EVAL_DIR": str(tmp_path_factory.mktemp("lmnr-eval")),
         "RUN": run,
     }
@@ -99,6 +106,10 @@ def test_evaluate_over_an_inline_list_is_an_experiment_with_its_scores(
     assert [item["expected_output"] for item in items] == [{"answer": "ONE"}, {"answer": "2"}]
     _check_items(server, items, inline["expected"])
     assert run["averages"] == pytest.approx(inline["averages"])
+    # each call asked the model: the traces' costs (the run's traces are in no session)
+    costs = [item["cost"] for item in items]
+    assert all(cost is not None and cost > 0 for cost in costs), costs
+    assert run["cost"] == pytest.approx(sum(costs))
     assert_clean(ran.stderr)
 
 

@@ -42,6 +42,9 @@ MAX_RUNS = 500  # listed at once
 SOURCE = "experiment"
 DEFAULT_GROUP = "default"
 _TRACE = re.compile(r"^[0-9a-fA-F]{32}$")
+# Laminar's evaluate marks each trace with the evaluation's id (a UUID) in its metadata.
+LAMINAR_KEY = "evaluation_id"
+_LAMINAR_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 _ITEM_FIELDS = (
     "index",
     "item_id",
@@ -237,14 +240,23 @@ def delete(store: Store, project_id: str, experiment_id: str) -> Row | None:
 
 
 def costs(store: Store, project_id: str, experiment_id: str) -> dict[str, float | None]:
-    """The cost of each trace of the run's session."""
+    """The cost of each trace of the run's session; for a run Laminar's SDK made (#24:
+    its id a UUID with dashes, its traces in no session), of each trace whose metadata
+    names it as its ``evaluation_id``, as that SDK marks them."""
+    found = _trace_costs(store, project_id, session_id=session_id(experiment_id))
+    if not found and _LAMINAR_ID.match(experiment_id):
+        found = _trace_costs(store, project_id, metadata=((LAMINAR_KEY, experiment_id),))
+    return found
+
+
+def _trace_costs(store: Store, project_id: str, **where: Any) -> dict[str, float | None]:
     found: dict[str, float | None] = {}
     cursor: str | None = None
     for _ in range(1_000):
         query = TraceQuery(
             limit=MAX_LIMIT,
             cursor=Cursor.decode(cursor, "start_time") if cursor else None,
-            session_id=session_id(experiment_id),
+            **where,
         )
         page = store.list_traces(project_id, query)
         found.update((row["trace_id"], row.get("cost")) for row in page.items)
