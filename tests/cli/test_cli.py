@@ -22,8 +22,9 @@ from lamina.demo import evaluators as demo_evaluators
 from lamina.demo import experiments as demo_experiments
 from lamina.demo import queries as demo_queries
 from lamina.demo import scores as demo_scores
+from lamina.demo.conversations import PASSWORD
 from lamina.demo.returning import RETURNING
-from lamina.demo.spans import demo_sessions
+from lamina.demo.spans import PASSWORD_FAILURE, demo_sessions
 from tests.conftest import LaminaServer, run_cli
 from tests.support import otlp
 from tests.support.otlp import IN_PROCESS
@@ -232,7 +233,7 @@ def test_demo_loads_realistic_sessions_through_otlp(
     assert {"LLM", "TOOL"} <= {span["span_type"] for span in trace["spans"]}
 
     # then score configs, scores, comments and outcomes, through the JSON API
-    server.wait_for_output("demo spans and their scores", timeout=20)
+    server.wait_for_output("demo spans and their scores", timeout=45)  # see WAIT_SECONDS
     given = [*demo_scores.SENT, *demo_scores.REVIEWED]
     checks = {f"evaluator:{name}" for name in demo_evaluators.NAMES}  # they come later
     scores = otlp.api(server, "/api/v1/scores", limit=500)["items"]
@@ -256,13 +257,14 @@ def test_demo_loads_realistic_sessions_through_otlp(
     }
     listed = otlp.api(server, "/api/v1/sessions", limit=100)["items"]
     listed = [s for s in listed if not s["session_id"].startswith("experiment-")]  # #22's runs
+    spans = sum(s["span_count"] for s in listed)  # the password reset's later turns too
     outcomes = {s["session_id"]: s["label"] for s in scores if s["name"] == "outcome"}
     assert sorted(outcomes.values()) == ["failure", "partial", "success", "unknown"]
     ended = {s["session_id"] for s in listed if s["status"] == "ended"}
     assert set(outcomes) <= ended and len(listed) == len(ended) + 2  # two still active
     # returning customers: a dozen users, some with several sessions, for the Users page
     users = otlp.api(server, "/api/v1/users", sort="sessions")
-    assert users["total"] == len({r[0] for r in RETURNING} | {"u-9"}) >= 10
+    assert users["total"] == len({r[0] for r in RETURNING} | {"u-9", PASSWORD[0]}) >= 10
     assert [u["user_id"] for u in users["items"][:2]] == ["u-1842", "u-2210"]  # 4 and 3
     assert sum(u["sessions"] for u in users["items"]) == len(listed)
     # a summary is the average of what was sent; unknown is counted, never averaged
@@ -315,6 +317,28 @@ def test_demo_loads_realistic_sessions_through_otlp(
     found = {s["session_id"] for s in judged if s["name"] == "last-turn-error" and s["value"]}
     assert found and found <= {s["session_id"] for s in listed if s["error_count"]}
     assert all(s["trace_id"] for s in judged if s["source"] in checks)
+    # the password reset was judged, then its later turns came and it was judged again:
+    # the older judgement (the error) is superseded and kept, with its reasoning
+    password = next(s for s in demo_sessions() if s.story == "password")
+    (last_error,) = [
+        e["id"]
+        for e in otlp.api(server, "/api/v1/evaluators")["items"]
+        if e["name"] == demo_evaluators.JUDGED_AGAIN
+    ]
+    newest, older = server.wait_for(
+        f"/api/v1/evaluators/{last_error}/runs",
+        lambda page: (
+            [(r["status"], r["superseded"]) for r in page["items"]] == [("ok", False), ("ok", True)]
+        ),
+        timeout=20,
+        target_id=password.session_id,
+    )["items"]
+    turns = password.trace_ids()
+    assert (older["value"], older["trace_id"]) == (1, turns[PASSWORD_FAILURE.turn])
+    assert PASSWORD_FAILURE.error in older["comment"]
+    assert (newest["value"], newest["trace_id"]) == (0, turns[-1])
+    page = _as_a_new_user(server, f"/p/default/sessions/{password.session_id}").text
+    assert page.count("data-superseded") >= 1 and PASSWORD_FAILURE.error in page
 
     # `lamina demo` sends the same set again, through OTLP, to the running server; the
     # scores have fixed ids, so none is stored twice
@@ -345,6 +369,12 @@ def test_demo_loads_realistic_sessions_through_otlp(
 
 def _starred_for_a_new_user(server: LaminaServer) -> list[str]:
     """The sessions a user made now has starred (signed in over HTTP)."""
+    page = _as_a_new_user(server, "/api/v1/sessions?starred=true")
+    return [item["session_id"] for item in page.json()["items"]]
+
+
+def _as_a_new_user(server: LaminaServer, path: str) -> httpx.Response:
+    """``path`` read by a user made now, signed in over HTTP; it must answer 200."""
     email, password = f"{otlp.uid('viewer')}@example.com", "a long passphrase 42"
     otlp.admin(server, "create_user", email=email, password=password, is_admin=True)
     with httpx.Client(base_url=server.url, timeout=30) as browser:
@@ -354,9 +384,9 @@ def _starred_for_a_new_user(server: LaminaServer) -> list[str]:
             "/signin", data={"email": email, "password": password, "csrf": found[1]}
         )
         assert signed.status_code == 303
-        page = browser.get("/api/v1/sessions", params={"starred": "true"})
+        page = browser.get(path)
         assert page.status_code == 200, page.text
-        return [item["session_id"] for item in page.json()["items"]]
+        return page
 
 
 def test_demo_without_a_running_server_says_what_to_do(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Demo data sent to a real server, the way every client's data reaches it.
 
 - :mod:`~lamina.demo.spans`: the sessions (a support chatbot, a checkout workflow,
-  a coding agent, and returning customers' short chats from :mod:`~lamina.demo.returning`),
-  sent as one OTLP/HTTP protobuf request;
+  a coding agent, a password reset, their words in :mod:`~lamina.demo.conversations`,
+  and returning customers' short chats from :mod:`~lamina.demo.returning`), sent as
+  one OTLP/HTTP protobuf request, but for the
+  password reset's last turns, sent once the checks have judged its first ones;
 - :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
   sent through the JSON API once the spans are stored;
 - :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;
@@ -13,7 +15,8 @@
 - :mod:`~lamina.demo.experiments`: two runs of the support bot over that dataset, the
   second worse on one item, to compare.
 - :mod:`~lamina.demo.evaluators`: two checks (an error in the last turn, a long
-  session), run over the sessions by a backfill, and an LLM judge defined but off.
+  session), run over the sessions by a backfill, and an LLM judge defined but off;
+  the password reset judged again once its later turns arrive.
 
 ``lamina serve --demo`` (``make run``) loads it once per data dir with a key it
 makes and revokes; ``lamina demo`` sends it to a running server.
@@ -32,7 +35,7 @@ import httpx
 
 from lamina.demo.comments import remember_star, send_comments
 from lamina.demo.datasets import send_dataset
-from lamina.demo.evaluators import send_evaluators
+from lamina.demo.evaluators import backfill, send_evaluators, wait_judged
 from lamina.demo.experiments import send_experiments
 from lamina.demo.queries import send_queries
 from lamina.demo.scores import send_scores
@@ -40,6 +43,8 @@ from lamina.demo.shares import send_share
 from lamina.demo.spans import demo_sessions, export_request
 
 if TYPE_CHECKING:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
     from lamina.server_runtime import ServerRuntime
 
 log = logging.getLogger("lamina.demo")
@@ -52,19 +57,11 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
     keep their source ui (see lamina.demo.scores)."""
     now_ns = time.time_ns()
     sessions = demo_sessions(now_ns=now_ns)
-    traces = [spans for session in sessions for spans in session.traces]
-    body = gzip.compress(export_request(traces).SerializeToString())
+    first = [spans for session in sessions for spans in session.sent_first()]
+    later = [spans for session in sessions for spans in session.sent_later()]
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30) as client:
-        response = client.post(
-            "/v1/traces",
-            content=body,
-            headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-        )
-        if response.status_code != 200:
-            raise RuntimeError(
-                f"The server refused the demo data: {response.status_code} {response.text[:200]}"
-            )
+        _send_spans(client, first)
         scores = send_scores(client, sessions, now_ns, admin)
         send_comments(client, sessions, now_ns, admin)
         send_share(client, sessions)
@@ -72,8 +69,30 @@ def send(url: str, key: str, progress: bool = False, admin: tuple[str, str] | No
         send_experiments(client)
         send_evaluators(client)
         send_queries(client)
+        for session in sessions:
+            if session.later and not wait_judged(client, session.session_id):
+                log.warning(
+                    "The demo's checks had not judged session %s yet; its later turns are "
+                    "sent anyway, so it may be judged once only.",
+                    session.session_id,
+                )
+        _send_spans(client, later)
+        backfill(client)
     log.debug("Sent %d demo scores.", scores)
-    return sum(len(spans) for spans in traces)
+    return sum(len(spans) for spans in first + later)
+
+
+def _send_spans(client: httpx.Client, traces: list[list[Span]]) -> None:
+    body = gzip.compress(export_request(traces).SerializeToString())
+    response = client.post(
+        "/v1/traces",
+        content=body,
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+    )
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"The server refused the demo data: {response.status_code} {response.text[:200]}"
+        )
 
 
 async def load_on_start(runtime: ServerRuntime, info: dict[str, Any]) -> None:

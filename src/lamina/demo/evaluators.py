@@ -4,10 +4,17 @@ sessions carry their scores (source ``evaluator:<name>``, on the turn they cite)
 moment after the demo loads; and an LLM judge, ``helpfulness``, defined but off (the
 demo reaches no LLM; its description says so), whose earlier verdicts the demo's
 scores carry (lamina.demo.scores). An evaluator the project has already is not made
-again."""
+again.
+
+A session judged again: the password reset's first turns (its last one failed) are
+sent with the rest, judged by ``last-turn-error`` (found: the error); once that run is
+done (:func:`wait_judged`) the demo sends the customer's later turns and backfills
+again, so the newer judgement (no error) supersedes it and the session page shows the
+older one struck through, with its reasoning."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -46,29 +53,58 @@ EVALUATORS: list[dict[str, Any]] = [
     },
 ]
 NAMES = [evaluator["name"] for evaluator in EVALUATORS if evaluator.get("enabled", True)]
+JUDGED_AGAIN = "last-turn-error"  # the check whose first judgement the later turns supersede
+# How long the demo waits for that first judgement (the server looks for runs every
+# evaluator_poll_ms, 5 s by default) before sending the later turns anyway.
+WAIT_SECONDS = 30.0
 
 
 def send_evaluators(client: httpx.Client) -> int:
     """Make the demo's evaluators through ``client`` (its base URL the server, its headers
     the key) unless they exist, and queue every demo session for each; runs queued."""
-    listed = client.get("/api/v1/evaluators")
-    _check(listed)
-    known = {item["name"]: item["id"] for item in listed.json()["items"]}
-    queued = 0
+    known = _known(client)
     for evaluator in EVALUATORS:
-        evaluator_id = known.get(evaluator["name"])
-        if evaluator_id is None:
+        if evaluator["name"] not in known:
             made = client.post("/api/v1/evaluators", json=evaluator)
             _check(made)
-            evaluator_id = made.json()["id"]
-        if not evaluator.get("enabled", True):
-            continue
+    return backfill(client)
+
+
+def backfill(client: httpx.Client) -> int:
+    """Queue every demo session (as stored now) for each enabled demo evaluator."""
+    known = _known(client)
+    queued = 0
+    for name in NAMES:
         filled = client.post(
-            f"/api/v1/evaluators/{evaluator_id}/backfill", json={"since": "2000-01-01T00:00:00Z"}
+            f"/api/v1/evaluators/{known[name]}/backfill", json={"since": "2000-01-01T00:00:00Z"}
         )
         _check(filled)
         queued += int(filled.json()["queued"])
     return queued
+
+
+def wait_judged(client: httpx.Client, session_id: str, seconds: float = WAIT_SECONDS) -> bool:
+    """Until JUDGED_AGAIN has judged ``session_id`` (an ok run), at most ``seconds``;
+    whether it has."""
+    evaluator_id = _known(client)[JUDGED_AGAIN]
+    deadline = time.monotonic() + seconds
+    while True:
+        runs = client.get(
+            f"/api/v1/evaluators/{evaluator_id}/runs",
+            params={"target_id": session_id, "status": "ok"},
+        )
+        _check(runs)
+        if runs.json()["items"]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _known(client: httpx.Client) -> dict[str, str]:
+    listed = client.get("/api/v1/evaluators")
+    _check(listed)
+    return {item["name"]: item["id"] for item in listed.json()["items"]}
 
 
 def _check(response: httpx.Response) -> None:

@@ -1,6 +1,6 @@
 """The demo's returning customers: short support chats spread over the last day, from
 a dozen people, some of them back for a second or third time, so that the Users page
-and the Dashboard of ``make run`` have more than the six stories to show. They are all
+and the Dashboard of ``make run`` have more than the seven stories to show. They are all
 over (the newest an hour old); no score, comment or outcome is given on them.
 """
 
@@ -35,15 +35,6 @@ RETURNING: list[tuple[str, float, list[tuple[str, str]]]] = [
         "u-2210",
         12.0,
         [("The return label does not print.", "I've emailed you the label as a PDF instead.")],
-    ),
-    (
-        "u-4470",
-        10.75,
-        [
-            ("I forgot my password.", "I've sent a reset link to your email address."),
-            ("The link has expired.", "Here is a new one; it works for 24 hours."),
-            ("It works now, thanks.", "Glad to help!"),
-        ],
     ),
     (
         "u-3051",

@@ -1,5 +1,6 @@
-"""The demo's spans: a support chatbot, a checkout workflow, a coding agent, and returning
-customers' short chats (lamina.demo.returning).
+"""The demo's spans: a support chatbot, a checkout workflow, a coding agent, a password
+reset that failed and was asked for again, and returning customers' short chats
+(lamina.demo.returning).
 
 Built as OTLP protobuf, as an instrumented application exports them. Times are
 spread over the last hours so the pages look like a working day: some sessions
@@ -19,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from lamina.demo.conversations import CONVERSATIONS, PASSWORD
 from lamina.demo.returning import RETURNING
 
 MS = 1_000_000
@@ -42,6 +44,22 @@ def attributes(values: dict[str, Any]) -> list[KeyValue]:
     return [KeyValue(key=k, value=any_value(v)) for k, v in values.items() if v is not None]
 
 
+@dataclass(frozen=True)
+class Raised:
+    """An exception a span records: its type and the frame of the traceback it was
+    raised in."""
+
+    type: str
+    frame: str
+
+
+PAYMENT_DECLINED = Raised(
+    "PaymentDeclined",
+    '  File "shop/payments.py", line 88, in process_payment\n'
+    "    charge = gateway.charge(card, amount)\n",
+)
+
+
 @dataclass
 class TraceBuilder:
     """Spans of one trace, laid out in time as a real run would be."""
@@ -62,6 +80,7 @@ class TraceBuilder:
         attrs: dict[str, Any],
         parent: Span | None = None,
         error: str | None = None,
+        raised: Raised = PAYMENT_DECLINED,
     ) -> Span:
         span = Span(
             trace_id=self.trace_id,
@@ -84,13 +103,11 @@ class TraceBuilder:
             event.attributes.extend(
                 attributes(
                     {
-                        "exception.type": "PaymentDeclined",
+                        "exception.type": raised.type,
                         "exception.message": error,
                         "exception.stacktrace": (
-                            "Traceback (most recent call last):\n"
-                            '  File "shop/payments.py", line 88, in process_payment\n'
-                            "    charge = gateway.charge(card, amount)\n"
-                            f"PaymentDeclined: {error}"
+                            f"Traceback (most recent call last):\n{raised.frame}"
+                            f"{raised.type}: {error}"
                         ),
                     }
                 )
@@ -133,52 +150,34 @@ def _llm(
 
 
 SUPPORT_SYSTEM = "You are a friendly support agent for Acme Shop. Be brief and concrete."
-CONVERSATIONS = [
-    (
-        "u-1842",
-        [
-            (
-                "I was charged twice for order 991.",
-                "I can see two charges for order 991. I've started a refund for the duplicate.",
-            ),
-            ("When will the refund arrive?", "Refunds take 3–5 business days to reach your card."),
-            (
-                "Can I get an email confirmation?",
-                "Done — a confirmation is on its way to the address on your account.",
-            ),
-            ("Thanks!", "You're welcome. Anything else I can help with?"),
-        ],
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A chat turn whose tool call raised; the turn's answer says sorry."""
+
+    turn: int
+    tool: str
+    error: str
+    raised: Raised
+
+
+# The password reset (lamina.demo.conversations): its second turn failed (the reset
+# service was down), and the customer asked again a few minutes later. The demo sends
+# the last PASSWORD_LATER turns only once the checks have judged the first ones
+# (lamina.demo.evaluators), so the session is judged again: the older judgement
+# superseded, kept as its history.
+PASSWORD_FAILURE = Failure(
+    turn=1,
+    tool="send_reset_link",
+    error="Reset service unavailable (503)",
+    raised=Raised(
+        "ServiceUnavailable",
+        '  File "shop/accounts.py", line 41, in send_reset_link\n'
+        "    token = reset_service.issue(user_id)\n",
     ),
-    (
-        "u-77",
-        [
-            ("Do you ship to Norway?", "Yes, we ship to Norway. Delivery takes 4–7 days."),
-            (
-                "How much is shipping for a 2 kg parcel?",
-                "Shipping a 2 kg parcel to Norway costs €14.90.",
-            ),
-        ],
-    ),
-    (
-        "u-3051",
-        [
-            (
-                "My discount code SUMMER24 doesn't work.",
-                "SUMMER24 expired on 31 August. I can offer WELCOME10 for 10% off instead.",
-            ),
-            ("ok apply it to my cart", "WELCOME10 is applied: your cart total is now €53.10."),
-            (
-                "and change the size of the jacket to L",
-                "Your jacket is now size L. The total is unchanged.",
-            ),
-            (
-                "checkout please",
-                "Your order 1204 is placed. You'll get a confirmation email shortly.",
-            ),
-            ("where is my order?", "Order 1204 is packed and leaves our warehouse today."),
-        ],
-    ),
-]
+)
+PASSWORD_LATER = 2
 
 
 def chatbot_session(rng: random.Random, conversation: int, start_ns: int) -> Iterator[list[Span]]:
@@ -187,13 +186,18 @@ def chatbot_session(rng: random.Random, conversation: int, start_ns: int) -> Ite
 
 
 def chat_session(
-    rng: random.Random, user: str, turns: list[tuple[str, str]], start_ns: int
+    rng: random.Random,
+    user: str,
+    turns: list[tuple[str, str]],
+    start_ns: int,
+    failure: Failure | None = None,
 ) -> Iterator[list[Span]]:
-    """A support chat of ``user``'s: one trace a turn (retrieval, the LLM, the reply)."""
+    """A support chat of ``user``'s: one trace a turn (retrieval, the LLM, the reply;
+    in ``failure``'s turn, a tool call that raised)."""
     session = f"conv-{rng.randbytes(2).hex()}"
     history = [{"role": "system", "content": SUPPORT_SYSTEM}]
     at = start_ns
-    for question, answer in turns:
+    for number, (question, answer) in enumerate(turns):
         builder = TraceBuilder(rng, at)
         in_tok = 180 + 40 * len(history) + rng.randint(0, 60)
         out_tok = len(answer.split()) * 2 + rng.randint(5, 25)
@@ -229,6 +233,16 @@ def chat_session(
             },
             root,
         )
+        if failure is not None and failure.turn == number:
+            builder.span(
+                failure.tool,
+                at + 190 * MS,
+                8 + rng.randint(0, 5),
+                {"lamina.span.type": "TOOL", "input.value": _json({"user_id": user})},
+                root,
+                error=failure.error,
+                raised=failure.raised,
+            )
         history.append({"role": "user", "content": question})
         _llm(
             builder,
@@ -379,11 +393,19 @@ def agent_session(rng: random.Random, start_ns: int) -> Iterator[list[Span]]:
 
 @dataclass
 class DemoSession:
-    """One demo session: what it is (``story``), its id and its traces in time order."""
+    """One demo session: what it is (``story``), its id and its traces in time order;
+    the last ``later`` of them are sent once the checks have judged the others."""
 
     story: str
     session_id: str
     traces: list[list[Span]]
+    later: int = 0
+
+    def sent_first(self) -> list[list[Span]]:
+        return self.traces[: len(self.traces) - self.later]
+
+    def sent_later(self) -> list[list[Span]]:
+        return self.traces[len(self.traces) - self.later :]
 
     def trace_ids(self) -> list[str]:
         return [spans[0].trace_id.hex() for spans in self.traces]
@@ -404,6 +426,7 @@ def demo_sessions(seed: int = 7, now_ns: int | None = None) -> list[DemoSession]
         ("checkout", checkout_session(rng, now - 6 * MINUTE, "u-7", fail=False)),
         ("declined", checkout_session(rng, now - 70 * MINUTE, "u-1842", fail=True)),
         ("agent", agent_session(rng, now - 10 * MINUTE)),
+        ("password", chat_session(rng, *PASSWORD, now - 645 * MINUTE, PASSWORD_FAILURE)),
     ]
     for n, (user, hours_ago, turns) in enumerate(RETURNING):
         start = now - int(hours_ago * 60) * MINUTE
@@ -412,7 +435,8 @@ def demo_sessions(seed: int = 7, now_ns: int | None = None) -> list[DemoSession]
     for story, session in made:
         traces = list(session)
         found = next(kv for kv in traces[0][0].attributes if kv.key == "session.id")
-        sessions.append(DemoSession(story, found.value.string_value, traces))
+        later = PASSWORD_LATER if story == "password" else 0
+        sessions.append(DemoSession(story, found.value.string_value, traces, later))
     return sessions
 
 
