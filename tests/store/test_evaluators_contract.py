@@ -257,3 +257,51 @@ def test_runs_saved_together_as_each_alone(store: Store) -> None:
     store.delete_evaluator("prj_a", judge.evaluator_id)  # meanwhile: its runs go
     store.save_runs(done)  # a batch that ends after: they stay gone
     assert store.list_runs("prj_a", judge.evaluator_id, RunQuery()) == []
+
+
+def test_checks_read_their_spans_fields_as_get_traces_reads_them(store: Store) -> None:
+    """check_traces: the traces get_traces answers (in the order asked, each once, of
+    the project only), with their spans' CHECK_SPAN_FIELDS alone, values cut alike
+    (a long output kept apart and a long attribute too: only input and output read)."""
+    from lamina.store.rows import CHECK_SPAN_FIELDS, TRACE_VALUE_CHARS
+
+    first, second = agent_trace("s-1", BASE), agent_trace("s-1", BASE + 60 * SECOND)
+    long_output = "é" * (TRACE_VALUE_CHARS + 10)
+    large = rec(
+        first[0].trace_id,
+        "large",
+        start=BASE + 2 * MS,
+        output=long_output,
+        attributes='{"big": "' + "a" * (TRACE_VALUE_CHARS + 5) + '"}',
+    )
+    write(store, [*first, large])
+    write(store, second)
+    write(store, agent_trace("s-1", BASE, project="prj_b"))
+    ids = [second[0].trace_id, first[0].trace_id, second[0].trace_id, "f" * 32]
+    read = store.check_traces("prj_a", ids)
+    full = store.get_traces("prj_a", ids)
+    assert [t["trace_id"] for t in read] == [second[0].trace_id, first[0].trace_id]
+    fields = [name.strip() for name in CHECK_SPAN_FIELDS.split(",")]
+    for light, whole in zip(read, full, strict=True):
+        trace_fields = set(light) - {"spans"}
+        assert {k: light[k] for k in trace_fields} == {k: whole[k] for k in trace_fields}
+        assert {
+            "trace_id",
+            "name",
+            "start_ns",
+            "end_ns",
+            "error_count",
+            "cost",
+            "tags",
+            "metadata",
+        } <= trace_fields
+        assert not {"scores", "score_summary"} & trace_fields
+        assert [{k: s[k] for k in fields} for s in light["spans"]] == [
+            {k: s[k] for k in fields} for s in whole["spans"]
+        ]
+    (cut,) = [s for s in read[1]["spans"] if s["name"] == "large"]
+    assert cut["output"] == "é" * TRACE_VALUE_CHARS
+    assert cut["truncated"] == {"output": TRACE_VALUE_CHARS + 10}
+    assert "attributes" not in cut and "events" not in cut
+    assert store.check_traces("prj_b", [first[0].trace_id]) == []
+    assert store.check_traces("prj_a", []) == []

@@ -59,8 +59,8 @@ def load_many(
     store: Store, project_id: str, kind: str, target_ids: list[str]
 ) -> dict[str, Target | None]:
     """Each target as :func:`load` without the session reads it (a check's), their
-    traces in one read: a batch of checks reads each session once, whatever the
-    number of checks on it."""
+    traces in one read (:meth:`Store.check_traces`: the spans' fields a check reads):
+    a batch of checks reads each session once, whatever the number of checks on it."""
     targets = list(dict.fromkeys(target_ids))
     if kind == "trace":
         turns = {target_id: [target_id] for target_id in targets}
@@ -72,7 +72,7 @@ def load_many(
             ids = _trace_ids(store, project_id, target_id)
             turns[target_id] = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
     wanted = [trace_id for ids in turns.values() for trace_id in ids]
-    found = {trace["trace_id"]: trace for trace in store.get_traces(project_id, wanted)}
+    found = {trace["trace_id"]: trace for trace in store.check_traces(project_id, wanted)}
     out: dict[str, Target | None] = {}
     for target_id, ids in turns.items():
         traces = [found[trace_id] for trace_id in ids if trace_id in found]

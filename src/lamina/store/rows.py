@@ -8,6 +8,7 @@ answer in exactly the same shape.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -82,6 +83,14 @@ def outline_row(row: dict[str, Any]) -> Row:
 # answers one whole value.
 TRACE_VALUE_CHARS = 65_536
 LARGE_FIELDS = ("input", "output", "metadata", "attributes", "events", "resource")
+# What a check reads of a span (lamina.evaluation.checks, Store.check_traces): its
+# large values input and output, cut as a trace's are; not the JSON of its attributes,
+# events, resource and metadata, which reading and parsing made most of a trace's cost.
+CHECK_SPAN_FIELDS = (
+    "span_id, parent_span_id, name, span_type, start_ns, end_ns, status, status_message, "
+    "input, output"
+)
+CHECK_LARGE_FIELDS = ("input", "output")
 # A JSON field cut short no longer parses: the trace shows it empty, and truncated.
 _EMPTY_JSON = {"metadata": "{}", "attributes": "{}", "events": "[]", "resource": "{}"}
 
@@ -111,11 +120,11 @@ def cut_span_row(row: dict[str, Any]) -> Row:
     return trace_span_row(row, cut_columns(row))
 
 
-def cut_columns(row: dict[str, Any]) -> dict[str, int]:
-    """Each large value of a row read with :func:`cut_fields` put in its field's place;
-    the full lengths of those cut (field: characters)."""
+def cut_columns(row: dict[str, Any], fields: Sequence[str] = LARGE_FIELDS) -> dict[str, int]:
+    """Each large value (of ``fields``) of a row read with :func:`cut_fields` put in its
+    field's place; the full lengths of those cut (field: characters)."""
     truncated = {}
-    for name in LARGE_FIELDS:
+    for name in fields:
         row[name] = row.pop(f"{name}_cut")
         chars = row.pop(f"{name}_chars", None)
         if chars is not None:
@@ -130,6 +139,14 @@ def trace_span_row(row: dict[str, Any], truncated: dict[str, int]) -> Row:
         if name in _EMPTY_JSON:
             row[name] = _EMPTY_JSON[name]
     out = span_row(row)
+    if truncated:
+        out["truncated"] = truncated
+    return out
+
+
+def check_span_row(row: dict[str, Any], truncated: dict[str, int]) -> Row:
+    """A span as a check reads it (CHECK_SPAN_FIELDS), ``truncated`` as a trace's."""
+    out = {**row, "duration_ms": duration_ms(row)}
     if truncated:
         out["truncated"] = truncated
     return out

@@ -17,7 +17,12 @@ from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.scores import with_summaries
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
+    CHECK_LARGE_FIELDS,
+    CHECK_SPAN_FIELDS,
     LARGE_FIELDS,
+    check_span_row,
+    cut_columns,
+    cut_fields,
     cut_span_row,
     duration_ms,
     outline_row,
@@ -26,6 +31,15 @@ from lamina.store.rows import (
     session_row,
     total_tokens,
     whole_value,
+)
+
+# A batch of checks' spans (Store.check_traces): sql.MANY_TRACES_CUT_SPANS's, their
+# fields CHECK_SPAN_FIELDS.
+_CHECK_FIELDS = cut_fields(CHECK_SPAN_FIELDS, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})")
+_CHECK_SPANS = (
+    f"SELECT trace_id, {_CHECK_FIELDS} FROM spans WHERE project_id = {{project:String}} "
+    "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
+    "AND trace_id IN {traces:Array(String)} ORDER BY trace_id, start_ns, seq"
 )
 
 
@@ -134,6 +148,26 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
         trace["scores"] = given[trace["trace_id"]]
         trace["spans"] = spans[trace["trace_id"]]
     return traces
+
+
+def check_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+    """:func:`get_traces` as a check reads it: each trace's row, and its spans'
+    CHECK_SPAN_FIELDS (input and output cut alike); no scores, no span JSON."""
+    wanted = list(dict.fromkeys(trace_ids))
+    if not wanted:
+        return []
+    params: dict[str, Any] = {"project": project_id, "traces": wanted}
+    found = {row["trace_id"]: row for row in db.query(sql.many_traces(), params)}
+    if not found:
+        return []
+    params["traces"] = list(found)
+    params["first"] = min(row["start_ns"] for row in found.values())
+    params["last"] = max(max(row["end_ns"], row["last_start_ns"]) for row in found.values())
+    spans: dict[str, list[Row]] = {trace: [] for trace in found}
+    for span in db.query(_CHECK_SPANS, params):
+        owner = span.pop("trace_id")
+        spans[owner].append(check_span_row(span, cut_columns(span, CHECK_LARGE_FIELDS)))
+    return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
 
 
 def span_value(

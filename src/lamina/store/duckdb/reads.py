@@ -20,10 +20,16 @@ from lamina.store import sessions_sql
 from lamina.store.base import Row
 from lamina.store.duckdb import scores
 from lamina.store.duckdb.connection import Connection, one
+from lamina.store.duckdb.experiments import with_runs
 from lamina.store.duckdb.values import CUT_COLUMN, join_values, trace_spans
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
+    CHECK_LARGE_FIELDS,
+    CHECK_SPAN_FIELDS,
     LARGE_FIELDS,
+    TRACE_VALUE_CHARS,
+    check_span_row,
+    cut_columns,
     cut_fields,
     duration_ms,
     outline_row,
@@ -46,10 +52,15 @@ _SPAN_FIELDS = f"seq, {sessions_sql.SPAN_FIELDS}, {CUT_COLUMN}"
 _CUT_SPAN_FIELDS = (
     f"seq, {cut_fields(sessions_sql.SPAN_FIELDS, 'length({f})', 'left({f}, {n})')}, {CUT_COLUMN}"
 )
+_CHECK_FIELDS = f"seq, {CHECK_SPAN_FIELDS}, {CUT_COLUMN}"
+_CUT_CHECK_FIELDS = (
+    f"seq, {cut_fields(CHECK_SPAN_FIELDS, 'length({f})', 'left({f}, {n})')}, {CUT_COLUMN}"
+)
 Q = TypeVar("Q", SessionQuery, TraceQuery)
 
 
 def list_sessions(connection: Connection, project_id: str, query: SessionQuery) -> Page[Row]:
+    query = with_runs(connection, project_id, query)
     rows: list[dict[str, Any]] = []
     if sessions_sql.reads_costliest(query):
         rows = connection.query(
@@ -67,6 +78,7 @@ def list_sessions(connection: Connection, project_id: str, query: SessionQuery) 
 def count_sessions(connection: Connection, project_id: str, query: SessionQuery, up_to: int) -> int:
     """Counted again after any write (lamina.store.duckdb.remembered); a count by status
     each time (sessions end as the clock moves, not only as data is written)."""
+    query = with_runs(connection, project_id, query)
     key: tuple[str, ...] | None = None
     if query.status is None:
         filters = dataclasses.replace(query, limit=0, cursor=None, sort="", score_sort=None)
@@ -111,6 +123,7 @@ def get_session(connection: Connection, project_id: str, session_id: str) -> Row
 
 
 def list_traces(connection: Connection, project_id: str, query: TraceQuery) -> Page[Row]:
+    query = with_runs(connection, project_id, query)
     rows = _windowed_search(connection, "traces", sessions_sql.list_traces, project_id, query)
     found = page([trace_row(row) for row in rows], query.limit, _sort_name(query), "trace_id")
     scores.add_trace_fields(connection, project_id, found.items)
@@ -227,6 +240,38 @@ def get_traces(
     for trace in out:
         trace["scores"] = by_trace[trace["trace_id"]]
     return out
+
+
+def check_traces(
+    connection: Connection, project_id: str, trace_ids: Sequence[str], whole_before: int
+) -> list[Row]:
+    """:func:`get_traces` as a check reads it: each trace's row, and its spans'
+    CHECK_SPAN_FIELDS (input and output cut alike); no scores, no span JSON."""
+    wanted = list(dict.fromkeys(trace_ids))
+    if not wanted:
+        return []
+    found = {row["trace_id"]: row for row in connection.query(_MANY_TRACES, [wanted, project_id])}
+    if not found:
+        return []
+    cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
+    fields = _CUT_CHECK_FIELDS if cut_in_sql else _CHECK_FIELDS
+    try:
+        rows = connection.query(*_traces_spans_sql(project_id, list(found.values()), fields))
+    except duckdb.OutOfMemoryException:  # see get_traces: a trace at a time
+        return get_traces(connection, project_id, wanted, whole_before)
+    truncated = [cut_columns(row, CHECK_LARGE_FIELDS) if cut_in_sql else {} for row in rows]
+    for field in CHECK_LARGE_FIELDS:  # the others kept apart are not read
+        join_values(connection, rows, TRACE_VALUE_CHARS, field)
+    spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
+    for row, cut in zip(rows, truncated, strict=True):
+        owner = row.pop("trace_id")
+        del row["seq"]
+        for field, length in (row.pop(CUT_COLUMN) or {}).items():
+            if field in CHECK_LARGE_FIELDS and length > TRACE_VALUE_CHARS:
+                row[field] = row[field][:TRACE_VALUE_CHARS]
+                cut[field] = length
+        spans[owner].append(check_span_row(row, cut))
+    return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
 
 
 def span_value(

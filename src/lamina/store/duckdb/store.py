@@ -152,6 +152,10 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
         return reads.get_traces(self._connection, project_id, trace_ids, self._whole_before)
 
     @_settled
+    def check_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+        return reads.check_traces(self._connection, project_id, trace_ids, self._whole_before)
+
+    @_settled
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         return reads.span_value(self._connection, project_id, trace_id, span_id, field)
 
