@@ -167,8 +167,8 @@ class Settings:
     sql_memory_mb: int = _setting(
         512,
         "LAMINA_SQL_MEMORY_MB",
-        "Memory one SQL console query may use on ClickHouse (max_memory_usage). On DuckDB "
-        "a query shares the store's memory (--store-memory-mb) instead.",
+        "Memory one SQL console query may use, in MiB (ClickHouse: max_memory_usage). On "
+        "DuckDB at most half of --store-memory-mb: ingest keeps the rest.",
     )
     demo: bool = _setting(
         False, "LAMINA_DEMO", "Load the demo sessions through OTLP after start (once per data dir)."
