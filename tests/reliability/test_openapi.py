@@ -86,7 +86,7 @@ def test_every_operation_keeps_to_its_description(
     """With a project key: a managing operation is a 403 the description allows."""
     server, key = described
     operations = _operations(server)
-    assert len(operations) == 66
+    assert len(operations) == 68
     for operation in operations:
         _check(server, operation, mode, key)
 

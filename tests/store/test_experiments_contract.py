@@ -5,6 +5,8 @@ An experiment is written once (putting it again answers the one stored); runs li
 newest first, of one group when asked; items read by index, with their values whole;
 putting an index again replaces its item; items belong to one experiment of one
 project. Deleting an experiment deletes its items; deleting a project, its experiments.
+The lists leave the sessions of the project's experiments (and their traces) out unless
+asked to show them, or them alone.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import dataclasses
 
 import orjson
 
+from lamina.query.params import parse_session_query
 from lamina.store.base import Store
 from lamina.store.experiments import Experiment, ExperimentItem
 from tests.store.backends import Backend
-from tests.store.test_contract import BASE, MS
+from tests.store.test_contract import BASE, MS, agent_trace, sessions, traces
+from tests.store.writing import write
 
 
 def item(n: int, text: str = "", *, error: str | None = None) -> ExperimentItem:
@@ -107,6 +111,33 @@ def test_deleting_an_experiment_deletes_it_and_its_items_only(store: Store) -> N
     # items sent to a deleted run (an SDK still sending) are not kept, nor the run made again
     assert not store.put_experiment_items("prj_a", "exp_1", [item(2)])
     assert store.list_experiment_items("prj_a", "exp_1") == []
+
+
+def test_lists_leave_the_sessions_of_the_projects_experiments_out_unless_asked(
+    store: Store,
+) -> None:
+    store.put_experiment("prj_a", run(1))
+    store.put_experiment("prj_b", run(2))  # another project's run: prj_a's alike is its own
+    for n, session in enumerate(["experiment-exp_1", "experiment-exp_2", "chat"]):
+        write(store, agent_trace(session, BASE + n * 1000 * MS))
+    write(store, agent_trace(None, BASE + 5000 * MS))  # a trace without a session
+
+    def listed(**params: str) -> list[str | None]:
+        found = [row["session_id"] for row in sessions(store, **params)]
+        found += ["trace:" + str(row["session_id"]) for row in traces(store, **params)]
+        return sorted(found, key=str)
+
+    assert listed() == sorted(
+        ["chat", "experiment-exp_2", "trace:None", "trace:chat", "trace:experiment-exp_2"]
+    )
+    assert listed(experiments="only") == ["experiment-exp_1", "trace:experiment-exp_1"]
+    assert len(listed(experiments="include")) == 7
+    # naming the session shows its traces
+    assert len(traces(store, session_id="experiment-exp_1")) == 1
+    query = parse_session_query({}, None)
+    assert store.count_sessions("prj_a", query, 100) == 2
+    store.delete_experiment("prj_a", "exp_1")  # its traces are ordinary ones now
+    assert store.count_sessions("prj_a", query, 100) == 3
 
 
 def test_experiments_outlive_the_store_being_closed(backend: Backend) -> None:

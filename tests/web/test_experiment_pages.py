@@ -2,10 +2,12 @@
 group's runs and lists them with their score averages; "Compare with the run before"
 opens the newer run beside the older one, item by item, the item that got worse first
 with its score change; each score shows in the run's table; user text (HTML in an
-output) renders as text."""
+output) renders as text. A run is deleted from its page after a confirm; a run's traces
+are left out of the Sessions list until its filter shows them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -106,3 +108,34 @@ def test_a_run_is_deleted_from_its_page_after_a_confirm(
     expect(rows.first).to_contain_text(runs.newer)
     gone = page.request.get(f"{web.url}/api/v1/experiments/{runs.older}?project={runs.project}")
     assert gone.status == 404
+
+
+def test_an_experiments_traces_are_hidden_from_the_lists_until_asked(
+    page: Page, web: Seeded
+) -> None:
+    project, key = otlp.new_project(web.server, "hidden-runs")
+    headers = {"Authorization": f"Bearer {key}"}
+    made = httpx.post(
+        f"{web.url}/api/v1/experiments", json={"experiment_id": "run-a"}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    spans = otlp.conversation_turn("experiment-run-a", 0, start_ns=time.time_ns())
+    spans += otlp.conversation_turn("real-chat", 0, start_ns=time.time_ns())
+    assert otlp.post(web.url, key, otlp.export(spans)).status_code == 200
+    web.server.wait_for(
+        "/api/v1/sessions",
+        lambda found: len(found["items"]) == 2,
+        key=key,
+        experiments="include",
+    )
+    page.goto(f"{web.url}/p/{project}/traces?tab=sessions")
+    rows = page.locator("#rows > tr.srow")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("real-chat")
+    page.get_by_text("+ Filter").click()
+    page.get_by_label("Experiment runs").select_option("include")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(2)
+    chip = page.get_by_role("link", name="Remove filter Experiment runs: Shown with the others")
+    expect(chip).to_be_visible()
+    expect(page.locator("#rows")).to_contain_text("experiment-run-a")

@@ -76,14 +76,14 @@ def parse_metric_query(
         raise BadRequest(f"metric {chosen.name} takes group_by {takes}; got {group_by!r}.")
     sessions, traces = SessionQuery(), TraceQuery()
     if chosen.base is Base.TRACES:
-        traces = _unpaged(parse_trace_query(params, metadata))
+        traces = _unpaged(parse_trace_query(params, metadata, experiments="include"))
     else:
         if params.get("name"):
             raise BadRequest(
                 f"metric {chosen.name} counts sessions or scores: the name filter (a trace's "
                 "name) applies only to the trace metrics."
             )
-        sessions = _unpaged(parse_session_query(params, metadata))
+        sessions = _unpaged(parse_session_query(params, metadata, experiments="include"))
     return MetricQuery(chosen, start, step, buckets, group_by, sessions, traces)
 
 
@@ -98,7 +98,7 @@ def parse_distribution_query(
             "Distributions are of sessions: the name filter (a trace's) does not apply."
         )
     since_ns, until_ns = _range(params, now_ns)
-    sessions = _unpaged(parse_session_query(params, metadata))
+    sessions = _unpaged(parse_session_query(params, metadata, experiments="include"))
     return DistributionQuery(name, since_ns, until_ns, sessions)
 
 

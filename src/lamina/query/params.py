@@ -17,6 +17,7 @@ from lamina.store.comments import CommentQuery
 from lamina.store.datasets import ItemQuery
 from lamina.store.queries import (
     DEFAULT_LIMIT,
+    EXPERIMENTS_SHOWN,
     MAX_LIMIT,
     SCORE_OPS,
     SESSION_SORTS,
@@ -40,9 +41,13 @@ _FALSE = ("false", "0", "no")
 
 
 def parse_session_query(
-    params: Mapping[str, str], metadata: list[str] | None = None, viewer: str | None = None
+    params: Mapping[str, str],
+    metadata: list[str] | None = None,
+    viewer: str | None = None,
+    experiments: str = "exclude",
 ) -> SessionQuery:
-    """``viewer``: the signed-in user asking, whom ``starred=true`` means."""
+    """``viewer``: the signed-in user asking, whom ``starred=true`` means; ``experiments``:
+    which experiment runs' sessions the list holds when the parameter does not say."""
     sort, score_sort = _sort(params, SESSION_SORTS)
     status = _text(params, "status")
     if status is not None and status not in SESSION_STATUSES:
@@ -72,11 +77,15 @@ def parse_session_query(
         has_scores=_has_scores(params),
         score_sort=score_sort,
         starred_by=_starred(params, viewer),
+        experiments=_experiments(params, experiments),
     )
 
 
 def parse_trace_query(
-    params: Mapping[str, str], metadata: list[str] | None = None, viewer: str | None = None
+    params: Mapping[str, str],
+    metadata: list[str] | None = None,
+    viewer: str | None = None,
+    experiments: str = "exclude",
 ) -> TraceQuery:
     status = _text(params, "status")
     if status is not None and status not in TRACE_STATUSES:
@@ -100,7 +109,22 @@ def parse_trace_query(
         has_scores=_has_scores(params),
         score_sort=score_sort,
         starred_by=_starred(params, viewer),
+        experiments=_experiments(params, experiments),
     )
+
+
+def _experiments(params: Mapping[str, str], default: str) -> str:
+    """``experiments=include|exclude|only``: the sessions of the project's experiment runs
+    (``experiment-<id>``) with the others, left out, or alone."""
+    given = _text(params, "experiments")
+    if given is None:
+        return default
+    if given not in EXPERIMENTS_SHOWN:
+        raise BadRequest(
+            f"experiments must be one of {', '.join(EXPERIMENTS_SHOWN)} (the traces of "
+            f"experiment runs: with the others, left out, or alone); got {given[:40]!r}."
+        )
+    return given
 
 
 def _starred(params: Mapping[str, str], viewer: str | None) -> str | None:

@@ -394,7 +394,9 @@ class Store(Protocol):
     ) -> list[Quiet]:
         """The project's sessions (``target`` "session") or traces ("trace") whose last
         span ended in [since_ns, until_ns] and that have no run of the evaluator at
-        their current version (a version changes when spans are added), oldest first."""
+        their current version (a version changes when spans are added), oldest first.
+        The sessions of the project's experiments and their traces are not among them
+        (an experiment names its own judges: lamina.judge)."""
 
     def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
         """Store the runs whose run_id the project has not; how many were new."""

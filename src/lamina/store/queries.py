@@ -103,6 +103,10 @@ class Page(Generic[T]):
 
 SCORE_OPS = ("=", "!=", "<", "<=", ">", ">=")
 SESSION_STATUSES = ("active", "ended")
+# Which sessions of experiment runs (lamina.store.experiments: the session of an
+# experiment the project has) a list holds. A store reads everything by default; the
+# API's and the pages' lists leave them out unless asked (lamina.query.params).
+EXPERIMENTS_SHOWN = ("include", "exclude", "only")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +149,10 @@ class SessionQuery:
     # either order (the cursor's sort is "score:NAME")
     score_sort: str | None = None
     starred_by: str | None = None  # starred=true: only the sessions this user starred
+    experiments: str = "include"  # EXPERIMENTS_SHOWN
+    # the project's experiments' sessions, read by the DuckDB store before it builds its
+    # SQL when experiments is not "include" (lamina.store.duckdb.experiments.with_runs)
+    experiment_sessions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +174,5 @@ class TraceQuery:
     has_scores: tuple[str, ...] = ()
     score_sort: str | None = None  # as SessionQuery's
     starred_by: str | None = None  # starred=true: only the traces this user starred
+    experiments: str = "include"  # EXPERIMENTS_SHOWN; a session_id given wins
+    experiment_sessions: tuple[str, ...] = ()  # as SessionQuery's

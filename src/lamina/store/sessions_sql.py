@@ -14,6 +14,7 @@ from typing import Any
 
 from lamina.store import scores_sql
 from lamina.store.comments import StarKind, starred_condition
+from lamina.store.experiments import SESSION_PREFIX
 from lamina.store.queries import SessionQuery, TraceQuery
 
 TRACE_FIELDS = (
@@ -143,6 +144,25 @@ def _trace_tag_metadata(
     return conditions, params
 
 
+def experiment_sessions(
+    shown: str, runs: Sequence[str], column: str
+) -> tuple[list[str], list[Any]]:
+    """The condition on ``column`` (a session id, perhaps NULL) of which experiments'
+    sessions a list holds (lamina.store.queries.EXPERIMENTS_SHOWN), ``runs`` the
+    project's experiments' sessions as read before. A list of ids rather than a
+    sub-query: DuckDB joined the sub-query to every row (a page of 1M sessions: 4 ms
+    without the filter, 110 ms with the sub-query, 20-28 ms with a list of 200 to 1,000
+    ids behind the cheap prefix test, nothing without experiments)."""
+    if shown == "include" or (shown == "exclude" and not runs):
+        return [], []
+    if shown == "only":
+        return [f"list_contains(?::VARCHAR[], {column})"], [list(runs)]
+    return [
+        f"(NOT starts_with(coalesce({column}, ''), '{SESSION_PREFIX}') "
+        f"OR NOT list_contains(?::VARCHAR[], {column}))"
+    ], [list(runs)]
+
+
 def session_filters(
     project_id: str, query: SessionQuery, since_start_ns: int | None = None
 ) -> tuple[list[str], list[Any]]:
@@ -161,6 +181,11 @@ def session_filters(
     if query.session_id_prefix is not None:
         where.append("starts_with(session_id, ?)")
         params.append(query.session_id_prefix)
+    shown, shown_params = experiment_sessions(
+        query.experiments, query.experiment_sessions, "session_id"
+    )
+    where += shown
+    params += shown_params
     if query.q is not None:
         # the session id or a user id starts with q, or a span's input or output holds it
         search, search_params = _search(project_id, query.q, since_start_ns)
@@ -296,6 +321,12 @@ def trace_filters(
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    if query.session_id is None:
+        shown, shown_params = experiment_sessions(
+            query.experiments, query.experiment_sessions, "session_id"
+        )
+        where += shown
+        params += shown_params
     if query.status == "error":
         where.append("error_count > 0")
     elif query.status == "ok":

@@ -26,6 +26,7 @@ import pyarrow as pa
 from lamina.errors import Conflict
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus
+from lamina.store.experiments import SESSION_PREFIX
 
 _EVALUATOR_FIELDS = tuple(field.name for field in dataclasses.fields(Evaluator))
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
@@ -61,19 +62,28 @@ _RUN_SCHEMA = pa.schema(
         ("row_version", pa.int64()),
     ]
 )
+# an experiment's session and its traces are judged by the experiment, not online
+_EXPERIMENT_SESSIONS = (
+    f"SELECT concat('{SESSION_PREFIX}', experiment_id) FROM experiments FINAL "
+    "WHERE project_id = {project:String}"
+)
 _QUIET = {
-    "session": """
+    "session": f"""
         SELECT session_id AS target_id,
             concat(toString(span_count), ':', toString(end_ns)) AS version, end_ns
         FROM sessions FINAL
-        WHERE project_id = {project:String} AND end_ns BETWEEN {since:Int64} AND {until:Int64}
+        WHERE project_id = {{project:String}} AND end_ns BETWEEN {{since:Int64}} AND {{until:Int64}}
+            AND session_id NOT IN ({_EXPERIMENT_SESSIONS})
     """,
-    "trace": """
+    "trace": f"""
         SELECT trace_id AS target_id,
             concat(toString(sum(span_n)), ':', toString(max(last_ns))) AS version,
             max(last_ns) AS end_ns
-        FROM traces WHERE project_id = {project:String} GROUP BY trace_id
-        HAVING end_ns BETWEEN {since:Int64} AND {until:Int64}
+        FROM traces WHERE project_id = {{project:String}}
+            AND trace_id NOT IN (SELECT trace_id FROM session_traces
+                WHERE project_id = {{project:String}} AND session_id IN ({_EXPERIMENT_SESSIONS}))
+        GROUP BY trace_id
+        HAVING end_ns BETWEEN {{since:Int64}} AND {{until:Int64}}
     """,
 }
 

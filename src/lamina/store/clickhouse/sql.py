@@ -14,6 +14,7 @@ from typing import Any
 from lamina.store.clickhouse import score_sql
 from lamina.store.clickhouse.schema import ranked
 from lamina.store.comments import StarKind
+from lamina.store.experiments import SESSION_PREFIX
 from lamina.store.queries import SessionQuery, TraceQuery
 from lamina.store.rows import cut_fields
 from lamina.store.sessions_sql import escape_like
@@ -246,6 +247,20 @@ def _metadata_matches(metadata: tuple[tuple[str, str], ...], params: dict[str, A
     return where
 
 
+def experiment_sessions(shown: str, column: str) -> list[str]:
+    """The condition on ``column`` (a session id) of which experiments' sessions a list
+    holds (lamina.store.queries.EXPERIMENTS_SHOWN), ``project`` in the parameters."""
+    if shown == "include":
+        return []
+    runs = (
+        f"SELECT concat('{SESSION_PREFIX}', experiment_id) FROM experiments FINAL "
+        "WHERE project_id = {project:String}"
+    )
+    if shown == "only":
+        return [f"{column} IN ({runs})"]
+    return [f"ifNull({column}, '') NOT IN ({runs})"]
+
+
 def session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
     """The conditions of a sessions query (on the sessions view), its parameters put
     in ``params``."""
@@ -256,6 +271,7 @@ def session_filters(query: SessionQuery, params: dict[str, Any]) -> list[str]:
     if query.session_id_prefix is not None:
         where.append("startsWith(session_id, {session_prefix:String})")
         params["session_prefix"] = query.session_id_prefix
+    where += experiment_sessions(query.experiments, "session_id")
     if query.q is not None:
         # the session id or a user id starts with q, or a span's input or output holds it
         matched = trace_aggregate(f" AND trace_id IN ({_SEARCH})")
@@ -356,6 +372,8 @@ def filtered_traces(
         narrow += IN_SESSION
         where.append("session_id = {session:String}")
         params["session"] = query.session_id
+    else:
+        where += experiment_sessions(query.experiments, "session_id")
     if query.q is not None:
         narrow += f" AND trace_id IN ({_SEARCH})"
         params["q"] = query.q

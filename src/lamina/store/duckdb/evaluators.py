@@ -17,6 +17,7 @@ from typing import Any
 from lamina.errors import Conflict
 from lamina.store.duckdb.connection import Connection
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus
+from lamina.store.experiments import SESSION_PREFIX
 
 _EVALUATOR_FIELDS = tuple(field.name for field in dataclasses.fields(Evaluator))
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
@@ -26,14 +27,21 @@ _lock = threading.Lock()
 
 # A target's version: its span count and its last span's end (spans added change both
 # or at least the count).
+# an experiment's session and its traces are judged by the experiment, not online
+_NOT_AN_EXPERIMENT = (
+    f"coalesce(session_id, '') NOT IN (SELECT '{SESSION_PREFIX}' || experiment_id "
+    "FROM experiments WHERE project_id = s.project_id)"
+)
 _QUIET = {
-    "session": """
+    "session": f"""
         SELECT session_id AS target_id, span_count || ':' || end_ns AS version, end_ns
         FROM sessions s WHERE project_id = ? AND end_ns BETWEEN ? AND ?
+            AND {_NOT_AN_EXPERIMENT}
     """,
-    "trace": """
+    "trace": f"""
         SELECT trace_id AS target_id, span_count || ':' || end_ns AS version, end_ns
         FROM traces s WHERE project_id = ? AND end_ns BETWEEN ? AND ?
+            AND {_NOT_AN_EXPERIMENT}
     """,
 }
 

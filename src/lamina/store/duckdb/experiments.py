@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from lamina.store.duckdb.connection import Connection, append
-from lamina.store.experiments import Experiment, ExperimentItem, item_columns
+from lamina.store.experiments import Experiment, ExperimentItem, item_columns, session_id
+from lamina.store.queries import SessionQuery, TraceQuery
 
 _ITEMS = ", ".join(field.name for field in dataclasses.fields(ExperimentItem))
 _FAILURE = "Could not save the experiment ({error}). {advice}"
@@ -32,6 +33,20 @@ _EXPERIMENTS = """
     WHERE e.project_id = ?
 """
 _lock = threading.Lock()
+Q = TypeVar("Q", SessionQuery, TraceQuery)
+
+
+def with_runs(connection: Connection, project_id: str, query: Q) -> Q:
+    """The list query with its project's experiments' sessions read, when it leaves them
+    out or keeps them alone (lamina.store.sessions_sql.experiment_sessions)."""
+    if query.experiments == "include":
+        return query
+    rows = connection.query(
+        "SELECT experiment_id FROM experiments WHERE project_id = ? ORDER BY experiment_id",
+        [project_id],
+    )
+    runs = tuple(session_id(row["experiment_id"]) for row in rows)
+    return dataclasses.replace(query, experiment_sessions=runs)
 
 
 def put_experiment(connection: Connection, project_id: str, experiment: Experiment) -> Experiment:

@@ -8,10 +8,12 @@ text plus parameters; no user value is ever formatted into the SQL.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from lamina.store import sessions_sql
 from lamina.store.duckdb.connection import Connection
+from lamina.store.duckdb.experiments import with_runs
 from lamina.store.metrics import (
     EDGE,
     Base,
@@ -57,6 +59,11 @@ _DISTRIBUTED = {
 
 def series(connection: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
     """Each of the query's metrics' cells (``query.metrics``), from one query."""
+    query = dataclasses.replace(
+        query,
+        sessions=with_runs(connection, project_id, query.sessions),
+        traces=with_runs(connection, project_id, query.traces),
+    )
     sql, params = series_sql(project_id, query)
     rows = connection.query(sql, params)
     return {
@@ -143,7 +150,7 @@ def _scores(project_id: str, query: MetricQuery) -> tuple[str, list[Any]]:
 def distribution(
     connection: Connection, project_id: str, query: DistributionQuery
 ) -> list[HistogramBucket]:
-    where, params = _session_where(project_id, query.sessions)
+    where, params = _session_where(project_id, with_runs(connection, project_id, query.sessions))
     values = (
         f"SELECT {_DISTRIBUTED[query.metric]} AS v FROM sessions "
         f"WHERE {' AND '.join(where)} AND start_ns >= ? AND start_ns < ?"

@@ -8,6 +8,7 @@ from typing import Any
 from lamina.query.metrics import MAX_TOP
 from lamina.query.params import MAX_METADATA, MAX_SCORE_FILTERS
 from lamina.store.metrics import DISTRIBUTIONS, INTERVALS, METRICS
+from lamina.store.queries import EXPERIMENTS_SHOWN
 from lamina.web.openapi.parts import (
     INTEGER,
     NUMBER,
@@ -89,6 +90,12 @@ def _filters() -> list[dict[str, Any]]:
             "explode": True,
         },
         query("q", "Only those with a span whose input or output contains this text."),
+        query(
+            "experiments",
+            "The sessions of experiment runs and their traces: include (the default), "
+            "exclude or only them.",
+            {"type": "string", "enum": list(EXPERIMENTS_SHOWN)},
+        ),
     ]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from lamina.exchange import export
 from lamina.query.params import MAX_DURATION_MS, MAX_METADATA, TRACE_STATUSES
-from lamina.store.queries import SESSION_SORTS, TRACE_SORTS
+from lamina.store.queries import EXPERIMENTS_SHOWN, SESSION_SORTS, TRACE_SORTS
 from lamina.store.rows import LARGE_FIELDS
 from lamina.web.openapi.parts import TEXT, TIME, errors, operation, paging, path, query
 
@@ -50,6 +50,15 @@ def _range(name: str, description: str, most: float) -> dict[str, Any]:
     return query(name, description, {"type": "number", "minimum": 0, "maximum": most})
 
 
+def _experiments() -> dict[str, Any]:
+    return query(
+        "experiments",
+        "The sessions of the project's experiment runs (experiment-<id>) and their traces: "
+        "exclude (the lists' default; the metrics' is include), include, or only them.",
+        {"type": "string", "enum": list(EXPERIMENTS_SHOWN)},
+    )
+
+
 def _sessions() -> list[dict[str, Any]]:
     return _common(
         [
@@ -85,6 +94,7 @@ def _sessions() -> list[dict[str, Any]]:
                 "key has no stars: none).",
                 {"type": "boolean"},
             ),
+            _experiments(),
         ],
         SESSION_SORTS,
     )
@@ -106,6 +116,7 @@ def _traces() -> list[dict[str, Any]]:
                 "key has no stars: none).",
                 {"type": "boolean"},
             ),
+            _experiments(),
         ],
         TRACE_SORTS,
     )

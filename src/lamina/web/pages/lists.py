@@ -56,10 +56,12 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "min_duration_s": ("Min duration (s)", ("sessions",)),
     "max_duration_s": ("Max duration (s)", ("sessions",)),
     "starred": ("Starred", TABS),  # starred=true: the signed-in user's stars only
+    "experiments": ("Experiment runs", TABS),  # hidden unless asked (lamina.query.params)
 }
 # Fields the page shows in seconds and the API takes in milliseconds.
 SECONDS = {"min_duration_s": "min_duration_ms", "max_duration_s": "max_duration_ms"}
 ERROR_CHOICES = {"true": "With errors", "false": "Without errors"}
+EXPERIMENT_CHOICES = {"": "Hidden", "include": "Shown with the others", "only": "Only them"}
 OUTCOMES = ("success", "partial", "failure", "abandoned", "unknown")
 SORTS = {
     "traces": (
@@ -181,6 +183,7 @@ class Filters:
             shown = RANGES[value][1] if name == "range" and value in RANGES else value
             shown = ERROR_CHOICES.get(value, value) if name == "has_errors" else shown
             shown = "only starred" if name == "starred" else shown
+            shown = EXPERIMENT_CHOICES.get(value, value) if name == "experiments" else shown
             without = {k: v for k, v in base.items() if k != name}
             chips.append((label, shown, {**without, "metadata": self.metadata}))
         for item in self.metadata:
@@ -275,6 +278,7 @@ async def traces_page(page: Page) -> Response:
         "hidden_columns": hidden,
         "columns": _columns(page, filters, result["items"], known),
         "outcomes": OUTCOMES,
+        "experiment_choices": EXPERIMENT_CHOICES,
         "items": result["items"],
         "next_cursor": result["next_cursor"],
         "total": result.get("total"),
@@ -291,6 +295,8 @@ async def traces_page(page: Page) -> Response:
         keys = await page.call(page.store.list_keys, page.project.id)
         values["live_keys"] = [k for k in keys if k.revoked_ns is None]
         values["snippets"] = snippets(base_url(page.request), new_key or "lmn_…")
+        runs = await page.call(page.store.list_experiments, page.project.id, None, 1)
+        values["hidden_runs"] = bool(runs)  # an experiment's traces, left out of the list
     return await page.render("traces.html", nav="traces", empty=empty, **values)
 
 
