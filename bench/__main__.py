@@ -7,7 +7,9 @@ or fail, and the command line that produced the table. After the spans, one
 score for every ten spans is given (100,000 at 1M: :mod:`bench.scores`) and the
 sessions list timed with them. Then evaluators (:mod:`bench.evaluators`, on a fifth of
 the spans): ingest beside three checks and an LLM judge, sessions checked a second,
-memory with the judge's endpoint down for 10 minutes. `--quick` is a small smoke run
+memory with the judge's endpoint down for 10 minutes. Then the Dashboard's charts and
+the SQL console (:mod:`bench.analytics`): each chart's API p50 and the Dashboard page at
+the full size, ingest beside console queries on a fifth. `--quick` is a small smoke run
 (seconds) used by the test suite so the benchmarks cannot rot.
 """
 
@@ -19,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import evaluators, ingest, limits
+from bench import analytics, evaluators, ingest, limits
 
 # name -> (target, unit, higher is better)
 TARGETS: dict[str, tuple[float, str, bool]] = {
@@ -46,6 +48,8 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     "@observe / bare span": (1.5, "x", False),
     # three checks and an LLM judge on every session (bench.evaluators)
     **evaluators.TARGETS,
+    # the Dashboard's charts, its page, the SQL console and ingest beside it (bench.analytics)
+    **analytics.TARGETS,
 }
 # Figures printed for the record, without a target: name -> unit. The ingest rate
 # counting until every span is stored in DuckDB; reads the benchmark adds (see
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # a fifth of the spans; the judge down 10 minutes (2 s in a quick run)
     figures |= evaluators.measure(max(spans // 5, 2_000), 2 if args.quick else 600)
+    figures |= analytics.measure_beside(max(spans // 5, 2_000))  # a fifth, as evaluators
     if result.scores is not None:
         given = result.scores
         figures["POST /api/v1/scores"] = given.batch_rate

@@ -6,7 +6,8 @@
 Starts a server on a fresh data dir, sends N spans through OTLP/HTTP protobuf
 (gzip, ``--batch`` spans a request, ``--senders`` concurrent senders; a request
 counts only once the server answered 200, which it does after the commit),
-then times the sessions list, one session, one trace and the users list over HTTP. Prints a
+then times the sessions list, one session, one trace, the users list and the
+Dashboard's charts (:mod:`bench.analytics`) over HTTP. Prints a
 table and the command line that produced it. ``--store chdb`` runs the server
 on the ClickHouse store (ClickHouse's engine in the server's process); a
 ``clickhouse://...`` URL on a ClickHouse server. With ``--scores N``, N scores are
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import analytics
 from bench import scores as given_scores
 from bench.server import EMAIL, PASSWORD, BenchServer
 from bench.workload import Batch, batches
@@ -76,19 +78,25 @@ def send_all(url: str, key: str, work: list[Batch], senders: int) -> tuple[int, 
 
 
 def latency(client: httpx.Client, path: str, runs: int, **params: str) -> tuple[float, float]:
+    return timed(lambda: client.get(path, params=params), runs)
+
+
+def timed(request: Callable[[], httpx.Response], runs: int) -> tuple[float, float]:
+    """p50 and p95 (ms) of ``runs`` of a request that must succeed."""
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        response = client.get(path, params=params)
+        response = request()
         times.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
     times.sort()
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
-# Reads measured for the record, with no target: a word in no span is the worst case
-# of the newest-first search (every span is scanned), so it grows with the store.
-UNJUDGED = frozenset({"search, a word in no span"})
+# Reads whose growth with the store has no target (bench.growth): a word in no span is
+# the worst case of the newest-first search (every span is scanned); the console's
+# sessions by day reads every session (its target is its time at 1M spans).
+UNJUDGED = frozenset({"search, a word in no span", "SQL: sessions by day"})
 
 
 def measure_reads(url: str, key: str, runs: int) -> dict[str, tuple[float, float]]:
@@ -117,6 +125,7 @@ def measure_reads(url: str, key: str, runs: int) -> dict[str, tuple[float, float
             ),
             "users list": latency(client, "/api/v1/users", runs, limit="50"),
             "users list by cost": latency(client, "/api/v1/users", runs, limit="50", sort="cost"),
+            **analytics.chart_reads(client, runs),
             **page_times(url, runs),
         }
 
@@ -137,6 +146,7 @@ def _tolerant(read: Callable[[], tuple[float, float]]) -> tuple[float, float]:
 PAGES = {
     "Sessions tab page": ("/p/default/traces", {"tab": "sessions"}),
     "Users page": ("/p/default/users", {}),
+    "Dashboard page": ("/p/default/dashboard", {}),
 }
 
 

@@ -40,6 +40,11 @@ def test_quick_benchmark_run_prints_every_target() -> None:
         "ingest beside evaluators",
         "sessions checked",
         "judge down: RSS growth",
+        "chart: sessions",
+        "chart: cost histogram",
+        "Dashboard page",
+        "SQL: sessions by day",
+        "ingest beside SQL queries",
     ):
         assert name in result.stdout
     assert "raw limits: decode" in result.stdout
