@@ -23,6 +23,7 @@ protocol) answering in 200 ms:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -120,21 +121,29 @@ def ingest_beside(work: list[Batch], judge_url: str | None) -> float:
     return acked / seconds
 
 
-def checks_rate(work: list[Batch], judge_url: str) -> tuple[float, int]:
-    """Sessions checked a second by the three checks, and how many sessions."""
+def cpu_seconds(server: BenchServer) -> float:
+    """The server process's CPU time so far (user and system, all its threads)."""
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def checks_rate(work: list[Batch], judge_url: str) -> tuple[float, int, float]:
+    """Sessions checked a second by the three checks, how many sessions, and the
+    server's CPU milliseconds a session meanwhile (less swayed by a busy machine)."""
     with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp), *_flags()) as server:
         send_all(server.url, server.key, work, SENDERS)
         project = Project(server)
         sessions = project.sessions()
         ids = project.add_evaluators(judge_url)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(server)
         project.backfill(ids[: len(CHECKS)])
         while True:
             checked = min(project.sessions(has_score=name) for name in CHECKS)
             if checked >= sessions:
                 break
             time.sleep(0.2)
-        return sessions / (time.perf_counter() - started), sessions
+        took, cpu = time.perf_counter() - started, cpu_seconds(server) - cpu
+        return sessions / took, sessions, cpu / sessions * 1000
 
 
 def judge_down(work: list[Batch], seconds: float) -> tuple[float, float, int]:
@@ -171,13 +180,14 @@ def measure(spans: int, down_seconds: float) -> dict[str, float]:
         without = ingest_beside(work, None)
         beside = ingest_beside(work, fake.openai_base_url)
         print("evaluators: checks...", file=sys.stderr)
-        checked, sessions = checks_rate(work, fake.openai_base_url)
+        checked, sessions, cpu_ms = checks_rate(work, fake.openai_base_url)
     print(f"evaluators: the judge down for {down_seconds:.0f} s...", file=sys.stderr)
     before, after, _ = judge_down(work, down_seconds)
     print(
         f"evaluators: {spans:,} spans, {sessions:,} sessions; ingest {without:,.0f} spans/s "
         f"without, {beside:,.0f} beside them; RSS {before:.0f} -> {after:.0f} MB with the "
-        f"judge down {down_seconds:.0f} s",
+        f"judge down {down_seconds:.0f} s; checks: {checked:,.1f} sessions/s, "
+        f"{cpu_ms:.1f} ms of server CPU a session",
         file=sys.stderr,
     )
     return {

@@ -179,22 +179,29 @@ def save_run(connection: Connection, run: Run) -> None:
 def save_runs(connection: Connection, runs: Sequence[Run]) -> None:
     if not runs:
         return
-    # one scan to take the old rows out, then the new ones in (an UPDATE a run would
-    # scan the table once each: there is no key index, see the migration); a run no
-    # longer there (its evaluator or project deleted meanwhile) stays gone
-    keys = [f"{run.project_id}\0{run.run_id}" for run in runs]
+    # one scan a project to take the old rows out, then the new ones in, in one
+    # statement (an UPDATE a run would scan the table once each: there is no key index,
+    # see the migration; executemany ran an INSERT a row: a batch of 32 took 50-70 ms
+    # of CPU, 17 ms so); a run no longer there (its evaluator or project deleted
+    # meanwhile) stays gone
+    by_project: dict[str, list[str]] = {}
+    for run in runs:
+        by_project.setdefault(run.project_id, []).append(run.run_id)
     with _lock, connection.transaction("Could not save evaluator runs ({error}).") as con:
-        there = con.execute(
-            "DELETE FROM evaluator_runs WHERE project_id || chr(0) || run_id "
-            "IN (SELECT unnest(?::VARCHAR[])) RETURNING project_id, run_id",
-            [keys],
-        ).fetchall()
-        kept = {(project_id, run_id) for project_id, run_id in there}
+        kept: set[tuple[str, str]] = set()
+        for project_id, run_ids in by_project.items():
+            there = con.execute(
+                "DELETE FROM evaluator_runs WHERE project_id = ? "
+                "AND run_id IN (SELECT unnest(?::VARCHAR[])) RETURNING run_id",
+                [project_id, run_ids],
+            ).fetchall()
+            kept |= {(project_id, run_id) for (run_id,) in there}
         saved = [_row(run) for run in runs if (run.project_id, run.run_id) in kept]
         if saved:
-            con.executemany(
-                f"INSERT INTO evaluator_runs ({_RUN}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})",
-                saved,
+            one = f"({', '.join('?' * len(_RUN_FIELDS))})"
+            con.execute(
+                f"INSERT INTO evaluator_runs ({_RUN}) VALUES {', '.join([one] * len(saved))}",
+                [value for row in saved for value in row],
             )
 
 
