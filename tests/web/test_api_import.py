@@ -60,7 +60,14 @@ def test_an_import_goes_through_the_batcher_and_answers_once_committed(
         server, _lines(header, other, *spans, trailer), _admin_token(server), project=name
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"spans": 5, "traces": 5, "scores": 0, "comments": 0}
+    assert answer.json() == {
+        "spans": 5,
+        "traces": 5,
+        "scores": 0,
+        "comments": 0,
+        "datasets": 0,
+        "dataset_items": 0,
+    }
     # the batcher wrote them (an import once went around it, to the store directly)
     assert otlp.api(server, "/healthz")["spans_written"] == written + 5
     # committed before the answer: readable at once, the session rebuilt from the spans

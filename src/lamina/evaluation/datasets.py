@@ -15,7 +15,7 @@ import dataclasses
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -301,6 +301,64 @@ def create(store: Store, project_id: str, given: Mapping[str, Any]) -> tuple[Dat
     if found is not None and "description" not in given:
         return found, False
     return store.put_dataset(project_id, dataset), found is None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Imported:
+    """A dataset of an import's lines (its name and description) and a chunk of its items,
+    checked (a dataset of many items comes in several chunks)."""
+
+    given: Mapping[str, Any]
+    items: list[DatasetItem]
+
+
+def imported(
+    groups: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]], now_ns: int
+) -> list[Imported]:
+    """The datasets and items of an import request's lines (lamina.exchange.datasets),
+    all checked before any is stored: a 400 names the dataset and the item (numbered
+    from 1 in the request) that is wrong. Items keep their order (1 ns apart)."""
+    checked: list[Imported] = []
+    ids: dict[str, set[str]] = {}
+    total = 0
+    for given, chunk in groups:
+        try:
+            name = new_dataset(given, now_ns).name
+        except BadRequest as exc:
+            raise BadRequest(f"A dataset line: {exc.message}") from None
+        if total + len(chunk) > MAX_BATCH:
+            raise PayloadTooLarge(
+                f"One import request adds at most {MAX_BATCH:,} dataset items: send them "
+                "in several (lamina import does)."
+            )
+        seen = ids.setdefault(name, set())
+        made = []
+        for value in chunk:
+            where = f'Dataset "{name}", item {len(seen) + 1}: '
+            try:
+                item = plain_item(value, now_ns + total)
+            except (BadRequest, PayloadTooLarge) as exc:
+                raise type(exc)(where + exc.message) from None
+            if item.item_id in seen:
+                raise BadRequest(f'{where}item_id "{item.item_id}" is given twice.')
+            seen.add(item.item_id)
+            made.append(item)
+            total += 1
+        checked.append(Imported(given, made))
+    return checked
+
+
+def store_imported(store: Store, project_id: str, checked: Sequence[Imported]) -> tuple[int, int]:
+    """Make the datasets (a new one made, an existing one's description set as the
+    line gives it) and add their items, each replacing the one of its id: how many
+    datasets and items."""
+    names: set[str] = set()
+    for one in checked:
+        made, _ = create(store, project_id, one.given)
+        names.add(made.name)
+        if one.items:
+            add_items(store, project_id, made.name, one.items)
+    return len(names), sum(len(one.items) for one in checked)
 
 
 def no_dataset(name: str) -> str:

@@ -5,8 +5,8 @@ expected_output, metadata, source, created_ns, updated_ns}``, the values as JSON
 session's export has none, and the Parquet export none (``lamina datasets export``
 writes a dataset as JSONL). ``lamina import`` reads them back into datasets of their
 names (made when new), each item replacing the one of its id, so importing a file
-twice adds each item once; ``POST /api/v1/import`` passes them over (the datasets API
-takes items).
+twice adds each item once; ``POST /api/v1/import`` makes them too (its lines read by
+:func:`datasets_of_lines`, stored by lamina.evaluation.datasets).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import InvalidCursor
-from lamina.exchange.grouped import Kinds, read_grouped
+from lamina.exchange.grouped import Kinds, group_lines, read_grouped
 from lamina.query.present import moment
 from lamina.store.base import Store
 from lamina.store.datasets import DatasetItem, ItemQuery
@@ -116,6 +116,12 @@ def read_datasets(path: Path) -> Iterator[tuple[dict[str, Any], list[dict[str, A
     given to the datasets API: its source kept, its times made anew); a dataset of many
     items comes in several chunks. None from a Parquet export or directory."""
     return read_grouped(path, _KINDS)
+
+
+def datasets_of_lines(body: bytes) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The datasets of ``POST /api/v1/import``'s lines, as :func:`read_datasets` reads a
+    file's."""
+    return group_lines(body.splitlines(), _KINDS)
 
 
 _KINDS = Kinds(

@@ -309,6 +309,22 @@ def _schemas() -> dict[str, Any]:
                 ("created_at", time),
             ]
         ),
+        # a dataset's items (GET /api/v1/datasets/{name}/items?format=parquet); values
+        # as JSON text, as the JSONL lines hold them parsed
+        "dataset_items": pa.schema(
+            [
+                ("dataset", text),
+                ("item_id", text),
+                ("input", text),
+                ("expected_output", text),
+                ("metadata", text),
+                ("source", text),
+                ("created_ns", integer),
+                ("created_at", time),
+                ("updated_ns", integer),
+                ("updated_at", time),
+            ]
+        ),
         "spans": pa.schema(
             [
                 ("trace_id", text),
@@ -338,6 +354,12 @@ def _schemas() -> dict[str, Any]:
 
 def _parquet_row(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
+    if row.get("kind") == "dataset_item":
+        for name in ("input", "expected_output", "metadata", "source"):
+            value = row.get(name)
+            out[name] = None if value is None else orjson.dumps(value).decode()
+        out["created_at"], out["updated_at"] = row.get("created_ns"), row.get("updated_ns")
+        return out
     if row.get("kind") in ("score", "comment"):
         out["created_at"] = row.get("created_ns")
         return out
@@ -349,10 +371,10 @@ def _parquet_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_parquet(directory: Path, rows: Rows) -> None:
+def write_parquet(directory: Path, rows: Rows, kinds: tuple[str, ...] = PARQUET_KINDS) -> None:
     """``sessions.parquet``, ``traces.parquet`` and ``spans.parquet`` in ``directory``
     (made if new), each written to a new temporary file and renamed into place once
-    all three are complete."""
+    all three are complete; the files of ``kinds`` (a dataset's: ``dataset_items``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -366,7 +388,7 @@ def write_parquet(directory: Path, rows: Rows) -> None:
     files: dict[str, tuple[Path, Any, Any]] = {}  # kind -> (temporary file, handle, writer)
     try:
         for kind, items in rows:
-            if kind not in PARQUET_KINDS:  # datasets: JSONL only (lamina.exchange.datasets)
+            if kind not in kinds:  # a project's datasets: JSONL only (lamina.exchange.datasets)
                 continue
             if kind not in files:
                 fd, name = tempfile.mkstemp(dir=directory, prefix=f".{kind}.", suffix=".partial")

@@ -40,8 +40,9 @@ IMPORT_CHUNK_BYTES = 8 * MiB
 MAX_UNPACK_RATIO = 10
 # The most spans one import request (POST /api/v1/import) may hold.
 MAX_IMPORT_SPANS = 10_000
-# What an import request's lines may be, besides spans and scores (passed over).
-# Comment lines are read by lamina.exchange.comments.comments_of_lines.
+# What an import request's lines may be, besides spans and scores (passed over here).
+# Comment lines are read by lamina.exchange.comments.comments_of_lines, dataset lines by
+# lamina.exchange.datasets.datasets_of_lines.
 _OTHER_LINES = (
     "session",
     "trace",

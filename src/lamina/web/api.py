@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,7 +25,9 @@ from starlette.routing import Route
 
 from lamina import lifecycle
 from lamina.errors import BadRequest
+from lamina.evaluation import datasets as dataset_checks
 from lamina.exchange import comments as imported_comments
+from lamina.exchange import datasets as exported_datasets
 from lamina.exchange import export, importing
 from lamina.query import present
 from lamina.query import scores as judged
@@ -137,9 +140,10 @@ async def _export(request: Request) -> Response:
 async def _import(request: Request) -> Response:
     """Store the span lines of an export (JSONL) in the project, through the ingest
     batcher as OTLP spans are: answered once they are committed, all or none; then
-    its score lines, as they were given (checked first, lamina.query.scores), and its
+    its score lines, as they were given (checked first, lamina.query.scores), its
     comment lines (on the sessions and traces the project then has; as written with the
-    admin token, else as the sender's)."""
+    admin token, else as the sender's), and its datasets and their items (checked
+    first, lamina.evaluation.datasets)."""
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     giver = await giver_of(request, project_id)
@@ -156,6 +160,7 @@ async def _import(request: Request) -> Response:
         batch, traces, scores = await run_in_threadpool(
             _import_batch, runtime.store, project_id, body, giver
         )
+        datasets = await run_in_threadpool(_import_datasets, body)
         comments = await run_in_threadpool(imported_comments.comments_of_lines, body)
         comments = imported_comments.written_by(comments, commenter)
         del body  # not held while the batch waits for its commit
@@ -170,9 +175,26 @@ async def _import(request: Request) -> Response:
         stored = await run_in_threadpool(
             imported_comments.store_comments, runtime.store, project_id, comments
         )
+    made = (0, 0)
+    if datasets:
+        made = await run_in_threadpool(
+            dataset_checks.store_imported, runtime.store, project_id, datasets
+        )
     return JSONResponse(
-        {"spans": batch.count, "traces": traces, "scores": len(scores), "comments": stored}
+        {
+            "spans": batch.count,
+            "traces": traces,
+            "scores": len(scores),
+            "comments": stored,
+            "datasets": made[0],
+            "dataset_items": made[1],
+        }
     )
+
+
+def _import_datasets(body: bytes) -> list[dataset_checks.Imported]:
+    """The dataset and dataset item lines, checked before anything is stored."""
+    return dataset_checks.imported(exported_datasets.datasets_of_lines(body), time.time_ns())
 
 
 def _import_batch(

@@ -5,23 +5,30 @@ Items are added one a request (given whole, or made from a trace or a session:
 lamina.evaluation.items), many at once (``{"items": [...]}``), or as JSONL (a body of
 Content-Type ``application/x-ndjson`` or ``application/jsonl``, one item a line: the
 import). ``GET .../items?format=jsonl`` answers every item of the dataset as JSONL, the
-lines an import takes back. The project is the caller's, as on every project route
+lines an import takes back; ``format=parquet`` as one Parquet file (the project export's
+writer, values as JSON text). The project is the caller's, as on every project route
 (:mod:`lamina.web.access`).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from lamina.errors import BadRequest, NotFound
 from lamina.evaluation import datasets
+from lamina.exchange import export
+from lamina.exchange.datasets import item_line
 from lamina.query.params import parse_item_query
 from lamina.query.present import json_bytes
 from lamina.server_runtime import ServerRuntime
@@ -91,8 +98,10 @@ async def _list_items(request: Request) -> Response:
     project_id = await project_of(request)
     name = _name(request)
     file_format = request.query_params.get("format", "json")
-    if file_format not in ("json", "jsonl"):
-        raise BadRequest("format must be json (a page of items) or jsonl (all of them).")
+    if file_format not in ("json", "jsonl", "parquet"):
+        raise BadRequest(
+            "format must be json (a page of items), jsonl or parquet (all of them, a file)."
+        )
     query = parse_item_query(request.query_params)
     store = runtime.store
 
@@ -102,6 +111,14 @@ async def _list_items(request: Request) -> Response:
         return _project_name(store, project_id), store.list_dataset_items(project_id, name, query)
 
     project_name, page = await run_in_threadpool(read)
+    if file_format == "parquet":
+        folder = await run_in_threadpool(_parquet, store, project_id, name)
+        return FileResponse(
+            folder / "dataset_items.parquet",
+            media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": attachment(f"dataset-{name}", ".parquet")},
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
     if file_format == "jsonl":
         return StreamingResponse(
             _lines(store, project_id, name, project_name),
@@ -110,6 +127,29 @@ async def _list_items(request: Request) -> Response:
         )
     items = [datasets.present_item(item, project_name) for item in page.items]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+
+
+def _parquet(store: Store, project_id: str, name: str) -> Path:
+    """A temporary folder holding dataset_items.parquet: every item of the dataset, as
+    the project's Parquet export writes its tables (lamina.exchange.export)."""
+    folder = Path(tempfile.mkdtemp(prefix="lamina-dataset-"))
+
+    def pages() -> Iterator[tuple[str, list[Any]]]:
+        cursor: str | None = None
+        while True:
+            query = ItemQuery(MAX_LIMIT, Cursor.decode(cursor, "created") if cursor else None)
+            page = store.list_dataset_items(project_id, name, query)
+            yield "dataset_items", [item_line(name, item) for item in page.items]
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    try:
+        export.write_parquet(folder, pages(), ("dataset_items",))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
 
 
 def _lines(store: Store, project_id: str, name: str, project_name: str) -> Iterator[bytes]:

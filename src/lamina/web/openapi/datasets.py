@@ -134,8 +134,8 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
     edits["input"] = {"description": "Any JSON value but null.", "nullable": False}
     edit = {"type": "object", "additionalProperties": False, "properties": edits}
     items_page = {
-        "summary": "A page of the dataset's items (oldest first), or with format=jsonl all "
-        "of them as JSONL.",
+        "summary": "A page of the dataset's items (oldest first), or with format=jsonl or "
+        "parquet all of them as a file.",
         "operationId": "listDatasetItems",
         "parameters": [
             name,
@@ -143,16 +143,20 @@ def paths(project: dict[str, Any]) -> dict[str, Any]:
             *paging(),
             query(
                 "format",
-                "json (a page, the default) or jsonl (every item, a line each).",
-                {"type": "string", "enum": ["json", "jsonl"]},
+                "json (a page, the default), jsonl (every item, a line each) or parquet "
+                "(every item, a row each; values as JSON text).",
+                {"type": "string", "enum": ["json", "jsonl", "parquet"]},
             ),
         ],
         "responses": {
             "200": {
-                "description": "A page of items, or every item as JSONL.",
+                "description": "A page of items, or every item as JSONL or Parquet.",
                 "content": {
                     **json_content(ref("DatasetItemPage"), "")["content"],
                     "application/x-ndjson": {"schema": TEXT},
+                    "application/vnd.apache.parquet": {
+                        "schema": {"type": "string", "format": "binary"}
+                    },
                 },
             },
             **errors(400, 401, 404),

@@ -162,8 +162,9 @@ def _import() -> dict[str, Any]:
                 "application/x-ndjson": {
                     "schema": {
                         "type": "string",
-                        "description": "Lines of a JSONL export: the span lines are stored; "
-                        "the header, session, trace and trailer lines are passed over.",
+                        "description": "Lines of a JSONL export: the span lines are stored, "
+                        "then its scores, comments, datasets and their items; the header, "
+                        "session, trace and trailer lines are passed over.",
                     }
                 }
             },

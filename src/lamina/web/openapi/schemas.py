@@ -114,7 +114,14 @@ def schemas() -> dict[str, Any]:
         "TracePage": a_page("Trace"),
         "Deleted": an_object({"deleted": deleted}),
         "Imported": an_object(
-            {"spans": INTEGER, "traces": INTEGER, "scores": INTEGER, "comments": INTEGER}
+            {
+                "spans": INTEGER,
+                "traces": INTEGER,
+                "scores": INTEGER,
+                "comments": INTEGER,
+                "datasets": INTEGER,
+                "dataset_items": INTEGER,
+            }
         ),
         **_managed(deleted),
     }
