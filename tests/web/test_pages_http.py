@@ -86,7 +86,10 @@ def test_odd_session_ids_and_project_names(client: httpx.Client, web: Seeded) ->
         r'<a href="(/p/[^"]+)/settings" aria-current="true">Team Ä/β</a>', created.text
     )
     assert link is not None, "the project switcher links the new project"
-    assert client.get(f"{link[1]}/traces").status_code == 200
+    assert client.get(f"{link[1]}/traces").status_code == 200  # by its id (a slash in its name)
+    missing = client.get("/p/no-such-project/traces")
+    assert missing.status_code == 404
+    assert "There is no project" in missing.text and "no-such-project" in missing.text
 
 
 def test_keyset_pages_and_json_twin(client: httpx.Client, web: Seeded) -> None:

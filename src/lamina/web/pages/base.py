@@ -59,8 +59,14 @@ def project_path(project: Project, rest: str = "") -> str:
     return f"/p/{project_slug(project)}{rest}"
 
 
-async def resolve_project(site: Site, name: str) -> Project:
-    project = await run_in_threadpool(site.runtime.store.find_project, name)
+async def resolve_project(site: Site, name: str, known: list[Project] | None = None) -> Project:
+    """The project a path names (its id first, else its name); among ``known`` (every
+    project, read already) when given, else read."""
+    if known is not None:
+        project = next((p for p in known if p.id == name), None)
+        project = project or next((p for p in known if p.name == name), None)
+    else:
+        project = await run_in_threadpool(site.runtime.store.find_project, name)
     if project is None:
         raise NotFound(f'There is no project "{name}". The project switcher lists them all.')
     return project
@@ -169,11 +175,12 @@ def page(
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/signin?next={quote(target, safe='')}", 303)
         current = Page(request, site, visitor)
-        if project and "project" in request.path_params:
-            current.project = await resolve_project(site, request.path_params["project"])
+        every: list[Project] | None = None  # a visitor's project switcher reads them all
         if visitor is not None:
-            projects = await current.call(site.runtime.store.list_projects)
-            current.projects = [p for p in projects if site.accounts.may_see(visitor.user, p)]
+            every = await current.call(site.runtime.store.list_projects)
+            current.projects = [p for p in every if site.accounts.may_see(visitor.user, p)]
+        if project and "project" in request.path_params:
+            current.project = await resolve_project(site, request.path_params["project"], every)
         response = await handler(current)
         elapsed = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
