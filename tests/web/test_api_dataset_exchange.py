@@ -1,10 +1,10 @@
-"""A dataset as Parquet, and datasets carried by ``POST /api/v1/import`` (#22), on a real
-server and both stores: ``GET /api/v1/datasets/{name}/items?format=parquet`` is one
-Parquet file holding every item (more than one page of them) as the JSONL export does,
-values as JSON text; a project's JSONL export posted to another project's import makes
-its datasets and items there (importing it twice adds each item once), with its spans;
-a wrong dataset item is a 400 naming the dataset and the item, and nothing of the
-request is stored."""
+"""A dataset as Parquet, and datasets and experiments carried by ``POST /api/v1/import``
+(#22), on a real server and both stores: ``GET /api/v1/datasets/{name}/items?format=
+parquet`` is one Parquet file holding every item (more than one page of them) as the
+JSONL export does, values as JSON text; a project's JSONL export posted to another
+project's import makes its datasets, its experiment runs and their items there
+(importing it twice adds each item and score once), with its spans; a wrong dataset or
+run item is a 400 naming it, and nothing of the request is stored."""
 
 from __future__ import annotations
 
@@ -39,6 +39,14 @@ def source(server: LaminaServer) -> Project:
     made.ok("POST", "/api/v1/datasets/cases/items", 201, json={"items": items})
     path = "/api/v1/datasets/cases/items"
     made.ok("POST", path, 201, json={"from_session": session_id, "up_to_turn": 1})
+    # an experiment run whose two items' traces are in its session, with their scores
+    made.ok("POST", "/api/v1/experiments", 201, json={"experiment_id": "run-1", "group": "g"})
+    traces = made.send("experiment-run-1", 2)
+    runs = [
+        {"index": n, "input": f"q{n}", "output": f"a{n}", "trace_id": t, "scores": {"ok": n}}
+        for n, t in enumerate(traces)
+    ]
+    made.ok("POST", "/api/v1/experiments/run-1/items", 201, json={"items": runs})
     return made
 
 
@@ -88,6 +96,7 @@ def test_the_import_makes_an_exports_datasets_and_items_once(
     body = exported
     answer = target.ok("POST", "/api/v1/import", content=body, headers=LINES)
     assert answer["datasets"] == 2 and answer["dataset_items"] == MANY + 1
+    assert answer["experiments"] == 1 and answer["experiment_items"] == 2
     assert answer["spans"] > 0
     again = target.ok("POST", "/api/v1/import", content=body, headers=LINES)
     assert again["dataset_items"] == MANY + 1
@@ -97,6 +106,16 @@ def test_the_import_makes_an_exports_datasets_and_items_once(
         ("empty", None, 0),
     }
     assert _items(target, "cases") == _items(source, "cases")
+    assert again["experiments"] == 1 and again["experiment_items"] == 2
+    (run,) = target.ok("GET", "/api/v1/experiments")["items"]
+    assert (run["experiment_id"], run["group"], run["item_count"]) == ("run-1", "g", 2)
+    shown = target.ok("GET", "/api/v1/experiments/run-1")["experiment"]["items"]
+    kept = source.ok("GET", "/api/v1/experiments/run-1")["experiment"]["items"]
+    fields = ("index", "input", "output", "trace_id", "scores")
+    assert [{k: i[k] for k in fields} for i in shown] == [{k: i[k] for k in fields} for i in kept]
+    for item in shown:  # the scores on the traces, once
+        found = target.ok("GET", "/api/v1/scores", params={"trace_id": item["trace_id"]})
+        assert [(s["name"], s["value"]) for s in found["items"]] == [("ok", item["index"])]
 
 
 def test_a_wrong_dataset_item_refuses_the_whole_request(
@@ -119,4 +138,13 @@ def test_a_wrong_dataset_item_refuses_the_whole_request(
     message = refused.json()["error"]["message"]
     assert message.startswith('Dataset "cases", item 2: an item needs an input'), message
     assert target.ok("GET", "/api/v1/datasets")["items"] == []
+    bad_run = [
+        span,
+        orjson.dumps({"kind": "experiment", "experiment_id": "run-2"}),
+        orjson.dumps({"kind": "experiment_item", "experiment_id": "run-2", "index": -1}),
+    ]
+    refused = target.call("POST", "/api/v1/import", content=b"\n".join(bad_run), headers=LINES)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["message"].startswith('Experiment "run-2", item 1: ')
+    assert target.ok("GET", "/api/v1/experiments")["items"] == []
     assert target.ok("GET", "/api/v1/traces", params={"experiments": "include"})["items"] == []

@@ -67,6 +67,8 @@ def test_an_import_goes_through_the_batcher_and_answers_once_committed(
         "comments": 0,
         "datasets": 0,
         "dataset_items": 0,
+        "experiments": 0,
+        "experiment_items": 0,
     }
     # the batcher wrote them (an import once went around it, to the store directly)
     assert otlp.api(server, "/healthz")["spans_written"] == written + 5

@@ -18,7 +18,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +36,7 @@ from lamina.store.scores import Score
 
 MAX_NAME_CHARS = 200
 MAX_BATCH = 1_000  # items in one request
+MAX_IMPORTED = 10_000  # items in one import request (POST /api/v1/import)
 MAX_SCORES = 50  # score names on one item
 MAX_ERROR_CHARS = 4_000
 MAX_RUNS = 500  # listed at once
@@ -197,6 +198,48 @@ def record(
         return False
     store.add_scores(project_id, trace_scores(experiment, items))
     return True
+
+
+def imported(
+    groups: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]], now_ns: int
+) -> list[tuple[Experiment, list[ExperimentItem]]]:
+    """The runs and items of an import request's lines (lamina.exchange.experiments), all
+    checked before any is stored: a 400 names the run and the item (numbered from 1 in
+    the request) that is wrong."""
+    checked: list[tuple[Experiment, list[ExperimentItem]]] = []
+    counted: dict[str, int] = {}
+    total = 0
+    for given, chunk in groups:
+        try:
+            run = new_experiment(given, now_ns)
+        except BadRequest as exc:
+            raise BadRequest(f"An experiment line: {exc.message}") from None
+        total += len(chunk)
+        if total > MAX_IMPORTED:
+            raise PayloadTooLarge(
+                f"One import request adds at most {MAX_IMPORTED:,} experiment items: send "
+                "them in several (lamina import does)."
+            )
+        first = counted.get(run.experiment_id, 0)
+        counted[run.experiment_id] = first + len(chunk)
+        where = f'Experiment "{run.experiment_id}", item {{}}: '
+        items = [parse_item(value, where.format(first + n + 1)) for n, value in enumerate(chunk)]
+        checked.append((run, items))
+    return checked
+
+
+def store_imported(
+    store: Store, project_id: str, checked: Sequence[tuple[Experiment, list[ExperimentItem]]]
+) -> tuple[int, int]:
+    """Make the runs (one the project has is kept as it is) and add their items, each
+    replacing the one of its index, their scores given to their traces: how many runs
+    and items."""
+    for run, items in checked:
+        store.put_experiment(project_id, run)
+        if items:
+            record(store, project_id, run.experiment_id, items)
+    runs = {run.experiment_id for run, _ in checked}
+    return len(runs), sum(len(items) for _, items in checked)
 
 
 def page_link(project_name: str, experiment_id: str) -> str:

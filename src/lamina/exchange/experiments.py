@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from lamina.errors import InvalidCursor
-from lamina.exchange.grouped import Kinds, read_grouped
+from lamina.exchange.grouped import Kinds, group_lines, read_grouped
 from lamina.query.present import moment
 from lamina.store.base import Store
 from lamina.store.experiments import ExperimentItem
@@ -126,6 +126,14 @@ def read_experiments(path: Path) -> Iterator[tuple[dict[str, Any], list[dict[str
     API takes them); a run of many items comes in several chunks. None from a Parquet
     export or directory."""
     return read_grouped(path, _KINDS)
+
+
+def experiments_of_lines(
+    body: bytes,
+) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The runs of ``POST /api/v1/import``'s lines, as :func:`read_experiments` reads a
+    file's."""
+    return group_lines(body.splitlines(), _KINDS)
 
 
 _KINDS = Kinds(

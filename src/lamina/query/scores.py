@@ -114,9 +114,11 @@ def check_imported(
                 "the admin token may import (`lamina import` uses it); a project API key "
                 "cannot. Import it with the admin token, or leave it out."
             )
-        if item.source not in ("ui", *SOURCES) and not EVALUATOR.match(item.source):
+        # "experiment": an experiment run's scores on its traces (lamina.evaluation.experiments)
+        if item.source not in ("ui", "experiment", *SOURCES) and not EVALUATOR.match(item.source):
             raise BadRequest(
-                f"{at}source must be sdk, api, ui or evaluator:<name>; got {item.source[:80]!r}."
+                f"{at}source must be sdk, api, ui, experiment or evaluator:<name>; got "
+                f"{item.source[:80]!r}."
             )
         name = _name(item.name, f"{at}name")
         config = known.get(name)

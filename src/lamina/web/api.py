@@ -26,8 +26,10 @@ from starlette.routing import Route
 from lamina import lifecycle
 from lamina.errors import BadRequest
 from lamina.evaluation import datasets as dataset_checks
+from lamina.evaluation import experiments as run_checks
 from lamina.exchange import comments as imported_comments
 from lamina.exchange import datasets as exported_datasets
+from lamina.exchange import experiments as exported_experiments
 from lamina.exchange import export, importing
 from lamina.query import present
 from lamina.query import scores as judged
@@ -142,8 +144,8 @@ async def _import(request: Request) -> Response:
     batcher as OTLP spans are: answered once they are committed, all or none; then
     its score lines, as they were given (checked first, lamina.query.scores), its
     comment lines (on the sessions and traces the project then has; as written with the
-    admin token, else as the sender's), and its datasets and their items (checked
-    first, lamina.evaluation.datasets)."""
+    admin token, else as the sender's), and its datasets and experiment runs with their
+    items (checked first: lamina.evaluation.datasets and .experiments)."""
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     giver = await giver_of(request, project_id)
@@ -160,7 +162,7 @@ async def _import(request: Request) -> Response:
         batch, traces, scores = await run_in_threadpool(
             _import_batch, runtime.store, project_id, body, giver
         )
-        datasets = await run_in_threadpool(_import_datasets, body)
+        datasets, runs = await run_in_threadpool(_import_owned, body)
         comments = await run_in_threadpool(imported_comments.comments_of_lines, body)
         comments = imported_comments.written_by(comments, commenter)
         del body  # not held while the batch waits for its commit
@@ -175,11 +177,13 @@ async def _import(request: Request) -> Response:
         stored = await run_in_threadpool(
             imported_comments.store_comments, runtime.store, project_id, comments
         )
-    made = (0, 0)
+    made = ran = (0, 0)
     if datasets:
         made = await run_in_threadpool(
             dataset_checks.store_imported, runtime.store, project_id, datasets
         )
+    if runs:
+        ran = await run_in_threadpool(run_checks.store_imported, runtime.store, project_id, runs)
     return JSONResponse(
         {
             "spans": batch.count,
@@ -188,13 +192,19 @@ async def _import(request: Request) -> Response:
             "comments": stored,
             "datasets": made[0],
             "dataset_items": made[1],
+            "experiments": ran[0],
+            "experiment_items": ran[1],
         }
     )
 
 
-def _import_datasets(body: bytes) -> list[dataset_checks.Imported]:
-    """The dataset and dataset item lines, checked before anything is stored."""
-    return dataset_checks.imported(exported_datasets.datasets_of_lines(body), time.time_ns())
+def _import_owned(body: bytes) -> tuple[list[dataset_checks.Imported], list[Any]]:
+    """The dataset and experiment lines (each kind's items too), checked before anything
+    is stored."""
+    now = time.time_ns()
+    datasets = dataset_checks.imported(exported_datasets.datasets_of_lines(body), now)
+    runs = run_checks.imported(exported_experiments.experiments_of_lines(body), now)
+    return datasets, runs
 
 
 def _import_batch(

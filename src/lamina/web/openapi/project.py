@@ -163,7 +163,7 @@ def _import() -> dict[str, Any]:
                     "schema": {
                         "type": "string",
                         "description": "Lines of a JSONL export: the span lines are stored, "
-                        "then its scores, comments, datasets and their items; the header, "
+                        "then its scores, comments, datasets and experiments; the header, "
                         "session, trace and trailer lines are passed over.",
                     }
                 }

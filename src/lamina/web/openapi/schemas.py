@@ -121,6 +121,8 @@ def schemas() -> dict[str, Any]:
                 "comments": INTEGER,
                 "datasets": INTEGER,
                 "dataset_items": INTEGER,
+                "experiments": INTEGER,
+                "experiment_items": INTEGER,
             }
         ),
         **_managed(deleted),
