@@ -149,10 +149,9 @@ def experiment_sessions(
 ) -> tuple[list[str], list[Any]]:
     """The condition on ``column`` (a session id, perhaps NULL) of which experiments'
     sessions a list holds (lamina.store.queries.EXPERIMENTS_SHOWN), ``runs`` the
-    project's experiments' sessions as read before. A list of ids rather than a
-    sub-query: DuckDB joined the sub-query to every row (a page of 1M sessions: 4 ms
-    without the filter, 110 ms with the sub-query, 20-28 ms with a list of 200 to 1,000
-    ids behind the cheap prefix test, nothing without experiments)."""
+    project's experiments' sessions as read before. A list of ids behind a cheap prefix
+    test rather than a sub-query, which DuckDB joined to every row (docs/performance.md,
+    session 13); nothing at all for a project without experiments."""
     if shown == "include" or (shown == "exclude" and not runs):
         return [], []
     if shown == "only":
