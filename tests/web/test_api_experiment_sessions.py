@@ -7,6 +7,7 @@ backfill queues none of them, on sessions or on traces (docs/decisions.md)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -76,3 +77,13 @@ def test_online_evaluators_leave_experiment_runs_to_their_experiment(
     path = f"/api/v1/evaluators/{made['id']}/backfill"
     queued = project.ok("POST", path, 202, json={"since": "2000-01-01T00:00:00Z"})
     assert queued == {"queued": 2 if target == "session" else 4}
+
+
+def test_the_cli_lists_them_when_asked(project: Project) -> None:
+    def listed(*extra: str) -> set[str]:
+        done = project.server.cli("sessions", "list", "--project", project.name, "--json", *extra)
+        assert done.returncode == 0, done.stderr
+        return {row["session_id"] for row in json.loads(done.stdout)["items"]}
+
+    assert "experiment-run-1" not in listed()
+    assert listed("--experiments", "only") == {"experiment-run-1"}

@@ -18,6 +18,7 @@ from lamina.cli.common import (
     show,
     yes_option,
 )
+from lamina.store.queries import EXPERIMENTS_SHOWN
 from lamina.store.scores import OUTCOME
 
 # -- sessions and traces ------------------------------------------------------------------------
@@ -36,6 +37,13 @@ def sessions() -> None:
     "--search", "q", default=None, help="Only sessions whose inputs or outputs contain this."
 )
 @click.option("--sort", default="start_time", show_default=True)
+@click.option(
+    "--experiments",
+    type=click.Choice(EXPERIMENTS_SHOWN),
+    default="exclude",
+    show_default=True,
+    help="The sessions of experiment runs: left out, with the others, or alone.",
+)
 @json_option
 @data_dir_option
 @handle_errors
@@ -45,11 +53,12 @@ def sessions_list(
     user_id: str | None,
     q: str | None,
     sort: str,
+    experiments: str,
     as_json: bool,
     data_dir: Path,
 ) -> None:
     """List the newest sessions."""
-    params = {"limit": str(limit), "sort": sort}
+    params = {"limit": str(limit), "sort": sort, "experiments": experiments}
     if user_id:
         params["user_id"] = user_id
     if q:
