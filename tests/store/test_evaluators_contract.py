@@ -305,3 +305,16 @@ def test_checks_read_their_spans_fields_as_get_traces_reads_them(store: Store) -
     assert "attributes" not in cut and "events" not in cut
     assert store.check_traces("prj_b", [first[0].trace_id]) == []
     assert store.check_traces("prj_a", []) == []
+
+
+def test_runs_queued_together_are_claimed_a_target_at_a_time(store: Store) -> None:
+    """Of runs queued at one time (a poll queues every evaluator's at one time), a
+    claim takes a target's runs together: a batch of checks reads the session once."""
+    judges = [store.put_evaluator("prj_a", evaluator(f"check-{n}")) for n in range(3)]
+    for judge in judges:  # each evaluator's runs queued in turn, as a poll does
+        runs = [queued("prj_a", judge, f"s-{t}", "1:1", 5000) for t in (3, 1, 4, 2)]
+        store.queue_runs("prj_a", runs)
+    claimed = store.claim_runs("server-1", 10 * SECOND, 60 * SECOND, 6)
+    assert sorted(run.target_id for run in claimed) == ["s-1"] * 3 + ["s-2"] * 3
+    rest = store.claim_runs("server-1", 10 * SECOND, 60 * SECOND, 6)
+    assert sorted(run.target_id for run in rest) == ["s-3"] * 3 + ["s-4"] * 3

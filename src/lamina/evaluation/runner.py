@@ -142,8 +142,14 @@ class Runner:
         self._checks_only = bool(fresh) and not others
         for run in others:
             self._pool.submit(self._do, run)
-        for at in range(self.concurrency):  # a batch a worker
-            if batch := checks[at :: self.concurrency]:
+        batches: list[list[Run]] = [[] for _ in range(self.concurrency)]
+        targets: dict[tuple[str, str, str], list[Run]] = {}
+        for run in checks:  # a target's runs in one batch: it is read once
+            targets.setdefault((run.project_id, run.target, run.target_id), []).append(run)
+        for at, of_target in enumerate(targets.values()):  # a batch a worker
+            batches[at % self.concurrency] += of_target
+        for batch in batches:
+            if batch:
                 self._pool.submit(self._do_checks, batch)
         return len(claimed)
 

@@ -404,8 +404,11 @@ class Store(Protocol):
     def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
         """Hold up to ``limit`` runs of any project for ``owner`` until now + lease:
         queued ones due by now, and running ones whose lease ran out (their server
-        stopped). Two servers never both hold one run. The runs come back running,
-        ``attempts`` counted; :meth:`save_run` then writes each one's end."""
+        stopped), the oldest queued first and, of those queued at one time, a target's
+        runs together (a poll queues every evaluator's at one time: a batch of checks
+        then reads a session once for all of them). Two servers never both hold one
+        run. The runs come back running, ``attempts`` counted; :meth:`save_run` then
+        writes each one's end."""
 
     def save_run(self, run: Run) -> None:
         """Write the run's new state (its evaluator's project keeps it)."""

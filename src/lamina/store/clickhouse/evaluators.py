@@ -202,7 +202,7 @@ def claim_runs(db: Connection, owner: str, now_ns: int, lease_ns: int, limit: in
         f"SELECT {_RUN_COLUMNS} FROM evaluator_runs FINAL "
         "WHERE (status = 'queued' AND not_before_ns <= {now:Int64}) "
         "OR (status = 'running' AND lease_until_ns < {now:Int64}) "
-        "ORDER BY queued_ns LIMIT {limit:UInt32}",
+        "ORDER BY queued_ns, target_id LIMIT {limit:UInt32}",
         {"now": now_ns, "limit": limit},
     )
     candidates = [_run(row) for row in rows]

@@ -151,7 +151,7 @@ def claim_runs(
                     SELECT rowid FROM evaluator_runs
                     WHERE (status = 'queued' AND not_before_ns <= ?)
                         OR (status = 'running' AND lease_until_ns < ?)
-                    ORDER BY queued_ns LIMIT ?
+                    ORDER BY queued_ns, target_id LIMIT ?
                 )
                 RETURNING {_RUN}
                 """,
