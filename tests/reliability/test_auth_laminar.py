@@ -135,6 +135,17 @@ def test_another_projects_key_changes_none_of_the_owners(world: World) -> None:
     ):
         answer = world.call("POST", path, other, body)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    # a score by the owner's span's id finds no span; by its trace's id it is the other
+    # project's own score (a score may name a trace not stored yet), not the owner's
+    trace_hex = uuid.UUID(world.trace_id).hex
+    span_id = world.server.api(f"/api/v1/traces/{trace_hex}", key=world.key)["spans"][0]["span_id"]
+    span_uuid = str(uuid.UUID(hex=span_id.rjust(32, "0")))
+    scored = world.call(
+        "POST", "/v1/evaluators/score", other, {"name": "i", "score": 0, "spanId": span_uuid}
+    )
+    assert scored.status_code == 404 and scored.json()["error"]["code"] == "not_found"
+    body = {"name": "intruder", "score": 0, "traceId": world.trace_id}
+    assert world.call("POST", "/v1/evaluators/score", other, body).status_code == 200
     # the same dataset name made by the other key is its own project's
     made = world.call(
         "POST",
@@ -150,6 +161,10 @@ def test_another_projects_key_changes_none_of_the_owners(world: World) -> None:
     assert [i["input"] for i in items] == ["secret case"]
     trace = server.api(f"/api/v1/traces/{uuid.UUID(world.trace_id).hex}", key=world.key)
     assert trace["tags"] == ["owners"] and "by" not in trace["metadata"]
+    owners_scores = server.api("/api/v1/scores", key=world.key, trace_id=trace_hex)["items"]
+    assert "intruder" not in {s["name"] for s in owners_scores}
+    theirs = server.api("/api/v1/scores", key=other, trace_id=trace_hex)["items"]
+    assert [s["name"] for s in theirs] == ["intruder"]
 
 
 def _project(world: World) -> str:

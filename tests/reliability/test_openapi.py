@@ -134,6 +134,9 @@ _CHECKED_AGAINST = {
     ("GET", "/v1/datasets/datapoints"),
     ("POST", "/v1/sql/query"),
     ("POST", "/v1/traces/metadata"),
+    # a score is given by traceId or by spanId (not both), a span's id as a UUID whose
+    # first half is zeros, and its value as the name's config says
+    ("POST", "/v1/evaluators/score"),
 }
 
 

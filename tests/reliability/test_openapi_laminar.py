@@ -34,7 +34,7 @@ def test_every_laminar_operation_keeps_to_its_description(
 ) -> None:
     server, key = described
     operations = _operations(server, laminar=True)
-    assert len(operations) == 9
+    assert len(operations) == 10
     for operation in operations:
         _check(server, operation, mode, key)
 

@@ -224,6 +224,34 @@ def paths() -> dict[str, Any]:
                 ),
             )
         },
+        "/v1/evaluators/score": {
+            "post": operation(
+                "Laminar's evaluators.score (the TypeScript SDK): a score on a stored "
+                "trace, given by traceId, or by spanId (the span's trace; a span's id is "
+                "its 16 hex digits after 16 zeros, as a UUID). metadata is not kept.",
+                "laminarScoreTrace",
+                (200, "LaminarScored", "Scored (source sdk)."),
+                (400, 401, 404, 413, 503),
+                body=json_body(
+                    _open(
+                        {
+                            "name": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": judged.MAX_NAME,
+                                "pattern": judged.NAME.pattern,
+                            },
+                            "score": {"type": "number"},
+                            "source": {"type": "string", "nullable": True},
+                            "metadata": _OBJECT_OR_NULL,
+                            "traceId": UUID,
+                            "spanId": UUID,
+                        },
+                        ("name", "score"),
+                    )
+                ),
+            )
+        },
         "/v1/traces/metadata": {
             "post": operation(
                 "Laminar's traces.push_metadata: set metadata keys on a stored trace.",
@@ -279,4 +307,5 @@ def schemas() -> dict[str, Any]:
         ),
         "LaminarRows": an_object({"data": {"type": "array", "items": {"type": "object"}}}),
         "LaminarDone": an_object({}),
+        "LaminarScored": an_object({"score": ref("Score")}),
     }
