@@ -5,7 +5,8 @@
 #     setup.py, constraints.txt or the C decoder changes);
 #   - with --test, what only the tests need: .venv-compat with the other SDKs the
 #     compatibility tests run (lmnr, traceloop-sdk), the TypeScript SDK's npm packages
-#     (npm ci in sdk-js), and Debian's Chromium (the browser tests drive it through
+#     (npm ci in sdk-js), Laminar's TypeScript SDK (npm ci in tests/compat/lmnr-js), and
+#     Debian's Chromium (the browser tests drive it through
 #     Playwright).
 # Used by `make run` and `make test`; safe to run again.
 set -euo pipefail
@@ -76,6 +77,20 @@ if [ ! -f sdk-js/node_modules/.package-lock.json ] \
   || [ sdk-js/package-lock.json -nt sdk-js/node_modules/.package-lock.json ]; then
   echo "Installing the TypeScript SDK's packages (npm ci in sdk-js)"
   (cd sdk-js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Laminar's own TypeScript SDK (@lmnr-ai/lmnr), exactly as tests/compat/lmnr-js/
+# package-lock.json pins it (tests/compat/test_laminar_js.py). --ignore-scripts: of its
+# packages only esbuild (its CLI's bundler, which evaluate() does not use) and
+# protobufjs (a version check) have install scripts; nothing is fetched but the npm
+# packages the lock lists. The lock was completed by hand with the platform builds of
+# @lmnr-ai/claude-code-proxy (an optional dependency) that the registry answered 404
+# for (darwin, win32, linux arm64): npm ci refuses a lock without every optional
+# package, and skips those of other platforms without fetching them.
+if [ ! -f tests/compat/lmnr-js/node_modules/.package-lock.json ] \
+  || [ tests/compat/lmnr-js/package-lock.json -nt tests/compat/lmnr-js/node_modules/.package-lock.json ]; then
+  echo "Installing Laminar's TypeScript SDK for the compatibility tests (npm ci in tests/compat/lmnr-js)"
+  (cd tests/compat/lmnr-js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -1,0 +1,88 @@
+// Laminar's TypeScript SDK (@lmnr-ai/lmnr), unchanged, against Lamina: what a Laminar
+// user's evaluation script does, pointed at Lamina by the settings they would change
+// (baseUrl, httpPort, grpcPort, projectApiKey). Run by tests/compat/test_laminar_js.py,
+// which reads back through Lamina's JSON API what this prints as its last line (JSON):
+// the ids, outputs and scores computed here.
+//
+// Environment: LAMINA_URL (http://127.0.0.1:PORT), LAMINA_GRPC_PORT, LAMINA_KEY, RUN.
+
+import { evaluate, LaminarClient, LaminarDataset } from "@lmnr-ai/lmnr";
+
+const lamina = new URL(process.env.LAMINA_URL);
+const run = process.env.RUN;
+const settings = {
+  baseUrl: `${lamina.protocol}//${lamina.hostname}`,
+  httpPort: Number(lamina.port),
+  grpcPort: Number(process.env.LAMINA_GRPC_PORT),
+  projectApiKey: process.env.LAMINA_KEY,
+};
+const client = new LaminarClient({
+  baseUrl: settings.baseUrl,
+  port: settings.httpPort,
+  projectApiKey: settings.projectApiKey,
+});
+
+const evaluators = {
+  exact: (output, target) => (output === target.answer ? 1 : 0),
+  length: (output) => output.length,
+};
+// What each item's output and scores must be: the executors' and evaluators' own work.
+const expected = (cases, executor) =>
+  cases.map((c, index) => {
+    const output = executor(c.data);
+    return { index, output, exact: output === c.target.answer ? 1 : 0, length: output.length };
+  });
+
+const shout = (text) => text.toUpperCase();
+const reverse = (text) => [...text].reverse().join("");
+
+// An inline list, a sync executor.
+const inlineCases = [
+  { data: "one", target: { answer: "ONE" } },
+  { data: "two", target: { answer: "2" } },
+];
+const inline = await evaluate({
+  data: inlineCases,
+  executor: shout,
+  evaluators,
+  name: `js-inline-${run}`,
+  groupName: `lmnr-js-${run}`,
+  config: settings,
+});
+
+// A dataset pushed (made by the push), pulled back, then evaluated by an async executor.
+const dataset = `lmnr-js-ds-${run}`;
+const datasetCases = [
+  { data: "abc", target: { answer: "cba" }, metadata: { n: 0 } },
+  { data: "level", target: { answer: "?" }, metadata: { n: 1 } },
+  { data: "xy", target: { answer: "yx" }, metadata: { n: 2 } },
+];
+const pushed = await client.datasets.push({ points: datasetCases, name: dataset, createDataset: true });
+const found = await client.datasets.getDatasetByName(dataset);
+const listed = (await client.datasets.listDatasets()).map((d) => d.name);
+const pulled = await client.datasets.pull({ name: dataset, offset: 1, limit: 2 });
+const fromDataset = await evaluate({
+  data: new LaminarDataset(dataset),
+  executor: async (text) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return reverse(text);
+  },
+  evaluators,
+  name: `js-dataset-${run}`,
+  groupName: `lmnr-js-${run}`,
+  config: settings,
+});
+
+console.log(
+  JSON.stringify({
+    inline: { ...inline, expected: expected(inlineCases, shout) },
+    fromDataset: { ...fromDataset, expected: expected(datasetCases, reverse) },
+    pushedDatasetId: pushed.datasetId,
+    foundId: found[0]?.id,
+    listed,
+    pulled: {
+      total: pulled.totalCount,
+      items: pulled.items.map(({ data, target, metadata }) => ({ data, target, metadata })),
+    },
+  }),
+);

@@ -1,0 +1,127 @@
+"""Laminar's own API (#24) from Laminar's TypeScript SDK: the real ``@lmnr-ai/lmnr``
+(tests/compat/lmnr-js/, pinned by its package-lock.json), unchanged, pointed at a real
+``lamina serve`` by ``baseUrl``/``httpPort``/``grpcPort``/``projectApiKey``, runs
+``evaluate`` over an inline list (a sync executor) and over a dataset it pushed to Lamina
+and pulled back (an async executor), two evaluators each (lmnr-js/evaluate_app.mjs, one
+Node process). Read back through Lamina's JSON API: the experiments' items hold exactly
+the outputs and scores the script computed, each linked to its trace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.compat.conftest import COMPAT, REPO, assert_clean, new_run
+from tests.compat.test_laminar_api import _CLIENT_PREFIXES, Ran, _items
+from tests.conftest import LaminaServer
+
+LMNR_JS = COMPAT / "lmnr-js"
+
+
+@pytest.fixture(scope="module")
+def lmnr_js() -> Path:
+    """lmnr-js/ with its packages installed (scripts/setup.sh --test installs them)."""
+    if not (LMNR_JS / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["bash", str(REPO / "scripts" / "setup.sh"), "--test"], cwd=REPO, check=True)
+    return LMNR_JS
+
+
+@pytest.fixture(scope="module")
+def ran(server: LaminaServer, lmnr_js: Path) -> Ran:
+    run = new_run()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(_CLIENT_PREFIXES)},
+        "LAMINA_URL": server.url,
+        "LAMINA_GRPC_PORT": server.grpc_target.rsplit(":", 1)[1],
+        "LAMINA_KEY": server.api_key,
+        "RUN": run,
+    }
+    done = subprocess.run(
+        ["node", "evaluate_app.mjs"],
+        cwd=lmnr_js,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = f"evaluate_app.mjs exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, report
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, report
+    return Ran(run, json.loads(lines[-1]), done.stderr)
+
+
+def _check_items(server: LaminaServer, items: list[dict[str, Any]], expected: list[Any]) -> None:
+    """Each item holds the output and scores the script computed, and its trace holds
+    the executor's call, the evaluators' and the same scores."""
+    assert [item["index"] for item in items] == [case["index"] for case in expected]
+    for item, case in zip(items, expected, strict=True):
+        assert item["output"] == case["output"]
+        assert item["scores"] == {"exact": case["exact"], "length": case["length"]}
+        trace = server.wait_for(
+            f"/api/v1/traces/{item['trace_id']}", lambda t: len(t["spans"]) >= 4
+        )
+        names = {span["name"] for span in trace["spans"]}
+        assert {"evaluation", "executor", "exact", "length"} <= names
+        given = {s["name"]: s["value"] for s in trace["scores"] if s["source"] == "experiment"}
+        assert given == item["scores"]
+
+
+def test_evaluate_over_an_inline_list_is_an_experiment_with_its_scores(
+    server: LaminaServer, ran: Ran
+) -> None:
+    inline = ran.output["inline"]
+    assert "errorMessage" not in inline, inline
+    run, items = _items(server, inline["evaluationId"])
+    assert run["name"] == f"js-inline-{ran.run}"
+    assert run["group"] == f"lmnr-js-{ran.run}"
+    assert [item["input"] for item in items] == ["one", "two"]
+    assert [item["expected_output"] for item in items] == [{"answer": "ONE"}, {"answer": "2"}]
+    _check_items(server, items, inline["expected"])
+    assert run["averages"] == pytest.approx(inline["averageScores"])
+    assert_clean(ran.stderr)
+
+
+def test_evaluate_over_a_dataset_pulled_from_lamina_links_its_items(
+    server: LaminaServer, ran: Ran
+) -> None:
+    from_dataset = ran.output["fromDataset"]
+    assert "errorMessage" not in from_dataset, from_dataset
+    stored = server.api(f"/api/v1/datasets/lmnr-js-ds-{ran.run}/items", limit=50)["items"]
+    run, items = _items(server, from_dataset["evaluationId"])
+    assert run["group"] == f"lmnr-js-{ran.run}"
+    assert [item["item_id"] for item in items] == [item["item_id"] for item in stored]
+    assert [item["input"] for item in items] == ["abc", "level", "xy"]
+    _check_items(server, items, from_dataset["expected"])
+    assert run["averages"] == pytest.approx(from_dataset["averageScores"])
+    group = server.api("/api/v1/experiments", group=f"lmnr-js-{ran.run}")["items"]
+    assert {g["experiment_id"] for g in group} == {
+        ran.output["inline"]["evaluationId"],
+        from_dataset["evaluationId"],
+    }
+
+
+def test_datasets_push_creates_and_pull_reads_back(server: LaminaServer, ran: Ran) -> None:
+    out = ran.output
+    dataset = f"lmnr-js-ds-{ran.run}"
+    assert out["pushedDatasetId"] == out["foundId"]
+    assert dataset in out["listed"]
+    cases = [("abc", "cba"), ("level", "?"), ("xy", "yx")]
+    assert out["pulled"] == {
+        "total": 3,
+        "items": [
+            {"data": data, "target": {"answer": answer}, "metadata": {"n": n}}
+            for n, (data, answer) in enumerate(cases)
+            if n >= 1
+        ],
+    }
+    stored = server.api(f"/api/v1/datasets/{dataset}/items", limit=50)["items"]
+    assert [(i["input"], i["expected_output"], i["metadata"]) for i in stored] == [
+        (data, {"answer": answer}, {"n": n}) for n, (data, answer) in enumerate(cases)
+    ]
