@@ -2,9 +2,11 @@
 (tests/compat/lmnr-js/, pinned by its package-lock.json), unchanged, pointed at a real
 ``lamina serve`` by ``baseUrl``/``httpPort``/``grpcPort``/``projectApiKey``, runs
 ``evaluate`` over an inline list (a sync executor) and over a dataset it pushed to Lamina
-and pulled back (an async executor), two evaluators each (lmnr-js/evaluate_app.mjs, one
-Node process). Read back through Lamina's JSON API: the experiments' items hold exactly
-the outputs and scores the script computed, each linked to its trace.
+and pulled back (an async executor), two evaluators each, and scores a traced call with
+``evaluators.score`` by trace id and by span id (lmnr-js/evaluate_app.mjs, one Node
+process). Read back through Lamina's JSON API: the experiments' items hold exactly the
+outputs and scores the script computed, each linked to its trace; the link evaluate
+printed leads to the run's page; the scores are on the trace.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.compat.conftest import COMPAT, REPO, assert_clean, new_run
@@ -85,6 +88,10 @@ def test_evaluate_over_an_inline_list_is_an_experiment_with_its_scores(
     assert [item["expected_output"] for item in items] == [{"answer": "ONE"}, {"answer": "2"}]
     _check_items(server, items, inline["expected"])
     assert run["averages"] == pytest.approx(inline["averageScores"])
+    # the results link (frontendPort: Lamina's port) leads to the run's page
+    assert inline["url"].startswith(server.url + "/project/")
+    opened = httpx.get(inline["url"], follow_redirects=False, timeout=30)
+    assert opened.status_code == 303 and opened.headers["location"] == run["url"]
     assert_clean(ran.stderr)
 
 
@@ -125,3 +132,13 @@ def test_datasets_push_creates_and_pull_reads_back(server: LaminaServer, ran: Ra
     assert [(i["input"], i["expected_output"], i["metadata"]) for i in stored] == [
         (data, {"answer": answer}, {"n": n}) for n, (data, answer) in enumerate(cases)
     ]
+
+
+def test_evaluators_score_lands_on_the_trace_by_trace_or_span_id(
+    server: LaminaServer, ran: Ran
+) -> None:
+    scored = ran.output["scored"]
+    trace = server.api(f"/api/v1/traces/{scored['traceId']}")
+    assert trace["name"] == f"scored-{ran.run}"
+    given = sorted((s["name"], s["value"], s["span_id"], s["source"]) for s in trace["scores"])
+    assert given == [("quality", 0.9, None, "sdk"), ("relevance", 0.4, scored["spanId"], "sdk")]

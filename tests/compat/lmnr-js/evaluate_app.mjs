@@ -1,12 +1,12 @@
 // Laminar's TypeScript SDK (@lmnr-ai/lmnr), unchanged, against Lamina: what a Laminar
 // user's evaluation script does, pointed at Lamina by the settings they would change
-// (baseUrl, httpPort, grpcPort, projectApiKey). Run by tests/compat/test_laminar_js.py,
+// (baseUrl, httpPort, grpcPort, projectApiKey; frontendPort for the results link). Run by tests/compat/test_laminar_js.py,
 // which reads back through Lamina's JSON API what this prints as its last line (JSON):
 // the ids, outputs and scores computed here.
 //
 // Environment: LAMINA_URL (http://127.0.0.1:PORT), LAMINA_GRPC_PORT, LAMINA_KEY, RUN.
 
-import { evaluate, LaminarClient, LaminarDataset } from "@lmnr-ai/lmnr";
+import { evaluate, Laminar, LaminarClient, LaminarDataset, observe } from "@lmnr-ai/lmnr";
 
 const lamina = new URL(process.env.LAMINA_URL);
 const run = process.env.RUN;
@@ -16,6 +16,7 @@ const settings = {
   grpcPort: Number(process.env.LAMINA_GRPC_PORT),
   projectApiKey: process.env.LAMINA_KEY,
 };
+const evaluateSettings = { ...settings, frontendPort: settings.httpPort };
 const client = new LaminarClient({
   baseUrl: settings.baseUrl,
   port: settings.httpPort,
@@ -47,7 +48,7 @@ const inline = await evaluate({
   evaluators,
   name: `js-inline-${run}`,
   groupName: `lmnr-js-${run}`,
-  config: settings,
+  config: evaluateSettings,
 });
 
 // A dataset pushed (made by the push), pulled back, then evaluated by an async executor.
@@ -70,11 +71,32 @@ const fromDataset = await evaluate({
   evaluators,
   name: `js-dataset-${run}`,
   groupName: `lmnr-js-${run}`,
-  config: settings,
+  config: evaluateSettings,
 });
+
+// evaluators.score on a traced call: by its trace id, and by its span id alone (a span
+// is found once it is stored: a 404 until then, retried a bounded number of times).
+Laminar.initialize(settings);
+const scored = await observe({ name: `scored-${run}` }, async () => {
+  const context = Laminar.getCurrentSpan().spanContext();
+  return { traceId: context.traceId, spanId: context.spanId };
+});
+await Laminar.flush();
+await client.evaluators.score({ name: "quality", traceId: scored.traceId, score: 0.9, metadata: { by: "js" } });
+for (let attempt = 1; ; attempt++) {
+  try {
+    await client.evaluators.score({ name: "relevance", spanId: scored.spanId, score: 0.4 });
+    break;
+  } catch (error) {
+    if (attempt >= 100 || !String(error.message).startsWith("404")) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+await Laminar.shutdown();
 
 console.log(
   JSON.stringify({
+    scored,
     inline: { ...inline, expected: expected(inlineCases, shout) },
     fromDataset: { ...fromDataset, expected: expected(datasetCases, reverse) },
     pushedDatasetId: pushed.datasetId,
