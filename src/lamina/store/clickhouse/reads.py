@@ -126,19 +126,27 @@ def get_trace(db: Connection, project_id: str, trace_id: str) -> Row | None:
     return trace
 
 
+def _found_traces(
+    db: Connection, project_id: str, trace_ids: Sequence[str]
+) -> tuple[list[str], dict[str, Row], dict[str, Any]]:
+    """The ids asked for (each once, in order), the project's trace rows among them by
+    id, and the parameters that read their spans (the traces and the time they span)."""
+    wanted = list(dict.fromkeys(trace_ids))
+    params: dict[str, Any] = {"project": project_id, "traces": wanted}
+    found = {row["trace_id"]: row for row in db.query(sql.many_traces(), params)} if wanted else {}
+    if found:
+        params["traces"] = list(found)
+        params["first"] = min(row["start_ns"] for row in found.values())
+        params["last"] = max(max(row["end_ns"], row["last_start_ns"]) for row in found.values())
+    return wanted, found, params
+
+
 def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
     """What :func:`get_trace` answers for each of ``trace_ids`` the project has (each
     once), in their order: two statements however many traces there are."""
-    wanted = list(dict.fromkeys(trace_ids))
-    if not wanted:
-        return []
-    params: dict[str, Any] = {"project": project_id, "traces": wanted}
-    found = {row["trace_id"]: row for row in db.query(sql.many_traces(), params)}
+    wanted, found, params = _found_traces(db, project_id, trace_ids)
     if not found:
         return []
-    params["traces"] = list(found)
-    params["first"] = min(row["start_ns"] for row in found.values())
-    params["last"] = max(max(row["end_ns"], row["last_start_ns"]) for row in found.values())
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
     for span in db.query(sql.MANY_TRACES_CUT_SPANS, params):
         spans[span.pop("trace_id")].append(cut_span_row(span))
@@ -153,16 +161,9 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
 def check_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
     """:func:`get_traces` as a check reads it: each trace's row, and its spans'
     CHECK_SPAN_FIELDS (input and output cut alike); no scores, no span JSON."""
-    wanted = list(dict.fromkeys(trace_ids))
-    if not wanted:
-        return []
-    params: dict[str, Any] = {"project": project_id, "traces": wanted}
-    found = {row["trace_id"]: row for row in db.query(sql.many_traces(), params)}
+    wanted, found, params = _found_traces(db, project_id, trace_ids)
     if not found:
         return []
-    params["traces"] = list(found)
-    params["first"] = min(row["start_ns"] for row in found.values())
-    params["last"] = max(max(row["end_ns"], row["last_start_ns"]) for row in found.values())
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
     for span in db.query(_CHECK_SPANS, params):
         owner = span.pop("trace_id")
