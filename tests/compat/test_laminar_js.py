@@ -142,3 +142,14 @@ def test_evaluators_score_lands_on_the_trace_by_trace_or_span_id(
     assert trace["name"] == f"scored-{ran.run}"
     given = sorted((s["name"], s["value"], s["span_id"], s["source"]) for s in trace["scores"])
     assert given == [("quality", 0.9, None, "sdk"), ("relevance", 0.4, scored["spanId"], "sdk")]
+
+
+def test_a_dataset_is_made_read_by_its_id_and_deleted(server: LaminaServer, ran: Ran) -> None:
+    empty = ran.output["emptyDataset"]
+    made = empty["made"]
+    assert made["name"] == f"lmnr-js-empty-{ran.run}"
+    assert empty["byId"] == made and empty["deleted"] == made
+    assert empty["renamed"].startswith("501 ") and "renaming of a dataset" in empty["renamed"]
+    assert empty["afterDelete"] == []
+    listed = server.api("/api/v1/datasets")["items"]
+    assert made["name"] not in {d["name"] for d in listed}

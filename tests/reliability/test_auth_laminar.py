@@ -129,6 +129,9 @@ def test_another_projects_key_changes_none_of_the_owners(world: World) -> None:
         {"datasetId": owners, "datapoints": [{"data": "x"}]},
     )
     assert pushed.status_code == 404
+    for method in ("GET", "DELETE"):
+        answer = world.call(method, f"/v1/datasets/{owners}", other)
+        assert answer.status_code == 404, answer.text
     for path, body in (
         ("/v1/tag", {"traceId": world.trace_id, "names": ["intruder"]}),
         ("/v1/traces/metadata", {"traceId": world.trace_id, "metadata": {"by": "intruder"}}),

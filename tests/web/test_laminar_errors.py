@@ -147,3 +147,16 @@ def test_updating_one_datapoint_by_its_id_is_a_501_saying_what_to_do(
 ) -> None:
     answer = _call(server, "POST", f"/v1/evals/{eval_id}/datapoints/{MISSING}", {"scores": {}})
     _error(answer, 501, "not_supported", "save_datapoints")
+
+
+def test_a_dataset_by_its_id_names_what_is_wrong(server: LaminaServer) -> None:
+    _error(_call(server, "POST", "/v1/datasets", {"name": "no spaces"}), 400, "bad_request", "name")
+    _error(_call(server, "GET", "/v1/datasets/not-a-uuid"), 400, "bad_request", "datasetId")
+    for method in ("GET", "DELETE"):
+        _error(_call(server, method, f"/v1/datasets/{MISSING}"), 404, "not_found", MISSING)
+    _error(
+        _call(server, "PATCH", f"/v1/datasets/{MISSING}", {"name": "b"}),
+        501,
+        "not_supported",
+        "renaming of a dataset",
+    )

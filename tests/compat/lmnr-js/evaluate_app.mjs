@@ -62,6 +62,15 @@ const pushed = await client.datasets.push({ points: datasetCases, name: dataset,
 const found = await client.datasets.getDatasetByName(dataset);
 const listed = (await client.datasets.listDatasets()).map((d) => d.name);
 const pulled = await client.datasets.pull({ name: dataset, offset: 1, limit: 2 });
+// An empty dataset made, read by its id, refused a new name, deleted.
+const made = await client.datasets.create(`lmnr-js-empty-${run}`);
+const byId = await client.datasets.getById(made.id);
+const renamed = await client.datasets.update(made.id, "new name").then(
+  () => "renamed",
+  (error) => error.message,
+);
+const deleted = await client.datasets.delete(made.id);
+const afterDelete = await client.datasets.getDatasetByName(`lmnr-js-empty-${run}`);
 const fromDataset = await evaluate({
   data: new LaminarDataset(dataset),
   executor: async (text) => {
@@ -97,6 +106,7 @@ await Laminar.shutdown();
 console.log(
   JSON.stringify({
     scored,
+    emptyDataset: { made, byId, renamed, deleted, afterDelete },
     inline: { ...inline, expected: expected(inlineCases, shout) },
     fromDataset: { ...fromDataset, expected: expected(datasetCases, reverse) },
     pushedDatasetId: pushed.datasetId,

@@ -2,6 +2,11 @@
 what ``LaminarClient().datasets`` and ``LaminarDataset`` of Laminar's SDKs call.
 
 - ``GET /v1/datasets`` (``?name=`` for one) lists ``[{id, name, createdAt}]``;
+- ``POST /v1/datasets`` ``{name}`` makes an empty dataset (the TypeScript SDK's
+  ``datasets.create``; the project's dataset of that name when it has one), answering it
+  as listed; ``GET`` and ``DELETE /v1/datasets/{id}`` (``getById``, ``delete``) answer
+  it, the second after deleting it and its items. Renaming one (``PATCH``,
+  ``update``) is a 501: Lamina names a dataset for good;
 - ``POST /v1/datasets/datapoints`` ``{name | datasetId, datapoints, createDataset}``
   adds items: a datapoint's ``data`` is the item's input, ``target`` its expected output,
   ``metadata`` its metadata, ``id`` (a UUID) its id; with ``createDataset`` the dataset
@@ -33,7 +38,7 @@ from lamina.store.queries import MAX_LIMIT, Cursor
 from lamina.web.access import project_of
 from lamina.web.api import JSONResponse
 from lamina.web.laminar import ids
-from lamina.web.laminar.wire import json_object
+from lamina.web.laminar.wire import json_object, not_supported
 
 MiB = 1024 * 1024
 MAX_PUSH_BODY = 32 * MiB
@@ -104,6 +109,42 @@ async def _push(request: Request) -> Response:
     dataset, made = await run_in_threadpool(push)
     return JSONResponse(
         {"datasetId": ids.dataset_uuid(project_id, dataset.name)}, 201 if made else 200
+    )
+
+
+async def _create(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    given = await json_object(request, runtime)
+    name = datasets.check_name(given.get("name"))
+    dataset, made = await run_in_threadpool(
+        datasets.create, runtime.store, project_id, {"name": name}
+    )
+    return JSONResponse(_present(project_id, dataset), 201 if made else 200)
+
+
+async def _by_id(request: Request) -> Response:
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    dataset_id = request.path_params["dataset_id"]
+    store = runtime.store
+
+    def find_it() -> Dataset:
+        found = _find(store, project_id, None, dataset_id)
+        if found is None:
+            raise _missing(None, dataset_id)
+        if request.method == "DELETE" and store.delete_dataset(project_id, found.name) is None:
+            raise _missing(None, dataset_id)
+        return found
+
+    return JSONResponse(_present(project_id, await run_in_threadpool(find_it)))
+
+
+async def _rename(request: Request) -> Response:
+    await project_of(request)
+    raise not_supported(
+        "renaming of a dataset",
+        "A Lamina dataset keeps its name; push its items to a dataset of the new name.",
     )
 
 
@@ -192,6 +233,10 @@ def _whole(text: str, field: str, least: int, most: int) -> int:
 
 routes = [
     Route("/v1/datasets", _list),
+    Route("/v1/datasets", _create, methods=["POST"]),
     Route("/v1/datasets/datapoints", _push, methods=["POST"]),
     Route("/v1/datasets/datapoints", _pull),
+    # after the datapoints: a dataset's id is any path segment
+    Route("/v1/datasets/{dataset_id}", _by_id, methods=["GET", "DELETE"]),
+    Route("/v1/datasets/{dataset_id}", _rename, methods=["PATCH"]),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.evaluation import experiments
+from lamina.evaluation.datasets import NAME as DATASET_NAME
 from lamina.query import scores as judged
 from lamina.query.console import MAX_QUERY_CHARS
 from lamina.store.labels import MAX_KEYS, MAX_TAGS
@@ -34,6 +35,7 @@ _NAME = {
     "maxLength": experiments.MAX_NAME_CHARS,
     "pattern": NOT_BLANK,
 }
+_DATASET_NAME = {"type": "string", "pattern": f"^{DATASET_NAME.pattern}$"}
 _ANY: dict[str, Any] = {"nullable": True, "description": "Any JSON value."}
 _OBJECT_OR_NULL = {"type": "object", "nullable": True}
 
@@ -140,7 +142,35 @@ def paths() -> dict[str, Any]:
                 (200, "LaminarDatasetList", "Every dataset (or the one named)."),
                 (400, 401),
                 [query("name", "Only the dataset of this name.")],
-            )
+            ),
+            "post": _made_too(
+                operation(
+                    "Laminar's datasets.create (TypeScript): make an empty dataset (201), "
+                    "or answer the project's dataset of that name (200).",
+                    "laminarCreateDataset",
+                    (200, "LaminarDataset", "The project had it."),
+                    (400, 401, 413),
+                    body=json_body(_open({"name": _DATASET_NAME}, ("name",))),
+                ),
+                "LaminarDataset",
+                "The dataset was made.",
+            ),
+        },
+        "/v1/datasets/{dataset_id}": {
+            "get": operation(
+                "Laminar's datasets.getById (TypeScript): the dataset of this Laminar id.",
+                "laminarGetDataset",
+                (200, "LaminarDataset", "The dataset."),
+                (400, 401, 404),
+                [_dataset_id()],
+            ),
+            "delete": operation(
+                "Laminar's datasets.delete (TypeScript): delete the dataset and its items.",
+                "laminarDeleteDataset",
+                (200, "LaminarDataset", "Deleted: the dataset as it was."),
+                (400, 401, 404),
+                [_dataset_id()],
+            ),
         },
         "/v1/datasets/datapoints": {
             "post": _also_made(
@@ -273,6 +303,22 @@ def paths() -> dict[str, Any]:
                 ),
             )
         },
+    }
+
+
+def _made_too(answer: dict[str, Any], schema: str, description: str) -> dict[str, Any]:
+    """An operation that may also answer 201, the same body."""
+    answer["responses"] = {"201": json_content(ref(schema), description), **answer["responses"]}
+    return answer
+
+
+def _dataset_id() -> dict[str, Any]:
+    return {
+        "name": "dataset_id",
+        "in": "path",
+        "required": True,
+        "description": "The dataset's Laminar id (a UUID, as GET /v1/datasets lists it).",
+        "schema": UUID,
     }
 
 
