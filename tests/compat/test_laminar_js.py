@@ -3,8 +3,9 @@
 ``lamina serve`` by ``baseUrl``/``httpPort``/``grpcPort``/``projectApiKey``, runs
 ``evaluate`` over an inline list (a sync executor) and over a dataset it pushed to Lamina
 and pulled back (an async executor), two evaluators each, and scores a traced call with
-``evaluators.score`` by trace id and by span id (lmnr-js/evaluate_app.mjs, one Node
-process). Read back through Lamina's JSON API: the experiments' items hold exactly the
+``evaluators.score`` by trace id and by span id, tags it, gives it metadata and finds it
+with ``sql.query``; makes, reads and deletes a dataset (lmnr-js/evaluate_app.mjs, one
+Node process). Read back through Lamina's JSON API: the experiments' items hold exactly the
 outputs and scores the script computed, each linked to its trace; the link evaluate
 printed leads to the run's page; the scores are on the trace.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,15 @@ def test_evaluators_score_lands_on_the_trace_by_trace_or_span_id(
     assert trace["name"] == f"scored-{ran.run}"
     given = sorted((s["name"], s["value"], s["span_id"], s["source"]) for s in trace["scores"])
     assert given == [("quality", 0.9, None, "sdk"), ("relevance", 0.4, scored["spanId"], "sdk")]
+
+
+def test_tags_metadata_and_sql_on_the_trace(server: LaminaServer, ran: Ran) -> None:
+    scored = ran.output["scored"]
+    trace = server.api(f"/api/v1/traces/{scored['traceId']}")
+    assert sorted(trace["tags"]) == ["js-tag", "reviewed"]
+    assert trace["metadata"]["reviewer"] == "bob"
+    trace_uuid = str(uuid.UUID(hex=scored["traceId"]))
+    assert ran.output["sql"] == [{"id": trace_uuid, "top_span_name": f"scored-{ran.run}"}]
 
 
 def test_a_dataset_is_made_read_by_its_id_and_deleted(server: LaminaServer, ran: Ran) -> None:

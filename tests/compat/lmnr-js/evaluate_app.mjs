@@ -101,11 +101,20 @@ for (let attempt = 1; ; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+// The same call tagged, given metadata and queried by SQL (Laminar's names).
+const tagged = await client.tags.tag(scored.traceId, ["js-tag", "reviewed"]);
+await client.traces.pushMetadata(scored.traceId, { reviewer: "bob" }, { failOnNotFound: true });
+const sql = await client.sql.query(
+  "SELECT id, top_span_name FROM traces WHERE id = {id:UUID}",
+  { id: scored.traceId },
+);
 await Laminar.shutdown();
 
 console.log(
   JSON.stringify({
     scored,
+    tagged,
+    sql,
     emptyDataset: { made, byId, renamed, deleted, afterDelete },
     inline: { ...inline, expected: expected(inlineCases, shout) },
     fromDataset: { ...fromDataset, expected: expected(datasetCases, reverse) },
