@@ -9,7 +9,9 @@ sessions list timed with them. Then evaluators (:mod:`bench.evaluators`, on a fi
 the spans): ingest beside three checks and an LLM judge, sessions checked a second,
 memory with the judge's endpoint down for 10 minutes. Then the Dashboard's charts and
 the SQL console (:mod:`bench.analytics`): each chart's API p50 and the Dashboard page at
-the full size, ingest beside console queries on a fifth. `--quick` is a small smoke run
+the full size, ingest beside console queries on a fifth. Then experiments
+(:mod:`bench.experiments`): ``lamina.evaluate`` over 1,000 items and the run's page.
+`--quick` is a small smoke run
 (seconds) used by the test suite so the benchmarks cannot rot.
 """
 
@@ -21,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import analytics, evaluators, ingest, limits
+from bench import analytics, evaluators, experiments, ingest, limits
 
 # name -> (target, unit, higher is better)
 TARGETS: dict[str, tuple[float, str, bool]] = {
@@ -50,6 +52,8 @@ TARGETS: dict[str, tuple[float, str, bool]] = {
     **evaluators.TARGETS,
     # the Dashboard's charts, its page, the SQL console and ingest beside it (bench.analytics)
     **analytics.TARGETS,
+    # lamina.evaluate over 1,000 items and the run's page (bench.experiments)
+    **experiments.TARGETS,
 }
 # Figures printed for the record, without a target: name -> unit. The ingest rate
 # counting until every span is stored in DuckDB; reads the benchmark adds (see
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     # a fifth of the spans; the judge down 10 minutes (2 s in a quick run)
     figures |= evaluators.measure(max(spans // 5, 2_000), 2 if args.quick else 600)
     figures |= analytics.measure_beside(max(spans // 5, 2_000))  # a fifth, as evaluators
+    figures |= experiments.measure(100 if args.quick else 1_000, runs)
     if result.scores is not None:
         given = result.scores
         figures["POST /api/v1/scores"] = given.batch_rate

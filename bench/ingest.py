@@ -150,9 +150,12 @@ PAGES = {
 }
 
 
-def page_times(url: str, runs: int) -> dict[str, tuple[float, float]]:
-    """p50 and p95 server time (ms, from the Server-Timing header) of each of PAGES,
-    signed in as the benchmark's user; nothing when the server has no such user."""
+def page_times(
+    url: str, runs: int, pages: dict[str, tuple[str, dict[str, str]]] | None = None
+) -> dict[str, tuple[float, float]]:
+    """p50 and p95 server time (ms, from the Server-Timing header) of each of ``pages``
+    (PAGES unless given), signed in as the benchmark's user; nothing when the server
+    has no such user."""
     with httpx.Client(base_url=url, timeout=60) as client:
         form = client.get("/signin").text
         token = re.search(r'name="csrf" value="([^"]+)"', form)
@@ -162,7 +165,7 @@ def page_times(url: str, runs: int) -> dict[str, tuple[float, float]]:
         if not signed_in or client.get("/p/default/traces").url.path == "/signin":
             return {}
         found: dict[str, tuple[float, float]] = {}
-        for name, (path, params) in PAGES.items():
+        for name, (path, params) in (PAGES if pages is None else pages).items():
             times = []
             for _ in range(runs):
                 response = client.get(path, params=params)

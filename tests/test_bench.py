@@ -45,6 +45,8 @@ def test_quick_benchmark_run_prints_every_target() -> None:
         "Dashboard page",
         "SQL: sessions by day",
         "ingest beside SQL queries",
+        "evaluate: 1,000 items",
+        "experiment page (1,000 items)",
     ):
         assert name in result.stdout
     assert "raw limits: decode" in result.stdout

@@ -139,3 +139,32 @@ def test_an_experiments_traces_are_hidden_from_the_lists_until_asked(
     chip = page.get_by_role("link", name="Remove filter Experiment runs: Shown with the others")
     expect(chip).to_be_visible()
     expect(page.locator("#rows")).to_contain_text("experiment-run-a")
+
+
+def test_a_long_run_shows_its_items_a_hundred_a_page_compared_too(page: Page, web: Seeded) -> None:
+    """A run of 250 items: its table holds 100 a page, the next page's link goes on
+    (keeping the comparison when comparing) and the last page has the last items."""
+    project, key = otlp.new_project(web.server, "long-run")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=web.url, headers=headers, timeout=30) as api:
+        _run(api, "long-v1", [f"answer {n}" for n in range(250)], [1] * 250)
+        _run(api, "long-v2", [f"answer {n}" for n in range(250)], [1] * 249 + [0])
+    page.goto(f"{web.url}/p/{project}/experiments/long-v2")
+    items = page.locator("table.experiment-items tbody tr")
+    expect(items).to_have_count(100)
+    expect(items.first).to_have_attribute("data-item", "0")
+    expect(page.locator("[data-average='exact']")).to_have_text("0.996")  # of all 250
+    page.get_by_role("link", name="Next items ›").first.click()
+    expect(items.first).to_have_attribute("data-item", "100")
+    page.get_by_role("link", name="Next items ›").first.click()
+    expect(items).to_have_count(50)
+    expect(items.last).to_have_attribute("data-item", "249")
+    expect(page.locator("[data-pager]").first).to_contain_text("items 201–250 of 250")
+    page.goto(f"{web.url}/p/{project}/experiments/long-v2?compare=long-v1")
+    compared = page.locator("table.comparison tbody tr")
+    expect(compared).to_have_count(100)
+    expect(compared.first).to_have_class("worse")  # the one that got worse, first
+    expect(compared.first).to_contain_text("question 249")
+    page.get_by_role("link", name="Next items ›").first.click()
+    expect(page.get_by_role("heading", name="Compared with long-v1")).to_be_visible()
+    expect(compared).to_have_count(100)

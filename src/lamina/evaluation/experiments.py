@@ -348,7 +348,8 @@ class Run:
     def errors(self) -> int:
         return sum(1 for item in self.items if item.error is not None)
 
-    def present(self, project_name: str) -> Row:
+    def present(self, project_name: str, window: slice = slice(None)) -> Row:
+        """The run with its items in ``window`` (all unless given)."""
         total = [c for c in self.costs.values() if c is not None]
         return {
             **present_experiment(self.experiment, project_name),
@@ -357,7 +358,7 @@ class Run:
             "cost": sum(total) if total else None,
             "items": [
                 present_item(item, self.costs.get(item.trace_id or ""), project_name)
-                for item in self.items
+                for item in self.items[window]
             ],
         }
 

@@ -29,6 +29,7 @@ from lamina.web.pages.base import Page
 from lamina.web.pages.render import viewer_zone
 
 RUNS_SHOWN = 50  # on the Experiments page, of the group chosen
+ITEMS_SHOWN = 100  # a run's items (or a comparison's rows) a page, from ?from=
 CHARTED = 30  # runs in the chart, the newest
 BRIEF_CHARS = 300
 
@@ -136,6 +137,20 @@ async def experiments_page(page: Page) -> Response:
     )
 
 
+def _pages(first: int, rows: int, compare: str | None) -> Row:
+    """The table's page: its first and last row (from 1), how many rows in all, and the
+    links to the pages before and after it (None where there is none)."""
+    kept = f"compare={quote(compare, safe='')}&" if compare else ""
+    later = first + ITEMS_SHOWN
+    return {
+        "first": min(first + 1, rows),
+        "last": min(later, rows),
+        "rows": rows,
+        "earlier": f"?{kept}from={max(0, first - ITEMS_SHOWN)}" if first > 0 else None,
+        "later": f"?{kept}from={later}" if later < rows else None,
+    }
+
+
 def _run_id(page: Page, name: str) -> str:
     given = page.request.path_params.get(name) or page.params.get(name, "")
     try:
@@ -163,17 +178,25 @@ async def experiment_page(page: Page) -> Response:
                 raise NotFound(f'No experiment "{other_id}" in this project.')
         return run, [o for o in others if o.experiment_id != experiment_id], other
 
+    try:
+        first = max(0, int(page.params.get("from") or 0))
+    except ValueError:
+        raise BadRequest("from must be a whole number of items.") from None
+    window = slice(first, first + ITEMS_SHOWN)
     run, others, other = await page.call(read, page.store)
-    shown = run.present(project.name)
-    names = sorted({name for item in shown["items"] for name in item["scores"]})
+    shown = run.present(project.name, window)
+    names = sorted({name for item in run.items for name in orjson.loads(item.scores)})
     older = [o for o in others if o.created_ns < run.experiment.created_ns]
     comparison = None
+    rows = len(run.items)
     if other is not None:
         pairs = experiments.compare(other.items, run.items)
+        rows = len(pairs)
         comparison = {
-            "run": other.present(project.name),
+            "run": other.present(project.name, slice(0)),
             "rows": [
-                _row(row, names) for row in experiments.present_comparison(pairs, project.name)
+                _row(row, names)
+                for row in experiments.present_comparison(pairs[window], project.name)
             ],
             "worse": sum(1 for pair in pairs if pair.worst < 0),
         }
@@ -185,6 +208,7 @@ async def experiment_page(page: Page) -> Response:
         others=[experiments.present_experiment(o, project.name) for o in others],
         previous=older[0].experiment_id if older else None,
         comparison=comparison,
+        pages=_pages(first, rows, other_id),
         brief=brief,
         when_of=moment,
         api_project=f"?project={quote(project.name, safe='')}",
