@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from lamina.evaluation import definition, llm
-from lamina.judge import JudgeError
+from lamina.judging import JudgeError
 from lamina.store.duckdb.store import DuckDBStore
 from lamina.store.evaluators import Evaluator
 from tests.fakes.llm import FakeLLM, judgement

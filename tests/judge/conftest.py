@@ -23,7 +23,7 @@ _ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class Target:
-    """What the evaluation runner hands the judge (lamina.judge.Target's shape)."""
+    """What the evaluation runner hands the judge (lamina.judging.Target's shape)."""
 
     kind: str
     session: Row | None

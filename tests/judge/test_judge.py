@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lamina.judge import JudgeError, LlmConfig, ScoreSpec, Verdict, judge, llm_config
+from lamina.judging import JudgeError, LlmConfig, ScoreSpec, Verdict, judge, llm_config
 from lamina.pricing import PriceTable
 from lamina.store.duckdb.store import DuckDBStore
 from tests.fakes.llm import FakeLLM, Reply, judgement

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lamina.errors import BadRequest
-from lamina.judge import VARIABLES, render_prompt, transcript_of, validate_prompt
-from lamina.judge.transcript import Transcript, Turn
+from lamina.judging import VARIABLES, render_prompt, transcript_of, validate_prompt
+from lamina.judging.transcript import Transcript, Turn
 from tests.judge.conftest import Target
 
 TRANSCRIPT = Transcript(

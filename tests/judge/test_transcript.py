@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from lamina.judge import transcript_of
-from lamina.judge.transcript import (
+from lamina.judging import transcript_of
+from lamina.judging.transcript import (
     CHARS_PER_TOKEN,
     MIN_BUDGET_TOKENS,
     ToolUse,

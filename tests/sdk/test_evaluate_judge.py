@@ -153,3 +153,22 @@ def test_another_projects_key_finds_no_evaluator(
         )
         assert refused.status_code == 404, refused.text
     assert len(fake.requests) == before
+
+
+def test_lamina_judge_is_the_sdks_function_even_beside_the_servers_judging_package() -> None:
+    """The server's LLM judge package was once ``lamina.judge`` too: once anything had
+    imported it, ``lamina.judge`` was that module, and ``lamina.judge("helpfulness")``
+    failed ("'module' object is not callable"). A fresh interpreter, both imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import lamina.judging, lamina.evaluation.runner\n"
+        "import lamina\n"
+        "from lamina import judge\n"
+        "assert lamina.judge is judge and callable(judge), lamina.judge\n"
+        "print(judge.__module__)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "lamina.sdk.judges"

@@ -29,7 +29,7 @@ import orjson
 from lamina.errors import BadRequest
 from lamina.evaluation import checks
 from lamina.evaluation.budget import DEFAULT_CALLS_PER_DAY, DEFAULT_TOKENS_PER_DAY
-from lamina.judge import validate_prompt
+from lamina.judging import validate_prompt
 from lamina.query.present import moment
 from lamina.store.evaluators import Evaluator
 

@@ -15,7 +15,7 @@ from typing import Any
 from lamina.evaluation import checks, llm
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import Target, metadata
-from lamina.judge import Verdict
+from lamina.judging import Verdict
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run
 from lamina.store.scores import Score

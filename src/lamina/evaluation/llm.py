@@ -1,5 +1,5 @@
 """An LLM judge evaluator's run: its key resolved, its endpoint checked, the judge
-called (:func:`lamina.judge.judge`) and its verdict made a score.
+called (:func:`lamina.judging.judge`) and its verdict made a score.
 
 Any project key can set a judge's ``base_url``, and the server calls it: a judge's
 host must be public (every address it resolves to is a global one) unless the server's
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lamina.evaluation.secrets import KeyBox, Unreadable
-from lamina.judge import JudgeError, LlmConfig, Verdict, judge, llm_config
-from lamina.judge.transcript import Target
+from lamina.judging import JudgeError, LlmConfig, Verdict, judge, llm_config
+from lamina.judging.transcript import Target
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator
 from lamina.store.scores import BUILT_IN_CONFIGS, Score
@@ -98,7 +98,7 @@ def api_key(evaluator: Evaluator, spec: dict[str, Any], keys: KeyBox | None) -> 
 
 
 def _client(llm: LlmConfig, addresses: tuple[str, ...]) -> openai.OpenAI:
-    """The ``openai`` client of a judge call: its retries off (lamina.judge retries),
+    """The ``openai`` client of a judge call: its retries off (lamina.judging retries),
     redirects not followed (a public host could redirect to a private one) and its
     connections made to ``addresses``, those checked (none: resolved by the client)."""
     import openai

@@ -14,7 +14,7 @@ from lamina.evaluation.judgement import judge_target, score_id
 from lamina.evaluation.runner import SECOND_NS, queue
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import Target, load
-from lamina.judge import JudgeError
+from lamina.judging import JudgeError
 from lamina.query import present
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run, RunStatus, run_id

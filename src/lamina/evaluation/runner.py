@@ -44,7 +44,7 @@ from lamina.evaluation.judgement import judge_target, judged_here
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.superseding import supersede, supersede_all
 from lamina.evaluation.target import Target, load, load_many
-from lamina.judge import JudgeError
+from lamina.judging import JudgeError
 from lamina.settings import Settings
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator, Run, RunStatus, run_id

@@ -14,7 +14,7 @@ import re
 import orjson
 
 from lamina.errors import BadRequest
-from lamina.judge.transcript import CHARS_PER_TOKEN, Transcript, cut_middle, render
+from lamina.judging.transcript import CHARS_PER_TOKEN, Transcript, cut_middle, render
 
 VARIABLES = {
     "transcript": "the whole conversation, turn by turn (numbered from 1)",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lamina.judge.config import JudgeError, LlmConfig
+from lamina.judging.config import JudgeError, LlmConfig
 
 if TYPE_CHECKING:  # imported when a judge first runs: it takes 0.7 s, on every server start
     import openai

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.judge.config import ScoreSpec
+from lamina.judging.config import ScoreSpec
 
 _FENCE = re.compile(r"^```[A-Za-z]*\s*\n(.*)\n\s*```$", re.DOTALL)
 SCHEMA_NAME = "judgement"

@@ -18,7 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from lamina.errors import BadRequest
-from lamina.judge.answer import (
+from lamina.judging.answer import (
     Answer,
     BadAnswer,
     instructions,
@@ -26,10 +26,10 @@ from lamina.judge.answer import (
     repair_request,
     response_format,
 )
-from lamina.judge.client import ClientFactory, Completion, Rejected, complete, new_client
-from lamina.judge.config import JudgeError, LlmConfig
-from lamina.judge.prompt import render_prompt
-from lamina.judge.transcript import Target, transcript_of
+from lamina.judging.client import ClientFactory, Completion, Rejected, complete, new_client
+from lamina.judging.config import JudgeError, LlmConfig
+from lamina.judging.prompt import render_prompt
+from lamina.judging.transcript import Target, transcript_of
 from lamina.pricing import PriceTable
 
 if TYPE_CHECKING:
