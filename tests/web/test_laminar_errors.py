@@ -160,3 +160,14 @@ def test_a_dataset_by_its_id_names_what_is_wrong(server: LaminaServer) -> None:
         "not_supported",
         "renaming of a dataset",
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/signals/trigger"), ("GET", "/v1/llm-profiles"), ("POST", "/v1/cli/runs")],
+)
+def test_a_laminar_call_lamina_does_not_serve_is_a_404_naming_it(
+    server: LaminaServer, method: str, path: str
+) -> None:
+    """Calls of the SDKs' clients with no Lamina counterpart and no route of their own."""
+    _error(_call(server, method, path, {}), 404, "not_found", f"{method} {path}", "Laminar")

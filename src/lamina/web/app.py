@@ -68,12 +68,22 @@ async def _lamina_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error = LaminaError(
-        exc.detail if exc.status_code != 404 else "There is nothing at this address."
-    )
+    error = LaminaError(exc.detail if exc.status_code != 404 else _nothing_at(request))
     error.status = exc.status_code  # type: ignore[misc]
     error.code = "not_found" if exc.status_code == 404 else "http_error"  # type: ignore[misc]
     return error_response(request, error)
+
+
+def _nothing_at(request: Request) -> str:
+    """A 404's message: under /v1/ (Laminar's API beside OTLP's), the call a Laminar SDK
+    made that Lamina does not serve (its browser sessions, signals, CLI), named."""
+    if request.url.path.startswith("/v1/"):
+        return (
+            f"Lamina does not serve {request.method} {request.url.path[:200]}: this part of "
+            "Laminar's API is not in Lamina (docs/compatibility.md, 'Moving from Laminar', "
+            "lists the calls it serves)."
+        )
+    return "There is nothing at this address."
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
