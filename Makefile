@@ -23,9 +23,8 @@ lint:
 typecheck:
 	.venv/bin/mypy
 
-# Two processes (pytest-xdist); a file's tests stay in one, with its module's server.
 pytest:
-	.venv/bin/pytest -q -n 2 --dist loadfile --durations=20
+	.venv/bin/pytest -q --durations=20
 
 # Benchmarks print their figures; they are not part of the test suite.
 bench: setup
