@@ -15,6 +15,7 @@ import pyarrow as pa
 from lamina.spans.summaries import merge_metadata
 from lamina.store.duckdb import fold_sql
 from lamina.store.duckdb.connection import one
+from lamina.store.metrics import HOUR_NS
 
 
 def _sum(column: str) -> str:
@@ -105,6 +106,33 @@ def fold_deltas(con: duckdb.DuckDBPyConnection, deltas: pa.Table) -> None:
     finally:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
             con.unregister("trace_batch")
+
+
+# The hours (project, start of the hour) a stored batch changes for the charts kept by
+# hour (lamina.store.rollups): those its spans start in (a span by model is bucketed by
+# its start; a trace's new start is one of its spans') and those its traces started in
+# before (a trace that gains an earlier span leaves its old bucket). Run after the merge,
+# on the batch's spans (``stored_spans``); floor to the hour, negative starts included.
+_CHANGED_HOURS = f"""
+SELECT DISTINCT project_id, start_ns - ((start_ns % {HOUR_NS}) + {HOUR_NS}) % {HOUR_NS} AS hour
+FROM (
+    SELECT project_id, start_ns FROM stored_spans
+    UNION ALL
+    SELECT project_id, start_ns FROM stored_batch_traces
+)
+"""
+
+
+def changed_hours(con: duckdb.DuckDBPyConnection, spans: pa.Table) -> list[tuple[str, int]]:
+    """The hours the batch of ``spans`` just folded (:func:`fold_deltas`) changes."""
+    con.register("stored_spans", spans.select(["project_id", "start_ns"]))
+    try:
+        return [
+            (project_id, int(start)) for project_id, start in con.execute(_CHANGED_HOURS).fetchall()
+        ]
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("stored_spans")
 
 
 def _merge_metadata(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> pa.Table:
