@@ -8,7 +8,7 @@ to 5M spans, session 14). Here each bucket's cells are kept once read, with the
 starts of the spans it stores, and the old starts of the traces those spans extend:
 a trace's bucket is its start, a span's by model its own), a delete stamps the whole
 project. A read answers the buckets whose stamp is the one kept, and reads the others
-again with the very SQL of the scan (one query over the first to the last of them),
+again with the very SQL of the scan (one query per run of neighbouring buckets),
 so an answer is the scan's answer, to the bit: sums, distinct users and percentiles
 alike. Spans arriving late into an old hour stamp that hour; a span sent again stamps
 its hour (the scan decides whether it counts, the same as before); experiments' sessions
@@ -37,10 +37,16 @@ from collections.abc import Callable, Iterable
 from lamina.store.metrics import HOUR_NS, Base, Cell, MetricQuery
 from lamina.store.queries import TraceQuery
 
-# Kept series (one per metrics, interval, grouping and experiments) and buckets each:
-# beyond these the least recently read series goes, then a series' oldest buckets.
+# Kept series (one per metrics, interval, grouping and experiments), buckets each and
+# cells in all (a chart by user keeps a cell per user and hour): beyond these a series'
+# oldest buckets go, then the least recently read series.
 KEPT_SERIES = 64
 KEPT_BUCKETS = 5000
+KEPT_CELLS = 400_000
+# A read scans each run of neighbouring changed buckets apart (the current hour and an
+# old one late spans landed in: two small scans, not one over the days between), up to
+# this many runs.
+STALE_RUNS = 4
 
 Values = dict[str, list[tuple[str | None, float]]]  # a bucket's cells by metric name
 Reader = Callable[[MetricQuery], dict[str, list[Cell]]]
@@ -58,6 +64,18 @@ def kept(query: MetricQuery) -> bool:
     return dataclasses.replace(plain, limit=_PLAIN.limit) == _PLAIN
 
 
+def _runs(stale: list[int]) -> list[tuple[int, int]]:
+    """The stale buckets as runs of neighbours (first, last), one read each; more than
+    STALE_RUNS runs are read as one from the first to the last."""
+    runs: list[tuple[int, int]] = []
+    for b in stale:
+        if runs and runs[-1][1] == b - 1:
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((b, b))
+    return runs if len(runs) <= STALE_RUNS else [(stale[0], stale[-1])]
+
+
 def hour(start_ns: int) -> int:
     return start_ns - start_ns % HOUR_NS
 
@@ -73,6 +91,7 @@ class Rollups:
         self._projects: dict[str, int] = {}  # project -> stamp of its last delete
         self._series: OrderedDict[tuple[object, ...], dict[int, tuple[int, Values]]]
         self._series = OrderedDict()
+        self._cells: dict[tuple[object, ...], int] = {}  # cells kept by series
         self._pending = threading.local()
 
     # -- writes ------------------------------------------------------------------
@@ -104,7 +123,7 @@ class Rollups:
                 self._projects[project_id] = next(self._counter)
                 self._hours.pop(project_id, None)
                 for key in [key for key in self._series if key[0] == project_id]:
-                    del self._series[key]
+                    self._drop(key)
 
     # -- reads -------------------------------------------------------------------
 
@@ -125,8 +144,7 @@ class Rollups:
             with self._lock:
                 held = dict(self._series.get(key, {}))
             stale = [b for b, start in enumerate(starts) if held.get(start, (-1,))[0] != stamps[b]]
-            if stale:
-                first, last = stale[0], stale[-1]
+            for first, last in _runs(stale):
                 part = dataclasses.replace(query, since_ns=starts[first], buckets=last - first + 1)
                 fresh: dict[int, tuple[int, Values]] = {
                     starts[b]: (stamps[b], {}) for b in range(first, last + 1)
@@ -162,5 +180,12 @@ class Rollups:
             self._series.move_to_end(key)
             while len(buckets) > KEPT_BUCKETS:
                 del buckets[min(buckets)]
-            while len(self._series) > KEPT_SERIES:
-                self._series.popitem(last=False)
+            self._cells[key] = sum(
+                len(pairs) for _, values in buckets.values() for pairs in values.values()
+            )
+            while len(self._series) > KEPT_SERIES or sum(self._cells.values()) > KEPT_CELLS:
+                self._drop(next(iter(self._series)))
+
+    def _drop(self, key: tuple[object, ...]) -> None:
+        del self._series[key]
+        self._cells.pop(key, None)
