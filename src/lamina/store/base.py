@@ -284,6 +284,11 @@ class Store(Protocol):
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         """The experiment's items by index (none for one the project has not)."""
 
+    def find_experiment_item(
+        self, project_id: str, experiment_id: str, datapoint_id: str
+    ) -> ExperimentItem | None:
+        """The experiment's item a Laminar SDK gave this datapoint id (#24), or None."""
+
     def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
         """Delete the experiment and its items (its traces are a session's: the caller
         deletes that); the experiment as it was, or None when the project has none of
@@ -294,6 +299,9 @@ class Store(Protocol):
     # summaries of every session that lost a trace (a session left without
     # traces is gone). Late spans of a deleted trace make it anew.
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted: ...
+
+    def delete_traces(self, project_id: str, trace_ids: Sequence[str]) -> Deleted:
+        """These traces of the project, in one delete (an experiment's items' traces)."""
 
     def delete_session(self, project_id: str, session_id: str) -> Deleted:
         """Every trace of the session, with its spans."""

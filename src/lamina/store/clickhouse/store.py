@@ -230,12 +230,20 @@ class ClickHouseStore:
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         return experiment_rows.list_items(self.connection, project_id, experiment_id)
 
+    def find_experiment_item(
+        self, project_id: str, experiment_id: str, datapoint_id: str
+    ) -> ExperimentItem | None:
+        return experiment_rows.find_item(self.connection, project_id, experiment_id, datapoint_id)
+
     def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
         return experiment_rows.delete_experiment(self.connection, project_id, experiment_id)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:
         return lifecycle.delete_trace(self.connection, project_id, trace_id)
+
+    def delete_traces(self, project_id: str, trace_ids: Sequence[str]) -> Deleted:
+        return lifecycle.delete_traces(self.connection, project_id, trace_ids)
 
     def delete_session(self, project_id: str, session_id: str) -> Deleted:
         return lifecycle.delete_session(self.connection, project_id, session_id)
