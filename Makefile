@@ -23,8 +23,9 @@ lint:
 typecheck:
 	.venv/bin/mypy
 
+# In two processes, a test file's tests in one (docs/decisions.md says why).
 pytest:
-	.venv/bin/pytest -q --durations=20
+	.venv/bin/pytest -q -n 2 --dist loadfile --durations=20
 
 # Benchmarks print their figures; they are not part of the test suite.
 bench: setup

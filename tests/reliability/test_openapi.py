@@ -130,6 +130,7 @@ _CHECKED_AGAINST = {
     # score rule; a dataset is given by name or by datasetId, not both; a query is SQL;
     # a metadata key is text of at most 200 characters
     ("POST", "/v1/evals/{eval_id}/datapoints"),
+    ("POST", "/v1/evals/{eval_id}/datapoints/{datapoint_id}"),
     ("POST", "/v1/datasets/datapoints"),
     ("GET", "/v1/datasets/datapoints"),
     ("POST", "/v1/sql/query"),

@@ -14,7 +14,7 @@ import pytest
 
 from lamina.errors import Conflict
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Progress, Run, RunQuery, RunStatus, run_id
+from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus, run_id
 from tests.store.backends import Backend
 from tests.store.test_contract import BASE, MS, agent_trace, rec, trace_id
 from tests.store.writing import write
@@ -71,14 +71,22 @@ def test_evaluators_per_project_one_name_each(store: Store) -> None:
     assert [e.name for e in store.list_evaluators("prj_b")] == ["errors"]
 
 
+def quiet(
+    store: Store, project: str, found: Evaluator, kind: str, since: int, until: int, limit: int
+) -> list[Quiet]:
+    """Store.quiet_targets for one evaluator."""
+    windows = {found.evaluator_id: (since, until)}
+    return store.quiet_targets(project, kind, windows, limit)[found.evaluator_id]
+
+
 def test_quiet_targets_at_their_versions_and_again_after_new_spans(store: Store) -> None:
     judge = store.put_evaluator("prj_a", evaluator())
     write(store, agent_trace("s-1", BASE))
     write(store, agent_trace("s-2", BASE + 60 * SECOND))
     write(store, agent_trace("s-other", BASE, project="prj_b"))
-    found = store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE + 30 * SECOND, 10)
+    found = quiet(store, "prj_a", judge, "session", 0, BASE + 30 * SECOND, 10)
     assert [q.target_id for q in found] == ["s-1"]  # s-2 ended after until
-    everything = store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE * 2, 10)
+    everything = quiet(store, "prj_a", judge, "session", 0, BASE * 2, 10)
     assert [q.target_id for q in everything] == ["s-1", "s-2"]
     assert (
         store.queue_runs(
@@ -87,20 +95,19 @@ def test_quiet_targets_at_their_versions_and_again_after_new_spans(store: Store)
         == 2
     )
     assert store.queue_runs("prj_a", [queued("prj_a", judge, "s-1", everything[0].version, 2)]) == 0
-    assert store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE * 2, 10) == []
+    assert quiet(store, "prj_a", judge, "session", 0, BASE * 2, 10) == []
     write(store, agent_trace("s-1", BASE + 120 * SECOND))  # a new turn: a new version
-    again = store.quiet_targets("prj_a", judge.evaluator_id, "session", 0, BASE * 2, 10)
+    again = quiet(store, "prj_a", judge, "session", 0, BASE * 2, 10)
     assert [q.target_id for q in again] == ["s-1"] and again[0].version != everything[0].version
     # traces: each trace is a target
     tracer = store.put_evaluator("prj_a", evaluator("per-trace", target="trace"))
     tid = trace_id()
     write(store, [rec(tid, "root", start=BASE)])
-    traces = store.quiet_targets("prj_a", tracer.evaluator_id, "trace", 0, BASE * 2, 100)
+    traces = quiet(store, "prj_a", tracer, "trace", 0, BASE * 2, 100)
     assert tid in {q.target_id for q in traces}
     write(store, [rec(tid, "late", start=BASE + 5 * MS)])
     later = {
-        q.target_id: q.version
-        for q in store.quiet_targets("prj_a", tracer.evaluator_id, "trace", 0, BASE * 2, 100)
+        q.target_id: q.version for q in quiet(store, "prj_a", tracer, "trace", 0, BASE * 2, 100)
     }
     assert later[tid] != {q.target_id: q.version for q in traces}[tid]
 
@@ -318,3 +325,49 @@ def test_runs_queued_together_are_claimed_a_target_at_a_time(store: Store) -> No
     assert sorted(run.target_id for run in claimed) == ["s-1"] * 3 + ["s-2"] * 3
     rest = store.claim_runs("server-1", 10 * SECOND, 60 * SECOND, 6)
     assert sorted(run.target_id for run in rest) == ["s-3"] * 3 + ["s-4"] * 3
+
+
+def test_a_claim_takes_only_the_evaluators_asked_for(store: Store) -> None:
+    """The runner claims checks apart from LLM judges (of ``of``, none of ``not_of``),
+    so that a judge's slow calls never hold the checks up."""
+    check, judge, other = (store.put_evaluator("prj_a", evaluator(n)) for n in "cjo")
+    for each in (check, judge, other):
+        store.queue_runs("prj_a", [queued("prj_a", each, f"s-{n}", "1:1", 1000) for n in range(3)])
+    now, lease = 10 * SECOND, 60 * SECOND
+    checks = store.claim_runs("server-1", now, lease, 10, of=[check.evaluator_id])
+    assert {run.evaluator_id for run in checks} == {check.evaluator_id}
+    assert len(checks) == 3
+    rest = store.claim_runs("server-1", now, lease, 4, not_of=[check.evaluator_id])
+    assert len(rest) == 4
+    assert check.evaluator_id not in {run.evaluator_id for run in rest}
+    assert store.claim_runs("server-1", now, lease, 10, of=[check.evaluator_id]) == []
+    assert store.claim_runs("server-1", now, lease, 10, of=[]) == []
+    last = store.claim_runs("server-1", now, lease, 10)
+    assert len(last) == 2 and check.evaluator_id not in {run.evaluator_id for run in last}
+
+
+def test_quiet_targets_of_several_evaluators_in_one_read(store: Store) -> None:
+    """The runner's poll asks once for all of a project's evaluators: each gets what
+    it alone would (its own window, its own runs, its own limit)."""
+    first, second, third = (store.put_evaluator("prj_a", evaluator(n)) for n in "fst")
+    for n in range(4):
+        write(store, agent_trace(f"s-{n}", BASE + n * 60 * SECOND))
+    write(store, agent_trace("s-other", BASE, project="prj_b"))
+    alone = quiet(store, "prj_a", first, "session", 0, BASE * 2, 10)
+    store.queue_runs(
+        "prj_a", [queued("prj_a", first, q.target_id, q.version, BASE * 2) for q in alone[:2]]
+    )
+    windows = {
+        first.evaluator_id: (0, BASE * 2),
+        second.evaluator_id: (BASE + 30 * SECOND, BASE + 150 * SECOND),
+        third.evaluator_id: (0, BASE * 2),
+    }
+    found = store.quiet_targets("prj_a", "session", windows, 3)
+    assert {key: [q.target_id for q in page] for key, page in found.items()} == {
+        first.evaluator_id: ["s-2", "s-3"],  # s-0 and s-1 have its runs
+        second.evaluator_id: ["s-1", "s-2"],  # its window
+        third.evaluator_id: ["s-0", "s-1", "s-2"],  # its limit
+    }
+    assert found[third.evaluator_id] == alone[:3]
+    assert store.quiet_targets("prj_a", "session", {}, 3) == {}
+    assert store.quiet_targets("prj_c", "session", windows, 3) == {key: [] for key in windows}

@@ -4,7 +4,8 @@ do, through the Store protocol only, once per store in tests/store/backends.py's
 An experiment is written once (putting it again answers the one stored); runs list
 newest first, of one group when asked; items read by index, with their values whole;
 putting an index again replaces its item; items belong to one experiment of one
-project. Deleting an experiment deletes its items; deleting a project, its experiments.
+project; an item a Laminar SDK sent is found by the datapoint id it gave it. Deleting
+an experiment deletes its items; deleting a project, its experiments.
 The lists leave the sessions of the project's experiments (and their traces) out unless
 asked to show them, or them alone.
 """
@@ -78,6 +79,32 @@ def test_items_keep_their_values_by_index_and_an_index_put_again_replaces_it(
     assert store.list_experiment_items("prj_b", "exp_1") == []
 
 
+def test_an_item_is_found_by_the_datapoint_id_laminar_gave_it(store: Store) -> None:
+    """Laminar's update_datapoint names an item by the id its SDK gave the datapoint
+    (#24): found in its own run of its own project only, kept when the index is put
+    again with it (the SDK's second send)."""
+    given, other = "0b4d6a2c-9f6e-4d1a-8a35-6f0e2b9c7d11", "5e0c1f3a-2b7d-4c8e-9a61-d3f4b5a6c7e8"
+    for project in ("prj_a", "prj_b"):
+        for n in (1, 2):
+            store.put_experiment(project, run(n))
+    mine = dataclasses.replace(item(2), datapoint_id=given)
+    assert store.put_experiment_items("prj_a", "exp_1", [item(0), mine, item(3)])
+    store.put_experiment_items("prj_b", "exp_1", [dataclasses.replace(item(5), datapoint_id=given)])
+    store.put_experiment_items("prj_a", "exp_2", [dataclasses.replace(item(7), datapoint_id=other)])
+    assert store.find_experiment_item("prj_a", "exp_1", given) == mine
+    assert store.list_experiment_items("prj_a", "exp_1")[1] == mine
+    found = store.find_experiment_item("prj_b", "exp_1", given)
+    assert found is not None and found.item_index == 5
+    assert store.find_experiment_item("prj_a", "exp_2", given) is None
+    assert store.find_experiment_item("prj_a", "exp_1", other) is None
+    assert store.find_experiment_item("prj_c", "exp_1", given) is None
+    assert store.find_experiment_item("prj_a", "exp_9", given) is None
+    # the results sent for the same index with the same id replace the item, id and all
+    results = dataclasses.replace(mine, output='"done"', scores='{"exact": 1}')
+    store.put_experiment_items("prj_a", "exp_1", [results])
+    assert store.find_experiment_item("prj_a", "exp_1", given) == results
+
+
 def test_items_need_their_experiment_in_their_project(store: Store) -> None:
     store.put_experiment("prj_b", run(1))
     assert not store.put_experiment_items("prj_a", "exp_1", [item(1)])
@@ -143,11 +170,12 @@ def test_lists_leave_the_sessions_of_the_projects_experiments_out_unless_asked(
 def test_experiments_outlive_the_store_being_closed(backend: Backend) -> None:
     first = backend.open()
     first.put_experiment("prj_a", run(1))
-    first.put_experiment_items("prj_a", "exp_1", [item(0)])
+    kept = dataclasses.replace(item(1), datapoint_id="0b4d6a2c-9f6e-4d1a-8a35-6f0e2b9c7d11")
+    first.put_experiment_items("prj_a", "exp_1", [item(0), kept])
     first.close()
     second = backend.open()
     try:
-        assert second.get_experiment("prj_a", "exp_1") == dataclasses.replace(run(1), item_count=1)
-        assert second.list_experiment_items("prj_a", "exp_1") == [item(0)]
+        assert second.get_experiment("prj_a", "exp_1") == dataclasses.replace(run(1), item_count=2)
+        assert second.list_experiment_items("prj_a", "exp_1") == [item(0), kept]
     finally:
         second.close()

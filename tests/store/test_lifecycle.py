@@ -1,4 +1,4 @@
-"""The Store contract for the data lifecycle: delete a trace, a session, old traces
+"""The Store contract for the data lifecycle: delete a trace, several, a session, old traces
 (retention) or a whole project, set a project's retention, page through an export.
 
 Runs once per store in tests/store/backends.py's STORES, on the Store protocol only.
@@ -65,6 +65,29 @@ def test_deleting_a_trace_removes_its_spans_and_refreshes_its_session(store: Sto
     # deleting it again, or a trace that never was, deletes nothing
     assert store.delete_trace("prj_a", doomed) == Deleted(0, 0)
     assert store.delete_trace("prj_a", "f" * 32) == Deleted(0, 0)
+
+
+def test_deleting_several_traces_takes_those_of_its_project_in_or_out_of_sessions(
+    store: Store,
+) -> None:
+    """What deleting an experiment does to its items' traces (a Laminar SDK's are in no
+    session): each trace named goes, in a session or not, and nothing else."""
+    turns = [agent_trace("s-many", BASE + n * 10 * SECOND, turn=n) for n in range(3)]
+    loose = [agent_trace(None, BASE + (40 + n) * SECOND) for n in range(2)]
+    theirs = agent_trace(None, BASE + 40 * SECOND, project="prj_b")
+    _write(store, *turns, *loose, theirs, _as(turns[1], "s-twin"))
+    doomed = [turns[0][0].trace_id, loose[0][0].trace_id, turns[2][0].trace_id]
+    before = {t["trace_id"] for t in traces(store)}
+
+    named = [*doomed, "f" * 32, theirs[0].trace_id]  # one nowhere, one of another project
+    assert store.delete_traces("prj_a", named) == Deleted(traces=3, spans=9)
+
+    assert {t["trace_id"] for t in traces(store)} == before - set(doomed)
+    assert _summary(store, "s-many") == _summary(store, "s-twin")
+    assert store.get_trace("prj_b", theirs[0].trace_id) is not None
+    assert store.count_spans("prj_a") == 9 and store.count_spans("prj_b") == 3
+    assert store.delete_traces("prj_a", doomed) == Deleted(0, 0)
+    assert store.delete_traces("prj_a", []) == Deleted(0, 0)
 
 
 def test_deleting_a_sessions_last_trace_removes_the_session(store: Store) -> None:

@@ -1,7 +1,13 @@
 """Fixtures for the web pages: a real server, real OTLP data, a real Chromium.
 
-``web``         a server of its own (session-scoped), with a user and data sent
-                through the OpenTelemetry SDK's OTLP/HTTP exporter (see ``Seeded``).
+``web_server``  the web tests' server (session-scoped: one a process) with an
+                administrator who signs in (``EMAIL``).
+``web``         that server and a project of the test module's own (``web.project``,
+                its key ``web.key``), holding only the data sent through the
+                OpenTelemetry SDK's OTLP/HTTP exporter for the module (see ``Seeded``):
+                under pytest-xdist the files a process runs before a module change
+                from run to run, so a module reads its own project or filters to its
+                own rows, never an unfiltered list of ``default``.
 ``browser``     one headless Chromium (Debian's) for the whole run.
 ``page``        a fresh browser tab, already signed in as ``web.email``.
 ``send_turns``  sends a conversation to a server; returns the trace ids.
@@ -25,6 +31,7 @@ from opentelemetry.trace import Status, StatusCode
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, sync_playwright
 
 from tests.conftest import LaminaServer, start_server
+from tests.support import otlp
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -100,6 +107,8 @@ def send_turns(
 class Seeded:
     server: LaminaServer
     email: str
+    project: str  # the module's own project: the sessions below and what the module adds
+    key: str  # an API key of that project
     chat_session: str
     chat_traces: list[str]
     other_session: str
@@ -112,6 +121,11 @@ class Seeded:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def project_url(self) -> str:
+        """The module's project's pages: ``{project_url}/traces`` and so on."""
+        return f"{self.server.url}/p/{self.project}"
 
 
 def create_user(server: LaminaServer, email: str, admin: bool = False, cli: bool = False) -> None:
@@ -131,55 +145,66 @@ def create_user(server: LaminaServer, email: str, admin: bool = False, cli: bool
     assert answer.status_code == 201, answer.text
 
 
+EMAIL = "ana@example.com"  # the web server's administrator
+
+
 @pytest.fixture(scope="session")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
     server = start_server(tmp_path_factory.mktemp("web-data"))
     try:
-        email = "ana@example.com"
-        create_user(server, email, admin=True, cli=True)
-        tag = uuid.uuid4().hex[:6]
-        word = f"zebra{tag}"
-        chat = send_turns(
-            server,
-            f"conv-{tag}",
-            [
-                ("I was charged twice for order 991.", "I have refunded the duplicate charge."),
-                ("When will it arrive?", "Refunds take 3 to 5 business days."),
-                (f"Thanks, {word}!", "You are welcome."),
-            ],
-            user_id="u-1842",
-        )
-        other = send_turns(
-            server,
-            f"checkout-{tag}",
-            [("validate cart", "ok"), ("charge card", "declined")],
-            user_id="u-7",
-            name="checkout_step",
-            fail_last=True,
-        )
-        xss = send_turns(
-            server,
-            f"xss-{tag}",
-            [(f"show me {XSS_SCRIPT}", f"Here: {XSS_IMG} and {XSS_SCRIPT}")],
-            user_id="u-evil",
-        )
-        server.wait_for(
-            "/api/v1/sessions",
-            lambda page: len(page["items"]) >= 3,
-        )
-        yield Seeded(
-            server=server,
-            email=email,
-            chat_session=f"conv-{tag}",
-            chat_traces=chat,
-            other_session=f"checkout-{tag}",
-            other_traces=other,
-            xss_session=f"xss-{tag}",
-            xss_traces=xss,
-            word=word,
-        )
+        create_user(server, EMAIL, admin=True, cli=True)
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def web(web_server: LaminaServer) -> Seeded:
+    server = web_server
+    project, key = otlp.new_project(server, "web")
+    tag = uuid.uuid4().hex[:6]
+    word = f"zebra{tag}"
+    chat = send_turns(
+        server,
+        f"conv-{tag}",
+        [
+            ("I was charged twice for order 991.", "I have refunded the duplicate charge."),
+            ("When will it arrive?", "Refunds take 3 to 5 business days."),
+            (f"Thanks, {word}!", "You are welcome."),
+        ],
+        user_id="u-1842",
+        key=key,
+    )
+    other = send_turns(
+        server,
+        f"checkout-{tag}",
+        [("validate cart", "ok"), ("charge card", "declined")],
+        user_id="u-7",
+        name="checkout_step",
+        fail_last=True,
+        key=key,
+    )
+    xss = send_turns(
+        server,
+        f"xss-{tag}",
+        [(f"show me {XSS_SCRIPT}", f"Here: {XSS_IMG} and {XSS_SCRIPT}")],
+        user_id="u-evil",
+        key=key,
+    )
+    server.wait_for("/api/v1/sessions", lambda page: len(page["items"]) == 3, key=key)
+    return Seeded(
+        server=server,
+        email=EMAIL,
+        project=project,
+        key=key,
+        chat_session=f"conv-{tag}",
+        chat_traces=chat,
+        other_session=f"checkout-{tag}",
+        other_traces=other,
+        xss_session=f"xss-{tag}",
+        xss_traces=xss,
+        word=word,
+    )
 
 
 # Chromium and the signed-in state last a test module, not the run: Playwright's sync API

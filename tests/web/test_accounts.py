@@ -16,7 +16,7 @@ def test_sign_in_api_and_sign_out(browser: Browser, web: Seeded) -> None:
     create_user(web.server, "bo@example.com")
     context = new_context(browser)
     page = context.new_page()
-    page.goto(f"{web.url}/p/default/traces?tab=sessions")
+    page.goto(f"{web.project_url}/traces?tab=sessions")
     expect(page).to_have_url(re.compile(r"/signin\?next="))
     page.get_by_label("Email").fill("bo@example.com")
     page.get_by_label("Password").fill("not the password")
@@ -24,25 +24,25 @@ def test_sign_in_api_and_sign_out(browser: Browser, web: Seeded) -> None:
     expect(page.get_by_role("alert")).to_contain_text("do not match")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/p/default/traces\?tab=sessions$"))
+    expect(page).to_have_url(re.compile(rf"/p/{web.project}/traces\?tab=sessions$"))
     expect(page.get_by_text("bo@example.com")).to_be_visible()
 
     cookie = next(c for c in context.cookies() if c["name"] == "lamina_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
     # the JSON API answers a signed-in browser, for the project it names
-    answer = page.request.get(f"{web.url}/api/v1/sessions?project=default")
+    answer = page.request.get(f"{web.url}/api/v1/sessions?project={web.project}")
     assert answer.status == 200
     assert web.chat_session in {s["session_id"] for s in answer.json()["items"]}
-    one = page.request.get(f"{web.url}/api/v1/traces/{web.chat_traces[0]}?project=default")
+    one = page.request.get(f"{web.url}/api/v1/traces/{web.chat_traces[0]}?project={web.project}")
     assert one.json()["session_id"] == web.chat_session
     assert page.request.get(f"{web.url}/api/v1/sessions?project=nope").status == 404
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile("/signin$"))
-    page.goto(f"{web.url}/p/default/traces")
+    page.goto(f"{web.project_url}/traces")
     expect(page).to_have_url(re.compile("/signin"))
-    assert page.request.get(f"{web.url}/api/v1/sessions?project=default").status == 401
+    assert page.request.get(f"{web.url}/api/v1/sessions?project={web.project}").status == 401
 
     # a copy of the old cookie no longer works either
     stale = httpx.get(

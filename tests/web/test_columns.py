@@ -53,7 +53,7 @@ def _first_row_cell(page: Page, column: str) -> Locator:
 def test_hidden_columns_stay_hidden_for_that_person_only(
     person: Page, someone_else: Page, web: Seeded
 ) -> None:
-    sessions = f"{web.url}/p/default/traces?tab=sessions"
+    sessions = f"{web.project_url}/traces?tab=sessions"
     person.goto(sessions)
     expect(_header(person, "cost")).to_be_visible()
     expect(_first_row_cell(person, "cost")).to_be_visible()
@@ -78,7 +78,7 @@ def test_hidden_columns_stay_hidden_for_that_person_only(
     person.locator("[data-columns-menu] > summary").click()
     expect(person.locator("[data-columns-list]").get_by_label("Cost")).not_to_be_checked()
 
-    person.goto(f"{web.url}/p/default/traces")  # the Traces tab has its own choice
+    person.goto(f"{web.project_url}/traces")  # the Traces tab has its own choice
     expect(_header(person, "cost")).to_be_visible()
 
     someone_else.goto(sessions)
@@ -96,9 +96,9 @@ def test_hidden_columns_stay_hidden_for_that_person_only(
 def test_the_choice_is_refused_without_the_page_token_or_a_known_tab(
     person: Page, web: Seeded
 ) -> None:
-    person.goto(f"{web.url}/p/default/traces?tab=sessions")
+    person.goto(f"{web.project_url}/traces?tab=sessions")
     csrf = person.locator("[data-columns-menu]").get_attribute("data-csrf") or ""
-    address = f"{web.url}/p/default/columns"
+    address = f"{web.project_url}/columns"
     forged = person.request.post(address, form={"tab": "sessions", "hidden": "cost"})
     assert forged.status == 403
     wrong_tab = person.request.post(address, form={"csrf": csrf, "tab": "spans"})

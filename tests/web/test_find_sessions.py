@@ -104,7 +104,7 @@ def test_a_click_anywhere_in_a_heading_sorts(page: Page, web: Seeded, many: str)
 
 def test_the_address_keeps_the_expanded_session_and_the_open_trace(page: Page, web: Seeded) -> None:
     page.set_viewport_size({"width": 1500, "height": 900})
-    page.goto(f"{web.url}/p/default/traces?tab=sessions")
+    page.goto(f"{web.project_url}/traces?tab=sessions")
     row = page.locator("tr.srow", has=page.get_by_text(web.chat_session, exact=True))
     row.click()
     expect(page).to_have_url(re.compile(f"open={web.chat_session}"))
@@ -137,7 +137,7 @@ def test_the_address_keeps_the_expanded_session_and_the_open_trace(page: Page, w
 
 
 def test_the_session_waterfall_shows_every_span_and_opens_one(page: Page, web: Seeded) -> None:
-    page.goto(f"{web.url}/p/default/sessions/{web.chat_session}")
+    page.goto(f"{web.project_url}/sessions/{web.chat_session}")
     waterfall = page.locator("[data-waterfall]")
     traces = waterfall.locator(".wf-trace")
     expect(traces).to_have_count(len(web.chat_traces))

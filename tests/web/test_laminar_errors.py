@@ -142,11 +142,18 @@ def test_renaming_an_evaluation_is_a_501_and_keeping_its_name_is_not(
     assert same.status_code == 200 and same.json()["name"] == "errors"
 
 
-def test_updating_one_datapoint_by_its_id_is_a_501_saying_what_to_do(
+def test_updating_a_datapoint_the_evaluation_has_not_says_so(
     server: LaminaServer, eval_id: str
 ) -> None:
     answer = _call(server, "POST", f"/v1/evals/{eval_id}/datapoints/{MISSING}", {"scores": {}})
-    _error(answer, 501, "not_supported", "save_datapoints")
+    _error(answer, 404, "not_found", MISSING, "create_datapoint")
+    answer = _call(server, "POST", f"/v1/evals/{MISSING}/datapoints/{MISSING}", {"scores": {}})
+    _error(answer, 404, "not_found", "No evaluation")
+    answer = _call(server, "POST", f"/v1/evals/{eval_id}/datapoints/d-1", {"scores": {}})
+    _error(answer, 400, "bad_request", "datapoint's id", "UUID")
+    body = {"scores": {"bad name!": 1}}
+    answer = _call(server, "POST", f"/v1/evals/{eval_id}/datapoints/{MISSING}", body)
+    _error(answer, 400, "bad_request", "score name")
 
 
 def test_a_dataset_by_its_id_names_what_is_wrong(server: LaminaServer) -> None:

@@ -137,7 +137,7 @@ def test_delete_a_project_once_its_name_is_typed(page: Page, web: Seeded) -> Non
 
 
 def test_download_a_session_as_jsonl_and_parquet(page: Page, web: Seeded, tmp_path: Path) -> None:
-    page.goto(f"{web.url}/p/default/sessions/{quote(web.chat_session, safe='')}")
+    page.goto(f"{web.project_url}/sessions/{quote(web.chat_session, safe='')}")
     menu = page.locator(".download-menu")
     menu.get_by_text("Download").click()
     with page.expect_download() as jsonl_download:

@@ -61,19 +61,19 @@ def safe_redirect(client: httpx.Client, target: str) -> str:
 
 def test_odd_session_ids_and_project_names(client: httpx.Client, web: Seeded) -> None:
     session = "team a/conv ü #1?x=<b>"
-    send_turns(web.server, session, [("odd id", "fine")])
+    send_turns(web.server, session, [("odd id", "fine")], key=web.key)  # the module's project
     web.server.wait_for(
         "/api/v1/sessions",
         lambda page: session in {s["session_id"] for s in page["items"]},
-        user_id="u-1",
-        limit=100,
+        key=web.key,
     )
-    page = client.get(f"/p/default/sessions/{quote(session, safe='')}")
+    project = f"/p/{web.project}"
+    page = client.get(f"{project}/sessions/{quote(session, safe='')}")
     assert page.status_code == 200, page.text
     assert "team a/conv ü #1?x=&lt;b&gt;" in page.text
     assert "<b>" not in page.text
-    rows = client.get("/p/default/traces", params={"tab": "sessions", "fragment": "rows"})
-    assert f"/p/default/sessions/{quote(session, safe='')}?fragment=traces" in rows.text.replace(
+    rows = client.get(f"{project}/traces", params={"tab": "sessions", "fragment": "rows"})
+    assert f"{project}/sessions/{quote(session, safe='')}?fragment=traces" in rows.text.replace(
         "&amp;", "&"
     )
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/p/default/settings").text)
@@ -123,22 +123,21 @@ def test_keyset_pages_and_json_twin(client: httpx.Client, web: Seeded) -> None:
 
 def test_lazy_turn_and_span_fragments(client: httpx.Client, web: Seeded) -> None:
     trace_id = web.chat_traces[0]
-    turn = client.get(f"/p/default/traces/{trace_id}", params={"fragment": "turn", "n": "1"})
+    path = f"/p/{web.project}/traces/{trace_id}"
+    turn = client.get(path, params={"fragment": "turn", "n": "1"})
     assert turn.status_code == 200
     assert turn.text.lstrip().startswith("<article")
     assert "I was charged twice for order 991." in turn.text
-    api = client.get(f"/api/v1/traces/{trace_id}", params={"project": "default"}).json()
+    api = client.get(f"/api/v1/traces/{trace_id}", params={"project": web.project}).json()
     llm = next(s for s in api["spans"] if s["name"] == "openai.chat")
-    span = client.get(
-        f"/p/default/traces/{trace_id}", params={"fragment": "span", "span": llm["span_id"]}
-    )
+    span = client.get(path, params={"fragment": "span", "span": llm["span_id"]})
     assert "gpt-4o-mini" in span.text and "I have refunded the duplicate charge." in span.text
-    missing = client.get(f"/p/default/traces/{trace_id}", params={"fragment": "span", "span": "0"})
+    missing = client.get(path, params={"fragment": "span", "span": "0"})
     assert missing.status_code == 404
 
 
 def test_times_in_the_viewers_zone_with_utc_on_hover(client: httpx.Client, web: Seeded) -> None:
-    path = f"/p/default/traces/{web.chat_traces[0]}"
+    path = f"/p/{web.project}/traces/{web.chat_traces[0]}"
     for zone, cookie in (("UTC", ""), ("Asia/Kolkata", "Asia%2FKolkata"), ("UTC", "America")):
         client.cookies.set("lamina_tz", cookie)
         html = client.get(path).text

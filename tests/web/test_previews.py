@@ -51,23 +51,25 @@ class Sent:
     pay_trace: str
 
 
-def send_from_an_app(server: LaminaServer) -> Sent:
+def send_from_an_app(server: LaminaServer, key: str) -> Sent:
     session_id = f"alt-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "KEY": server.api_key, "URL": server.url}
+    env = {**os.environ, "KEY": key, "URL": server.url}
     subprocess.run([sys.executable, "-c", APP, session_id], env=env, check=True, timeout=60)
-    session = server.wait_for(f"/api/v1/sessions/{session_id}", lambda s: len(s["traces"]) == 2)
+    session = server.wait_for(
+        f"/api/v1/sessions/{session_id}", lambda s: len(s["traces"]) == 2, key=key
+    )
     handle, pay = session["traces"]
     return Sent(session_id, handle["trace_id"], pay["trace_id"])
 
 
 @pytest.fixture(scope="module")
 def sent(web: Seeded) -> Sent:
-    return send_from_an_app(web.server)
+    return send_from_an_app(web.server, web.key)  # into the module's own project
 
 
 def test_the_api_and_the_cli_show_the_words_and_the_error(web: Seeded, sent: Sent) -> None:
     server = web.server
-    session = server.api(f"/api/v1/sessions/{sent.session_id}")
+    session = server.api(f"/api/v1/sessions/{sent.session_id}", key=web.key)
     assert session["first_input"] == "hello from alt"  # not {"user_message": ..., ...}
     assert session["last_output"] == ERROR
     handle, pay = session["traces"]
@@ -76,25 +78,26 @@ def test_the_api_and_the_cli_show_the_words_and_the_error(web: Seeded, sent: Sen
         "echo hello from alt",
     )
     assert (pay["input_preview"], pay["output_preview"]) == ('{"amount":500}', ERROR)
-    listed = server.api("/api/v1/sessions", limit=200)["items"]
+    listed = server.api("/api/v1/sessions", key=web.key)["items"]
     assert [s["first_input"] for s in listed if s["session_id"] == sent.session_id] == [
         "hello from alt"
     ]
 
     data_dir = str(server.data_dir)
-    shown = run_cli("sessions", "show", sent.session_id, "--data-dir", data_dir)
+    where = ("--data-dir", data_dir, "--project", web.project)
+    shown = run_cli("sessions", "show", sent.session_id, *where)
     assert shown.returncode == 0, shown.stderr
     assert "hello from alt → echo hello from alt" in shown.stdout
     assert "user_message" not in shown.stdout
     assert f'{{"amount":500}} → {ERROR}' in shown.stdout
 
-    failed = run_cli("traces", "show", sent.pay_trace, "--data-dir", data_dir)
+    failed = run_cli("traces", "show", sent.pay_trace, *where)
     assert failed.returncode == 0, failed.stderr
     assert ERROR in failed.stdout  # not only "error"
 
 
 def test_the_sessions_tab_shows_the_same_preview(page: Page, web: Seeded, sent: Sent) -> None:
-    page.goto(f"{web.url}/p/default/traces?tab=sessions")
+    page.goto(f"{web.project_url}/traces?tab=sessions")
     row = page.locator("tr.srow", has=page.get_by_text(sent.session_id, exact=True))
     expect(row.locator(".c-preview").first).to_have_text("hello from alt")
     row.click()

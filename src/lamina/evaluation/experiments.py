@@ -270,16 +270,20 @@ def present_experiment(experiment: Experiment, project_name: str) -> Row:
 
 
 def delete(store: Store, project_id: str, experiment_id: str) -> Row | None:
-    """Delete the run, its items and its session (the executor calls' traces, with their
-    scores): ``{"deleted": the run as it was, "traces": n, "spans": n}``, or None when the
-    project has no run of that id."""
+    """Delete the run, its items, its session and the traces its items point to (the
+    executor calls' traces, with their scores; a run Laminar's SDK made has its traces
+    in no session, #24): ``{"deleted": the run as it was, "traces": n, "spans": n}``, or
+    None when the project has no run of that id."""
+    items = store.list_experiment_items(project_id, experiment_id)
     found = store.delete_experiment(project_id, experiment_id)
     if found is None:
         return None
     gone = store.delete_session(project_id, session_id(experiment_id))
+    pointed = sorted({item.trace_id for item in items if item.trace_id is not None})
+    rest = store.delete_traces(project_id, pointed)  # those outside the session
     name = project.name if (project := store.find_project(project_id)) else project_id
     shown = present_experiment(found, name)
-    return {"deleted": shown, "traces": gone.traces, "spans": gone.spans}
+    return {"deleted": shown, "traces": gone.traces + rest.traces, "spans": gone.spans + rest.spans}
 
 
 def costs(store: Store, project_id: str, experiment_id: str) -> dict[str, float | None]:

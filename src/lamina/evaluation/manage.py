@@ -211,12 +211,11 @@ def backfill(
     until_ns = min(until_ns, now - spec.get("quiet_seconds", 0) * SECOND_NS)
     queued = 0
     while queued < MAX_BACKFILL:
-        found = store.quiet_targets(
-            project_id, evaluator.evaluator_id, evaluator.target, since_ns, until_ns, 1000
-        )
-        if not found:
+        windows = {evaluator.evaluator_id: (since_ns, until_ns)}
+        found = store.quiet_targets(project_id, evaluator.target, windows, 1000)
+        if not found[evaluator.evaluator_id]:
             break
-        added = queue(store, project_id, evaluator, found, now)
+        added = queue(store, project_id, [evaluator], found, now)
         queued += added
         if not added:
             break

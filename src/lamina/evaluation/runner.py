@@ -6,7 +6,9 @@ and queues them (:meth:`Store.queue_runs`: one run per version, so a target is q
 again only when spans arrived since). Then it claims runs, CLAIM_BATCH for each of its
 workers (``evaluator_concurrency``, default 2: the runs done at once, each in a thread
 apart from ingest, which never waits for them), and claims again as soon as the
-workers have room, without waiting for the next poll.
+workers have room, without waiting for the next poll. Checks are claimed apart, in
+batches of CHECK_CLAIM for as many workers of their own: an LLM judge's calls (a
+second each, or a minute's timeout when its endpoint is down) never hold them up.
 
 A run: the target read as stored now; filtered (name, tag, metadata) and sampled
 (``sample_rate``, the same answer for every version of a target) or ``skipped``;
@@ -35,7 +37,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from lamina.evaluation import llm
 from lamina.evaluation.budget import Budgets, next_day
@@ -47,7 +48,7 @@ from lamina.evaluation.target import Target, load, load_many
 from lamina.judging import JudgeError
 from lamina.settings import Settings
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Run, RunStatus, run_id
+from lamina.store.evaluators import Evaluator, Quiet, Run, RunStatus, run_id
 from lamina.store.scores import Score
 
 log = logging.getLogger("lamina.evaluation")
@@ -61,9 +62,10 @@ RESCAN_NS = 10 * 60 * 1_000_000_000
 # Runs claimed at once for each worker: a claim's round trips (a ClickHouse one is
 # several statements) are shared by that many runs; their leases cover the wait.
 CLAIM_BATCH = 2
-# Check runs claimed for each worker while the queue holds only checks: they are done
-# together (lamina.evaluation.target.load_many: each session read once for all its
-# checks, in one read for the batch; their scores given in one call).
+# Check runs claimed for each check worker, apart from the LLM judges' runs (whose
+# calls must not hold them up): they are done together (lamina.evaluation.target.
+# load_many: each session read once for all its checks, in one read for the batch;
+# their scores given in one call).
 CHECK_CLAIM = 32
 SECOND_NS = 1_000_000_000
 
@@ -86,22 +88,27 @@ class Runner:
         self.keys = KeyBox(settings.data_dir)
         self.allowed = llm.allowed_hosts(settings.evaluator_allowed_hosts)
         self.budgets = Budgets(store)
+        # LLM judges' runs and checks' batches are done apart: a judge's calls (a
+        # second or more each) never hold up the checks, which take milliseconds
         self._pool = ThreadPoolExecutor(self.concurrency or 1, thread_name_prefix="lamina-eval")
+        self._checking = ThreadPoolExecutor(
+            self.concurrency or 1, thread_name_prefix="lamina-check"
+        )
         self.poll_ns = settings.evaluator_poll_ms * 1_000_000
         self._looked_ns = 0  # when quiet targets were last looked for
         self._rescanned_ns = 0  # when they were last looked for from the start
         self._reached: dict[str, int] = {}  # per evaluator: the last look's end
-        self._busy = 0  # runs claimed and not done
+        self._busy = 0  # judges' runs claimed and not done
+        self._checks_busy = 0  # checks' runs claimed and not done
         self._held: set[str] = set()  # their ids
         self._lock = threading.Lock()
         self._room = threading.Event()
         self._evaluators: dict[str, Evaluator] = {}
-        self._checks_only = False  # the last claim held check runs only
 
     def poll(self, now: int | None = None) -> int:
         """Queue what went quiet (at most every poll interval), then claim runs for the
-        free places of the local backlog (CLAIM_BATCH a worker) and hand them to the
-        workers; how many were claimed."""
+        free places of the local backlog (:meth:`_claim`) and hand them to the workers;
+        how many were claimed."""
         now = time.time_ns() if now is None else now
         if now - self._looked_ns >= self.poll_ns:
             self._looked_ns = now
@@ -115,73 +122,97 @@ class Runner:
         return self._claim(now)
 
     def _look(self, evaluators: dict[str, Evaluator], now: int, full: bool) -> None:
-        """Queue the enabled evaluators' targets that went quiet; note every evaluator."""
+        """Queue the enabled evaluators' targets that went quiet (one read a project and
+        kind of target for all its evaluators); note every evaluator."""
         for project in self.store.list_projects():
+            by_kind: dict[str, list[Evaluator]] = {}
             for evaluator in self.store.list_evaluators(project.id):
                 evaluators[evaluator.evaluator_id] = evaluator
                 if evaluator.enabled:
-                    self._queue_quiet(project.id, evaluator, now, full)
+                    by_kind.setdefault(evaluator.target, []).append(evaluator)
+            for kind, of_kind in by_kind.items():
+                self._queue_quiet(project.id, kind, of_kind, now, full)
 
     def _claim(self, now: int) -> int:
+        """Claim judges' runs (CLAIM_BATCH a worker) and checks' runs (CHECK_CLAIM a
+        worker) apart, for the free places of each; hand them to the workers."""
+        checks = [
+            evaluator.evaluator_id
+            for evaluator in self._evaluators.values()
+            if evaluator.enabled and spec_of(evaluator)["kind"] == "check"
+        ]
+        self._room.clear()  # a run done from now on sets it
         with self._lock:
             free = self.concurrency * CLAIM_BATCH - self._busy
-        if free < self.concurrency:  # claim again once the workers have room
-            return 0
-        want = free * CHECK_CLAIM // CLAIM_BATCH if self._checks_only else free
-        claimed = self.store.claim_runs(self.owner, now, self.lease_ns, want)
+            free_checks = self.concurrency * CHECK_CLAIM - self._checks_busy
+        others: list[Run] = []
+        if free >= self.concurrency:  # claim again once the workers have room
+            others = self._claimed(now, free, not_of=checks)
+        claimed = len(others)
+        for run in others:
+            self._pool.submit(self._do, run)
+        if checks and free_checks >= CHECK_CLAIM:  # a worker's batch at least
+            found = self._claimed(now, free_checks, of=checks)
+            claimed += len(found)
+            self._hand_checks(found)
+        return claimed
+
+    def _claimed(
+        self, now: int, want: int, of: list[str] | None = None, not_of: list[str] | None = None
+    ) -> list[Run]:
+        """Claim ``want`` runs (of the evaluators ``of``, of none ``not_of``), counted
+        busy; those this server did not hold already."""
+        claimed = self.store.claim_runs(self.owner, now, self.lease_ns, want, of, not_of or ())
         with self._lock:
             # one whose lease ran out while it waited here is this server's still
             fresh = [run for run in claimed if run.run_id not in self._held]
             self._held.update(run.run_id for run in fresh)
-            self._busy += len(fresh)
-            self._room.clear()
-        checks: list[Run] = []
-        others: list[Run] = []
-        for run in fresh:
-            (checks if self._is_check(run) else others).append(run)
-        self._checks_only = bool(fresh) and not others
-        for run in others:
-            self._pool.submit(self._do, run)
-        batches: list[list[Run]] = [[] for _ in range(self.concurrency)]
+            if of is None:
+                self._busy += len(fresh)
+            else:
+                self._checks_busy += len(fresh)
+        return fresh
+
+    def _hand_checks(self, runs: list[Run]) -> None:
+        """Check runs to the check workers in batches of CHECK_CLAIM at most, a target's
+        runs in one batch (it is read once)."""
         targets: dict[tuple[str, str, str], list[Run]] = {}
-        for run in checks:  # a target's runs in one batch: it is read once
+        for run in runs:
             targets.setdefault((run.project_id, run.target, run.target_id), []).append(run)
-        for at, of_target in enumerate(targets.values()):  # a batch a worker
-            batches[at % self.concurrency] += of_target
+        count = -(-len(runs) // CHECK_CLAIM)  # at least one a worker with room
+        batches: list[list[Run]] = [[] for _ in range(count)]
+        for at, of_target in enumerate(targets.values()):
+            batches[at % count] += of_target
         for batch in batches:
             if batch:
-                self._pool.submit(self._do_checks, batch)
-        return len(claimed)
-
-    def _is_check(self, run: Run) -> bool:
-        evaluator = self._evaluators.get(run.evaluator_id)
-        return evaluator is not None and evaluator.enabled and spec_of(evaluator)["kind"] == "check"
+                self._checking.submit(self._do_checks, batch)
 
     def wait_for_room(self, seconds: float) -> None:
         """Until the workers' backlog has room for a claim, or ``seconds`` passed."""
         self._room.wait(seconds)
 
-    def _queue_quiet(self, project_id: str, evaluator: Evaluator, now: int, full: bool) -> None:
-        """Queue the evaluator's targets that went quiet at a version without a run. The
+    def _queue_quiet(
+        self, project_id: str, kind: str, evaluators: list[Evaluator], now: int, full: bool
+    ) -> None:
+        """Queue the evaluators' targets that went quiet at a version without a run. The
         store is asked from where the last look reached (less RESCAN_SLACK_NS), so a
         poll reads what is new; every RESCAN_NS (and at start) from the start, for
         spans that came long after their end times."""
-        spec = spec_of(evaluator)
-        quiet = spec.get("quiet_seconds", 0) * SECOND_NS
-        until = now - quiet
-        # from the targets still live when it was made on; those quiet then: a backfill
-        since = evaluator.created_ns - quiet
-        reached = self._reached.get(evaluator.evaluator_id)
-        if reached is not None and not full:
-            since = max(since, reached - RESCAN_SLACK_NS)
-        found = self.store.quiet_targets(
-            project_id, evaluator.evaluator_id, evaluator.target, since, until, QUEUE_PAGE
-        )
-        queue(self.store, project_id, evaluator, found, now)
-        # a full page may leave more: look again from its last one
-        self._reached[evaluator.evaluator_id] = (
-            found[-1].end_ns if len(found) == QUEUE_PAGE else until
-        )
+        windows: dict[str, tuple[int, int]] = {}
+        for evaluator in evaluators:
+            quiet = spec_of(evaluator).get("quiet_seconds", 0) * SECOND_NS
+            # from the targets still live when it was made on; those quiet then: a backfill
+            since = evaluator.created_ns - quiet
+            reached = self._reached.get(evaluator.evaluator_id)
+            if reached is not None and not full:
+                since = max(since, reached - RESCAN_SLACK_NS)
+            windows[evaluator.evaluator_id] = (since, now - quiet)
+        found = self.store.quiet_targets(project_id, kind, windows, QUEUE_PAGE)
+        queue(self.store, project_id, evaluators, found, now)
+        for evaluator_id, (_, until) in windows.items():
+            page = found[evaluator_id]
+            # a full page may leave more: look again from its last one
+            self._reached[evaluator_id] = page[-1].end_ns if len(page) == QUEUE_PAGE else until
 
     def _do(self, run: Run) -> None:
         try:
@@ -208,13 +239,20 @@ class Runner:
                 except Exception:  # the store is down: the leases run out, then they run again
                     log.exception("evaluator run %s could not be saved", run.run_id)
         finally:
-            self._release(runs)
+            self._release(runs, checks=True)
 
-    def _release(self, runs: list[Run]) -> None:
+    def _release(self, runs: list[Run], checks: bool = False) -> None:
         with self._lock:
-            self._busy -= len(runs)
+            if checks:
+                self._checks_busy -= len(runs)
+            else:
+                self._busy -= len(runs)
             self._held.difference_update(run.run_id for run in runs)
-            if self._busy <= self.concurrency * (CLAIM_BATCH - 1):
+            if checks:  # the lane released has room for a claim
+                room = self._checks_busy <= (self.concurrency - 1) * CHECK_CLAIM
+            else:
+                room = self._busy <= self.concurrency * (CLAIM_BATCH - 1)
+            if room:
                 self._room.set()
 
     def execute(self, run: Run) -> Run:
@@ -317,9 +355,19 @@ class Runner:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._checking.shutdown(wait=False, cancel_futures=True)
 
 
-def queue(store: Store, project_id: str, evaluator: Evaluator, found: list[Any], now: int) -> int:
+def queue(
+    store: Store,
+    project_id: str,
+    evaluators: list[Evaluator],
+    found: dict[str, list[Quiet]],
+    now: int,
+) -> int:
+    """Queue a run of each evaluator for each of its targets ``found`` (by evaluator
+    id), all at one time (a claim then takes a target's runs together); how many were
+    new."""
     runs = [
         Run(
             project_id=project_id,
@@ -331,7 +379,8 @@ def queue(store: Store, project_id: str, evaluator: Evaluator, found: list[Any],
             status=RunStatus.QUEUED,
             queued_ns=now,
         )
-        for quiet in found
+        for evaluator in evaluators
+        for quiet in found.get(evaluator.evaluator_id, [])
     ]
     return store.queue_runs(project_id, runs) if runs else 0
 

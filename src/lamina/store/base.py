@@ -8,7 +8,7 @@ Python lists and dicts. No store-specific type crosses this boundary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -284,6 +284,11 @@ class Store(Protocol):
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         """The experiment's items by index (none for one the project has not)."""
 
+    def find_experiment_item(
+        self, project_id: str, experiment_id: str, datapoint_id: str
+    ) -> ExperimentItem | None:
+        """The experiment's item a Laminar SDK gave this datapoint id (#24), or None."""
+
     def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
         """Delete the experiment and its items (its traces are a session's: the caller
         deletes that); the experiment as it was, or None when the project has none of
@@ -294,6 +299,9 @@ class Store(Protocol):
     # summaries of every session that lost a trace (a session left without
     # traces is gone). Late spans of a deleted trace make it anew.
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted: ...
+
+    def delete_traces(self, project_id: str, trace_ids: Sequence[str]) -> Deleted:
+        """These traces of the project, in one delete (an experiment's items' traces)."""
 
     def delete_session(self, project_id: str, session_id: str) -> Deleted:
         """Every trace of the session, with its spans."""
@@ -384,31 +392,38 @@ class Store(Protocol):
         """The evaluator and its runs (their scores stay)."""
 
     def quiet_targets(
-        self,
-        project_id: str,
-        evaluator_id: str,
-        target: str,
-        since_ns: int,
-        until_ns: int,
-        limit: int,
-    ) -> list[Quiet]:
-        """The project's sessions (``target`` "session") or traces ("trace") whose last
-        span ended in [since_ns, until_ns] and that have no run of the evaluator at
-        their current version (a version changes when spans are added), oldest first.
-        The sessions of the project's experiments and their traces are not among them
-        (an experiment names its own judges: lamina.judge)."""
+        self, project_id: str, target: str, windows: Mapping[str, tuple[int, int]], limit: int
+    ) -> dict[str, list[Quiet]]:
+        """For each evaluator of ``windows`` (its id: since_ns, until_ns), the project's
+        sessions (``target`` "session") or traces ("trace") whose last span ended in
+        [since_ns, until_ns] and that have no run of the evaluator at their current
+        version (a version changes when spans are added), the first ``limit`` oldest
+        first; in one read for all of them (the runner's poll). A run of a version is
+        taken to be queued after the version ended (as the runner and a backfill queue
+        them). The sessions of the project's experiments and their traces are not among
+        them (an experiment names its own judges: lamina.judge)."""
 
     def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
         """Store the runs whose run_id the project has not; how many were new."""
 
-    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+    def claim_runs(
+        self,
+        owner: str,
+        now_ns: int,
+        lease_ns: int,
+        limit: int,
+        of: Sequence[str] | None = None,
+        not_of: Sequence[str] = (),
+    ) -> list[Run]:
         """Hold up to ``limit`` runs of any project for ``owner`` until now + lease:
         queued ones due by now, and running ones whose lease ran out (their server
         stopped), the oldest queued first and, of those queued at one time, a target's
         runs together (a poll queues every evaluator's at one time: a batch of checks
-        then reads a session once for all of them). Two servers never both hold one
-        run. The runs come back running, ``attempts`` counted; :meth:`save_run` then
-        writes each one's end."""
+        then reads a session once for all of them); only runs of the evaluators ``of``
+        (None: any) and of none ``not_of`` (the runner claims checks apart from LLM
+        judges, which must not hold them up). Two servers never both hold one run. The
+        runs come back running, ``attempts`` counted; :meth:`save_run` then writes each
+        one's end."""
 
     def save_run(self, run: Run) -> None:
         """Write the run's new state (its evaluator's project keeps it)."""

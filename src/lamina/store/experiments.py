@@ -7,7 +7,8 @@ code) and when it was made. Its items are one a test case: its place in the run
 output the application gave or the error it raised, the trace of that call (in the
 experiment's own session, :func:`session_id`), how long the call took and the
 evaluators' scores (a JSON object of name to number). The scores are also kept as
-scores on the trace (source ``experiment``), so the trace page shows them.
+scores on the trace (source ``experiment``), so the trace page shows them. An item a
+Laminar SDK sent (#24) keeps the id it gave the datapoint, which it updates it by.
 
 Putting an item whose index the run has already replaces it (a retried request).
 Deleting a project deletes its experiments.
@@ -49,6 +50,9 @@ class ExperimentItem:
     trace_id: str | None
     duration_ms: float
     scores: str  # JSON text of an object: evaluator's score name -> number
+    # The id Laminar's SDK gave the datapoint (#24; a UUID), which its update_datapoint
+    # names it by; None for the items of Lamina's own runs.
+    datapoint_id: str | None = None
 
 
 # The items' columns in both stores' tables, after project_id and experiment_id.
@@ -62,6 +66,7 @@ ITEM_TYPES = {
     "trace_id": pa.string(),
     "duration_ms": pa.float64(),
     "scores": pa.string(),
+    "datapoint_id": pa.string(),
 }
 
 

@@ -50,6 +50,38 @@ async def read_body(
     return b"".join(chunks), taken
 
 
+async def read_json(
+    request: Request,
+    runtime: ServerRuntime,
+    limit: int,
+    what: str,
+    too_large: str | None = None,
+) -> dict[str, Any]:
+    """The body's JSON object (an empty body is ``{}``), read within ``limit`` bytes
+    (``too_large`` says so past it; by default, the limit). ``what`` says what the
+    object holds (``'one score, or {"scores": [...]}'``) for the 400 a body that is no
+    JSON object gets."""
+    if too_large is None:
+        too_large = f"This request's body may hold at most {_size(limit)}."
+    body, taken = await read_body(request, runtime, limit, too_large)
+    try:
+        value = parse_json(body or b"{}", f"a JSON object ({what})")
+    finally:
+        runtime.bodies.give_back(taken)
+    if not isinstance(value, dict):
+        raise BadRequest(f"The body must be a JSON object ({what}); it is {_kind(value)}.")
+    return value
+
+
+def parse_json(body: bytes, what: str) -> Any:
+    """The body's JSON value, or a 400 saying the body must be ``what`` and where it
+    stopped being JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body must be {what}; it could not be read as JSON: {exc}.") from None
+
+
 async def json_fields(
     request: Request,
     runtime: ServerRuntime,
@@ -58,16 +90,7 @@ async def json_fields(
 ) -> dict[str, Any]:
     """The body's JSON object: only ``fields``, each of one of its types, and every
     one of ``required``."""
-    body, taken = await read_body(
-        request, runtime, MAX_JSON_BODY, "This request's body may hold at most 1 MiB."
-    )
-    runtime.bodies.give_back(taken)
-    try:
-        values = orjson.loads(body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The body must be a JSON object: {exc}") from None
-    if not isinstance(values, dict):
-        raise BadRequest("The body must be a JSON object.")
+    values = await read_json(request, runtime, MAX_JSON_BODY, f"with {', '.join(fields)}")
     unknown = sorted(values.keys() - fields.keys())
     if unknown:
         raise BadRequest(
@@ -81,6 +104,22 @@ async def json_fields(
             kinds = " or ".join(_NAMES[kind] for kind in fields[name])
             raise BadRequest(f"{name} must be {kinds}; got {orjson.dumps(value).decode()[:80]}.")
     return values
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MiB} MiB" if limit % MiB == 0 else f"{limit:,} bytes"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true or false"
+    if value is None:
+        return "null"
+    return "a number"
 
 
 def _is(value: Any, kind: type) -> bool:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,7 +36,7 @@ from lamina.store.datasets import DatasetItem, ItemQuery
 from lamina.store.queries import MAX_LIMIT, Cursor
 from lamina.web.access import project_of
 from lamina.web.api import JSONResponse, attachment
-from lamina.web.bodies import json_fields, read_body
+from lamina.web.bodies import json_fields, parse_json, read_body
 
 MiB = 1024 * 1024
 MAX_ITEMS_BODY = 32 * MiB  # an import of many items
@@ -209,13 +208,11 @@ async def _add_items(request: Request) -> Response:
 def _parse(body: bytes, lines: bool) -> Any:
     if lines:
         return datasets.parse_lines(body)
-    try:
-        return orjson.loads(body or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(
-            f'The body must be a JSON object (an item, or {{"items": [...]}}), or JSONL '
-            f"with Content-Type application/x-ndjson: {exc}"
-        ) from None
+    return parse_json(
+        body or b"null",
+        'a JSON object (an item, or {"items": [...]}), a list of items, or JSON lines '
+        "sent with Content-Type application/x-ndjson",
+    )
 
 
 async def _edit_item(request: Request) -> Response:

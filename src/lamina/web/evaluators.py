@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,18 +28,11 @@ from lamina.server_runtime import ServerRuntime
 from lamina.store.evaluators import Run, RunQuery, RunStatus
 from lamina.web.access import project_of
 from lamina.web.api import JSONResponse
-from lamina.web.bodies import MAX_JSON_BODY, read_body
+from lamina.web.bodies import MAX_JSON_BODY, read_json
 
 
-async def _body(request: Request, runtime: ServerRuntime) -> object:
-    body, taken = await read_body(
-        request, runtime, MAX_JSON_BODY, "This request's body may hold at most 1 MiB."
-    )
-    runtime.bodies.give_back(taken)
-    try:
-        return orjson.loads(body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The body must be a JSON object: {exc}") from None
+async def _body(request: Request, runtime: ServerRuntime, what: str) -> dict[str, Any]:
+    return await read_json(request, runtime, MAX_JSON_BODY, what)
 
 
 def _keys(runtime: ServerRuntime) -> KeyBox:
@@ -61,7 +53,9 @@ async def _list(request: Request) -> Response:
 async def _create(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
-    given = await _body(request, runtime)
+    given = await _body(
+        request, runtime, "an evaluator's fields: name, kind, target, ...; see docs/api.md"
+    )
     made = await run_in_threadpool(manage.save, runtime.store, _keys(runtime), project_id, given)
     return JSONResponse(definition.present(made), 201)
 
@@ -84,7 +78,7 @@ async def _get(request: Request) -> Response:
 async def _change(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
-    given = await _body(request, runtime)
+    given = await _body(request, runtime, "the evaluator's fields to change; see docs/api.md")
     evaluator_id = request.path_params["evaluator_id"]
     changed = await run_in_threadpool(
         manage.save, runtime.store, _keys(runtime), project_id, given, evaluator_id
@@ -128,7 +122,7 @@ async def _runs(request: Request) -> Response:
 async def _test(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
-    given = await _body(request, runtime)
+    given = await _body(request, runtime, "with session_id or trace_id")
     evaluator_id = request.path_params["evaluator_id"]
 
     def try_it() -> object:
@@ -142,7 +136,7 @@ async def _test(request: Request) -> Response:
 async def _judge(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
-    given = await _body(request, runtime)
+    given = await _body(request, runtime, "with output, and input, metadata or trace_id")
     wanted = request.path_params["evaluator"]
 
     def judge_it() -> object:
@@ -156,7 +150,7 @@ async def _judge(request: Request) -> Response:
 async def _backfill(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
-    given = await _body(request, runtime)
+    given = await _body(request, runtime, "with since and until")
     evaluator_id = request.path_params["evaluator_id"]
 
     def fill() -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +19,7 @@ from lamina.server_runtime import ServerRuntime
 from lamina.store.base import Row, Store
 from lamina.web.access import project_of
 from lamina.web.api import JSONResponse
-from lamina.web.bodies import json_fields, read_body
+from lamina.web.bodies import json_fields, read_json
 
 MiB = 1024 * 1024
 MAX_ITEMS_BODY = 32 * MiB
@@ -144,19 +143,13 @@ async def _add_items(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     experiment_id = _id(request)
-    body, taken = await read_body(
+    given = await read_json(
         request,
         runtime,
         MAX_ITEMS_BODY,
+        '{"items": [...]}, the run\'s items',
         f"One request adds at most {MAX_ITEMS_BODY // MiB} MiB of items: send them in several.",
     )
-    try:
-        try:
-            given = orjson.loads(body or b"null")
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f'The body must be a JSON object {{"items": [...]}}: {exc}') from None
-    finally:
-        runtime.bodies.give_back(taken)
     items = experiments.parse_items(given)
     stored = await run_in_threadpool(
         experiments.record, runtime.store, project_id, experiment_id, items

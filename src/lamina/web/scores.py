@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +25,7 @@ from lamina.server_runtime import ServerRuntime
 from lamina.store.scores import BUILT_IN_CONFIGS, Score
 from lamina.web.access import giver_of, project_of
 from lamina.web.api import JSONResponse
-from lamina.web.bodies import TEXT, json_fields, read_body
+from lamina.web.bodies import TEXT, json_fields, read_json
 
 MiB = 1024 * 1024
 # A batch of MAX_BATCH scores with long comments.
@@ -37,20 +36,14 @@ async def _add_scores(request: Request) -> Response:
     runtime: ServerRuntime = request.app.state.runtime
     project_id = await project_of(request)
     giver = await giver_of(request, project_id)
-    body, taken = await read_body(
+    given = await read_json(
         request,
         runtime,
         MAX_SCORES_BODY,
+        'one score, or {"scores": [...]}',
         f"A scores request may hold at most {MAX_SCORES_BODY // MiB} MiB: send "
         f"batches of at most {judged.MAX_BATCH} scores.",
     )
-    try:
-        try:
-            given = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"The body must be a JSON object: {exc}") from None
-    finally:
-        runtime.bodies.give_back(taken)
 
     def store_them() -> tuple[list[Score], bool]:
         known = judged.configs(runtime.store, project_id)

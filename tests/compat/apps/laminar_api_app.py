@@ -1,7 +1,9 @@
 """An application using Laminar's own API through the official Laminar Python SDK
 (``lmnr``), unchanged, pointed at a Lamina server: datasets pushed and pulled,
 ``evaluate`` over an inline list (a sync executor) and over a dataset pulled from
-Lamina (an async executor), each with two evaluators (one sync, one async), ``lmnr
+Lamina (an async executor), each with two evaluators (one sync, one async), and a run
+the test deletes, a datapoint
+made and updated by its id (``create_datapoint``, ``update_datapoint``), ``lmnr
 eval`` on a file, ``sql.query``, ``tags.tag``, ``traces.push_metadata`` and a call of a
 feature Lamina does not have. Run by tests/compat/test_laminar_api.py in the compat
 virtualenv, never imported.
@@ -20,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,6 +135,32 @@ out["from_dataset"] = {
         for n, c in enumerate(cases)
     ],
 }
+
+# a run the test deletes, traces and all
+doomed = evaluate(
+    data=[{"data": "gone", "target": {"answer": "GONE"}}],
+    executor=lambda data: data.upper(),
+    evaluators={"exact": exact},
+    name=f"doomed-{run}",
+    group_name=f"lmnr-doomed-{run}",
+    **settings,
+)
+assert doomed is not None and not asyncio.iscoroutine(doomed)
+out["doomed"] = {"id": str(doomed["evaluation_id"])}
+
+# the manual evaluation API: a datapoint made, then given its results by its id
+try:
+    manual_id = client.evals.create_evaluation(
+        name=f"manual-{run}", group_name=f"lmnr-manual-{run}", metadata={"by": "hand"}
+    )
+    point_id = client.evals.create_datapoint(manual_id, {"q": "two plus two"}, "4", index=0)
+    moved_to = uuid.uuid4()  # update_datapoint may move the datapoint to another trace
+    client.evals.update_datapoint(
+        manual_id, point_id, {"right": 1, "unsure": None}, {"answer": "4"}, moved_to
+    )
+    out["manual"] = {"id": str(manual_id), "datapoint": str(point_id), "trace": moved_to.hex}
+except ValueError as error:  # what the SDK raises on an error answer
+    out["manual"] = {"error": str(error)}
 
 # lmnr eval on a file
 eval_file = Path(os.environ["EVAL_DIR"]) / "smoke_eval.py"

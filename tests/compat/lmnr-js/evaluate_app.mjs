@@ -83,6 +83,27 @@ const fromDataset = await evaluate({
   config: evaluateSettings,
 });
 
+// The manual evaluation API: a datapoint made, then given its results by its id.
+let manual;
+try {
+  const manualId = await client.evals.create({ name: `js-manual-${run}`, groupName: `lmnr-js-${run}-manual` });
+  const datapointId = await client.evals.createDatapoint({
+    evalId: manualId,
+    data: { q: "two plus two" },
+    target: "4",
+    index: 0,
+  });
+  await client.evals.updateDatapoint({
+    evalId: manualId,
+    datapointId,
+    scores: { right: 1 },
+    executorOutput: { answer: "4" },
+  });
+  manual = { id: manualId, datapointId };
+} catch (error) {
+  manual = { error: error.message };
+}
+
 // evaluators.score on a traced call: by its trace id, and by its span id alone (a span
 // is found once it is stored: a 404 until then, retried a bounded number of times).
 Laminar.initialize(settings);
@@ -113,6 +134,7 @@ await Laminar.shutdown();
 console.log(
   JSON.stringify({
     scored,
+    manual,
     tagged,
     sql,
     emptyDataset: { made, byId, renamed, deleted, afterDelete },

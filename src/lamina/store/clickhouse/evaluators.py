@@ -18,7 +18,7 @@ then has one id either way (lamina.store.evaluators), so the score is not writte
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -139,30 +139,42 @@ def delete_evaluator(db: Connection, project_id: str, evaluator_id: str) -> Eval
 def quiet_targets(
     db: Connection,
     project_id: str,
-    evaluator_id: str,
     target: str,
-    since_ns: int,
-    until_ns: int,
+    windows: Mapping[str, tuple[int, int]],
     limit: int,
-) -> list[Quiet]:
+) -> dict[str, list[Quiet]]:
+    found: dict[str, list[Quiet]] = {evaluator_id: [] for evaluator_id in windows}
+    if not windows:
+        return found
+    since = min(first for first, _ in windows.values())
+    # the targets read once for every evaluator's window, each run-less one of an
+    # evaluator kept (the first ``limit``); a run of a version was queued after it
+    # ended, so the runs queued before the earliest window are not read
     rows = db.query(
         f"""
-        SELECT target_id, version, end_ns FROM ({_QUIET[target]})
-        WHERE (target_id, version) NOT IN (
-            SELECT target_id, target_version FROM evaluator_runs
-            WHERE project_id = {{project:String}} AND evaluator_id = {{evaluator:String}}
-        )
-        ORDER BY end_ns, target_id LIMIT {{limit:UInt32}}
+        SELECT asked.1 AS evaluator_id, target_id, version, end_ns
+        FROM ({_QUIET[target]}) ARRAY JOIN {{asked:Array(Tuple(String, Int64, Int64))}} AS asked
+        WHERE end_ns BETWEEN asked.2 AND asked.3
+            AND (evaluator_id, target_id, version) NOT IN (
+                SELECT evaluator_id, target_id, target_version FROM evaluator_runs
+                WHERE project_id = {{project:String}} AND queued_ns >= {{since:Int64}}
+                    AND evaluator_id IN {{ids:Array(String)}}
+            )
+        ORDER BY evaluator_id, end_ns, target_id LIMIT {{limit:UInt32}} BY evaluator_id
         """,
         {
             "project": project_id,
-            "evaluator": evaluator_id,
-            "since": since_ns,
-            "until": until_ns,
+            "asked": [(key, first, last) for key, (first, last) in windows.items()],
+            "ids": list(windows),
+            "since": since,
+            "until": max(last for _, last in windows.values()),
             "limit": limit,
         },
     )
-    return [Quiet(**row) for row in rows]
+    for row in rows:
+        evaluator_id = row.pop("evaluator_id")
+        found[evaluator_id].append(Quiet(**row))
+    return found
 
 
 def queue_runs(db: Connection, project_id: str, runs: Sequence[Run]) -> int:
@@ -197,13 +209,29 @@ def _insert(db: Connection, runs: Sequence[Run], row_version: int) -> None:
     db.insert("evaluator_runs", pa.table(columns, schema=_RUN_SCHEMA), "evaluator runs")
 
 
-def claim_runs(db: Connection, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+def claim_runs(
+    db: Connection,
+    owner: str,
+    now_ns: int,
+    lease_ns: int,
+    limit: int,
+    of: Sequence[str] | None = None,
+    not_of: Sequence[str] = (),
+) -> list[Run]:
     rows = db.query(
         f"SELECT {_RUN_COLUMNS} FROM evaluator_runs FINAL "
-        "WHERE (status = 'queued' AND not_before_ns <= {now:Int64}) "
-        "OR (status = 'running' AND lease_until_ns < {now:Int64}) "
+        "WHERE ((status = 'queued' AND not_before_ns <= {now:Int64}) "
+        "OR (status = 'running' AND lease_until_ns < {now:Int64})) "
+        "AND ({all:Bool} OR has({of:Array(String)}, evaluator_id)) "
+        "AND NOT has({not_of:Array(String)}, evaluator_id) "
         "ORDER BY queued_ns, target_id LIMIT {limit:UInt32}",
-        {"now": now_ns, "limit": limit},
+        {
+            "now": now_ns,
+            "limit": limit,
+            "all": of is None,
+            "of": list(of or ()),
+            "not_of": list(not_of),
+        },
     )
     candidates = [_run(row) for row in rows]
     if not candidates:

@@ -117,3 +117,16 @@ def list_items(db: Connection, project_id: str, experiment_id: str) -> list[Expe
         {"project": project_id, "id": experiment_id},
     )
     return [ExperimentItem(**row) for row in rows]
+
+
+def find_item(
+    db: Connection, project_id: str, experiment_id: str, datapoint_id: str
+) -> ExperimentItem | None:
+    """The run's item a Laminar SDK gave this datapoint id (its lowest index, if two)."""
+    rows = db.query(
+        f"SELECT {_ITEMS} FROM experiment_items FINAL WHERE project_id = {{project:String}} "
+        "AND experiment_id = {id:String} AND datapoint_id = {datapoint:String} "
+        "ORDER BY item_index LIMIT 1",
+        {"project": project_id, "id": experiment_id, "datapoint": datapoint_id},
+    )
+    return ExperimentItem(**rows[0]) if rows else None

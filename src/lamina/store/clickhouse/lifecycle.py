@@ -1,4 +1,5 @@
-"""Deleting traces, sessions and projects, and each project's retention.
+"""Deleting traces (one, several, a session's), sessions and projects, and each
+project's retention.
 
 ClickHouse has no multi-table transactions: a delete is several lightweight
 DELETEs (each visible at once) and a refresh of the sessions that lost a trace.
@@ -7,6 +8,7 @@ One that fails part-way is reported; running it again finishes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lamina.store.base import Deleted, Project
@@ -32,6 +34,13 @@ def _doomed_traces(narrow: str, where: str) -> str:
 def delete_trace(db: Connection, project_id: str, trace_id: str) -> Deleted:
     narrow = " AND trace_id = {trace:String}"
     return _delete_traces(db, project_id, narrow, "1", {"trace": trace_id})
+
+
+def delete_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> Deleted:
+    if not trace_ids:
+        return Deleted(0, 0)
+    narrow = " AND trace_id IN {traces:Array(String)}"
+    return _delete_traces(db, project_id, narrow, "1", {"traces": list(trace_ids)})
 
 
 def delete_session(db: Connection, project_id: str, session_id: str) -> Deleted:

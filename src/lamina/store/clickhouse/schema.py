@@ -448,6 +448,9 @@ MIGRATIONS: list[list[str]] = [
     # killed between claiming a run and marking it running left a claim no other server
     # could ever beat; once that claim's lease runs out, the next attempt is free.
     ["ALTER TABLE evaluator_claims ADD COLUMN IF NOT EXISTS lease_until_ns Int64 DEFAULT 0"],
+    # 11: the id a Laminar SDK gave an experiment's datapoint (#24;
+    # lamina.web.laminar.evals), which its update_datapoint finds the item by.
+    ["ALTER TABLE experiment_items ADD COLUMN IF NOT EXISTS datapoint_id Nullable(String)"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

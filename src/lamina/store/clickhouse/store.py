@@ -23,7 +23,7 @@ that does it, all on one :class:`~lamina.store.clickhouse.connection.Connection`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from lamina.errors import NotFound
@@ -230,12 +230,20 @@ class ClickHouseStore:
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         return experiment_rows.list_items(self.connection, project_id, experiment_id)
 
+    def find_experiment_item(
+        self, project_id: str, experiment_id: str, datapoint_id: str
+    ) -> ExperimentItem | None:
+        return experiment_rows.find_item(self.connection, project_id, experiment_id, datapoint_id)
+
     def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
         return experiment_rows.delete_experiment(self.connection, project_id, experiment_id)
 
     # -- data lifecycle --------------------------------------------------------------------------
     def delete_trace(self, project_id: str, trace_id: str) -> Deleted:
         return lifecycle.delete_trace(self.connection, project_id, trace_id)
+
+    def delete_traces(self, project_id: str, trace_ids: Sequence[str]) -> Deleted:
+        return lifecycle.delete_traces(self.connection, project_id, trace_ids)
 
     def delete_session(self, project_id: str, session_id: str) -> Deleted:
         return lifecycle.delete_session(self.connection, project_id, session_id)
@@ -332,23 +340,25 @@ class ClickHouseStore:
         return evaluator_rows.delete_evaluator(self.connection, project_id, evaluator_id)
 
     def quiet_targets(
-        self,
-        project_id: str,
-        evaluator_id: str,
-        target: str,
-        since_ns: int,
-        until_ns: int,
-        limit: int,
-    ) -> list[Quiet]:
-        return evaluator_rows.quiet_targets(
-            self.connection, project_id, evaluator_id, target, since_ns, until_ns, limit
-        )
+        self, project_id: str, target: str, windows: Mapping[str, tuple[int, int]], limit: int
+    ) -> dict[str, list[Quiet]]:
+        return evaluator_rows.quiet_targets(self.connection, project_id, target, windows, limit)
 
     def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
         return evaluator_rows.queue_runs(self.connection, project_id, runs)
 
-    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
-        return evaluator_rows.claim_runs(self.connection, owner, now_ns, lease_ns, limit)
+    def claim_runs(
+        self,
+        owner: str,
+        now_ns: int,
+        lease_ns: int,
+        limit: int,
+        of: Sequence[str] | None = None,
+        not_of: Sequence[str] = (),
+    ) -> list[Run]:
+        return evaluator_rows.claim_runs(
+            self.connection, owner, now_ns, lease_ns, limit, of, not_of
+        )
 
     def save_run(self, run: Run) -> None:
         evaluator_rows.save_run(self.connection, run)

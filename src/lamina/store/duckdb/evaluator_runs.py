@@ -4,7 +4,7 @@ lamina.store.duckdb.evaluators)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from lamina.store.duckdb import evaluators as rows
 from lamina.store.duckdb.connection import Connection
@@ -32,26 +32,26 @@ class EvaluatorRuns:
 
     @settled
     def quiet_targets(
-        self,
-        project_id: str,
-        evaluator_id: str,
-        target: str,
-        since_ns: int,
-        until_ns: int,
-        limit: int,
-    ) -> list[Quiet]:
-        return rows.quiet_targets(
-            self._connection, project_id, evaluator_id, target, since_ns, until_ns, limit
-        )
+        self, project_id: str, target: str, windows: Mapping[str, tuple[int, int]], limit: int
+    ) -> dict[str, list[Quiet]]:
+        return rows.quiet_targets(self._connection, project_id, target, windows, limit)
 
     def queue_runs(self, project_id: str, runs: Sequence[Run]) -> int:
         return rows.queue_runs(self._connection, project_id, runs)
 
-    def claim_runs(self, owner: str, now_ns: int, lease_ns: int, limit: int) -> list[Run]:
+    def claim_runs(
+        self,
+        owner: str,
+        now_ns: int,
+        lease_ns: int,
+        limit: int,
+        of: Sequence[str] | None = None,
+        not_of: Sequence[str] = (),
+    ) -> list[Run]:
         if not self._leases_released:  # no other process can hold one (see the module)
             rows.release_leases(self._connection)
             self._leases_released = True
-        return rows.claim_runs(self._connection, owner, now_ns, lease_ns, limit)
+        return rows.claim_runs(self._connection, owner, now_ns, lease_ns, limit, of, not_of)
 
     def save_run(self, run: Run) -> None:
         rows.save_run(self._connection, run)

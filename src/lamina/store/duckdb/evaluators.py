@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import duckdb
 
 from lamina.errors import Conflict
 from lamina.store.duckdb.connection import Connection
@@ -24,6 +26,7 @@ _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
 _EVALUATOR = ", ".join(_EVALUATOR_FIELDS)
 _RUN = ", ".join(_RUN_FIELDS)
 _lock = threading.Lock()
+INSERT_ROWS = 200  # rows of evaluator_runs a multi-row INSERT
 
 # A target's version: its span count and its last span's end (spans added change both
 # or at least the count).
@@ -93,53 +96,80 @@ def delete_evaluator(
 def quiet_targets(
     connection: Connection,
     project_id: str,
-    evaluator_id: str,
     target: str,
-    since_ns: int,
-    until_ns: int,
+    windows: Mapping[str, tuple[int, int]],
     limit: int,
-) -> list[Quiet]:
+) -> dict[str, list[Quiet]]:
+    found: dict[str, list[Quiet]] = {evaluator_id: [] for evaluator_id in windows}
+    if not windows:
+        return found
+    ids = list(windows)
+    since = [windows[evaluator_id][0] for evaluator_id in ids]
+    until = [windows[evaluator_id][1] for evaluator_id in ids]
+    # the targets read once for every evaluator's window, each run-less one of an
+    # evaluator kept (the first ``limit``); a run of a version was queued after it
+    # ended, so the runs queued before the earliest window are not read
     rows = connection.query(
         f"""
-        SELECT * FROM ({_QUIET[target]}) q
-        WHERE NOT EXISTS (
-            SELECT 1 FROM evaluator_runs r WHERE r.project_id = ? AND r.evaluator_id = ?
-                AND r.target_id = q.target_id AND r.version = q.version
+        WITH asked AS (
+            SELECT unnest(?::VARCHAR[]) AS evaluator_id, unnest(?::BIGINT[]) AS since_ns,
+                unnest(?::BIGINT[]) AS until_ns
         )
-        ORDER BY end_ns, target_id LIMIT ?
+        SELECT a.evaluator_id, q.target_id, q.version, q.end_ns
+        FROM ({_QUIET[target]}) q
+        JOIN asked a ON q.end_ns BETWEEN a.since_ns AND a.until_ns
+        WHERE NOT EXISTS (
+            SELECT 1 FROM evaluator_runs r WHERE r.project_id = ? AND r.queued_ns >= ?
+                AND r.evaluator_id = a.evaluator_id AND r.target_id = q.target_id
+                AND r.version = q.version
+        )
+        QUALIFY row_number() OVER (
+            PARTITION BY a.evaluator_id ORDER BY q.end_ns, q.target_id
+        ) <= ?
+        ORDER BY a.evaluator_id, q.end_ns, q.target_id
         """,
-        [project_id, since_ns, until_ns, project_id, evaluator_id, limit],
+        [ids, since, until, project_id, min(since), max(until), project_id, min(since), limit],
     )
-    return [Quiet(**row) for row in rows]
+    for row in rows:
+        evaluator_id = row.pop("evaluator_id")
+        found[evaluator_id].append(Quiet(**row))
+    return found
 
 
 def queue_runs(connection: Connection, project_id: str, runs: Sequence[Run]) -> int:
-    added = 0
+    # the runs known read in one statement and the new ones written in a few (a read
+    # a run scanned the table once each: there is no key index, see save_runs)
+    new: dict[str, Run] = {}
+    for run in runs:  # the first of one id
+        new.setdefault(run.run_id, dataclasses.replace(run, project_id=project_id))
     with _lock, connection.transaction("Could not queue evaluator runs ({error}).") as con:
-        for run in runs:
-            known = con.execute(
-                "SELECT count(*) FROM evaluator_runs WHERE project_id = ? AND run_id = ?",
-                [project_id, run.run_id],
-            ).fetchone()
-            if known and known[0]:
-                continue
-            con.execute(
-                f"INSERT INTO evaluator_runs ({_RUN}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})",
-                _row(dataclasses.replace(run, project_id=project_id)),
-            )
-            added += 1
-    return added
+        for (known,) in con.execute(
+            "SELECT run_id FROM evaluator_runs WHERE project_id = ? "
+            "AND run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [project_id, list(new)],
+        ).fetchall():
+            new.pop(known, None)
+        _insert(con, [_row(run) for run in new.values()])
+    return len(new)
 
 
 def claim_runs(
-    connection: Connection, owner: str, now_ns: int, lease_ns: int, limit: int
+    connection: Connection,
+    owner: str,
+    now_ns: int,
+    lease_ns: int,
+    limit: int,
+    of: Sequence[str] | None = None,
+    not_of: Sequence[str] = (),
 ) -> list[Run]:
-    due = connection.query(  # nothing to claim, as when idle: no write at all
-        "SELECT 1 FROM evaluator_runs WHERE (status = 'queued' AND not_before_ns <= ?) "
-        "OR (status = 'running' AND lease_until_ns < ?) LIMIT 1",
-        [now_ns, now_ns],
+    claimable = (
+        "((status = 'queued' AND not_before_ns <= ?) OR (status = 'running' "
+        "AND lease_until_ns < ?)) AND (? OR list_contains(?::VARCHAR[], evaluator_id)) "
+        "AND NOT list_contains(?::VARCHAR[], evaluator_id)"
     )
-    if not due:
+    which = [now_ns, now_ns, of is None, list(of or ()), list(not_of)]
+    # nothing to claim, as when idle: no write at all
+    if not connection.query(f"SELECT 1 FROM evaluator_runs WHERE {claimable} LIMIT 1", which):
         return []
     with _lock, connection.transaction("Could not claim evaluator runs ({error}).") as con:
         rows = con.execute(
@@ -148,14 +178,12 @@ def claim_runs(
                 SET status = 'running', lease_owner = ?, lease_until_ns = ?,
                     attempts = attempts + 1
                 WHERE rowid IN (
-                    SELECT rowid FROM evaluator_runs
-                    WHERE (status = 'queued' AND not_before_ns <= ?)
-                        OR (status = 'running' AND lease_until_ns < ?)
+                    SELECT rowid FROM evaluator_runs WHERE {claimable}
                     ORDER BY queued_ns, target_id LIMIT ?
                 )
                 RETURNING {_RUN}
                 """,
-            [owner, now_ns + lease_ns, now_ns, now_ns, limit],
+            [owner, now_ns + lease_ns, *which, limit],
         ).fetchall()
     return [_run(row) for row in rows]
 
@@ -196,13 +224,19 @@ def save_runs(connection: Connection, runs: Sequence[Run]) -> None:
                 [project_id, run_ids],
             ).fetchall()
             kept |= {(project_id, run_id) for (run_id,) in there}
-        saved = [_row(run) for run in runs if (run.project_id, run.run_id) in kept]
-        if saved:
-            one = f"({', '.join('?' * len(_RUN_FIELDS))})"
-            con.execute(
-                f"INSERT INTO evaluator_runs ({_RUN}) VALUES {', '.join([one] * len(saved))}",
-                [value for row in saved for value in row],
-            )
+        _insert(con, [_row(run) for run in runs if (run.project_id, run.run_id) in kept])
+
+
+def _insert(con: duckdb.DuckDBPyConnection, rows: list[list[Any]]) -> None:
+    """Rows of evaluator_runs, INSERT_ROWS a statement (executemany ran an INSERT a
+    row)."""
+    one = f"({', '.join('?' * len(_RUN_FIELDS))})"
+    for at in range(0, len(rows), INSERT_ROWS):
+        chunk = rows[at : at + INSERT_ROWS]
+        con.execute(
+            f"INSERT INTO evaluator_runs ({_RUN}) VALUES {', '.join([one] * len(chunk))}",
+            [value for row in chunk for value in row],
+        )
 
 
 def session_trace_ids(

@@ -125,6 +125,18 @@ def list_items(connection: Connection, project_id: str, experiment_id: str) -> l
     return [ExperimentItem(**row) for row in rows]
 
 
+def find_item(
+    connection: Connection, project_id: str, experiment_id: str, datapoint_id: str
+) -> ExperimentItem | None:
+    """The run's item a Laminar SDK gave this datapoint id (its lowest index, if two)."""
+    rows = connection.query(
+        f"SELECT {_ITEMS} FROM experiment_items WHERE project_id = ? AND experiment_id = ? "
+        "AND datapoint_id = ? ORDER BY item_index LIMIT 1",
+        [project_id, experiment_id, datapoint_id],
+    )
+    return ExperimentItem(**rows[0]) if rows else None
+
+
 def delete_experiment(
     connection: Connection, project_id: str, experiment_id: str
 ) -> Experiment | None:
@@ -161,6 +173,11 @@ class ExperimentRows:
 
     def list_experiment_items(self, project_id: str, experiment_id: str) -> list[ExperimentItem]:
         return list_items(self._connection, project_id, experiment_id)
+
+    def find_experiment_item(
+        self, project_id: str, experiment_id: str, datapoint_id: str
+    ) -> ExperimentItem | None:
+        return find_item(self._connection, project_id, experiment_id, datapoint_id)
 
     def delete_experiment(self, project_id: str, experiment_id: str) -> Experiment | None:
         return delete_experiment(self._connection, project_id, experiment_id)

@@ -394,6 +394,9 @@ MIGRATIONS: list[str] = [
         scores VARCHAR NOT NULL
     );
     """,
+    # 18: the id a Laminar SDK gave an experiment's datapoint (#24;
+    # lamina.web.laminar.evals), which its update_datapoint finds the item by.
+    "ALTER TABLE experiment_items ADD COLUMN datapoint_id VARCHAR;",
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -283,6 +283,14 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
         with self._everything_stored():
             return lifecycle.delete_traces(self._connection, project_id, "trace_id = ?", [trace_id])
 
+    def delete_traces(self, project_id: str, trace_ids: Sequence[str]) -> Deleted:
+        if not trace_ids:
+            return Deleted(0, 0)
+        with self._everything_stored():
+            return lifecycle.delete_traces(
+                self._connection, project_id, "list_contains(?, trace_id)", [list(trace_ids)]
+            )
+
     def delete_session(self, project_id: str, session_id: str) -> Deleted:
         with self._everything_stored():
             return lifecycle.delete_traces(

@@ -9,9 +9,12 @@ Python SDK call.
 - ``POST /v1/evals/{id}/datapoints`` ``{points: [...]}`` puts its items: each
   datapoint's ``index``, ``data`` (the input), ``target`` (the expected output),
   ``executorOutput``, ``scores`` (given to ``traceId``'s trace too) and, from a
-  dataset, ``datasetLink.datapointId`` as the item's id. The SDK sends each datapoint
-  twice, before the executor runs and with its results: the second replaces the first
-  (same index);
+  dataset, ``datasetLink.datapointId`` as the item's id; the datapoint's own ``id`` is
+  kept beside it. The SDK sends each datapoint twice, before the executor runs and with
+  its results: the second replaces the first (same index);
+- ``POST /v1/evals/{id}/datapoints/{datapoint_id}`` ``{executorOutput, scores,
+  traceId}`` (``update_datapoint``, after ``create_datapoint``) gives the item of that
+  datapoint id its output and scores;
 - ``GET /project/{projectId}/evaluations/{id}``, the link ``evaluate`` prints (the SDK
   makes it from ``base_url`` and ``frontend_port``, 5667 unless told, Lamina's own
   port), leads to the experiment's page.
@@ -21,6 +24,7 @@ Laminar's evaluation metadata is not kept (Lamina's runs have none).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from typing import Any
@@ -120,9 +124,13 @@ def _record(store: Store, project_id: str, eval_id: str, items: list[ExperimentI
 
 
 def _item(point: Any, at: str) -> ExperimentItem:
-    """A Laminar datapoint as an experiment's item (checked by the experiments' rules)."""
+    """A Laminar datapoint as an experiment's item (checked by the experiments' rules),
+    keeping the id the SDK gave it."""
     if not isinstance(point, dict):
         raise BadRequest(f"{at}a datapoint must be a JSON object.")
+    datapoint_id = point.get("id")
+    if datapoint_id is not None:
+        datapoint_id = str(ids.as_uuid(datapoint_id, f"{at}id"))
     trace_id = point.get("traceId")
     link = point.get("datasetLink")
     item_id = None
@@ -130,7 +138,7 @@ def _item(point: Any, at: str) -> ExperimentItem:
         item_id = ids.as_uuid(link["datapointId"], f"{at}datasetLink.datapointId").hex
     elif link is not None and not isinstance(link, dict):
         raise BadRequest(f"{at}datasetLink must be an object or null.")
-    return experiments.parse_item(
+    made = experiments.parse_item(
         {
             "index": point.get("index"),
             "item_id": item_id,
@@ -142,15 +150,54 @@ def _item(point: Any, at: str) -> ExperimentItem:
         },
         at,
     )
+    return dataclasses.replace(made, datapoint_id=datapoint_id)
 
 
 async def _update_point(request: Request) -> Response:
-    await project_of(request)
-    raise not_supported(
-        "update of one datapoint by its id (create_datapoint, update_datapoint)",
-        "Send the datapoint again with its results through save_datapoints "
-        "(POST /v1/evals/{id}/datapoints, same index), as evaluate() does.",
+    """``update_datapoint``: the item the SDK gave this datapoint id (when it saved it)
+    gets the executor's output and the scores (replacing its own; given to its trace
+    too) and, when given, another trace."""
+    runtime: ServerRuntime = request.app.state.runtime
+    project_id = await project_of(request)
+    eval_id = _eval_id(request)
+    datapoint_id = str(ids.as_uuid(request.path_params["datapoint_id"], "The datapoint's id"))
+    given = await json_object(request, runtime, MAX_POINTS_BODY)
+    trace_id = given.get("traceId")
+    results = experiments.parse_item(
+        {
+            "index": 0,
+            "output": given.get("executorOutput"),
+            "trace_id": ids.trace_hex(trace_id) if trace_id is not None else None,
+            "scores": given.get("scores"),
+        },
+        "",
     )
+    updated = await run_in_threadpool(
+        _update_item, runtime.store, project_id, eval_id, datapoint_id, results
+    )
+    return JSONResponse({"id": datapoint_id, "index": updated.item_index})
+
+
+def _update_item(
+    store: Store, project_id: str, eval_id: str, datapoint_id: str, results: ExperimentItem
+) -> ExperimentItem:
+    found = store.find_experiment_item(project_id, eval_id, datapoint_id)
+    if found is None and store.get_experiment(project_id, eval_id) is None:
+        raise NotFound(_no_evaluation(eval_id))
+    if found is None:
+        raise NotFound(
+            f'The evaluation has no datapoint "{datapoint_id}": save it first '
+            "(create_datapoint or save_datapoints, with this id)."
+        )
+    item = dataclasses.replace(
+        found,
+        output=results.output,
+        scores=results.scores,
+        trace_id=results.trace_id or found.trace_id,
+    )
+    if not experiments.record(store, project_id, eval_id, [item]):  # deleted meanwhile
+        raise NotFound(_no_evaluation(eval_id))
+    return item
 
 
 async def _results_page(request: Request) -> Response:

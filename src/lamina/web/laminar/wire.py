@@ -10,30 +10,21 @@ from starlette.requests import Request
 
 from lamina.errors import BadRequest, NotSupported
 from lamina.server_runtime import ServerRuntime
-from lamina.web.bodies import read_body
+from lamina.web.bodies import read_json
 
 MiB = 1024 * 1024
 
 
 async def json_object(request: Request, runtime: ServerRuntime, limit: int = MiB) -> dict[str, Any]:
-    """The body's JSON object. Fields Laminar may add later are let through (each route
-    reads the ones it knows), as Laminar's server does."""
-    body, taken = await read_body(
+    """The body's JSON object (lamina.web.bodies.read_json). Fields Laminar may add later
+    are let through (each route reads the ones it knows), as Laminar's server does."""
+    return await read_json(
         request,
         runtime,
         limit,
+        "the fields of this Laminar call",
         f"This request's body may hold at most {limit // MiB} MiB; send it in several.",
     )
-    try:
-        try:
-            given = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"The body must be a JSON object: {exc}") from None
-    finally:
-        runtime.bodies.give_back(taken)
-    if not isinstance(given, dict):
-        raise BadRequest("The body must be a JSON object.")
-    return given
 
 
 def text_or_null(given: dict[str, Any], field: str) -> str | None:

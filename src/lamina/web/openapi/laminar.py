@@ -1,7 +1,7 @@
 """The OpenAPI paths and schemas of Laminar's own API (lamina.web.laminar, #24; see
 docs/compatibility.md "Moving from Laminar"): Laminar's paths and field names. The
-routes of features Lamina does not have (browser sessions, rollouts, one datapoint
-updated by its id) answer a 501 and are not described; nor is the results link, a page.
+routes of features Lamina does not have (browser sessions, rollouts, renaming a
+dataset) answer a 501 and are not described; nor is the results link, a page.
 """
 
 from __future__ import annotations
@@ -131,6 +131,35 @@ def paths() -> dict[str, Any]:
                             "groupName": {"type": "string", "nullable": True},
                         },
                         ("points",),
+                    )
+                ),
+            )
+        },
+        "/v1/evals/{eval_id}/datapoints/{datapoint_id}": {
+            "post": operation(
+                "Laminar's update_datapoint: give the item the SDK saved with this id its "
+                "executor output and scores (replacing its own; given to its trace too) "
+                "and, when given, another trace.",
+                "laminarUpdateDatapoint",
+                (200, "LaminarUpdated", "The datapoint's id and its item's index."),
+                (400, 401, 404, 413),
+                [
+                    _eval_id(),
+                    {
+                        "name": "datapoint_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The id the SDK gave the datapoint when saving it.",
+                        "schema": UUID,
+                    },
+                ],
+                json_body(
+                    _open(
+                        {
+                            "executorOutput": _ANY,
+                            "scores": point["properties"]["scores"],
+                            "traceId": {**UUID, "nullable": True},
+                        }
                     )
                 ),
             )
@@ -345,6 +374,7 @@ def schemas() -> dict[str, Any]:
             {"id": UUID, "createdAt": TIME, "groupId": TEXT, "name": TEXT, "projectId": UUID}
         ),
         "LaminarSaved": an_object({"saved": INTEGER}),
+        "LaminarUpdated": an_object({"id": UUID, "index": INTEGER}),
         "LaminarDataset": dataset,
         "LaminarDatasetList": {"type": "array", "items": dataset},
         "LaminarPushed": an_object({"datasetId": UUID}),
