@@ -19,8 +19,11 @@ its hours after it commits or rolls back (:meth:`Rollups.settle`, from the end o
 connection's ``writing()``), while a read takes the stamps before its query. A read
 whose query saw a write's rows therefore either kept them under stamps the write then
 replaced (read again next time) or took its stamps after the write had stamped: never
-old rows under a new stamp. One process owns a data directory, so the stamps live in
-its memory: after a restart every bucket is read once again.
+old rows under a new stamp. One process owns a DuckDB data directory, so its stamps
+live in its memory: after a restart every bucket is read once again. Several servers
+share one ClickHouse, so its stamps are rows in it, written after each write's rows
+and read before the query (:mod:`lamina.store.clickhouse.stamps`): a store passes
+their reader.
 
 Filtered charts (a user, a name, a tag, metadata, scores...) are not kept: they scan
 as before, narrowed by their filters.
@@ -50,6 +53,11 @@ STALE_RUNS = 4
 
 Values = dict[str, list[tuple[str | None, float]]]  # a bucket's cells by metric name
 Reader = Callable[[MetricQuery], dict[str, list[Cell]]]
+# A project's stamps between two times: (the stamp of its last delete, {hour start:
+# stamp}) for the hours in [since, until); 0 or missing: never stamped.
+Stamps = Callable[[str, int, int], tuple[int, dict[int, int]]]
+# A bucket's stamp: the project's delete stamp and each of its hours' stamps.
+Stamp = tuple[int, tuple[int, ...]]
 _PLAIN = TraceQuery()
 
 
@@ -81,15 +89,17 @@ def hour(start_ns: int) -> int:
 
 
 class Rollups:
-    """The kept buckets and the stamps of the hours, for one store."""
+    """The kept buckets and the stamps of the hours, for one store: the stamps in this
+    process's memory (:meth:`touch`, :meth:`settle`), or read with ``stamps``."""
 
-    def __init__(self) -> None:
+    def __init__(self, stamps: Stamps | None = None) -> None:
+        self._read_stamps = stamps if stamps is not None else self._own_stamps
         self._lock = threading.Lock()  # stamps and kept buckets
         self._reading = threading.Lock()  # one read of missing buckets at a time
         self._counter = itertools.count(1)
         self._hours: dict[str, dict[int, int]] = {}  # project -> hour start -> stamp
         self._projects: dict[str, int] = {}  # project -> stamp of its last delete
-        self._series: OrderedDict[tuple[object, ...], dict[int, tuple[int, Values]]]
+        self._series: OrderedDict[tuple[object, ...], dict[int, tuple[Stamp, Values]]]
         self._series = OrderedDict()
         self._cells: dict[tuple[object, ...], int] = {}  # cells kept by series
         self._pending = threading.local()
@@ -139,14 +149,16 @@ class Rollups:
             query.traces.experiment_sessions,
         )
         starts = [query.since_ns + b * query.interval_ns for b in range(query.buckets)]
+        if not starts:
+            return {metric.name: [] for metric in query.metrics}
         with self._reading:
             stamps = self._stamps(project_id, starts, query.interval_ns)
             with self._lock:
                 held = dict(self._series.get(key, {}))
-            stale = [b for b, start in enumerate(starts) if held.get(start, (-1,))[0] != stamps[b]]
+            stale = [b for b, start in enumerate(starts) if _stamp(held.get(start)) != stamps[b]]
             for first, last in _runs(stale):
                 part = dataclasses.replace(query, since_ns=starts[first], buckets=last - first + 1)
-                fresh: dict[int, tuple[int, Values]] = {
+                fresh: dict[int, tuple[Stamp, Values]] = {
                     starts[b]: (stamps[b], {}) for b in range(first, last + 1)
                 }
                 for name, cells in read(part).items():
@@ -161,19 +173,26 @@ class Rollups:
                 answer[name].extend(Cell(group, b, value) for group, value in pairs)
         return answer
 
-    def _stamps(self, project_id: str, starts: list[int], interval_ns: int) -> list[int]:
-        """Each bucket's stamp: the newest of its hours' and of the project's deletes."""
-        with self._lock:
-            hours = dict(self._hours.get(project_id, {}))
-            floor = self._projects.get(project_id, 0)
-        if interval_ns == HOUR_NS:
-            return [max(floor, hours.get(start, 0)) for start in starts]
+    def _stamps(self, project_id: str, starts: list[int], interval_ns: int) -> list[Stamp]:
+        """Each bucket's stamp: the project's deletes' and each of its hours'."""
+        floor, hours = self._read_stamps(project_id, starts[0], starts[-1] + interval_ns)
         return [
-            max(floor, *(hours.get(h, 0) for h in range(start, start + interval_ns, HOUR_NS)))
+            (floor, tuple(hours.get(h, 0) for h in range(start, start + interval_ns, HOUR_NS)))
             for start in starts
         ]
 
-    def _keep(self, key: tuple[object, ...], fresh: dict[int, tuple[int, Values]]) -> None:
+    def _own_stamps(
+        self, project_id: str, since_ns: int, until_ns: int
+    ) -> tuple[int, dict[int, int]]:
+        with self._lock:
+            hours = self._hours.get(project_id, {})
+            if (until_ns - since_ns) // HOUR_NS < len(hours):  # the range's hours, or the held
+                held = {h: hours[h] for h in range(since_ns, until_ns, HOUR_NS) if h in hours}
+            else:
+                held = {h: stamp for h, stamp in hours.items() if since_ns <= h < until_ns}
+            return self._projects.get(project_id, 0), held
+
+    def _keep(self, key: tuple[object, ...], fresh: dict[int, tuple[Stamp, Values]]) -> None:
         with self._lock:
             buckets = self._series.setdefault(key, {})
             buckets.update(fresh)
@@ -189,3 +208,7 @@ class Rollups:
     def _drop(self, key: tuple[object, ...]) -> None:
         del self._series[key]
         self._cells.pop(key, None)
+
+
+def _stamp(held: tuple[Stamp, Values] | None) -> Stamp | None:
+    return None if held is None else held[0]
