@@ -8,13 +8,17 @@ The store is kept open from phase to phase, so every answer after the first is r
 partly from what it kept: each is compared with the reference computed here from the
 spans written, and at the end with a store opened again on the same data (nothing
 kept: the scan), value for value (a float sum to its last bits: the engines add in
-no fixed order, ClickHouse's scan differs from itself in them).
+no fixed order, ClickHouse's scan differs from itself in them). A store several
+servers share (ClickHouse) also answers so while another server writes, tags and
+deletes: its stamps are in the database, not in one server's memory.
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
+
+import pytest
 
 from lamina.query.metrics import parse_metric_query
 from lamina.store.base import Store
@@ -35,6 +39,7 @@ from tests.store.test_metrics_contract import (
 )
 from tests.store.writing import column_batch, write
 
+MINUTE = 60 * SECOND
 TRACE_METRICS = [name for name, spec in METRICS.items() if spec.base is Base.TRACES]
 Answers = dict[tuple[str, str, str | None, str], dict[tuple[str | None, int], float]]
 
@@ -156,6 +161,23 @@ def test_kept_charts_answer_as_the_scan(backend: Backend, store: Store) -> None:
     store.put_experiment("prj_a", Experiment("exp_1", "run 1", "runs", None, BASE))
     check(charts(store, both), data, {run})
 
+    # a trace over two hours is given the run's session late, by a span in its first
+    # hour: its LLM call in the second hour is left out with it
+    at = BASE + 50 * HOUR
+    wide = Trace(trace_id(), None, None, "wide", at, at + 80 * MINUTE)
+    wide.spans.append(rec(wide.trace_id, "wide", start=at, ms=80 * 60_000))
+    llm: dict[str, Any] = {"span_type": "LLM", "model": "gpt-c", "cost": 0.25}
+    root = wide.spans[0].span_id
+    wide.spans.append(rec(wide.trace_id, "llm", start=at + 70 * MINUTE, parent=root, **llm))
+    data.traces.append(wide)
+    write(store, wide.spans)
+    check(charts(store, both), data, {run})
+    named = rec(wide.trace_id, "named", start=at + MS, parent=root, session_id=run)
+    wide.spans.append(named)
+    wide.session_id = run
+    write(store, [named])
+    check(charts(store, both), data, {run})
+
     every = (None, "model", "tag", "user_id", "name")
     kept = charts(store, both, every)
     store.close()
@@ -167,3 +189,42 @@ def test_kept_charts_answer_as_the_scan(backend: Backend, store: Store) -> None:
     assert set(kept) == set(scanned)
     for key, got in kept.items():  # the same SQL; float sums may add in another order
         assert_same(got, scanned[key])
+
+
+def test_kept_charts_see_another_servers_writes(backend: Backend, store: Store) -> None:
+    if not store.shared:
+        pytest.skip("one process owns a DuckDB data directory: its stamps are its own")
+    rng = random.Random(15)
+    data = make_data(rng)
+    run = session_id("exp_2")
+    trace = Trace(trace_id(), run, None, "run", BASE + 40 * HOUR, BASE + 40 * HOUR + 90 * MS)
+    trace.spans.append(rec(trace.trace_id, "run", start=trace.start, ms=90, session_id=run))
+    data.traces.append(trace)
+    write(store, [s for t in data.traces for s in t.spans])
+    both = ("include", "exclude")
+    check(charts(store, both), data, set())  # kept by this server from now on
+    other = backend.open()  # a second server on the same database
+    try:
+        # a late span moving a trace's start two hours back, and one within a trace
+        old = data.traces[5]
+        late = [
+            _late_span(old, old.start - 2 * HOUR, span_type="LLM", model="gpt-c", cost=0.5),
+            _late_span(data.traces[9], data.traces[9].start + 5 * MS, status="error"),
+        ]
+        other.write_columns([column_batch(late, "other-late")])
+        check(charts(store, both), data, set())
+
+        labels = TraceLabels(tags=("violet",), metadata={}, at_ns=BASE)
+        assert other.label_trace("prj_a", old.trace_id, labels)
+        old.spans[0].tags = (*old.spans[0].tags, "violet")
+        check(charts(store, both), data, set())
+
+        gone = data.traces[3]
+        other.delete_trace("prj_a", gone.trace_id)
+        data.traces = [t for t in data.traces if t is not gone]
+        check(charts(store, both), data, set())
+
+        other.put_experiment("prj_a", Experiment("exp_2", "run 2", "runs", None, BASE))
+        check(charts(store, both), data, {run})
+    finally:
+        other.close()

@@ -110,15 +110,20 @@ def fold_deltas(con: duckdb.DuckDBPyConnection, deltas: pa.Table) -> None:
 
 # The hours (project, start of the hour) a stored batch changes for the charts kept by
 # hour (lamina.store.rollups): those its spans start in (a span by model is bucketed by
-# its start; a trace's new start is one of its spans') and those its traces started in
-# before (a trace that gains an earlier span leaves its old bucket). Run after the merge,
-# on the batch's spans (``stored_spans``); floor to the hour, negative starts included.
+# its start; a trace's new start is one of its spans') and every hour its traces spanned
+# before, from their old start to their old end (a trace that gains an earlier span
+# leaves its old bucket; one given an experiment's session late takes its spans by model
+# out of every hour they are in). Run after the merge, on the batch's spans
+# (``stored_spans``); floor to the hour, negative starts included.
+_FLOOR = "{column} - (({column} % {hour}) + {hour}) % {hour}"
 _CHANGED_HOURS = f"""
-SELECT DISTINCT project_id, start_ns - ((start_ns % {HOUR_NS}) + {HOUR_NS}) % {HOUR_NS} AS hour
-FROM (
-    SELECT project_id, start_ns FROM stored_spans
+SELECT DISTINCT project_id, hour FROM (
+    SELECT project_id, {_FLOOR.format(column="start_ns", hour=HOUR_NS)} AS hour
+    FROM stored_spans
     UNION ALL
-    SELECT project_id, start_ns FROM stored_batch_traces
+    SELECT project_id,
+        unnest(range({_FLOOR.format(column="start_ns", hour=HOUR_NS)}, end_ns + 1, {HOUR_NS}))
+    FROM stored_batch_traces
 )
 """
 
