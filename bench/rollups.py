@@ -1,13 +1,14 @@
 """Trace charts kept by hour (lamina.store.rollups) against the scan, at growing sizes.
 
-    python -m bench.rollups [--stages 200000,1000000] [--runs 7]
+    python -m bench.rollups [--stages 200000,1000000] [--runs 7] [--store duckdb|chdb]
 
-One DuckDB store in this process, filled in stages with the workload's shape (5 spans
-a trace, one of them an LLM call of one of 3 models, 50 spans a second on the clock,
-ending an hour ago), written through ``Store.write_columns``. At each stage, over the
-Dashboard's default range (7 days by hour): the scan (what every read cost before),
-the kept read with nothing changed, and the kept read after one trace is written into
-the current hour and stored (ingest going on: that hour is scanned again). Prints p50
+One store in this process (DuckDB, or ClickHouse's engine on chDB), filled in stages
+with the workload's shape (5 spans a trace, one of them an LLM call of one of 3 models,
+50 spans a second on the clock, ending an hour ago), written through
+``Store.write_columns``. At each stage, over the Dashboard's 7-day range by hour: the
+scan (what every read cost before), the kept read with nothing changed, and the kept
+read after one trace is written into the current hour and stored (ingest going on:
+that hour is scanned again). Prints p50
 milliseconds per stage; the kept reads should stay flat while the scan grows.
 """
 
@@ -26,6 +27,10 @@ from typing import Any
 
 from lamina.query.metrics import parse_metric_query
 from lamina.spans.batch import from_rows
+from lamina.store.base import Store
+from lamina.store.clickhouse import metrics as clickhouse_metrics
+from lamina.store.clickhouse.client import parse_store
+from lamina.store.clickhouse.store import ClickHouseStore
 from lamina.store.duckdb import metrics
 from lamina.store.duckdb.store import DuckDBStore
 from lamina.store.metrics import METRICS, MetricQuery
@@ -78,12 +83,25 @@ def _charts(now: int) -> dict[str, MetricQuery]:
     return {"cost by model": cost, "latency p50+p95": latency}
 
 
+def _open(kind: str, directory: Path) -> Store:
+    if kind == "chdb":
+        return ClickHouseStore(parse_store(f"chdb://{directory}/chdb?database=bench"))
+    return DuckDBStore(directory / "data")
+
+
+def _scan(store: Store, query: MetricQuery) -> object:
+    """The scan, as every read was before the rollups."""
+    if isinstance(store, ClickHouseStore):
+        return clickhouse_metrics.scan(store.connection, PROJECT, query)
+    assert isinstance(store, DuckDBStore)
+    return metrics.scan(store._connection, PROJECT, query)
+
+
 def _time(
-    store: DuckDBStore, query: MetricQuery, runs: int, rng: random.Random, now: int
+    store: Store, query: MetricQuery, runs: int, rng: random.Random, now: int
 ) -> tuple[float, float, float]:
     """The chart's p50s: the scan, the kept read, the kept read after a write."""
-    connection = store._connection  # the scan, as every read was before
-    scan = _p50(lambda: metrics.scan(connection, PROJECT, query), runs)
+    scan = _p50(lambda: _scan(store, query), runs)
     store.metric_series(PROJECT, query)
     kept = _p50(lambda: store.metric_series(PROJECT, query), runs)
     after = []
@@ -100,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stages", default="200000,1000000")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--store", choices=("duckdb", "chdb"), default="duckdb")
     args = parser.parse_args(argv)
     stages = sorted(int(stage) for stage in args.stages.split(","))
     rng = random.Random(1)
@@ -107,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     at = now - 3600 * SECOND - stages[-1] // 50 * SECOND
     print(f"{'spans':>10}  {'chart':16} {'scan':>8} {'kept':>8} {'after a write':>14}")
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(Path(tmp) / "data")
+        store = _open(args.store, Path(tmp))
         written = 0
         try:
             for stage in stages:
@@ -119,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         store.write_columns([from_rows(rows)])
                         rows = []
                 store.close()  # opened again: nothing kept, everything checkpointed
-                store = DuckDBStore(Path(tmp) / "data")
+                store = _open(args.store, Path(tmp))
                 for title, query in _charts(now + 60 * SECOND).items():
                     scan, kept, live = _time(store, query, args.runs, rng, now)
                     print(f"{stage:>10,}  {title:16} {scan:8.1f} {kept:8.2f} {live:14.1f}")
