@@ -25,6 +25,7 @@ from lamina.store.metrics import (
     bin_start,
     bin_width,
     bins,
+    top_groups,
 )
 from lamina.store.queries import SessionQuery, TraceQuery
 
@@ -77,7 +78,7 @@ def series(db: Connection, project_id: str, query: MetricQuery) -> dict[str, lis
         "m_step": query.interval_ns,
         "m_until": query.until_ns,
     }
-    rows = db.query(_series(db, project_id, query, params), params)
+    rows = db.query(top_groups(_series(db, project_id, query, params), query), params)
     return {
         metric.name: [
             Cell(row["grp"], int(row["b"]), float(row[f"v{n}"]))

@@ -24,6 +24,7 @@ from lamina.store.metrics import (
     bin_start,
     bin_width,
     bins,
+    top_groups,
 )
 from lamina.store.queries import SessionQuery, TraceQuery
 
@@ -65,7 +66,7 @@ def series(connection: Connection, project_id: str, query: MetricQuery) -> dict[
         traces=with_runs(connection, project_id, query.traces),
     )
     sql, params = series_sql(project_id, query)
-    rows = connection.query(sql, params)
+    rows = connection.query(top_groups(sql, query, materialize=True), params)
     return {
         metric.name: [
             Cell(row["grp"], int(row["b"]), float(row[f"v{n}"]))
