@@ -124,7 +124,7 @@ def run_cli(
 
 
 def start_server(
-    data_dir: Path, *extra: str, api_key: str | None = None, timeout: float = 30
+    data_dir: Path, *extra: str, api_key: str | None = None, timeout: float = 60
 ) -> LaminaServer:
     process = subprocess.Popen(
         [LAMINA, "serve", "--data-dir", str(data_dir), "--port", "0", "--grpc-port", "0", *extra],
@@ -150,7 +150,7 @@ def start_server(
     server.reader = threading.Thread(target=read, daemon=True)
     server.reader.start()
     if not ready.wait(timeout) or not server.url:
-        process.kill()
+        server.kill()  # waits for it and closes its pipe (no ResourceWarning after)
         raise RuntimeError("lamina serve did not start:\n" + "".join(server.output))
     return server
 

@@ -1,5 +1,5 @@
-"""What a running server holds: settings, store, decoder, writer, keys, the admin
-token, and the web pages' accounts.
+"""What a running server holds: settings, store, decoder, writers (spans, scores), keys,
+the admin token, and the web pages' accounts.
 
 One object, passed to the HTTP app and the gRPC servicer, instead of a factory
 with many arguments; ``lamina serve`` (lamina.serve.server) builds it. Both
@@ -18,6 +18,7 @@ from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
 from lamina.ingest.budget import ByteBudget
 from lamina.ingest.decoder import Decoder
+from lamina.ingest.score_queue import ScoreQueue
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
 from lamina.spans.batch import ColumnBatch
@@ -48,6 +49,7 @@ class ServerRuntime:
     settings: Settings
     store: Store
     batcher: IngestBatcher
+    scores: ScoreQueue  # the JSON API's scores (lamina.web.scores)
     keys: KeyResolver
     decoder: Decoder
     bodies: ByteBudget
@@ -64,6 +66,7 @@ class ServerRuntime:
             settings=settings,
             store=store,
             batcher=IngestBatcher(store, settings.max_queue_spans, settings.max_batch_spans),
+            scores=ScoreQueue(store),
             keys=KeyResolver(store),
             decoder=Decoder(
                 settings.workers_for_decoding,

@@ -190,7 +190,8 @@ def test_an_endpoint_that_is_down_records_its_error_and_holds_up_nothing(
         f"/api/v1/evaluators/{judge['id']}/runs",
         lambda items: [(r["status"], bool(r["error"])) for r in items] == [("queued", True)],
     )
-    assert "Could not reach the judge's endpoint" in failed["error"] and failed["attempts"] == 1
+    # at least one attempt failed (on a loaded machine the poll may come after the retry)
+    assert "Could not reach the judge's endpoint" in failed["error"] and failed["attempts"] >= 1
     wait(
         project, f"/api/v1/evaluators/{check['id']}/runs", lambda items: items[0]["status"] == "ok"
     )

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from lamina.query.metrics import parse_distribution_query, parse_metric_query
+from lamina.query.metrics import fill, parse_distribution_query, parse_metric_query, series
 from lamina.store.base import Store
-from lamina.store.metrics import EDGE, METRICS, bin_start, bin_width, together
+from lamina.store.metrics import EDGE, METRICS, TOP_SLACK, bin_start, bin_width, together
 from lamina.store.scores import Score
 from tests.spans.record import SpanRecord
 from tests.store.test_contract import BASE, MS, SECOND, rec, trace_id
@@ -369,3 +369,52 @@ def test_metrics_read_together_are_each_as_read_alone(store: Store, data: Data) 
                 assert found[metric.name] and sorted(found[metric.name], key=repr) == sorted(
                     alone[metric.name], key=repr
                 )
+
+
+def test_a_chart_of_many_groups_reads_only_about_its_top_ones(store: Store) -> None:
+    """A chart by user shows its ten (``top``) users: the store answers the cells of
+    about those (top_groups), and the chart is the one every group's cells give."""
+    rng = random.Random(5)
+    spans = []
+    for user in range(40):  # user u-00 has one trace, u-39 forty
+        for turn in range(user + 1):
+            trace = trace_id()
+            at = BASE + rng.randrange(0, 70 * 3600) * SECOND
+            session = f"many-s{user}-{turn % 3}"
+            spans.append(
+                rec(
+                    trace,
+                    "chat",
+                    project="prj_many",
+                    start=at,
+                    ms=rng.randrange(100, 900),
+                    session_id=session,
+                    user_id=f"u-{user:02d}",
+                    cost=(40 - user) / 1000 + user / 1e6,
+                )
+            )
+    write(store, spans)
+    since = {"since": "2026-01-01T00:00:00Z", "until": UNTIL, "interval": "day"}
+    for metrics in (("traces", "cost"), ("sessions", "turns")):
+        queries = [
+            parse_metric_query({**since, "metric": m, "group_by": "user_id"}) for m in metrics
+        ]
+        (query,) = together(queries)
+        every = store.metric_series("prj_many", query)
+        cut = store.metric_series("prj_many", replace(query, top=3))
+        for metric in query.metrics:
+            groups = {cell.group for cell in cut[metric.name]}
+            # each metric's top 3 by total, and no more than top + slack for any metric
+            assert len(groups) <= 2 * (3 + TOP_SLACK) < len({c.group for c in every[metric.name]})
+            one = replace(query, metric=metric, also=())
+            assert fill(one, cut[metric.name], 3) == fill(one, every[metric.name], 3)
+    # by count the top are the users with the most traces (by cost, the middle ones:
+    # user n has n + 1 traces of about (40 - n) / 1000 each, so the two metrics' tops
+    # differ; no two totals are equal, as two float sums may differ in their last bit)
+    answer = series(
+        store,
+        "prj_many",
+        parse_metric_query({**since, "metric": "traces", "group_by": "user_id"}),
+        3,
+    )
+    assert [s["group"] for s in answer["series"]] == ["u-39", "u-38", "u-37"]

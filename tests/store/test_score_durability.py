@@ -19,6 +19,8 @@ from tests.support import otlp
 
 CLIENTS = 4
 READS = 25  # scores each client gives and reads back
+GROUP = 12  # requests sent at the same moment
+ROUNDS = 3  # the same scores again (retries): stored once
 
 
 def _post(client: httpx.Client, server: LaminaServer, body: dict[str, object]) -> int:
@@ -91,6 +93,41 @@ def test_sigkill_loses_and_doubles_no_acknowledged_score(
     mine = _scores(second, session_id=session)
     summary = second.api(f"/api/v1/sessions/{session}")["score_summary"]
     assert summary["thumbs"]["count"] == len(mine) > 0
+
+
+def test_scores_given_at_once_are_all_there_after_a_kill_right_after_their_answers(
+    new_server: Callable[..., LaminaServer],
+) -> None:
+    """Requests arriving together are stored with one write (lamina.ingest.score_queue):
+    each is acknowledged, and every one is there, once, after a SIGKILL sent as soon as
+    the last answer came."""
+    first = new_server()
+    turn = otlp.conversation_turn("grouped", 0, start_ns=time.time_ns())
+    assert otlp.post(first.url, first.api_key, otlp.export(turn)).status_code == 200
+    start = threading.Barrier(GROUP)
+    statuses: dict[int, int] = {}
+
+    def give(number: int) -> None:
+        with httpx.Client(timeout=10) as client:
+            client.get(first.url + "/healthz")  # connected before the barrier
+            start.wait(10)
+            body = {"score_id": f"g{number}", "name": "thumbs", "value": 1}
+            statuses[number] = _post(client, first, {**body, "session_id": "grouped"})
+
+    for _ in range(ROUNDS):
+        threads = [threading.Thread(target=give, args=(n,)) for n in range(GROUP)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(15)
+        assert statuses == dict.fromkeys(range(GROUP), 201)
+    first.kill()
+
+    second = new_server(data_dir=first.data_dir, api_key=first.api_key)
+    stored = sorted(str(score["score_id"]) for score in _scores(second))
+    assert stored == sorted(f"g{n}" for n in range(GROUP))
+    summary = second.api("/api/v1/sessions/grouped")["score_summary"]
+    assert summary["thumbs"]["count"] == GROUP
 
 
 def test_a_score_deleted_before_a_kill_stays_deleted(

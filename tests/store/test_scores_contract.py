@@ -571,3 +571,30 @@ def test_each_change_shows_in_the_next_read_of_a_page_read_before(store: Store) 
     store.delete_session(project, "s-1")
     assert set(seen()["sessions"]) == {"s-2"}
     assert seen()["count"] == 1
+
+
+def test_configs_kept_in_memory_are_never_older_than_a_change(store: Store) -> None:
+    """``cached_score_configs`` (what a score request reads on the event loop) is None or
+    exactly what ``list_score_configs`` reads, before and after every change."""
+
+    def check(project_id: str) -> None:
+        before = store.cached_score_configs(project_id)
+        listed = store.list_score_configs(project_id)
+        after = store.cached_score_configs(project_id)
+        assert before is None or before == listed
+        assert after is None or after == listed
+
+    check("prj_a")
+    store.put_score_config("prj_a", ScoreConfig("stars", ScoreType.NUMERIC, min=1, max=5))
+    check("prj_a")
+    store.put_score_config("prj_b", ScoreConfig("other", ScoreType.BOOLEAN))
+    check("prj_a")
+    check("prj_b")
+    store.put_score_config("prj_a", ScoreConfig("stars", ScoreType.NUMERIC, min=0, max=10))
+    check("prj_a")
+    (stars,) = store.list_score_configs("prj_a")
+    assert stars.max == 10
+    assert store.delete_score_config("prj_a", "stars") is not None
+    check("prj_a")
+    assert store.list_score_configs("prj_a") == []
+    check("prj_b")

@@ -304,6 +304,28 @@ def test_configs_are_checked_and_scores_against_them(project: Project) -> None:
     assert project.call("DELETE", "/api/v1/score-configs/tone").status_code == 404
 
 
+def test_a_changed_config_checks_the_very_next_score(project: Project) -> None:
+    """A score is checked against the configs the store keeps in memory: a change of
+    config applies to the next score given, never a copy from before it."""
+    session_id = otlp.uid("rechecked")
+    score = {"name": "grade", "value": 7, "session_id": session_id}
+
+    def config(most: int) -> None:
+        body = {"name": "grade", "type": "numeric", "max": most}
+        project.ok("POST", "/api/v1/score-configs", 201, json=body)
+
+    for _ in range(3):
+        config(10)
+        project.ok("POST", "/api/v1/scores", 201, json=score)
+        config(5)
+        refused = project.call("POST", "/api/v1/scores", json=score)
+        assert refused.status_code == 400 and "at most 5" in refused.text, refused.text
+        project.ok("DELETE", "/api/v1/score-configs/grade")
+        project.ok("POST", "/api/v1/scores", 201, json=score)  # no config: numeric
+    listed = project.ok("GET", "/api/v1/scores", params={"session_id": session_id})["items"]
+    assert len(listed) == 6
+
+
 def test_a_score_id_sent_again_is_not_a_second_score(project: Project) -> None:
     session_id = otlp.uid("retried")
     batch = [

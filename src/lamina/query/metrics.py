@@ -133,13 +133,14 @@ def _range(params: Mapping[str, str], now_ns: int | None) -> tuple[int, int]:
 def series(store: Store, project_id: str, query: MetricQuery, top: int = DEFAULT_TOP) -> Row:
     """The JSON API's answer: ``{metric, interval, since, until, group_by, unit, title,
     series: [{group, points: [{t, v}]}]}``."""
-    return answer(query, store.metric_series(project_id, query)[query.metric.name], top)
+    found = store.metric_series(project_id, dataclasses.replace(query, top=top))
+    return answer(query, found[query.metric.name], top)
 
 
 def read_together(store: Store, project_id: str, query: MetricQuery, top: int) -> list[Row]:
     """The answers of each of ``query.metrics`` (see lamina.store.metrics.together), read in
     one query: what the dashboard asks for a summary table's charts at once."""
-    found = store.metric_series(project_id, query)
+    found = store.metric_series(project_id, dataclasses.replace(query, top=top))
     return [
         answer(dataclasses.replace(query, metric=metric, also=()), found[metric.name], top)
         for metric in query.metrics

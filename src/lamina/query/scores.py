@@ -91,8 +91,18 @@ def end_session(
 
 def configs(store: Store, project_id: str) -> dict[str, ScoreConfig]:
     """The project's configs by name, the built-in ones included."""
-    found = {config.name: config for config in store.list_score_configs(project_id)}
-    return {**found, **BUILT_IN_CONFIGS}
+    return _with_built_in(store.list_score_configs(project_id))
+
+
+def cached_configs(store: Store, project_id: str) -> dict[str, ScoreConfig] | None:
+    """:func:`configs` when the store holds them in memory (no I/O: fit for the event
+    loop), else None."""
+    found = store.cached_score_configs(project_id)
+    return None if found is None else _with_built_in(found)
+
+
+def _with_built_in(found: Sequence[ScoreConfig]) -> dict[str, ScoreConfig]:
+    return {**{config.name: config for config in found}, **BUILT_IN_CONFIGS}
 
 
 def check_imported(

@@ -26,6 +26,10 @@ uvicorn's httptools protocol with these rules, per server process:
 
 Requests in progress are not limited here: ingest has its own limits (bytes in
 flight, queued spans) and reads run on a bounded pool of threads.
+
+An answer's head and its body leave in one write (:class:`OneWrite`): uvicorn writes
+them apart, two sends for every answer, and the first wakes the client for a head it
+cannot use without the body (docs/performance.md, session 15).
 """
 
 from __future__ import annotations
@@ -206,6 +210,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._body_received = 0
         self._body_paused = 0.0
         super().on_headers_complete()
+        if self.cycle is not None:  # None: the connection was upgraded
+            self.cycle.transport = OneWrite(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         self._body_received += len(body)
@@ -299,6 +305,44 @@ class GuardedProtocol(HttpToolsProtocol):
             self._timer = None
 
 
+class OneWrite:
+    """The connection's transport as one answer writes to it: its first write (the
+    head) is held until the next (the body's first bytes: both leave in one send), or
+    until the loop's next turn (an answer whose body comes later: a stream)."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        if self._first:
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self._flush)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self._transport.get_extra_info(name, default)
+
+    def _flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+
 def http_protocol(limits: Limits) -> type[GuardedProtocol]:
     """The protocol class for one server's uvicorn.Config(http=...), with its guard."""
 
@@ -308,4 +352,4 @@ def http_protocol(limits: Limits) -> type[GuardedProtocol]:
     return Guarded
 
 
-__all__ = ["Guard", "GuardedProtocol", "Limits", "fit_to_open_files", "http_protocol"]
+__all__ = ["Guard", "GuardedProtocol", "Limits", "OneWrite", "fit_to_open_files", "http_protocol"]

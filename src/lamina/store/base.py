@@ -191,6 +191,11 @@ class Store(Protocol):
 
     def list_score_configs(self, project_id: str) -> list[ScoreConfig]: ...
 
+    def cached_score_configs(self, project_id: str) -> list[ScoreConfig] | None:
+        """The project's configs as :meth:`list_score_configs` gives them, when this
+        store holds them in memory (no I/O: cheap enough for the event loop); None when
+        they must be read (never a list older than the last change of configs)."""
+
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None: ...
 
     def end_session(self, project_id: str, session_id: str, ended_ns: int) -> None:

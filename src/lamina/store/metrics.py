@@ -123,6 +123,9 @@ class MetricQuery:
     # more metrics of the same base read in the same query (Store.metric_columns): a
     # page's charts over one summary table cost one scan, not one each
     also: tuple[Metric, ...] = ()
+    # a grouped chart shows its ``top`` groups by total: the store answers only the cells
+    # of (about) those (None: every group's; see top_groups)
+    top: int | None = None
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -135,6 +138,34 @@ class MetricQuery:
     @property
     def score_name(self) -> str:
         return self.metric.name.partition(":")[2]
+
+
+# groups read beyond ``top``: the store ranks by its sums, the answer by Python's
+# (lamina.query.metrics.fill), which may order totals a float's last bit apart otherwise
+TOP_SLACK = 10
+
+
+def top_groups(cells_sql: str, query: MetricQuery, materialize: bool = False) -> str:
+    """``cells_sql`` (rows ``grp, b, v0, v1...``) cut to the groups among the ``top`` by
+    the total of any of the query's metrics in the range, in SQL both stores read: a
+    chart by user reads a cell a user and bucket, which grows with the users, while the
+    chart shows ten. Ungrouped and score charts are answered whole. ``materialize``:
+    DuckDB turns a window's total into a join that would read the cells' tables twice
+    (ClickHouse reads the cells once as they are)."""
+    if query.top is None or query.group_by is None or query.metric.base is Base.SCORES:
+        return cells_sql
+    values = [f"v{n}" for n in range(len(query.metrics))]
+    totals = ", ".join(f"sum({v}) OVER (PARTITION BY grp) AS t_{v}" for v in values)
+    # rows of one group share its total and name, so a group's rank is each of its rows'
+    ranks = ", ".join(
+        f"dense_rank() OVER (ORDER BY t_{v} DESC NULLS LAST, grp) AS r_{v}" for v in values
+    )
+    kept = " OR ".join(f"r_{v} <= {int(query.top) + TOP_SLACK}" for v in values)
+    return (
+        f"WITH cells AS {'MATERIALIZED ' if materialize else ''}({cells_sql}) "
+        f"SELECT grp, b, {', '.join(values)} FROM (SELECT *, {ranks} FROM "
+        f"(SELECT *, {totals} FROM cells) AS totals) AS ranked WHERE {kept}"
+    )
 
 
 def together(queries: list[MetricQuery]) -> list[MetricQuery]:
@@ -155,6 +186,7 @@ def together(queries: list[MetricQuery]) -> list[MetricQuery]:
             query.group_by,
             query.sessions,
             query.traces,
+            query.top,
         )
         first = merged.get(key)
         if first is None:

@@ -37,7 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from lamina.store.metrics import HOUR_NS, Base, Cell, MetricQuery
+from lamina.store.metrics import HOUR_NS, TOP_SLACK, Base, Cell, MetricQuery
 from lamina.store.queries import TraceQuery
 
 # Kept series (one per metrics, interval, grouping and experiments), buckets each and
@@ -139,7 +139,9 @@ class Rollups:
 
     def series(self, project_id: str, query: MetricQuery, read: Reader) -> dict[str, list[Cell]]:
         """The query's cells (it must be :func:`kept`): the kept buckets whose hours kept
-        their stamps, the others read with ``read`` (the scan) and kept."""
+        their stamps, the others read with ``read`` (the scan, every group's cells) and
+        kept; a chart of its ``top`` groups cut to them here (as store.metrics.top_groups
+        cuts a scan's)."""
         key = (
             project_id,
             tuple(metric.name for metric in query.metrics),
@@ -157,7 +159,9 @@ class Rollups:
                 held = dict(self._series.get(key, {}))
             stale = [b for b, start in enumerate(starts) if _stamp(held.get(start)) != stamps[b]]
             for first, last in _runs(stale):
-                part = dataclasses.replace(query, since_ns=starts[first], buckets=last - first + 1)
+                part = dataclasses.replace(
+                    query, since_ns=starts[first], buckets=last - first + 1, top=None
+                )
                 fresh: dict[int, tuple[Stamp, Values]] = {
                     starts[b]: (stamps[b], {}) for b in range(first, last + 1)
                 }
@@ -167,10 +171,16 @@ class Rollups:
                         values.setdefault(name, []).append((cell.group, cell.value))
                 held.update(fresh)
                 self._keep(key, fresh)
+        buckets = [held[start][1] for start in starts]
+        shown = _top(query, buckets)
         answer: dict[str, list[Cell]] = {metric.name: [] for metric in query.metrics}
-        for b, start in enumerate(starts):
-            for name, pairs in held[start][1].items():
-                answer[name].extend(Cell(group, b, value) for group, value in pairs)
+        for b, values in enumerate(buckets):
+            for name, pairs in values.items():
+                answer[name].extend(
+                    Cell(group, b, value)
+                    for group, value in pairs
+                    if shown is None or group in shown
+                )
         return answer
 
     def _stamps(self, project_id: str, starts: list[int], interval_ns: int) -> list[Stamp]:
@@ -208,6 +218,22 @@ class Rollups:
     def _drop(self, key: tuple[object, ...]) -> None:
         del self._series[key]
         self._cells.pop(key, None)
+
+
+def _top(query: MetricQuery, buckets: list[Values]) -> set[str | None] | None:
+    """The groups among the ``top`` (and TOP_SLACK more) by the total of any of the
+    query's metrics over the range; None: every group (an ungrouped chart, or no top)."""
+    if query.top is None or query.group_by is None:
+        return None
+    shown: set[str | None] = set()
+    for metric in query.metrics:
+        totals: dict[str | None, float] = {}
+        for values in buckets:
+            for group, value in values.get(metric.name, ()):
+                totals[group] = totals.get(group, 0.0) + value
+        ranked = sorted(totals, key=lambda group: (-totals[group], str(group)))
+        shown.update(ranked[: query.top + TOP_SLACK])
+    return shown
 
 
 def _stamp(held: tuple[Stamp, Values] | None) -> Stamp | None:

@@ -123,6 +123,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(runtime.decoder.start)
         runtime.batcher.start()
+        runtime.scores.start()
         for hook in on_start or []:
             await hook()
         try:
@@ -131,6 +132,7 @@ def create_app(
             for hook in on_stop or []:
                 await hook()
             runtime.batcher.stop()
+            runtime.scores.stop()
             runtime.decoder.stop()
 
     routes: list[BaseRoute] = [

@@ -2,7 +2,8 @@
 configs, and end a session (with its outcome).
 
 A score is checked against the project's config of its name
-(:mod:`lamina.query.scores`) and stored at once; a score on a session or trace not
+(:mod:`lamina.query.scores`) and stored at once (by the scores' thread,
+:mod:`lamina.ingest.score_queue`); a score on a session or trace not
 seen yet is kept and shows when its spans arrive. A client may make the score's id
 (``score_id``): sending the same score again (a retry) does not add a second one.
 The project is the caller's, as on every project route (:mod:`lamina.web.access`).
@@ -22,7 +23,7 @@ from lamina.query import present
 from lamina.query import scores as judged
 from lamina.query.params import parse_score_query
 from lamina.server_runtime import ServerRuntime
-from lamina.store.scores import BUILT_IN_CONFIGS, Score
+from lamina.store.scores import BUILT_IN_CONFIGS
 from lamina.web.access import giver_of, project_of
 from lamina.web.api import JSONResponse
 from lamina.web.bodies import TEXT, json_fields, read_json
@@ -45,13 +46,13 @@ async def _add_scores(request: Request) -> Response:
         f"batches of at most {judged.MAX_BATCH} scores.",
     )
 
-    def store_them() -> tuple[list[Score], bool]:
-        known = judged.configs(runtime.store, project_id)
-        made, batch = judged.to_scores(given, known, giver, time.time_ns(), judged.new_score_id)
-        runtime.store.add_scores(project_id, made)
-        return made, batch
-
-    made, batch = await run_in_threadpool(store_them)
+    # Checked on the event loop, the configs read only when the store does not hold
+    # them in memory; stored by the scores' thread (lamina.ingest.score_queue).
+    known = judged.cached_configs(runtime.store, project_id)
+    if known is None:
+        known = await run_in_threadpool(judged.configs, runtime.store, project_id)
+    made, batch = judged.to_scores(given, known, giver, time.time_ns(), judged.new_score_id)
+    await runtime.scores.add(project_id, made)
     if batch:
         return JSONResponse({"scores": [present.score(item) for item in made]}, 201)
     return JSONResponse({"score": present.score(made[0])}, 201)

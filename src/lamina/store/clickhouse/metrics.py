@@ -26,6 +26,7 @@ from lamina.store.metrics import (
     bin_start,
     bin_width,
     bins,
+    top_groups,
 )
 from lamina.store.queries import SessionQuery, TraceQuery
 
@@ -87,7 +88,7 @@ def scan(db: Connection, project_id: str, query: MetricQuery) -> dict[str, list[
         "m_step": query.interval_ns,
         "m_until": query.until_ns,
     }
-    rows = db.query(_series(db, project_id, query, params), params)
+    rows = db.query(top_groups(_series(db, project_id, query, params), query), params)
     return {
         metric.name: [
             Cell(row["grp"], int(row["b"]), float(row[f"v{n}"]))

@@ -121,7 +121,10 @@ def get_trace(db: Connection, project_id: str, trace_id: str) -> Row | None:
     params["last"] = max(row["end_ns"], row["last_start_ns"])
     spans = db.query(sql.ONE_TRACE_CUT_SPANS, params)
     trace = with_summaries(db, project_id, [trace_row(row)], "trace_id")[0]
-    trace["scores"] = scores.trace_scores(db, project_id, [trace_id])[trace_id]
+    # no score in its summary: none to read (the summary counts every one of them)
+    trace["scores"] = (
+        scores.trace_scores(db, project_id, [trace_id])[trace_id] if trace["score_summary"] else []
+    )
     trace["spans"] = [cut_span_row(span) for span in spans]
     return trace
 
@@ -150,10 +153,15 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
     for span in db.query(sql.MANY_TRACES_CUT_SPANS, params):
         spans[span.pop("trace_id")].append(cut_span_row(span))
-    traces = [trace_row(found[trace]) for trace in wanted if trace in found]
-    given = scores.trace_scores(db, project_id, list(found))
-    for trace in with_summaries(db, project_id, traces, "trace_id"):
-        trace["scores"] = given[trace["trace_id"]]
+    traces = with_summaries(
+        db, project_id, [trace_row(found[trace]) for trace in wanted if trace in found], "trace_id"
+    )
+    # the scores of the traces whose summary counts some (see get_trace)
+    given = scores.trace_scores(
+        db, project_id, [t["trace_id"] for t in traces if t["score_summary"]]
+    )
+    for trace in traces:
+        trace["scores"] = given.get(trace["trace_id"], [])
         trace["spans"] = spans[trace["trace_id"]]
     return traces
 

@@ -142,6 +142,11 @@ class ClickHouseStore:
     def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
         return score_store.list_score_configs(self.connection, project_id)
 
+    def cached_score_configs(self, project_id: str) -> list[ScoreConfig] | None:
+        # Not kept: another process (a worker of --workers N, a second server on the
+        # same ClickHouse) may change them.
+        return None
+
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
         return score_store.delete_score_config(self.connection, project_id, name)
 

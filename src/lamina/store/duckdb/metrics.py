@@ -24,6 +24,7 @@ from lamina.store.metrics import (
     bin_start,
     bin_width,
     bins,
+    top_groups,
 )
 from lamina.store.queries import SessionQuery, TraceQuery
 
@@ -76,7 +77,7 @@ def series(connection: Connection, project_id: str, query: MetricQuery) -> dict[
 def scan(connection: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
     """The query's cells read from the summary tables (its experiments' sessions read)."""
     sql, params = series_sql(project_id, query)
-    rows = connection.query(sql, params)
+    rows = connection.query(top_groups(sql, query, materialize=True), params)
     return {
         metric.name: [
             Cell(row["grp"], int(row["b"]), float(row[f"v{n}"]))

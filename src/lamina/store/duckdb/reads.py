@@ -21,6 +21,7 @@ from lamina.store.base import Row
 from lamina.store.duckdb import scores
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.experiments import with_runs
+from lamina.store.duckdb.remembered import Key
 from lamina.store.duckdb.values import CUT_COLUMN, join_values, trace_spans
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
@@ -172,21 +173,18 @@ def get_trace(
 ) -> Row | None:
     """The trace and its spans. ``whole_before``: spans below this ``seq`` may hold long
     values whole (see _CUT_SPAN_FIELDS)."""
-    rows = connection.query(
-        sessions_sql.by_id("traces", "trace_id", f"{sessions_sql.TRACE_FIELDS}, min_seq, max_seq"),
-        [trace_id, project_id],
-    )
-    if not rows:
+    found = _one_trace(connection, project_id, trace_id)
+    if found is None:
         return None
-    trace = trace_row(rows[0])
-    cut_in_sql = rows[0]["min_seq"] < whole_before
+    trace = trace_row(found)
+    cut_in_sql = found["min_seq"] < whole_before
     fields = _CUT_SPAN_FIELDS if cut_in_sql else _SPAN_FIELDS
     where = "seq BETWEEN ? AND ? AND project_id = ? AND trace_id = ?"
-    params = [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id]
+    params = [found["min_seq"], found["max_seq"], project_id, trace_id]
     try:
-        spans = connection.query(
-            f"SELECT {fields} FROM spans WHERE {where} ORDER BY start_ns, seq", params
-        )
+        # put in order here: DuckDB's sort of a trace's few rows cost a third of the read
+        spans = connection.query(f"SELECT {fields} FROM spans WHERE {where}", params)
+        spans.sort(key=lambda span: (span["start_ns"], span["seq"]))
     except duckdb.OutOfMemoryException:
         # A scan holds the whole text of the rows it reads together (6 spans of 12 MB
         # stored whole did not fit in 64 MB): read them one at a time, each value cut.
@@ -203,8 +201,41 @@ def get_trace(
         ]
     trace["spans"] = trace_spans(connection, spans, cut_in_sql)
     scores.add_trace_fields(connection, project_id, [trace])
-    trace["scores"] = scores.trace_scores(connection, project_id, [trace_id])[trace_id]
+    trace["scores"] = _trace_scores(connection, project_id, trace)
     return trace
+
+
+# One trace's row, looked up in the index of trace ids: the id is the statement's one
+# filter (DuckDB uses the index only then) and the project is checked here, which cost
+# half as much as sessions_sql.by_id's materialised lookup.
+_ONE_TRACE = (
+    f"SELECT project_id, {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM traces "
+    "WHERE trace_id = ?"
+)
+
+
+def _one_trace(connection: Connection, project_id: str, trace_id: str) -> dict[str, Any] | None:
+    for row in connection.query(_ONE_TRACE, [trace_id]):
+        if row.pop("project_id") == project_id:
+            return row
+    return None
+
+
+def _trace_scores(connection: Connection, project_id: str, trace: Row) -> list[Row]:
+    """The trace's scores and its spans'. Their read scans the project's scores (2 ms of
+    a one-trace read at 100k), so it is skipped when the trace's score summary (which
+    counts each of them) has none, the usual case, and otherwise kept between writes as
+    the summary is (lamina.store.duckdb.remembered)."""
+    if not trace["score_summary"]:
+        return []
+    writes = connection.writes_done()
+    key: Key = ("trace-scores", project_id, trace["trace_id"])
+    known = connection.remembered.known(writes, [key])
+    if key not in known:
+        read = scores.trace_scores(connection, project_id, [trace["trace_id"]])
+        known = {key: read[trace["trace_id"]]}
+        connection.remembered.keep(writes, connection.writes_done(), known)
+    return [dict(row) for row in known[key]]
 
 
 def get_traces(
@@ -236,9 +267,10 @@ def get_traces(
         spans[owner].append(span)
     out = [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
     scores.add_trace_fields(connection, project_id, out)
-    by_trace = scores.trace_scores(connection, project_id, [trace["trace_id"] for trace in out])
+    scored = [trace["trace_id"] for trace in out if trace["score_summary"]]  # see _trace_scores
+    by_trace = scores.trace_scores(connection, project_id, scored) if scored else {}
     for trace in out:
-        trace["scores"] = by_trace[trace["trace_id"]]
+        trace["scores"] = by_trace.get(trace["trace_id"], [])
     return out
 
 
@@ -279,15 +311,13 @@ def span_value(
 ) -> Row | None:
     if field not in LARGE_FIELDS:
         return None
-    rows = connection.query(
-        sessions_sql.by_id("traces", "trace_id", "min_seq, max_seq"), [trace_id, project_id]
-    )
-    if not rows:
+    trace = _one_trace(connection, project_id, trace_id)
+    if trace is None:
         return None
     found = connection.query(
         f"SELECT seq, {field}, {CUT_COLUMN} FROM spans WHERE seq BETWEEN ? AND ? "
         "AND project_id = ? AND trace_id = ? AND span_id = ? LIMIT 1",
-        [rows[0]["min_seq"], rows[0]["max_seq"], project_id, trace_id, span_id],
+        [trace["min_seq"], trace["max_seq"], project_id, trace_id, span_id],
     )
     if not found:
         return None

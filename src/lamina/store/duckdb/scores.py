@@ -370,6 +370,12 @@ class ConfigCache:
         self._kept: dict[str, tuple[ScoreConfig, ...]] = {}
         self._changes = 0  # a read begun before a change does not keep what it found
 
+    def cached(self, project_id: str) -> list[ScoreConfig] | None:
+        """The project's configs if they are kept, else None (no read)."""
+        with self._lock:
+            kept = self._kept.get(project_id)
+        return None if kept is None else list(kept)
+
     def list(self, project_id: str) -> list[ScoreConfig]:
         with self._lock:
             kept, changes = self._kept.get(project_id), self._changes

@@ -191,6 +191,9 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
     def list_score_configs(self, project_id: str) -> list[ScoreConfig]:
         return self._configs.list(project_id)
 
+    def cached_score_configs(self, project_id: str) -> list[ScoreConfig] | None:
+        return self._configs.cached(project_id)
+
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
         with self._storer.store_lock:
             try:
