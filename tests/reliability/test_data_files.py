@@ -101,6 +101,9 @@ def test_a_data_dir_from_schema_version_1_opens_and_migrates(
     trace = otlp.api(server, f"/api/v1/traces/{TRACE}")
     assert [s["name"] for s in trace["spans"]] == ["old-turn", "llm"]
     assert trace["start_time"] == "2026-01-01T00:00:00Z"
+    # the users' totals, kept since schema 19, are filled from the sessions stored
+    users = otlp.api(server, "/api/v1/users")["items"]
+    assert [(u["user_id"], u["sessions"], u["traces"]) for u in users] == [("u-old", 1, 1)]
 
     # new spans of the old trace merge into the old summaries
     late = otlp.span(

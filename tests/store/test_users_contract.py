@@ -17,6 +17,7 @@ from lamina.store.queries import Cursor, SessionQuery
 from lamina.store.scores import Score
 from lamina.store.users import USER_SORTS, UserQuery
 from tests.spans.record import SpanRecord
+from tests.store.backends import Backend
 from tests.store.test_contract import BASE, MS, SECOND, rec, trace_id
 from tests.store.writing import write
 
@@ -385,3 +386,57 @@ def test_a_score_given_after_a_read_is_in_the_next(
         assert {k: v for k, v in after.items() if k != "score_summary"} == {
             k: v for k, v in before.items() if k != "score_summary"
         }
+
+
+def test_users_follow_their_sessions_written_in_pieces(backend: Backend) -> None:
+    """A store may keep each user's totals as spans arrive (the DuckDB store does, at
+    ingest): written a few traces at a time in a shuffled order, then a late span that
+    moves a trace (and its user) to another session, then a deleted trace, the list is
+    the reference after each step, and again once the store is opened again."""
+    rng = random.Random(23)
+    data = make_data(rng)
+    data.scores.clear()
+    traces = list(data.traces)
+    rng.shuffle(traces)
+    store = backend.open()
+    try:
+        for start in range(0, len(traces), 7):
+            write(store, [span for t in traces[start : start + 7] for span in t.spans])
+            written = Data([t for t in data.traces if t in traces[: start + 7]])
+            assert_listed(store, reference(written))
+        # the earliest span of a session's trace now names another session and user
+        moved = next(t for t in data.traces if t.session_id == "prj_a-s3")
+        root = moved.spans[0]
+        late = rec(
+            moved.trace_id,
+            "late-root",
+            start=root.start_ns - SECOND,
+            session_id="prj_a-s5",
+            user_id="zoe",
+        )
+        write(store, [late])
+        moved.session_id, moved.user_id = "prj_a-s5", "zoe"
+        moved.spans.append(late)
+        assert_listed(store, reference(data))
+        gone = next(t for t in data.traces if t.session_id == "prj_a-s9")
+        store.delete_trace("prj_a", gone.trace_id)
+        data.traces.remove(gone)
+        assert_listed(store, reference(data))
+    finally:
+        store.close()
+    store = backend.open()
+    try:
+        assert_listed(store, reference(data))
+    finally:
+        store.close()
+
+
+def assert_listed(store: Store, users: dict[str, dict[str, Any]]) -> None:
+    """Every sort's first page and one user, without scores (none given here)."""
+    for sort in ("last_seen", "cost", "sessions"):
+        page = store.list_end_users("prj_a", UserQuery(limit=100, sort=sort))
+        expected = sorted(users.values(), key=lambda r: _sort_key(sort, r), reverse=True)
+        assert page.total == len(users)
+        assert_rows(page.items, expected)
+    for user_id, want in users.items():
+        assert_rows([store.get_end_user("prj_a", user_id) or {}], [want])

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from lamina.spans.summaries import merge_metadata
-from lamina.store.duckdb import fold_sql
+from lamina.store.duckdb import fold_sql, users
 from lamina.store.duckdb.connection import one
 from lamina.store.metrics import HOUR_NS
 
@@ -178,12 +178,15 @@ def _merge_metadata(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> pa.Tabl
 
 def refresh_sessions(con: duckdb.DuckDBPyConnection, since: int) -> None:
     """Recompute the summaries of the touched sessions (``touched_sessions``) from
-    their traces that started at ``since`` or later, and keep the costliest sessions
-    of their projects (see fold_sql.COSTLIEST_KEPT)."""
+    their traces that started at ``since`` or later, the totals of the users they held
+    or hold (lamina.store.duckdb.users), and keep the costliest sessions of their
+    projects (see fold_sql.COSTLIEST_KEPT)."""
     kept = fold_sql.COSTLIEST_KEPT
+    users.touched_before(con)
     con.execute(fold_sql.FORGET_TOUCHED)
     con.execute(fold_sql.REFRESH_SESSIONS, [since])
     con.execute(fold_sql.STORE_REFRESHED)
+    users.keep_touched(con)
     con.execute(fold_sql.COST_FLOORS, [kept])
     con.execute(fold_sql.FORGET_TOUCHED_COSTLIEST)
     con.execute(fold_sql.KEEP_COSTLIEST)

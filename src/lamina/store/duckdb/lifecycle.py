@@ -87,6 +87,7 @@ def delete_project(connection: Connection, project_id: str) -> Deleted:
             "traces",
             "sessions",
             "costliest_sessions",
+            "user_totals",
             "api_keys",
             "request_digests",
             "scores",

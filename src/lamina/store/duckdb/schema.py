@@ -397,6 +397,34 @@ MIGRATIONS: list[str] = [
     # 18: the id a Laminar SDK gave an experiment's datapoint (#24;
     # lamina.web.laminar.evals), which its update_datapoint finds the item by.
     "ALTER TABLE experiment_items ADD COLUMN datapoint_id VARCHAR;",
+    # 19: each end user's totals over their sessions, kept at ingest (#21; see
+    # lamina.store.duckdb.users), filled from the sessions stored.
+    """
+    CREATE TABLE user_totals (
+        project_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        sessions BIGINT NOT NULL,
+        traces BIGINT NOT NULL,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        total_tokens BIGINT,
+        cost DOUBLE,
+        errors BIGINT NOT NULL,
+        first_seen_ns BIGINT NOT NULL,
+        last_seen_ns BIGINT NOT NULL
+    );
+    INSERT INTO user_totals
+    SELECT project_id, u, count(*), sum(trace_count), sum(input_tokens), sum(output_tokens),
+        CASE WHEN count(input_tokens) + count(output_tokens) > 0
+            THEN coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) END,
+        sum(cost), sum(error_count), min(start_ns), max(end_ns)
+    FROM (
+        SELECT project_id, unnest(user_ids) AS u, trace_count, input_tokens, output_tokens,
+            cost, error_count, start_ns, end_ns
+        FROM sessions WHERE trace_count > 0
+    )
+    GROUP BY project_id, u;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
