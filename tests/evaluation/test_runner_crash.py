@@ -13,7 +13,7 @@ from tests.conftest import LaminaServer
 from tests.evaluation.test_checks import Project, turn
 
 pytestmark = pytest.mark.both_stores  # tests/conftest.py
-SESSIONS = 200  # more than a claim of checks (CHECK_CLAIM a worker): some wait
+SESSIONS = 300  # more than a claim of checks (CHECK_CLAIM a worker): some wait
 MS = 1_000_000
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lamina.errors import Conflict
-from lamina.store.duckdb.connection import Connection
+from lamina.store.duckdb.connection import Connection, one
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus
 from lamina.store.experiments import SESSION_PREFIX
 
@@ -26,7 +27,15 @@ _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(Run))
 _EVALUATOR = ", ".join(_EVALUATOR_FIELDS)
 _RUN = ", ".join(_RUN_FIELDS)
 _lock = threading.Lock()
-INSERT_ROWS = 200  # rows of evaluator_runs a multi-row INSERT
+# Runs are written as an Arrow table: a multi-row INSERT of parameters cost DuckDB
+# 10-13 ms of CPU for 32 runs and 470 for 1,000 (binding them); the table 4-9.
+_ARROW = {"int": pa.int64(), "float": pa.float64()}  # by a Run field's type; else text
+_RUN_SCHEMA = pa.schema(
+    [
+        (f.name, pa.int32() if f.name == "attempts" else _ARROW.get(f.type.split()[0], pa.string()))
+        for f in dataclasses.fields(Run)
+    ]
+)
 
 # A target's version: its span count and its last span's end (spans added change both
 # or at least the count).
@@ -137,20 +146,18 @@ def quiet_targets(
 
 
 def queue_runs(connection: Connection, project_id: str, runs: Sequence[Run]) -> int:
-    # the runs known read in one statement and the new ones written in a few (a read
-    # a run scanned the table once each: there is no key index, see save_runs)
+    # one statement: the runs whose id the project has not (the first of one id)
     new: dict[str, Run] = {}
-    for run in runs:  # the first of one id
+    for run in runs:
         new.setdefault(run.run_id, dataclasses.replace(run, project_id=project_id))
     with _lock, connection.transaction("Could not queue evaluator runs ({error}).") as con:
-        for (known,) in con.execute(
-            "SELECT run_id FROM evaluator_runs WHERE project_id = ? "
-            "AND run_id IN (SELECT unnest(?::VARCHAR[]))",
-            [project_id, list(new)],
-        ).fetchall():
-            new.pop(known, None)
-        _insert(con, [_row(run) for run in new.values()])
-    return len(new)
+        return _insert(
+            con,
+            new.values(),
+            "WHERE NOT EXISTS (SELECT 1 FROM evaluator_runs r "
+            "WHERE r.project_id = ? AND r.run_id = g.run_id)",
+            [project_id],
+        )
 
 
 def claim_runs(
@@ -224,19 +231,24 @@ def save_runs(connection: Connection, runs: Sequence[Run]) -> None:
                 [project_id, run_ids],
             ).fetchall()
             kept |= {(project_id, run_id) for (run_id,) in there}
-        _insert(con, [_row(run) for run in runs if (run.project_id, run.run_id) in kept])
+        _insert(con, [run for run in runs if (run.project_id, run.run_id) in kept])
 
 
-def _insert(con: duckdb.DuckDBPyConnection, rows: list[list[Any]]) -> None:
-    """Rows of evaluator_runs, INSERT_ROWS a statement (executemany ran an INSERT a
-    row)."""
-    one = f"({', '.join('?' * len(_RUN_FIELDS))})"
-    for at in range(0, len(rows), INSERT_ROWS):
-        chunk = rows[at : at + INSERT_ROWS]
-        con.execute(
-            f"INSERT INTO evaluator_runs ({_RUN}) VALUES {', '.join([one] * len(chunk))}",
-            [value for row in chunk for value in row],
-        )
+def _insert(
+    con: duckdb.DuckDBPyConnection, runs: Iterable[Run], where: str = "", params: Sequence[Any] = ()
+) -> int:
+    """Insert the runs (those ``where`` keeps, as ``g``), from an Arrow table; how many."""
+    columns: dict[str, list[Any]] = {name: [] for name in _RUN_FIELDS}
+    for run in runs:
+        for name, value in zip(_RUN_FIELDS, _row(run), strict=True):
+            columns[name].append(value)
+    con.register("runs_given", pa.table(columns, schema=_RUN_SCHEMA))
+    try:
+        sql = f"INSERT INTO evaluator_runs ({_RUN}) SELECT {_RUN} FROM runs_given g {where}"
+        row = one(con.execute(sql, list(params)))
+    finally:
+        con.unregister("runs_given")
+    return int(row[0]) if row else 0
 
 
 def session_trace_ids(
@@ -296,7 +308,7 @@ def run_progress(connection: Connection, project_id: str, evaluator_id: str) -> 
 
 
 def _row(run: Run) -> list[Any]:
-    values = dataclasses.astuple(run)
+    values = [getattr(run, name) for name in _RUN_FIELDS]  # astuple deep-copies each
     return [str(v) if isinstance(v, RunStatus) else v for v in values]
 
 
