@@ -15,8 +15,10 @@ from typing import Any
 import pyarrow as pa
 
 from lamina.errors import ConfigError, StoreUnavailable
+from lamina.store.clickhouse import stamps
 from lamina.store.clickhouse.client import Client, ClientError, StoreAddress, connect
 from lamina.store.clickhouse.schema import MIGRATIONS, SCHEMA_TABLE, SCHEMA_VERSION
+from lamina.store.rollups import Rollups
 
 
 class Connection:
@@ -29,6 +31,8 @@ class Connection:
         self.write_lock = threading.Lock()
         self._clock_lock = threading.Lock()
         self._last_tick = 0
+        # charts kept by hour (lamina.store.rollups), their stamps in the database
+        self.rollups = Rollups(lambda *hours: stamps.read(self, *hours))
         try:
             self._migrate()
         except ClientError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lamina.store.clickhouse import stamps
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.experiments import Experiment, ExperimentItem, item_columns
 
@@ -46,6 +47,7 @@ def put_experiment(db: Connection, project_id: str, experiment: Experiment) -> E
                 "version": db.tick(),
             },
         )
+        stamps.every_hour(db, project_id)  # charts leaving out experiments' sessions
     stored = get_experiment(db, project_id, experiment.experiment_id)
     assert stored is not None
     return stored
@@ -96,6 +98,7 @@ def delete_experiment(db: Connection, project_id: str, experiment_id: str) -> Ex
             {"project": project_id, "id": experiment_id},
         )
         _delete_items(db, project_id, experiment_id)
+        stamps.every_hour(db, project_id)
     return found
 
 

@@ -1,12 +1,14 @@
 """Tags and metadata given to a stored trace (lamina.store.labels), in the ClickHouse
 store: one more row of the trace's aggregates in ``traces`` (as an ingest batch's delta
 is, lamina.store.clickhouse.fold), holding the tags and the ranked metadata and nothing
-else (its times are the trace's own, its counts 0), which reads aggregate with the rest."""
+else (its times are the trace's own, its counts 0), which reads aggregate with the rest;
+then the trace's hours are stamped (lamina.store.clickhouse.stamps)."""
 
 from __future__ import annotations
 
 import orjson
 
+from lamina.store.clickhouse import stamps
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.schema import NO_RANK
 from lamina.store.labels import TraceLabels
@@ -46,4 +48,5 @@ def label_trace(db: Connection, project_id: str, trace_id: str, labels: TraceLab
             "rank": labels.rank,
         },
     )
+    stamps.after_write(db, [(project_id, trace_id)])
     return True

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lamina.store.base import Deleted, Project
-from lamina.store.clickhouse import comments, shares, sql
+from lamina.store.clickhouse import comments, shares, sql, stamps
 from lamina.store.clickhouse.catalog import find_project
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.fold import REFRESH_SESSIONS
@@ -88,6 +88,8 @@ def _delete_traces(
                 REFRESH_SESSIONS,
                 {"project": project_id, "sessions": names[start : start + _DELETE_CHUNK]},
             )
+        if doomed:
+            stamps.every_hour(db, project_id)
     return Deleted(len(doomed), spans)
 
 
@@ -131,9 +133,11 @@ def delete_project(db: Connection, project_id: str) -> Deleted:
             "dataset_items",
             "experiments",
             "experiment_items",
+            "chart_stamps",
         )
         for table in tables:
             db.execute(f"DELETE FROM {table} WHERE project_id = {{project:String}}", params)
+        stamps.every_hour(db, project_id)  # its one row left: no server's charts kept
         db.execute("DELETE FROM projects WHERE id = {project:String}", params)
         db.execute(
             "DELETE FROM settings WHERE name = {saved:String}",

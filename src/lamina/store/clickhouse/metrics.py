@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.store import rollups
 from lamina.store.clickhouse import score_sql, sql
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.scores import idle
@@ -71,7 +72,16 @@ _IN_RANGE = "{column} >= {{m_since:Int64}} AND {column} < {{m_until:Int64}}"
 
 
 def series(db: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
-    """Each of the query's metrics' cells (``query.metrics``), from one query."""
+    """Each of the query's metrics' cells (``query.metrics``), from one query; an
+    unfiltered chart over traces from the buckets kept by hour (lamina.store.rollups,
+    their stamps in lamina.store.clickhouse.stamps), reading only those that changed."""
+    if rollups.kept(query):
+        return db.rollups.series(project_id, query, lambda part: scan(db, project_id, part))
+    return scan(db, project_id, query)
+
+
+def scan(db: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
+    """The query's cells read from the stored rows."""
     params: dict[str, Any] = {
         "project": project_id,
         "m_since": query.since_ns,

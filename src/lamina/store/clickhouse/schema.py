@@ -451,6 +451,18 @@ MIGRATIONS: list[list[str]] = [
     # 11: the id a Laminar SDK gave an experiment's datapoint (#24;
     # lamina.web.laminar.evals), which its update_datapoint finds the item by.
     ["ALTER TABLE experiment_items ADD COLUMN IF NOT EXISTS datapoint_id Nullable(String)"],
+    # 12: the stamps of the hours trace charts are kept by (#21; lamina.store.rollups,
+    # lamina.store.clickhouse.stamps): (project, hour) -> the newest write's stamp.
+    [
+        """
+        CREATE TABLE IF NOT EXISTS chart_stamps (
+            project_id LowCardinality(String),
+            hour_ns Int64,
+            stamp Int64
+        ) ENGINE = ReplacingMergeTree
+        ORDER BY (project_id, hour_ns)
+        """
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

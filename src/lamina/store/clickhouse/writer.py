@@ -2,7 +2,8 @@
 it writes except the last two.
 
 The spans (Arrow), the batch's per-trace deltas (Arrow; see
-:mod:`lamina.store.clickhouse.fold`), the session index, one ``INSERT ... SELECT``
+:mod:`lamina.store.clickhouse.fold`), the session index, the stamps of the hours the
+batch changed (:mod:`lamina.store.clickhouse.stamps`), one ``INSERT ... SELECT``
 that recomputes the sessions the batch touched, and one that gives the scores on the
 batch's traces their trace's session (:data:`lamina.store.clickhouse.score_sql.RESOLVE`;
 nothing when none is scored). A request retried within the hour is
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from lamina.errors import StoreUnavailable
 from lamina.spans.batch import ColumnBatch, combine
-from lamina.store.clickhouse import score_sql
+from lamina.store.clickhouse import score_sql, stamps
 from lamina.store.clickhouse.client import ClientError
 from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.fold import REFRESH_AFTER_WRITE, session_links, trace_rows
@@ -53,6 +54,7 @@ def write_columns(db: Connection, batches: Sequence[ColumnBatch]) -> None:
         db.insert("traces", traces)
         if links.num_rows:
             db.insert("session_traces", links)
+        stamps.after_write(db, keys)  # before the digests: a retry stamps
         if digests.num_rows:
             db.insert("request_digests", digests)
         try:

@@ -21,6 +21,7 @@ import pyarrow as pa
 from lamina.errors import ConfigError, StoreUnavailable
 from lamina.store.duckdb.remembered import Remembered
 from lamina.store.queries import MAX_LIMIT
+from lamina.store.rollups import Rollups
 
 log = logging.getLogger("lamina.store")
 # The data file is attached under this name, with row groups of this many rows
@@ -70,6 +71,7 @@ class Connection:
         self._writes_begun = 0
         self._writes_ended = 0
         self.remembered = Remembered()
+        self.rollups = Rollups()  # charts kept by hour (lamina.store.rollups)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (the file opened again first, after a fatal error)."""
@@ -94,6 +96,7 @@ class Connection:
         finally:
             with self._writes_lock:
                 self._writes_ended += 1
+            self.rollups.settle()  # after the commit or rollback
 
     def writes_done(self) -> int | None:
         """How many writes have ended, None while one is under way: a read may keep what

@@ -15,6 +15,7 @@ import pyarrow as pa
 from lamina.spans.summaries import merge_metadata
 from lamina.store.duckdb import fold_sql, users
 from lamina.store.duckdb.connection import one
+from lamina.store.metrics import HOUR_NS
 
 
 def _sum(column: str) -> str:
@@ -105,6 +106,38 @@ def fold_deltas(con: duckdb.DuckDBPyConnection, deltas: pa.Table) -> None:
     finally:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction: keep its error
             con.unregister("trace_batch")
+
+
+# The hours (project, start of the hour) a stored batch changes for the charts kept by
+# hour (lamina.store.rollups): those its spans start in (a span by model is bucketed by
+# its start; a trace's new start is one of its spans') and every hour its traces spanned
+# before, from their old start to their old end (a trace that gains an earlier span
+# leaves its old bucket; one given an experiment's session late takes its spans by model
+# out of every hour they are in). Run after the merge, on the batch's spans
+# (``stored_spans``); floor to the hour, negative starts included.
+_FLOOR = "{column} - (({column} % {hour}) + {hour}) % {hour}"
+_CHANGED_HOURS = f"""
+SELECT DISTINCT project_id, hour FROM (
+    SELECT project_id, {_FLOOR.format(column="start_ns", hour=HOUR_NS)} AS hour
+    FROM stored_spans
+    UNION ALL
+    SELECT project_id,
+        unnest(range({_FLOOR.format(column="start_ns", hour=HOUR_NS)}, end_ns + 1, {HOUR_NS}))
+    FROM stored_batch_traces
+)
+"""
+
+
+def changed_hours(con: duckdb.DuckDBPyConnection, spans: pa.Table) -> list[tuple[str, int]]:
+    """The hours the batch of ``spans`` just folded (:func:`fold_deltas`) changes."""
+    con.register("stored_spans", spans.select(["project_id", "start_ns"]))
+    try:
+        return [
+            (project_id, int(start)) for project_id, start in con.execute(_CHANGED_HOURS).fetchall()
+        ]
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("stored_spans")
 
 
 def _merge_metadata(con: duckdb.DuckDBPyConnection, traces: pa.Table) -> pa.Table:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from lamina.spans.summaries import merge_metadata
 from lamina.store.duckdb.connection import Connection
 from lamina.store.labels import TraceLabels, merged_tags
+from lamina.store.rollups import hour
 
 _FAILURE = "Could not tag the trace ({error}). {advice}"
 
@@ -17,12 +18,13 @@ def label_trace(
 ) -> bool:
     with connection.transaction(_FAILURE) as con:
         row = con.execute(
-            "SELECT tags, metadata FROM traces WHERE project_id = ? AND trace_id = ?",
+            "SELECT tags, metadata, start_ns FROM traces WHERE project_id = ? AND trace_id = ?",
             [project_id, trace_id],
         ).fetchone()
         if row is None:
             return False
-        tags, metadata = row
+        tags, metadata, start_ns = row
+        connection.rollups.touch([(project_id, hour(start_ns))])
         if labels.metadata:
             metadata = merge_metadata(metadata, labels.ranked_metadata())
         con.execute(

@@ -29,6 +29,7 @@ def delete_traces(
     ``session_id`` (the session's traces), the session's own scores, end, comments and
     stars too."""
     with connection.transaction(_FAILURE) as con:
+        connection.rollups.touch_project(project_id)
         if session_id is not None:
             scores.delete_of_session(con, project_id, session_id)
             comments.delete_of_session(con, project_id, session_id)
@@ -76,6 +77,7 @@ def delete_traces(
 def delete_project(connection: Connection, project_id: str) -> Deleted:
     """The project, its keys, and all its data."""
     with connection.transaction(_FAILURE) as con:
+        connection.rollups.touch_project(project_id)
         row = con.execute("SELECT count(*) FROM traces WHERE project_id = ?", [project_id])
         traces = (one(row) or (0,))[0]
         row = con.execute("DELETE FROM spans WHERE project_id = ?", [project_id])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lamina.store import sessions_sql
+from lamina.store import rollups, sessions_sql
 from lamina.store.duckdb.connection import Connection
 from lamina.store.duckdb.experiments import with_runs
 from lamina.store.metrics import (
@@ -59,12 +59,23 @@ _DISTRIBUTED = {
 
 
 def series(connection: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
-    """Each of the query's metrics' cells (``query.metrics``), from one query."""
+    """Each of the query's metrics' cells (``query.metrics``), from one query; an
+    unfiltered chart over traces from the buckets kept by hour (lamina.store.rollups),
+    reading only those whose hours changed."""
     query = dataclasses.replace(
         query,
         sessions=with_runs(connection, project_id, query.sessions),
         traces=with_runs(connection, project_id, query.traces),
     )
+    if rollups.kept(query):
+        return connection.rollups.series(
+            project_id, query, lambda part: scan(connection, project_id, part)
+        )
+    return scan(connection, project_id, query)
+
+
+def scan(connection: Connection, project_id: str, query: MetricQuery) -> dict[str, list[Cell]]:
+    """The query's cells read from the summary tables (its experiments' sessions read)."""
     sql, params = series_sql(project_id, query)
     rows = connection.query(top_groups(sql, query, materialize=True), params)
     return {

@@ -33,7 +33,7 @@ from lamina.store.duckdb.connection import (
     one,
     rollback,
 )
-from lamina.store.duckdb.fold import fold_deltas
+from lamina.store.duckdb.fold import changed_hours, fold_deltas
 from lamina.store.duckdb.journal import Journal
 from lamina.store.duckdb.quarantine import Quarantine
 from lamina.store.duckdb.retries import (
@@ -320,6 +320,7 @@ class Storer:
         if values.num_rows:
             append(con, "span_values", values)
         fold_deltas(con, batch.traces)
+        self._connection.rollups.touch(changed_hours(con, spans))  # stamped once it ends
         resolve_trace_sessions(con, batch.traces)  # scores that came before their trace
         return batch.count
 
