@@ -53,6 +53,8 @@ def _queries(shown: tuple[str, ...], groups: tuple[str | None, ...]) -> list[Met
                     if group not in groups:
                         continue
                     params = {"metric": name, "interval": interval, "experiments": experiments}
+                    if experiments == "errors":  # the Dashboard's "Errors by name"
+                        params |= {"experiments": "include", "status": "error"}
                     params |= {"since": "2026-01-01T00:00:00Z", "until": UNTIL}
                     if group:
                         params["group_by"] = group
@@ -62,16 +64,17 @@ def _queries(shown: tuple[str, ...], groups: tuple[str | None, ...]) -> list[Met
 
 def charts(
     store: Store,
-    shown: tuple[str, ...] = ("include",),
+    shown: tuple[str, ...] = ("include", "errors"),
     groups: tuple[str | None, ...] = (None, "model", "tag"),
 ) -> Answers:
     """The trace metrics in both intervals, by ``groups``, with experiments' sessions
-    ``shown``, asked as the Dashboard asks them (several metrics in one query)."""
+    ``shown`` ("errors": all of them, traces with an error only), asked as the Dashboard
+    asks them (several metrics in one query)."""
     answers: Answers = {}
     for query in together(_queries(shown, groups)):
         cells: dict[str, list[Cell]] = store.metric_series("prj_a", query)
         interval = "hour" if query.interval_ns == HOUR else "day"
-        shown_here = query.traces.experiments
+        shown_here = "errors" if query.traces.status == "error" else query.traces.experiments
         for metric in query.metrics:
             key = (metric.name, interval, query.group_by, shown_here)
             answers[key] = {(c.group, c.bucket): c.value for c in cells[metric.name]}
@@ -84,6 +87,8 @@ def check(answers: Answers, data: Data, runs: set[str]) -> None:
         step = HOUR if interval == "hour" else 24 * HOUR
 
         def keep(trace: Trace, shown: str = shown) -> bool:
+            if shown == "errors":
+                return trace.errors > 0
             return shown == "include" or trace.session_id not in runs
 
         expected = reference(data, name, step, group, keep)
@@ -156,7 +161,7 @@ def test_kept_charts_answer_as_the_scan(backend: Backend, store: Store) -> None:
     trace.spans.append(rec(trace.trace_id, "run", start=trace.start, ms=90, session_id=run))
     data.traces.append(trace)
     write(store, trace.spans)
-    both = ("include", "exclude")
+    both = ("include", "exclude", "errors")
     check(charts(store, both), data, set())
     store.put_experiment("prj_a", Experiment("exp_1", "run 1", "runs", None, BASE))
     check(charts(store, both), data, {run})
@@ -201,7 +206,7 @@ def test_kept_charts_see_another_servers_writes(backend: Backend, store: Store) 
     trace.spans.append(rec(trace.trace_id, "run", start=trace.start, ms=90, session_id=run))
     data.traces.append(trace)
     write(store, [s for t in data.traces for s in t.spans])
-    both = ("include", "exclude")
+    both = ("include", "exclude", "errors")
     check(charts(store, both), data, set())  # kept by this server from now on
     other = backend.open()  # a second server on the same database
     try:

@@ -63,12 +63,16 @@ _PLAIN = TraceQuery()
 
 def kept(query: MetricQuery) -> bool:
     """Whether the query's series is kept by hour: a metric over traces (or spans by
-    model) without list filters, in hour or day buckets (aligned to whole hours)."""
+    model) without list filters but the status (the trace's own errors: a change of it
+    is a write to the trace, which stamps its hours), in hour or day buckets (aligned to
+    whole hours)."""
     if query.metric.base is not Base.TRACES or query.interval_ns % HOUR_NS:
         return False
     if query.since_ns % HOUR_NS:
         return False
-    plain = dataclasses.replace(query.traces, experiments="include", experiment_sessions=())
+    plain = dataclasses.replace(
+        query.traces, experiments="include", experiment_sessions=(), status=None
+    )
     return dataclasses.replace(plain, limit=_PLAIN.limit) == _PLAIN
 
 
@@ -149,6 +153,7 @@ class Rollups:
             query.group_by,
             query.traces.experiments,
             query.traces.experiment_sessions,
+            query.traces.status,
         )
         starts = [query.since_ns + b * query.interval_ns for b in range(query.buckets)]
         if not starts:
