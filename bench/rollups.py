@@ -5,11 +5,11 @@
 One store in this process (DuckDB, or ClickHouse's engine on chDB), filled in stages
 with the workload's shape (5 spans a trace, one of them an LLM call of one of 3 models,
 50 spans a second on the clock, ending an hour ago), written through
-``Store.write_columns``. At each stage, over the Dashboard's 7-day range by hour: the
+``Store.write_columns``. At each stage, over a 7-day range (by day, the API's cut): the
 scan (what every read cost before), the kept read with nothing changed, and the kept
 read after one trace is written into the current hour and stored (ingest going on:
-that hour is scanned again). Prints p50
-milliseconds per stage; the kept reads should stay flat while the scan grows.
+its bucket, the current day, is scanned again). Prints p50 milliseconds per stage; the
+kept reads with nothing changed should stay flat while the scan grows.
 """
 
 from __future__ import annotations
