@@ -9,6 +9,12 @@ one score a request (a thumbs-up handler) is served without the thread pool: the
 each request crossed to a thread and back on its own, which cost about 0.3 ms of the
 server's CPU a request (docs/performance.md, sessions 14 and 15).
 
+A sync takes milliseconds, and clients that each wait for their score send the next
+one only once answered: so a group waits a moment (:data:`GATHER_SECONDS`) for as many
+calls as the last group held, the clients the last write answered, and one sync serves
+them all (in its absence four such clients made groups of 1.5; docs/performance.md,
+session 15). A lone client's group is of one and never waits.
+
 ``add_scores`` is idempotent (a score_id already stored is not stored again), so when
 a group's write fails its calls are written again one by one: only the call whose
 write fails is refused. Nothing bounds the queue here: each request holds at most
@@ -21,12 +27,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.errors import StoreUnavailable
 from lamina.store.base import Store
 from lamina.store.scores import Score
+
+# How long a group waits for the calls of the clients the last write answered: a
+# loopback round trip and a client's own work a request, with room.
+GATHER_SECONDS = 0.0007
 
 
 @dataclass
@@ -46,6 +57,7 @@ class ScoreQueue:
         self._queue: list[_Call] = []
         self._cond = threading.Condition()
         self._stopping = False
+        self._last = 1  # calls the last group held
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -76,7 +88,15 @@ class ScoreQueue:
         with self._cond:
             while not self._queue and not self._stopping:
                 self._cond.wait()
+            until = time.monotonic() + GATHER_SECONDS
+            while (
+                len(self._queue) < self._last
+                and not self._stopping
+                and (left := until - time.monotonic()) > 0
+            ):
+                self._cond.wait(left)
             taken, self._queue = self._queue, []
+            self._last = max(1, len(taken))
             return taken or None
 
     def _run(self) -> None:
