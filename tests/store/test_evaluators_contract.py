@@ -312,6 +312,19 @@ def test_checks_read_their_spans_fields_as_get_traces_reads_them(store: Store) -
     assert "attributes" not in cut and "events" not in cut
     assert store.check_traces("prj_b", [first[0].trace_id]) == []
     assert store.check_traces("prj_a", []) == []
+    # a check that reads no output (or neither) reads only what it asks for
+    for payloads in [("input",), ("output",), ()]:
+        some = store.check_traces("prj_a", ids, payloads)
+        assert [t["trace_id"] for t in some] == [t["trace_id"] for t in read]
+        for light, whole in zip(some, read, strict=True):
+            for span, all_of in zip(light["spans"], whole["spans"], strict=True):
+                kept = {k: v for k, v in all_of.items() if k != "truncated"}
+                for field in ("input", "output"):
+                    if field not in payloads:
+                        kept[field] = None
+                cut = {k: v for k, v in all_of.get("truncated", {}).items() if k in payloads}
+                assert {k: v for k, v in span.items() if k != "truncated"} == kept
+                assert span.get("truncated", {}) == cut
 
 
 def test_runs_queued_together_are_claimed_a_target_at_a_time(store: Store) -> None:

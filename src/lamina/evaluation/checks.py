@@ -81,6 +81,14 @@ def run(check: dict[str, Any], target: Target) -> Finding:
     return CHECKS[check["type"]](target, check["params"])
 
 
+def payloads(check: dict[str, Any]) -> tuple[str, ...]:
+    """Which of the spans' input and output the check reads (the others are not read:
+    they are most of what a batch of checks reads)."""
+    if check["type"] == "regex":
+        return (check["params"]["field"],)
+    return _PAYLOADS.get(check["type"], ())
+
+
 def _last(target: Target) -> str | None:
     return target.traces[-1]["trace_id"] if target.traces else None
 
@@ -221,6 +229,12 @@ FOUND = {
     "max_duration": "it took longer than a limit",
     "json_output": "an output is not JSON",
     "regex": "a pattern matched a turn",
+}
+# what said() and output() read (lamina.evaluation.target); the others need neither
+_PAYLOADS = {
+    "user_repeated": ("input",),
+    "tool_loop": ("input",),
+    "json_output": ("output",),
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "user_repeated": {"similarity": 0.9},

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from lamina.evaluation import llm
+from lamina.evaluation import checks, llm
 from lamina.evaluation.budget import Budgets, next_day
 from lamina.evaluation.definition import spec_of
 from lamina.evaluation.judgement import judge_target, judged_here
@@ -154,15 +154,15 @@ class Runner:
     def _claim(self, now: int) -> int:
         """Claim judges' runs (CLAIM_BATCH a worker) and checks' runs (CHECK_CLAIM a
         worker) apart, each lane once it has room; hand them to the workers."""
-        checks = [e.evaluator_id for e in self._evaluators.values() if _is_check(e)]
+        check_ids = [e.evaluator_id for e in self._evaluators.values() if _is_check(e)]
         claimed = 0
         if self._judges.has_room():
-            others = self._claimed(now, self._judges, not_of=checks)
+            others = self._claimed(now, self._judges, not_of=check_ids)
             claimed += len(others)
             for run in others:
                 self._judges.pool.submit(self._do, run)
-        if checks and self._checks.has_room():
-            found = self._claimed(now, self._checks, of=checks)
+        if check_ids and self._checks.has_room():
+            found = self._claimed(now, self._checks, of=check_ids)
             claimed += len(found)
             self._hand_checks(found)
         return claimed
@@ -283,10 +283,17 @@ class Runner:
         now = time.time_ns()
         targets: dict[tuple[str, str, str], Target | None] = {}
         wanted: dict[tuple[str, str], list[str]] = {}
+        payloads: dict[tuple[str, str], set[str]] = {}  # what their checks read
         for run in runs:
             wanted.setdefault((run.project_id, run.target), []).append(run.target_id)
+            evaluator = self._evaluators.get(run.evaluator_id)
+            spec = spec_of(evaluator) if evaluator is not None else {}
+            if spec.get("kind") == "check":
+                read = checks.payloads(spec["check"])
+                payloads.setdefault((run.project_id, run.target), set()).update(read)
         for (project_id, kind), ids in wanted.items():
-            for target_id, target in load_many(self.store, project_id, kind, ids).items():
+            fields = sorted(payloads.get((project_id, kind), ()))
+            for target_id, target in load_many(self.store, project_id, kind, ids, fields).items():
                 targets[(project_id, kind, target_id)] = target
         finished: list[Run] = []
         given: dict[str, list[Score]] = {}

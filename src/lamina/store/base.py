@@ -442,11 +442,17 @@ class Store(Protocol):
         """The project's trace ids of each of ``session_ids`` (in no order; a session it
         does not have: absent), in one read (a batch of checks' sessions)."""
 
-    def check_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+    def check_traces(
+        self,
+        project_id: str,
+        trace_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+    ) -> list[Row]:
         """:meth:`get_traces` as a check reads them (lamina.evaluation.checks): each
         trace's fields and its spans' ``lamina.store.rows.CHECK_SPAN_FIELDS`` (input and
         output cut as get_traces cuts them, named in ``truncated``), without scores,
-        comments or the spans' attributes, events, resource and metadata."""
+        comments or the spans' attributes, events, resource and metadata; of input and
+        output only those in ``payloads`` (the others None)."""
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         """The evaluator's runs, newest queued first (those of another project: none)."""

@@ -91,6 +91,17 @@ CHECK_SPAN_FIELDS = (
     "input, output"
 )
 CHECK_LARGE_FIELDS = ("input", "output")
+
+
+def check_span_fields(payloads: Sequence[str]) -> str:
+    """CHECK_SPAN_FIELDS with each large field not in ``payloads`` read as NULL (the
+    spans' input and output were 35-40% of a check batch's read CPU, session 15)."""
+    return ", ".join(
+        f"NULL AS {name}" if name in CHECK_LARGE_FIELDS and name not in payloads else name
+        for name in (field.strip() for field in CHECK_SPAN_FIELDS.split(","))
+    )
+
+
 # A JSON field cut short no longer parses: the trace shows it empty, and truncated.
 _EMPTY_JSON = {"metadata": "{}", "attributes": "{}", "events": "[]", "resource": "{}"}
 

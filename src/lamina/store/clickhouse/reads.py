@@ -8,6 +8,7 @@ prefix of the spans' sort key.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +19,8 @@ from lamina.store.clickhouse.scores import with_summaries
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     CHECK_LARGE_FIELDS,
-    CHECK_SPAN_FIELDS,
     LARGE_FIELDS,
+    check_span_fields,
     check_span_row,
     cut_columns,
     cut_fields,
@@ -35,12 +36,19 @@ from lamina.store.rows import (
 
 # A batch of checks' spans (Store.check_traces): sql.MANY_TRACES_CUT_SPANS's, their
 # fields CHECK_SPAN_FIELDS.
-_CHECK_FIELDS = cut_fields(CHECK_SPAN_FIELDS, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})")
-_CHECK_SPANS = (
-    f"SELECT trace_id, {_CHECK_FIELDS} FROM spans WHERE project_id = {{project:String}} "
-    "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
-    "AND trace_id IN {traces:Array(String)} ORDER BY trace_id, start_ns, seq"
-)
+
+
+@functools.cache
+def _check_spans(payloads: tuple[str, ...]) -> str:
+    """The spans of chosen traces as a check reads them (of input and output,
+    ``payloads``)."""
+    fields = check_span_fields(payloads)
+    fields = cut_fields(fields, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})")
+    return (
+        f"SELECT trace_id, {fields} FROM spans WHERE project_id = {{project:String}} "
+        "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
+        "AND trace_id IN {traces:Array(String)} ORDER BY trace_id, start_ns, seq"
+    )
 
 
 def trace_row(row: dict[str, Any]) -> Row:
@@ -166,16 +174,23 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
     return traces
 
 
-def check_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
+def check_traces(
+    db: Connection,
+    project_id: str,
+    trace_ids: Sequence[str],
+    payloads: Sequence[str] = CHECK_LARGE_FIELDS,
+) -> list[Row]:
     """:func:`get_traces` as a check reads it: each trace's row, and its spans'
-    CHECK_SPAN_FIELDS (input and output cut alike); no scores, no span JSON."""
+    CHECK_SPAN_FIELDS (input and output cut alike, those not in ``payloads`` None); no
+    scores, no span JSON."""
+    read = tuple(field for field in CHECK_LARGE_FIELDS if field in payloads)
     wanted, found, params = _found_traces(db, project_id, trace_ids)
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
-    for span in db.query(_CHECK_SPANS, params):
+    for span in db.query(_check_spans(read), params):
         owner = span.pop("trace_id")
-        spans[owner].append(check_span_row(span, cut_columns(span, CHECK_LARGE_FIELDS)))
+        spans[owner].append(check_span_row(span, cut_columns(span, read)))
     return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
 
 

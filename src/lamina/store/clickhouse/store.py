@@ -117,8 +117,13 @@ class ClickHouseStore:
     def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
         return reads.get_traces(self.connection, project_id, trace_ids)
 
-    def check_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
-        return reads.check_traces(self.connection, project_id, trace_ids)
+    def check_traces(
+        self,
+        project_id: str,
+        trace_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+    ) -> list[Row]:
+        return reads.check_traces(self.connection, project_id, trace_ids, payloads)
 
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         return reads.span_value(self.connection, project_id, trace_id, span_id, field)

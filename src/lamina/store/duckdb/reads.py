@@ -10,6 +10,7 @@ journaled is stored (see lamina.store.duckdb.storer.Storer.reading).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -26,9 +27,9 @@ from lamina.store.duckdb.values import CUT_COLUMN, join_values, trace_spans
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     CHECK_LARGE_FIELDS,
-    CHECK_SPAN_FIELDS,
     LARGE_FIELDS,
     TRACE_VALUE_CHARS,
+    check_span_fields,
     check_span_row,
     cut_columns,
     cut_fields,
@@ -52,10 +53,6 @@ SEARCH_WINDOW = 8
 _SPAN_FIELDS = f"seq, {sessions_sql.SPAN_FIELDS}, {CUT_COLUMN}"
 _CUT_SPAN_FIELDS = (
     f"seq, {cut_fields(sessions_sql.SPAN_FIELDS, 'length({f})', 'left({f}, {n})')}, {CUT_COLUMN}"
-)
-_CHECK_FIELDS = f"seq, {CHECK_SPAN_FIELDS}, {CUT_COLUMN}"
-_CUT_CHECK_FIELDS = (
-    f"seq, {cut_fields(CHECK_SPAN_FIELDS, 'length({f})', 'left({f}, {n})')}, {CUT_COLUMN}"
 )
 Q = TypeVar("Q", SessionQuery, TraceQuery)
 
@@ -275,10 +272,16 @@ def get_traces(
 
 
 def check_traces(
-    connection: Connection, project_id: str, trace_ids: Sequence[str], whole_before: int
+    connection: Connection,
+    project_id: str,
+    trace_ids: Sequence[str],
+    whole_before: int,
+    payloads: Sequence[str] = CHECK_LARGE_FIELDS,
 ) -> list[Row]:
     """:func:`get_traces` as a check reads it: each trace's row, and its spans'
-    CHECK_SPAN_FIELDS (input and output cut alike); no scores, no span JSON."""
+    CHECK_SPAN_FIELDS (input and output cut alike, those not in ``payloads`` None); no
+    scores, no span JSON."""
+    read = tuple(field for field in CHECK_LARGE_FIELDS if field in payloads)
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
@@ -286,24 +289,33 @@ def check_traces(
     if not found:
         return []
     cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
-    fields = _CUT_CHECK_FIELDS if cut_in_sql else _CHECK_FIELDS
+    fields = _check_fields(read, cut_in_sql)
     try:
         rows = connection.query(*_traces_spans_sql(project_id, list(found.values()), fields))
     except duckdb.OutOfMemoryException:  # see get_traces: a trace at a time
         return get_traces(connection, project_id, wanted, whole_before)
-    truncated = [cut_columns(row, CHECK_LARGE_FIELDS) if cut_in_sql else {} for row in rows]
-    for field in CHECK_LARGE_FIELDS:  # the others kept apart are not read
+    truncated = [cut_columns(row, read) if cut_in_sql else {} for row in rows]
+    for field in read:  # the others kept apart are not read
         join_values(connection, rows, TRACE_VALUE_CHARS, field)
     spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
     for row, cut in zip(rows, truncated, strict=True):
         owner = row.pop("trace_id")
         del row["seq"]
         for field, length in (row.pop(CUT_COLUMN) or {}).items():
-            if field in CHECK_LARGE_FIELDS and length > TRACE_VALUE_CHARS:
+            if field in read and length > TRACE_VALUE_CHARS:
                 row[field] = row[field][:TRACE_VALUE_CHARS]
                 cut[field] = length
         spans[owner].append(check_span_row(row, cut))
     return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
+
+
+@functools.cache
+def _check_fields(payloads: tuple[str, ...], cut_in_sql: bool) -> str:
+    """The spans' columns a check reads (its ``payloads``; cut in SQL for old spans)."""
+    fields = check_span_fields(payloads)
+    if cut_in_sql:
+        fields = cut_fields(fields, "length({f})", "left({f}, {n})")
+    return f"seq, {fields}, {CUT_COLUMN}"
 
 
 def span_value(

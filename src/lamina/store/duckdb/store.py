@@ -152,8 +152,15 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
         return reads.get_traces(self._connection, project_id, trace_ids, self._whole_before)
 
     @_settled
-    def check_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
-        return reads.check_traces(self._connection, project_id, trace_ids, self._whole_before)
+    def check_traces(
+        self,
+        project_id: str,
+        trace_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+    ) -> list[Row]:
+        return reads.check_traces(
+            self._connection, project_id, trace_ids, self._whole_before, payloads
+        )
 
     @_settled
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
