@@ -41,9 +41,12 @@ def dash(web: Seeded) -> Iterator[Dashboard]:
     now = time.time_ns()
     spans = []
     for session, ago, turns, user, model, fails in SESSIONS:
+        # a minute into its hour, so its turns (a minute apart) share one hourly bucket
+        # whatever the minute the test runs at (at :58 they fell in two)
+        hour = (now - ago * HOUR) // HOUR * HOUR
         for turn in range(turns):
             error = "boom" if fails and turn == turns - 1 else None
-            start = now - ago * HOUR + turn * 60_000_000_000
+            start = hour + (turn + 1) * 60_000_000_000
             extra = {"metadata": '{"plan": "pro"}'} if session == "dash-c" else None
             spans += otlp.conversation_turn(
                 session,
