@@ -11,7 +11,7 @@ import orjson
 from lamina.errors import BadRequest, NotFound
 from lamina.evaluation import definition, health
 from lamina.evaluation.judgement import judge_target, score_id
-from lamina.evaluation.runner import SECOND_NS, queue
+from lamina.evaluation.runs import SECOND_NS, queue
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import Target, load
 from lamina.judging import JudgeError

@@ -18,7 +18,8 @@ run's, so a run done twice writes one score); the run saved ``ok``; then the
 evaluator's older ``ok`` runs of the same target are superseded: their scores deleted
 (the session's summary counts the newest judgement only) and the run marked
 ``superseded_ns`` (it keeps the old value, label and comment: the history). A failure
-the endpoint may recover from is queued again with a backoff, up to MAX_ATTEMPTS; any
+the endpoint may recover from is queued again with a backoff, up to MAX_ATTEMPTS
+(lamina.evaluation.runs); any
 other is the run's ``error``; either way the run's ``failed_ns`` says when
 (lamina.evaluation.health reads it).
 
@@ -44,18 +45,17 @@ from lamina.evaluation import checks, llm
 from lamina.evaluation.budget import Budgets, next_day
 from lamina.evaluation.definition import spec_of
 from lamina.evaluation.judgement import judge_target, judged_here
+from lamina.evaluation.runs import SECOND_NS, again, queue, skipped, waits
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.superseding import supersede, supersede_all
 from lamina.evaluation.target import Target, load, load_many
 from lamina.judging import JudgeError
 from lamina.settings import Settings
 from lamina.store.base import Store
-from lamina.store.evaluators import Evaluator, Quiet, Run, RunStatus, run_id
+from lamina.store.evaluators import Evaluator, Run, RunStatus
 from lamina.store.scores import Score
 
 log = logging.getLogger("lamina.evaluation")
-MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = (5, 30, 120, 600)
 QUEUE_PAGE = 500  # targets queued an evaluator a poll
 # A poll asks for targets whose last span ended after the previous poll's end less this
 # (the store stores a write within seconds); all of them again every RESCAN_NS.
@@ -71,7 +71,6 @@ CLAIM_BATCH = 2
 # reads each scan a table once whatever its size: the runner's CPU a session checked
 # (three checks, 1,500 sessions) was 22 ms at 32, 13 at 128, 7.8 at 256 (loaded).
 CHECK_CLAIM = 128
-SECOND_NS = 1_000_000_000
 
 
 class Retry(Exception):
@@ -236,12 +235,12 @@ class Runner:
             self._reached[evaluator_id] = page[-1].end_ns if len(page) == QUEUE_PAGE else until
 
     def _do(self, run: Run) -> None:
-        self._done_or_again([run], self._judges, self.execute)
+        self._done_oragain([run], self._judges, self.execute)
 
     def _do_checks(self, runs: list[Run]) -> None:
-        self._done_or_again(runs, self._checks, self.execute_checks)
+        self._done_oragain(runs, self._checks, self.execute_checks)
 
-    def _done_or_again(
+    def _done_oragain(
         self, runs: list[Run], lane: Lane, execute: Callable[[list[Run]], object]
     ) -> None:
         """Do the runs (``execute``); a failure queues them again; either way they leave
@@ -253,7 +252,7 @@ class Runner:
             log.exception("%d evaluator runs failed; they are queued again", len(runs))
             for run in runs:
                 try:
-                    self.store.save_run(_again(run, f"The run failed: {exc}", time.time_ns()))
+                    self.store.save_run(again(run, f"The run failed: {exc}", time.time_ns()))
                 except Exception:  # the store is down: the lease runs out, then it runs again
                     log.exception("evaluator run %s could not be saved", run.run_id)
         finally:
@@ -314,9 +313,9 @@ class Runner:
         done = dataclasses.replace(run, finished_ns=now, lease_owner=None, lease_until_ns=0)
         evaluator = self._evaluators.get(run.evaluator_id)
         if evaluator is None or not evaluator.enabled:
-            return _skipped(done, "The evaluator is disabled."), None
+            return skipped(done, "The evaluator is disabled."), None
         if target is None:
-            return _skipped(done, "The target was deleted."), None
+            return skipped(done, "The target was deleted."), None
         started = time.perf_counter()
         outcome = judge_target(
             self.store, evaluator, spec_of(evaluator), target, run, self.keys, self.allowed
@@ -335,16 +334,16 @@ class Runner:
         now = time.time_ns()
         done = dataclasses.replace(run, finished_ns=now, lease_owner=None, lease_until_ns=0)
         if evaluator is None or not evaluator.enabled:
-            return _skipped(done, "The evaluator is disabled.")
+            return skipped(done, "The evaluator is disabled.")
         spec = spec_of(evaluator)
         check = spec["kind"] == "check"
         target = load(self.store, run.project_id, run.target, run.target_id, not check)
         if target is None:
-            return _skipped(done, "The target was deleted.")
+            return skipped(done, "The target was deleted.")
         if not check and judged_here(evaluator, spec, target):
             over = self.budgets.over(run, spec, now)
             if over is not None:
-                return _waits(run, over, next_day(now))
+                return waits(run, over, next_day(now))
         started = time.perf_counter()
         try:
             outcome = judge_target(
@@ -355,12 +354,12 @@ class Runner:
             if spent:
                 self.budgets.spend(run.evaluator_id, exc.input_tokens + exc.output_tokens, now)
             if exc.retryable:
-                return _again(run, exc.message, now, exc.retry_after_s)
+                return again(run, exc.message, now, exc.retry_after_s)
             return dataclasses.replace(
                 done, status=RunStatus.ERROR, error=exc.message, failed_ns=now, **spent
             )
         except Retry as exc:
-            return _again(run, str(exc), now, exc.wait_s)
+            return again(run, str(exc), now, exc.wait_s)
         if outcome.verdict is not None:
             found = outcome.verdict
             self.budgets.spend(run.evaluator_id, found.input_tokens + found.output_tokens, now)
@@ -379,75 +378,6 @@ class Runner:
 
 def _is_check(evaluator: Evaluator) -> bool:
     return evaluator.enabled and spec_of(evaluator)["kind"] == "check"
-
-
-def queue(
-    store: Store,
-    project_id: str,
-    evaluators: list[Evaluator],
-    found: dict[str, list[Quiet]],
-    now: int,
-) -> int:
-    """Queue a run of each evaluator for each of its targets ``found`` (by evaluator
-    id), all at one time (a claim then takes a target's runs together); how many were
-    new."""
-    runs = [
-        Run(
-            project_id=project_id,
-            run_id=run_id(evaluator.evaluator_id, quiet.target_id, quiet.version),
-            evaluator_id=evaluator.evaluator_id,
-            target=evaluator.target,
-            target_id=quiet.target_id,
-            version=quiet.version,
-            status=RunStatus.QUEUED,
-            queued_ns=now,
-        )
-        for evaluator in evaluators
-        for quiet in found.get(evaluator.evaluator_id, [])
-    ]
-    return store.queue_runs(project_id, runs) if runs else 0
-
-
-def _skipped(run: Run, why: str) -> Run:
-    return dataclasses.replace(run, status=RunStatus.SKIPPED, error=why)
-
-
-def _again(run: Run, why: str, now: int, at_least_s: float | None = None) -> Run:
-    """The run queued again after a backoff (at least ``at_least_s``: the endpoint's
-    Retry-After), or its error once MAX_ATTEMPTS were made."""
-    if run.attempts >= MAX_ATTEMPTS:
-        return dataclasses.replace(
-            run,
-            status=RunStatus.ERROR,
-            error=why,
-            finished_ns=now,
-            failed_ns=now,
-            lease_owner=None,
-        )
-    wait = max(BACKOFF_SECONDS[min(run.attempts, len(BACKOFF_SECONDS)) - 1], at_least_s or 0)
-    return dataclasses.replace(
-        run,
-        status=RunStatus.QUEUED,
-        error=why,
-        failed_ns=now,
-        not_before_ns=now + int(wait * SECOND_NS),
-        lease_owner=None,
-        lease_until_ns=0,
-    )
-
-
-def _waits(run: Run, why: str, until_ns: int) -> Run:
-    """The run queued again until ``until_ns`` (its budget's next day); the wait is not
-    an attempt."""
-    return dataclasses.replace(
-        run,
-        status=RunStatus.QUEUED,
-        error=why,
-        attempts=max(run.attempts - 1, 0),
-        not_before_ns=until_ns,
-        lease_owner=None,
-        lease_until_ns=0,
-    )
 
 
 async def keep_running(store: Store, settings: Settings) -> None:
