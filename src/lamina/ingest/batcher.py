@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 
 from lamina.errors import LaminaError, Overloaded, PayloadTooLarge, StoreUnavailable
+from lamina.ingest.grouped import resolve, write_group
 from lamina.spans.batch import ColumnBatch
 from lamina.store.base import Store
 
@@ -162,20 +163,16 @@ class IngestBatcher:
             taken = self._take()
             if taken is None:
                 return
-            error = self._write([item.batch for item in taken])
-            if error is None or len(taken) == 1:
-                outcomes = [error] * len(taken)
-            else:
-                # One request's spans can break a group commit for everyone (a value
-                # the store rejects); write them one by one so only that one fails.
-                outcomes = [self._write([item.batch]) for item in taken]
+            # one request's spans can break a group commit for everyone (a value the
+            # store rejects): write_group then writes each apart, so only that one fails
+            outcomes = write_group(taken, lambda items: self._write([i.batch for i in items]))
             if all(outcome is not None for outcome in outcomes):
                 # Nothing could be written: the store itself is in trouble.
                 self._failed_until = time.monotonic() + 2.0
             for item, outcome in zip(taken, outcomes, strict=True):
                 # RuntimeError: the request's event loop has closed, nobody is waiting.
                 with contextlib.suppress(RuntimeError):
-                    item.loop.call_soon_threadsafe(_resolve, item.future, outcome)
+                    item.loop.call_soon_threadsafe(resolve, item.future, outcome)
 
     def _write(self, batches: list[ColumnBatch]) -> LaminaError | None:
         count = sum(batch.count for batch in batches)
@@ -197,12 +194,3 @@ class IngestBatcher:
 
 async def _done() -> None:
     return None
-
-
-def _resolve(future: asyncio.Future[None], error: LaminaError | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lamina.errors import StoreUnavailable
+from lamina.ingest.grouped import resolve, write_group
 from lamina.store.base import Store
 from lamina.store.scores import Score
 
@@ -116,10 +117,9 @@ class ScoreQueue:
 
     def _store_calls(self, project_id: str, calls: list[_Call]) -> list[BaseException | None]:
         """Each call's error (None: stored): all in one write, or one by one if that fails."""
-        error = self._write(project_id, [score for call in calls for score in call.scores])
-        if error is None or len(calls) == 1:
-            return [error] * len(calls)
-        return [self._write(project_id, call.scores) for call in calls]
+        return write_group(
+            calls, lambda some: self._write(project_id, [s for call in some for s in call.scores])
+        )
 
     def _write(self, project_id: str, scores: Sequence[Score]) -> BaseException | None:
         try:
@@ -131,12 +131,7 @@ class ScoreQueue:
 
 def _answer(answered: list[tuple[_Call, BaseException | None]]) -> None:
     for call, error in answered:
-        if call.future.done():
-            continue
-        if error is None:
-            call.future.set_result(None)
-        else:
-            call.future.set_exception(error)
+        resolve(call.future, error)
 
 
 __all__ = ["ScoreQueue"]
