@@ -27,7 +27,17 @@ from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined,
 from lamina.store.comments import Comment, CommentQuery, StarKind
 from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
-from lamina.store.duckdb import catalog, comments, export, lifecycle, metrics, reads, scores, shares
+from lamina.store.duckdb import (
+    catalog,
+    comments,
+    export,
+    lifecycle,
+    metrics,
+    reads,
+    score_configs,
+    scores,
+    shares,
+)
 from lamina.store.duckdb import console as console_sql
 from lamina.store.duckdb import datasets as dataset_rows
 from lamina.store.duckdb import evaluators as evaluator_rows
@@ -75,7 +85,7 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
             )
             self._storer = Storer(self._connection, data_dir, unstored_limit)
             self._scores = ScoreWriter(self._connection, self._storer.store_lock, data_dir)
-            self._configs = scores.ConfigCache(self._connection)
+            self._configs = score_configs.ConfigCache(self._connection)
         except BaseException:
             self._connection.db.close()
             raise
@@ -191,7 +201,7 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
     def put_score_config(self, project_id: str, config: ScoreConfig) -> ScoreConfig:
         with self._storer.store_lock:
             try:
-                return scores.put_score_config(self._connection, project_id, config)
+                return score_configs.put_score_config(self._connection, project_id, config)
             finally:
                 self._configs.forget()
 
@@ -204,7 +214,7 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
     def delete_score_config(self, project_id: str, name: str) -> ScoreConfig | None:
         with self._storer.store_lock:
             try:
-                return scores.delete_score_config(self._connection, project_id, name)
+                return score_configs.delete_score_config(self._connection, project_id, name)
             finally:
                 self._configs.forget()
 
