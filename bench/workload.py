@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from lamina.demo.spans import TraceBuilder, _json, _llm, attributes
+from lamina.demo.builder import TraceBuilder, attributes, json_text, llm_span
 
 MS = 1_000_000
 WORDS = [
@@ -111,8 +111,8 @@ def _turn(rng: random.Random, session: _Session, at: int) -> list:  # type: igno
         {
             "session.id": session.session_id,
             "user.id": session.user,
-            "input.value": _json({"user_message": question}),
-            "output.value": _json(answer),
+            "input.value": json_text({"user_message": question}),
+            "output.value": json_text(answer),
             "tag.tags": ["bench"],
         },
     )
@@ -123,13 +123,13 @@ def _turn(rng: random.Random, session: _Session, at: int) -> list:  # type: igno
             50,
             {
                 "lamina.span.type": "TOOL",
-                "input.value": _json({"query": question[:80]}),
-                "output.value": _json({"result": _sentence(rng, 20)}),
+                "input.value": json_text({"query": question[:80]}),
+                "output.value": json_text({"result": _sentence(rng, 20)}),
             },
             root,
         )
     session.history.append({"role": "user", "content": question})
-    _llm(
+    llm_span(
         builder,
         root,
         at + 200 * MS,

@@ -5,6 +5,8 @@
   and returning customers' short chats from :mod:`~lamina.demo.returning`), sent as
   one OTLP/HTTP protobuf request, but for the
   password reset's last turns, sent once the checks have judged its first ones;
+- :mod:`~lamina.demo.builder`: how those spans are built (a trace's spans in time,
+  LLM calls, recorded exceptions), which the benchmark's workload uses too;
 - :mod:`~lamina.demo.scores`: score configs, scores, comments and outcomes on them,
   sent through the JSON API once the spans are stored;
 - :mod:`~lamina.demo.comments`: a reviewer's comments, and a star for the users;

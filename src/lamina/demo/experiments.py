@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import orjson
 
+from lamina.demo.builder import MS, TraceBuilder, llm_span
 from lamina.demo.datasets import NAME as DATASET
-from lamina.demo.spans import MS, TraceBuilder, _llm, export_request
+from lamina.demo.spans import export_request
 
 GROUP = "support-bot"
 RUNS = [("support-bot-v1", "prompt v1"), ("support-bot-v2", "prompt v2")]
@@ -72,7 +73,7 @@ def _trace(
     else:
         messages = [{"role": "user", "content": orjson.dumps(given).decode()}]
     words = sum(len(m["content"].split()) for m in messages)
-    _llm(
+    llm_span(
         builder,
         root,
         start_ns + MS,

@@ -12,142 +12,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from lamina.demo.builder import MS, Raised, TraceBuilder, attributes, json_text, llm_span
 from lamina.demo.conversations import CONVERSATIONS, PASSWORD
 from lamina.demo.returning import RETURNING
-
-MS = 1_000_000
-
-
-def any_value(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, list | tuple):
-        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    return AnyValue(string_value=orjson.dumps(value).decode())
-
-
-def attributes(values: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=any_value(v)) for k, v in values.items() if v is not None]
-
-
-@dataclass(frozen=True)
-class Raised:
-    """An exception a span records: its type and the frame of the traceback it was
-    raised in."""
-
-    type: str
-    frame: str
-
-
-PAYMENT_DECLINED = Raised(
-    "PaymentDeclined",
-    '  File "shop/payments.py", line 88, in process_payment\n'
-    "    charge = gateway.charge(card, amount)\n",
-)
-
-
-@dataclass
-class TraceBuilder:
-    """Spans of one trace, laid out in time as a real run would be."""
-
-    rng: random.Random
-    start_ns: int
-    trace_id: bytes = b""
-    spans: list[Span] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.trace_id = self.rng.randbytes(16)
-
-    def span(
-        self,
-        name: str,
-        start_ns: int,
-        duration_ms: float,
-        attrs: dict[str, Any],
-        parent: Span | None = None,
-        error: str | None = None,
-        raised: Raised = PAYMENT_DECLINED,
-    ) -> Span:
-        span = Span(
-            trace_id=self.trace_id,
-            span_id=self.rng.randbytes(8),
-            parent_span_id=parent.span_id if parent is not None else b"",
-            name=name,
-            kind=Span.SPAN_KIND_INTERNAL,
-            start_time_unix_nano=start_ns,
-            end_time_unix_nano=start_ns + int(duration_ms * MS),
-            attributes=attributes(attrs),
-            status=Status(
-                code=Status.STATUS_CODE_ERROR if error else Status.STATUS_CODE_OK,
-                message=error or "",
-            ),
-        )
-        if error:
-            event = span.events.add()
-            event.name = "exception"
-            event.time_unix_nano = span.end_time_unix_nano
-            event.attributes.extend(
-                attributes(
-                    {
-                        "exception.type": raised.type,
-                        "exception.message": error,
-                        "exception.stacktrace": (
-                            f"Traceback (most recent call last):\n{raised.frame}"
-                            f"{raised.type}: {error}"
-                        ),
-                    }
-                )
-            )
-        self.spans.append(span)
-        return span
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _llm(
-    builder: TraceBuilder,
-    parent: Span,
-    start: int,
-    model: str,
-    provider: str,
-    messages: list[dict[str, str]],
-    reply: str,
-    in_tok: int,
-    out_tok: int,
-    duration_ms: float,
-) -> Span:
-    attrs: dict[str, Any] = {
-        "gen_ai.system": provider,
-        "gen_ai.request.model": model,
-        "gen_ai.response.model": model,
-        "gen_ai.usage.input_tokens": in_tok,
-        "gen_ai.usage.output_tokens": out_tok,
-        "llm.request.type": "chat",
-    }
-    for index, message in enumerate(messages):
-        attrs[f"gen_ai.prompt.{index}.role"] = message["role"]
-        attrs[f"gen_ai.prompt.{index}.content"] = message["content"]
-    attrs["gen_ai.completion.0.role"] = "assistant"
-    attrs["gen_ai.completion.0.content"] = reply
-    name = "openai.chat" if provider == "openai" else "anthropic.messages"
-    return builder.span(name, start, duration_ms, attrs, parent)
-
 
 SUPPORT_SYSTEM = "You are a friendly support agent for Acme Shop. Be brief and concrete."
 
@@ -211,9 +84,9 @@ def chat_session(
                 "session.id": session,
                 "user.id": user,
                 "lamina.span.type": "DEFAULT",
-                "input.value": _json({"user_message": question}),
-                "output.value": _json(answer),
-                "metadata": _json({"channel": "web", "locale": "en"}),
+                "input.value": json_text({"user_message": question}),
+                "output.value": json_text(answer),
+                "metadata": json_text({"channel": "web", "locale": "en"}),
                 "tag.tags": ["support"],
             },
         )
@@ -223,8 +96,8 @@ def chat_session(
             180 + rng.randint(0, 40),
             {
                 "lamina.span.type": "TOOL",
-                "input.value": _json({"query": question, "k": 3}),
-                "output.value": _json(
+                "input.value": json_text({"query": question, "k": 3}),
+                "output.value": json_text(
                     [
                         {"doc": "refund-policy.md", "score": 0.82},
                         {"doc": "shipping.md", "score": 0.61},
@@ -238,13 +111,13 @@ def chat_session(
                 failure.tool,
                 at + 190 * MS,
                 8 + rng.randint(0, 5),
-                {"lamina.span.type": "TOOL", "input.value": _json({"user_id": user})},
+                {"lamina.span.type": "TOOL", "input.value": json_text({"user_id": user})},
                 root,
                 error=failure.error,
                 raised=failure.raised,
             )
         history.append({"role": "user", "content": question})
-        _llm(
+        llm_span(
             builder,
             root,
             at + 200 * MS,
@@ -262,8 +135,8 @@ def chat_session(
             at + int((200 + llm_ms) * MS),
             90,
             {
-                "input.value": _json({"text": answer}),
-                "output.value": _json({"delivered": True}),
+                "input.value": json_text({"text": answer}),
+                "output.value": json_text({"delivered": True}),
             },
             root,
         )
@@ -297,14 +170,14 @@ def checkout_session(
             {
                 "session.id": session,
                 "user.id": user,
-                "input.value": _json(given),
-                "output.value": _json(result) if result is not None else None,
+                "input.value": json_text(given),
+                "output.value": json_text(result) if result is not None else None,
                 "tag.tags": ["checkout"],
             },
             error=error,
         )
         if name == "processPayment":
-            _llm(
+            llm_span(
                 builder,
                 root,
                 at + 100 * MS,
@@ -312,7 +185,7 @@ def checkout_session(
                 "openai",
                 [
                     {"role": "system", "content": "Rate the fraud risk of this payment, 0-1."},
-                    {"role": "user", "content": _json(given)},
+                    {"role": "user", "content": json_text(given)},
                 ],
                 '{"risk": 0.04}',
                 820,
@@ -353,16 +226,16 @@ def agent_session(rng: random.Random, start_ns: int) -> Iterator[list[Span]]:
             "session.id": session,
             "user.id": "u-9",
             "lamina.span.type": "DEFAULT",
-            "input.value": _json({"task": task}),
-            "output.value": _json("Done: 1 file changed, all 43 tests pass."),
+            "input.value": json_text({"task": task}),
+            "output.value": json_text("Done: 1 file changed, all 43 tests pass."),
             "tag.tags": ["agent", "coding"],
         },
     )
     messages = [{"role": "user", "content": task}]
     for kind, begin, duration_ms, args, detail in children:
         if kind == "llm":
-            reply = _json({"tool": detail, "arguments": args})
-            _llm(
+            reply = json_text({"tool": detail, "arguments": args})
+            llm_span(
                 builder,
                 root,
                 begin,
@@ -382,8 +255,8 @@ def agent_session(rng: random.Random, start_ns: int) -> Iterator[list[Span]]:
                 duration_ms,
                 {
                     "lamina.span.type": "TOOL",
-                    "input.value": _json(args),
-                    "output.value": _json(detail),
+                    "input.value": json_text(args),
+                    "output.value": json_text(detail),
                 },
                 root,
             )
