@@ -394,3 +394,45 @@ def test_a_read_beside_a_write_is_not_kept() -> None:
     kept.keep(5, 5, {key: 1})
     kept.keep(5, 5, {("a",): 1, ("b",): 2, ("c",): 3})  # past the limit: the rest forgotten
     assert kept.known(5, [key, ("a",)]) == {("a",): 1}
+
+
+def test_scores_are_stored_in_the_background_while_a_long_write_holds_the_store(
+    tmp_path: Path,
+) -> None:
+    """The call that brings the journaled scores to STORE_SCORES is answered without
+    waiting for the store (a fold, say, holding it for seconds); the writer's own thread
+    stores them once it is free, with no read asking, and empties their journal."""
+    import threading
+
+    from lamina.store.duckdb.score_journal import SCORE_JOURNAL_DIR, STORE_SCORES
+    from lamina.store.scores import Score, ScoreQuery
+
+    store = DuckDBStore(tmp_path)
+    try:
+        scores = [
+            Score(f"scr_{n}", "q", 1.0, None, "api", None, None,
+                  trace_id(), None, None, BASE + n)
+            for n in range(STORE_SCORES)
+        ]  # fmt: skip
+        lock = store._storer.store_lock
+        given = threading.Thread(
+            target=lambda: [
+                store.add_scores("prj_a", scores[at : at + 500])
+                for at in range(0, len(scores), 500)
+            ]
+        )
+        with lock:  # the long write
+            given.start()
+            given.join(20)
+            assert not given.is_alive(), "adding scores waited for the store"
+        journal = tmp_path / SCORE_JOURNAL_DIR
+        deadline = time.monotonic() + 20
+        while any(journal.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(journal.iterdir()), "the scores stayed in their journal"
+        with lock:  # stored, not left for the read to store
+            assert not store._scores._journaled
+        stored = store.list_scores("prj_a", ScoreQuery(limit=500)).items
+        assert len(stored) == 500
+    finally:
+        store.close()

@@ -135,11 +135,13 @@ def create_app(
             runtime.scores.stop()
             runtime.decoder.stop()
 
+    # The router tries routes in order: the ones a client calls many times a second
+    # (spans, scores) come first, so they are found without trying the rest.
     routes: list[BaseRoute] = [
-        Route("/healthz", health),
         *otlp.routes,
-        *api.routes,
         *scores.routes,
+        Route("/healthz", health),
+        *api.routes,
         *evaluator_api.routes,
         *comments.routes,
         *metrics.routes,

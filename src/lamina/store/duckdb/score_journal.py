@@ -49,8 +49,12 @@ MAGIC = b"LMS1"
 _HEADER = struct.Struct("<4sII")  # magic, length of the body, its CRC-32
 # Journaled scores are stored in DuckDB once this many gathered (or before a read): a
 # transaction of 2,000 costs little more than one of one, and the scores waiting are
-# held in memory.
+# held in memory. They are stored by the writer's own thread, so the call that makes
+# them this many is not kept waiting 20-40 ms for the transaction; only a call that
+# finds that thread LAGGING times behind stores them itself (holding the scores in
+# memory within bounds when DuckDB is slower than the scores arrive).
 STORE_SCORES = 2_000
+LAGGING = 4
 
 
 @dataclass
@@ -180,7 +184,7 @@ def _entries(path: Path) -> list[Added]:
 
 class ScoreWriter:
     """Journals scores (a sync for every call waiting), and stores them in DuckDB later
-    (see the module's text). Safe to share between threads."""
+    (see the module's text) from its own thread. Safe to share between threads."""
 
     def __init__(self, connection: Connection, store_lock: threading.Lock, data_dir: Path) -> None:
         self._connection = connection
@@ -194,6 +198,12 @@ class ScoreWriter:
         # Scores taken from the journal are being stored (under the store lock): a read
         # must wait for their commit as for the journaled ones.
         self._storing = False
+        self._full = threading.Event()  # STORE_SCORES journaled: store them
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._store_when_full, name="lamina-score-store", daemon=True
+        )
+        self._thread.start()
 
     def add(self, project_id: str, scores: Sequence[Score]) -> None:
         """Durable when this returns, and seen by every read that starts after it;
@@ -217,11 +227,24 @@ class ScoreWriter:
                 finally:
                     for waiting in taken:
                         waiting.done = True
-            full = self._count >= STORE_SCORES
+            count = self._count
         if mine.error is not None:
             raise mine.error
-        if full:
+        if count >= LAGGING * STORE_SCORES:
             self.settle()
+        elif count >= STORE_SCORES:
+            self._full.set()
+
+    def _store_when_full(self) -> None:
+        while True:
+            self._full.wait()
+            self._full.clear()
+            if self._stopping:
+                return
+            try:
+                self.settle()
+            except StoreUnavailable as exc:  # the next read or close stores them
+                log.warning("%s The scores are safe in their journal.", exc.message)
 
     def settle(self) -> None:
         """Store what is journaled, or wait for what is being stored (for a read, which
@@ -250,8 +273,14 @@ class ScoreWriter:
         finally:
             self._storing = False
 
+    def stop(self) -> None:
+        """End the storing thread; the caller does not hold the store lock."""
+        self._stopping = True
+        self._full.set()
+        self._thread.join()
+
     def close(self) -> None:
-        """After :meth:`store_journaled`, or with what it could not store left for the
-        next opening."""
+        """After :meth:`stop` and :meth:`store_journaled`, or with what it could not
+        store left for the next opening."""
         with self._sync_lock:
             self._journal.close()

@@ -430,6 +430,7 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
 
     def close(self) -> None:
         self._storer.stop()
+        self._scores.stop()
         with self._storer.store_lock:
             with contextlib.suppress(StoreUnavailable):  # else stored on the next opening
                 self._scores.store_journaled()
