@@ -18,6 +18,7 @@ from lamina.auth import KeyResolver
 from lamina.ingest.batcher import IngestBatcher
 from lamina.ingest.budget import ByteBudget
 from lamina.ingest.decoder import Decoder
+from lamina.ingest.load import IngestLoad
 from lamina.ingest.score_queue import ScoreQueue
 from lamina.pricing import PriceTable
 from lamina.settings import Settings
@@ -53,6 +54,7 @@ class ServerRuntime:
     keys: KeyResolver
     decoder: Decoder
     bodies: ByteBudget
+    load: IngestLoad  # how hard span requests press (the evaluator runner gives way)
     # The data dir's admin token (lamina.operations.admin_token): what the `lamina`
     # command sends to a server that holds the data dir.
     admin_token: str
@@ -75,6 +77,7 @@ class ServerRuntime:
                 settings.max_body_bytes,
             ),
             bodies=ByteBudget(settings.max_inflight_bytes),
+            load=IngestLoad(),
             admin_token=admin_token,
         )
 
@@ -83,10 +86,11 @@ class ServerRuntime:
     ) -> ColumnBatch:
         """Decode, normalise and store one export body (compressed as ``encoding``
         says); returns its batch once it is committed."""
-        with self.batcher.arriving():
-            batch = await self.decoder.decode(body, content_type, project_id, encoding)
-            if not batch.count:
-                return batch
-            committed = self.batcher.enqueue(batch)
-        await committed
+        with self.load.request():
+            with self.batcher.arriving():
+                batch = await self.decoder.decode(body, content_type, project_id, encoding)
+                if not batch.count:
+                    return batch
+                committed = self.batcher.enqueue(batch)
+            await committed
         return batch

@@ -25,6 +25,9 @@ other is the run's ``error``; either way the run's ``failed_ns`` says when
 
 A server that stops mid-run leaves it ``running``: its lease runs out and a server
 claims it again (the DuckDB store's one process, at once on its next start).
+
+The poll and each run or check batch about to start give way to a pressed ingest
+(lamina.evaluation.giving_way).
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ from concurrent.futures import ThreadPoolExecutor
 from lamina.evaluation import checks, llm
 from lamina.evaluation.budget import Budgets, next_day
 from lamina.evaluation.definition import spec_of
+from lamina.evaluation.giving_way import give_way
 from lamina.evaluation.judgement import judge_target, judged_here
+from lamina.evaluation.lanes import CHECK_CLAIM, CLAIM_BATCH, Lane
 from lamina.evaluation.runs import SECOND_NS, again, queue, skipped, waits
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.superseding import supersede, supersede_all
 from lamina.evaluation.target import Target, load, load_many
+from lamina.ingest.load import IngestLoad
 from lamina.judging import JudgeError
 from lamina.settings import Settings
 from lamina.store.base import Store
@@ -61,46 +67,19 @@ QUEUE_PAGE = 500  # targets queued an evaluator a poll
 # (the store stores a write within seconds); all of them again every RESCAN_NS.
 RESCAN_SLACK_NS = 10 * 60 * 1_000_000_000
 RESCAN_NS = 10 * 60 * 1_000_000_000
-# Runs claimed at once for each worker: a claim's round trips (a ClickHouse one is
-# several statements) are shared by that many runs; their leases cover the wait.
-CLAIM_BATCH = 2
-# Check runs claimed for each check worker, apart from the LLM judges' runs (whose
-# calls must not hold them up): they are done together (lamina.evaluation.target.
-# load_many: each session read once for all its checks, in one read for the batch;
-# their scores given in one call, the runs saved in one). A batch's claim, save and
-# reads each scan a table once whatever its size: the runner's CPU a session checked
-# (three checks, 1,500 sessions) was 22 ms at 32, 13 at 128, 7.8 at 256 (loaded).
-CHECK_CLAIM = 128
-
-
-class Retry(Exception):
-    """A failure worth another attempt later (an endpoint down, the store busy), not
-    before ``wait_s`` when the endpoint said how long to wait."""
-
-    def __init__(self, message: str, wait_s: float | None = None) -> None:
-        super().__init__(message)
-        self.wait_s = wait_s
-
-
-@dataclasses.dataclass
-class Lane:
-    """One kind of run's workers (LLM judges', or checks'): the runs claimed for them and
-    not done (``busy``, at most ``size``); a claim waits until ``least`` places are free."""
-
-    pool: ThreadPoolExecutor
-    size: int
-    least: int
-    busy: int = 0
-
-    def has_room(self) -> bool:
-        return self.size - self.busy >= self.least
 
 
 class Runner:
     def __init__(
-        self, store: Store, settings: Settings, on_room: Callable[[], None] = lambda: None
+        self,
+        store: Store,
+        settings: Settings,
+        on_room: Callable[[], None] = lambda: None,
+        ingest: IngestLoad | None = None,
     ) -> None:
         self.store = store
+        self.ingest = ingest  # None: never gives way
+        self._closing = threading.Event()
         self.on_room = on_room  # called (on a worker thread) when a lane has room again
         self.concurrency = settings.evaluator_concurrency
         self.lease_ns = settings.evaluator_lease_seconds * SECOND_NS
@@ -126,6 +105,7 @@ class Runner:
         """Queue what went quiet (at most every poll interval), then claim runs for the
         free places of the local backlog (:meth:`_claim`) and hand them to the workers;
         how many were claimed."""
+        give_way(self.ingest, self._closing)
         now = time.time_ns() if now is None else now
         if now - self._looked_ns >= self.poll_ns:
             self._looked_ns = now
@@ -246,6 +226,7 @@ class Runner:
         """Do the runs (``execute``); a failure queues them again; either way they leave
         the lane, which may have room for a claim."""
         try:
+            give_way(self.ingest, self._closing)
             with self.store.reading_stored():  # never makes the store commit early
                 execute(runs)
         except Exception as exc:
@@ -358,8 +339,6 @@ class Runner:
             return dataclasses.replace(
                 done, status=RunStatus.ERROR, error=exc.message, failed_ns=now, **spent
             )
-        except Retry as exc:
-            return again(run, str(exc), now, exc.wait_s)
         if outcome.verdict is not None:
             found = outcome.verdict
             self.budgets.spend(run.evaluator_id, found.input_tokens + found.output_tokens, now)
@@ -372,6 +351,7 @@ class Runner:
         )
 
     def close(self) -> None:
+        self._closing.set()
         for lane in (self._judges, self._checks):
             lane.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -380,7 +360,7 @@ def _is_check(evaluator: Evaluator) -> bool:
     return evaluator.enabled and spec_of(evaluator)["kind"] == "check"
 
 
-async def keep_running(store: Store, settings: Settings) -> None:
+async def keep_running(store: Store, settings: Settings, ingest: IngestLoad | None = None) -> None:
     """Poll for ever (until cancelled, at the server's stop): again as soon as a lane has
     room (a run done), else after the poll interval. A full lane's claim finds nothing:
     waiting out the interval then left its workers idle (checks take milliseconds)."""
@@ -391,7 +371,7 @@ async def keep_running(store: Store, settings: Settings) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped
             loop.call_soon_threadsafe(room.set)
 
-    runner = Runner(store, settings, on_room)
+    runner = Runner(store, settings, on_room, ingest)
     interval = settings.evaluator_poll_ms / 1000
     try:
         while True:

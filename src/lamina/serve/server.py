@@ -107,7 +107,9 @@ def _serve(
                     )
                 )
             if settings.evaluator_concurrency > 0:  # each worker runs some (leases)
-                background.append(loop.create_task(runner.keep_running(store, settings)))
+                background.append(
+                    loop.create_task(runner.keep_running(store, settings, runtime.load))
+                )
             if slot is not None:
                 background.append(loop.create_task(slot.stop_when_orphaned()))
                 slot.ready()
