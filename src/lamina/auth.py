@@ -96,6 +96,17 @@ class KeyResolver:
             hit = self._names.get(hash_key(token))
         return (True, hit[0]) if hit is not None and hit[1] > now else (False, None)
 
+    def cached_caller(self, token: str) -> tuple[str, str | None] | None:
+        """The project and the name of the key when both are cached, from one hash of
+        it (a score request needs both), else None (see :meth:`cached`)."""
+        digest, now = hash_key(token), time.monotonic()
+        with self._lock:
+            project = self._cache.get(digest)
+            name = self._names.get(digest)
+        if project is None or name is None or project[1] <= now or name[1] <= now:
+            return None
+        return project[0], name[0]
+
     def name_for(self, token: str, project_id: str) -> str | None:
         """The name of a key of ``project_id`` (its author on the scores it gives),
         cached as :meth:`project_for` caches its project; None if it has none."""

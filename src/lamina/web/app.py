@@ -24,6 +24,7 @@ from lamina.web import evaluators as evaluator_api
 from lamina.web import experiments as experiment_api
 from lamina.web import users as user_api
 from lamina.web.api import JSONResponse
+from lamina.web.direct import Direct
 
 log = logging.getLogger("lamina.web")
 
@@ -162,7 +163,11 @@ def create_app(
     }
     app = Starlette(
         routes=routes,
-        middleware=pages.middleware if pages is not None else None,
+        # innermost, Direct: the score requests' shortcut past the router
+        middleware=[
+            *(pages.middleware if pages is not None else []),
+            Middleware(Direct, endpoints=scores.direct),
+        ],
         exception_handlers=handlers,
         lifespan=lifespan,
     )
