@@ -16,41 +16,19 @@ import pytest
 
 from lamina.web.pages import SECURITY_HEADERS
 from tests.conftest import LaminaServer
-from tests.support import otlp
+from tests.web.test_api_scores import admin, new_project
 
 SCORES = "/api/v1/scores"
-
-
-def _admin(server: LaminaServer) -> dict[str, str]:
-    token = (server.data_dir / "admin.token").read_text().strip()
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
 def keyed(server: LaminaServer) -> tuple[str, str]:
     """A project of this module's own, its config of helpfulness (0 to 1) and a key
-    named "thumbs-handler": (name, key)."""
-    name = otlp.uid("answers")
-    made = httpx.post(
-        server.url + "/api/v1/projects", json={"name": name}, headers=_admin(server), timeout=30
-    )
-    assert made.status_code == 201, made.text
-    key = httpx.post(
-        server.url + "/api/v1/keys",
-        json={"project": name, "name": "thumbs-handler"},
-        headers=_admin(server),
-        timeout=30,
-    )
-    assert key.status_code == 201, key.text
+    named "feedback-bot": (name, key)."""
+    project = new_project(server)
     config = {"name": "helpfulness", "type": "numeric", "min": 0, "max": 1}
-    made = httpx.post(
-        server.url + "/api/v1/score-configs",
-        json=config,
-        headers={"Authorization": f"Bearer {key.json()['key']}"},
-        timeout=30,
-    )
-    assert made.status_code == 201, made.text
-    return name, key.json()["key"]
+    project.ok("POST", "/api/v1/score-configs", 201, json=config)
+    return project.name, project.key
 
 
 def _post(server: LaminaServer, key: str | None, **options: Any) -> httpx.Response:
@@ -97,16 +75,16 @@ def test_a_given_score_is_answered_whole_and_authored_by_its_key(
     for _ in range(3):  # the first finds the key in the store, the rest in the cache
         sent = _score(comment="good answer")
         given = _whole(_post(server, key, json=sent), 201)["score"]
-        assert given["author"] == "thumbs-handler" and given["source"] == "api"
+        assert given["author"] == "feedback-bot" and given["source"] == "api"
         assert {name: given[name] for name in sent} == sent
     batch = _whole(_post(server, key, json={"scores": [_score(), _score()]}), 201)
-    assert [item["author"] for item in batch["scores"]] == ["thumbs-handler"] * 2
+    assert [item["author"] for item in batch["scores"]] == ["feedback-bot"] * 2
     by_admin = _whole(
         httpx.post(
             server.url + SCORES,
             json=_score(),
             params={"project": keyed[0]},
-            headers=_admin(server),
+            headers=admin(server),
             timeout=30,
         ),
         201,
@@ -135,14 +113,14 @@ def test_a_revoked_key_is_refused_at_once(server: LaminaServer, keyed: tuple[str
     made = httpx.post(
         server.url + "/api/v1/keys",
         json={"project": name, "name": "soon-revoked"},
-        headers=_admin(server),
+        headers=admin(server),
         timeout=30,
     ).json()
     assert _whole(_post(server, made["key"], json=_score()), 201)["score"]["author"] == (
         "soon-revoked"
     )
     revoked = httpx.post(
-        f"{server.url}/api/v1/keys/{made['id']}/revoke", headers=_admin(server), timeout=30
+        f"{server.url}/api/v1/keys/{made['id']}/revoke", headers=admin(server), timeout=30
     )
     assert revoked.status_code == 200, revoked.text
     _whole(_post(server, made["key"], json=_score()), 401)
