@@ -2,11 +2,13 @@
 each other.
 
 Every span request passes :meth:`IngestLoad.request` from its decode to its commit.
-While two or more are in flight at once, senders are waiting on the server (one
-request at a time is a sender the server keeps up with). Background work that can
-wait, the evaluator runner, asks :meth:`IngestLoad.pressed` and gives way: on this
-machine, judging sessions beside an ingest running flat out cost that ingest 60% of
-its rate (docs/performance.md, session 15).
+While two or more are in flight at once, senders wait behind each other's requests:
+nearly all the time when they send flat out, but also part of the time when the server
+keeps up, since the group commit makes requests wait for each other by design (so the
+runner also gives way then; docs/performance.md, session 16). Background work that can
+wait, the evaluator runner, asks :meth:`IngestLoad.pressed` and gives way: on 2 cores,
+judging sessions beside an ingest running flat out cost that ingest 60% of its rate
+(docs/performance.md, session 15).
 """
 
 from __future__ import annotations
