@@ -24,6 +24,7 @@ it refuse ``response_format`` with a 400, as servers without structured output d
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    client: tuple[str, int]  # the address and port it came from: its connection
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         path = self.path.split("?", 1)[0]
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.fake.requests.append(Request(path, headers, body))
+        self.server.fake.requests.append(Request(path, headers, body, self.client_address[:2]))
         if path.endswith("/chat/completions"):
             reply = self.server.fake.next_reply(body)
             if reply is not None:
@@ -271,6 +273,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeLLM
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a server stopped while its kept connection was
+        open) is not an error of the fake's; any other is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeLLM:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from lamina.evaluation import checks, llm
+from lamina.evaluation.clients import Clients
 from lamina.evaluation.secrets import KeyBox
 from lamina.evaluation.target import Target, metadata
 from lamina.judging import Verdict
@@ -65,9 +66,11 @@ def judge_target(
     keys: KeyBox | None,
     allowed: frozenset[str] = frozenset(),
     screened: bool = True,
+    clients: Clients | None = None,
 ) -> Outcome:
     """The target judged as ``spec`` says (filter and sample first, unless not
-    ``screened``); an LLM judge's failure is its JudgeError."""
+    ``screened``); an LLM judge's failure is its JudgeError. An LLM judge's client is
+    one of ``clients`` (None: made for the call)."""
     if screened and not matches(spec, target):
         return Outcome(
             None, {"error": "Filtered out: no turn has the filter's name, tag and metadata."}
@@ -76,7 +79,7 @@ def judge_target(
     if screened and not sampled(evaluator.evaluator_id, target.target_id, rate):
         return Outcome(None, {"error": "Sampled out (sample_rate)."})
     if spec["kind"] == "llm_judge":
-        found = llm.verdict(evaluator, spec, target, keys, allowed)
+        found = llm.verdict(evaluator, spec, target, keys, allowed, clients)
         judged = llm.score_of(
             store,
             run.project_id,

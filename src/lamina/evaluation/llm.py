@@ -19,18 +19,16 @@ import ipaddress
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from lamina.evaluation.clients import Clients, new_client
 from lamina.evaluation.secrets import KeyBox, Unreadable
-from lamina.judging import JudgeError, LlmConfig, Verdict, judge, llm_config
+from lamina.judging import JudgeError, Verdict, judge, llm_config
 from lamina.judging.transcript import Target
 from lamina.store.base import Store
 from lamina.store.evaluators import Evaluator
 from lamina.store.scores import BUILT_IN_CONFIGS, Score
-
-if TYPE_CHECKING:
-    import openai
 
 MAX_COMMENT = 10_000  # a score's comment, as the scores API takes it
 
@@ -97,38 +95,21 @@ def api_key(evaluator: Evaluator, spec: dict[str, Any], keys: KeyBox | None) -> 
     return None
 
 
-def _client(llm: LlmConfig, addresses: tuple[str, ...]) -> openai.OpenAI:
-    """The ``openai`` client of a judge call: its retries off (lamina.judging retries),
-    redirects not followed (a public host could redirect to a private one) and its
-    connections made to ``addresses``, those checked (none: resolved by the client)."""
-    import openai
-
-    from lamina.evaluation.pinned import PinnedTransport  # httpx2: imported with openai
-
-    transport = PinnedTransport(addresses) if addresses else None
-    return openai.OpenAI(
-        base_url=llm.base_url,
-        api_key=llm.api_key or "no-key",
-        timeout=llm.timeout_s,
-        max_retries=0,
-        http_client=openai.DefaultHttpxClient(
-            follow_redirects=False, timeout=llm.timeout_s, transport=transport
-        ),
-    )
-
-
 def verdict(
     evaluator: Evaluator,
     spec: dict[str, Any],
     target: Target,
     keys: KeyBox | None,
     allowed: frozenset[str],
+    clients: Clients | None = None,
 ) -> Verdict:
-    """The judge's verdict on ``target``, or JudgeError."""
+    """The judge's verdict on ``target``, or JudgeError; its client one of ``clients``
+    (None: a new one, closed after the call)."""
     llm = spec["llm"]
     addresses = check_endpoint(llm["base_url"], allowed)
     config = llm_config(llm, api_key(evaluator, spec, keys))
-    return judge(config, target, client_factory=functools.partial(_client, addresses=addresses))
+    made = clients.client if clients is not None else new_client
+    return judge(config, target, client_factory=functools.partial(made, addresses=addresses))
 
 
 def score_of(

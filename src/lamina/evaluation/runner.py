@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lamina.evaluation import checks, llm
 from lamina.evaluation.budget import Budgets, next_day
+from lamina.evaluation.clients import Clients
 from lamina.evaluation.definition import spec_of
 from lamina.evaluation.giving_way import give_way
 from lamina.evaluation.judgement import judge_target, judged_here
@@ -85,6 +86,7 @@ class Runner:
         self.lease_ns = settings.evaluator_lease_seconds * SECOND_NS
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.keys = KeyBox(settings.data_dir)
+        self.clients = Clients()  # the judges' calls' clients, kept
         self.allowed = llm.allowed_hosts(settings.evaluator_allowed_hosts)
         self.budgets = Budgets(store)
         workers = self.concurrency or 1
@@ -328,7 +330,14 @@ class Runner:
         started = time.perf_counter()
         try:
             outcome = judge_target(
-                self.store, evaluator, spec, target, run, self.keys, self.allowed
+                self.store,
+                evaluator,
+                spec,
+                target,
+                run,
+                self.keys,
+                self.allowed,
+                clients=self.clients,
             )
         except JudgeError as exc:
             spent = llm.run_fields(exc)
@@ -354,6 +363,7 @@ class Runner:
         self._closing.set()
         for lane in (self._judges, self._checks):
             lane.pool.shutdown(wait=False, cancel_futures=True)
+        self.clients.close()
 
 
 def _is_check(evaluator: Evaluator) -> bool:

@@ -19,6 +19,7 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,8 @@ OPTIONAL_PARAMETERS = {
 
 NO_KEY = "no-key"
 
-ClientFactory = Callable[[LlmConfig], "openai.OpenAI"]
+# A client for a judge call, closed (or kept for the next) when the call is done.
+ClientFactory = Callable[[LlmConfig], AbstractContextManager["openai.OpenAI"]]
 
 
 def new_client(llm: LlmConfig) -> openai.OpenAI:

@@ -75,7 +75,8 @@ def judge(
 ) -> Verdict:
     """Ask ``llm`` to judge ``target``; a :class:`Verdict`, or :class:`JudgeError`.
 
-    ``client_factory(llm)`` makes a new ``openai.OpenAI``, closed after the call.
+    ``client_factory(llm)`` gives the ``openai.OpenAI`` of the call, in a context that
+    closes it after the call (a new one, by default) or keeps it for the next.
     ``prices`` (default: the built-in table) prices the tokens. A prompt that cannot be
     filled is a JudgeError too, not retryable (``validate_prompt`` finds it when the
     evaluator is saved)."""
