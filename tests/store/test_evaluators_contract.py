@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from lamina.errors import Conflict
-from lamina.store.base import Store
+from lamina.store.base import Row, Store
 from lamina.store.evaluators import Evaluator, Progress, Quiet, Run, RunQuery, RunStatus, run_id
 from tests.store.backends import Backend
 from tests.store.test_contract import BASE, MS, agent_trace, rec, trace_id
@@ -325,6 +325,37 @@ def test_checks_read_their_spans_fields_as_get_traces_reads_them(store: Store) -
                 cut = {k: v for k, v in all_of.get("truncated", {}).items() if k in payloads}
                 assert {k: v for k, v in span.items() if k != "truncated"} == kept
                 assert span.get("truncated", {}) == cut
+
+
+def test_a_check_is_given_only_the_spans_it_reads(store: Store) -> None:
+    """check_traces ``spans_of``: of each trace only its failed spans ("error"), its
+    tool calls ("tool"), both, or none (the trace's row alone), each as every span
+    is read; the trace rows the same whatever is asked."""
+    first, second = agent_trace("s-1", BASE), agent_trace("s-1", BASE + 60 * SECOND)
+    trace = first[0].trace_id
+    failed_llm = rec(trace, "failed llm", start=BASE + 3 * MS, span_type="LLM", status="error")
+    ok_tool = rec(trace, "ok tool", start=BASE + 4 * MS, span_type="TOOL", input="args")
+    write(store, [*first, failed_llm, ok_tool])
+    write(store, second)
+    ids = [trace, second[0].trace_id]
+    every = store.check_traces("prj_a", ids, ("input",))
+
+    def names(read: list[Row]) -> list[list[str]]:
+        return [[span["name"] for span in t["spans"]] for t in read]
+
+    assert names(every) == [["turn-0", "failed llm", "ok tool", "llm", "tool"], *names(every)[1:]]
+    for kinds, kept in [
+        ({"error"}, lambda s: s["status"] == "error"),
+        ({"tool"}, lambda s: s["span_type"] == "TOOL"),
+        ({"error", "tool"}, lambda s: s["status"] == "error" or s["span_type"] == "TOOL"),
+        (set(), lambda s: False),
+    ]:
+        some = store.check_traces("prj_a", ids, ("input",), kinds)
+        assert [{**t, "spans": None} for t in some] == [{**t, "spans": None} for t in every]
+        assert [t["spans"] for t in some] == [
+            [span for span in t["spans"] if kept(span)] for t in every
+        ], kinds
+    assert names(store.check_traces("prj_a", ids, (), {"error"}))[0] == ["failed llm", "tool"]
 
 
 def test_runs_queued_together_are_claimed_a_target_at_a_time(store: Store) -> None:

@@ -89,6 +89,24 @@ def payloads(check: dict[str, Any]) -> tuple[str, ...]:
     return _PAYLOADS.get(check["type"], ())
 
 
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a batch of checks reads of each turn: of the spans' input and output,
+    ``payloads``; the spans of the kinds ``spans`` (lamina.store.rows.CHECK_SPAN_KINDS:
+    failed ones, tool calls; none: the turn's row alone; None: every span)."""
+
+    payloads: tuple[str, ...] = ()
+    spans: frozenset[str] | None = frozenset()
+
+    def adding(self, check: dict[str, Any]) -> Reads:
+        """These reads and what ``check`` reads."""
+        spans = _SPANS.get(check["type"])
+        return Reads(
+            tuple(sorted({*self.payloads, *payloads(check)})),
+            None if spans is None or self.spans is None else self.spans | spans,
+        )
+
+
 def _last(target: Target) -> str | None:
     return target.traces[-1]["trace_id"] if target.traces else None
 
@@ -235,6 +253,14 @@ _PAYLOADS = {
     "user_repeated": ("input",),
     "tool_loop": ("input",),
     "json_output": ("output",),
+}
+# the spans each reads (spans_read); the others read every span (a turn's root and its
+# LLM calls, found among all of them)
+_SPANS: dict[str, frozenset[str] | None] = {
+    "error_in_last_turn": frozenset({"error"}),
+    "tool_loop": frozenset({"tool"}),
+    "max_cost": frozenset(),
+    "max_duration": frozenset(),
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "user_repeated": {"similarity": 0.9},

@@ -44,8 +44,9 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from lamina.evaluation import checks, llm
+from lamina.evaluation import llm
 from lamina.evaluation.budget import Budgets, next_day
+from lamina.evaluation.checks import Reads
 from lamina.evaluation.clients import Clients
 from lamina.evaluation.definition import spec_of
 from lamina.evaluation.giving_way import give_way
@@ -265,17 +266,18 @@ class Runner:
         now = time.time_ns()
         targets: dict[tuple[str, str, str], Target | None] = {}
         wanted: dict[tuple[str, str], list[str]] = {}
-        payloads: dict[tuple[str, str], set[str]] = {}  # what their checks read
+        reads: dict[tuple[str, str], Reads] = {}  # what their checks read
         for run in runs:
-            wanted.setdefault((run.project_id, run.target), []).append(run.target_id)
+            of = (run.project_id, run.target)
+            wanted.setdefault(of, []).append(run.target_id)
             evaluator = self._evaluators.get(run.evaluator_id)
             spec = spec_of(evaluator) if evaluator is not None else {}
             if spec.get("kind") == "check":
-                read = checks.payloads(spec["check"])
-                payloads.setdefault((run.project_id, run.target), set()).update(read)
+                reads[of] = reads.get(of, Reads()).adding(spec["check"])
         for (project_id, kind), ids in wanted.items():
-            fields = sorted(payloads.get((project_id, kind), ()))
-            for target_id, target in load_many(self.store, project_id, kind, ids, fields).items():
+            read = reads.get((project_id, kind), Reads())
+            found = load_many(self.store, project_id, kind, ids, read.payloads, read.spans)
+            for target_id, target in found.items():
                 targets[(project_id, kind, target_id)] = target
         finished: list[Run] = []
         given: dict[str, list[Score]] = {}

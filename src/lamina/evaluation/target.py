@@ -8,7 +8,7 @@ when the root recorded none), read as the session page reads them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +62,12 @@ def load_many(
     kind: str,
     target_ids: list[str],
     payloads: Sequence[str] = ("input", "output"),
+    spans_of: Collection[str] | None = None,
 ) -> dict[str, Target | None]:
     """Each target as :func:`load` without the session reads it (a check's), their
     traces in one read (:meth:`Store.check_traces`: the spans' fields a check reads, of
-    input and output ``payloads``): a batch of checks reads each session once, whatever
-    the number of checks on it."""
+    input and output ``payloads``, the spans of the kinds ``spans_of`` or all): a batch
+    of checks reads each session once, whatever the number of checks on it."""
     targets = list(dict.fromkeys(target_ids))
     if kind == "trace":
         turns = {target_id: [target_id] for target_id in targets}
@@ -78,7 +79,8 @@ def load_many(
             ids = _trace_ids(store, project_id, target_id)
             turns[target_id] = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
     wanted = [trace_id for ids in turns.values() for trace_id in ids]
-    found = {trace["trace_id"]: trace for trace in store.check_traces(project_id, wanted, payloads)}
+    read = store.check_traces(project_id, wanted, payloads, spans_of)
+    found = {trace["trace_id"]: trace for trace in read}
     out: dict[str, Target | None] = {}
     for target_id, ids in turns.items():
         traces = [found[trace_id] for trace_id in ids if trace_id in found]

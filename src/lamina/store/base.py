@@ -8,7 +8,7 @@ Python lists and dicts. No store-specific type crosses this boundary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -447,12 +447,15 @@ class Store(Protocol):
         project_id: str,
         trace_ids: Sequence[str],
         payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
     ) -> list[Row]:
         """:meth:`get_traces` as a check reads them (lamina.evaluation.checks): each
         trace's fields and its spans' ``lamina.store.rows.CHECK_SPAN_FIELDS`` (input and
         output cut as get_traces cuts them, named in ``truncated``), without scores,
         comments or the spans' attributes, events, resource and metadata; of input and
-        output only those in ``payloads`` (the others None)."""
+        output only those in ``payloads`` (the others None); only the spans of the
+        ``lamina.store.rows.CHECK_SPAN_KINDS`` in ``spans_of`` (None: every span; none:
+        no span, each trace's ``spans`` empty)."""
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         """The evaluator's runs, newest queued first (those of another project: none)."""

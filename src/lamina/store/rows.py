@@ -8,7 +8,7 @@ answer in exactly the same shape.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
@@ -91,6 +91,21 @@ CHECK_SPAN_FIELDS = (
     "input, output"
 )
 CHECK_LARGE_FIELDS = ("input", "output")
+
+
+# Which spans a check reads (Store.check_traces ``spans``), each kind as its condition
+# in both stores' SQL: a check that reads only a trace's failed spans or tool calls is
+# not given the rest (an LLM call's input, the chat so far, is most of what a session
+# holds).
+CHECK_SPAN_KINDS = {"error": "status = 'error'", "tool": "span_type = 'TOOL'"}
+
+
+def check_span_condition(spans: Collection[str] | None) -> str:
+    """`` AND (...)``: the condition on the spans of the kinds ``spans`` (None: every
+    span, no condition)."""
+    if spans is None:
+        return ""
+    return " AND (" + " OR ".join(CHECK_SPAN_KINDS[kind] for kind in sorted(spans)) + ")"
 
 
 def check_span_fields(payloads: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ prefix of the spans' sort key.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from lamina.store.base import Row
@@ -20,6 +20,7 @@ from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
     CHECK_LARGE_FIELDS,
     LARGE_FIELDS,
+    check_span_condition,
     check_span_fields,
     check_span_row,
     cut_columns,
@@ -39,15 +40,16 @@ from lamina.store.rows import (
 
 
 @functools.cache
-def _check_spans(payloads: tuple[str, ...]) -> str:
+def _check_spans(payloads: tuple[str, ...], spans_of: tuple[str, ...] | None) -> str:
     """The spans of chosen traces as a check reads them (of input and output,
-    ``payloads``)."""
+    ``payloads``; of the CHECK_SPAN_KINDS ``spans_of``, unless None)."""
     fields = check_span_fields(payloads)
     fields = cut_fields(fields, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})")
     return (
         f"SELECT trace_id, {fields} FROM spans WHERE project_id = {{project:String}} "
         "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
-        "AND trace_id IN {traces:Array(String)} ORDER BY trace_id, start_ns, seq"
+        f"AND trace_id IN {{traces:Array(String)}}{check_span_condition(spans_of)} "
+        "ORDER BY trace_id, start_ns, seq"
     )
 
 
@@ -179,16 +181,19 @@ def check_traces(
     project_id: str,
     trace_ids: Sequence[str],
     payloads: Sequence[str] = CHECK_LARGE_FIELDS,
+    spans_of: Collection[str] | None = None,
 ) -> list[Row]:
     """:func:`get_traces` as a check reads it: each trace's row, and its spans'
-    CHECK_SPAN_FIELDS (input and output cut alike, those not in ``payloads`` None); no
-    scores, no span JSON."""
+    CHECK_SPAN_FIELDS (input and output cut alike, those not in ``payloads`` None), of
+    the kinds ``spans_of`` (CHECK_SPAN_KINDS; None: every span); no scores, no span
+    JSON."""
     read = tuple(field for field in CHECK_LARGE_FIELDS if field in payloads)
     wanted, found, params = _found_traces(db, project_id, trace_ids)
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
-    for span in db.query(_check_spans(read), params):
+    kinds = None if spans_of is None else tuple(sorted(spans_of))
+    for span in db.query(_check_spans(read, kinds), params) if kinds != () else ():
         owner = span.pop("trace_id")
         spans[owner].append(check_span_row(span, cut_columns(span, read)))
     return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]

@@ -23,7 +23,7 @@ that does it, all on one :class:`~lamina.store.clickhouse.connection.Connection`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from lamina.errors import NotFound
@@ -122,8 +122,9 @@ class ClickHouseStore:
         project_id: str,
         trace_ids: Sequence[str],
         payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
     ) -> list[Row]:
-        return reads.check_traces(self.connection, project_id, trace_ids, payloads)
+        return reads.check_traces(self.connection, project_id, trace_ids, payloads, spans_of)
 
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         return reads.span_value(self.connection, project_id, trace_id, span_id, field)

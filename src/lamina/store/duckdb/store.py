@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from lamina.errors import StoreUnavailable
@@ -167,9 +167,10 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
         project_id: str,
         trace_ids: Sequence[str],
         payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
     ) -> list[Row]:
         return reads.check_traces(
-            self._connection, project_id, trace_ids, self._whole_before, payloads
+            self._connection, project_id, trace_ids, self._whole_before, payloads, spans_of
         )
 
     @_settled
