@@ -358,6 +358,23 @@ def test_a_check_is_given_only_the_spans_it_reads(store: Store) -> None:
     assert names(store.check_traces("prj_a", ids, (), {"error"}))[0] == ["failed llm", "tool"]
 
 
+def test_a_long_list_of_traces_is_read_as_a_short_one(store: Store) -> None:
+    """get_traces and check_traces of more traces than DuckDB looks up in its index
+    (reads.INDEXED_TRACES: it joins the list instead) answer as for a few at a time."""
+    spans = [
+        rec(trace_id(), f"t-{n}", start=BASE + n * MS, session_id="s-many") for n in range(130)
+    ]
+    write(store, spans)
+    write(store, [rec(trace_id(), "elsewhere", project="prj_b")])
+    ids = [span.trace_id for span in reversed(spans)] + ["f" * 32]
+    few = [trace for n in range(0, 130, 10) for trace in store.get_traces("prj_a", ids[n : n + 10])]
+    assert [trace["name"] for trace in few] == [f"t-{n}" for n in reversed(range(130))]
+    assert store.get_traces("prj_a", ids) == few
+    checked = store.check_traces("prj_a", ids, ())
+    assert [trace["trace_id"] for trace in checked] == ids[:-1]
+    assert store.get_traces("prj_b", ids) == []
+
+
 def test_runs_queued_together_are_claimed_a_target_at_a_time(store: Store) -> None:
     """Of runs queued at one time (a poll queues every evaluator's at one time), a
     claim takes a target's runs together: a batch of checks reads the session once."""

@@ -245,7 +245,7 @@ def get_traces(
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
-    found = {row["trace_id"]: row for row in connection.query(_MANY_TRACES, [wanted, project_id])}
+    found = {row["trace_id"]: row for row in _many_traces(connection, project_id, wanted)}
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
@@ -288,7 +288,7 @@ def check_traces(
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
-    found = {row["trace_id"]: row for row in connection.query(_MANY_TRACES, [wanted, project_id])}
+    found = {row["trace_id"]: row for row in _many_traces(connection, project_id, wanted)}
     if not found:
         return []
     cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
@@ -386,13 +386,26 @@ def _session_spans_sql(
     return sql, [*params, limit]
 
 
-# Several traces at once (a session's page, its export), looked up in the index as
-# sessions_sql.by_id does: their ids are the first parameter (a list), the project the
-# second.
+# Several traces at once (a session's page, its export, a batch of checks): their ids
+# are the first parameter (a list), the project the second. Up to INDEXED_TRACES ids are
+# looked up in the index as sessions_sql.by_id does; DuckDB then takes each row apart
+# (about 50 us an id), and for a longer list (a table of 50,000 traces) scans the table
+# calling list_contains on each row: a hash join of the ids is 3-4 times faster there
+# (1,084 ids: 16 against 54 ms; 10 ids: 10 against 5 ms, session 17).
+INDEXED_TRACES = 100
 _MANY_TRACES = (
     "WITH found AS MATERIALIZED (SELECT * FROM traces WHERE list_contains(?, trace_id)) "
     f"SELECT {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM found WHERE project_id = ?"
 )
+_MANY_TRACES_JOINED = _MANY_TRACES.replace(
+    "list_contains(?, trace_id)", "trace_id IN (SELECT unnest(?::VARCHAR[]))"
+)
+
+
+def _many_traces(connection: Connection, project_id: str, wanted: list[str]) -> list[Row]:
+    """The rows of the traces ``wanted`` of the project, as _MANY_TRACES reads them."""
+    sql = _MANY_TRACES if len(wanted) <= INDEXED_TRACES else _MANY_TRACES_JOINED
+    return connection.query(sql, [wanted, project_id])
 
 
 def _traces_spans_sql(
