@@ -13,7 +13,11 @@ from tests.conftest import LaminaServer
 from tests.evaluation.test_checks import Project, turn
 
 pytestmark = pytest.mark.both_stores  # tests/conftest.py
-SESSIONS = 300  # more than a claim of checks (CHECK_CLAIM a worker): some wait
+# Several claims of checks (CHECK_CLAIM a worker), each session of TURNS turns: with
+# 300 sessions of one turn every run was done before the first could be seen done.
+# At most 500: the runs are listed in one page.
+SESSIONS = 480
+TURNS = 4
 MS = 1_000_000
 
 
@@ -27,30 +31,33 @@ def test_killed_mid_run_then_restarted_judges_each_session_exactly_once(
     spans = []
     ids = [f"crash-{n:03d}" for n in range(SESSIONS)]
     for n, sid in enumerate(ids):
-        spans += turn(sid, 0, start + n * MS, error="boom" if n % 2 else None)
-    project.send(spans, ids[-1], 1)
+        for k in range(TURNS):  # the last turn fails in every other session
+            failed = "boom" if n % 2 and k == TURNS - 1 else None
+            spans += turn(sid, k, start + (n * TURNS + k) * MS, error=failed)
+    project.send(spans, ids[-1], TURNS)
     made = project.ok(
         "POST",
         "/api/v1/evaluators",
         201,
         json={"name": "crash", "kind": "check", "check": {"type": "error_in_last_turn"}},
     )
-    runs_path = f"/api/v1/evaluators/{made['id']}/runs"
+    path = f"/api/v1/evaluators/{made['id']}"
+    runs_path = f"{path}/runs"
     queued = project.ok(
         "POST", f"/api/v1/evaluators/{made['id']}/backfill", 202, json={"since": "2000-01-01"}
     )
     assert queued == {"queued": SESSIONS}
     deadline = time.monotonic() + 20
-    while (done := _done(project, runs_path)) < 3:
+    while not (done := _done(project, path)):
         assert time.monotonic() < deadline, "no run finished"
-        time.sleep(0.01)
+        time.sleep(0.005)
     first.kill()
     assert done < SESSIONS, "every run ended before the kill: nothing was cut short"
 
     again = new_server(*options, data_dir=first.data_dir, api_key=project.key)
     project.server = again
     deadline = time.monotonic() + 30
-    while _done(project, runs_path) < SESSIONS:
+    while _done(project, path) < SESSIONS:
         items = project.ok("GET", runs_path, params={"limit": 500})["items"]
         assert time.monotonic() < deadline, Counter(
             (r["status"], r["attempts"], r["error"]) for r in items
@@ -66,5 +73,6 @@ def test_killed_mid_run_then_restarted_judges_each_session_exactly_once(
 
 
 def _done(project: Project, path: str) -> int:
-    runs = project.ok("GET", path, params={"limit": 500, "status": "ok"})["items"]
-    return len(runs)
+    """The evaluator's runs done (ok or skipped), from its progress (None: all done)."""
+    progress = project.ok("GET", path)["progress"]
+    return SESSIONS if progress is None else int(progress["done"])
