@@ -254,7 +254,7 @@ _PAYLOADS = {
     "tool_loop": ("input",),
     "json_output": ("output",),
 }
-# the spans each reads (spans_read); the others read every span (a turn's root and its
+# the spans each reads (Reads.spans); the others read every span (a turn's root and its
 # LLM calls, found among all of them)
 _SPANS: dict[str, frozenset[str] | None] = {
     "error_in_last_turn": frozenset({"error"}),

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from lamina.judging import LlmConfig
+from lamina.judging.client import new_client
 
 if TYPE_CHECKING:
     import openai
@@ -41,7 +42,7 @@ class Clients:
             if kept is not None:
                 self._kept.move_to_end(key)
                 return contextlib.nullcontext(kept)
-        made = new_client(llm, addresses)  # outside the lock: it takes tens of milliseconds
+        made = pinned_client(llm, addresses)  # outside the lock: it takes tens of milliseconds
         with self._lock:
             kept = self._kept.setdefault(key, made)
             self._kept.move_to_end(key)
@@ -59,21 +60,16 @@ class Clients:
             client.close()
 
 
-def new_client(llm: LlmConfig, addresses: tuple[str, ...]) -> openai.OpenAI:
-    """A client with its retries off (lamina.judging retries), redirects not followed (a
-    public host could redirect to a private one) and its connections made to
-    ``addresses``, those checked (none: resolved by the client)."""
+def pinned_client(llm: LlmConfig, addresses: tuple[str, ...]) -> openai.OpenAI:
+    """lamina.judging's client, its redirects not followed (a public host could redirect
+    to a private one) and its connections made to ``addresses``, those checked (none:
+    resolved by the client)."""
     import openai
 
     from lamina.evaluation.pinned import PinnedTransport  # httpx2: imported with openai
 
     transport = PinnedTransport(addresses) if addresses else None
-    return openai.OpenAI(
-        base_url=llm.base_url,
-        api_key=llm.api_key or "no-key",
-        timeout=llm.timeout_s,
-        max_retries=0,
-        http_client=openai.DefaultHttpxClient(
-            follow_redirects=False, timeout=llm.timeout_s, transport=transport
-        ),
+    http = openai.DefaultHttpxClient(
+        follow_redirects=False, timeout=llm.timeout_s, transport=transport
     )
+    return new_client(llm, http)

@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from lamina.evaluation.clients import Clients, new_client
+from lamina.evaluation.clients import Clients, pinned_client
 from lamina.evaluation.secrets import KeyBox, Unreadable
 from lamina.judging import JudgeError, Verdict, judge, llm_config
 from lamina.judging.transcript import Target
@@ -108,7 +108,7 @@ def verdict(
     llm = spec["llm"]
     addresses = check_endpoint(llm["base_url"], allowed)
     config = llm_config(llm, api_key(evaluator, spec, keys))
-    made = clients.client if clients is not None else new_client
+    made = clients.client if clients is not None else pinned_client
     return judge(config, target, client_factory=functools.partial(made, addresses=addresses))
 
 

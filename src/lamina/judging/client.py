@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from lamina.judging.config import JudgeError, LlmConfig
 
 if TYPE_CHECKING:  # imported when a judge first runs: it takes 0.7 s, on every server start
+    import httpx2
     import openai
     from openai.types.chat import ChatCompletionMessageParam
 
@@ -46,8 +47,9 @@ NO_KEY = "no-key"
 ClientFactory = Callable[[LlmConfig], AbstractContextManager["openai.OpenAI"]]
 
 
-def new_client(llm: LlmConfig) -> openai.OpenAI:
-    """A client for ``llm``'s endpoint with its own retries off (this module retries).
+def new_client(llm: LlmConfig, http_client: httpx2.Client | None = None) -> openai.OpenAI:
+    """A client for ``llm``'s endpoint with its own retries off (this module retries),
+    over ``http_client`` (None: the client's own).
 
     An endpoint without a key (a local Ollama, vLLM) is sent the placeholder
     :data:`NO_KEY`, as their documentation suggests: the client would otherwise read
@@ -59,6 +61,7 @@ def new_client(llm: LlmConfig) -> openai.OpenAI:
         api_key=llm.api_key or NO_KEY,
         timeout=llm.timeout_s,
         max_retries=0,
+        http_client=http_client,
     )
 
 

@@ -93,7 +93,7 @@ CHECK_SPAN_FIELDS = (
 CHECK_LARGE_FIELDS = ("input", "output")
 
 
-# Which spans a check reads (Store.check_traces ``spans``), each kind as its condition
+# Which spans a check reads (Store.check_traces ``spans_of``), each kind as its condition
 # in both stores' SQL: a check that reads only a trace's failed spans or tool calls is
 # not given the rest (an LLM call's input, the chat so far, is most of what a session
 # holds).
@@ -102,10 +102,11 @@ CHECK_SPAN_KINDS = {"error": "status = 'error'", "tool": "span_type = 'TOOL'"}
 
 def check_span_condition(spans: Collection[str] | None) -> str:
     """`` AND (...)``: the condition on the spans of the kinds ``spans`` (None: every
-    span, no condition)."""
+    span, no condition; none: no span)."""
     if spans is None:
         return ""
-    return " AND (" + " OR ".join(CHECK_SPAN_KINDS[kind] for kind in sorted(spans)) + ")"
+    kinds = [CHECK_SPAN_KINDS[kind] for kind in sorted(spans)] or ["false"]
+    return " AND (" + " OR ".join(kinds) + ")"
 
 
 def check_span_fields(payloads: Sequence[str]) -> str:

@@ -193,7 +193,7 @@ def check_traces(
         return []
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
     kinds = None if spans_of is None else tuple(sorted(spans_of))
-    for span in db.query(_check_spans(read, kinds), params) if kinds != () else ():
+    for span in db.query(_check_spans(read, kinds), params):
         owner = span.pop("trace_id")
         spans[owner].append(check_span_row(span, cut_columns(span, read)))
     return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]

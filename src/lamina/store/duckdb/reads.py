@@ -295,7 +295,7 @@ def check_traces(
     fields = _check_fields(read, cut_in_sql)
     sql, params = _traces_spans_sql(project_id, list(found.values()), fields, spans_of)
     try:
-        rows = connection.query(sql, params) if spans_of is None or spans_of else []
+        rows = connection.query(sql, params)
     except duckdb.OutOfMemoryException:  # see get_traces: a trace at a time
         return get_traces(connection, project_id, wanted, whole_before)
     truncated = [cut_columns(row, read) if cut_in_sql else {} for row in rows]
