@@ -360,7 +360,7 @@ def test_a_check_is_given_only_the_spans_it_reads(store: Store) -> None:
 
 def test_a_long_list_of_traces_is_read_as_a_short_one(store: Store) -> None:
     """get_traces and check_traces of more traces than DuckDB looks up in its index
-    (reads.INDEXED_TRACES: it joins the list instead) answer as for a few at a time."""
+    (chosen_traces.INDEXED_TRACES: it joins the list instead) answer as for a few at a time."""
     spans = [
         rec(trace_id(), f"t-{n}", start=BASE + n * MS, session_id="s-many") for n in range(130)
     ]

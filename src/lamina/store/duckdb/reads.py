@@ -1,5 +1,6 @@
 """Reads of sessions, traces and spans (the SQL of lists and searches is in
-lamina.store.sessions_sql; that of the spans of chosen traces is here, at the end).
+lamina.store.sessions_sql; that of chosen traces and their spans in
+lamina.store.duckdb.chosen_traces).
 
 Lists and searches read only the summaries (``sessions``, ``traces``); one trace reads
 its spans by the range of sequence numbers it covers, so DuckDB's zone maps on
@@ -19,6 +20,7 @@ import duckdb
 from lamina.spans.summaries import plain_metadata
 from lamina.store import sessions_sql
 from lamina.store.base import Row
+from lamina.store.duckdb import chosen_traces as chosen
 from lamina.store.duckdb import scores
 from lamina.store.duckdb.connection import Connection, one
 from lamina.store.duckdb.experiments import with_runs
@@ -29,7 +31,6 @@ from lamina.store.rows import (
     CHECK_LARGE_FIELDS,
     LARGE_FIELDS,
     TRACE_VALUE_CHARS,
-    check_span_condition,
     check_span_fields,
     check_span_row,
     cut_columns,
@@ -95,10 +96,10 @@ def count_sessions(connection: Connection, project_id: str, query: SessionQuery,
 def session_spans(
     connection: Connection, project_id: str, session_id: str, limit: int
 ) -> list[Row]:
-    traces = connection.query(_SESSION_TRACE_SEQS, [session_id, project_id])
+    traces = connection.query(chosen.SESSION_TRACE_SEQS, [session_id, project_id])
     if not traces:
         return []
-    rows = connection.query(*_session_spans_sql(project_id, traces, limit))
+    rows = connection.query(*chosen.session_spans_sql(project_id, traces, limit))
     return [outline_row(row) for row in rows]
 
 
@@ -245,14 +246,14 @@ def get_traces(
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
-    found = {row["trace_id"]: row for row in _many_traces(connection, project_id, wanted)}
+    found = {row["trace_id"]: row for row in chosen.many_traces(connection, project_id, wanted)}
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
     cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
     fields = _CUT_SPAN_FIELDS if cut_in_sql else _SPAN_FIELDS
     try:
-        rows = connection.query(*_traces_spans_sql(project_id, list(found.values()), fields))
+        rows = connection.query(*chosen.traces_spans_sql(project_id, list(found.values()), fields))
     except duckdb.OutOfMemoryException:
         # Their spans' text together does not fit: a trace at a time (see get_trace).
         return [
@@ -288,12 +289,12 @@ def check_traces(
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
-    found = {row["trace_id"]: row for row in _many_traces(connection, project_id, wanted)}
+    found = {row["trace_id"]: row for row in chosen.many_traces(connection, project_id, wanted)}
     if not found:
         return []
     cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
     fields = _check_fields(read, cut_in_sql)
-    sql, params = _traces_spans_sql(project_id, list(found.values()), fields, spans_of)
+    sql, params = chosen.traces_spans_sql(project_id, list(found.values()), fields, spans_of)
     try:
         rows = connection.query(sql, params)
     except duckdb.OutOfMemoryException:  # see get_traces: a trace at a time
@@ -363,93 +364,4 @@ def trace_row(row: dict[str, Any]) -> Row:
     out["total_tokens"] = total_tokens(row)
     out["tags"] = list(row["tags"] or [])
     out["metadata"] = plain_metadata(parse_json(row["metadata"], {}))
-    return out
-
-
-# -- the spans of chosen traces, by their seq ranges ---------------------------------
-# A session's spans without their payloads, for its timeline: its traces (looked up
-# by session) give the ranges of their spans' seq, which zone maps narrow the scan to.
-# One range from the lowest to the highest read every span between (the session's
-# traces are interleaved with others'): 22 ms for a 7-trace session of 300k spans, one
-# range a trace 6 ms. At most SEQ_RANGES ranges: the closest are joined past that.
-_OUTLINE_FIELDS = "trace_id, span_id, parent_span_id, name, span_type, start_ns, end_ns, status"
-_SESSION_TRACE_SEQS = sessions_sql.by_id("traces", "session_id", "trace_id, min_seq, max_seq")
-SEQ_RANGES = 64
-
-
-def _session_spans_sql(
-    project_id: str, traces: list[dict[str, Any]], limit: int
-) -> tuple[str, list[Any]]:
-    """The first ``limit`` spans (by start) of ``traces`` (rows of _SESSION_TRACE_SEQS)."""
-    within, params = _spans_of(project_id, traces)
-    sql = f"SELECT {_OUTLINE_FIELDS} FROM spans WHERE {within} ORDER BY start_ns, span_id LIMIT ?"
-    return sql, [*params, limit]
-
-
-# Several traces at once (a session's page, its export, a batch of checks): their ids
-# are the first parameter (a list), the project the second. Up to INDEXED_TRACES ids are
-# looked up in the index as sessions_sql.by_id does; DuckDB then takes each row apart
-# (about 50 us an id), and for a longer list (a table of 50,000 traces) scans the table
-# calling list_contains on each row: a hash join of the ids is 3-4 times faster there
-# (1,084 ids: 16 against 54 ms; 10 ids: 10 against 5 ms, session 17).
-INDEXED_TRACES = 100
-_MANY_TRACES = (
-    "WITH found AS MATERIALIZED (SELECT * FROM traces WHERE list_contains(?, trace_id)) "
-    f"SELECT {sessions_sql.TRACE_FIELDS}, min_seq, max_seq FROM found WHERE project_id = ?"
-)
-_MANY_TRACES_JOINED = _MANY_TRACES.replace(
-    "list_contains(?, trace_id)", "trace_id IN (SELECT unnest(?::VARCHAR[]))"
-)
-
-
-def _many_traces(connection: Connection, project_id: str, wanted: list[str]) -> list[Row]:
-    """The rows of the traces ``wanted`` of the project, as _MANY_TRACES reads them."""
-    sql = _MANY_TRACES if len(wanted) <= INDEXED_TRACES else _MANY_TRACES_JOINED
-    return connection.query(sql, [wanted, project_id])
-
-
-def _traces_spans_sql(
-    project_id: str,
-    traces: list[dict[str, Any]],
-    fields: str,
-    spans_of: Collection[str] | None = None,
-) -> tuple[str, list[Any]]:
-    """Every span of ``traces`` (rows of _MANY_TRACES; of the CHECK_SPAN_KINDS
-    ``spans_of`` only, unless None): its ``trace_id`` and ``fields``, by start (then
-    seq), read in one statement. At 300k spans, for a session's 50 traces: 24 ms, where
-    reading them one trace at a time took 330 ms."""
-    within, params = _spans_of(project_id, traces)
-    within += check_span_condition(spans_of)
-    return f"SELECT trace_id, {fields} FROM spans WHERE {within} ORDER BY start_ns, seq", params
-
-
-def _spans_of(project_id: str, traces: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    """The condition on ``spans`` that selects the spans of ``traces`` (rows with
-    ``trace_id``, ``min_seq`` and ``max_seq``), and its parameters."""
-    ranges = seq_ranges([(t["min_seq"], t["max_seq"]) for t in traces], SEQ_RANGES)
-    within = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
-    bounds = [bound for pair in ranges for bound in pair]
-    condition = f"({within}) AND project_id = ? AND list_contains(?, trace_id)"
-    return condition, [*bounds, project_id, [t["trace_id"] for t in traces]]
-
-
-def seq_ranges(ranges: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
-    """``ranges`` joined where they overlap, then across the smallest gaps between them
-    until at most ``most`` are left (they cover every value they covered)."""
-    joined: list[tuple[int, int]] = []
-    for low, high in sorted(ranges):
-        if joined and low <= joined[-1][1] + 1:
-            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
-        else:
-            joined.append((low, high))
-    if len(joined) <= most:
-        return joined
-    gaps = sorted(range(1, len(joined)), key=lambda i: joined[i][0] - joined[i - 1][1])
-    closed = set(gaps[: len(joined) - most])
-    out = [joined[0]]
-    for i in range(1, len(joined)):
-        if i in closed:
-            out[-1] = (out[-1][0], joined[i][1])
-        else:
-            out.append(joined[i])
     return out
