@@ -235,17 +235,67 @@ def test_run_progress_counts_the_runs_since_the_oldest_not_done(store: Store) ->
     assert store.run_progress("prj_b", judge.evaluator_id) == Progress(None, {})
 
 
-def test_a_batch_of_sessions_trace_ids_in_one_read(store: Store) -> None:
+def test_a_batch_of_sessions_read_as_checks_read_them(store: Store) -> None:
+    """check_sessions: each session's traces in time order, as check_traces reads them
+    (of the project only; a session it has not: absent); a session of more turns than
+    asked for: its first and last halves."""
     first, second = agent_trace("s-1", BASE), agent_trace("s-1", BASE + 60 * SECOND)
-    write(store, first)
     write(store, second)
+    write(store, first)
     write(store, agent_trace("s-2", BASE))
     write(store, agent_trace("s-1", BASE, project="prj_b"))  # another project's s-1
-    found = store.session_trace_ids("prj_a", ["s-1", "s-2", "s-none"])
-    assert sorted(found) == ["s-1", "s-2"]  # a session the project has not: absent
-    assert sorted(found["s-1"]) == sorted({first[0].trace_id, second[0].trace_id})
+    turns = [agent_trace("s-long", BASE + n * SECOND) for n in range(7)]
+    for turn in turns:
+        write(store, turn)
+    found = store.check_sessions("prj_a", ["s-1", "s-2", "s-none", "s-1"], ("input",))
+    assert sorted(found) == ["s-1", "s-2"]
+    ids = [first[0].trace_id, second[0].trace_id]
+    assert found["s-1"] == store.check_traces("prj_a", ids, ("input",))
+    assert not {"input_preview", "output_preview"} & set(found["s-1"][0])
     assert len(found["s-2"]) == 1
-    assert store.session_trace_ids("prj_c", ["s-1"]) == {}
+    assert store.check_sessions("prj_c", ["s-1"]) == {}
+    assert store.check_sessions("prj_a", []) == {}
+    (kept,) = store.check_sessions("prj_a", ["s-long"], (), {"error"}, most_turns=4).values()
+    kept_ids = [trace["trace_id"] for trace in kept]
+    assert kept_ids == [turns[n][0].trace_id for n in (0, 1, 5, 6)]
+    assert kept == store.check_traces("prj_a", kept_ids, (), {"error"})
+
+
+def test_targets_judged_again_are_found_in_one_read(store: Store) -> None:
+    """judged_again: of the evaluators and targets asked about, the ok runs not yet
+    superseded of each that has two or more (a target judged again), of the project
+    only."""
+    judge, other = (
+        store.put_evaluator("prj_a", evaluator()),
+        store.put_evaluator("prj_a", evaluator("other")),
+    )
+    runs = {
+        "again-1": queued("prj_a", judge, "s-1", "1:1", 1000),
+        "again-2": queued("prj_a", judge, "s-1", "2:2", 2000),
+        "old": queued("prj_a", judge, "s-1", "0:0", 500),
+        "once": queued("prj_a", judge, "s-2", "1:1", 1000),
+        "failed": queued("prj_a", judge, "s-3", "1:1", 1000),
+        "after-failed": queued("prj_a", judge, "s-3", "2:2", 2000),
+        "other-evaluator": queued("prj_a", other, "s-2", "1:1", 1000),
+    }
+    store.queue_runs("prj_a", list(runs.values()))
+    store.queue_runs("prj_b", [queued("prj_b", judge, "s-2", "2:2", 2000)])
+    done = {
+        name: dataclasses.replace(
+            run,
+            status=RunStatus.ERROR if name == "failed" else RunStatus.OK,
+            superseded_ns=3000 if name == "old" else None,
+            finished_ns=3000,
+        )
+        for name, run in runs.items()
+    }
+    store.save_runs(list(done.values()))
+    found = store.judged_again("prj_a", [judge.evaluator_id], ["s-1", "s-2", "s-3"])
+    assert sorted(found, key=lambda run: run.queued_ns) == [done["again-1"], done["again-2"]]
+    both = [judge.evaluator_id, other.evaluator_id]
+    assert store.judged_again("prj_a", both, ["s-2", "s-3"]) == []  # one each
+    assert store.judged_again("prj_b", both, ["s-1", "s-2"]) == []
+    assert store.judged_again("prj_a", [other.evaluator_id], ["s-1"]) == []
 
 
 def test_runs_saved_together_as_each_alone(store: Store) -> None:

@@ -11,10 +11,7 @@ import time
 from collections.abc import Sequence
 
 from lamina.store.base import Store
-from lamina.store.evaluators import Run, RunQuery, RunStatus
-
-# The ok runs of one target read back (every version judged; older ones marked).
-RUNS_A_TARGET = 500
+from lamina.store.evaluators import Run
 
 
 def supersede(store: Store, finished: Run) -> Run:
@@ -24,25 +21,22 @@ def supersede(store: Store, finished: Run) -> Run:
 
 
 def supersede_all(store: Store, finished: Sequence[Run]) -> dict[str, Run]:
-    """:func:`supersede` for many saved ok runs, one read of the older runs for each
-    evaluator among them; each run by its id as it is now."""
+    """:func:`supersede` for many saved ok runs, one read a project of the targets
+    judged again among them (:meth:`Store.judged_again`); each run by its id as it is
+    now."""
     out = {run.run_id: run for run in finished}
-    groups: dict[tuple[str, str], list[Run]] = {}
+    by_project: dict[str, set[tuple[str, str]]] = {}
     for run in finished:
-        groups.setdefault((run.project_id, run.evaluator_id), []).append(run)
-    for (project_id, evaluator_id), runs in groups.items():
-        targets = tuple(dict.fromkeys(run.target_id for run in runs))
-        query = RunQuery(
-            limit=RUNS_A_TARGET * len(targets), target_ids=targets, status=RunStatus.OK
-        )
-        mine = {run.run_id for run in runs}
-        earlier = [
-            r for r in store.list_runs(project_id, evaluator_id, query) if r.run_id not in mine
-        ]
-        for target_id in targets:
-            of_target = [r for r in runs if r.target_id == target_id]
-            kept = [r for r in earlier if r.target_id == target_id]
-            for run in _marked(store, kept + of_target):
+        by_project.setdefault(run.project_id, set()).add((run.evaluator_id, run.target_id))
+    for project_id, pairs in by_project.items():
+        evaluators = sorted({evaluator_id for evaluator_id, _ in pairs})
+        targets = sorted({target_id for _, target_id in pairs})
+        again: dict[tuple[str, str], list[Run]] = {}
+        for run in store.judged_again(project_id, evaluators, targets):
+            if (run.evaluator_id, run.target_id) in pairs:
+                again.setdefault((run.evaluator_id, run.target_id), []).append(run)
+        for runs in again.values():
+            for run in _marked(store, runs):
                 if run.run_id in out:
                     out[run.run_id] = run
     return out

@@ -16,6 +16,7 @@ import orjson
 
 from lamina.spans import payload
 from lamina.store.base import ExportKind, Row, Store
+from lamina.store.rows import first_and_last
 
 # A session with more turns than this is judged on its first and last ones (half each).
 MAX_TURNS = 200
@@ -49,8 +50,7 @@ def load(
         ids = _trace_ids(store, project_id, target_id)
         if not ids:
             return None
-    if len(ids) > MAX_TURNS:
-        ids = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
+    ids = first_and_last(ids, MAX_TURNS)
     traces = store.get_traces(project_id, ids)
     traces.sort(key=lambda trace: (trace["start_ns"], trace["trace_id"]))
     return Target(kind, target_id, session, traces)
@@ -64,29 +64,20 @@ def load_many(
     payloads: Sequence[str] = ("input", "output"),
     spans_of: Collection[str] | None = None,
 ) -> dict[str, Target | None]:
-    """Each target as :func:`load` without the session reads it (a check's), their
-    traces in one read (:meth:`Store.check_traces`: the spans' fields a check reads, of
-    input and output ``payloads``, the spans of the kinds ``spans_of`` or all): a batch
-    of checks reads each session once, whatever the number of checks on it."""
+    """Each target as :func:`load` without the session reads it (a check's), in one read
+    (:meth:`Store.check_sessions` or :meth:`Store.check_traces`: the spans' fields a check
+    reads, of input and output ``payloads``, the spans of the kinds ``spans_of`` or all):
+    a batch of checks reads each target once, whatever the number of checks on it."""
     targets = list(dict.fromkeys(target_ids))
     if kind == "trace":
-        turns = {target_id: [target_id] for target_id in targets}
+        read = store.check_traces(project_id, targets, payloads, spans_of)
+        turns = {trace["trace_id"]: [trace] for trace in read}
     else:
-        turns = {target_id: [] for target_id in targets}
-        turns |= store.session_trace_ids(project_id, targets)
-    for target_id, ids in turns.items():
-        if len(ids) > MAX_TURNS:  # its first and last ones, in time order
-            ids = _trace_ids(store, project_id, target_id)
-            turns[target_id] = ids[: MAX_TURNS // 2] + ids[-MAX_TURNS // 2 :]
-    wanted = [trace_id for ids in turns.values() for trace_id in ids]
-    read = store.check_traces(project_id, wanted, payloads, spans_of)
-    found = {trace["trace_id"]: trace for trace in read}
-    out: dict[str, Target | None] = {}
-    for target_id, ids in turns.items():
-        traces = [found[trace_id] for trace_id in ids if trace_id in found]
-        traces.sort(key=lambda trace: (trace["start_ns"], trace["trace_id"]))
-        out[target_id] = Target(kind, target_id, None, traces) if traces else None
-    return out
+        turns = store.check_sessions(project_id, targets, payloads, spans_of, MAX_TURNS)
+    return {
+        target_id: Target(kind, target_id, None, turns[target_id]) if target_id in turns else None
+        for target_id in targets
+    }
 
 
 def _trace_ids(store: Store, project_id: str, session_id: str) -> list[str]:

@@ -436,12 +436,6 @@ class Store(Protocol):
     def save_runs(self, runs: Sequence[Run]) -> None:
         """:meth:`save_run` for many runs (of any projects) at once."""
 
-    def session_trace_ids(
-        self, project_id: str, session_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
-        """The project's trace ids of each of ``session_ids`` (in no order; a session it
-        does not have: absent), in one read (a batch of checks' sessions)."""
-
     def check_traces(
         self,
         project_id: str,
@@ -455,10 +449,32 @@ class Store(Protocol):
         comments or the spans' attributes, events, resource and metadata; of input and
         output only those in ``payloads`` (the others None); only the spans of the
         ``lamina.store.rows.CHECK_SPAN_KINDS`` in ``spans_of`` (None: every span; none:
-        no span, each trace's ``spans`` empty)."""
+        no span, each trace's ``spans`` empty). A trace's row has no previews (no check
+        reads them)."""
+
+    def check_sessions(
+        self,
+        project_id: str,
+        session_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
+        most_turns: int = 200,
+    ) -> dict[str, list[Row]]:
+        """Each of ``session_ids`` the project has (absent: a session it has not): its
+        traces in time order (start, then id), as :meth:`check_traces` reads them; a
+        session of more than ``most_turns`` traces: its first and last halves of that
+        many. A batch of checks' sessions, read together."""
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         """The evaluator's runs, newest queued first (those of another project: none)."""
+
+    def judged_again(
+        self, project_id: str, evaluator_ids: Sequence[str], target_ids: Sequence[str]
+    ) -> list[Run]:
+        """The project's ``ok`` runs not marked superseded of the evaluators
+        ``evaluator_ids`` on the targets ``target_ids``, of each evaluator and target
+        that has two or more of them (a target judged again), in no order: one read for
+        a batch of runs done (lamina.evaluation.superseding)."""
 
     def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
         """How many of the evaluator's runs queued since the oldest one not done yet

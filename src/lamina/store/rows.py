@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -184,3 +184,14 @@ def whole_value(field: str, text: str | None) -> Any:
     if field in _EMPTY_JSON:
         return parse_json(text, orjson.loads(_EMPTY_JSON[field]))
     return text
+
+
+T = TypeVar("T")
+
+
+def first_and_last(items: list[T], most: int) -> list[T]:
+    """``items``, or their first and last halves of ``most`` when there are more (a
+    session judged on its first and last turns)."""
+    if len(items) <= most:
+        return items
+    return items[: most // 2] + items[len(items) - (most - most // 2) :]

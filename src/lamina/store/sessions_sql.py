@@ -21,6 +21,8 @@ TRACE_FIELDS = (
     "trace_id, session_id, user_id, name, start_ns, end_ns, span_count, error_count, "
     "input_tokens, output_tokens, cost, tags, metadata, input_preview, output_preview"
 )
+# A trace's row as a check reads it: without the previews (lamina.store.duckdb.check_reads)
+CHECK_TRACE_FIELDS = TRACE_FIELDS.removesuffix(", input_preview, output_preview")
 SPAN_FIELDS = (
     "span_id, parent_span_id, name, span_type, start_ns, end_ns, status, status_message, "
     "session_id, user_id, input, output, model, provider, input_tokens, output_tokens, cost, "

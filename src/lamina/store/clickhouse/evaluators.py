@@ -324,19 +324,6 @@ def save_runs(db: Connection, runs: Sequence[Run]) -> None:
     _insert(db, [run for run in runs if (run.project_id, run.run_id) in there], db.tick())
 
 
-def session_trace_ids(
-    db: Connection, project_id: str, session_ids: Sequence[str]
-) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in db.query(
-        "SELECT DISTINCT session_id, trace_id FROM session_traces "
-        "WHERE project_id = {project:String} AND session_id IN {ids:Array(String)}",
-        {"project": project_id, "ids": list(session_ids)},
-    ):
-        found.setdefault(row["session_id"], []).append(row["trace_id"])
-    return found
-
-
 def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
     where = "project_id = {project:String} AND evaluator_id = {evaluator:String}"
     params: dict[str, Any] = {"project": project_id, "evaluator": evaluator_id}
@@ -356,6 +343,23 @@ def list_runs(db: Connection, project_id: str, evaluator_id: str, query: RunQuer
         f"SELECT {_RUN_COLUMNS} FROM evaluator_runs FINAL WHERE {where} "
         "ORDER BY queued_ns DESC, run_id DESC LIMIT {limit:UInt32}",
         {**params, "limit": query.limit},
+    )
+    return [_run(row) for row in rows]
+
+
+def judged_again(
+    db: Connection, project_id: str, evaluator_ids: Sequence[str], target_ids: Sequence[str]
+) -> list[Run]:
+    of = (
+        "project_id = {project:String} AND status = 'ok' AND superseded_ns IS NULL "
+        "AND evaluator_id IN {evaluators:Array(String)} AND target_id IN {targets:Array(String)}"
+    )
+    rows = db.query(
+        f"SELECT {_RUN_COLUMNS} FROM evaluator_runs FINAL WHERE {of} "
+        "AND (evaluator_id, target_id) IN ("
+        f"SELECT evaluator_id, target_id FROM evaluator_runs FINAL WHERE {of} "
+        "GROUP BY evaluator_id, target_id HAVING count() > 1)",
+        {"project": project_id, "evaluators": list(evaluator_ids), "targets": list(target_ids)},
     )
     return [_run(row) for row in rows]
 

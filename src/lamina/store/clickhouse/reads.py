@@ -8,8 +8,7 @@ prefix of the spans' sort key.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from lamina.store.base import Row
@@ -18,13 +17,7 @@ from lamina.store.clickhouse.connection import Connection
 from lamina.store.clickhouse.scores import with_summaries
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
-    CHECK_LARGE_FIELDS,
     LARGE_FIELDS,
-    check_span_condition,
-    check_span_fields,
-    check_span_row,
-    cut_columns,
-    cut_fields,
     cut_span_row,
     duration_ms,
     outline_row,
@@ -34,23 +27,6 @@ from lamina.store.rows import (
     total_tokens,
     whole_value,
 )
-
-# A batch of checks' spans (Store.check_traces): sql.MANY_TRACES_CUT_SPANS's, their
-# fields CHECK_SPAN_FIELDS.
-
-
-@functools.cache
-def _check_spans(payloads: tuple[str, ...], spans_of: tuple[str, ...] | None) -> str:
-    """The spans of chosen traces as a check reads them (of input and output,
-    ``payloads``; of the CHECK_SPAN_KINDS ``spans_of``, unless None)."""
-    fields = check_span_fields(payloads)
-    fields = cut_fields(fields, "lengthUTF8({f})", "substringUTF8({f}, 1, {n})")
-    return (
-        f"SELECT trace_id, {fields} FROM spans WHERE project_id = {{project:String}} "
-        "AND start_ns >= {first:Int64} AND start_ns <= {last:Int64} "
-        f"AND trace_id IN {{traces:Array(String)}}{check_span_condition(spans_of)} "
-        "ORDER BY trace_id, start_ns, seq"
-    )
 
 
 def trace_row(row: dict[str, Any]) -> Row:
@@ -139,7 +115,7 @@ def get_trace(db: Connection, project_id: str, trace_id: str) -> Row | None:
     return trace
 
 
-def _found_traces(
+def found_traces(
     db: Connection, project_id: str, trace_ids: Sequence[str]
 ) -> tuple[list[str], dict[str, Row], dict[str, Any]]:
     """The ids asked for (each once, in order), the project's trace rows among them by
@@ -157,7 +133,7 @@ def _found_traces(
 def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
     """What :func:`get_trace` answers for each of ``trace_ids`` the project has (each
     once), in their order: two statements however many traces there are."""
-    wanted, found, params = _found_traces(db, project_id, trace_ids)
+    wanted, found, params = found_traces(db, project_id, trace_ids)
     if not found:
         return []
     spans: dict[str, list[Row]] = {trace: [] for trace in found}
@@ -174,29 +150,6 @@ def get_traces(db: Connection, project_id: str, trace_ids: Sequence[str]) -> lis
         trace["scores"] = given.get(trace["trace_id"], [])
         trace["spans"] = spans[trace["trace_id"]]
     return traces
-
-
-def check_traces(
-    db: Connection,
-    project_id: str,
-    trace_ids: Sequence[str],
-    payloads: Sequence[str] = CHECK_LARGE_FIELDS,
-    spans_of: Collection[str] | None = None,
-) -> list[Row]:
-    """:func:`get_traces` as a check reads it: each trace's row, and its spans'
-    CHECK_SPAN_FIELDS (input and output cut alike, those not in ``payloads`` None), of
-    the kinds ``spans_of`` (CHECK_SPAN_KINDS; None: every span); no scores, no span
-    JSON."""
-    read = tuple(field for field in CHECK_LARGE_FIELDS if field in payloads)
-    wanted, found, params = _found_traces(db, project_id, trace_ids)
-    if not found:
-        return []
-    spans: dict[str, list[Row]] = {trace: [] for trace in found}
-    kinds = None if spans_of is None else tuple(sorted(spans_of))
-    for span in db.query(_check_spans(read, kinds), params):
-        owner = span.pop("trace_id")
-        spans[owner].append(check_span_row(span, cut_columns(span, read)))
-    return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
 
 
 def span_value(

@@ -31,6 +31,7 @@ from lamina.spans.batch import ColumnBatch
 from lamina.store.base import ApiKey, Deleted, ExportKind, Project, Quarantined, Row, User
 from lamina.store.clickhouse import (
     catalog,
+    check_reads,
     comments,
     export,
     lifecycle,
@@ -124,7 +125,19 @@ class ClickHouseStore:
         payloads: Sequence[str] = ("input", "output"),
         spans_of: Collection[str] | None = None,
     ) -> list[Row]:
-        return reads.check_traces(self.connection, project_id, trace_ids, payloads, spans_of)
+        return check_reads.check_traces(self.connection, project_id, trace_ids, payloads, spans_of)
+
+    def check_sessions(
+        self,
+        project_id: str,
+        session_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
+        most_turns: int = 200,
+    ) -> dict[str, list[Row]]:
+        return check_reads.check_sessions(
+            self.connection, project_id, session_ids, payloads, spans_of, most_turns
+        )
 
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
         return reads.span_value(self.connection, project_id, trace_id, span_id, field)
@@ -377,13 +390,13 @@ class ClickHouseStore:
     def save_runs(self, runs: Sequence[Run]) -> None:
         evaluator_rows.save_runs(self.connection, runs)
 
-    def session_trace_ids(
-        self, project_id: str, session_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
-        return evaluator_rows.session_trace_ids(self.connection, project_id, session_ids)
-
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return evaluator_rows.list_runs(self.connection, project_id, evaluator_id, query)
+
+    def judged_again(
+        self, project_id: str, evaluator_ids: Sequence[str], target_ids: Sequence[str]
+    ) -> list[Run]:
+        return evaluator_rows.judged_again(self.connection, project_id, evaluator_ids, target_ids)
 
     def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
         return evaluator_rows.run_progress(self.connection, project_id, evaluator_id)

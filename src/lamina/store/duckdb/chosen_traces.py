@@ -48,9 +48,17 @@ MANY_TRACES_JOINED = MANY_TRACES.replace(
 )
 
 
-def many_traces(connection: Connection, project_id: str, wanted: list[str]) -> list[Row]:
-    """The rows of the traces ``wanted`` of the project, as MANY_TRACES reads them."""
+def many_traces(
+    connection: Connection,
+    project_id: str,
+    wanted: list[str],
+    fields: str = sessions_sql.TRACE_FIELDS,
+) -> list[Row]:
+    """The rows of the traces ``wanted`` of the project, as MANY_TRACES reads them (their
+    ``fields``, with their seq ranges)."""
     sql = MANY_TRACES if len(wanted) <= INDEXED_TRACES else MANY_TRACES_JOINED
+    if fields != sessions_sql.TRACE_FIELDS:
+        sql = sql.replace(sessions_sql.TRACE_FIELDS, fields)
     return connection.query(sql, [wanted, project_id])
 
 
@@ -75,7 +83,12 @@ def _spans_of(project_id: str, traces: list[dict[str, Any]]) -> tuple[str, list[
     ranges = seq_ranges([(t["min_seq"], t["max_seq"]) for t in traces], SEQ_RANGES)
     within = " OR ".join("seq BETWEEN ? AND ?" for _ in ranges)
     bounds = [bound for pair in ranges for bound in pair]
-    condition = f"({within}) AND project_id = ? AND list_contains(?, trace_id)"
+    # a long list joined, as MANY_TRACES_JOINED (1,076 traces' spans: 3.4 ms, 4.7 tested
+    # on each row)
+    of = "list_contains(?, trace_id)"
+    if len(traces) > INDEXED_TRACES:
+        of = "trace_id IN (SELECT unnest(?::VARCHAR[]))"
+    condition = f"({within}) AND project_id = ? AND {of}"
     return condition, [*bounds, project_id, [t["trace_id"] for t in traces]]
 
 

@@ -59,14 +59,13 @@ class EvaluatorRuns:
     def save_runs(self, runs: Sequence[Run]) -> None:
         rows.save_runs(self._connection, runs)
 
-    @settled
-    def session_trace_ids(
-        self, project_id: str, session_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
-        return rows.session_trace_ids(self._connection, project_id, session_ids)
-
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return rows.list_runs(self._connection, project_id, evaluator_id, query)
+
+    def judged_again(
+        self, project_id: str, evaluator_ids: Sequence[str], target_ids: Sequence[str]
+    ) -> list[Run]:
+        return rows.judged_again(self._connection, project_id, evaluator_ids, target_ids)
 
     def run_progress(self, project_id: str, evaluator_id: str) -> Progress:
         return rows.run_progress(self._connection, project_id, evaluator_id)

@@ -251,19 +251,6 @@ def _insert(
     return int(row[0]) if row else 0
 
 
-def session_trace_ids(
-    connection: Connection, project_id: str, session_ids: Sequence[str]
-) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in connection.query(
-        "SELECT session_id, trace_id FROM traces WHERE project_id = ? "
-        "AND session_id IN (SELECT unnest(?::VARCHAR[]))",
-        [project_id, list(session_ids)],
-    ):
-        found.setdefault(row["session_id"], []).append(row["trace_id"])
-    return found
-
-
 def list_runs(
     connection: Connection, project_id: str, evaluator_id: str, query: RunQuery
 ) -> list[Run]:
@@ -287,6 +274,34 @@ def list_runs(
         [*params, query.limit],
     )
     return [_run(row) for row in cursor.fetchall()]
+
+
+def judged_again(
+    connection: Connection,
+    project_id: str,
+    evaluator_ids: Sequence[str],
+    target_ids: Sequence[str],
+) -> list[Run]:
+    # which targets first, then their runs: for a batch of 43 sessions' 129 runs among
+    # 26,400, the first is 2.2 ms (a list_runs an evaluator took 4 each) and nearly
+    # always finds nothing (a first judgement); reading the runs in it, 8
+    where = (
+        "project_id = ? AND status = 'ok' AND superseded_ns IS NULL "
+        "AND list_contains(?::VARCHAR[], evaluator_id) "
+        "AND target_id IN (SELECT unnest(?::VARCHAR[]))"
+    )
+    params = [project_id, list(evaluator_ids), list(target_ids)]
+    again = connection.query(
+        f"SELECT evaluator_id, target_id FROM evaluator_runs WHERE {where} "
+        "GROUP BY evaluator_id, target_id HAVING count(*) > 1",
+        params,
+    )
+    if not again:
+        return []
+    pairs = {(row["evaluator_id"], row["target_id"]) for row in again}
+    cursor = connection.cursor().execute(f"SELECT {_RUN} FROM evaluator_runs WHERE {where}", params)
+    runs = [_run(row) for row in cursor.fetchall()]
+    return [run for run in runs if (run.evaluator_id, run.target_id) in pairs]
 
 
 def run_progress(connection: Connection, project_id: str, evaluator_id: str) -> Progress:

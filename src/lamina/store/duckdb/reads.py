@@ -11,8 +11,7 @@ journaled is stored (see lamina.store.duckdb.storer.Storer.reading).
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import duckdb
@@ -28,12 +27,7 @@ from lamina.store.duckdb.remembered import Key
 from lamina.store.duckdb.values import CUT_COLUMN, join_values, trace_spans
 from lamina.store.queries import Page, SessionQuery, TraceQuery
 from lamina.store.rows import (
-    CHECK_LARGE_FIELDS,
     LARGE_FIELDS,
-    TRACE_VALUE_CHARS,
-    check_span_fields,
-    check_span_row,
-    cut_columns,
     cut_fields,
     duration_ms,
     outline_row,
@@ -271,56 +265,6 @@ def get_traces(
     for trace in out:
         trace["scores"] = by_trace.get(trace["trace_id"], [])
     return out
-
-
-def check_traces(
-    connection: Connection,
-    project_id: str,
-    trace_ids: Sequence[str],
-    whole_before: int,
-    payloads: Sequence[str] = CHECK_LARGE_FIELDS,
-    spans_of: Collection[str] | None = None,
-) -> list[Row]:
-    """:func:`get_traces` as a check reads it: each trace's row, and its spans'
-    CHECK_SPAN_FIELDS (input and output cut alike, those not in ``payloads`` None), of
-    the kinds ``spans_of`` (CHECK_SPAN_KINDS; None: every span); no scores, no span
-    JSON."""
-    read = tuple(field for field in CHECK_LARGE_FIELDS if field in payloads)
-    wanted = list(dict.fromkeys(trace_ids))
-    if not wanted:
-        return []
-    found = {row["trace_id"]: row for row in chosen.many_traces(connection, project_id, wanted)}
-    if not found:
-        return []
-    cut_in_sql = min(trace["min_seq"] for trace in found.values()) < whole_before
-    fields = _check_fields(read, cut_in_sql)
-    sql, params = chosen.traces_spans_sql(project_id, list(found.values()), fields, spans_of)
-    try:
-        rows = connection.query(sql, params)
-    except duckdb.OutOfMemoryException:  # see get_traces: a trace at a time
-        return get_traces(connection, project_id, wanted, whole_before)
-    truncated = [cut_columns(row, read) if cut_in_sql else {} for row in rows]
-    for field in read:  # the others kept apart are not read
-        join_values(connection, rows, TRACE_VALUE_CHARS, field)
-    spans: dict[str, list[Row]] = {trace_id: [] for trace_id in found}
-    for row, cut in zip(rows, truncated, strict=True):
-        owner = row.pop("trace_id")
-        del row["seq"]
-        for field, length in (row.pop(CUT_COLUMN) or {}).items():
-            if field in read and length > TRACE_VALUE_CHARS:
-                row[field] = row[field][:TRACE_VALUE_CHARS]
-                cut[field] = length
-        spans[owner].append(check_span_row(row, cut))
-    return [{**trace_row(found[t]), "spans": spans[t]} for t in wanted if t in found]
-
-
-@functools.cache
-def _check_fields(payloads: tuple[str, ...], cut_in_sql: bool) -> str:
-    """The spans' columns a check reads (its ``payloads``; cut in SQL for old spans)."""
-    fields = check_span_fields(payloads)
-    if cut_in_sql:
-        fields = cut_fields(fields, "length({f})", "left({f}, {n})")
-    return f"seq, {fields}, {CUT_COLUMN}"
 
 
 def span_value(

@@ -29,6 +29,7 @@ from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.duckdb import (
     catalog,
+    check_reads,
     comments,
     export,
     lifecycle,
@@ -169,8 +170,27 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
         payloads: Sequence[str] = ("input", "output"),
         spans_of: Collection[str] | None = None,
     ) -> list[Row]:
-        return reads.check_traces(
+        return check_reads.check_traces(
             self._connection, project_id, trace_ids, self._whole_before, payloads, spans_of
+        )
+
+    @_settled
+    def check_sessions(
+        self,
+        project_id: str,
+        session_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
+        most_turns: int = 200,
+    ) -> dict[str, list[Row]]:
+        return check_reads.check_sessions(
+            self._connection,
+            project_id,
+            session_ids,
+            self._whole_before,
+            payloads,
+            spans_of,
+            most_turns,
         )
 
     @_settled
