@@ -98,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         "@observe / bare span": sdk_ratio(args.quick),
     }
     # a fifth of the spans; the judge down 10 minutes (2 s in a quick run)
-    figures |= evaluators.measure(max(spans // 5, 2_000), 2 if args.quick else 600)
+    figures |= evaluators.measure(
+        max(spans // 5, 2_000),
+        2 if args.quick else 600,
+        pairs=1 if args.quick else evaluators.PAIRS,
+    )
     figures |= analytics.measure_beside(max(spans // 5, 2_000))  # a fifth, as evaluators
     figures |= experiments.measure(100 if args.quick else 1_000, runs)
     if result.scores is not None:
