@@ -45,10 +45,7 @@ def check_traces(
     payloads: Sequence[str] = CHECK_LARGE_FIELDS,
     spans_of: Collection[str] | None = None,
 ) -> list[Row]:
-    """Each of ``trace_ids`` the project has (each once, in their order) as a check reads
-    it: its row and its spans' CHECK_SPAN_FIELDS (input and output cut alike, those not
-    in ``payloads`` None), of the kinds ``spans_of`` (CHECK_SPAN_KINDS; None: every
-    span)."""
+    """:meth:`Store.check_traces`."""
     wanted = list(dict.fromkeys(trace_ids))
     if not wanted:
         return []
@@ -67,9 +64,7 @@ def check_sessions(
     spans_of: Collection[str] | None = None,
     most_turns: int = 200,
 ) -> dict[str, list[Row]]:
-    """Each session the project has of ``session_ids``: its traces in time order (its
-    first and last ``most_turns`` halves when it has more) as :func:`check_traces` reads
-    them; one statement for the rows of all, one for their spans."""
+    """:meth:`Store.check_sessions`: one statement for the rows of all, one for their spans."""
     wanted = list(dict.fromkeys(session_ids))
     if not wanted:
         return {}
