@@ -253,6 +253,10 @@ class Runner:
         return [self._execute(run) for run in runs]
 
     def _execute(self, run: Run) -> Run:
+        evaluator = self._evaluators.get(run.evaluator_id)
+        if evaluator is not None and spec_of(evaluator)["kind"] == "check":
+            # a check's run claimed before the runner knew it for one: done as checks are
+            return self.execute_checks([run])[0]
         done = self._judged(run)
         self.store.save_run(done)
         if done.status == RunStatus.OK:
@@ -314,18 +318,17 @@ class Runner:
         return ok, outcome.score
 
     def _judged(self, run: Run) -> Run:
-        """The run's end, its score written when it is ok."""
+        """An LLM judge's run's end, its score written when it is ok."""
         evaluator = self._evaluators.get(run.evaluator_id)
         now = time.time_ns()
         done = dataclasses.replace(run, finished_ns=now, lease_owner=None, lease_until_ns=0)
         if evaluator is None or not evaluator.enabled:
             return skipped(done, "The evaluator is disabled.")
         spec = spec_of(evaluator)
-        check = spec["kind"] == "check"
-        target = load(self.store, run.project_id, run.target, run.target_id, not check)
+        target = load(self.store, run.project_id, run.target, run.target_id)
         if target is None:
             return skipped(done, "The target was deleted.")
-        if not check and judged_here(evaluator, spec, target):
+        if judged_here(evaluator, spec, target):
             over = self.budgets.over(run, spec, now)
             if over is not None:
                 return waits(run, over, next_day(now))

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from lamina.spans import payload
-from lamina.store.base import ExportKind, Row, Store
+from lamina.store.base import Row, Store
 from lamina.store.rows import first_and_last
 
 # A session with more turns than this is judged on its first and last ones (half each).
@@ -32,25 +32,15 @@ class Target:
     traces: list[Row]  # Store.get_traces' rows, with their spans, in time order: the turns
 
 
-def load(
-    store: Store, project_id: str, kind: str, target_id: str, with_session: bool = True
-) -> Target | None:
-    """The target as stored now; None once it is gone (deleted). Without
-    ``with_session``, a session's traces are found from the export's trace rows (on
-    chDB 20 ms against get_session's 58, which computes summaries and scores too)."""
+def load(store: Store, project_id: str, kind: str, target_id: str) -> Target | None:
+    """The target as stored now, for an LLM judge; None once it is gone (deleted)."""
     if kind == "trace":
         traces = store.get_traces(project_id, [target_id])
         return Target(kind, target_id, None, traces) if traces else None
-    session = store.get_session(project_id, target_id) if with_session else None
-    if session is not None:
-        ids = [trace["trace_id"] for trace in session.get("traces") or []]
-    elif with_session:
+    session = store.get_session(project_id, target_id)
+    if session is None:
         return None
-    else:
-        ids = _trace_ids(store, project_id, target_id)
-        if not ids:
-            return None
-    ids = first_and_last(ids, MAX_TURNS)
+    ids = first_and_last([trace["trace_id"] for trace in session.get("traces") or []], MAX_TURNS)
     traces = store.get_traces(project_id, ids)
     traces.sort(key=lambda trace: (trace["start_ns"], trace["trace_id"]))
     return Target(kind, target_id, session, traces)
@@ -78,18 +68,6 @@ def load_many(
         target_id: Target(kind, target_id, None, turns[target_id]) if target_id in turns else None
         for target_id in targets
     }
-
-
-def _trace_ids(store: Store, project_id: str, session_id: str) -> list[str]:
-    """The session's trace ids in time order, from pages of its trace rows."""
-    found: list[tuple[int, str]] = []
-    after = None
-    while True:
-        page = store.export_page(project_id, ExportKind.TRACES, after, 1000, session_id)
-        found += [(row["start_ns"], row["trace_id"]) for row in page.items]
-        if page.next_cursor is None:
-            return [trace_id for _, trace_id in sorted(found)]
-        after = page.next_cursor
 
 
 def root(trace: Row) -> Row | None:

@@ -47,8 +47,9 @@ def check_traces(
     spans_of: Collection[str] | None = None,
 ) -> list[Row]:
     """:meth:`Store.check_traces`."""
-    wanted, found, params = found_traces(db, project_id, trace_ids)
-    return _with_spans(db, [found[t] for t in wanted if t in found], params, payloads, spans_of)
+    wanted, found, _ = found_traces(db, project_id, trace_ids)
+    traces = [found[t] for t in wanted if t in found]
+    return _with_spans(db, project_id, traces, payloads, spans_of)
 
 
 def check_sessions(
@@ -81,36 +82,29 @@ def check_sessions(
         if rows:
             turns[session_id] = first_and_last(rows, most_turns)
     kept = [row for rows in turns.values() for row in rows]
-    params = _span_params(project_id, kept)
-    by_id = {t["trace_id"]: t for t in _with_spans(db, kept, params, payloads, spans_of)}
+    by_id = {t["trace_id"]: t for t in _with_spans(db, project_id, kept, payloads, spans_of)}
     return {
         session_id: [by_id[row["trace_id"]] for row in rows] for session_id, rows in turns.items()
     }
 
 
-def _span_params(project_id: str, traces: list[Row]) -> dict[str, Any]:
-    """The parameters of :func:`_check_spans` for ``traces`` (rows of sql.many_traces)."""
+def _with_spans(
+    db: Connection,
+    project_id: str,
+    traces: list[Row],
+    payloads: Sequence[str],
+    spans_of: Collection[str] | None,
+) -> list[Row]:
+    """``traces`` (rows of sql.many_traces) with their spans as a check reads them (found
+    within the time the traces span), and without their previews."""
     if not traces:
-        return {}
-    return {
+        return []
+    params: dict[str, Any] = {
         "project": project_id,
         "traces": [row["trace_id"] for row in traces],
         "first": min(row["start_ns"] for row in traces),
         "last": max(max(row["end_ns"], row["last_start_ns"]) for row in traces),
     }
-
-
-def _with_spans(
-    db: Connection,
-    traces: list[Row],
-    params: dict[str, Any],
-    payloads: Sequence[str],
-    spans_of: Collection[str] | None,
-) -> list[Row]:
-    """``traces`` (rows of sql.many_traces) with their spans as a check reads them, and
-    without their previews; ``params`` read their spans."""
-    if not traces:
-        return []
     read = tuple(field for field in CHECK_LARGE_FIELDS if field in payloads)
     spans: dict[str, list[Row]] = {trace["trace_id"]: [] for trace in traces}
     kinds = None if spans_of is None else tuple(sorted(spans_of))

@@ -1,11 +1,14 @@
-"""The Store protocol's evaluator methods, for the DuckDB store's class (the rows:
-lamina.store.duckdb.evaluators)."""
+"""The Store protocol's evaluator methods (lamina.store.evaluator_store), for the DuckDB
+store's class (the rows: lamina.store.duckdb.evaluators; what checks read:
+lamina.store.duckdb.check_reads)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
+from lamina.store.base import Row
+from lamina.store.duckdb import check_reads
 from lamina.store.duckdb import evaluators as rows
 from lamina.store.duckdb.connection import Connection
 from lamina.store.duckdb.settled import reading_stored, settled
@@ -16,6 +19,7 @@ class EvaluatorRuns:
     """Evaluators and their runs (queue and record)."""
 
     _connection: Connection
+    _whole_before: int  # spans below this seq may hold long values whole (see the store)
     _leases_released = False  # its evaluator runs' leases, at its first claim
 
     def reading_stored(self) -> contextlib.AbstractContextManager[None]:
@@ -58,6 +62,37 @@ class EvaluatorRuns:
 
     def save_runs(self, runs: Sequence[Run]) -> None:
         rows.save_runs(self._connection, runs)
+
+    @settled
+    def check_traces(
+        self,
+        project_id: str,
+        trace_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
+    ) -> list[Row]:
+        return check_reads.check_traces(
+            self._connection, project_id, trace_ids, self._whole_before, payloads, spans_of
+        )
+
+    @settled
+    def check_sessions(
+        self,
+        project_id: str,
+        session_ids: Sequence[str],
+        payloads: Sequence[str] = ("input", "output"),
+        spans_of: Collection[str] | None = None,
+        most_turns: int = 200,
+    ) -> dict[str, list[Row]]:
+        return check_reads.check_sessions(
+            self._connection,
+            project_id,
+            session_ids,
+            self._whole_before,
+            payloads,
+            spans_of,
+            most_turns,
+        )
 
     def list_runs(self, project_id: str, evaluator_id: str, query: RunQuery) -> list[Run]:
         return rows.list_runs(self._connection, project_id, evaluator_id, query)

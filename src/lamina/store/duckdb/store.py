@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lamina.errors import StoreUnavailable
@@ -29,7 +29,6 @@ from lamina.store.console import ConsoleQuery, ConsoleResult
 from lamina.store.datasets import Dataset, DatasetItem, ItemQuery
 from lamina.store.duckdb import (
     catalog,
-    check_reads,
     comments,
     export,
     lifecycle,
@@ -161,37 +160,6 @@ class DuckDBStore(ExperimentRows, EvaluatorRuns):
     @_settled
     def get_traces(self, project_id: str, trace_ids: Sequence[str]) -> list[Row]:
         return reads.get_traces(self._connection, project_id, trace_ids, self._whole_before)
-
-    @_settled
-    def check_traces(
-        self,
-        project_id: str,
-        trace_ids: Sequence[str],
-        payloads: Sequence[str] = ("input", "output"),
-        spans_of: Collection[str] | None = None,
-    ) -> list[Row]:
-        return check_reads.check_traces(
-            self._connection, project_id, trace_ids, self._whole_before, payloads, spans_of
-        )
-
-    @_settled
-    def check_sessions(
-        self,
-        project_id: str,
-        session_ids: Sequence[str],
-        payloads: Sequence[str] = ("input", "output"),
-        spans_of: Collection[str] | None = None,
-        most_turns: int = 200,
-    ) -> dict[str, list[Row]]:
-        return check_reads.check_sessions(
-            self._connection,
-            project_id,
-            session_ids,
-            self._whole_before,
-            payloads,
-            spans_of,
-            most_turns,
-        )
 
     @_settled
     def span_value(self, project_id: str, trace_id: str, span_id: str, field: str) -> Row | None:
