@@ -13,9 +13,10 @@ real wire protocol) answering in 200 ms:
   for the four evaluators), then the rest is timed while the runner works through
   that queue; the same rest is timed on a server with no evaluator. The target: the
   rate with them within 10% of the rate without. The two are timed PAIRS times in
-  turn and the median ratio is the figure: one timing lasts about 5 s, and on this
-  2-core machine the rate without evaluators alone moved between 29,000 and 49,000
-  spans a second from one to the next (session 18).
+  turn and the median ratio is the figure (each pair's rates are printed): one timing
+  lasts 3-5 s, and on this 2-core machine the rate without evaluators alone moved
+  between 29,000 and 49,000 spans a second from one to the next (session 18), one
+  pair's ratio between 62% and 114% within one run (session 19).
 - **checks keep up**: the workload's sessions (about 100 spans each) end ``--rate``
   a second (110 by default: a little over the target, so keeping up shows as a rate
   over it) for ``--check-seconds`` (by default ``--spans`` / 2,000 between 2 and 60):
@@ -54,7 +55,7 @@ from bench.server import BenchServer
 from bench.workload import Batch, Ending, batches, sessions_ending
 
 JUDGE_DELAY_S = 0.2
-PAIRS = 3  # ingest timed without and beside the evaluators, in turn
+PAIRS = 5  # ingest timed without and beside the evaluators, in turn
 SENDERS = 4
 QUIET_S = 1  # the evaluators' quiet_seconds while sessions end
 SAMPLE_S = 0.5  # how often the checks' progress is read
@@ -305,8 +306,8 @@ def measure(
             beside = ingest_beside(work, fake.openai_base_url)
             ratios.append((beside / without, without, beside))
         ratio, without, beside = sorted(ratios)[len(ratios) // 2]
-        each = ", ".join(f"{r * 100:.1f}%" for r, _, _ in ratios)
-        print(f"evaluators: ingest beside them, each pair: {each}", file=sys.stderr)
+        each = ", ".join(f"{r * 100:.1f}% ({b:,.0f} / {w:,.0f})" for r, w, b in ratios)
+        print(f"evaluators: ingest beside them / without, each pair: {each}", file=sys.stderr)
         print(
             f"evaluators: checks, {rate:g} sessions ending a second for {check_seconds:g} s...",
             file=sys.stderr,
