@@ -11,7 +11,11 @@ real wire protocol) answering in 200 ms:
 - **ingest beside evaluators**: the first fifth of ``--spans`` of the benchmark's
   workload (:mod:`bench.workload`) is sent and backfilled (every session of it queued
   for the four evaluators), then the rest is timed while the runner works through
-  that queue; the same rest is timed on a server with no evaluator. The target: the
+  that queue; the same rest is timed on a server with no evaluator. The judge is
+  tried on one session first (its dry run, as a user tries a judge before turning it
+  on): a server's first judge call loads the ``openai`` library, half a second of CPU
+  holding the GIL once a process, which fell inside the timed seconds of some pairs and
+  not others (69-79% against 92-108%: session 19). The target: the
   rate with them within 10% of the rate without. The two are timed PAIRS times in
   turn and the median ratio is the figure (each pair's rates are printed): one timing
   lasts 3-5 s, and on this 2-core machine the rate without evaluators alone moved
@@ -104,6 +108,13 @@ class Project:
             raise RuntimeError(f"could not add {definition['name']}: {response.text}")
         return str(response.json()["id"])
 
+    def try_judge(self, evaluator_id: str, session_id: str) -> None:
+        """The evaluator's dry run on one session (its page's "Try on a session")."""
+        response = self.client.post(
+            f"/api/v1/evaluators/{evaluator_id}/test", json={"session_id": session_id}
+        )
+        response.raise_for_status()
+
     def backfill(self, evaluator_ids: list[str]) -> int:
         queued = 0
         for evaluator_id in evaluator_ids:
@@ -139,7 +150,11 @@ def ingest_beside(work: list[Batch], judge_url: str | None) -> float:
         send_all(server.url, server.key, head, SENDERS)
         if judge_url is not None:
             project = Project(server)
-            project.backfill(project.add_evaluators(judge_url))
+            made = project.add_evaluators(judge_url)
+            stored = next((session for batch in head for session, _ in batch.traces), None)
+            if stored is not None:  # a quick run's head may be empty
+                project.try_judge(made[-1], stored)
+            project.backfill(made)
         acked, seconds, _ = send_all(server.url, server.key, rest, SENDERS)
     return acked / seconds
 
