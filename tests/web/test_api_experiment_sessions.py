@@ -23,9 +23,11 @@ pytestmark = pytest.mark.both_stores  # tests/conftest.py
 def project(server: LaminaServer) -> Project:
     made = new_project(server)
     made.ok("POST", "/api/v1/experiments", 201, json={"experiment_id": "run-1"})
-    made.send("experiment-run-1", 2)
-    made.send("experiment-not-a-run", 1)  # the user's own session, named alike
-    made.send(otlp.uid("chat"), 3)
+    # ended a minute ago: every one is quiet before the backfill below (a session
+    # still live when its evaluator is made is the runner's to queue, not the backfill's)
+    made.send("experiment-run-1", 2, ago_s=60)
+    made.send("experiment-not-a-run", 1, ago_s=60)  # the user's own session, named alike
+    made.send(otlp.uid("chat"), 3, ago_s=60)
     return made
 
 

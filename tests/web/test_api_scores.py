@@ -44,11 +44,13 @@ class Project:
         assert response.status_code == status, response.text
         return response.json()
 
-    def send(self, session_id: str, turns: int) -> list[str]:
-        """``turns`` traces of the session; their ids."""
+    def send(self, session_id: str, turns: int, ago_s: float = 0) -> list[str]:
+        """``turns`` traces of the session, started ``ago_s`` seconds ago (each ends
+        half a second after it starts); their ids."""
         spans = []
         for turn in range(turns):
-            spans += otlp.conversation_turn(session_id, turn, start_ns=time.time_ns())
+            start_ns = time.time_ns() - int(ago_s * 1e9)
+            spans += otlp.conversation_turn(session_id, turn, start_ns=start_ns)
         response = otlp.post(self.server.url, self.key, otlp.export(spans))
         assert response.status_code == 200, response.text
         trace_ids = [s.trace_id.hex() for s in spans if not s.parent_span_id]
